@@ -1,0 +1,70 @@
+/**
+ * Every JSON-RPC error code the daemon sends, in one table. Codes from -32768 to -32000 are
+ * JSON-RPC's own or reserved for implementations; codexd uses -32002..-32010 from that range
+ * (-32002 is "not initialized" as in the Language Server Protocol).
+ */
+export const ErrorCodes = {
+  /** The body of a frame is not valid JSON. The connection stays open. */
+  ParseError: -32700,
+  /** The JSON is not a JSON-RPC 2.0 request or notification. */
+  InvalidRequest: -32600,
+  /** No such method. */
+  MethodNotFound: -32601,
+  /** The params do not have the documented shape; the message names the field. */
+  InvalidParams: -32602,
+  /** A fault inside the daemon. The request may be retried. */
+  InternalError: -32603,
+  /** A method other than `initialize` arrived before `initialize` succeeded. */
+  NotInitialized: -32002,
+  /** `initialize` named a protocol major version the daemon does not speak. */
+  UnsupportedProtocolVersion: -32003,
+  /** A frame's `Content-Length` exceeds `limits.maxMessageBytes`. The connection is closed after this error. */
+  MessageTooLarge: -32004,
+  /** A frame's header block is malformed or missing `Content-Length`. The connection is closed after this error. */
+  FramingError: -32005,
+  /** A batch holds more than `limits.maxBatchRecords` records. Nothing of it is accepted. */
+  BatchTooLarge: -32006,
+  /** `initialize` was sent twice on one connection. */
+  AlreadyInitialized: -32007,
+  /** The daemon is draining to exit and accepts no new telemetry. */
+  ShuttingDown: -32008,
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/**
+ * Why one record of a batch was rejected. These are also the reason labels under which the
+ * daemon counts rejections in `daemon/status`.
+ */
+export type RejectionCode =
+  | 'invalid_record'
+  | 'invalid_name'
+  | 'invalid_kind'
+  | 'invalid_value'
+  | 'negative_counter'
+  | 'invalid_tags'
+  | 'too_many_tags'
+  | 'invalid_tag_key'
+  | 'invalid_tag_value'
+  | 'invalid_session_id'
+  | 'invalid_time';
+
+export const REJECTION_CODES: readonly RejectionCode[] = [
+  'invalid_record',
+  'invalid_name',
+  'invalid_kind',
+  'invalid_value',
+  'negative_counter',
+  'invalid_tags',
+  'too_many_tags',
+  'invalid_tag_key',
+  'invalid_tag_value',
+  'invalid_session_id',
+  'invalid_time',
+];
+
+/**
+ * Why accepted or offered telemetry was dropped without being exported. `client_buffer_full`
+ * is reported by clients whose bounded buffer overflowed; the others are the daemon's.
+ */
+export type DropReason = 'client_buffer_full' | 'client_undeliverable' | 'export_failed' | 'shutdown_deadline';

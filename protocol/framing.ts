@@ -1,0 +1,131 @@
+/**
+ * The wire's framing, as pure functions over bytes: vscode-jsonrpc's `Content-Length` headers
+ * around UTF-8 JSON bodies. The daemon's bounded reader and the thin client both use it, so the
+ * two sides cannot disagree on a frame; the client uses it instead of vscode-jsonrpc itself
+ * because loading that library costs a short-lived host about 50 ms.
+ */
+import { Buffer } from 'node:buffer';
+
+import { ErrorCodes } from './errors.js';
+import { MAX_HEADER_BYTES, MAX_MESSAGE_BYTES } from './limits.js';
+
+const HEADER_END = Buffer.from('\r\n\r\n', 'latin1');
+const CONTENT_LENGTH = /^content-length$/i;
+const DIGITS = /^\d+$/;
+
+/** Encodes one JSON-RPC message as a frame. */
+export function encodeFrame(message: object): Buffer {
+  const body = JSON.stringify(message);
+  return Buffer.from(`Content-Length: ${Buffer.byteLength(body, 'utf8')}\r\n\r\n${body}`, 'utf8');
+}
+
+export type DecodedFrame =
+  /** A complete frame whose body parsed as JSON (not yet checked to be JSON-RPC). */
+  | { readonly kind: 'message'; readonly message: unknown }
+  /** A complete frame whose body is not JSON. The stream is still in sync. */
+  | { readonly kind: 'invalid-json'; readonly error: string }
+  /** The stream cannot be read any further; the decoder accepts nothing more. */
+  | { readonly kind: 'fatal'; readonly code: number; readonly error: string };
+
+export interface FrameDecoder {
+  /** Feeds bytes in arrival order and returns the frames they completed. */
+  push(chunk: Uint8Array): DecodedFrame[];
+  /** Bytes held for an incomplete frame: non-zero at end of stream means a truncated frame. */
+  readonly pendingBytes: number;
+}
+
+export interface FrameDecoderOptions {
+  readonly maxBodyBytes?: number;
+  readonly maxHeaderBytes?: number;
+}
+
+/**
+ * Creates a decoder that holds at most one incomplete frame. A frame larger than `maxBodyBytes`
+ * is refused from its header alone, before its body is buffered.
+ */
+export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDecoder {
+  const maxBody = options.maxBodyBytes ?? MAX_MESSAGE_BYTES;
+  const maxHeader = options.maxHeaderBytes ?? MAX_HEADER_BYTES;
+  let chunks: Buffer[] = [];
+  let total = 0;
+  let bodyLength = -1;
+  let failed = false;
+
+  function take(): Buffer {
+    const all = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
+    chunks = [all];
+    return all;
+  }
+
+  function keep(rest: Buffer): void {
+    chunks = rest.length > 0 ? [rest] : [];
+    total = rest.length;
+  }
+
+  function fail(code: number, error: string): DecodedFrame {
+    failed = true;
+    chunks = [];
+    total = 0;
+    return { kind: 'fatal', code, error };
+  }
+
+  function readHeader(header: string): number | DecodedFrame {
+    let length = -1;
+    for (const line of header.split('\r\n')) {
+      const colon = line.indexOf(':');
+      if (colon <= 0) return fail(ErrorCodes.FramingError, `malformed header line ${JSON.stringify(line.slice(0, 64))}`);
+      if (!CONTENT_LENGTH.test(line.slice(0, colon).trim())) continue;
+      const text = line.slice(colon + 1).trim();
+      if (!DIGITS.test(text)) return fail(ErrorCodes.FramingError, `Content-Length ${JSON.stringify(text.slice(0, 32))} is not a byte count`);
+      length = Number(text);
+    }
+    if (length < 0) return fail(ErrorCodes.FramingError, 'frame header has no Content-Length');
+    if (length > maxBody) {
+      return fail(ErrorCodes.MessageTooLarge, `message of ${length} bytes exceeds the limit of ${maxBody} bytes`);
+    }
+    return length;
+  }
+
+  return {
+    get pendingBytes() {
+      return total;
+    },
+    push(chunk: Uint8Array): DecodedFrame[] {
+      if (failed) return [];
+      const frames: DecodedFrame[] = [];
+      chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      total += chunk.byteLength;
+      for (;;) {
+        if (bodyLength < 0) {
+          const all = take();
+          const end = all.indexOf(HEADER_END);
+          if (end < 0) {
+            if (total > maxHeader) frames.push(fail(ErrorCodes.FramingError, `frame header exceeds ${maxHeader} bytes`));
+            return frames;
+          }
+          if (end > maxHeader) {
+            frames.push(fail(ErrorCodes.FramingError, `frame header exceeds ${maxHeader} bytes`));
+            return frames;
+          }
+          const length = readHeader(all.toString('latin1', 0, end));
+          if (typeof length !== 'number') {
+            frames.push(length);
+            return frames;
+          }
+          bodyLength = length;
+          keep(all.subarray(end + HEADER_END.length));
+        }
+        if (total < bodyLength) return frames;
+        const all = take();
+        const body = all.toString('utf8', 0, bodyLength);
+        keep(all.subarray(bodyLength));
+        bodyLength = -1;
+        try {
+          frames.push({ kind: 'message', message: JSON.parse(body) as unknown });
+        } catch (error) {
+          frames.push({ kind: 'invalid-json', error: error instanceof Error ? error.message : String(error) });
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * Bounds of the wire protocol. The daemon enforces every one of them and reports the
+ * message-level ones in the `initialize` result, so a client can size its batches.
+ */
+
+/** Largest JSON body of one frame, in bytes (UTF-8). A larger frame closes the connection. */
+export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+
+/** Largest header block of one frame, in bytes. Real headers are a few dozen bytes. */
+export const MAX_HEADER_BYTES = 1024;
+
+/** Most records in one `metric/record` batch. */
+export const MAX_BATCH_RECORDS = 5000;
+
+/**
+ * Longest metric name. OpenTelemetry caps instrument names at 255 characters and the SDK
+ * silently replaces a longer one with a no-op instrument, so the protocol rejects it first.
+ */
+export const MAX_METRIC_NAME_LENGTH = 255;
+
+/** Most tags on one record. */
+export const MAX_TAGS_PER_RECORD = 32;
+
+/** Longest tag key. */
+export const MAX_TAG_KEY_LENGTH = 128;
+
+/** Longest tag value, as in Codex's own validation. */
+export const MAX_TAG_VALUE_LENGTH = 256;
+
+/** Longest session id. */
+export const MAX_SESSION_ID_LENGTH = 256;
+
+/** Longest `clientInfo.name` and `clientInfo.version`. */
+export const MAX_CLIENT_INFO_LENGTH = 128;

@@ -1,0 +1,150 @@
+/**
+ * Method names and the shapes of their params and results. Each method is one namespace holding
+ * its `method` string and its types; the transport (vscode-jsonrpc in the daemon, the thin
+ * framing in the client) is chosen by each side.
+ */
+import type { DropReason, RejectionCode } from './errors.js';
+
+export type MetricKind = 'counter' | 'histogram' | 'gauge';
+
+/** One measurement as a client sends it. */
+export interface MetricRecord {
+  readonly name: string;
+  readonly kind: MetricKind;
+  readonly value: number;
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly sessionId?: string;
+  /** Milliseconds since the Unix epoch when the client took the measurement. */
+  readonly time?: number;
+}
+
+export interface ClientInfo {
+  readonly name: string;
+  readonly version: string;
+}
+
+export interface Limits {
+  readonly maxMessageBytes: number;
+  readonly maxBatchRecords: number;
+}
+
+export namespace Initialize {
+  export const method = 'initialize';
+  export interface Params {
+    readonly protocolVersion: number;
+    readonly clientInfo: ClientInfo;
+    /** The client's process id, shown in `daemon/status`. */
+    readonly processId?: number;
+  }
+  export interface Result {
+    readonly protocolVersion: number;
+    readonly serverInfo: { readonly name: string; readonly version: string };
+    readonly limits: Limits;
+  }
+}
+
+export namespace MetricRecordBatch {
+  export const method = 'metric/record';
+  export interface Params {
+    readonly records: readonly MetricRecord[];
+    /**
+     * Records the client did not send since its previous batch, by reason: its own bounded
+     * buffer overflowed (`client_buffer_full`), or it rejected them before sending.
+     */
+    readonly dropped?: Readonly<Partial<Record<DropReason | RejectionCode, number>>>;
+  }
+  export interface Rejection {
+    readonly index: number;
+    readonly code: RejectionCode;
+    readonly message: string;
+  }
+  /** Only sent when `metric/record` is a request; a notification gets no answer. */
+  export interface Result {
+    readonly accepted: number;
+    readonly rejected: readonly Rejection[];
+  }
+}
+
+export interface SignalCounts {
+  /** Records that arrived, valid or not. */
+  readonly received: number;
+  /** Records handed to the OpenTelemetry pipeline. */
+  readonly accepted: number;
+  readonly rejected: Readonly<Record<string, number>>;
+  readonly rejectedTotal: number;
+  /** Accepted records whose export has not finished yet. */
+  readonly buffered: number;
+  /** Accepted records whose export succeeded. */
+  readonly exported: number;
+  /** Accepted records whose export failed. */
+  readonly failed: number;
+  readonly dropped: Readonly<Record<string, number>>;
+  readonly droppedTotal: number;
+}
+
+export type ExporterState = 'idle' | 'ok' | 'failing' | 'disabled';
+
+export interface ExporterStatus {
+  readonly signal: 'metrics';
+  readonly kind: 'none' | 'file' | 'otlp-grpc';
+  /** Where the data goes: a URL or a folder. Never carries credentials. */
+  readonly endpoint: string | null;
+  readonly state: ExporterState;
+  readonly exportsSucceeded: number;
+  readonly exportsFailed: number;
+  /** ISO-8601 time of the last successful export. */
+  readonly lastSuccessAt: string | null;
+  readonly lastError: { readonly at: string; readonly message: string } | null;
+}
+
+export interface ClientStatus {
+  readonly id: number;
+  readonly name: string;
+  readonly version: string;
+  readonly pid: number | null;
+  readonly connectedAt: string;
+  readonly recordsReceived: number;
+}
+
+export namespace DaemonStatus {
+  export const method = 'daemon/status';
+  export type Params = Record<string, never>;
+  export interface Result {
+    readonly serverInfo: { readonly name: string; readonly version: string };
+    readonly protocolVersion: number;
+    readonly pid: number;
+    readonly startedAt: string;
+    readonly uptimeMs: number;
+    readonly socketPath: string;
+    readonly logFile: string | null;
+    readonly signals: { readonly metrics: SignalCounts };
+    readonly exporters: readonly ExporterStatus[];
+    readonly clients: readonly ClientStatus[];
+  }
+}
+
+export namespace DaemonFlush {
+  export const method = 'daemon/flush';
+  export interface Params {
+    /** How long the daemon may try before answering; capped by the daemon's flush deadline. */
+    readonly timeoutMs?: number;
+  }
+  export interface Result {
+    /** Whether every record accepted before the call was exported within the deadline. */
+    readonly complete: boolean;
+    readonly timedOut: boolean;
+    readonly durationMs: number;
+    /** Counts after the flush. */
+    readonly metrics: SignalCounts;
+  }
+}
+
+export namespace DaemonShutdown {
+  export const method = 'daemon/shutdown';
+  export type Params = Record<string, never>;
+  /** Sent before the daemon starts draining; the daemon exits once the drain ends. */
+  export interface Result {
+    readonly draining: true;
+    readonly pid: number;
+  }
+}

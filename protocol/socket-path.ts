@@ -1,0 +1,47 @@
+/**
+ * Where the per-user socket lives, computed from the environment alone. The daemon checks and
+ * creates the folder; this only names it.
+ */
+import { posix } from 'node:path';
+
+export interface SocketPathInputs {
+  readonly platform: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** `process.getuid()`, or `null` where there is none (Windows). */
+  readonly uid: number | null;
+  /** The OS temp folder (`os.tmpdir()`). */
+  readonly tmpdir: string;
+  /** The user's login name, used only for the Windows pipe name. */
+  readonly username: string;
+  /** A socket path from config, which only `CODEXD_SOCKET` overrides. */
+  readonly configured?: string;
+}
+
+export const SOCKET_FILE_NAME = 'codexd.sock';
+
+/**
+ * The socket path, in order of precedence: `CODEXD_SOCKET`; the configured path; on Linux
+ * `$XDG_RUNTIME_DIR/codexd/codexd.sock`, else `<tmpdir>/codexd-<uid>/codexd.sock`; on macOS
+ * `$TMPDIR/codexd-<uid>/codexd.sock` (macOS's `$TMPDIR` is already per user); on Windows
+ * the named pipe `\\.\pipe\codexd-<user>`.
+ */
+export function resolveSocketPath(inputs: SocketPathInputs): string {
+  const override = inputs.env.CODEXD_SOCKET;
+  if (override !== undefined && override !== '') return override;
+  if (inputs.configured !== undefined && inputs.configured !== '') return inputs.configured;
+  if (inputs.platform === 'win32') {
+    const user = inputs.username.replace(/[^A-Za-z0-9._-]/g, '_') || 'user';
+    return `\\\\.\\pipe\\codexd-${user}`;
+  }
+  const runtime = inputs.env.XDG_RUNTIME_DIR;
+  if (inputs.platform !== 'darwin' && runtime !== undefined && runtime.startsWith('/')) {
+    return posix.join(runtime, 'codexd', SOCKET_FILE_NAME);
+  }
+  const tmp = inputs.platform === 'darwin' && inputs.env.TMPDIR ? inputs.env.TMPDIR : inputs.tmpdir;
+  return posix.join(tmp, `codexd-${inputs.uid ?? 'user'}`, SOCKET_FILE_NAME);
+}
+
+/** True for a Windows named pipe path, which has no folder to secure. */
+export function isNamedPipe(path: string): boolean {
+  return path.startsWith('\\\\.\\pipe\\') || path.startsWith('\\\\?\\pipe\\');
+}

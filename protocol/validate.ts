@@ -1,0 +1,194 @@
+/**
+ * Pure validators that turn `unknown` wire data into typed values. Every failure carries a
+ * message naming the field and the rule, ready to put on the wire.
+ */
+import type { RejectionCode } from './errors.js';
+import {
+  MAX_BATCH_RECORDS,
+  MAX_CLIENT_INFO_LENGTH,
+  MAX_METRIC_NAME_LENGTH,
+  MAX_SESSION_ID_LENGTH,
+  MAX_TAGS_PER_RECORD,
+  MAX_TAG_KEY_LENGTH,
+  MAX_TAG_VALUE_LENGTH,
+} from './limits.js';
+import type { Initialize, MetricKind, MetricRecord, MetricRecordBatch } from './methods.js';
+
+export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
+
+/**
+ * Codex's metric-name rule ([A-Za-z0-9._-], non-empty), narrowed to a leading letter: the
+ * OpenTelemetry SDK turns an instrument whose name starts otherwise into a silent no-op.
+ */
+const METRIC_NAME = /^[A-Za-z][A-Za-z0-9._-]*$/;
+/** Codex's tag rule for keys and values. */
+const TAG_TEXT = /^[A-Za-z0-9._/-]+$/;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Why `name` is not a valid metric name, or `null` when it is. */
+export function metricNameProblem(name: unknown): string | null {
+  if (typeof name !== 'string') return 'must be a string';
+  if (name.length === 0) return 'must not be empty';
+  if (name.length > MAX_METRIC_NAME_LENGTH) return `exceeds ${MAX_METRIC_NAME_LENGTH} characters`;
+  if (!METRIC_NAME.test(name)) return 'must start with a letter and contain only A-Z a-z 0-9 . _ -';
+  return null;
+}
+
+export interface TagProblem {
+  readonly code: RejectionCode;
+  /** The field below the record, e.g. `tags.tool`. */
+  readonly field: string;
+  readonly message: string;
+}
+
+/** Why a tag map is invalid, or `null` when it is valid. `undefined` is a valid empty map. */
+export function tagsProblem(tags: unknown): TagProblem | null {
+  if (tags === undefined) return null;
+  if (!isPlainObject(tags)) return { code: 'invalid_tags', field: 'tags', message: 'must be an object of string values' };
+  let count = 0;
+  for (const key in tags) {
+    if (++count > MAX_TAGS_PER_RECORD) {
+      return { code: 'too_many_tags', field: 'tags', message: `has more than ${MAX_TAGS_PER_RECORD} tags` };
+    }
+    if (key.length > MAX_TAG_KEY_LENGTH) {
+      return { code: 'invalid_tag_key', field: `tags.${key.slice(0, 32)}…`, message: `key exceeds ${MAX_TAG_KEY_LENGTH} characters` };
+    }
+    if (!TAG_TEXT.test(key)) {
+      return { code: 'invalid_tag_key', field: `tags.${JSON.stringify(key)}`, message: 'key must be non-empty and contain only A-Z a-z 0-9 . _ / -' };
+    }
+    const value = tags[key];
+    if (typeof value !== 'string') {
+      return { code: 'invalid_tag_value', field: `tags.${key}`, message: 'value must be a string' };
+    }
+    if (value.length > MAX_TAG_VALUE_LENGTH) {
+      return { code: 'invalid_tag_value', field: `tags.${key}`, message: `value exceeds ${MAX_TAG_VALUE_LENGTH} characters` };
+    }
+    if (!TAG_TEXT.test(value)) {
+      return { code: 'invalid_tag_value', field: `tags.${key}`, message: 'value must be non-empty and contain only A-Z a-z 0-9 . _ / -' };
+    }
+  }
+  return null;
+}
+
+export interface RecordProblem {
+  readonly code: RejectionCode;
+  readonly message: string;
+}
+
+function problem(index: number, code: RejectionCode, field: string, rule: string): RecordProblem {
+  return { code, message: `records[${index}].${field}: ${rule}` };
+}
+
+/**
+ * Checks one record of a batch. Returns `null` when `raw` is a valid {@link MetricRecord};
+ * otherwise the rejection code and a message naming `records[index]`, the field and the rule.
+ */
+export function metricRecordProblem(raw: unknown, index: number): RecordProblem | null {
+  if (!isPlainObject(raw)) return { code: 'invalid_record', message: `records[${index}]: must be an object` };
+  const nameProblem = metricNameProblem(raw.name);
+  if (nameProblem !== null) return problem(index, 'invalid_name', 'name', nameProblem);
+  const kind = raw.kind;
+  if (kind !== 'counter' && kind !== 'histogram' && kind !== 'gauge') {
+    return problem(index, 'invalid_kind', 'kind', 'must be "counter", "histogram" or "gauge"');
+  }
+  const value = raw.value;
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    return problem(index, 'invalid_value', 'value', 'must be a finite number');
+  }
+  if (kind === 'counter' && value < 0) {
+    return problem(index, 'negative_counter', 'value', 'a counter increment must not be negative');
+  }
+  const tagProblem = tagsProblem(raw.tags);
+  if (tagProblem !== null) return problem(index, tagProblem.code, tagProblem.field, tagProblem.message);
+  const sessionId = raw.sessionId;
+  if (sessionId !== undefined && (typeof sessionId !== 'string' || sessionId.length === 0 || sessionId.length > MAX_SESSION_ID_LENGTH)) {
+    return problem(index, 'invalid_session_id', 'sessionId', `must be a non-empty string of at most ${MAX_SESSION_ID_LENGTH} characters`);
+  }
+  const time = raw.time;
+  if (time !== undefined && (typeof time !== 'number' || !Number.isFinite(time) || time < 0)) {
+    return problem(index, 'invalid_time', 'time', 'must be a non-negative number of milliseconds since the Unix epoch');
+  }
+  return null;
+}
+
+export interface CheckedBatch {
+  /** Valid records, in batch order. */
+  readonly records: MetricRecord[];
+  readonly rejected: MetricRecordBatch.Rejection[];
+  /** Counts the client reported as dropped or rejected on its side, by reason. */
+  readonly dropped: ReadonlyMap<string, number>;
+}
+
+/**
+ * Checks `metric/record` params. A malformed envelope (not an object, `records` not an array,
+ * too many records) fails as a whole; otherwise each bad record is rejected alone.
+ */
+export function checkMetricBatch(params: unknown): Checked<CheckedBatch> & { tooLarge?: boolean } {
+  if (!isPlainObject(params)) return { ok: false, message: 'params: must be an object with a "records" array' };
+  const raw = params.records;
+  if (!Array.isArray(raw)) return { ok: false, message: 'params.records: must be an array' };
+  if (raw.length > MAX_BATCH_RECORDS) {
+    return { ok: false, tooLarge: true, message: `params.records: ${raw.length} records exceed the batch limit of ${MAX_BATCH_RECORDS}` };
+  }
+  const dropped = new Map<string, number>();
+  if (params.dropped !== undefined) {
+    if (!isPlainObject(params.dropped)) return { ok: false, message: 'params.dropped: must be an object of counts' };
+    for (const reason in params.dropped) {
+      const count = params.dropped[reason];
+      if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
+        return { ok: false, message: `params.dropped.${reason}: must be a non-negative integer` };
+      }
+      if (count > 0) dropped.set(reason, count);
+    }
+  }
+  const records: MetricRecord[] = [];
+  const rejected: MetricRecordBatch.Rejection[] = [];
+  for (let index = 0; index < raw.length; index++) {
+    const record: unknown = raw[index];
+    const found = metricRecordProblem(record, index);
+    if (found === null) records.push(record as MetricRecord);
+    else rejected.push({ index, code: found.code, message: found.message });
+  }
+  return { ok: true, value: { records, rejected, dropped } };
+}
+
+function checkShortString(value: unknown, field: string): string | null {
+  if (typeof value !== 'string' || value.length === 0) return `${field}: must be a non-empty string`;
+  if (value.length > MAX_CLIENT_INFO_LENGTH) return `${field}: exceeds ${MAX_CLIENT_INFO_LENGTH} characters`;
+  return null;
+}
+
+/**
+ * Checks `initialize` params. The protocol version is checked for type only; whether the
+ * daemon speaks it is the caller's decision.
+ */
+export function checkInitializeParams(params: unknown): Checked<Initialize.Params> {
+  if (!isPlainObject(params)) return { ok: false, message: 'params: must be an object' };
+  if (typeof params.protocolVersion !== 'number' || !Number.isInteger(params.protocolVersion)) {
+    return { ok: false, message: 'params.protocolVersion: must be an integer' };
+  }
+  const info = params.clientInfo;
+  if (!isPlainObject(info)) return { ok: false, message: 'params.clientInfo: must be an object with "name" and "version"' };
+  const bad = checkShortString(info.name, 'params.clientInfo.name') ?? checkShortString(info.version, 'params.clientInfo.version');
+  if (bad !== null) return { ok: false, message: bad };
+  const pid = params.processId;
+  if (pid !== undefined && (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0)) {
+    return { ok: false, message: 'params.processId: must be a positive integer' };
+  }
+  return {
+    ok: true,
+    value: {
+      protocolVersion: params.protocolVersion,
+      clientInfo: { name: info.name as string, version: info.version as string },
+      ...(pid === undefined ? {} : { processId: pid }),
+    },
+  };
+}
+
+/** True when `kind` is a metric kind of the protocol. */
+export function isMetricKind(kind: unknown): kind is MetricKind {
+  return kind === 'counter' || kind === 'histogram' || kind === 'gauge';
+}
