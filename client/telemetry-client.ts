@@ -1,0 +1,343 @@
+/**
+ * The thin client a host embeds. Recording appends to a bounded buffer and schedules one
+ * write; a batch goes to the daemon as a single `metric/record` notification per event-loop
+ * turn (or as soon as a batch is full). The host never waits on the daemon and never sees an
+ * exception from this module: problems are counted, and reported once through `onError`.
+ *
+ *   counter() --> RecordBuffer --(setImmediate)--> metric/record notification --> socket
+ *                  (bounded, counters summed)         (split to fit the limits)
+ */
+import { connect, type Socket } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { performance } from 'node:perf_hooks';
+
+import {
+  type ClientInfo,
+  createFrameDecoder,
+  encodeFrame,
+  Initialize,
+  MAX_BATCH_RECORDS,
+  MAX_MESSAGE_BYTES,
+  type MetricKind,
+  type MetricRecord,
+  MetricRecordBatch,
+  metricNameProblem,
+  PROTOCOL_VERSION,
+  type RejectionCode,
+  resolveSocketPath,
+  tagsProblem,
+} from '../protocol/index.js';
+import { createRecordBuffer } from './record-buffer.js';
+
+/** Records held while the daemon is unreachable or slow; beyond it new records are dropped and counted. */
+export const DEFAULT_MAX_BUFFERED_RECORDS = 10_000;
+/** How long `close()` and `flush()` wait for a connection before giving up on what is buffered. */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 2000;
+/** Bytes the socket may hold unsent before the client stops draining its buffer into it. */
+export const MAX_PENDING_WRITE_BYTES = 4 * 1024 * 1024;
+/** Reconnect backoff bounds. */
+export const RECONNECT_MIN_MS = 50;
+export const RECONNECT_MAX_MS = 5000;
+/** Metric names remembered as valid, so the check runs once per name. */
+const MAX_KNOWN_NAMES = 4096;
+
+export type Tags = Readonly<Record<string, string>>;
+
+export interface ClientOptions {
+  readonly clientInfo: ClientInfo;
+  /** Defaults to `CODEXD_SOCKET`, else the per-user default path. */
+  readonly socketPath?: string;
+  readonly maxBufferedRecords?: number;
+  readonly closeTimeoutMs?: number;
+  /** Called once per kind of problem (daemon unreachable, buffer full, invalid record). */
+  readonly onError?: (message: string) => void;
+}
+
+export interface Timer {
+  /** Records the elapsed milliseconds as a histogram and returns them; later calls do nothing and return `undefined`. */
+  stop(extraTags?: Tags): number | undefined;
+}
+
+export interface ClientStats {
+  readonly connected: boolean;
+  readonly buffered: number;
+  readonly sent: number;
+  /** Records not sent, by reason: `client_buffer_full`, `client_undeliverable`, or a rejection code. */
+  readonly dropped: Readonly<Record<string, number>>;
+}
+
+export interface TelemetryClient {
+  counter(name: string, value?: number, tags?: Tags): void;
+  histogram(name: string, value: number, tags?: Tags): void;
+  gauge(name: string, value: number, tags?: Tags): void;
+  startTimer(name: string, tags?: Tags): Timer;
+  /** Sends what is buffered; resolves once it is written to the socket (not exported). Never rejects. */
+  flush(): Promise<void>;
+  /** Sends what is buffered, then closes. Resolves when written, or after `closeTimeoutMs`. Never rejects. */
+  close(): Promise<void>;
+  stats(): ClientStats;
+}
+
+function defaultSocketPath(): string {
+  let username = 'user';
+  try {
+    username = userInfo().username;
+  } catch {
+    // No passwd entry for this uid; the name only matters for the Windows pipe.
+  }
+  return resolveSocketPath({
+    platform: process.platform,
+    env: process.env,
+    uid: typeof process.getuid === 'function' ? process.getuid() : null,
+    tmpdir: tmpdir(),
+    username,
+  });
+}
+
+/**
+ * Creates a client and starts connecting at once, in the background. The socket is unref'd:
+ * an idle client never keeps its host alive.
+ */
+export function createClient(options: ClientOptions): TelemetryClient {
+  const socketPath = options.socketPath ?? defaultSocketPath();
+  const buffer = createRecordBuffer(options.maxBufferedRecords ?? DEFAULT_MAX_BUFFERED_RECORDS);
+  const closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+  const knownNames = new Set<string>();
+  const dropped = new Map<string, number>();
+  /** Drops not yet reported to the daemon. */
+  const unreported = new Map<string, number>();
+  const reported = new Set<string>();
+  let socket: Socket | null = null;
+  let ready = false;
+  let closing = false;
+  let sent = 0;
+  let maxBatch = MAX_BATCH_RECORDS;
+  let maxBytes = MAX_MESSAGE_BYTES;
+  let scheduled = false;
+  let backoff = RECONNECT_MIN_MS;
+  let reconnectTimer: NodeJS.Timeout | null = null;
+  let readyWaiters: (() => void)[] = [];
+  let closePromise: Promise<void> | null = null;
+
+  function report(kind: string, message: string): void {
+    if (reported.has(kind)) return;
+    reported.add(kind);
+    try {
+      options.onError?.(message);
+    } catch {
+      // A host's logger must not break recording.
+    }
+  }
+
+  function drop(reason: string, count: number, message: string): void {
+    dropped.set(reason, (dropped.get(reason) ?? 0) + count);
+    unreported.set(reason, (unreported.get(reason) ?? 0) + count);
+    report(reason, message);
+  }
+
+  function wakeWaiters(): void {
+    const waiters = readyWaiters;
+    readyWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  function writeBatch(records: MetricRecord[]): void {
+    const params: { records: MetricRecord[]; dropped?: Record<string, number> } = { records };
+    if (unreported.size > 0) {
+      params.dropped = Object.fromEntries(unreported);
+      unreported.clear();
+    }
+    const frame = encodeFrame({ jsonrpc: '2.0', method: MetricRecordBatch.method, params });
+    if (frame.byteLength > maxBytes && records.length > 1) {
+      // Too big for one message (long tags): send it in halves.
+      if (params.dropped !== undefined) for (const [reason, count] of Object.entries(params.dropped)) unreported.set(reason, count);
+      const half = records.length >> 1;
+      writeBatch(records.slice(0, half));
+      writeBatch(records.slice(half));
+      return;
+    }
+    (socket as Socket).write(frame);
+    sent += records.length;
+  }
+
+  /** Moves buffered records into the socket while it is up and not backed up. */
+  function drain(): void {
+    while (ready && socket !== null && buffer.size > 0 && socket.writableLength < MAX_PENDING_WRITE_BYTES) {
+      writeBatch(buffer.take(maxBatch));
+    }
+  }
+
+  function tick(): void {
+    scheduled = false;
+    drain();
+  }
+
+  function record(kind: MetricKind, name: string, value: number, tags: Tags | undefined): void {
+    if (!knownNames.has(name)) {
+      const problem = metricNameProblem(name);
+      if (problem !== null) {
+        drop('invalid_name', 1, `codexd: metric name ${JSON.stringify(String(name)).slice(0, 80)} ${problem}; dropping such records`);
+        return;
+      }
+      if (knownNames.size < MAX_KNOWN_NAMES) knownNames.add(name);
+    }
+    if (typeof value !== 'number' || !Number.isFinite(value) || (kind === 'counter' && value < 0)) {
+      const code: RejectionCode = kind === 'counter' && value < 0 ? 'negative_counter' : 'invalid_value';
+      drop(code, 1, `codexd: ${name}: value ${String(value)} is not valid for a ${kind}; dropping such records`);
+      return;
+    }
+    if (tags !== undefined) {
+      const problem = tagsProblem(tags);
+      if (problem !== null) {
+        drop(problem.code, 1, `codexd: ${name}: ${problem.field} ${problem.message}; dropping such records`);
+        return;
+      }
+    }
+    if (!buffer.add(kind, name, value, tags)) {
+      drop('client_buffer_full', 1, `codexd: client buffer full (${options.maxBufferedRecords ?? DEFAULT_MAX_BUFFERED_RECORDS} records); dropping new records until the daemon catches up`);
+      return;
+    }
+    if (!ready) return;
+    if (buffer.size >= maxBatch) drain();
+    else if (!scheduled) {
+      scheduled = true;
+      setImmediate(tick);
+    }
+  }
+
+  function scheduleReconnect(): void {
+    if (closing || reconnectTimer !== null) return;
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = null;
+      open();
+    }, backoff);
+    reconnectTimer.unref();
+    backoff = Math.min(backoff * 2, RECONNECT_MAX_MS);
+  }
+
+  function open(): void {
+    const current = connect(socketPath);
+    socket = current;
+    current.unref();
+    const decoder = createFrameDecoder();
+    current.on('connect', () => {
+      current.write(
+        encodeFrame({
+          jsonrpc: '2.0',
+          id: 1,
+          method: Initialize.method,
+          params: { protocolVersion: PROTOCOL_VERSION, clientInfo: options.clientInfo, processId: process.pid },
+        }),
+      );
+    });
+    current.on('data', (chunk: Buffer) => {
+      for (const frame of decoder.push(chunk)) {
+        if (frame.kind !== 'message') continue;
+        const message = frame.message as { id?: unknown; result?: Initialize.Result; error?: { message?: string } };
+        if (message.id !== 1) continue;
+        if (message.result !== undefined) {
+          maxBatch = Math.min(MAX_BATCH_RECORDS, message.result.limits.maxBatchRecords);
+          maxBytes = Math.min(MAX_MESSAGE_BYTES, message.result.limits.maxMessageBytes);
+          ready = true;
+          backoff = RECONNECT_MIN_MS;
+          drain();
+          wakeWaiters();
+        } else {
+          report('initialize', `codexd: the daemon refused initialize: ${message.error?.message ?? 'unknown error'}`);
+          current.destroy();
+        }
+      }
+    });
+    current.on('drain', drain);
+    current.on('error', (error: NodeJS.ErrnoException) => {
+      report('connect', `codexd: cannot reach the daemon at ${socketPath} (${error.code ?? error.message}); buffering records`);
+    });
+    current.on('close', () => {
+      if (socket === current) {
+        socket = null;
+        ready = false;
+      }
+      scheduleReconnect();
+    });
+  }
+
+  function whenReady(timeoutMs: number): Promise<boolean> {
+    if (ready) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        readyWaiters = readyWaiters.filter((waiter) => waiter !== wake);
+        resolve(false);
+      }, timeoutMs);
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      readyWaiters.push(wake);
+    });
+  }
+
+  /** Resolves once everything handed to the socket so far has been written out. */
+  function written(): Promise<void> {
+    const current = socket;
+    if (current === null || current.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve) => current.write('', () => resolve()));
+  }
+
+  async function sendAll(): Promise<void> {
+    const deadline = Date.now() + closeTimeoutMs;
+    while (buffer.size > 0 && Date.now() < deadline) {
+      if (!(await whenReady(deadline - Date.now()))) break;
+      drain();
+      await written();
+    }
+  }
+
+  open();
+
+  return {
+    counter(name, value = 1, tags) {
+      record('counter', name, value, tags);
+    },
+    histogram(name, value, tags) {
+      record('histogram', name, value, tags);
+    },
+    gauge(name, value, tags) {
+      record('gauge', name, value, tags);
+    },
+    startTimer(name, tags) {
+      const started = performance.now();
+      let stopped = false;
+      return {
+        stop(extraTags) {
+          // Codex's Timer records again when dropped after an explicit stop; this one records once.
+          if (stopped) return undefined;
+          stopped = true;
+          const elapsed = performance.now() - started;
+          record('histogram', name, elapsed, extraTags === undefined ? tags : { ...tags, ...extraTags });
+          return elapsed;
+        },
+      };
+    },
+    async flush() {
+      await sendAll();
+    },
+    close() {
+      closePromise ??= (async () => {
+        await sendAll();
+        closing = true;
+        if (reconnectTimer !== null) clearTimeout(reconnectTimer);
+        if (buffer.size > 0) {
+          const left = buffer.take(buffer.size).length;
+          drop('client_undeliverable', left, `codexd: ${left} records could not be delivered before close`);
+        }
+        socket?.end();
+        socket = null;
+        ready = false;
+      })();
+      return closePromise;
+    },
+    stats() {
+      return { connected: ready, buffered: buffer.size, sent, dropped: Object.fromEntries(dropped) };
+    },
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * A vscode-jsonrpc MessageReader over a socket that enforces the protocol's bounds, which the
+ * library's own stream reader does not: a frame whose Content-Length exceeds the limit is
+ * refused from its header, before its body is buffered; a body that is not JSON, or JSON that
+ * is not a JSON-RPC 2.0 message, is answered with an error and skipped, and the stream stays
+ * in sync. It also applies backpressure: past a bound of delivered-but-unhandled messages it
+ * pauses the socket, so one fast client cannot grow the daemon's memory without bound.
+ */
+import type { Socket } from 'node:net';
+
+import { AbstractMessageReader, type DataCallback, Disposable, type Message } from 'vscode-jsonrpc/node';
+
+import { createFrameDecoder, ErrorCodes } from '../protocol/index.js';
+
+/** Messages handed to the connection and not yet handled before the socket is paused. */
+export const MAX_UNHANDLED_MESSAGES = 64;
+
+export interface BoundedReaderEvents {
+  /** The stream is broken (oversized or malformed frame); answer with `code`, then close. */
+  onFatal(code: number, message: string): void;
+  /** A frame that is not a usable message; answer `id` (or null) with the error and go on. */
+  onInvalid(id: string | number | null, code: number, message: string): void;
+}
+
+export interface BoundedMessageReader extends AbstractMessageReader {
+  /** Tells the reader that the connection finished handling one delivered message. */
+  handled(): void;
+}
+
+type Id = string | number | null;
+
+function idOf(value: Record<string, unknown>): Id {
+  const id = value.id;
+  return typeof id === 'string' || typeof id === 'number' ? id : null;
+}
+
+/** Why `value` is not a JSON-RPC 2.0 request or notification, or null when it is one. */
+function messageProblem(value: unknown): string | null {
+  if (Array.isArray(value)) return 'JSON-RPC batch arrays are not supported; send one message per frame';
+  if (typeof value !== 'object' || value === null) return 'a message must be a JSON object';
+  const message = value as Record<string, unknown>;
+  if (message.jsonrpc !== '2.0') return 'jsonrpc: must be "2.0"';
+  if (typeof message.method !== 'string') {
+    return 'result' in message || 'error' in message ? 'the daemon sends no requests, so it takes no responses' : 'method: must be a string';
+  }
+  const id = message.id;
+  if (id !== undefined && typeof id !== 'string' && typeof id !== 'number') return 'id: must be a string or a number';
+  if ('params' in message && (typeof message.params !== 'object' || message.params === null)) return 'params: must be an object or an array';
+  return null;
+}
+
+class Reader extends AbstractMessageReader implements BoundedMessageReader {
+  private unhandled = 0;
+  private paused = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly maxBodyBytes: number,
+    private readonly events: BoundedReaderEvents,
+  ) {
+    super();
+  }
+
+  listen(callback: DataCallback): Disposable {
+    const decoder = createFrameDecoder({ maxBodyBytes: this.maxBodyBytes });
+    const onData = (chunk: Buffer): void => {
+      for (const frame of decoder.push(chunk)) {
+        if (frame.kind === 'fatal') {
+          this.socket.pause();
+          this.events.onFatal(frame.code, frame.error);
+          return;
+        }
+        if (frame.kind === 'invalid-json') {
+          this.events.onInvalid(null, ErrorCodes.ParseError, `frame body is not valid JSON: ${frame.error}`);
+          continue;
+        }
+        const problem = messageProblem(frame.message);
+        if (problem !== null) {
+          const id = typeof frame.message === 'object' && frame.message !== null && !Array.isArray(frame.message) ? idOf(frame.message as Record<string, unknown>) : null;
+          this.events.onInvalid(id, ErrorCodes.InvalidRequest, problem);
+          continue;
+        }
+        const message = frame.message as Message & { method: string };
+        // vscode-jsonrpc handles its own `$/` notifications without calling ours.
+        if (!message.method.startsWith('$/')) this.unhandled++;
+        callback(message);
+      }
+      if (this.unhandled >= MAX_UNHANDLED_MESSAGES && !this.paused) {
+        this.paused = true;
+        this.socket.pause();
+      }
+    };
+    const onClose = (): void => {
+      if (decoder.pendingBytes > 0) this.fireError(new Error(`connection closed inside a frame (${decoder.pendingBytes} bytes unread)`));
+      this.fireClose();
+    };
+    const onError = (error: Error): void => this.fireError(error);
+    this.socket.on('data', onData);
+    this.socket.on('close', onClose);
+    this.socket.on('error', onError);
+    return Disposable.create(() => {
+      this.socket.off('data', onData);
+      this.socket.off('close', onClose);
+      this.socket.off('error', onError);
+    });
+  }
+
+  handled(): void {
+    this.unhandled--;
+    if (this.paused && this.unhandled < MAX_UNHANDLED_MESSAGES / 2) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+}
+
+export function createBoundedMessageReader(socket: Socket, maxBodyBytes: number, events: BoundedReaderEvents): BoundedMessageReader {
+  return new Reader(socket, maxBodyBytes, events);
+}

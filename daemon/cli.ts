@@ -1,0 +1,216 @@
+#!/usr/bin/env node
+/**
+ * The `codexd` command line. Every command but `run` is a thin client of the daemon and loads
+ * no OpenTelemetry: `run` imports the daemon lazily.
+ *
+ * Exit codes: 0 success; 1 the daemon is not running or cannot be reached; 2 bad usage or
+ * input; 3 the daemon answered but the work did not fully succeed (records rejected, a flush
+ * incomplete, a stop that did not finish in time).
+ */
+import {
+  DaemonFlush,
+  DaemonShutdown,
+  DaemonStatus,
+  type MetricKind,
+  type MetricRecord,
+  MetricRecordBatch,
+  isMetricKind,
+  metricRecordProblem,
+} from '../protocol/index.js';
+import { ConfigError, loadConfig } from './config.js';
+import { DaemonNotRunningError, openControlConnection, RpcError } from './control-client.js';
+import { resolvePaths, socketPathFor } from './paths.js';
+import { formatStatus } from './status-format.js';
+import { DAEMON_VERSION } from './version.js';
+
+const CONNECT_TIMEOUT_MS = 2000;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+const USAGE = `usage: codexd <command> [options]
+
+commands:
+  run [--socket PATH] [--log-stderr]     serve in the foreground
+  status [--json]                        what the daemon holds, exported and dropped
+  emit metric NAME VALUE [key=value ...] [--kind counter|histogram|gauge]
+                                         record one metric (default kind: counter)
+  flush [--timeout MS]                   export everything accepted so far
+  stop                                   drain and stop the daemon
+  version                                print the version
+
+environment:
+  CODEXD_SOCKET   socket path (default: $XDG_RUNTIME_DIR/codexd/codexd.sock)
+  CODEX_HOME      where config.toml is read (default: ~/.codex)`;
+
+class UsageError extends Error {}
+
+function takeFlag(args: string[], flag: string): boolean {
+  const at = args.indexOf(flag);
+  if (at < 0) return false;
+  args.splice(at, 1);
+  return true;
+}
+
+function takeOption(args: string[], option: string): string | undefined {
+  const at = args.indexOf(option);
+  if (at < 0) return undefined;
+  const value = args[at + 1];
+  if (value === undefined || value.startsWith('--')) throw new UsageError(`${option} needs a value`);
+  args.splice(at, 2);
+  return value;
+}
+
+function rejectUnknown(args: readonly string[]): void {
+  const unknown = args.find((arg) => arg.startsWith('--'));
+  if (unknown !== undefined) throw new UsageError(`unknown option ${unknown}`);
+  if (args.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
+}
+
+function socketPath(): string {
+  const paths = resolvePaths();
+  try {
+    return socketPathFor(loadConfig(paths).socketPath);
+  } catch (error) {
+    // A broken config must not stop `status` or `stop` from reaching a daemon on the default path.
+    if (error instanceof ConfigError) return socketPathFor();
+    throw error;
+  }
+}
+
+async function withDaemon<T>(work: (connection: Awaited<ReturnType<typeof openControlConnection>>) => Promise<T>): Promise<T> {
+  const connection = await openControlConnection(socketPath(), CONNECT_TIMEOUT_MS);
+  try {
+    return await work(connection);
+  } finally {
+    connection.close();
+  }
+}
+
+async function run(args: string[]): Promise<number> {
+  const socket = takeOption(args, '--socket');
+  const logToStderr = takeFlag(args, '--log-stderr');
+  rejectUnknown(args);
+  const { startDaemon } = await import('./run.js');
+  let daemon;
+  try {
+    daemon = await startDaemon({ ...(socket === undefined ? {} : { socketPath: socket }), logToStderr });
+  } catch (error) {
+    process.stderr.write(`codexd: ${(error as Error).message}\n`);
+    return error instanceof ConfigError ? 2 : 1;
+  }
+  process.stderr.write(`codexd ${DAEMON_VERSION} listening on ${daemon.socketPath}\n`);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void daemon.shutdown(signal));
+  await daemon.stopped;
+  return 0;
+}
+
+async function status(args: string[]): Promise<number> {
+  const json = takeFlag(args, '--json');
+  rejectUnknown(args);
+  const result = await withDaemon((connection) => connection.request<DaemonStatus.Result>(DaemonStatus.method, {}, REQUEST_TIMEOUT_MS));
+  process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `${formatStatus(result)}\n`);
+  return 0;
+}
+
+function parseEmit(args: string[]): MetricRecord {
+  const kindText = takeOption(args, '--kind') ?? 'counter';
+  if (!isMetricKind(kindText)) throw new UsageError(`--kind must be counter, histogram or gauge, not ${JSON.stringify(kindText)}`);
+  const kind: MetricKind = kindText;
+  const [what, name, valueText, ...pairs] = args;
+  if (what !== 'metric' || name === undefined || valueText === undefined) throw new UsageError('usage: codexd emit metric NAME VALUE [key=value ...] [--kind KIND]');
+  rejectUnknown(pairs.filter((pair) => pair.startsWith('--')));
+  const value = Number(valueText);
+  if (valueText.trim() === '' || Number.isNaN(value)) throw new UsageError(`VALUE must be a number, not ${JSON.stringify(valueText)}`);
+  const tags: Record<string, string> = {};
+  for (const pair of pairs) {
+    const equals = pair.indexOf('=');
+    if (equals <= 0) throw new UsageError(`tag ${JSON.stringify(pair)} must be key=value`);
+    tags[pair.slice(0, equals)] = pair.slice(equals + 1);
+  }
+  const record: MetricRecord = pairs.length === 0 ? { name, kind, value } : { name, kind, value, tags };
+  const problem = metricRecordProblem(record, 0);
+  if (problem !== null) throw new UsageError(problem.message.replace('records[0].', ''));
+  return record;
+}
+
+async function emit(args: string[]): Promise<number> {
+  const record = parseEmit(args);
+  const result = await withDaemon((connection) =>
+    connection.request<MetricRecordBatch.Result>(MetricRecordBatch.method, { records: [record] }, REQUEST_TIMEOUT_MS),
+  );
+  for (const rejection of result.rejected) process.stderr.write(`codexd: rejected: ${rejection.message.replace('records[0].', '')}\n`);
+  return result.accepted === 1 ? 0 : 3;
+}
+
+async function flush(args: string[]): Promise<number> {
+  const timeoutText = takeOption(args, '--timeout');
+  rejectUnknown(args);
+  const timeoutMs = timeoutText === undefined ? undefined : Number(timeoutText);
+  if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new UsageError('--timeout must be a positive number of milliseconds');
+  const result = await withDaemon((connection) =>
+    connection.request<DaemonFlush.Result>(DaemonFlush.method, timeoutMs === undefined ? {} : { timeoutMs }, (timeoutMs ?? REQUEST_TIMEOUT_MS) + REQUEST_TIMEOUT_MS),
+  );
+  const counts = result.metrics;
+  const state = result.complete ? 'complete' : result.timedOut ? 'timed out' : 'export failed';
+  process.stdout.write(`flush ${state} in ${result.durationMs} ms: metrics exported ${counts.exported}, buffered ${counts.buffered}, dropped ${counts.droppedTotal}\n`);
+  return result.complete ? 0 : 3;
+}
+
+async function stop(args: string[]): Promise<number> {
+  rejectUnknown(args);
+  return withDaemon(async (connection) => {
+    const result = await connection.request<DaemonShutdown.Result>(DaemonShutdown.method, {}, REQUEST_TIMEOUT_MS);
+    // The daemon closes every connection once it has drained; that is the signal it is done.
+    const finished = await Promise.race([connection.closed.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), REQUEST_TIMEOUT_MS).unref())]);
+    process.stdout.write(finished ? `codexd (pid ${result.pid}) stopped\n` : `codexd (pid ${result.pid}) is still draining\n`);
+    return finished ? 0 : 3;
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  switch (command) {
+    case 'run':
+      return run(args);
+    case 'status':
+      return status(args);
+    case 'emit':
+      return emit(args);
+    case 'flush':
+      return flush(args);
+    case 'stop':
+      return stop(args);
+    case 'version':
+    case '--version':
+      process.stdout.write(`${DAEMON_VERSION}\n`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`codexd: ${error.message}\n${USAGE}\n`);
+      process.exitCode = 2;
+    } else if (error instanceof DaemonNotRunningError) {
+      process.stderr.write(`codexd: ${error.message}\n`);
+      process.exitCode = 1;
+    } else if (error instanceof RpcError) {
+      process.stderr.write(`codexd: the daemon refused: ${error.message}\n`);
+      process.exitCode = 3;
+    } else {
+      process.stderr.write(`codexd: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,164 @@
+/**
+ * Reads the daemon's settings from Codex's `config.toml` (`[otel]`, `[analytics]`) and
+ * codexd's own `[codexd]` table, then applies the standard OTLP environment variables.
+ * Only the keys codexd uses so far are read; each is checked, and a wrong one is one error
+ * naming the file, the key and what was expected.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { parse } from 'smol-toml';
+
+import type { DaemonPaths } from './paths.js';
+
+export type MetricsExporterConfig =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'file'; readonly dir: string; readonly maxFileBytes: number; readonly maxFiles: number }
+  | { readonly kind: 'otlp-grpc'; readonly endpoint: string; readonly headers: Readonly<Record<string, string>> };
+
+export interface DaemonConfig {
+  /** Where the settings came from; `null` when no file exists and defaults apply. */
+  readonly file: string | null;
+  readonly environment: string;
+  readonly socketPath: string | undefined;
+  readonly metrics: MetricsExporterConfig;
+  readonly exportIntervalMs: number;
+  readonly flushDeadlineMs: number;
+  readonly logLevel: string;
+}
+
+/** How often the daemon collects and exports metrics. Codex's SDK default is 60 s; a daemon can afford less. */
+export const DEFAULT_EXPORT_INTERVAL_MS = 5000;
+/** How long a stop may spend exporting before it gives up. */
+export const DEFAULT_FLUSH_DEADLINE_MS = 5000;
+/** Size at which the file exporter starts a new file. */
+export const DEFAULT_FILE_MAX_BYTES = 16 * 1024 * 1024;
+/** Files the file exporter keeps per signal; the oldest is deleted beyond this. */
+export const DEFAULT_FILE_MAX_FILES = 4;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Table = Record<string, unknown>;
+
+function isTable(value: unknown): value is Table {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+function fail(file: string, key: string, expected: string): never {
+  throw new ConfigError(`${file}: ${key}: expected ${expected}`);
+}
+
+function positiveInteger(file: string, table: Table, key: string, path: string, fallback: number): number {
+  const value = table[key];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) fail(file, path, 'a positive integer');
+  return value;
+}
+
+function headersOf(file: string, value: unknown, path: string): Record<string, string> {
+  if (value === undefined) return {};
+  if (!isTable(value)) fail(file, path, 'a table of header names to string values');
+  const headers: Record<string, string> = {};
+  for (const [name, text] of Object.entries(value)) {
+    if (typeof text !== 'string') fail(file, `${path}.${name}`, 'a string');
+    headers[name] = text;
+  }
+  return headers;
+}
+
+function readMetricsExporter(file: string, value: unknown, fileDefault: MetricsExporterConfig): MetricsExporterConfig | { kind: 'otlp-grpc'; endpoint: undefined; headers: Record<string, string> } {
+  const key = 'otel.metrics_exporter';
+  if (value === undefined) return fileDefault;
+  if (value === 'none') return { kind: 'none' };
+  if (value === 'file') return fileDefault;
+  if (isTable(value)) {
+    const names = Object.keys(value);
+    const grpc = value['otlp-grpc'];
+    if (names.length === 1 && isTable(grpc)) {
+      for (const name of Object.keys(grpc)) {
+        if (name !== 'endpoint' && name !== 'headers') fail(file, `${key}.otlp-grpc.${name}`, 'one of "endpoint", "headers" (unknown key)');
+      }
+      const endpoint = grpc.endpoint;
+      if (endpoint !== undefined && (typeof endpoint !== 'string' || !/^https?:\/\//.test(endpoint))) {
+        fail(file, `${key}.otlp-grpc.endpoint`, 'a URL starting with http:// or https://');
+      }
+      return { kind: 'otlp-grpc', endpoint, headers: headersOf(file, grpc.headers, `${key}.otlp-grpc.headers`) };
+    }
+  }
+  return fail(file, key, '"none", "file" or { otlp-grpc = { endpoint = "http://host:4317" } }');
+}
+
+/**
+ * Loads the configuration. A missing file means defaults; an unreadable or invalid one throws
+ * {@link ConfigError}. Environment: `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, else
+ * `OTEL_EXPORTER_OTLP_ENDPOINT`, sets the OTLP endpoint and, when the file names no metrics
+ * exporter, selects OTLP/gRPC; the file's explicit `"none"` still wins.
+ */
+export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
+  const file = paths.configFile;
+  let text: string | null = null;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new ConfigError(`${file}: cannot be read: ${(error as Error).message}`);
+    }
+  }
+  let root: Table = {};
+  if (text !== null) {
+    try {
+      root = parse(text) as Table;
+    } catch (error) {
+      throw new ConfigError(`${file}: not valid TOML: ${(error as Error).message.split('\n')[0]}`);
+    }
+  }
+  const otel = root.otel ?? {};
+  if (!isTable(otel)) fail(file, 'otel', 'a table');
+  const analytics = root.analytics ?? {};
+  if (!isTable(analytics)) fail(file, 'analytics', 'a table');
+  const own = root.codexd ?? {};
+  if (!isTable(own)) fail(file, 'codexd', 'a table');
+
+  const environment = otel.environment ?? 'dev';
+  if (typeof environment !== 'string') fail(file, 'otel.environment', 'a string');
+  const socketPath = own.socket;
+  if (socketPath !== undefined && (typeof socketPath !== 'string' || socketPath === '')) fail(file, 'codexd.socket', 'a non-empty path');
+  const logLevel = own.log_level ?? 'info';
+  if (typeof logLevel !== 'string' || !['fatal', 'error', 'warn', 'info', 'debug', 'trace'].includes(logLevel)) {
+    fail(file, 'codexd.log_level', 'one of fatal, error, warn, info, debug, trace');
+  }
+  const fileExporter = own.file_exporter ?? {};
+  if (!isTable(fileExporter)) fail(file, 'codexd.file_exporter', 'a table');
+  const dir = fileExporter.dir ?? join(paths.dataDir, 'telemetry');
+  if (typeof dir !== 'string' || dir === '') fail(file, 'codexd.file_exporter.dir', 'a non-empty path');
+  const fileDefault: MetricsExporterConfig = {
+    kind: 'file',
+    dir,
+    maxFileBytes: positiveInteger(file, fileExporter, 'max_file_bytes', 'codexd.file_exporter.max_file_bytes', DEFAULT_FILE_MAX_BYTES),
+    maxFiles: positiveInteger(file, fileExporter, 'max_files', 'codexd.file_exporter.max_files', DEFAULT_FILE_MAX_FILES),
+  };
+
+  const envEndpoint = env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined;
+  let metrics = readMetricsExporter(file, otel.metrics_exporter, fileDefault);
+  if (otel.metrics_exporter === undefined && envEndpoint !== undefined) {
+    metrics = { kind: 'otlp-grpc', endpoint: undefined, headers: {} };
+  }
+  if (metrics.kind === 'otlp-grpc') {
+    const endpoint = envEndpoint ?? metrics.endpoint ?? 'http://localhost:4317';
+    metrics = { kind: 'otlp-grpc', endpoint, headers: metrics.headers };
+  }
+  if (analytics.enabled === false) metrics = { kind: 'none' };
+  else if (analytics.enabled !== undefined && typeof analytics.enabled !== 'boolean') fail(file, 'analytics.enabled', 'true or false');
+
+  return {
+    file: text === null ? null : file,
+    environment,
+    socketPath,
+    metrics: metrics as MetricsExporterConfig,
+    exportIntervalMs: positiveInteger(file, own, 'export_interval_ms', 'codexd.export_interval_ms', DEFAULT_EXPORT_INTERVAL_MS),
+    flushDeadlineMs: positiveInteger(file, own, 'flush_deadline_ms', 'codexd.flush_deadline_ms', DEFAULT_FLUSH_DEADLINE_MS),
+    logLevel,
+  };
+}

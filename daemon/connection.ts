@@ -1,0 +1,263 @@
+/**
+ * One client connection: the bounded reader, a vscode-jsonrpc connection over it, and the
+ * handlers of every method. Handlers are thin: they check params with protocol/ validators and
+ * hand typed values to the daemon. Nothing here throws into the socket's event paths; every
+ * failure becomes a JSON-RPC error or a count.
+ */
+import type { Socket } from 'node:net';
+
+import type { Logger } from 'pino';
+import { createMessageConnection, ResponseError } from 'vscode-jsonrpc/node';
+
+import {
+  checkInitializeParams,
+  checkMetricBatch,
+  type ClientStatus,
+  DaemonFlush,
+  DaemonShutdown,
+  DaemonStatus,
+  ErrorCodes,
+  Initialize,
+  MAX_BATCH_RECORDS,
+  MAX_MESSAGE_BYTES,
+  MetricRecordBatch,
+  PROTOCOL_VERSION,
+  SERVER_NAME,
+} from '../protocol/index.js';
+import { createBoundedMessageReader } from './bounded-message-reader.js';
+import type { MetricsPipeline } from './metrics-pipeline.js';
+import { createSocketMessageWriter } from './socket-message-writer.js';
+import type { SignalStats } from './stats.js';
+
+/** What a connection needs from the daemon. */
+export interface DaemonServices {
+  readonly version: string;
+  readonly logger: Logger;
+  readonly metrics: MetricsPipeline;
+  readonly metricStats: SignalStats;
+  /** Counts a message-level protocol error by reason (malformed frame, unknown method, …). */
+  protocolError(reason: string): void;
+  isShuttingDown(): boolean;
+  status(): DaemonStatus.Result;
+  flush(timeoutMs: number | undefined): Promise<DaemonFlush.Result>;
+  requestShutdown(reason: string): void;
+}
+
+export interface ClientConnection {
+  status(): ClientStatus;
+  /** Ends the connection; pending writes are sent first. */
+  close(): void;
+  readonly closed: Promise<void>;
+}
+
+/** How long a connection closed for a framing violation may take to send its error. */
+const CLOSE_GRACE_MS = 1000;
+
+let nextId = 1;
+
+/**
+ * Serves one accepted socket until it closes. `onClose` is called once, after the socket and
+ * the JSON-RPC connection are both gone.
+ */
+export function serveConnection(socket: Socket, services: DaemonServices, onClose: (connection: ClientConnection) => void): ClientConnection {
+  const id = nextId++;
+  const connectedAt = new Date().toISOString();
+  const log = services.logger.child({ component: 'connection', connection: id });
+  const stats = services.metricStats;
+  let client: { name: string; version: string; pid: number | null } | null = null;
+  let recordsReceived = 0;
+  let resolveClosed: () => void = () => undefined;
+  const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+
+  const writer = createSocketMessageWriter(socket);
+  const sendError = (messageId: string | number | null, code: number, message: string): Promise<void> =>
+    writer.write({ jsonrpc: '2.0', id: messageId, error: { code, message } } as never).catch(() => undefined);
+
+  const reader = createBoundedMessageReader(socket, MAX_MESSAGE_BYTES, {
+    onFatal(code, message) {
+      services.protocolError(code === ErrorCodes.MessageTooLarge ? 'message_too_large' : 'framing_error');
+      log.warn({ code, problem: message }, 'closing connection after a framing violation');
+      void sendError(null, code, message).finally(() => socket.end());
+      setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+    },
+    onInvalid(messageId, code, message) {
+      services.protocolError(code === ErrorCodes.ParseError ? 'parse_error' : 'invalid_request');
+      void sendError(messageId, code, message);
+    },
+  });
+
+  const connection = createMessageConnection(reader, writer, {
+    error: (message) => log.debug({ problem: message }, 'jsonrpc'),
+    warn: (message) => log.debug({ problem: message }, 'jsonrpc'),
+    info: () => undefined,
+    log: () => undefined,
+  });
+
+  /** Wraps a handler so the reader's backpressure count is kept whatever happens. */
+  function handled<A extends unknown[], R>(handler: (...args: A) => R): (...args: A) => R {
+    return (...args: A): R => {
+      try {
+        return handler(...args);
+      } finally {
+        reader.handled();
+      }
+    };
+  }
+
+  function requireInitialized(): void {
+    if (client === null) {
+      services.protocolError('not_initialized');
+      throw new ResponseError(ErrorCodes.NotInitialized, 'not initialized: send "initialize" first');
+    }
+  }
+
+  connection.onRequest(
+    Initialize.method,
+    handled((params: unknown): Initialize.Result => {
+      if (client !== null) throw new ResponseError(ErrorCodes.AlreadyInitialized, 'initialize: this connection is already initialized');
+      const checked = checkInitializeParams(params);
+      if (!checked.ok) {
+        services.protocolError('invalid_params');
+        throw new ResponseError(ErrorCodes.InvalidParams, checked.message);
+      }
+      if (checked.value.protocolVersion !== PROTOCOL_VERSION) {
+        throw new ResponseError(
+          ErrorCodes.UnsupportedProtocolVersion,
+          `params.protocolVersion: ${checked.value.protocolVersion} is not supported; this daemon speaks ${PROTOCOL_VERSION}`,
+          { supported: [PROTOCOL_VERSION], serverVersion: services.version },
+        );
+      }
+      const info = checked.value.clientInfo;
+      client = { name: info.name, version: info.version, pid: checked.value.processId ?? null };
+      log.info({ client: info.name, clientVersion: info.version, pid: client.pid }, 'client initialized');
+      return {
+        protocolVersion: PROTOCOL_VERSION,
+        serverInfo: { name: SERVER_NAME, version: services.version },
+        limits: { maxMessageBytes: MAX_MESSAGE_BYTES, maxBatchRecords: MAX_BATCH_RECORDS },
+      };
+    }),
+  );
+
+  /**
+   * Ingests one batch. Returns the per-record result for requests, or an error for a batch
+   * that fails as a whole; notifications count the same outcomes instead of answering.
+   */
+  function ingest(params: unknown): MetricRecordBatch.Result | ResponseError {
+    const rawCount = typeof params === 'object' && params !== null && Array.isArray((params as { records?: unknown }).records) ? (params as { records: unknown[] }).records.length : 0;
+    if (client === null) {
+      services.protocolError('not_initialized');
+      return new ResponseError(ErrorCodes.NotInitialized, 'not initialized: send "initialize" first');
+    }
+    if (services.isShuttingDown()) {
+      stats.dropped('shutting_down', rawCount);
+      return new ResponseError(ErrorCodes.ShuttingDown, 'the daemon is shutting down and accepts no new records');
+    }
+    const checked = checkMetricBatch(params);
+    if (!checked.ok) {
+      services.protocolError('invalid_params');
+      stats.received(rawCount);
+      stats.rejected('invalid_batch', rawCount);
+      return new ResponseError(checked.tooLarge === true ? ErrorCodes.BatchTooLarge : ErrorCodes.InvalidParams, checked.message);
+    }
+    const { records, rejected, dropped } = checked.value;
+    stats.received(rawCount);
+    recordsReceived += rawCount;
+    for (const [reason, count] of dropped) stats.dropped(`client_${reason.replace(/^client_/, '')}`, count);
+    // Valid records keep their batch positions for messages about kind conflicts.
+    const positions = rejected.length === 0 ? null : validPositions(rawCount, rejected);
+    const accepted = services.metrics.record(records, (position) => (positions === null ? position : (positions[position] as number)), rejected);
+    for (const rejection of rejected) stats.rejected(rejection.code);
+    return { accepted, rejected };
+  }
+
+  connection.onNotification(
+    MetricRecordBatch.method,
+    handled((params: unknown) => {
+      ingest(params);
+    }),
+  );
+  connection.onRequest(
+    MetricRecordBatch.method,
+    handled((params: unknown) => {
+      const result = ingest(params);
+      if (result instanceof ResponseError) throw result;
+      return result;
+    }),
+  );
+
+  connection.onRequest(
+    DaemonStatus.method,
+    handled(() => {
+      requireInitialized();
+      return services.status();
+    }),
+  );
+  connection.onRequest(
+    DaemonFlush.method,
+    handled((params: unknown) => {
+      requireInitialized();
+      const timeoutMs = typeof params === 'object' && params !== null ? (params as { timeoutMs?: unknown }).timeoutMs : undefined;
+      if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) {
+        throw new ResponseError(ErrorCodes.InvalidParams, 'params.timeoutMs: must be a positive number of milliseconds');
+      }
+      return services.flush(timeoutMs);
+    }),
+  );
+  connection.onRequest(
+    DaemonShutdown.method,
+    handled((): DaemonShutdown.Result => {
+      requireInitialized();
+      setImmediate(() => services.requestShutdown(`daemon/shutdown from ${client?.name ?? 'a client'}`));
+      return { draining: true, pid: process.pid };
+    }),
+  );
+
+  connection.onRequest(
+    handled((method: string) => {
+      services.protocolError('unknown_method');
+      throw new ResponseError(ErrorCodes.MethodNotFound, `unknown method "${method}"`);
+    }),
+  );
+  connection.onNotification(
+    handled(() => {
+      services.protocolError('unknown_method');
+    }),
+  );
+
+  connection.onError(([error]) => log.debug({ problem: error.message }, 'connection error'));
+  const self: ClientConnection = {
+    status(): ClientStatus {
+      return {
+        id,
+        name: client?.name ?? '(not initialized)',
+        version: client?.version ?? '',
+        pid: client?.pid ?? null,
+        connectedAt,
+        recordsReceived,
+      };
+    },
+    close() {
+      socket.end();
+      setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+    },
+    closed,
+  };
+  socket.on('close', () => {
+    connection.dispose();
+    log.debug('connection closed');
+    resolveClosed();
+    onClose(self);
+  });
+  // A reset by the peer is normal for short-lived clients; the close event does the cleanup.
+  socket.on('error', () => undefined);
+  connection.listen();
+  return self;
+}
+
+/** Maps each valid record's position among the valid ones back to its index in the batch. */
+function validPositions(total: number, rejected: readonly MetricRecordBatch.Rejection[]): number[] {
+  const bad = new Set(rejected.map((rejection) => rejection.index));
+  const positions: number[] = [];
+  for (let index = 0; index < total; index++) if (!bad.has(index)) positions.push(index);
+  return positions;
+}

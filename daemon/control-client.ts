@@ -1,0 +1,116 @@
+/**
+ * The command line's own connection to a running daemon: connect, `initialize`, requests with
+ * deadlines. It uses protocol/'s framing rather than vscode-jsonrpc so `codexd status` starts
+ * as fast as a thin client does.
+ */
+import { connect, type Socket } from 'node:net';
+
+import { createFrameDecoder, encodeFrame, Initialize, PROTOCOL_VERSION } from '../protocol/index.js';
+import { DAEMON_VERSION } from './version.js';
+
+/** Nothing answers on the socket: no file, or nobody listening. */
+export class DaemonNotRunningError extends Error {
+  override readonly name = 'DaemonNotRunningError';
+}
+
+/** The daemon answered with a JSON-RPC error. */
+export class RpcError extends Error {
+  override readonly name = 'RpcError';
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ControlConnection {
+  request<R>(method: string, params: object, timeoutMs: number): Promise<R>;
+  /** Resolves when the daemon closes the connection (for example after it exits). */
+  readonly closed: Promise<void>;
+  close(): void;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+function connectTo(socketPath: string, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(socketPath);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new DaemonNotRunningError(`codexd did not answer on ${socketPath} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') reject(new DaemonNotRunningError(`codexd is not running (nothing listens on ${socketPath})`));
+      else reject(new Error(`cannot connect to ${socketPath}: ${error.message}`));
+    });
+  });
+}
+
+/** Connects and initializes as `codexd-cli`. */
+export async function openControlConnection(socketPath: string, timeoutMs: number): Promise<ControlConnection> {
+  const socket = await connectTo(socketPath, timeoutMs);
+  const decoder = createFrameDecoder();
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let resolveClosed: () => void = () => undefined;
+  const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+
+  const failAll = (error: Error): void => {
+    for (const entry of pending.values()) {
+      clearTimeout(entry.timer);
+      entry.reject(error);
+    }
+    pending.clear();
+  };
+  socket.on('data', (chunk: Buffer) => {
+    for (const frame of decoder.push(chunk)) {
+      if (frame.kind !== 'message') continue;
+      const message = frame.message as { id?: unknown; result?: unknown; error?: { code: number; message: string } };
+      const entry = typeof message.id === 'number' ? pending.get(message.id) : undefined;
+      if (entry === undefined) continue;
+      pending.delete(message.id as number);
+      clearTimeout(entry.timer);
+      if (message.error !== undefined) entry.reject(new RpcError(message.error.code, message.error.message));
+      else entry.resolve(message.result);
+    }
+  });
+  socket.on('error', (error) => failAll(error));
+  socket.on('close', () => {
+    failAll(new Error('the daemon closed the connection'));
+    resolveClosed();
+  });
+
+  const connection: ControlConnection = {
+    request<R>(method: string, params: object, requestTimeoutMs: number): Promise<R> {
+      const id = nextId++;
+      return new Promise<R>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject(new Error(`${method}: no answer within ${requestTimeoutMs} ms`));
+        }, requestTimeoutMs);
+        pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
+        socket.write(encodeFrame({ jsonrpc: '2.0', id, method, params }));
+      });
+    },
+    closed,
+    close() {
+      socket.end();
+    },
+  };
+  await connection.request<Initialize.Result>(
+    Initialize.method,
+    { protocolVersion: PROTOCOL_VERSION, clientInfo: { name: 'codexd-cli', version: DAEMON_VERSION }, processId: process.pid },
+    timeoutMs,
+  );
+  return connection;
+}

@@ -1,0 +1,156 @@
+/**
+ * A metric reader that collects and exports on an interval, one export at a time, and keeps
+ * exact books: the records accepted before a collection are the ones that collection's export
+ * carries, so `exported`, `failed` and `buffered` in status are record counts, not guesses.
+ *
+ * Exactness rests on one ordering fact: records are handed to the SDK synchronously on socket
+ * data events, and the SDK's collection of synchronous instruments runs in microtasks after
+ * `collect()` is called, so no record can land between taking the count and the snapshot.
+ */
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { MetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+
+import type { ExporterState } from '../protocol/index.js';
+import type { SignalStats } from './stats.js';
+
+export interface ExportHealth {
+  readonly state: ExporterState;
+  readonly exportsSucceeded: number;
+  readonly exportsFailed: number;
+  readonly lastSuccessAt: string | null;
+  readonly lastError: { readonly at: string; readonly message: string } | null;
+}
+
+export interface AccountedReaderOptions {
+  readonly exporter: PushMetricExporter;
+  readonly stats: SignalStats;
+  readonly intervalMs: number;
+  /** Longest one export may take before its records are counted as failed. */
+  readonly exportTimeoutMs: number;
+  /** Records accepted and not yet covered by a collection; the reader takes it to zero. */
+  readonly takeUncollected: () => number;
+  readonly onError: (message: string) => void;
+}
+
+export interface AccountedReader {
+  readonly reader: MetricReader;
+  /** Runs one collection and export after any that is under way; resolves true on success. */
+  exportNow(): Promise<boolean>;
+  health(): ExportHealth;
+}
+
+function exportOnce(exporter: PushMetricExporter, metrics: ResourceMetrics, timeoutMs: number): Promise<ExportResult> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve({ code: ExportResultCode.FAILED, error: new Error(`export timed out after ${timeoutMs} ms`) }), timeoutMs);
+    timer.unref();
+    try {
+      exporter.export(metrics, (result) => {
+        clearTimeout(timer);
+        resolve(result);
+      });
+    } catch (error) {
+      clearTimeout(timer);
+      resolve({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
+    }
+  });
+}
+
+export function createAccountedReader(options: AccountedReaderOptions): AccountedReader {
+  const { exporter, stats } = options;
+  let running: Promise<boolean> | null = null;
+  let queued: Promise<boolean> | null = null;
+  let timer: NodeJS.Timeout | undefined;
+  let succeeded = 0;
+  let failedExports = 0;
+  let lastSuccessAt: string | null = null;
+  let lastError: { at: string; message: string } | null = null;
+
+  function failed(covered: number, message: string): false {
+    failedExports++;
+    lastError = { at: new Date().toISOString(), message };
+    stats.failed(covered, 'export_failed');
+    options.onError(`metrics export failed, ${covered} records lost: ${message}`);
+    return false;
+  }
+
+  async function run(): Promise<boolean> {
+    const covered = options.takeUncollected();
+    let result: ExportResult;
+    try {
+      const { resourceMetrics, errors } = await reader.collect({ timeoutMillis: options.exportTimeoutMs });
+      for (const error of errors) options.onError(`metric collection: ${String(error)}`);
+      if (resourceMetrics.scopeMetrics.length === 0) {
+        stats.exported(covered);
+        return true;
+      }
+      result = await exportOnce(exporter, resourceMetrics, options.exportTimeoutMs);
+    } catch (error) {
+      return failed(covered, error instanceof Error ? error.message : String(error));
+    }
+    if (result.code === ExportResultCode.SUCCESS) {
+      succeeded++;
+      lastSuccessAt = new Date().toISOString();
+      stats.exported(covered);
+      return true;
+    }
+    return failed(covered, result.error?.message ?? 'export failed');
+  }
+
+  function start(): Promise<boolean> {
+    const current = run().finally(() => {
+      running = null;
+    });
+    running = current;
+    return current;
+  }
+
+  function exportNow(): Promise<boolean> {
+    if (running === null) return start();
+    // One run may wait behind the current one; every caller arriving meanwhile shares it,
+    // and it collects after all of them arrived.
+    queued ??= running.then(
+      () => {
+        queued = null;
+        return start();
+      },
+      () => {
+        queued = null;
+        return start();
+      },
+    );
+    return queued;
+  }
+
+  class Reader extends MetricReader {
+    constructor() {
+      super({ aggregationTemporalitySelector: exporter.selectAggregationTemporality?.bind(exporter) });
+    }
+    protected override onInitialized(): void {
+      timer = setInterval(() => {
+        // A tick that finds an export under way skips: its records ride the next collection.
+        if (running === null) void exportNow();
+      }, options.intervalMs);
+      timer.unref();
+    }
+    protected override async onForceFlush(): Promise<void> {
+      await exportNow();
+      await exporter.forceFlush();
+    }
+    protected override async onShutdown(): Promise<void> {
+      clearInterval(timer);
+      await exportNow();
+      await exporter.shutdown();
+    }
+  }
+  const reader = new Reader();
+
+  return {
+    reader,
+    exportNow,
+    health(): ExportHealth {
+      const state: ExporterState =
+        lastError !== null && (lastSuccessAt === null || lastError.at > lastSuccessAt) ? 'failing' : lastSuccessAt !== null ? 'ok' : 'idle';
+      return { state, exportsSucceeded: succeeded, exportsFailed: failedExports, lastSuccessAt, lastError };
+    },
+  };
+}

@@ -1,0 +1,199 @@
+/**
+ * The daemon's metric pipeline: validated records become OpenTelemetry measurements on one
+ * MeterProvider (meter `codex`), which an accounted reader collects and exports on an interval.
+ *
+ *   records --> instruments (one per name) --> MeterProvider --> AccountedReader --> exporter
+ *                                                                   (counts exported/failed)
+ */
+import type { Attributes, Counter, Gauge, Histogram } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
+import { MeterProvider, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+
+import type { ExporterStatus, MetricKind, MetricRecord, MetricRecordBatch } from '../protocol/index.js';
+import { createAccountedReader } from './export-reader.js';
+import type { SignalStats } from './stats.js';
+
+/**
+ * Histogram bucket bounds in milliseconds. OpenTelemetry's defaults stop at 10 s; model calls
+ * and turns run for minutes, so the tail goes to 5 minutes.
+ */
+export const HISTOGRAM_BOUNDARIES_MS: readonly number[] = [
+  0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000, 30000, 60000, 120000, 300000,
+];
+
+/** Distinct tag sets kept per instrument between two exports; beyond it the SDK folds points into an overflow series. */
+export const CARDINALITY_LIMIT = 2000;
+
+export interface MetricsPipelineOptions {
+  readonly resource: Resource;
+  /** `null` when metrics export is turned off: records are still checked, then counted as dropped. */
+  readonly exporter: PushMetricExporter | null;
+  readonly exporterKind: ExporterStatus['kind'];
+  readonly exporterEndpoint: string | null;
+  readonly stats: SignalStats;
+  readonly intervalMs: number;
+  readonly exportTimeoutMs: number;
+  readonly onError: (message: string) => void;
+}
+
+export interface FlushOutcome {
+  readonly complete: boolean;
+  readonly timedOut: boolean;
+}
+
+export interface MetricsPipeline {
+  /**
+   * Hands valid records to the SDK. A record whose name is already an instrument of another
+   * kind is rejected into `rejected` (the SDK would export two metrics under one name).
+   * Returns how many were accepted. Does not count `received`; the caller does.
+   */
+  record(records: readonly MetricRecord[], indexOf: (position: number) => number, rejected: MetricRecordBatch.Rejection[]): number;
+  /** Exports everything accepted so far, waiting at most `timeoutMs`. */
+  forceFlush(timeoutMs: number): Promise<FlushOutcome>;
+  /** Exports what is left and stops; a second call returns the first call's promise. */
+  shutdown(options: { timeoutMillis: number }): Promise<void>;
+  exporterStatus(): ExporterStatus;
+}
+
+type Instrument =
+  | { readonly kind: 'counter'; readonly sdk: Counter }
+  | { readonly kind: 'histogram'; readonly sdk: Histogram }
+  | { readonly kind: 'gauge'; readonly sdk: Gauge };
+
+const NO_TAGS: Attributes = Object.freeze({});
+
+function unitOf(name: string): string | undefined {
+  return name.endsWith('_ms') || name.endsWith('.ms') ? 'ms' : undefined;
+}
+
+function deadline<T>(work: Promise<T>, timeoutMs: number): Promise<T | 'timeout'> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    timer.unref();
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
+function createDisabledPipeline(options: MetricsPipelineOptions): MetricsPipeline {
+  return {
+    record(records) {
+      options.stats.accepted(records.length);
+      options.stats.failed(records.length, 'exporter_disabled');
+      return records.length;
+    },
+    forceFlush: () => Promise.resolve({ complete: true, timedOut: false }),
+    shutdown: () => Promise.resolve(),
+    exporterStatus: () => ({
+      signal: 'metrics',
+      kind: 'none',
+      endpoint: null,
+      state: 'disabled',
+      exportsSucceeded: 0,
+      exportsFailed: 0,
+      lastSuccessAt: null,
+      lastError: null,
+    }),
+  };
+}
+
+/** Creates the pipeline; nothing is exported until the first interval or flush. */
+export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsPipeline {
+  if (options.exporter === null) return createDisabledPipeline(options);
+  let uncollected = 0;
+  const accounted = createAccountedReader({
+    exporter: options.exporter,
+    stats: options.stats,
+    intervalMs: options.intervalMs,
+    exportTimeoutMs: options.exportTimeoutMs,
+    takeUncollected: () => {
+      const taken = uncollected;
+      uncollected = 0;
+      return taken;
+    },
+    onError: options.onError,
+  });
+  const provider = new MeterProvider({
+    resource: options.resource,
+    readers: [accounted.reader],
+  });
+  const meter = provider.getMeter('codex');
+  const instruments = new Map<string, Instrument>();
+  let shutdownPromise: Promise<void> | null = null;
+
+  function create(name: string, kind: MetricKind): Instrument {
+    const unit = unitOf(name);
+    const base = unit === undefined ? {} : { unit };
+    switch (kind) {
+      case 'counter':
+        return { kind, sdk: meter.createCounter(name, base) };
+      case 'histogram':
+        return { kind, sdk: meter.createHistogram(name, { ...base, advice: { explicitBucketBoundaries: [...HISTOGRAM_BOUNDARIES_MS] } }) };
+      case 'gauge':
+        return { kind, sdk: meter.createGauge(name, base) };
+    }
+  }
+
+  return {
+    record(records, indexOf, rejected) {
+      let accepted = 0;
+      for (let position = 0; position < records.length; position++) {
+        const record = records[position] as MetricRecord;
+        let instrument = instruments.get(record.name);
+        if (instrument === undefined) {
+          instrument = create(record.name, record.kind);
+          instruments.set(record.name, instrument);
+        } else if (instrument.kind !== record.kind) {
+          const index = indexOf(position);
+          rejected.push({
+            index,
+            code: 'kind_conflict',
+            message: `records[${index}].kind: metric "${record.name}" is already a ${instrument.kind}`,
+          });
+          continue;
+        }
+        const tags = record.tags ?? NO_TAGS;
+        if (instrument.kind === 'counter') instrument.sdk.add(record.value, tags);
+        else instrument.sdk.record(record.value, tags);
+        accepted++;
+      }
+      uncollected += accepted;
+      options.stats.accepted(accepted);
+      return accepted;
+    },
+
+    async forceFlush(timeoutMs) {
+      const outcome = await deadline(accounted.exportNow(), timeoutMs);
+      if (outcome === 'timeout') return { complete: false, timedOut: true };
+      return { complete: outcome, timedOut: false };
+    },
+
+    shutdown({ timeoutMillis }) {
+      shutdownPromise ??= (async () => {
+        // Order: the provider's shutdown stops the reader's timer, runs one last collection
+        // and export, then shuts the exporter down. The deadline bounds all of it; records
+        // still unexported when it passes are counted as dropped, never silently lost.
+        const outcome = await deadline(provider.shutdown(), timeoutMillis).catch((error: unknown) => {
+          options.onError(`metrics shutdown: ${error instanceof Error ? error.message : String(error)}`);
+          return 'failed' as const;
+        });
+        const left = options.stats.buffered();
+        if (outcome === 'timeout' && left > 0) options.stats.failed(left, 'shutdown_deadline');
+      })();
+      return shutdownPromise;
+    },
+
+    exporterStatus(): ExporterStatus {
+      const health = accounted.health();
+      return { signal: 'metrics', kind: options.exporterKind, endpoint: options.exporterEndpoint, ...health };
+    },
+  };
+}

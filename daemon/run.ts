@@ -1,0 +1,209 @@
+/**
+ * `codexd run`: the daemon in the foreground.
+ *
+ *   socket --> connection (initialize, clientInfo) --> checks (protocol/)
+ *          --> MetricsPipeline (MeterProvider, meter "codex") --> AccountedReader --> exporter
+ *                                                         (file | otlp-grpc | none)
+ *
+ * This is the only module of the command line that loads OpenTelemetry.
+ */
+import { hostname } from 'node:os';
+import type { Server } from 'node:net';
+import { unlinkSync } from 'node:fs';
+
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
+
+import { type DaemonFlush, type DaemonStatus, PROTOCOL_VERSION, SERVER_NAME, isNamedPipe } from '../protocol/index.js';
+import { type DaemonConfig, loadConfig } from './config.js';
+import { type ClientConnection, type DaemonServices, serveConnection } from './connection.js';
+import { createFileMetricExporter } from './exporters/file-exporter.js';
+import { createOtlpGrpcMetricExporter } from './exporters/otlp-grpc-exporter.js';
+import { createDaemonLogger } from './logger.js';
+import { createMetricsPipeline } from './metrics-pipeline.js';
+import { type DaemonPaths, resolvePaths, socketPathFor } from './paths.js';
+import { listenOnSocket } from './socket-listener.js';
+import { createSignalStats } from './stats.js';
+import { DAEMON_VERSION } from './version.js';
+
+/** Extra time past the flush deadline before a stop gives up waiting and exits anyway. */
+const EXIT_MARGIN_MS = 1000;
+
+export interface RunOptions {
+  /** Overrides the socket path from the environment and config. */
+  readonly socketPath?: string;
+  /** Log to standard error instead of the log file. */
+  readonly logToStderr?: boolean;
+}
+
+export interface RunningDaemon {
+  readonly socketPath: string;
+  /** Stops accepting, exports within the flush deadline, closes connections. Idempotent. */
+  shutdown(reason: string): Promise<void>;
+  readonly stopped: Promise<void>;
+}
+
+function describeExporter(config: DaemonConfig): { kind: 'none' | 'file' | 'otlp-grpc'; endpoint: string | null } {
+  switch (config.metrics.kind) {
+    case 'none':
+      return { kind: 'none', endpoint: null };
+    case 'file':
+      return { kind: 'file', endpoint: config.metrics.dir };
+    case 'otlp-grpc': {
+      // Credentials never reach status: keep only scheme, host, port and path.
+      const url = new URL(config.metrics.endpoint);
+      return { kind: 'otlp-grpc', endpoint: `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}` };
+    }
+  }
+}
+
+async function createExporter(config: DaemonConfig): Promise<PushMetricExporter | null> {
+  switch (config.metrics.kind) {
+    case 'none':
+      return null;
+    case 'file':
+      return createFileMetricExporter(config.metrics);
+    case 'otlp-grpc':
+      return createOtlpGrpcMetricExporter({
+        endpoint: config.metrics.endpoint,
+        headers: config.metrics.headers,
+        timeoutMillis: config.flushDeadlineMs,
+      });
+  }
+}
+
+/**
+ * Starts the daemon: reads config, binds the socket, serves until a signal or
+ * `daemon/shutdown`. Throws (before binding anything) on a bad config or an unusable socket.
+ */
+export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths = resolvePaths()): Promise<RunningDaemon> {
+  const config = loadConfig(paths);
+  const socketPath = options.socketPath ?? socketPathFor(config.socketPath);
+  const log = createDaemonLogger(options.logToStderr === true ? null : paths.logFile, config.logLevel);
+  const logger = log.logger.child({ component: 'daemon' });
+  const startedAt = new Date();
+
+  // Repeated problems are logged once per interval with a count, never per message.
+  const errorCounts = new Map<string, number>();
+  const errorTimer = setInterval(() => {
+    for (const [message, count] of errorCounts) logger.warn({ count }, message);
+    errorCounts.clear();
+  }, 10_000);
+  errorTimer.unref();
+  const reportError = (message: string): void => {
+    if (!errorCounts.has(message)) logger.warn(message);
+    errorCounts.set(message, (errorCounts.get(message) ?? 0) + 1);
+  };
+
+  const metricStats = createSignalStats();
+  const exporter = await createExporter(config);
+  const described = describeExporter(config);
+  const metrics = createMetricsPipeline({
+    resource: resourceFromAttributes({
+      'service.name': SERVER_NAME,
+      'service.version': DAEMON_VERSION,
+      'host.name': hostname(),
+      'deployment.environment.name': config.environment,
+      'telemetry.distro.name': SERVER_NAME,
+      'telemetry.distro.version': DAEMON_VERSION,
+    }),
+    exporter,
+    exporterKind: described.kind,
+    exporterEndpoint: described.endpoint,
+    stats: metricStats,
+    intervalMs: config.exportIntervalMs,
+    exportTimeoutMs: config.flushDeadlineMs,
+    onError: reportError,
+  });
+
+  const connections = new Set<ClientConnection>();
+  const protocolErrors = new Map<string, number>();
+  let shuttingDown = false;
+  let server: Server | null = null;
+  let shutdownPromise: Promise<void> | null = null;
+  let resolveStopped: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+
+  async function flush(timeoutMs: number | undefined): Promise<DaemonFlush.Result> {
+    const started = Date.now();
+    const outcome = await metrics.forceFlush(Math.min(timeoutMs ?? config.flushDeadlineMs, config.flushDeadlineMs));
+    return { complete: outcome.complete, timedOut: outcome.timedOut, durationMs: Date.now() - started, metrics: metricStats.snapshot() };
+  }
+
+  function status(): DaemonStatus.Result {
+    return {
+      serverInfo: { name: SERVER_NAME, version: DAEMON_VERSION },
+      protocolVersion: PROTOCOL_VERSION,
+      pid: process.pid,
+      startedAt: startedAt.toISOString(),
+      uptimeMs: Date.now() - startedAt.getTime(),
+      socketPath,
+      logFile: options.logToStderr === true ? null : paths.logFile,
+      signals: { metrics: metricStats.snapshot() },
+      protocolErrors: Object.fromEntries(protocolErrors),
+      exporters: [metrics.exporterStatus()],
+      clients: [...connections].map((connection) => connection.status()),
+    };
+  }
+
+  function shutdown(reason: string): Promise<void> {
+    shutdownPromise ??= (async () => {
+      logger.info({ reason }, 'shutting down');
+      const hardStop = setTimeout(() => {
+        logger.error('shutdown passed its deadline; exiting anyway');
+        log.flushSync();
+        process.exit(0);
+      }, config.flushDeadlineMs + EXIT_MARGIN_MS);
+      hardStop.unref();
+      // 1. Stop accepting: no new connections, and no new records on open ones.
+      shuttingDown = true;
+      server?.close();
+      if (!isNamedPipe(socketPath)) {
+        try {
+          unlinkSync(socketPath);
+        } catch {
+          // Already gone.
+        }
+      }
+      // 2. Collect and export what was accepted, within the flush deadline.
+      await metrics.shutdown({ timeoutMillis: config.flushDeadlineMs });
+      // 3. Close the clients' connections; they reconnect to the next daemon.
+      for (const connection of connections) connection.close();
+      await Promise.race([Promise.all([...connections].map((connection) => connection.closed)), new Promise((resolve) => setTimeout(resolve, 200).unref())]);
+      const counts = metricStats.snapshot();
+      logger.info({ exported: counts.exported, dropped: counts.droppedTotal }, 'stopped');
+      clearInterval(errorTimer);
+      clearTimeout(hardStop);
+      log.flushSync();
+      resolveStopped();
+    })();
+    return shutdownPromise;
+  }
+
+  const services: DaemonServices = {
+    version: DAEMON_VERSION,
+    logger: log.logger,
+    metrics,
+    metricStats,
+    protocolError(reason) {
+      protocolErrors.set(reason, (protocolErrors.get(reason) ?? 0) + 1);
+    },
+    isShuttingDown: () => shuttingDown,
+    status,
+    flush,
+    requestShutdown: (reason) => void shutdown(reason),
+  };
+
+  server = await listenOnSocket(socketPath, (socket) => {
+    if (shuttingDown) {
+      socket.destroy();
+      return;
+    }
+    connections.add(serveConnection(socket, services, (connection) => connections.delete(connection)));
+  });
+  logger.info(
+    { socketPath, version: DAEMON_VERSION, config: config.file, exporter: described.kind, endpoint: described.endpoint, exportIntervalMs: config.exportIntervalMs },
+    'listening',
+  );
+  return { socketPath, shutdown, stopped };
+}

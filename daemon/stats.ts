@@ -1,0 +1,76 @@
+/**
+ * Counts for one signal at every stage of the pipeline. `buffered` is derived, not kept:
+ * accepted minus what has finished exporting one way or the other.
+ */
+import type { SignalCounts } from '../protocol/index.js';
+
+export interface SignalStats {
+  /** Records that arrived, valid or not. */
+  received(count: number): void;
+  accepted(count: number): void;
+  rejected(reason: string, count?: number): void;
+  exported(count: number): void;
+  /** Accepted records lost because their export failed. Also counted as dropped. */
+  failed(count: number, reason: string): void;
+  /** Records dropped before acceptance (by a client, or while shutting down). */
+  dropped(reason: string, count: number): void;
+  /** Accepted records not yet exported or failed. */
+  buffered(): number;
+  snapshot(): SignalCounts;
+}
+
+function bump(map: Map<string, number>, key: string, count: number): void {
+  map.set(key, (map.get(key) ?? 0) + count);
+}
+
+function total(map: Map<string, number>): number {
+  let sum = 0;
+  for (const value of map.values()) sum += value;
+  return sum;
+}
+
+export function createSignalStats(): SignalStats {
+  let received = 0;
+  let accepted = 0;
+  let exported = 0;
+  let failed = 0;
+  const rejected = new Map<string, number>();
+  const dropped = new Map<string, number>();
+  return {
+    received(count) {
+      received += count;
+    },
+    accepted(count) {
+      accepted += count;
+    },
+    rejected(reason, count = 1) {
+      bump(rejected, reason, count);
+    },
+    exported(count) {
+      exported += count;
+    },
+    failed(count, reason) {
+      failed += count;
+      bump(dropped, reason, count);
+    },
+    dropped(reason, count) {
+      bump(dropped, reason, count);
+    },
+    buffered() {
+      return accepted - exported - failed;
+    },
+    snapshot() {
+      return {
+        received,
+        accepted,
+        rejected: Object.fromEntries(rejected),
+        rejectedTotal: total(rejected),
+        buffered: accepted - exported - failed,
+        exported,
+        failed,
+        dropped: Object.fromEntries(dropped),
+        droppedTotal: total(dropped),
+      };
+    },
+  };
+}

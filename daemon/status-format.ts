@@ -1,0 +1,66 @@
+/** Renders `daemon/status` as the readable table `codexd status` prints. */
+import type { DaemonStatus, SignalCounts } from '../protocol/index.js';
+
+function duration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m${seconds % 60}s`;
+  return `${Math.floor(minutes / 60)}h${minutes % 60}m`;
+}
+
+function reasons(map: Readonly<Record<string, number>>): string {
+  const entries = Object.entries(map).filter(([, count]) => count > 0);
+  return entries.length === 0 ? '' : ` (${entries.map(([reason, count]) => `${reason} ${count}`).join(', ')})`;
+}
+
+function table(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, column) => (widths[column] = Math.max(widths[column] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ')).join('\n');
+}
+
+function signalRow(name: string, counts: SignalCounts): string[] {
+  return [name, String(counts.received), String(counts.rejectedTotal), String(counts.buffered), String(counts.exported), String(counts.droppedTotal)];
+}
+
+export function formatStatus(status: DaemonStatus.Result): string {
+  const metrics = status.signals.metrics;
+  const lines: string[] = [
+    `codexd ${status.serverInfo.version} (protocol ${status.protocolVersion}), pid ${status.pid}, up ${duration(status.uptimeMs)}`,
+    `socket  ${status.socketPath}`,
+  ];
+  if (status.logFile !== null) lines.push(`log     ${status.logFile}`);
+  lines.push('', table([['signal', 'received', 'rejected', 'buffered', 'exported', 'dropped'], signalRow('metrics', metrics)]));
+  if (metrics.rejectedTotal > 0) lines.push(`rejected by reason:${reasons(metrics.rejected)}`);
+  if (metrics.droppedTotal > 0) lines.push(`dropped by reason:${reasons(metrics.dropped)}`);
+  const protocolTotal = Object.values(status.protocolErrors).reduce((sum, count) => sum + count, 0);
+  if (protocolTotal > 0) lines.push(`refused messages:${reasons(status.protocolErrors)}`);
+  lines.push(
+    '',
+    table([
+      ['exporter', 'signal', 'state', 'endpoint', 'ok', 'failed', 'last success', 'last error'],
+      ...status.exporters.map((exporter) => [
+        exporter.kind,
+        exporter.signal,
+        exporter.state,
+        exporter.endpoint ?? '-',
+        String(exporter.exportsSucceeded),
+        String(exporter.exportsFailed),
+        exporter.lastSuccessAt ?? '-',
+        exporter.lastError === null ? '-' : `${exporter.lastError.at} ${exporter.lastError.message}`,
+      ]),
+    ]),
+  );
+  lines.push('');
+  if (status.clients.length === 0) lines.push('clients: none connected');
+  else {
+    lines.push(
+      table([
+        ['client', 'version', 'pid', 'connected', 'records'],
+        ...status.clients.map((client) => [client.name, client.version, client.pid === null ? '-' : String(client.pid), client.connectedAt, String(client.recordsReceived)]),
+      ]),
+    );
+  }
+  return lines.join('\n');
+}
