@@ -40,6 +40,7 @@ export type RejectionCode =
   | 'invalid_record'
   | 'invalid_name'
   | 'invalid_kind'
+  | 'kind_conflict'
   | 'invalid_value'
   | 'negative_counter'
   | 'invalid_tags'
@@ -53,6 +54,7 @@ export const REJECTION_CODES: readonly RejectionCode[] = [
   'invalid_record',
   'invalid_name',
   'invalid_kind',
+  'kind_conflict',
   'invalid_value',
   'negative_counter',
   'invalid_tags',

@@ -118,6 +118,12 @@ export namespace DaemonStatus {
     readonly socketPath: string;
     readonly logFile: string | null;
     readonly signals: { readonly metrics: SignalCounts };
+    /**
+     * Messages refused as a whole, by reason: `parse_error`, `invalid_request`,
+     * `unknown_method`, `invalid_params`, `not_initialized`, `message_too_large`,
+     * `framing_error`.
+     */
+    readonly protocolErrors: Readonly<Record<string, number>>;
     readonly exporters: readonly ExporterStatus[];
     readonly clients: readonly ClientStatus[];
   }
