@@ -1,0 +1,119 @@
+/**
+ * The metric path end to end: client processes -> socket -> daemon process -> OTLP/gRPC ->
+ * a real receiver decoding the protobufs. Totals must be exact.
+ */
+import { join } from 'node:path';
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { createTestHome, type DaemonProcess, grpcConfig, ROOT, runNode, startDaemonProcess, type TestHome } from './support/daemon.js';
+import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
+
+const RECORDER = join(ROOT, 'test/fixtures/record-metrics.mjs');
+
+interface RecorderStats {
+  connected: boolean;
+  buffered: number;
+  sent: number;
+  dropped: Record<string, number>;
+  errors: string[];
+}
+
+describe('metrics end to end', () => {
+  let home: TestHome;
+  let receiver: OtlpReceiver;
+  let daemon: DaemonProcess | undefined;
+
+  beforeEach(async () => {
+    home = createTestHome();
+    receiver = await startOtlpReceiver();
+    home.writeConfig(grpcConfig(receiver.endpoint));
+  });
+
+  afterEach(async () => {
+    await daemon?.stop();
+    daemon = undefined;
+    await receiver.close();
+    home.remove();
+  });
+
+  it('8 concurrent client processes x 10,000 tagged increments arrive as exactly 80,000, split by tag', async () => {
+    daemon = await startDaemonProcess(home);
+    const clients = Array.from({ length: 8 }, (_, index) => `client-${index}`);
+    const runs = await Promise.all(clients.map((name) => runNode(home, RECORDER, [name, '10000', 'tagged'])));
+    const stats = runs.map((run) => {
+      expect(run.code, run.stderr).toBe(0);
+      return JSON.parse(run.stdout) as RecorderStats;
+    });
+    for (const stat of stats) {
+      expect(stat.dropped).toEqual({});
+      expect(stat.buffered).toBe(0);
+    }
+
+    await receiver.waitFor(() => receiver.sumOf('codex.test.calls') >= 80_000, 15_000);
+    const flushed = await daemon.request<{ complete: boolean }>('daemon/flush', {});
+    expect(flushed.complete).toBe(true);
+
+    expect(receiver.sumOf('codex.test.calls')).toBe(80_000);
+    for (const name of clients) expect(receiver.sumOf('codex.test.calls', { client: name })).toBe(10_000);
+    // 10,000 = 3,334 + 3,333 + 3,333 per client for i % 3.
+    expect(receiver.sumOf('codex.test.calls', { tool: 'shell' })).toBe(8 * 3334);
+    expect(receiver.sumOf('codex.test.calls', { tool: 'read' })).toBe(8 * 3333);
+    expect(receiver.sumOf('codex.test.calls', { tool: 'write' })).toBe(8 * 3333);
+
+    const points = receiver.points().filter((point) => point.name === 'codex.test.calls');
+    expect(new Set(points.map((point) => point.temporality))).toEqual(new Set(['delta']));
+    expect(points.every((point) => point.monotonic === true)).toBe(true);
+    const resource = points[0]?.resource ?? {};
+    expect(resource['service.name']).toBe('codexd');
+    expect(typeof resource['host.name']).toBe('string');
+    expect(resource['deployment.environment.name']).toBe('dev');
+
+    // Status counts what the clients sent (after their summing of identical increments).
+    const sent = stats.reduce((total, stat) => total + stat.sent, 0);
+    const status = await daemon.status();
+    expect(status.signals.metrics).toMatchObject({ received: sent, accepted: sent, rejectedTotal: 0, exported: sent, buffered: 0, failed: 0, droppedTotal: 0 });
+    expect(status.exporters[0]).toMatchObject({ kind: 'otlp-grpc', state: 'ok', endpoint: receiver.endpoint });
+  });
+
+  it('histograms arrive with the exact count and sum, gauges with their value', async () => {
+    daemon = await startDaemonProcess(home);
+    const runs = await Promise.all([
+      runNode(home, RECORDER, ['hist-a', '1000', 'histogram']),
+      runNode(home, RECORDER, ['hist-b', '500', 'histogram']),
+      runNode(home, RECORDER, ['gauge', '42', 'gauge']),
+    ]);
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+    await daemon.request('daemon/flush', {});
+
+    expect(receiver.histogramTotals('codex.test.latency_ms', { client: 'hist-a' })).toEqual({ count: 1000, sum: (1000 * 1001) / 2 });
+    expect(receiver.histogramTotals('codex.test.latency_ms', { client: 'hist-b' })).toEqual({ count: 500, sum: (500 * 501) / 2 });
+    const histogram = receiver.points().find((point) => point.name === 'codex.test.latency_ms');
+    expect(histogram?.unit).toBe('ms');
+    expect(histogram?.explicitBounds?.slice(0, 4)).toEqual([0, 5, 10, 25]);
+    const gauge = receiver.points().find((point) => point.name === 'codex.test.depth');
+    expect(gauge).toMatchObject({ kind: 'gauge', value: 42 });
+  });
+
+  it('records made before the daemon is up wait in the client and arrive once it is', async () => {
+    const recording = runNode(home, RECORDER, ['early', '300', 'tagged'], 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    daemon = await startDaemonProcess(home);
+    const run = await recording;
+    expect(run.code, run.stderr).toBe(0);
+    await daemon.request('daemon/flush', {});
+    expect(receiver.sumOf('codex.test.calls', { client: 'early' })).toBe(300);
+  });
+
+  it('SIGTERM exports what was accepted before exiting 0', async () => {
+    // A long interval: only the shutdown flush can deliver these.
+    home.writeConfig(grpcConfig(receiver.endpoint, 600_000));
+    daemon = await startDaemonProcess(home);
+    const run = await runNode(home, RECORDER, ['late', '5000', 'tagged']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(receiver.sumOf('codex.test.calls')).toBe(0);
+    const exit = await daemon.stop();
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(receiver.sumOf('codex.test.calls', { client: 'late' })).toBe(5000);
+  });
+});

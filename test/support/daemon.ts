@@ -1,0 +1,165 @@
+/**
+ * Starts `codexd run` as a real child process in a private temp home: HOME, XDG_* and
+ * CODEX_HOME point into a fresh folder, the socket into a short path beside it, and the test
+ * writes the config.toml the daemon reads.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import type { DaemonStatus } from '../../protocol/index.js';
+import { openControlConnection } from '../../daemon/control-client.js';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const CLI = join(ROOT, 'dist/daemon/cli.js');
+
+export interface TestHome {
+  readonly dir: string;
+  readonly socketPath: string;
+  readonly codexHome: string;
+  readonly env: NodeJS.ProcessEnv;
+  writeConfig(toml: string): void;
+  remove(): void;
+}
+
+/** A private home for one test: nothing of the real user's is read or written. */
+export function createTestHome(): TestHome {
+  const dir = mkdtempSync(join(tmpdir(), 'cdx-'));
+  const codexHome = join(dir, 'codex');
+  mkdirSync(codexHome);
+  const socketPath = join(dir, 'run', 'codexd.sock');
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: join(dir, 'home'),
+    XDG_DATA_HOME: join(dir, 'data'),
+    XDG_STATE_HOME: join(dir, 'state'),
+    XDG_CONFIG_HOME: join(dir, 'config'),
+    XDG_CACHE_HOME: join(dir, 'cache'),
+    XDG_RUNTIME_DIR: join(dir, 'run'),
+    CODEX_HOME: codexHome,
+    CODEXD_SOCKET: socketPath,
+  };
+  return {
+    dir,
+    socketPath,
+    codexHome,
+    env,
+    writeConfig(toml) {
+      writeFileSync(join(codexHome, 'config.toml'), toml);
+    },
+    remove() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A config.toml exporting metrics to `endpoint` over OTLP/gRPC, every `intervalMs`. */
+export function grpcConfig(endpoint: string, intervalMs = 200): string {
+  return `[otel]\nmetrics_exporter = { otlp-grpc = { endpoint = "${endpoint}" } }\n\n[codexd]\nexport_interval_ms = ${intervalMs}\nflush_deadline_ms = 3000\n`;
+}
+
+export interface DaemonProcess {
+  readonly child: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr(): string;
+  status(): Promise<DaemonStatus.Result>;
+  request<R>(method: string, params: object): Promise<R>;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function canConnect(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export async function waitForSocket(path: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await canConnect(path)) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`nothing listened on ${path} within ${timeoutMs} ms`);
+}
+
+/** Runs the codexd command line to completion. */
+export function runCli(home: TestHome, args: readonly string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: home.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`codexd ${args.join(' ')} did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Starts `codexd run --log-stderr` and waits until its socket accepts connections. */
+export async function startDaemonProcess(home: TestHome, extraArgs: readonly string[] = []): Promise<DaemonProcess> {
+  const child = spawn(process.execPath, [CLI, 'run', '--log-stderr', ...extraArgs], { env: home.env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const ready = waitForSocket(home.socketPath);
+  const early = exited.then(({ code }) => {
+    throw new Error(`codexd run exited with ${code} before listening:\n${stderr}`);
+  });
+  await Promise.race([ready, early]);
+  early.catch(() => undefined);
+
+  async function request<R>(method: string, params: object): Promise<R> {
+    const connection = await openControlConnection(home.socketPath, 5000);
+    try {
+      return await connection.request<R>(method, params, 15_000);
+    } finally {
+      connection.close();
+    }
+  }
+
+  return {
+    child,
+    exited,
+    stderr: () => stderr,
+    status: () => request<DaemonStatus.Result>('daemon/status', {}),
+    request,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Runs a fixture script under the pinned Node with the test home's environment. */
+export function runNode(home: TestHome, script: string, args: readonly string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { env: home.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${script} did not finish within ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
