@@ -114,13 +114,17 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
   connection.onRequest(
     Initialize.method,
     handled((params: unknown): Initialize.Result => {
-      if (client !== null) throw new ResponseError(ErrorCodes.AlreadyInitialized, 'initialize: this connection is already initialized');
+      if (client !== null) {
+        services.protocolError('already_initialized');
+        throw new ResponseError(ErrorCodes.AlreadyInitialized, 'initialize: this connection is already initialized');
+      }
       const checked = checkInitializeParams(params);
       if (!checked.ok) {
         services.protocolError('invalid_params');
         throw new ResponseError(ErrorCodes.InvalidParams, checked.message);
       }
       if (checked.value.protocolVersion !== PROTOCOL_VERSION) {
+        services.protocolError('unsupported_protocol_version');
         throw new ResponseError(
           ErrorCodes.UnsupportedProtocolVersion,
           `params.protocolVersion: ${checked.value.protocolVersion} is not supported; this daemon speaks ${PROTOCOL_VERSION}`,
@@ -198,6 +202,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
       requireInitialized();
       const timeoutMs = typeof params === 'object' && params !== null ? (params as { timeoutMs?: unknown }).timeoutMs : undefined;
       if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) {
+        services.protocolError('invalid_params');
         throw new ResponseError(ErrorCodes.InvalidParams, 'params.timeoutMs: must be a positive number of milliseconds');
       }
       return services.flush(timeoutMs);

@@ -120,8 +120,8 @@ export namespace DaemonStatus {
     readonly signals: { readonly metrics: SignalCounts };
     /**
      * Messages refused as a whole, by reason: `parse_error`, `invalid_request`,
-     * `unknown_method`, `invalid_params`, `not_initialized`, `message_too_large`,
-     * `framing_error`.
+     * `unknown_method`, `invalid_params`, `not_initialized`, `already_initialized`,
+     * `unsupported_protocol_version`, `message_too_large`, `framing_error`.
      */
     readonly protocolErrors: Readonly<Record<string, number>>;
     readonly exporters: readonly ExporterStatus[];

@@ -1,0 +1,167 @@
+/**
+ * The codexd command line and the daemon's socket rules, run as real processes.
+ */
+import { spawn } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { createTestHome, type DaemonProcess, runCli, startDaemonProcess, type TestHome, waitForSocket } from './support/daemon.js';
+
+describe('codexd command line', () => {
+  let home: TestHome;
+  let daemon: DaemonProcess | undefined;
+
+  beforeEach(() => {
+    home = createTestHome();
+    home.writeConfig('[codexd]\nexport_interval_ms = 60000\n');
+  });
+
+  afterEach(async () => {
+    await daemon?.stop();
+    daemon = undefined;
+    home.remove();
+  });
+
+  it('says the daemon is not running, with exit code 1', async () => {
+    for (const command of [['status'], ['flush'], ['stop'], ['emit', 'metric', 'codex.x', '1']]) {
+      const result = await runCli(home, command);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(`codexd: codexd is not running (nothing listens on ${home.socketPath})\n`);
+    }
+  });
+
+  it('refuses bad usage and bad input with exit code 2 and a one-line reason', async () => {
+    const cases: [string[], string][] = [
+      [['launch'], 'codexd: unknown command "launch"'],
+      [['emit', 'metric', '9lives', '1'], 'codexd: name: must start with a letter and contain only A-Z a-z 0-9 . _ -'],
+      [['emit', 'metric', 'codex.x', 'many'], 'codexd: VALUE must be a number, not "many"'],
+      [['emit', 'metric', 'codex.x', '-1'], 'codexd: value: a counter increment must not be negative'],
+      [['emit', 'metric', 'codex.x', '1', 'tool'], 'codexd: tag "tool" must be key=value'],
+      [['emit', 'metric', 'codex.x', '1', '--kind', 'meter'], 'codexd: --kind must be counter, histogram or gauge, not "meter"'],
+      [['status', '--yaml'], 'codexd: unknown option --yaml'],
+    ];
+    for (const [args, message] of cases) {
+      const result = await runCli(home, args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr.split('\n')[0]).toBe(message);
+    }
+  });
+
+  it('emits, flushes to the embedded file exporter, shows status, and stops', async () => {
+    daemon = await startDaemonProcess(home);
+    expect((await runCli(home, ['emit', 'metric', 'codex.tool.call', '2', 'tool=shell', 'status=ok'])).code).toBe(0);
+    expect((await runCli(home, ['emit', 'metric', 'codex.turn.e2e_duration_ms', '1234', '--kind', 'histogram'])).code).toBe(0);
+
+    const flush = await runCli(home, ['flush']);
+    expect(flush.code, flush.stderr).toBe(0);
+    expect(flush.stdout).toMatch(/^flush complete in \d+ ms: metrics exported 2, buffered 0, dropped 0\n$/);
+
+    // OTLP JSON lines, one export request per line, in the user's data folder.
+    const dir = join(home.env.XDG_DATA_HOME as string, 'codexd', 'telemetry');
+    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const request = JSON.parse(lines[0] as string) as { resourceMetrics: { scopeMetrics: { scope: { name: string }; metrics: { name: string; sum?: { dataPoints: { asDouble?: number; asInt?: number; attributes: { key: string; value: { stringValue: string } }[] }[]; aggregationTemporality: number } }[] }[] }[] };
+    const scope = request.resourceMetrics[0]?.scopeMetrics[0];
+    expect(scope?.scope.name).toBe('codex');
+    const sum = scope?.metrics.find((metric) => metric.name === 'codex.tool.call')?.sum;
+    expect(sum?.aggregationTemporality).toBe(1);
+    expect(sum?.dataPoints[0]?.asDouble ?? sum?.dataPoints[0]?.asInt).toBe(2);
+    expect(sum?.dataPoints[0]?.attributes).toEqual([
+      { key: 'tool', value: { stringValue: 'shell' } },
+      { key: 'status', value: { stringValue: 'ok' } },
+    ]);
+
+    const table = await runCli(home, ['status']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^codexd \d+\.\d+\.\d+ \(protocol 1\), pid \d+, up \d+s\n/);
+    expect(table.stdout).toMatch(/metrics\s+2\s+0\s+0\s+2\s+0\n/);
+    expect(table.stdout).toContain(`file      metrics  ok     ${dir}`);
+    expect(table.stdout).toMatch(/codexd-cli\s+\d+\.\d+\.\d+\s+\d+/);
+
+    const json = JSON.parse((await runCli(home, ['status', '--json'])).stdout) as { pid: number; socketPath: string };
+    expect(json.pid).toBe(daemon.child.pid);
+    expect(json.socketPath).toBe(home.socketPath);
+
+    const stop = await runCli(home, ['stop']);
+    expect(stop).toMatchObject({ code: 0, stdout: `codexd (pid ${daemon.child.pid}) stopped\n` });
+    expect(await daemon.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(home.socketPath)).toBe(false);
+  });
+
+  it('creates the socket folder 0700 and the socket 0600, and logs to the state folder', async () => {
+    const child = spawn(process.execPath, [join(import.meta.dirname, '../dist/daemon/cli.js'), 'run'], { env: home.env, stdio: 'ignore' });
+    try {
+      await waitForSocket(home.socketPath);
+      expect(statSync(join(home.dir, 'run')).mode & 0o777).toBe(0o700);
+      expect(statSync(home.socketPath).mode & 0o777).toBe(0o600);
+      const log = join(home.env.XDG_STATE_HOME as string, 'codexd', 'codexd.log');
+      await expect.poll(() => existsSync(log) && readFileSync(log, 'utf8')).toContain('"msg":"listening"');
+      expect(statSync(log).mode & 0o777).toBe(0o600);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  });
+
+  it('tightens a socket folder of ours that others can enter', async () => {
+    mkdirSync(join(home.dir, 'run'), { mode: 0o755 });
+    chmodSync(join(home.dir, 'run'), 0o755);
+    daemon = await startDaemonProcess(home);
+    expect(statSync(join(home.dir, 'run')).mode & 0o777).toBe(0o700);
+  });
+
+  it('refuses a socket folder that others can write', async () => {
+    mkdirSync(join(home.dir, 'run'));
+    chmodSync(join(home.dir, 'run'), 0o777);
+    const result = await runCli(home, ['run']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`codexd: socket folder ${join(home.dir, 'run')} is writable by others (mode 777); remove it or chmod 700 it and start again\n`);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('refuses a socket folder that another user owns (needs root to create one)', async () => {
+    mkdirSync(join(home.dir, 'run'), { mode: 0o700 });
+    chownSync(join(home.dir, 'run'), 65534, 65534);
+    const result = await runCli(home, ['run']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`codexd: socket folder ${join(home.dir, 'run')} belongs to uid 65534, not to this user (uid 0); refusing to use it\n`);
+  });
+
+  it('refuses to start a second daemon on a live socket', async () => {
+    daemon = await startDaemonProcess(home);
+    const second = await runCli(home, ['run']);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toBe(`codexd: a codexd daemon is already running on ${home.socketPath}\n`);
+    expect((await daemon.status()).pid).toBe(daemon.child.pid);
+  });
+
+  it('replaces a stale socket file that nobody listens on', async () => {
+    // A process that bound the socket and was killed leaves the file behind.
+    mkdirSync(join(home.dir, 'run'), { mode: 0o700 });
+    const holder = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(home.socketPath)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise((resolve) => holder.stdout.once('data', resolve));
+    holder.kill('SIGKILL');
+    await new Promise((resolve) => holder.once('exit', resolve));
+    expect(statSync(home.socketPath).isSocket()).toBe(true);
+    daemon = await startDaemonProcess(home);
+    expect((await daemon.status()).pid).toBe(daemon.child.pid);
+  });
+
+  it('refuses to replace a file that is not a socket', async () => {
+    mkdirSync(join(home.dir, 'run'), { mode: 0o700 });
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(home.socketPath, 'precious');
+    const result = await runCli(home, ['run']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`codexd: ${home.socketPath} exists and is not a socket; refusing to replace it\n`);
+    expect(readdirSync(join(home.dir, 'run'))).toEqual(['codexd.sock']);
+  });
+
+  it('refuses to start on an invalid config with exit code 2 naming the key', async () => {
+    home.writeConfig('[otel]\nmetrics_exporter = { otlp-grpc = { endpoint = "localhost:4317" } }\n');
+    const result = await runCli(home, ['run']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(`codexd: ${join(home.codexHome, 'config.toml')}: otel.metrics_exporter.otlp-grpc.endpoint: expected a URL starting with http:// or https://\n`);
+  });
+});
