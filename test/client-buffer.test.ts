@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+
+import { createRecordBuffer } from '../client/record-buffer.js';
+
+describe('client record buffer', () => {
+  it('sums identical counter increments and keeps other kinds one per call', () => {
+    const buffer = createRecordBuffer(100);
+    for (let i = 0; i < 10; i++) buffer.add('counter', 'codex.calls', 1, { tool: 'shell' });
+    buffer.add('counter', 'codex.calls', 5, { tool: 'read' });
+    buffer.add('histogram', 'codex.latency_ms', 3, undefined);
+    buffer.add('histogram', 'codex.latency_ms', 3, undefined);
+    expect(buffer.take(100)).toEqual([
+      { name: 'codex.calls', kind: 'counter', value: 10, tags: { tool: 'shell' } },
+      { name: 'codex.calls', kind: 'counter', value: 5, tags: { tool: 'read' } },
+      { name: 'codex.latency_ms', kind: 'histogram', value: 3 },
+      { name: 'codex.latency_ms', kind: 'histogram', value: 3 },
+    ]);
+    expect(buffer.size).toBe(0);
+  });
+
+  it('does not add to a counter that was already taken for sending', () => {
+    const buffer = createRecordBuffer(100);
+    buffer.add('counter', 'codex.calls', 1, undefined);
+    const first = buffer.take(100);
+    buffer.add('counter', 'codex.calls', 1, undefined);
+    expect(first).toEqual([{ name: 'codex.calls', kind: 'counter', value: 1 }]);
+    expect(buffer.take(100)).toEqual([{ name: 'codex.calls', kind: 'counter', value: 1 }]);
+  });
+
+  it('copies tags, so a host mutating its object later changes nothing recorded', () => {
+    const buffer = createRecordBuffer(10);
+    const tags = { tool: 'shell' };
+    buffer.add('histogram', 'codex.latency_ms', 1, tags);
+    tags.tool = 'read';
+    expect(buffer.take(1)[0]?.tags).toEqual({ tool: 'shell' });
+  });
+
+  it('is bounded: refuses new entries when full, still sums into existing ones', () => {
+    const buffer = createRecordBuffer(2);
+    expect(buffer.add('gauge', 'codex.a', 1, undefined)).toBe(true);
+    expect(buffer.add('counter', 'codex.b', 1, undefined)).toBe(true);
+    expect(buffer.add('gauge', 'codex.c', 1, undefined)).toBe(false);
+    expect(buffer.add('counter', 'codex.b', 1, undefined)).toBe(true);
+    expect(buffer.take(1)).toEqual([{ name: 'codex.a', kind: 'gauge', value: 1 }]);
+    expect(buffer.add('gauge', 'codex.c', 1, undefined)).toBe(true);
+    expect(buffer.take(10)).toEqual([
+      { name: 'codex.b', kind: 'counter', value: 2 },
+      { name: 'codex.c', kind: 'gauge', value: 1 },
+    ]);
+  });
+});

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+
+import {
+  checkInitializeParams,
+  checkMetricBatch,
+  createFrameDecoder,
+  encodeFrame,
+  ErrorCodes,
+  MAX_BATCH_RECORDS,
+  metricNameProblem,
+  resolveSocketPath,
+  tagsProblem,
+} from '../protocol/index.js';
+
+describe('framing', () => {
+  it('decodes frames split at every byte boundary, multi-byte characters included', () => {
+    const messages = [
+      { jsonrpc: '2.0', method: 'metric/record', params: { records: [{ name: 'codex.x', kind: 'counter', value: 1, tags: { note: 'héllo-✓' } }] } },
+      { jsonrpc: '2.0', id: 7, method: 'daemon/status', params: {} },
+    ];
+    const bytes = Buffer.concat(messages.map((message) => encodeFrame(message)));
+    for (let split = 1; split < bytes.length; split++) {
+      const decoder = createFrameDecoder();
+      const frames = [...decoder.push(bytes.subarray(0, split)), ...decoder.push(bytes.subarray(split))];
+      expect(frames).toEqual(messages.map((message) => ({ kind: 'message', message })));
+      expect(decoder.pendingBytes).toBe(0);
+    }
+  });
+
+  it('counts Content-Length in bytes, not characters', () => {
+    const frame = encodeFrame({ text: '✓✓' }).toString('utf8');
+    expect(frame.startsWith(`Content-Length: ${Buffer.byteLength('{"text":"✓✓"}')}\r\n\r\n`)).toBe(true);
+  });
+
+  it('accepts header names in any case and other headers beside Content-Length', () => {
+    const decoder = createFrameDecoder();
+    const body = '{"a":1}';
+    expect(decoder.push(Buffer.from(`content-type: application/vscode-jsonrpc; charset=utf-8\r\ncontent-LENGTH: ${body.length}\r\n\r\n${body}`))).toEqual([
+      { kind: 'message', message: { a: 1 } },
+    ]);
+  });
+
+  it('refuses an oversized frame from its header, before the body arrives', () => {
+    const decoder = createFrameDecoder({ maxBodyBytes: 100 });
+    expect(decoder.push(Buffer.from('Content-Length: 101\r\n\r\n'))).toEqual([
+      { kind: 'fatal', code: ErrorCodes.MessageTooLarge, error: 'message of 101 bytes exceeds the limit of 100 bytes' },
+    ]);
+    expect(decoder.push(Buffer.from('{}'))).toEqual([]);
+  });
+
+  it('reports invalid JSON without losing the stream', () => {
+    const decoder = createFrameDecoder();
+    const frames = decoder.push(Buffer.from(`Content-Length: 3\r\n\r\n{x}Content-Length: 2\r\n\r\n{}`));
+    expect(frames[0]?.kind).toBe('invalid-json');
+    expect(frames[1]).toEqual({ kind: 'message', message: {} });
+  });
+
+  it('refuses a header without Content-Length, with a bad one, or one that never ends', () => {
+    expect(createFrameDecoder().push(Buffer.from('X-Foo: 1\r\n\r\n'))[0]).toMatchObject({ kind: 'fatal', code: ErrorCodes.FramingError });
+    expect(createFrameDecoder().push(Buffer.from('Content-Length: -3\r\n\r\n'))[0]).toMatchObject({ kind: 'fatal', error: 'Content-Length "-3" is not a byte count' });
+    expect(createFrameDecoder({ maxHeaderBytes: 16 }).push(Buffer.from('Content-Length: 1'.padEnd(40, ' ')))[0]).toMatchObject({
+      kind: 'fatal',
+      error: 'frame header exceeds 16 bytes',
+    });
+  });
+});
+
+describe('validation', () => {
+  it('follows Codex name rules, narrowed to a leading letter and 255 characters', () => {
+    expect(metricNameProblem('codex.tool.call_duration-ms')).toBeNull();
+    expect(metricNameProblem('')).toBe('must not be empty');
+    expect(metricNameProblem('codex tool')).toMatch(/only A-Z/);
+    expect(metricNameProblem('codex/tool')).toMatch(/only A-Z/);
+    expect(metricNameProblem('_codex')).toMatch(/start with a letter/);
+    expect(metricNameProblem('a'.repeat(255))).toBeNull();
+    expect(metricNameProblem('a'.repeat(256))).toBe('exceeds 255 characters');
+    expect(metricNameProblem(42)).toBe('must be a string');
+  });
+
+  it('checks tag keys and values against Codex rules', () => {
+    expect(tagsProblem({ tool: 'apply_patch', path: 'src/main.rs', model: 'gpt-5.1' })).toBeNull();
+    expect(tagsProblem(undefined)).toBeNull();
+    expect(tagsProblem({ tool: '' })).toMatchObject({ code: 'invalid_tag_value', field: 'tags.tool' });
+    expect(tagsProblem({ '': 'x' })).toMatchObject({ code: 'invalid_tag_key' });
+    expect(tagsProblem({ tool: 'a'.repeat(256) })).toBeNull();
+    expect(tagsProblem({ tool: 'a'.repeat(257) })).toMatchObject({ message: 'value exceeds 256 characters' });
+    expect(tagsProblem(['x'])).toMatchObject({ code: 'invalid_tags' });
+  });
+
+  it('rejects a bad record alone and keeps the others, in order', () => {
+    const checked = checkMetricBatch({
+      records: [
+        { name: 'codex.a', kind: 'counter', value: 1 },
+        { name: 'codex.b', kind: 'gauge', value: Number.NaN },
+        { name: 'codex.c', kind: 'histogram', value: -3.5 },
+      ],
+      dropped: { client_buffer_full: 4, invalid_name: 0 },
+    });
+    expect(checked.ok).toBe(true);
+    if (!checked.ok) return;
+    expect(checked.value.records.map((record) => record.name)).toEqual(['codex.a', 'codex.c']);
+    expect(checked.value.rejected).toEqual([{ index: 1, code: 'invalid_value', message: 'records[1].value: must be a finite number' }]);
+    expect([...checked.value.dropped]).toEqual([['client_buffer_full', 4]]);
+  });
+
+  it('fails a batch envelope as a whole', () => {
+    expect(checkMetricBatch(null)).toMatchObject({ ok: false });
+    expect(checkMetricBatch({ records: {} })).toMatchObject({ ok: false, message: 'params.records: must be an array' });
+    expect(checkMetricBatch({ records: new Array(MAX_BATCH_RECORDS + 1).fill({}) })).toMatchObject({ ok: false, tooLarge: true });
+  });
+
+  it('checks initialize params', () => {
+    expect(checkInitializeParams({ protocolVersion: 1, clientInfo: { name: 'codex-tui', version: '0.50.0' }, processId: 42 })).toEqual({
+      ok: true,
+      value: { protocolVersion: 1, clientInfo: { name: 'codex-tui', version: '0.50.0' }, processId: 42 },
+    });
+    expect(checkInitializeParams({ protocolVersion: '1', clientInfo: { name: 'x', version: '1' } })).toMatchObject({ message: 'params.protocolVersion: must be an integer' });
+    expect(checkInitializeParams({ protocolVersion: 1, clientInfo: { name: '', version: '1' } })).toMatchObject({ message: 'params.clientInfo.name: must be a non-empty string' });
+    expect(checkInitializeParams({ protocolVersion: 1, clientInfo: { name: 'x', version: '1' }, processId: -1 })).toMatchObject({ ok: false });
+  });
+});
+
+describe('socket path', () => {
+  const base = { platform: 'linux', env: {}, uid: 1000, tmpdir: '/tmp', username: 'ada' };
+  it('prefers CODEXD_SOCKET, then config, then XDG_RUNTIME_DIR, then a per-uid temp folder', () => {
+    expect(resolveSocketPath({ ...base, env: { CODEXD_SOCKET: '/x/s.sock', XDG_RUNTIME_DIR: '/run/user/1000' }, configured: '/c.sock' })).toBe('/x/s.sock');
+    expect(resolveSocketPath({ ...base, env: { XDG_RUNTIME_DIR: '/run/user/1000' }, configured: '/c.sock' })).toBe('/c.sock');
+    expect(resolveSocketPath({ ...base, env: { XDG_RUNTIME_DIR: '/run/user/1000' } })).toBe('/run/user/1000/codexd/codexd.sock');
+    expect(resolveSocketPath(base)).toBe('/tmp/codexd-1000/codexd.sock');
+    expect(resolveSocketPath({ ...base, env: { XDG_RUNTIME_DIR: 'relative' } })).toBe('/tmp/codexd-1000/codexd.sock');
+  });
+  it('uses $TMPDIR on macOS and a named pipe on Windows', () => {
+    expect(resolveSocketPath({ ...base, platform: 'darwin', env: { TMPDIR: '/var/folders/xy/T/', XDG_RUNTIME_DIR: '/run/x' } })).toBe('/var/folders/xy/T/codexd-1000/codexd.sock');
+    expect(resolveSocketPath({ ...base, platform: 'win32', uid: null, username: 'Ada Lovelace' })).toBe('\\\\.\\pipe\\codexd-Ada_Lovelace');
+  });
+});
