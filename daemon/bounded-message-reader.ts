@@ -7,6 +7,7 @@
  * pauses the socket, so one fast client cannot grow the daemon's memory without bound.
  */
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 
 import { AbstractMessageReader, type DataCallback, Disposable, type Message } from 'vscode-jsonrpc/node';
 
@@ -25,6 +26,8 @@ export interface BoundedReaderEvents {
 export interface BoundedMessageReader extends AbstractMessageReader {
   /** Tells the reader that the connection finished handling one delivered message. */
   handled(): void;
+  /** True when every delivered message was handled and no bytes arrived for `quietMs`. */
+  isQuiet(quietMs: number): boolean;
 }
 
 type Id = string | number | null;
@@ -52,6 +55,7 @@ function messageProblem(value: unknown): string | null {
 class Reader extends AbstractMessageReader implements BoundedMessageReader {
   private unhandled = 0;
   private paused = false;
+  private lastDataAt = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -64,6 +68,7 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
   listen(callback: DataCallback): Disposable {
     const decoder = createFrameDecoder({ maxBodyBytes: this.maxBodyBytes });
     const onData = (chunk: Buffer): void => {
+      this.lastDataAt = performance.now();
       for (const frame of decoder.push(chunk)) {
         if (frame.kind === 'fatal') {
           this.socket.pause();
@@ -103,6 +108,10 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
       this.socket.off('close', onClose);
       this.socket.off('error', onError);
     });
+  }
+
+  isQuiet(quietMs: number): boolean {
+    return this.unhandled === 0 && performance.now() - this.lastDataAt >= quietMs;
   }
 
   handled(): void {

@@ -45,6 +45,8 @@ export interface DaemonServices {
 
 export interface ClientConnection {
   status(): ClientStatus;
+  /** True when this client has sent nothing for `quietMs` and everything it sent is handled. */
+  isQuiet(quietMs: number): boolean;
   /** Ends the connection; pending writes are sent first. */
   close(): void;
   readonly closed: Promise<void>;
@@ -241,6 +243,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
         recordsReceived,
       };
     },
+    isQuiet: (quietMs) => reader.isQuiet(quietMs),
     close() {
       socket.end();
       setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();

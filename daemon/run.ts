@@ -28,6 +28,13 @@ import { DAEMON_VERSION } from './version.js';
 
 /** Extra time past the flush deadline before a stop gives up waiting and exits anyway. */
 const EXIT_MARGIN_MS = 1000;
+/**
+ * At shutdown, a connection counts as drained once it has been silent this long with nothing
+ * left unhandled: records a client wrote just before the stop are still taken in.
+ */
+const DRAIN_QUIET_MS = 50;
+/** Longest the drain of open connections may take, whatever the clients do. */
+const MAX_DRAIN_MS = 500;
 
 export interface RunOptions {
   /** Overrides the socket path from the environment and config. */
@@ -155,8 +162,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
         process.exit(0);
       }, config.flushDeadlineMs + EXIT_MARGIN_MS);
       hardStop.unref();
-      // 1. Stop accepting: no new connections, and no new records on open ones.
-      shuttingDown = true;
+      // 1. Stop accepting connections.
       server?.close();
       if (!isNamedPipe(socketPath)) {
         try {
@@ -165,9 +171,17 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
           // Already gone.
         }
       }
-      // 2. Collect and export what was accepted, within the flush deadline.
+      // 2. Take in what open connections already sent: wait until each is quiet, within a
+      //    bound; from then on new records are refused and counted as dropped.
+      const drainUntil = Date.now() + Math.min(MAX_DRAIN_MS, config.flushDeadlineMs / 4);
+      // At least one wait: bytes already in the socket buffers are read during it.
+      do {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      } while (Date.now() < drainUntil && ![...connections].every((connection) => connection.isQuiet(DRAIN_QUIET_MS)));
+      shuttingDown = true;
+      // 3. Collect and export what was accepted, within the flush deadline.
       await metrics.shutdown({ timeoutMillis: config.flushDeadlineMs });
-      // 3. Close the clients' connections; they reconnect to the next daemon.
+      // 4. Close the clients' connections; they reconnect to the next daemon.
       for (const connection of connections) connection.close();
       await Promise.race([Promise.all([...connections].map((connection) => connection.closed)), new Promise((resolve) => setTimeout(resolve, 200).unref())]);
       const counts = metricStats.snapshot();

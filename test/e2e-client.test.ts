@@ -1,0 +1,139 @@
+/**
+ * The thin client's promises to its host, against a real daemon process: it never throws or
+ * blocks, it is bounded and counts what it drops (and tells the daemon), it survives a daemon
+ * restart, and it never keeps its host alive.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { createClient } from '../client/index.js';
+import { createTestHome, type DaemonProcess, grpcConfig, ROOT, startDaemonProcess, type TestHome } from './support/daemon.js';
+import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
+
+function exitTime(home: TestHome, source: string): Promise<{ code: number | null; ms: number; stderr: string }> {
+  const started = Date.now();
+  const child = spawn(process.execPath, ['--input-type=module', '-e', source], { env: home.env, cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, ms: Date.now() - started, stderr })));
+}
+
+const CLIENT_URL = new URL('../dist/client/index.js', import.meta.url).href;
+
+describe('thin client', () => {
+  let home: TestHome;
+  let receiver: OtlpReceiver;
+  let daemon: DaemonProcess | undefined;
+
+  beforeEach(async () => {
+    home = createTestHome();
+    receiver = await startOtlpReceiver();
+    home.writeConfig(grpcConfig(receiver.endpoint));
+  });
+
+  afterEach(async () => {
+    await daemon?.stop();
+    daemon = undefined;
+    await receiver.close();
+    home.remove();
+  });
+
+  it('with no daemon: never throws, stays bounded, counts drops, and close() returns within its timeout', async () => {
+    const errors: string[] = [];
+    const client = createClient({
+      clientInfo: { name: 'orphan', version: '1' },
+      socketPath: home.socketPath,
+      maxBufferedRecords: 1000,
+      closeTimeoutMs: 300,
+      onError: (message) => errors.push(message),
+    });
+    const started = performance.now();
+    for (let i = 0; i < 5000; i++) client.histogram('codex.test.latency_ms', i);
+    client.counter('bad name', 1);
+    client.counter('codex.test.calls', -1);
+    client.gauge('codex.test.depth', Number.NaN);
+    client.counter('codex.test.calls', 1, { tool: 'has space' });
+    expect(performance.now() - started).toBeLessThan(200);
+    expect(client.stats()).toMatchObject({ connected: false, buffered: 1000, dropped: { client_buffer_full: 4000, invalid_name: 1, negative_counter: 1, invalid_value: 1, invalid_tag_value: 1 } });
+
+    const closing = performance.now();
+    await client.close();
+    expect(performance.now() - closing).toBeLessThan(1000);
+    expect(client.stats()).toMatchObject({ buffered: 0, dropped: { client_buffer_full: 4000, client_undeliverable: 1000 } });
+    // Each kind of problem is reported once, not per record.
+    expect(errors.filter((message) => message.includes('buffer full'))).toHaveLength(1);
+    expect(errors.some((message) => message.includes(`cannot reach the daemon at ${home.socketPath}`))).toBe(true);
+    expect(errors.some((message) => message.includes('"bad name"'))).toBe(true);
+  });
+
+  it("reports its drops to the daemon, which counts them in status", async () => {
+    daemon = await startDaemonProcess(home);
+    const client = createClient({ clientInfo: { name: 'small', version: '1' }, socketPath: home.socketPath, maxBufferedRecords: 100 });
+    await client.flush();
+    for (let i = 0; i < 1000; i++) client.histogram('codex.test.latency_ms', i);
+    await client.flush();
+    client.counter('codex..ok', 1);
+    client.counter('9bad', 1);
+    client.counter('codex.test.calls', 1);
+    await client.close();
+    await daemon.request('daemon/flush', {});
+    const status = await daemon.status();
+    expect(status.signals.metrics.dropped).toEqual({ client_buffer_full: 900, client_invalid_name: 1 });
+    expect(status.signals.metrics.accepted).toBe(102);
+    expect(receiver.histogramTotals('codex.test.latency_ms').count).toBe(100);
+  });
+
+  it('a timer records once, however often it is stopped', async () => {
+    daemon = await startDaemonProcess(home);
+    const client = createClient({ clientInfo: { name: 'timer', version: '1' }, socketPath: home.socketPath });
+    const timer = client.startTimer('codex.test.step_ms', { step: 'build' });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const elapsed = timer.stop({ status: 'ok' });
+    expect(elapsed).toBeGreaterThanOrEqual(19);
+    expect(timer.stop()).toBeUndefined();
+    await client.close();
+    await daemon.request('daemon/flush', {});
+    const totals = receiver.histogramTotals('codex.test.step_ms', { step: 'build', status: 'ok' });
+    expect(totals.count).toBe(1);
+    expect(totals.sum).toBeCloseTo(elapsed as number, 6);
+  });
+
+  it('reconnects after the daemon restarts, and later records arrive', async () => {
+    daemon = await startDaemonProcess(home);
+    const client = createClient({ clientInfo: { name: 'long-lived', version: '1' }, socketPath: home.socketPath });
+    client.counter('codex.test.calls', 5, { phase: 'before' });
+    await client.flush();
+    await daemon.stop();
+    expect(receiver.sumOf('codex.test.calls', { phase: 'before' })).toBe(5);
+
+    client.counter('codex.test.calls', 7, { phase: 'between' });
+    daemon = await startDaemonProcess(home);
+    client.counter('codex.test.calls', 11, { phase: 'after' });
+    await expect.poll(() => client.stats().connected, { timeout: 10_000 }).toBe(true);
+    await client.close();
+    await daemon.request('daemon/flush', {});
+    expect(receiver.sumOf('codex.test.calls', { phase: 'between' })).toBe(7);
+    expect(receiver.sumOf('codex.test.calls', { phase: 'after' })).toBe(11);
+  });
+
+  it('never keeps its host alive: a host that records and returns exits at once, daemon or not', async () => {
+    const host = `import { createClient } from ${JSON.stringify(CLIENT_URL)};
+      const client = createClient({ clientInfo: { name: 'idle-host', version: '1' } });
+      client.counter('codex.test.calls', 1);`;
+    const without = await exitTime(home, host);
+    expect(without.code, without.stderr).toBe(0);
+    expect(without.ms).toBeLessThan(1500);
+
+    daemon = await startDaemonProcess(home);
+    const connected = `import { createClient } from ${JSON.stringify(CLIENT_URL)};
+      const client = createClient({ clientInfo: { name: 'idle-host', version: '1' } });
+      await client.flush();
+      client.counter('codex.test.calls', 1);
+      // Returns without close(): the open, idle socket must not hold the process.`;
+    const withDaemon = await exitTime(home, connected);
+    expect(withDaemon.code, withDaemon.stderr).toBe(0);
+    expect(withDaemon.ms).toBeLessThan(1500);
+  });
+});
