@@ -116,4 +116,26 @@ describe('metrics end to end', () => {
     expect(exit).toEqual({ code: 0, signal: null });
     expect(receiver.sumOf('codex.test.calls', { client: 'late' })).toBe(5000);
   });
+
+  it('counts a failed export as dropped and shows the exporter failing in status, then recovers', async () => {
+    daemon = await startDaemonProcess(home);
+    receiver.setBehavior('unavailable');
+    const lost = await runNode(home, RECORDER, ['lost', '90', 'tagged']);
+    expect(lost.code, lost.stderr).toBe(0);
+    await expect
+      .poll(async () => (await daemon?.status())?.exporters[0]?.state, { timeout: 15_000, interval: 200 })
+      .toBe('failing');
+    const failing = await daemon.status();
+    // 90 increments over 3 tags arrive as 3 summed records; every one is accounted as lost.
+    expect(failing.signals.metrics).toMatchObject({ accepted: 3, exported: 0, failed: 3, buffered: 0, dropped: { export_failed: 3 } });
+    expect(failing.exporters[0]?.lastError?.message).toMatch(/UNAVAILABLE/);
+
+    receiver.setBehavior('ok');
+    const kept = await runNode(home, RECORDER, ['kept', '30', 'tagged']);
+    expect(kept.code, kept.stderr).toBe(0);
+    await daemon.request('daemon/flush', {});
+    expect(receiver.sumOf('codex.test.calls', { client: 'kept' })).toBe(30);
+    expect(receiver.sumOf('codex.test.calls', { client: 'lost' })).toBe(0);
+    expect((await daemon.status()).exporters[0]?.state).toBe('ok');
+  });
 });
