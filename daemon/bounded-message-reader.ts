@@ -5,6 +5,12 @@
  * is not a JSON-RPC 2.0 message, is answered with an error and skipped, and the stream stays
  * in sync. It also applies backpressure: past a bound of delivered-but-unhandled messages it
  * pauses the socket, so one fast client cannot grow the daemon's memory without bound.
+ *
+ * Only messages codexd's own handlers will see are passed on, so the count of unhandled ones
+ * is exact: `$/` methods (vscode-jsonrpc's cancellation and tracing, which codexd does not use
+ * and which crash the library when malformed) are answered or dropped here; a request whose
+ * id is still pending is refused (the library would silently replace the first one); params
+ * must be by name, and absent params become `{}`.
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -17,10 +23,14 @@ import { createFrameDecoder, ErrorCodes } from '../protocol/index.js';
 export const MAX_UNHANDLED_MESSAGES = 64;
 
 export interface BoundedReaderEvents {
+  /** Ids of requests delivered and not yet answered (the writer removes them as it answers). */
+  readonly pendingIds: Set<string>;
   /** The stream is broken (oversized or malformed frame); answer with `code`, then close. */
   onFatal(code: number, message: string): void;
   /** A frame that is not a usable message; answer `id` (or null) with the error and go on. */
   onInvalid(id: string | number | null, code: number, message: string): void;
+  /** A `$/` method: refused if it is a request (`id` not null), ignored if a notification. */
+  onReserved(id: string | number | null, method: string): void;
 }
 
 export interface BoundedMessageReader extends AbstractMessageReader {
@@ -48,7 +58,9 @@ function messageProblem(value: unknown): string | null {
   }
   const id = message.id;
   if (id !== undefined && typeof id !== 'string' && typeof id !== 'number') return 'id: must be a string or a number';
-  if ('params' in message && (typeof message.params !== 'object' || message.params === null)) return 'params: must be an object or an array';
+  if ('params' in message && (typeof message.params !== 'object' || message.params === null || Array.isArray(message.params))) {
+    return 'params: must be an object (parameters by name)';
+  }
   return null;
 }
 
@@ -85,9 +97,22 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
           this.events.onInvalid(id, ErrorCodes.InvalidRequest, problem);
           continue;
         }
-        const message = frame.message as Message & { method: string };
-        // vscode-jsonrpc handles its own `$/` notifications without calling ours.
-        if (!message.method.startsWith('$/')) this.unhandled++;
+        const message = frame.message as Message & { method: string; id?: string | number; params?: object };
+        if (message.method.startsWith('$/')) {
+          this.events.onReserved(message.id ?? null, message.method);
+          continue;
+        }
+        if (message.id !== undefined) {
+          const key = String(message.id);
+          if (this.events.pendingIds.has(key)) {
+            this.events.onInvalid(message.id, ErrorCodes.InvalidRequest, `id: ${JSON.stringify(message.id)} is already used by a request still pending`);
+            continue;
+          }
+          this.events.pendingIds.add(key);
+        }
+        // vscode-jsonrpc hands a handler its cancellation token in place of absent params.
+        if (message.params === undefined) message.params = {};
+        this.unhandled++;
         callback(message);
       }
       if (this.unhandled >= MAX_UNHANDLED_MESSAGES && !this.paused) {

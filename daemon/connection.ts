@@ -16,6 +16,7 @@ import {
   DaemonFlush,
   DaemonShutdown,
   DaemonStatus,
+  encodeFrame,
   ErrorCodes,
   Initialize,
   MAX_BATCH_RECORDS,
@@ -71,11 +72,21 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
   let resolveClosed: () => void = () => undefined;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
 
-  const writer = createSocketMessageWriter(socket);
-  const sendError = (messageId: string | number | null, code: number, message: string): Promise<void> =>
-    writer.write({ jsonrpc: '2.0', id: messageId, error: { code, message } } as never).catch(() => undefined);
+  const pendingIds = new Set<string>();
+  const writer = createSocketMessageWriter(socket, pendingIds);
+  // Errors for frames the library never saw go straight to the socket: through the writer they
+  // would free a pending request's id that a refused duplicate happens to share.
+  const sendError = (messageId: string | number | null, code: number, message: string): Promise<void> => {
+    if (!socket.destroyed && !socket.writableEnded) socket.write(encodeFrame({ jsonrpc: '2.0', id: messageId, error: { code, message } }));
+    return Promise.resolve();
+  };
 
   const reader = createBoundedMessageReader(socket, MAX_MESSAGE_BYTES, {
+    pendingIds,
+    onReserved(messageId, method) {
+      services.protocolError('unknown_method');
+      if (messageId !== null) void sendError(messageId, ErrorCodes.MethodNotFound, `unknown method "${method}"`);
+    },
     onFatal(code, message) {
       services.protocolError(code === ErrorCodes.MessageTooLarge ? 'message_too_large' : 'framing_error');
       log.warn({ code, problem: message }, 'closing connection after a framing violation');
@@ -160,7 +171,8 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
     }
     const checked = checkMetricBatch(params);
     if (!checked.ok) {
-      services.protocolError('invalid_params');
+      services.protocolError(checked.tooLarge === true ? 'batch_too_large' : 'invalid_params');
+      recordsReceived += rawCount;
       stats.received(rawCount);
       stats.rejected('invalid_batch', rawCount);
       return new ResponseError(checked.tooLarge === true ? ErrorCodes.BatchTooLarge : ErrorCodes.InvalidParams, checked.message);
@@ -171,7 +183,9 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
     for (const [reason, count] of dropped) stats.dropped(`client_${reason.replace(/^client_/, '')}`, count);
     // Valid records keep their batch positions for messages about kind conflicts.
     const positions = rejected.length === 0 ? null : validPositions(rawCount, rejected);
+    const conflicts = rejected.length;
     const accepted = services.metrics.record(records, (position) => (positions === null ? position : (positions[position] as number)), rejected);
+    if (rejected.length > conflicts) rejected.sort((a, b) => a.index - b.index);
     for (const rejection of rejected) stats.rejected(rejection.code);
     return { accepted, rejected };
   }
@@ -258,6 +272,15 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
   });
   // A reset by the peer is normal for short-lived clients; the close event does the cleanup.
   socket.on('error', () => undefined);
+  // A client that half-closes still gets the answers to what it sent: end our side once every
+  // delivered message is handled (the server is created with allowHalfOpen).
+  socket.on('end', () => {
+    const endWhenHandled = (): void => {
+      if (reader.isQuiet(0) || socket.destroyed) socket.end();
+      else setTimeout(endWhenHandled, 5).unref();
+    };
+    endWhenHandled();
+  });
   connection.listen();
   return self;
 }

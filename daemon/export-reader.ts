@@ -29,11 +29,18 @@ export interface AccountedReaderOptions {
   readonly exportTimeoutMs: number;
   /** Records accepted and not yet covered by a collection; the reader takes it to zero. */
   readonly takeUncollected: () => number;
+  /** Distinct tag sets kept per instrument between two exports. */
+  readonly cardinalityLimit: number;
   readonly onError: (message: string) => void;
 }
 
 export interface AccountedReader {
   readonly reader: MetricReader;
+  /**
+   * Stops counting: exports that settle from now on change no count. A stop calls it when its
+   * deadline passes and it counts what is left as dropped itself.
+   */
+  abandon(): void;
   /** Runs one collection and export after any that is under way; resolves true on success. */
   exportNow(): Promise<boolean>;
   health(): ExportHealth;
@@ -64,8 +71,10 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
   let failedExports = 0;
   let lastSuccessAt: string | null = null;
   let lastError: { at: string; message: string } | null = null;
+  let abandoned = false;
 
   function failed(covered: number, message: string): false {
+    if (abandoned) return false;
     failedExports++;
     lastError = { at: new Date().toISOString(), message };
     stats.failed(covered, 'export_failed');
@@ -80,7 +89,7 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
       const { resourceMetrics, errors } = await reader.collect({ timeoutMillis: options.exportTimeoutMs });
       for (const error of errors) options.onError(`metric collection: ${String(error)}`);
       if (resourceMetrics.scopeMetrics.length === 0) {
-        stats.exported(covered);
+        if (!abandoned) stats.exported(covered);
         return true;
       }
       result = await exportOnce(exporter, resourceMetrics, options.exportTimeoutMs);
@@ -88,6 +97,7 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
       return failed(covered, error instanceof Error ? error.message : String(error));
     }
     if (result.code === ExportResultCode.SUCCESS) {
+      if (abandoned) return true;
       succeeded++;
       lastSuccessAt = new Date().toISOString();
       stats.exported(covered);
@@ -123,7 +133,10 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
 
   class Reader extends MetricReader {
     constructor() {
-      super({ aggregationTemporalitySelector: exporter.selectAggregationTemporality?.bind(exporter) });
+      super({
+        aggregationTemporalitySelector: exporter.selectAggregationTemporality?.bind(exporter),
+        cardinalitySelector: () => options.cardinalityLimit,
+      });
     }
     protected override onInitialized(): void {
       timer = setInterval(() => {
@@ -146,6 +159,9 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
 
   return {
     reader,
+    abandon() {
+      abandoned = true;
+    },
     exportNow,
     health(): ExportHealth {
       const state: ExporterState =

@@ -83,12 +83,32 @@ function deadline<T>(work: Promise<T>, timeoutMs: number): Promise<T | 'timeout'
   });
 }
 
+/**
+ * Checks a record's kind against the first kind seen for its name; a conflict is pushed to
+ * `rejected` and false returned. The SDK would otherwise export two metrics under one name.
+ */
+function kindAllowed(kinds: Map<string, MetricKind>, record: MetricRecord, index: number, rejected: MetricRecordBatch.Rejection[]): boolean {
+  const known = kinds.get(record.name);
+  if (known === undefined) {
+    kinds.set(record.name, record.kind);
+    return true;
+  }
+  if (known === record.kind) return true;
+  rejected.push({ index, code: 'kind_conflict', message: `records[${index}].kind: metric "${record.name}" is already a ${known}` });
+  return false;
+}
+
 function createDisabledPipeline(options: MetricsPipelineOptions): MetricsPipeline {
+  const kinds = new Map<string, MetricKind>();
   return {
-    record(records) {
-      options.stats.accepted(records.length);
-      options.stats.failed(records.length, 'exporter_disabled');
-      return records.length;
+    record(records, indexOf, rejected) {
+      let accepted = 0;
+      for (let position = 0; position < records.length; position++) {
+        if (kindAllowed(kinds, records[position] as MetricRecord, indexOf(position), rejected)) accepted++;
+      }
+      options.stats.accepted(accepted);
+      options.stats.failed(accepted, 'exporter_disabled');
+      return accepted;
     },
     forceFlush: () => Promise.resolve({ complete: true, timedOut: false }),
     shutdown: () => Promise.resolve(),
@@ -119,6 +139,7 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
       uncollected = 0;
       return taken;
     },
+    cardinalityLimit: CARDINALITY_LIMIT,
     onError: options.onError,
   });
   const provider = new MeterProvider({
@@ -127,6 +148,7 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
   });
   const meter = provider.getMeter('codex');
   const instruments = new Map<string, Instrument>();
+  const kinds = new Map<string, MetricKind>();
   let shutdownPromise: Promise<void> | null = null;
 
   function create(name: string, kind: MetricKind): Instrument {
@@ -149,15 +171,11 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
         const record = records[position] as MetricRecord;
         let instrument = instruments.get(record.name);
         if (instrument === undefined) {
+          if (!kindAllowed(kinds, record, indexOf(position), rejected)) continue;
           instrument = create(record.name, record.kind);
           instruments.set(record.name, instrument);
         } else if (instrument.kind !== record.kind) {
-          const index = indexOf(position);
-          rejected.push({
-            index,
-            code: 'kind_conflict',
-            message: `records[${index}].kind: metric "${record.name}" is already a ${instrument.kind}`,
-          });
+          kindAllowed(kinds, record, indexOf(position), rejected);
           continue;
         }
         const tags = record.tags ?? NO_TAGS;
@@ -171,9 +189,12 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
     },
 
     async forceFlush(timeoutMs) {
+      const failedBefore = options.stats.snapshot().failed;
       const outcome = await deadline(accounted.exportNow(), timeoutMs);
       if (outcome === 'timeout') return { complete: false, timedOut: true };
-      return { complete: outcome, timedOut: false };
+      // An export under way when the call came may carry records accepted before it: if it
+      // failed, the flush is not complete even though the run the flush started succeeded.
+      return { complete: outcome && options.stats.snapshot().failed === failedBefore, timedOut: false };
     },
 
     shutdown({ timeoutMillis }) {
@@ -185,8 +206,13 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
           options.onError(`metrics shutdown: ${error instanceof Error ? error.message : String(error)}`);
           return 'failed' as const;
         });
-        const left = options.stats.buffered();
-        if (outcome === 'timeout' && left > 0) options.stats.failed(left, 'shutdown_deadline');
+        if (outcome === 'timeout') {
+          // Whatever the abandoned export does later, it no longer counts: what is left now is
+          // counted here, once.
+          accounted.abandon();
+          const left = options.stats.buffered();
+          if (left > 0) options.stats.failed(left, 'shutdown_deadline');
+        }
       })();
       return shutdownPromise;
     },

@@ -79,7 +79,7 @@ function listen(server: Server, path: string): Promise<void> {
  * {@link UnsafeSocketFolderError} when the folder cannot be trusted.
  */
 export async function listenOnSocket(path: string, onConnection: (socket: Socket) => void): Promise<Server> {
-  const server = createServer({ pauseOnConnect: false }, onConnection);
+  const server = createServer({ allowHalfOpen: true }, onConnection);
   if (isNamedPipe(path)) {
     await listen(server, path);
     return server;

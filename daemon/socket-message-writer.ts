@@ -13,12 +13,18 @@ import { encodeFrame } from '../protocol/index.js';
 class SocketWriter extends AbstractMessageWriter implements MessageWriter {
   private errors = 0;
 
-  constructor(private readonly socket: Socket) {
+  constructor(
+    private readonly socket: Socket,
+    private readonly pendingIds: Set<string>,
+  ) {
     super();
     socket.on('close', () => this.fireClose());
   }
 
   write(message: Message): Promise<void> {
+    // A response frees its request id for reuse, whether or not it can still be written.
+    const id = (message as { id?: unknown }).id;
+    if (id !== undefined && id !== null && !('method' in message)) this.pendingIds.delete(String(id));
     if (this.socket.destroyed || this.socket.writableEnded) return Promise.resolve();
     try {
       this.socket.write(encodeFrame(message));
@@ -34,6 +40,7 @@ class SocketWriter extends AbstractMessageWriter implements MessageWriter {
   }
 }
 
-export function createSocketMessageWriter(socket: Socket): MessageWriter {
-  return new SocketWriter(socket);
+/** `pendingIds` is shared with the reader: each response removes its request's id. */
+export function createSocketMessageWriter(socket: Socket, pendingIds: Set<string>): MessageWriter {
+  return new SocketWriter(socket, pendingIds);
 }

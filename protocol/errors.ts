@@ -37,6 +37,8 @@ export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
  * daemon counts rejections in `daemon/status`.
  */
 export type RejectionCode =
+  /** The whole batch was refused (bad envelope or over the batch limit); each of its records counts. */
+  | 'invalid_batch'
   | 'invalid_record'
   | 'invalid_name'
   | 'invalid_kind'
@@ -51,6 +53,7 @@ export type RejectionCode =
   | 'invalid_time';
 
 export const REJECTION_CODES: readonly RejectionCode[] = [
+  'invalid_batch',
   'invalid_record',
   'invalid_name',
   'invalid_kind',
@@ -66,7 +69,23 @@ export const REJECTION_CODES: readonly RejectionCode[] = [
 ];
 
 /**
- * Why accepted or offered telemetry was dropped without being exported. `client_buffer_full`
- * is reported by clients whose bounded buffer overflowed; the others are the daemon's.
+ * Why telemetry was dropped without being exported. The `client_*` reasons are reported by
+ * clients in `metric/record`'s `dropped` (a client may also report any {@link RejectionCode}
+ * for records it refused itself, counted as `client_<code>`); the others are the daemon's.
  */
-export type DropReason = 'client_buffer_full' | 'client_undeliverable' | 'export_failed' | 'shutdown_deadline';
+export type DropReason =
+  /** The client's bounded buffer was full. */
+  | 'client_buffer_full'
+  /** The client gave up on records it could not deliver (reported only if it reconnects). */
+  | 'client_undeliverable'
+  /** The export of accepted records failed. */
+  | 'export_failed'
+  /** Metrics export is turned off (`metrics_exporter = "none"` or `[analytics] enabled = false`). */
+  | 'exporter_disabled'
+  /** Records arrived after a stop had begun. */
+  | 'shutting_down'
+  /** A stop's flush deadline passed before these records were exported. */
+  | 'shutdown_deadline';
+
+/** The reasons a client may report in `metric/record`'s `dropped`. */
+export const CLIENT_DROP_REASONS: readonly string[] = ['client_buffer_full', 'client_undeliverable'];

@@ -100,7 +100,9 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
           const all = take();
           const end = all.indexOf(HEADER_END);
           if (end < 0) {
-            if (total > maxHeader) frames.push(fail(ErrorCodes.FramingError, `frame header exceeds ${maxHeader} bytes`));
+            // Only once even the terminator cannot fit within the limit is the header too long,
+            // however the bytes were split into chunks.
+            if (total >= maxHeader + HEADER_END.length) frames.push(fail(ErrorCodes.FramingError, `frame header exceeds ${maxHeader} bytes`));
             return frames;
           }
           if (end > maxHeader) {

@@ -120,8 +120,9 @@ export namespace DaemonStatus {
     readonly signals: { readonly metrics: SignalCounts };
     /**
      * Messages refused as a whole, by reason: `parse_error`, `invalid_request`,
-     * `unknown_method`, `invalid_params`, `not_initialized`, `already_initialized`,
-     * `unsupported_protocol_version`, `message_too_large`, `framing_error`.
+     * `unknown_method`, `invalid_params`, `batch_too_large`, `not_initialized`,
+     * `already_initialized`, `unsupported_protocol_version`, `message_too_large`,
+     * `framing_error`.
      */
     readonly protocolErrors: Readonly<Record<string, number>>;
     readonly exporters: readonly ExporterStatus[];
@@ -136,7 +137,11 @@ export namespace DaemonFlush {
     readonly timeoutMs?: number;
   }
   export interface Result {
-    /** Whether every record accepted before the call was exported within the deadline. */
+    /**
+     * True when nothing accepted before the call is still buffered and no export failed while
+     * the flush ran (records dropped because export is turned off do not make it false: status
+     * counts them as `exporter_disabled`).
+     */
     readonly complete: boolean;
     readonly timedOut: boolean;
     readonly durationMs: number;

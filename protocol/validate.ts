@@ -2,7 +2,7 @@
  * Pure validators that turn `unknown` wire data into typed values. Every failure carries a
  * message naming the field and the rule, ready to put on the wire.
  */
-import type { RejectionCode } from './errors.js';
+import { CLIENT_DROP_REASONS, REJECTION_CODES, type RejectionCode } from './errors.js';
 import {
   MAX_BATCH_RECORDS,
   MAX_CLIENT_INFO_LENGTH,
@@ -137,6 +137,9 @@ export function checkMetricBatch(params: unknown): Checked<CheckedBatch> & { too
   if (params.dropped !== undefined) {
     if (!isPlainObject(params.dropped)) return { ok: false, message: 'params.dropped: must be an object of counts' };
     for (const reason in params.dropped) {
+      if (!CLIENT_DROP_REASONS.includes(reason) && !(REJECTION_CODES as readonly string[]).includes(reason)) {
+        return { ok: false, message: `params.dropped.${reason.slice(0, 64)}: unknown reason; expected client_buffer_full, client_undeliverable or a rejection code` };
+      }
       const count = params.dropped[reason];
       if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
         return { ok: false, message: `params.dropped.${reason}: must be a non-negative integer` };
@@ -146,6 +149,7 @@ export function checkMetricBatch(params: unknown): Checked<CheckedBatch> & { too
   }
   const records: MetricRecord[] = [];
   const rejected: MetricRecordBatch.Rejection[] = [];
+  // Rejections come out in batch order: the daemon appends later ones (kind conflicts) and sorts.
   for (let index = 0; index < raw.length; index++) {
     const record: unknown = raw[index];
     const found = metricRecordProblem(record, index);

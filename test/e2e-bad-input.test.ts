@@ -147,7 +147,7 @@ describe('bad input over a real socket', () => {
       code: ErrorCodes.BatchTooLarge,
       message: `params.records: ${MAX_BATCH_RECORDS + 1} records exceed the batch limit of ${MAX_BATCH_RECORDS}`,
     });
-    bump(expected.protocolErrors, 'invalid_params');
+    bump(expected.protocolErrors, 'batch_too_large');
     expected.received += MAX_BATCH_RECORDS + 1;
     bump(expected.rejected, 'invalid_batch', MAX_BATCH_RECORDS + 1);
     peer.destroy();
@@ -275,6 +275,56 @@ describe('bad input over a real socket', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     peer.destroy();
     await goodBatch();
+    await goodBatch();
+  });
+
+  it("survives malformed reserved '$/' messages and refuses '$/' requests (-32601)", async () => {
+    const peer = await openRawPeer(home.socketPath);
+    // vscode-jsonrpc throws on these in its data handler; the daemon must not pass them on.
+    peer.send({ jsonrpc: '2.0', method: '$/cancelRequest' });
+    peer.send({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id: null } });
+    expect(errorOf(await peer.request(1, '$/setTrace', { value: 'verbose' }))).toEqual({ code: ErrorCodes.MethodNotFound, message: 'unknown method "$/setTrace"' });
+    bump(expected.protocolErrors, 'unknown_method', 3);
+    expect((await peer.initialize()).result).toBeDefined();
+    peer.destroy();
+    await goodBatch();
+  });
+
+  it('refuses a request whose id is still pending, params by position, and unknown drop reasons', async () => {
+    const peer = await openRawPeer(home.socketPath);
+    await peer.initialize();
+    // Both frames arrive in one write: the first is still pending when the second is read.
+    const status = JSON.stringify({ jsonrpc: '2.0', id: 'same', method: 'daemon/status', params: {} });
+    peer.write(rawFrame(status) + rawFrame(status));
+    const replies = [await peer.next(), await peer.next()];
+    const refused = replies.find((reply) => reply.error !== undefined);
+    expect(errorOf(refused as Record<string, unknown>)).toEqual({ code: ErrorCodes.InvalidRequest, message: 'id: "same" is already used by a request still pending' });
+    expect(replies.filter((reply) => reply.result !== undefined)).toHaveLength(1);
+    bump(expected.protocolErrors, 'invalid_request');
+    // Once answered, the id is free again.
+    expect((await peer.request('same' as unknown as number, 'daemon/status', {})).result).toBeDefined();
+
+    expect(errorOf(await peer.request(2, 'metric/record', [{ records: [] }] as unknown as object))).toEqual({
+      code: ErrorCodes.InvalidRequest,
+      message: 'params: must be an object (parameters by name)',
+    });
+    bump(expected.protocolErrors, 'invalid_request');
+    expect(errorOf(await peer.request(3, 'metric/record')).message).toBe('params.records: must be an array');
+    expect(errorOf(await peer.request(4, 'metric/record', { records: [], dropped: { made_up: 1 } })).message).toMatch(/^params\.dropped\.made_up: unknown reason/);
+    bump(expected.protocolErrors, 'invalid_params', 2);
+    peer.destroy();
+    await goodBatch();
+  });
+
+  it('answers a client that half-closes its side after sending', async () => {
+    const peer = await openRawPeer(home.socketPath);
+    await peer.initialize();
+    peer.send({ jsonrpc: '2.0', id: 9, method: 'metric/record', params: { records: [{ name: 'codex.halfclose', kind: 'counter', value: 4 }] } });
+    peer.socket.end();
+    expect((await peer.next()).result).toEqual({ accepted: 1, rejected: [] });
+    await peer.closed;
+    expected.received += 1;
+    expected.accepted += 1;
     await goodBatch();
   });
 

@@ -55,6 +55,18 @@ describe('framing', () => {
     expect(frames[1]).toEqual({ kind: 'message', message: {} });
   });
 
+  it('applies the header limit the same way however the bytes are split', () => {
+    const header = `Content-Length: 2${' '.repeat(1024 - 'Content-Length: 2'.length)}`;
+    expect(Buffer.byteLength(header)).toBe(1024);
+    const whole = Buffer.from(`${header}\r\n\r\n{}`);
+    for (let split = 1; split < whole.length; split++) {
+      const decoder = createFrameDecoder();
+      const frames = [...decoder.push(whole.subarray(0, split)), ...decoder.push(whole.subarray(split))];
+      expect(frames, `split at ${split}`).toEqual([{ kind: 'message', message: {} }]);
+    }
+    expect(createFrameDecoder().push(Buffer.from(`${header} \r\n\r\n{}`))[0]).toMatchObject({ kind: 'fatal', error: 'frame header exceeds 1024 bytes' });
+  });
+
   it('refuses a header without Content-Length, with a bad one, or one that never ends', () => {
     expect(createFrameDecoder().push(Buffer.from('X-Foo: 1\r\n\r\n'))[0]).toMatchObject({ kind: 'fatal', code: ErrorCodes.FramingError });
     expect(createFrameDecoder().push(Buffer.from('Content-Length: -3\r\n\r\n'))[0]).toMatchObject({ kind: 'fatal', error: 'Content-Length "-3" is not a byte count' });
