@@ -105,7 +105,9 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
         if (message.id !== undefined) {
           const key = String(message.id);
           if (this.events.pendingIds.has(key)) {
-            this.events.onInvalid(message.id, ErrorCodes.InvalidRequest, `id: ${JSON.stringify(message.id)} is already used by a request still pending`);
+            // Answered with a null id: under the duplicate id, a client would take this error
+            // for the answer to its first request.
+            this.events.onInvalid(null, ErrorCodes.InvalidRequest, `id: ${JSON.stringify(message.id)} is already used by a request still pending`);
             continue;
           }
           this.events.pendingIds.add(key);

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { createMessageConnection, ResponseError } from 'vscode-jsonrpc/node';
 
 import {
+  BATCH_REJECTION,
   checkInitializeParams,
   checkMetricBatch,
   type ClientStatus,
@@ -106,14 +107,27 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
     log: () => undefined,
   });
 
-  /** Wraps a handler so the reader's backpressure count is kept whatever happens. */
+  /**
+   * Wraps a handler so the reader's count of unhandled messages is kept whatever happens. A
+   * handler that returns a promise (flush) is done when the promise settles, not before: the
+   * shutdown drain and a half-closed client's end both wait on that count.
+   */
   function handled<A extends unknown[], R>(handler: (...args: A) => R): (...args: A) => R {
     return (...args: A): R => {
+      let result: R;
       try {
-        return handler(...args);
-      } finally {
+        result = handler(...args);
+      } catch (error) {
         reader.handled();
+        throw error;
       }
+      if (result instanceof Promise) {
+        result.then(
+          () => reader.handled(),
+          () => reader.handled(),
+        );
+      } else reader.handled();
+      return result;
     };
   }
 
@@ -174,7 +188,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
       services.protocolError(checked.tooLarge === true ? 'batch_too_large' : 'invalid_params');
       recordsReceived += rawCount;
       stats.received(rawCount);
-      stats.rejected('invalid_batch', rawCount);
+      stats.rejected(BATCH_REJECTION, rawCount);
       return new ResponseError(checked.tooLarge === true ? ErrorCodes.BatchTooLarge : ErrorCodes.InvalidParams, checked.message);
     }
     const { records, rejected, dropped } = checked.value;

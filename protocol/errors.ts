@@ -1,6 +1,6 @@
 /**
  * Every JSON-RPC error code the daemon sends, in one table. Codes from -32768 to -32000 are
- * JSON-RPC's own or reserved for implementations; codexd uses -32002..-32010 from that range
+ * JSON-RPC's own or reserved for implementations; codexd uses -32002..-32008 from that range
  * (-32002 is "not initialized" as in the Language Server Protocol).
  */
 export const ErrorCodes = {
@@ -37,8 +37,6 @@ export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
  * daemon counts rejections in `daemon/status`.
  */
 export type RejectionCode =
-  /** The whole batch was refused (bad envelope or over the batch limit); each of its records counts. */
-  | 'invalid_batch'
   | 'invalid_record'
   | 'invalid_name'
   | 'invalid_kind'
@@ -53,7 +51,6 @@ export type RejectionCode =
   | 'invalid_time';
 
 export const REJECTION_CODES: readonly RejectionCode[] = [
-  'invalid_batch',
   'invalid_record',
   'invalid_name',
   'invalid_kind',
@@ -67,6 +64,12 @@ export const REJECTION_CODES: readonly RejectionCode[] = [
   'invalid_session_id',
   'invalid_time',
 ];
+
+/**
+ * The reason under which status counts the records of a batch refused as a whole (a bad
+ * envelope, or more records than the batch limit). It never appears in a `rejected` list.
+ */
+export const BATCH_REJECTION = 'invalid_batch';
 
 /**
  * Why telemetry was dropped without being exported. The `client_*` reasons are reported by
@@ -87,5 +90,6 @@ export type DropReason =
   /** A stop's flush deadline passed before these records were exported. */
   | 'shutdown_deadline';
 
-/** The reasons a client may report in `metric/record`'s `dropped`. */
-export const CLIENT_DROP_REASONS: readonly string[] = ['client_buffer_full', 'client_undeliverable'];
+/** The reasons of its own a client may report in `metric/record`'s `dropped`. */
+export type ClientDropReason = Extract<DropReason, `client_${string}`>;
+export const CLIENT_DROP_REASONS: readonly ClientDropReason[] = ['client_buffer_full', 'client_undeliverable'];

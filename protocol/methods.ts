@@ -3,7 +3,7 @@
  * its `method` string and its types; the transport (vscode-jsonrpc in the daemon, the thin
  * framing in the client) is chosen by each side.
  */
-import type { DropReason, RejectionCode } from './errors.js';
+import type { ClientDropReason, RejectionCode } from './errors.js';
 
 export type MetricKind = 'counter' | 'histogram' | 'gauge';
 
@@ -51,7 +51,7 @@ export namespace MetricRecordBatch {
      * Records the client did not send since its previous batch, by reason: its own bounded
      * buffer overflowed (`client_buffer_full`), or it rejected them before sending.
      */
-    readonly dropped?: Readonly<Partial<Record<DropReason | RejectionCode, number>>>;
+    readonly dropped?: Readonly<Partial<Record<ClientDropReason | RejectionCode, number>>>;
   }
   export interface Rejection {
     readonly index: number;
@@ -76,7 +76,10 @@ export interface SignalCounts {
   readonly buffered: number;
   /** Accepted records whose export succeeded. */
   readonly exported: number;
-  /** Accepted records whose export failed. */
+  /**
+   * Accepted records that will never be exported: their export failed, export is turned off,
+   * or a stop's deadline passed. Each is also counted in `dropped` under its reason.
+   */
   readonly failed: number;
   readonly dropped: Readonly<Record<string, number>>;
   readonly droppedTotal: number;

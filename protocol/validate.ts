@@ -137,7 +137,7 @@ export function checkMetricBatch(params: unknown): Checked<CheckedBatch> & { too
   if (params.dropped !== undefined) {
     if (!isPlainObject(params.dropped)) return { ok: false, message: 'params.dropped: must be an object of counts' };
     for (const reason in params.dropped) {
-      if (!CLIENT_DROP_REASONS.includes(reason) && !(REJECTION_CODES as readonly string[]).includes(reason)) {
+      if (!(CLIENT_DROP_REASONS as readonly string[]).includes(reason) && !(REJECTION_CODES as readonly string[]).includes(reason)) {
         return { ok: false, message: `params.dropped.${reason.slice(0, 64)}: unknown reason; expected client_buffer_full, client_undeliverable or a rejection code` };
       }
       const count = params.dropped[reason];

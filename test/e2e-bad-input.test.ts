@@ -299,6 +299,9 @@ describe('bad input over a real socket', () => {
     const replies = [await peer.next(), await peer.next()];
     const refused = replies.find((reply) => reply.error !== undefined);
     expect(errorOf(refused as Record<string, unknown>)).toEqual({ code: ErrorCodes.InvalidRequest, message: 'id: "same" is already used by a request still pending' });
+    // Not under the duplicate id: that would read as the answer to the first request.
+    expect(refused?.id).toBeNull();
+    expect(replies.find((reply) => reply.result !== undefined)?.id).toBe('same');
     expect(replies.filter((reply) => reply.result !== undefined)).toHaveLength(1);
     bump(expected.protocolErrors, 'invalid_request');
     // Once answered, the id is free again.
@@ -320,8 +323,11 @@ describe('bad input over a real socket', () => {
     const peer = await openRawPeer(home.socketPath);
     await peer.initialize();
     peer.send({ jsonrpc: '2.0', id: 9, method: 'metric/record', params: { records: [{ name: 'codex.halfclose', kind: 'counter', value: 4 }] } });
+    peer.send({ jsonrpc: '2.0', id: 10, method: 'daemon/flush', params: {} });
     peer.socket.end();
     expect((await peer.next()).result).toEqual({ accepted: 1, rejected: [] });
+    // The flush answers after an export: the daemon must wait for it before ending its side.
+    expect((await peer.next()).result).toMatchObject({ complete: true, timedOut: false });
     await peer.closed;
     expected.received += 1;
     expected.accepted += 1;
