@@ -16,12 +16,12 @@ import {
   MetricRecordBatch,
   isMetricKind,
   metricRecordProblem,
+  PACKAGE_VERSION,
 } from '../protocol/index.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DaemonNotRunningError, openControlConnection, RpcError } from './control-client.js';
 import { resolvePaths, socketPathFor } from './paths.js';
 import { formatStatus } from './status-format.js';
-import { DAEMON_VERSION } from './version.js';
 
 const CONNECT_TIMEOUT_MS = 2000;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -97,7 +97,7 @@ async function run(args: string[]): Promise<number> {
     process.stderr.write(`codexd: ${(error as Error).message}\n`);
     return error instanceof ConfigError ? 2 : 1;
   }
-  process.stderr.write(`codexd ${DAEMON_VERSION} listening on ${daemon.socketPath}\n`);
+  process.stderr.write(`codexd ${PACKAGE_VERSION} listening on ${daemon.socketPath}\n`);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void daemon.shutdown(signal));
   await daemon.stopped;
   return 0;
@@ -181,7 +181,7 @@ async function main(argv: string[]): Promise<number> {
       return stop(args);
     case 'version':
     case '--version':
-      process.stdout.write(`${DAEMON_VERSION}\n`);
+      process.stdout.write(`${PACKAGE_VERSION}\n`);
       return 0;
     case undefined:
     case 'help':

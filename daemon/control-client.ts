@@ -5,8 +5,7 @@
  */
 import { connect, type Socket } from 'node:net';
 
-import { createFrameDecoder, encodeFrame, Initialize, PROTOCOL_VERSION } from '../protocol/index.js';
-import { DAEMON_VERSION } from './version.js';
+import { createFrameDecoder, encodeFrame, Initialize, PACKAGE_VERSION, PROTOCOL_VERSION } from '../protocol/index.js';
 
 /** Nothing answers on the socket: no file, or nobody listening. */
 export class DaemonNotRunningError extends Error {
@@ -109,7 +108,7 @@ export async function openControlConnection(socketPath: string, timeoutMs: numbe
   };
   await connection.request<Initialize.Result>(
     Initialize.method,
-    { protocolVersion: PROTOCOL_VERSION, clientInfo: { name: 'codexd-cli', version: DAEMON_VERSION }, processId: process.pid },
+    { protocolVersion: PROTOCOL_VERSION, clientInfo: { name: 'codexd-cli', version: PACKAGE_VERSION }, processId: process.pid },
     timeoutMs,
   );
   return connection;

@@ -14,7 +14,7 @@ import { unlinkSync } from 'node:fs';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 
-import { type DaemonFlush, type DaemonStatus, PROTOCOL_VERSION, SERVER_NAME, isNamedPipe } from '../protocol/index.js';
+import { type DaemonFlush, type DaemonStatus, isNamedPipe, PACKAGE_VERSION, PROTOCOL_VERSION, SERVER_NAME } from '../protocol/index.js';
 import { type DaemonConfig, loadConfig } from './config.js';
 import { type ClientConnection, type DaemonServices, serveConnection } from './connection.js';
 import { createFileMetricExporter } from './exporters/file-exporter.js';
@@ -24,7 +24,6 @@ import { createMetricsPipeline } from './metrics-pipeline.js';
 import { type DaemonPaths, resolvePaths, socketPathFor } from './paths.js';
 import { listenOnSocket } from './socket-listener.js';
 import { createSignalStats } from './stats.js';
-import { DAEMON_VERSION } from './version.js';
 
 /** Extra time past the flush deadline before a stop gives up waiting and exits anyway. */
 const EXIT_MARGIN_MS = 1000;
@@ -108,11 +107,11 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   const metrics = createMetricsPipeline({
     resource: resourceFromAttributes({
       'service.name': SERVER_NAME,
-      'service.version': DAEMON_VERSION,
+      'service.version': PACKAGE_VERSION,
       'host.name': hostname(),
       'deployment.environment.name': config.environment,
       'telemetry.distro.name': SERVER_NAME,
-      'telemetry.distro.version': DAEMON_VERSION,
+      'telemetry.distro.version': PACKAGE_VERSION,
     }),
     exporter,
     exporterKind: described.kind,
@@ -139,7 +138,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
 
   function status(): DaemonStatus.Result {
     return {
-      serverInfo: { name: SERVER_NAME, version: DAEMON_VERSION },
+      serverInfo: { name: SERVER_NAME, version: PACKAGE_VERSION },
       protocolVersion: PROTOCOL_VERSION,
       pid: process.pid,
       startedAt: startedAt.toISOString(),
@@ -195,7 +194,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   }
 
   const services: DaemonServices = {
-    version: DAEMON_VERSION,
+    version: PACKAGE_VERSION,
     logger: log.logger,
     metrics,
     metricStats,
@@ -216,7 +215,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     connections.add(serveConnection(socket, services, (connection) => connections.delete(connection)));
   });
   logger.info(
-    { socketPath, version: DAEMON_VERSION, config: config.file, exporter: described.kind, endpoint: described.endpoint, exportIntervalMs: config.exportIntervalMs },
+    { socketPath, version: PACKAGE_VERSION, config: config.file, exporter: described.kind, endpoint: described.endpoint, exportIntervalMs: config.exportIntervalMs },
     'listening',
   );
   return { socketPath, shutdown, stopped };

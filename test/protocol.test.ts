@@ -146,3 +146,12 @@ describe('socket path', () => {
     expect(resolveSocketPath({ ...base, platform: 'win32', uid: null, username: 'Ada Lovelace' })).toBe('\\\\.\\pipe\\codexd-Ada_Lovelace');
   });
 });
+
+describe('version', () => {
+  it('PACKAGE_VERSION is the version in package.json', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { PACKAGE_VERSION } = await import('../protocol/index.js');
+    const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(PACKAGE_VERSION).toBe(manifest.version);
+  });
+});
