@@ -6,6 +6,10 @@
  *
  *   counter() --> RecordBuffer --(setImmediate)--> metric/record notification --> socket
  *                  (bounded, counters summed)         (split to fit the limits)
+ *
+ * When nothing answers on the socket, the client starts the daemon itself (daemon-spawner.ts)
+ * and keeps buffering meanwhile. When the host exits, what is still buffered or queued is
+ * written synchronously, or handed over as a file the daemon ingests (exit-handoff.ts).
  */
 import { connect, type Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -27,6 +31,8 @@ import {
   resolveSocketPath,
   tagsProblem,
 } from '../protocol/index.js';
+import { createDaemonSpawner, SPAWN_DEADLINE_MS } from './daemon-spawner.js';
+import { EXIT_WRITE_DEADLINE_MS, socketInternals, writeAllSync, writeHandoffFile } from './exit-handoff.js';
 import { createRecordBuffer } from './record-buffer.js';
 
 /** Records held while the daemon is unreachable or slow; beyond it new records are dropped and counted. */
@@ -38,6 +44,8 @@ export const MAX_PENDING_WRITE_BYTES = 4 * 1024 * 1024;
 /** Reconnect backoff bounds. */
 export const RECONNECT_MIN_MS = 50;
 export const RECONNECT_MAX_MS = 5000;
+/** Retry interval while a daemon that was just started comes up. */
+const SPAWN_POLL_MS = 20;
 /** Metric names remembered as valid, so the check runs once per name. */
 const MAX_KNOWN_NAMES = 4096;
 
@@ -51,6 +59,13 @@ export interface ClientOptions {
   readonly closeTimeoutMs?: number;
   /** Called once per kind of problem (daemon unreachable, buffer full, invalid record). */
   readonly onError?: (message: string) => void;
+  /**
+   * Start the daemon when nothing answers on the socket. Default true, unless the environment
+   * has `CODEXD_NO_SPAWN=1`.
+   */
+  readonly spawn?: boolean;
+  /** `[executable, ...args]` to start the daemon with; default: this Node, the package's `codexd run --spawned`. */
+  readonly daemonCommand?: readonly string[];
 }
 
 export interface Timer {
@@ -64,6 +79,8 @@ export interface ClientStats {
   readonly sent: number;
   /** Records not sent, by reason: `client_buffer_full`, `client_undeliverable`, or a rejection code. */
   readonly dropped: Readonly<Record<string, number>>;
+  /** Records written to hand-off files for the daemon to ingest. */
+  readonly handedOff: number;
 }
 
 export interface TelemetryClient {
@@ -73,7 +90,11 @@ export interface TelemetryClient {
   startTimer(name: string, tags?: Tags): Timer;
   /** Sends what is buffered; resolves once it is written to the socket (not exported). Never rejects. */
   flush(): Promise<void>;
-  /** Sends what is buffered, then closes. Resolves when written, or after `closeTimeoutMs`. Never rejects. */
+  /**
+   * Sends what is buffered, then closes; resolves once it is written to the socket. When no
+   * daemon is up yet, or none answers within `closeTimeoutMs`, the records are handed over as a
+   * file in the socket's folder, which the daemon ingests when it runs. Never rejects.
+   */
   close(): Promise<void>;
   stats(): ClientStats;
 }
@@ -102,15 +123,19 @@ export function createClient(options: ClientOptions): TelemetryClient {
   const socketPath = options.socketPath ?? defaultSocketPath();
   const buffer = createRecordBuffer(options.maxBufferedRecords ?? DEFAULT_MAX_BUFFERED_RECORDS);
   const closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+  const spawnEnabled = options.spawn ?? process.env.CODEXD_NO_SPAWN !== '1';
   const knownNames = new Set<string>();
   const dropped = new Map<string, number>();
   /** Drops not yet reported to the daemon. */
   const unreported = new Map<string, number>();
   const reported = new Set<string>();
+  /** Frames handed to the socket whose write has not completed: what an exit must still finish. */
+  let inFlight: { frame: Buffer; records: MetricRecord[] }[] = [];
   let socket: Socket | null = null;
   let ready = false;
   let closing = false;
   let sent = 0;
+  let handedOff = 0;
   let maxBatch = MAX_BATCH_RECORDS;
   let maxBytes = MAX_MESSAGE_BYTES;
   let scheduled = false;
@@ -118,6 +143,8 @@ export function createClient(options: ClientOptions): TelemetryClient {
   let reconnectTimer: NodeJS.Timeout | null = null;
   let readyWaiters: (() => void)[] = [];
   let closePromise: Promise<void> | null = null;
+  /** While a daemon is starting: until when to retry fast, and whether this client started it. */
+  let spawnWait: { until: number; ours: boolean } | null = null;
 
   function report(kind: string, message: string): void {
     if (reported.has(kind)) return;
@@ -128,6 +155,8 @@ export function createClient(options: ClientOptions): TelemetryClient {
       // A host's logger must not break recording.
     }
   }
+
+  const spawner = spawnEnabled ? createDaemonSpawner({ socketPath, report, ...(options.daemonCommand === undefined ? {} : { command: options.daemonCommand }) }) : null;
 
   function drop(reason: string, count: number, message: string): void {
     dropped.set(reason, (dropped.get(reason) ?? 0) + count);
@@ -141,7 +170,8 @@ export function createClient(options: ClientOptions): TelemetryClient {
     for (const wake of waiters) wake();
   }
 
-  function writeBatch(records: MetricRecord[]): void {
+  /** Encodes records as `metric/record` notifications, split to fit the daemon's message limit. */
+  function frames(records: MetricRecord[], out: { frame: Buffer; records: MetricRecord[] }[]): void {
     const params: { records: MetricRecord[]; dropped?: Record<string, number> } = { records };
     if (unreported.size > 0) {
       params.dropped = Object.fromEntries(unreported);
@@ -152,18 +182,24 @@ export function createClient(options: ClientOptions): TelemetryClient {
       // Too big for one message (long tags): send it in halves.
       if (params.dropped !== undefined) for (const [reason, count] of Object.entries(params.dropped)) unreported.set(reason, count);
       const half = records.length >> 1;
-      writeBatch(records.slice(0, half));
-      writeBatch(records.slice(half));
+      frames(records.slice(0, half), out);
+      frames(records.slice(half), out);
       return;
     }
-    (socket as Socket).write(frame);
-    sent += records.length;
+    out.push({ frame, records });
   }
 
   /** Moves buffered records into the socket while it is up and not backed up. */
   function drain(): void {
     while (ready && socket !== null && buffer.size > 0 && socket.writableLength < MAX_PENDING_WRITE_BYTES) {
-      writeBatch(buffer.take(maxBatch));
+      const batch: { frame: Buffer; records: MetricRecord[] }[] = [];
+      frames(buffer.take(maxBatch), batch);
+      for (const entry of batch) {
+        inFlight.push(entry);
+        // Writes complete in order, so each completion retires the oldest frame in flight.
+        socket.write(entry.frame, () => inFlight.shift());
+        sent += entry.records.length;
+      }
     }
   }
 
@@ -205,13 +241,32 @@ export function createClient(options: ClientOptions): TelemetryClient {
     }
   }
 
-  function scheduleReconnect(): void {
+  function scheduleReconnect(delayMs: number): void {
     if (closing || reconnectTimer !== null) return;
     reconnectTimer = setTimeout(() => {
       reconnectTimer = null;
       open();
-    }, backoff);
+    }, delayMs);
     reconnectTimer.unref();
+  }
+
+  /** Nothing answered: start a daemon (or wait for the one starting), else back off. */
+  function onNoDaemon(error: NodeJS.ErrnoException): void {
+    const now = Date.now();
+    if (spawnWait !== null && now >= spawnWait.until) {
+      if (spawnWait.ours) spawner?.failed();
+      report('spawn-timeout', `codexd: the daemon did not come up on ${socketPath} within ${SPAWN_DEADLINE_MS} ms; buffering records`);
+      spawnWait = null;
+    } else if (spawnWait === null && spawner !== null && (error.code === 'ENOENT' || error.code === 'ECONNREFUSED')) {
+      const outcome = spawner.start();
+      if (outcome !== 'refused') spawnWait = { until: now + SPAWN_DEADLINE_MS, ours: outcome === 'spawned' };
+    }
+    if (spawnWait !== null) {
+      scheduleReconnect(SPAWN_POLL_MS);
+      return;
+    }
+    report('connect', `codexd: cannot reach the daemon at ${socketPath} (${error.code ?? error.message}); buffering records`);
+    scheduleReconnect(backoff);
     backoff = Math.min(backoff * 2, RECONNECT_MAX_MS);
   }
 
@@ -220,6 +275,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
     socket = current;
     current.unref();
     const decoder = createFrameDecoder();
+    let failure: NodeJS.ErrnoException | null = null;
     current.on('connect', () => {
       current.write(
         encodeFrame({
@@ -240,6 +296,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
           maxBytes = Math.min(MAX_MESSAGE_BYTES, message.result.limits.maxMessageBytes);
           ready = true;
           backoff = RECONNECT_MIN_MS;
+          spawnWait = null;
           drain();
           wakeWaiters();
         } else {
@@ -250,14 +307,20 @@ export function createClient(options: ClientOptions): TelemetryClient {
     });
     current.on('drain', drain);
     current.on('error', (error: NodeJS.ErrnoException) => {
-      report('connect', `codexd: cannot reach the daemon at ${socketPath} (${error.code ?? error.message}); buffering records`);
+      failure = error;
     });
     current.on('close', () => {
+      const wasReady = ready && socket === current;
       if (socket === current) {
         socket = null;
         ready = false;
       }
-      scheduleReconnect();
+      // Frames still in flight on a dead connection are lost with it; the daemon counted
+      // what it read.
+      inFlight = [];
+      if (closing) return;
+      if (wasReady) scheduleReconnect(RECONNECT_MIN_MS);
+      else onNoDaemon(failure ?? Object.assign(new Error('connection closed before initialize'), { code: 'ECONNRESET' }));
     });
   }
 
@@ -292,6 +355,54 @@ export function createClient(options: ClientOptions): TelemetryClient {
     }
   }
 
+  /** Hands records over as a file for the daemon; counts them as dropped if even that fails. */
+  function handOff(records: MetricRecord[]): void {
+    if (records.length === 0) return;
+    const handoff = { version: 1 as const, clientInfo: options.clientInfo, pid: process.pid, records, ...(unreported.size > 0 ? { dropped: Object.fromEntries(unreported) } : {}) };
+    if (writeHandoffFile(socketPath, handoff)) {
+      unreported.clear();
+      handedOff += records.length;
+    } else {
+      drop('client_undeliverable', records.length, `codexd: ${records.length} records could not be delivered or handed over`);
+    }
+  }
+
+  /**
+   * The host is exiting and no event loop will run again. With the connection up, finish the
+   * frames libuv still queues and write the buffer with blocking writes; whatever cannot be
+   * written within the deadline, or everything when the daemon is not up yet, is handed over.
+   */
+  function onExit(): void {
+    if (closing) return;
+    const deadline = Date.now() + EXIT_WRITE_DEADLINE_MS;
+    const pending: { frame: Buffer; records: MetricRecord[] }[] = [];
+    frames(buffer.take(buffer.size), pending);
+    const internals = ready && socket !== null ? socketInternals(socket) : null;
+    if (internals === null) {
+      // Frames queued on a connection that cannot be finished are lost with the process.
+      handOff(pending.flatMap((entry) => entry.records));
+      return;
+    }
+    // The last `queuedBytes` of the frames in flight have not reached the kernel: write them.
+    const queue = [...inFlight, ...pending];
+    let alreadySent = inFlight.reduce((total, entry) => total + entry.frame.length, 0) - internals.queuedBytes;
+    for (let index = 0; index < queue.length; index++) {
+      const frame = (queue[index] as { frame: Buffer }).frame;
+      if (alreadySent >= frame.length) {
+        alreadySent -= frame.length;
+        continue;
+      }
+      const rest = frame.subarray(Math.max(0, alreadySent));
+      alreadySent = 0;
+      if (writeAllSync(internals.fd, rest, deadline) < rest.length) {
+        // A partly written frame is discarded by the daemon when this process's socket closes.
+        handOff(queue.slice(index).flatMap((entry) => entry.records));
+        return;
+      }
+    }
+  }
+  process.on('exit', onExit);
+
   open();
 
   return {
@@ -323,13 +434,15 @@ export function createClient(options: ClientOptions): TelemetryClient {
     },
     close() {
       closePromise ??= (async () => {
-        await sendAll();
+        // With a connection up or being made, send and wait for the write. With none (the
+        // daemon is starting, or cannot be reached), waiting would only delay the host: the
+        // records are handed over as a file at once.
+        if (ready || (socket !== null && spawnWait === null)) await sendAll();
         closing = true;
+        process.off('exit', onExit);
         if (reconnectTimer !== null) clearTimeout(reconnectTimer);
-        if (buffer.size > 0) {
-          const left = buffer.take(buffer.size).length;
-          drop('client_undeliverable', left, `codexd: ${left} records could not be delivered before close`);
-        }
+        // Not delivered within the close timeout (no daemon yet): the daemon gets them later.
+        handOff(buffer.take(buffer.size));
         socket?.end();
         socket = null;
         ready = false;
@@ -337,7 +450,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
       return closePromise;
     },
     stats() {
-      return { connected: ready, buffered: buffer.size, sent, dropped: Object.fromEntries(dropped) };
+      return { connected: ready, buffered: buffer.size, sent, handedOff, dropped: Object.fromEntries(dropped) };
     },
   };
 }

@@ -17,8 +17,10 @@ import {
   isMetricKind,
   metricRecordProblem,
   PACKAGE_VERSION,
+  type StartedBy,
 } from '../protocol/index.js';
 import { ConfigError, loadConfig } from './config.js';
+import { DaemonLockedError } from './daemon-lock.js';
 import { DaemonNotRunningError, openControlConnection, RpcError } from './control-client.js';
 import { resolvePaths, socketPathFor } from './paths.js';
 import { formatStatus } from './status-format.js';
@@ -29,7 +31,9 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const USAGE = `usage: codexd <command> [options]
 
 commands:
-  run [--socket PATH] [--log-stderr]     serve in the foreground
+  run [--socket PATH] [--log-stderr]     serve in the foreground (systemd socket activation
+                                         is detected; --spawned and --service systemd|launchd
+                                         tell how it was started)
   status [--json]                        what the daemon holds, exported and dropped
   emit metric NAME VALUE [key=value ...] [--kind counter|histogram|gauge]
                                          record one metric (default kind: counter)
@@ -85,16 +89,38 @@ async function withDaemon<T>(work: (connection: Awaited<ReturnType<typeof openCo
   }
 }
 
+/** The listening socket systemd passes (fd 3), when this process is the one it was meant for. */
+function activationFd(): number | undefined {
+  const fds = Number(process.env.LISTEN_FDS);
+  const forUs = process.env.LISTEN_PID === String(process.pid);
+  // Children must not believe the socket is theirs.
+  delete process.env.LISTEN_FDS;
+  delete process.env.LISTEN_PID;
+  delete process.env.LISTEN_FDNAMES;
+  return forUs && fds >= 1 ? 3 : undefined;
+}
+
 async function run(args: string[]): Promise<number> {
   const socket = takeOption(args, '--socket');
   const logToStderr = takeFlag(args, '--log-stderr');
+  const spawned = takeFlag(args, '--spawned');
+  const service = takeOption(args, '--service');
+  if (service !== undefined && service !== 'systemd' && service !== 'launchd') throw new UsageError('--service must be systemd or launchd');
   rejectUnknown(args);
+  const inheritedFd = activationFd();
+  const startedBy: StartedBy = inheritedFd !== undefined ? 'systemd-socket' : spawned ? 'auto-spawn' : (service ?? 'foreground');
   const { startDaemon } = await import('./run.js');
   let daemon;
   try {
-    daemon = await startDaemon({ ...(socket === undefined ? {} : { socketPath: socket }), logToStderr });
+    daemon = await startDaemon({
+      ...(socket === undefined ? {} : { socketPath: socket }),
+      ...(inheritedFd === undefined ? {} : { inheritedFd }),
+      logToStderr,
+      startedBy,
+    });
   } catch (error) {
     process.stderr.write(`codexd: ${(error as Error).message}\n`);
+    if (error instanceof DaemonLockedError && spawned) return 0; // Another spawn won the race: nothing is wrong.
     return error instanceof ConfigError ? 2 : 1;
   }
   process.stderr.write(`codexd ${PACKAGE_VERSION} listening on ${daemon.socketPath}\n`);

@@ -10,9 +10,7 @@ import type { Logger } from 'pino';
 import { createMessageConnection, ResponseError } from 'vscode-jsonrpc/node';
 
 import {
-  BATCH_REJECTION,
   checkInitializeParams,
-  checkMetricBatch,
   type ClientStatus,
   DaemonFlush,
   DaemonShutdown,
@@ -27,6 +25,7 @@ import {
   SERVER_NAME,
 } from '../protocol/index.js';
 import { createBoundedMessageReader } from './bounded-message-reader.js';
+import { ingestMetricBatch, recordCount } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
 import { createSocketMessageWriter } from './socket-message-writer.js';
 import type { SignalStats } from './stats.js';
@@ -174,34 +173,19 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
    * that fails as a whole; notifications count the same outcomes instead of answering.
    */
   function ingest(params: unknown): MetricRecordBatch.Result | ResponseError {
-    const rawCount = typeof params === 'object' && params !== null && Array.isArray((params as { records?: unknown }).records) ? (params as { records: unknown[] }).records.length : 0;
     if (client === null) {
       services.protocolError('not_initialized');
       return new ResponseError(ErrorCodes.NotInitialized, 'not initialized: send "initialize" first');
     }
     if (services.isShuttingDown()) {
-      stats.dropped('shutting_down', rawCount);
+      stats.dropped('shutting_down', recordCount(params));
       return new ResponseError(ErrorCodes.ShuttingDown, 'the daemon is shutting down and accepts no new records');
     }
-    const checked = checkMetricBatch(params);
-    if (!checked.ok) {
-      services.protocolError(checked.tooLarge === true ? 'batch_too_large' : 'invalid_params');
-      recordsReceived += rawCount;
-      stats.received(rawCount);
-      stats.rejected(BATCH_REJECTION, rawCount);
-      return new ResponseError(checked.tooLarge === true ? ErrorCodes.BatchTooLarge : ErrorCodes.InvalidParams, checked.message);
-    }
-    const { records, rejected, dropped } = checked.value;
-    stats.received(rawCount);
-    recordsReceived += rawCount;
-    for (const [reason, count] of dropped) stats.dropped(`client_${reason.replace(/^client_/, '')}`, count);
-    // Valid records keep their batch positions for messages about kind conflicts.
-    const positions = rejected.length === 0 ? null : validPositions(rawCount, rejected);
-    const conflicts = rejected.length;
-    const accepted = services.metrics.record(records, (position) => (positions === null ? position : (positions[position] as number)), rejected);
-    if (rejected.length > conflicts) rejected.sort((a, b) => a.index - b.index);
-    for (const rejection of rejected) stats.rejected(rejection.code);
-    return { accepted, rejected };
+    const outcome = ingestMetricBatch(params, services.metrics, stats);
+    recordsReceived += outcome.received;
+    if (outcome.ok) return outcome.result;
+    services.protocolError(outcome.protocolError);
+    return new ResponseError(outcome.code, outcome.message);
   }
 
   connection.onNotification(
@@ -297,12 +281,4 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
   });
   connection.listen();
   return self;
-}
-
-/** Maps each valid record's position among the valid ones back to its index in the batch. */
-function validPositions(total: number, rejected: readonly MetricRecordBatch.Rejection[]): number[] {
-  const bad = new Set(rejected.map((rejection) => rejection.index));
-  const positions: number[] = [];
-  for (let index = 0; index < total; index++) if (!bad.has(index)) positions.push(index);
-  return positions;
 }

@@ -8,21 +8,23 @@
  * This is the only module of the command line that loads OpenTelemetry.
  */
 import { hostname } from 'node:os';
-import type { Server } from 'node:net';
-import { unlinkSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { rmSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 
-import { type DaemonFlush, type DaemonStatus, isNamedPipe, PACKAGE_VERSION, PROTOCOL_VERSION, SERVER_NAME } from '../protocol/index.js';
+import { type DaemonFlush, type DaemonStatus, RUNTIME_FILES, type StartedBy, isNamedPipe, PACKAGE_VERSION, PROTOCOL_VERSION, SERVER_NAME } from '../protocol/index.js';
 import { type DaemonConfig, loadConfig } from './config.js';
 import { type ClientConnection, type DaemonServices, serveConnection } from './connection.js';
 import { createFileMetricExporter } from './exporters/file-exporter.js';
+import { type HandoffIngest, startHandoffIngest } from './handoff-ingest.js';
 import { createOtlpGrpcMetricExporter } from './exporters/otlp-grpc-exporter.js';
 import { createDaemonLogger } from './logger.js';
 import { createMetricsPipeline } from './metrics-pipeline.js';
 import { type DaemonPaths, resolvePaths, socketPathFor } from './paths.js';
-import { listenOnSocket } from './socket-listener.js';
+import { type Listening, listenOnInheritedSocket, listenOnSocket } from './socket-listener.js';
 import { createSignalStats } from './stats.js';
 
 /** Extra time past the flush deadline before a stop gives up waiting and exits anyway. */
@@ -40,6 +42,15 @@ export interface RunOptions {
   readonly socketPath?: string;
   /** Log to standard error instead of the log file. */
   readonly logToStderr?: boolean;
+  /** How this process was started; decides whether it exits when idle. Default `foreground`. */
+  readonly startedBy?: StartedBy;
+  /** A listening socket handed over by a service manager (systemd: fd 3). */
+  readonly inheritedFd?: number;
+}
+
+/** Only a daemon nobody asked to keep running exits when idle: systemd restarts a socket-activated one on demand. */
+function exitsWhenIdle(startedBy: StartedBy): boolean {
+  return startedBy === 'auto-spawn' || startedBy === 'systemd-socket';
 }
 
 export interface RunningDaemon {
@@ -125,7 +136,11 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   const connections = new Set<ClientConnection>();
   const protocolErrors = new Map<string, number>();
   let shuttingDown = false;
-  let server: Server | null = null;
+  let listening: Listening | null = null;
+  let handoff: HandoffIngest | null = null;
+  const startedBy = options.startedBy ?? 'foreground';
+  const idleExitAfterMs = exitsWhenIdle(startedBy) ? config.idleTimeoutMs : null;
+  let busyAt = Date.now();
   let shutdownPromise: Promise<void> | null = null;
   let resolveStopped: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
@@ -144,11 +159,14 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       startedAt: startedAt.toISOString(),
       uptimeMs: Date.now() - startedAt.getTime(),
       socketPath,
+      startedBy,
+      idleExitAfterMs,
       logFile: options.logToStderr === true ? null : paths.logFile,
       signals: { metrics: metricStats.snapshot() },
       protocolErrors: Object.fromEntries(protocolErrors),
       exporters: [metrics.exporterStatus()],
       clients: [...connections].map((connection) => connection.status()),
+      handoff: handoff?.counts() ?? { filesIngested: 0, recordsIngested: 0, filesRejected: 0 },
     };
   }
 
@@ -162,8 +180,9 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       }, config.flushDeadlineMs + EXIT_MARGIN_MS);
       hardStop.unref();
       // 1. Stop accepting connections.
-      server?.close();
-      if (!isNamedPipe(socketPath)) {
+      listening?.server.close();
+      // A socket inherited from a service manager is the manager's to remove, not ours.
+      if (options.inheritedFd === undefined && !isNamedPipe(socketPath)) {
         try {
           unlinkSync(socketPath);
         } catch {
@@ -186,7 +205,10 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       const counts = metricStats.snapshot();
       logger.info({ exported: counts.exported, dropped: counts.droppedTotal }, 'stopped');
       clearInterval(errorTimer);
+      clearInterval(idleTimer);
+      handoff?.stop();
       clearTimeout(hardStop);
+      listening?.release();
       log.flushSync();
       resolveStopped();
     })();
@@ -207,15 +229,46 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     requestShutdown: (reason) => void shutdown(reason),
   };
 
-  server = await listenOnSocket(socketPath, (socket) => {
+  const onConnection = (socket: Socket): void => {
     if (shuttingDown) {
       socket.destroy();
       return;
     }
-    connections.add(serveConnection(socket, services, (connection) => connections.delete(connection)));
-  });
+    busyAt = Date.now();
+    connections.add(
+      serveConnection(socket, services, (connection) => {
+        connections.delete(connection);
+        busyAt = Date.now();
+      }),
+    );
+  };
+  listening = options.inheritedFd === undefined ? await listenOnSocket(socketPath, onConnection) : await listenOnInheritedSocket(options.inheritedFd, onConnection);
+
+  if (!isNamedPipe(socketPath)) {
+    const runtimeDir = dirname(socketPath);
+    // This daemon is up: the start that a client may have marked is over, and any record of
+    // failed starts is void.
+    for (const name of [RUNTIME_FILES.spawnMarker, RUNTIME_FILES.spawnFailures]) rmSync(join(runtimeDir, name), { force: true });
+    handoff = startHandoffIngest(join(runtimeDir, RUNTIME_FILES.handoffDir), metrics, metricStats, log.logger.child({ component: 'handoff' }));
+    handoff.scan();
+  }
+
+  // An idle daemon has no connection and holds nothing: every accepted record was exported
+  // or counted as dropped. Checked a few times per idle period.
+  const idleTimer = setInterval(
+    () => {
+      if (idleExitAfterMs === null) return;
+      if (connections.size > 0 || metricStats.buffered() > 0) {
+        busyAt = Date.now();
+        return;
+      }
+      if (Date.now() - busyAt >= idleExitAfterMs) void shutdown(`idle for ${idleExitAfterMs} ms`);
+    },
+    Math.max(50, Math.min(5000, (idleExitAfterMs ?? 5000) / 4)),
+  );
+  idleTimer.unref();
   logger.info(
-    { socketPath, version: PACKAGE_VERSION, config: config.file, exporter: described.kind, endpoint: described.endpoint, exportIntervalMs: config.exportIntervalMs },
+    { socketPath, startedBy, idleExitAfterMs, version: PACKAGE_VERSION, config: config.file, exporter: described.kind, endpoint: described.endpoint, exportIntervalMs: config.exportIntervalMs },
     'listening',
   );
   return { socketPath, shutdown, stopped };

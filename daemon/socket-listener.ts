@@ -8,6 +8,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 
 import { isNamedPipe } from '../protocol/index.js';
+import { acquireDaemonLock, type DaemonLock, DaemonLockedError } from './daemon-lock.js';
 
 /** Longest Unix socket path Linux and macOS accept (sun_path less its terminator). */
 export const MAX_UNIX_SOCKET_PATH_BYTES = 103;
@@ -15,9 +16,8 @@ export const MAX_UNIX_SOCKET_PATH_BYTES = 103;
 /** How long to wait for a daemon already on the socket to answer a probe. */
 const PROBE_TIMEOUT_MS = 1000;
 
-export class SocketInUseError extends Error {
-  override readonly name = 'SocketInUseError';
-}
+/** Another daemon runs or is starting on this socket. */
+export class SocketInUseError extends DaemonLockedError {}
 
 export class UnsafeSocketFolderError extends Error {
   override readonly name = 'UnsafeSocketFolderError';
@@ -74,32 +74,67 @@ function listen(server: Server, path: string): Promise<void> {
   });
 }
 
+export interface Listening {
+  readonly server: Server;
+  /** Releases the daemon lock (none for a named pipe or an inherited socket). */
+  release(): void;
+}
+
 /**
- * Listens on `path`. Throws {@link SocketInUseError} when a daemon already answers there and
+ * Listens on `path`, holding the daemon lock in its folder. Throws {@link SocketInUseError}
+ * (a {@link DaemonLockedError}) when a daemon already runs or is starting there, and
  * {@link UnsafeSocketFolderError} when the folder cannot be trusted.
  */
-export async function listenOnSocket(path: string, onConnection: (socket: Socket) => void): Promise<Server> {
+export async function listenOnSocket(path: string, onConnection: (socket: Socket) => void): Promise<Listening> {
   const server = createServer({ allowHalfOpen: true }, onConnection);
   if (isNamedPipe(path)) {
+    // Creating a named pipe that exists fails, so the bind itself is the lock.
     await listen(server, path);
-    return server;
+    return { server, release: () => undefined };
   }
   if (Buffer.byteLength(path) > MAX_UNIX_SOCKET_PATH_BYTES) {
     throw new Error(`socket path ${path} is ${Buffer.byteLength(path)} bytes; Unix sockets allow at most ${MAX_UNIX_SOCKET_PATH_BYTES}. Set CODEXD_SOCKET to a shorter path`);
   }
-  secureSocketFolder(dirname(path));
-  let existing: ReturnType<typeof lstatSync> | undefined;
+  const dir = dirname(path);
+  secureSocketFolder(dir);
+  const exists = (): ReturnType<typeof lstatSync> | undefined => {
+    try {
+      return lstatSync(path);
+    } catch {
+      return undefined;
+    }
+  };
+  const lock: DaemonLock = await acquireDaemonLock(dir, path, async () => exists() !== undefined && (await probe(path)) === 'live');
   try {
-    existing = lstatSync(path);
-  } catch {
-    existing = undefined;
+    const existing = exists();
+    if (existing !== undefined) {
+      if (!existing.isSocket()) throw new UnsafeSocketFolderError(`${path} exists and is not a socket; refusing to replace it`);
+      // A daemon that holds no lock (started by hand with another CODEXD lock folder, or an
+      // older release) may still answer here.
+      if ((await probe(path)) === 'live') throw new SocketInUseError(`a codexd daemon is already running on ${path}`);
+      unlinkSync(path);
+    }
+    await listen(server, path);
+    chmodSync(path, 0o600);
+  } catch (error) {
+    lock.release();
+    throw error;
   }
-  if (existing !== undefined) {
-    if (!existing.isSocket()) throw new UnsafeSocketFolderError(`${path} exists and is not a socket; refusing to replace it`);
-    if ((await probe(path)) === 'live') throw new SocketInUseError(`a codexd daemon is already running on ${path}`);
-    unlinkSync(path);
-  }
-  await listen(server, path);
-  chmodSync(path, 0o600);
-  return server;
+  return { server, release: () => lock.release() };
+}
+
+/**
+ * Serves on a listening socket inherited from a service manager (systemd socket activation:
+ * fd 3). The manager owns the path and its permissions; there is nothing to lock.
+ */
+export async function listenOnInheritedSocket(fd: number, onConnection: (socket: Socket) => void): Promise<Listening> {
+  const server = createServer({ allowHalfOpen: true }, onConnection);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ fd }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return { server, release: () => undefined };
 }

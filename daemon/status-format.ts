@@ -29,6 +29,7 @@ export function formatStatus(status: DaemonStatus.Result): string {
   const lines: string[] = [
     `codexd ${status.serverInfo.version} (protocol ${status.protocolVersion}), pid ${status.pid}, up ${duration(status.uptimeMs)}`,
     `socket  ${status.socketPath}`,
+    `started ${status.startedBy}${status.idleExitAfterMs === null ? '' : `, exits after ${duration(status.idleExitAfterMs)} idle`}`,
   ];
   if (status.logFile !== null) lines.push(`log     ${status.logFile}`);
   lines.push('', table([['signal', 'received', 'rejected', 'buffered', 'exported', 'dropped'], signalRow('metrics', metrics)]));

@@ -109,6 +109,9 @@ export interface ClientStatus {
   readonly recordsReceived: number;
 }
 
+/** How the running daemon was started. */
+export type StartedBy = 'foreground' | 'auto-spawn' | 'systemd' | 'systemd-socket' | 'launchd';
+
 export namespace DaemonStatus {
   export const method = 'daemon/status';
   export type Params = Record<string, never>;
@@ -119,6 +122,9 @@ export namespace DaemonStatus {
     readonly startedAt: string;
     readonly uptimeMs: number;
     readonly socketPath: string;
+    readonly startedBy: StartedBy;
+    /** Milliseconds of idleness after which this daemon exits, or null when it never does. */
+    readonly idleExitAfterMs: number | null;
     readonly logFile: string | null;
     readonly signals: { readonly metrics: SignalCounts };
     /**
@@ -130,6 +136,8 @@ export namespace DaemonStatus {
     readonly protocolErrors: Readonly<Record<string, number>>;
     readonly exporters: readonly ExporterStatus[];
     readonly clients: readonly ClientStatus[];
+    /** Hand-off files left by hosts that exited before their records reached the daemon. */
+    readonly handoff: { readonly filesIngested: number; readonly recordsIngested: number; readonly filesRejected: number };
   }
 }
 

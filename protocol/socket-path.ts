@@ -45,3 +45,16 @@ export function resolveSocketPath(inputs: SocketPathInputs): string {
 export function isNamedPipe(path: string): boolean {
   return path.startsWith('\\\\.\\pipe\\') || path.startsWith('\\\\?\\pipe\\');
 }
+
+/**
+ * Files in the socket's folder that clients and the daemon share. The folder is 0700, so only
+ * the user's own processes can read or write them.
+ */
+export const RUNTIME_FILES = {
+  /** Created exclusively by the client that is starting a daemon, so twenty clients start one. */
+  spawnMarker: 'codexd.spawning',
+  /** One line per failed automatic start (ISO time); the crash-loop guard reads it. */
+  spawnFailures: 'codexd.spawn-failures',
+  /** Records a host could not deliver before it exited, for the daemon to ingest. */
+  handoffDir: 'handoff',
+} as const;

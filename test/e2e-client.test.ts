@@ -4,6 +4,7 @@
  * restart, and it never keeps its host alive.
  */
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -47,6 +48,7 @@ describe('thin client', () => {
       socketPath: home.socketPath,
       maxBufferedRecords: 1000,
       closeTimeoutMs: 300,
+      spawn: false,
       onError: (message) => errors.push(message),
     });
     const started = performance.now();
@@ -61,7 +63,9 @@ describe('thin client', () => {
     const closing = performance.now();
     await client.close();
     expect(performance.now() - closing).toBeLessThan(1000);
-    expect(client.stats()).toMatchObject({ buffered: 0, dropped: { client_buffer_full: 4000, client_undeliverable: 1000 } });
+    // Undelivered at close, the buffer is handed over as a file the daemon will ingest.
+    expect(client.stats()).toMatchObject({ buffered: 0, handedOff: 1000, dropped: { client_buffer_full: 4000 } });
+    expect(readdirSync(join(home.dir, 'run', 'handoff')).filter((name) => name.endsWith('.json'))).toHaveLength(1);
     // Each kind of problem is reported once, not per record.
     expect(errors.filter((message) => message.includes('buffer full'))).toHaveLength(1);
     expect(errors.some((message) => message.includes(`cannot reach the daemon at ${home.socketPath}`))).toBe(true);
@@ -70,7 +74,7 @@ describe('thin client', () => {
 
   it("reports its drops to the daemon, which counts them in status", async () => {
     daemon = await startDaemonProcess(home);
-    const client = createClient({ clientInfo: { name: 'small', version: '1' }, socketPath: home.socketPath, maxBufferedRecords: 100 });
+    const client = createClient({ clientInfo: { name: 'small', version: '1' }, socketPath: home.socketPath, maxBufferedRecords: 100, spawn: false });
     await client.flush();
     for (let i = 0; i < 1000; i++) client.histogram('codex.test.latency_ms', i);
     await client.flush();
@@ -87,7 +91,7 @@ describe('thin client', () => {
 
   it('a timer records once, however often it is stopped', async () => {
     daemon = await startDaemonProcess(home);
-    const client = createClient({ clientInfo: { name: 'timer', version: '1' }, socketPath: home.socketPath });
+    const client = createClient({ clientInfo: { name: 'timer', version: '1' }, socketPath: home.socketPath, spawn: false });
     const timer = client.startTimer('codex.test.step_ms', { step: 'build' });
     await new Promise((resolve) => setTimeout(resolve, 20));
     const elapsed = timer.stop({ status: 'ok' });
@@ -102,7 +106,7 @@ describe('thin client', () => {
 
   it('reconnects after the daemon restarts, and later records arrive', async () => {
     daemon = await startDaemonProcess(home);
-    const client = createClient({ clientInfo: { name: 'long-lived', version: '1' }, socketPath: home.socketPath });
+    const client = createClient({ clientInfo: { name: 'long-lived', version: '1' }, socketPath: home.socketPath, spawn: false });
     client.counter('codex.test.calls', 5, { phase: 'before' });
     await client.flush();
     await daemon.stop();

@@ -41,6 +41,8 @@ export function createTestHome(): TestHome {
     XDG_RUNTIME_DIR: join(dir, 'run'),
     CODEX_HOME: codexHome,
     CODEXD_SOCKET: socketPath,
+    // Tests start their daemons themselves unless they test auto-spawn, which removes this.
+    CODEXD_NO_SPAWN: '1',
   };
   return {
     dir,

@@ -1,0 +1,75 @@
+/**
+ * What a client does synchronously in its host's `exit` event, when no event loop will run
+ * again: finish writing to the daemon's socket with blocking writes, and hand over what cannot
+ * be written as a file in the socket's folder, which the daemon ingests.
+ */
+import type { Socket } from 'node:net';
+import { mkdirSync, readdirSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+import { type ClientInfo, type MetricRecord, RUNTIME_FILES } from '../protocol/index.js';
+
+/** Longest a host's exit may spend writing to the socket before handing the rest over as a file. */
+export const EXIT_WRITE_DEADLINE_MS = 250;
+/** Hand-off files allowed to wait for a daemon; beyond it records are dropped (and counted by the client). */
+export const MAX_HANDOFF_FILES = 256;
+
+/** A hand-off file's content. */
+export interface Handoff {
+  readonly version: 1;
+  readonly clientInfo: ClientInfo;
+  readonly pid: number;
+  readonly records: readonly MetricRecord[];
+  readonly dropped?: Readonly<Record<string, number>>;
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Writes `bytes` to a non-blocking socket fd, waiting out EAGAIN in 1 ms sleeps until
+ * `deadline`. Returns the number of bytes written (all of them, or fewer when the deadline
+ * passed or the socket failed).
+ */
+export function writeAllSync(fd: number, bytes: Uint8Array, deadline: number): number {
+  let offset = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() >= deadline) return offset;
+      // The daemon is reading in another process; give it a moment.
+      Atomics.wait(sleeper, 0, 0, 1);
+    }
+  }
+  return offset;
+}
+
+/**
+ * The socket's file descriptor and the bytes still queued in libuv for it (written by the
+ * client, not yet accepted by the kernel). Both are Node internals, stable for years; where they
+ * are missing (Windows pipes), `null`, and the caller falls back to a hand-off file.
+ */
+export function socketInternals(socket: Socket): { fd: number; queuedBytes: number } | null {
+  const handle = (socket as unknown as { _handle?: { fd?: unknown; writeQueueSize?: unknown } })._handle;
+  if (handle === undefined || typeof handle.fd !== 'number' || handle.fd < 0 || typeof handle.writeQueueSize !== 'number') return null;
+  return { fd: handle.fd, queuedBytes: handle.writeQueueSize };
+}
+
+/**
+ * Writes a hand-off file atomically (temp file, then rename) in the socket's folder. Returns
+ * false when the folder holds too many already or cannot be written.
+ */
+export function writeHandoffFile(socketPath: string, handoff: Handoff): boolean {
+  const dir = join(dirname(socketPath), RUNTIME_FILES.handoffDir);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (readdirSync(dir).length >= MAX_HANDOFF_FILES) return false;
+    const name = `${handoff.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.json`;
+    const temp = join(dir, `.${name}.tmp`);
+    writeFileSync(temp, JSON.stringify(handoff), { mode: 0o600 });
+    renameSync(temp, join(dir, name));
+    return true;
+  } catch {
+    return false;
+  }
+}

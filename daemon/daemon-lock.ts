@@ -1,0 +1,93 @@
+/**
+ * The lock that makes "exactly one daemon" hold when many start at once: a file created
+ * exclusively (O_EXCL) in the socket's folder, holding the holder's pid and start time. Taking
+ * it is atomic; the stale cases are handled:
+ *
+ * - the pid in it is dead: the lock is broken and taken;
+ * - the pid is alive and a daemon answers on the socket: another daemon runs, give up;
+ * - the pid is alive, nothing answers yet, and the lock is young: a daemon is starting, give up;
+ * - the pid is alive but nothing has answered for longer than the start grace: the pid was
+ *   reused or the holder hung; the lock is broken and taken.
+ *
+ * A stale lock is broken by renaming it to a unique name first, which only one contender can
+ * do, so two contenders cannot both break it and both believe they hold the next one.
+ */
+import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const LOCK_FILE_NAME = 'codexd.lock';
+/** How long a live lock holder may take to start listening before its lock counts as stale. */
+export const STARTING_GRACE_MS = 10_000;
+const MAX_ATTEMPTS = 5;
+
+export class DaemonLockedError extends Error {
+  override readonly name = 'DaemonLockedError';
+}
+
+export interface DaemonLock {
+  /** Removes the lock file if it is still ours. */
+  release(): void;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readHolder(path: string): { pid: number; ageMs: number } | null {
+  try {
+    const pid = Number.parseInt(readFileSync(path, 'utf8').split('\n')[0] ?? '', 10);
+    return { pid: Number.isSafeInteger(pid) && pid > 0 ? pid : 0, ageMs: Date.now() - statSync(path).mtimeMs };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Takes the lock in `dir` or throws {@link DaemonLockedError} saying who holds it.
+ * `isAnswering` tells whether a daemon answers on the socket right now.
+ */
+export async function acquireDaemonLock(dir: string, socketPath: string, isAnswering: () => Promise<boolean>): Promise<DaemonLock> {
+  const path = join(dir, LOCK_FILE_NAME);
+  const mine = `${process.pid}\n${new Date().toISOString()}\n`;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    try {
+      const fd = openSync(path, 'wx', 0o600);
+      try {
+        writeSync(fd, mine);
+      } finally {
+        closeSync(fd);
+      }
+      return {
+        release() {
+          try {
+            if (readFileSync(path, 'utf8') === mine) unlinkSync(path);
+          } catch {
+            // Already gone.
+          }
+        },
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = readHolder(path);
+    if (holder === null) continue; // Released between our open and our read: try again.
+    if (holder.pid !== 0 && holder.pid !== process.pid && isAlive(holder.pid)) {
+      if (await isAnswering()) throw new DaemonLockedError(`a codexd daemon is already running on ${socketPath}`);
+      if (holder.ageMs < STARTING_GRACE_MS) throw new DaemonLockedError(`another codexd (pid ${holder.pid}) is starting on ${socketPath}`);
+    }
+    const aside = `${path}.stale-${process.pid}-${attempt}`;
+    try {
+      renameSync(path, aside);
+      unlinkSync(aside);
+    } catch {
+      // Another contender broke it first; go round and race for the new one.
+    }
+  }
+  throw new DaemonLockedError(`could not take ${path} after ${MAX_ATTEMPTS} attempts; is another codexd starting?`);
+}

@@ -1,0 +1,81 @@
+/**
+ * Ingests the hand-off files hosts leave in the socket's folder when they exit before their
+ * records reached the daemon (the daemon was still starting, or the socket could not take the
+ * rest in time). Scanned at start and then every second; each file is ingested like a
+ * `metric/record` batch and removed.
+ */
+import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { Logger } from 'pino';
+
+import { MAX_MESSAGE_BYTES } from '../protocol/index.js';
+import { ingestMetricBatch } from './metric-ingest.js';
+import type { MetricsPipeline } from './metrics-pipeline.js';
+import type { SignalStats } from './stats.js';
+
+/** How often the folder is scanned. */
+export const HANDOFF_SCAN_MS = 1000;
+/** Files ingested per scan, so a backlog cannot stall the event loop. */
+const FILES_PER_SCAN = 64;
+
+export interface HandoffCounts {
+  readonly filesIngested: number;
+  readonly recordsIngested: number;
+  /** Unreadable, oversized or malformed files, removed without ingesting. */
+  readonly filesRejected: number;
+}
+
+export interface HandoffIngest {
+  /** Ingests what is waiting now; returns how many files are left for later scans. */
+  scan(): number;
+  counts(): HandoffCounts;
+  stop(): void;
+}
+
+export function startHandoffIngest(dir: string, metrics: MetricsPipeline, stats: SignalStats, logger: Logger): HandoffIngest {
+  let filesIngested = 0;
+  let recordsIngested = 0;
+  let filesRejected = 0;
+
+  function ingestFile(path: string): void {
+    try {
+      if (statSync(path).size > MAX_MESSAGE_BYTES * 2) throw new Error(`larger than ${MAX_MESSAGE_BYTES * 2} bytes`);
+      const content = JSON.parse(readFileSync(path, 'utf8')) as { version?: unknown; clientInfo?: { name?: unknown }; records?: unknown; dropped?: unknown };
+      if (content.version !== 1) throw new Error('not a version 1 hand-off');
+      const outcome = ingestMetricBatch({ records: content.records, ...(content.dropped === undefined ? {} : { dropped: content.dropped }) }, metrics, stats);
+      if (!outcome.ok) throw new Error(outcome.message);
+      filesIngested++;
+      recordsIngested += outcome.received;
+    } catch (error) {
+      filesRejected++;
+      logger.warn({ file: path, problem: (error as Error).message }, 'hand-off file rejected');
+    }
+    try {
+      unlinkSync(path);
+    } catch {
+      // Removed by another scan.
+    }
+  }
+
+  function scan(): number {
+    let names: string[];
+    try {
+      // Temporary files (".name.tmp") are still being written by their host.
+      names = readdirSync(dir).filter((name) => name.endsWith('.json') && !name.startsWith('.'));
+    } catch {
+      return 0;
+    }
+    names.sort();
+    for (const name of names.slice(0, FILES_PER_SCAN)) ingestFile(join(dir, name));
+    return Math.max(0, names.length - FILES_PER_SCAN);
+  }
+
+  const timer = setInterval(scan, HANDOFF_SCAN_MS);
+  timer.unref();
+  return {
+    scan,
+    counts: () => ({ filesIngested, recordsIngested, filesRejected }),
+    stop: () => clearInterval(timer),
+  };
+}
