@@ -39,8 +39,6 @@ import { createRecordBuffer } from './record-buffer.js';
 export const DEFAULT_MAX_BUFFERED_RECORDS = 10_000;
 /** How long `close()` and `flush()` wait for a connection before giving up on what is buffered. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 2000;
-/** Bytes the socket may hold unsent before the client stops draining its buffer into it. */
-export const MAX_PENDING_WRITE_BYTES = 4 * 1024 * 1024;
 /** Reconnect backoff bounds. */
 export const RECONNECT_MIN_MS = 50;
 export const RECONNECT_MAX_MS = 5000;
@@ -129,8 +127,11 @@ export function createClient(options: ClientOptions): TelemetryClient {
   /** Drops not yet reported to the daemon. */
   const unreported = new Map<string, number>();
   const reported = new Set<string>();
-  /** Frames handed to the socket whose write has not completed: what an exit must still finish. */
+  /** The frame handed to the socket whose write has not completed (at most one): what an exit must still finish. */
   let inFlight: { frame: Buffer; records: MetricRecord[] }[] = [];
+  /** Frames encoded from one batch that split in several, waiting for their turn. */
+  let pendingFrames: { frame: Buffer; records: MetricRecord[] }[] = [];
+  let draining = false;
   let socket: Socket | null = null;
   let ready = false;
   let closing = false;
@@ -141,7 +142,9 @@ export function createClient(options: ClientOptions): TelemetryClient {
   let scheduled = false;
   let backoff = RECONNECT_MIN_MS;
   let reconnectTimer: NodeJS.Timeout | null = null;
-  let readyWaiters: (() => void)[] = [];
+  let readyWaiters: ((isReady: boolean) => void)[] = [];
+  /** Waiters that also give up as soon as a connection attempt finds no daemon. */
+  let absentWaiters: ((isReady: boolean) => void)[] = [];
   let closePromise: Promise<void> | null = null;
   /** While a daemon is starting: until when to retry fast, and whether this client started it. */
   let spawnWait: { until: number; ours: boolean } | null = null;
@@ -164,10 +167,11 @@ export function createClient(options: ClientOptions): TelemetryClient {
     report(reason, message);
   }
 
-  function wakeWaiters(): void {
-    const waiters = readyWaiters;
-    readyWaiters = [];
-    for (const wake of waiters) wake();
+  function wakeWaiters(isReady: boolean): void {
+    const waiters = isReady ? [...readyWaiters, ...absentWaiters] : absentWaiters;
+    if (isReady) readyWaiters = [];
+    absentWaiters = [];
+    for (const wake of waiters) wake(isReady);
   }
 
   /** Encodes records as `metric/record` notifications, split to fit the daemon's message limit. */
@@ -189,17 +193,30 @@ export function createClient(options: ClientOptions): TelemetryClient {
     out.push({ frame, records });
   }
 
-  /** Moves buffered records into the socket while it is up and not backed up. */
+  /**
+   * Moves buffered records into the socket, one frame at a time: the next frame is written only
+   * once the previous one has been taken by the kernel. A frame the kernel takes at once
+   * completes synchronously, so this costs nothing while the daemon keeps up; when it does
+   * not, the records wait in the bounded buffer rather than in an unbounded socket queue, and
+   * an exit knows exactly which bytes of the one frame in flight are still unsent.
+   */
   function drain(): void {
-    while (ready && socket !== null && buffer.size > 0 && socket.writableLength < MAX_PENDING_WRITE_BYTES) {
-      const batch: { frame: Buffer; records: MetricRecord[] }[] = [];
-      frames(buffer.take(maxBatch), batch);
-      for (const entry of batch) {
+    if (draining) return;
+    draining = true;
+    try {
+      while (ready && socket !== null && (buffer.size > 0 || pendingFrames.length > 0) && inFlight.length === 0) {
+        if (pendingFrames.length === 0) frames(buffer.take(maxBatch), pendingFrames);
+        const entry = pendingFrames.shift() as { frame: Buffer; records: MetricRecord[] };
         inFlight.push(entry);
-        // Writes complete in order, so each completion retires the oldest frame in flight.
-        socket.write(entry.frame, () => inFlight.shift());
         sent += entry.records.length;
+        const current = socket;
+        current.write(entry.frame, () => {
+          inFlight = inFlight.filter((candidate) => candidate !== entry);
+          if (socket === current) drain();
+        });
       }
+    } finally {
+      draining = false;
     }
   }
 
@@ -252,6 +269,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
 
   /** Nothing answered: start a daemon (or wait for the one starting), else back off. */
   function onNoDaemon(error: NodeJS.ErrnoException): void {
+    wakeWaiters(false);
     const now = Date.now();
     if (spawnWait !== null && now >= spawnWait.until) {
       if (spawnWait.ours) spawner?.failed();
@@ -298,14 +316,13 @@ export function createClient(options: ClientOptions): TelemetryClient {
           backoff = RECONNECT_MIN_MS;
           spawnWait = null;
           drain();
-          wakeWaiters();
+          wakeWaiters(true);
         } else {
           report('initialize', `codexd: the daemon refused initialize: ${message.error?.message ?? 'unknown error'}`);
           current.destroy();
         }
       }
     });
-    current.on('drain', drain);
     current.on('error', (error: NodeJS.ErrnoException) => {
       failure = error;
     });
@@ -315,8 +332,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
         socket = null;
         ready = false;
       }
-      // Frames still in flight on a dead connection are lost with it; the daemon counted
-      // what it read.
+      // A frame in flight on a dead connection is lost with it; the daemon counted what it read.
       inFlight = [];
       if (closing) return;
       if (wasReady) scheduleReconnect(RECONNECT_MIN_MS);
@@ -324,18 +340,20 @@ export function createClient(options: ClientOptions): TelemetryClient {
     });
   }
 
-  function whenReady(timeoutMs: number): Promise<boolean> {
+  /** Resolves true once connected, false after `timeoutMs` (or, with `untilAbsent`, once no daemon is found). */
+  function whenReady(timeoutMs: number, untilAbsent: boolean): Promise<boolean> {
     if (ready) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         readyWaiters = readyWaiters.filter((waiter) => waiter !== wake);
+        absentWaiters = absentWaiters.filter((waiter) => waiter !== wake);
         resolve(false);
       }, timeoutMs);
-      const wake = (): void => {
+      const wake = (isReady: boolean): void => {
         clearTimeout(timer);
-        resolve(true);
+        resolve(isReady);
       };
-      readyWaiters.push(wake);
+      (untilAbsent ? absentWaiters : readyWaiters).push(wake);
     });
   }
 
@@ -346,10 +364,10 @@ export function createClient(options: ClientOptions): TelemetryClient {
     return new Promise((resolve) => current.write('', () => resolve()));
   }
 
-  async function sendAll(): Promise<void> {
+  async function sendAll(untilAbsent: boolean): Promise<void> {
     const deadline = Date.now() + closeTimeoutMs;
-    while (buffer.size > 0 && Date.now() < deadline) {
-      if (!(await whenReady(deadline - Date.now()))) break;
+    while ((buffer.size > 0 || pendingFrames.length > 0 || inFlight.length > 0) && Date.now() < deadline) {
+      if (!(await whenReady(deadline - Date.now(), untilAbsent))) break;
       drain();
       await written();
     }
@@ -374,8 +392,12 @@ export function createClient(options: ClientOptions): TelemetryClient {
    */
   function onExit(): void {
     if (closing) return;
+    // A host that exits before its first connection attempt even failed still starts the
+    // daemon that will ingest its hand-off (a daemon already up just refuses to start twice).
+    if (!ready && spawnWait === null && buffer.size > 0) spawner?.start();
     const deadline = Date.now() + EXIT_WRITE_DEADLINE_MS;
-    const pending: { frame: Buffer; records: MetricRecord[] }[] = [];
+    const pending = pendingFrames;
+    pendingFrames = [];
     frames(buffer.take(buffer.size), pending);
     const internals = ready && socket !== null ? socketInternals(socket) : null;
     if (internals === null) {
@@ -383,9 +405,9 @@ export function createClient(options: ClientOptions): TelemetryClient {
       handOff(pending.flatMap((entry) => entry.records));
       return;
     }
-    // The last `queuedBytes` of the frames in flight have not reached the kernel: write them.
+    // The last `queuedBytes` of the frame in flight have not reached the kernel: write them.
     const queue = [...inFlight, ...pending];
-    let alreadySent = inFlight.reduce((total, entry) => total + entry.frame.length, 0) - internals.queuedBytes;
+    let alreadySent = (inFlight[0]?.frame.length ?? 0) - internals.queuedBytes;
     for (let index = 0; index < queue.length; index++) {
       const frame = (queue[index] as { frame: Buffer }).frame;
       if (alreadySent >= frame.length) {
@@ -430,19 +452,21 @@ export function createClient(options: ClientOptions): TelemetryClient {
       };
     },
     async flush() {
-      await sendAll();
+      await sendAll(false);
     },
     close() {
       closePromise ??= (async () => {
-        // With a connection up or being made, send and wait for the write. With none (the
-        // daemon is starting, or cannot be reached), waiting would only delay the host: the
-        // records are handed over as a file at once.
-        if (ready || (socket !== null && spawnWait === null)) await sendAll();
+        // With a connection up or being made, send and wait for the write. As soon as there
+        // is none (the daemon is starting, or cannot be reached), waiting would only delay the
+        // host: the records are handed over as a file at once.
+        if (ready || spawnWait === null) await sendAll(true);
         closing = true;
         process.off('exit', onExit);
         if (reconnectTimer !== null) clearTimeout(reconnectTimer);
         // Not delivered within the close timeout (no daemon yet): the daemon gets them later.
-        handOff(buffer.take(buffer.size));
+        const waiting = pendingFrames.flatMap((entry) => entry.records);
+        pendingFrames = [];
+        handOff([...waiting, ...buffer.take(buffer.size)]);
         socket?.end();
         socket = null;
         ready = false;
@@ -450,7 +474,8 @@ export function createClient(options: ClientOptions): TelemetryClient {
       return closePromise;
     },
     stats() {
-      return { connected: ready, buffered: buffer.size, sent, handedOff, dropped: Object.fromEntries(dropped) };
+      const waiting = pendingFrames.reduce((total, entry) => total + entry.records.length, 0);
+      return { connected: ready, buffered: buffer.size + waiting, sent, handedOff, dropped: Object.fromEntries(dropped) };
     },
   };
 }

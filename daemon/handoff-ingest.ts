@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import type { Logger } from 'pino';
 
-import { MAX_MESSAGE_BYTES } from '../protocol/index.js';
+import { MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES } from '../protocol/index.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
 import type { SignalStats } from './stats.js';
@@ -43,10 +43,15 @@ export function startHandoffIngest(dir: string, metrics: MetricsPipeline, stats:
       if (statSync(path).size > MAX_MESSAGE_BYTES * 2) throw new Error(`larger than ${MAX_MESSAGE_BYTES * 2} bytes`);
       const content = JSON.parse(readFileSync(path, 'utf8')) as { version?: unknown; clientInfo?: { name?: unknown }; records?: unknown; dropped?: unknown };
       if (content.version !== 1) throw new Error('not a version 1 hand-off');
-      const outcome = ingestMetricBatch({ records: content.records, ...(content.dropped === undefined ? {} : { dropped: content.dropped }) }, metrics, stats);
-      if (!outcome.ok) throw new Error(outcome.message);
+      if (!Array.isArray(content.records)) throw new Error('records: must be an array');
+      // A host hands over its whole buffer, which may hold more than one batch may.
+      for (let start = 0; start === 0 || start < content.records.length; start += MAX_BATCH_RECORDS) {
+        const records: unknown[] = content.records.slice(start, start + MAX_BATCH_RECORDS);
+        const outcome = ingestMetricBatch({ records, ...(start === 0 && content.dropped !== undefined ? { dropped: content.dropped } : {}) }, metrics, stats);
+        if (!outcome.ok) throw new Error(outcome.message);
+        recordsIngested += outcome.received;
+      }
       filesIngested++;
-      recordsIngested += outcome.received;
     } catch (error) {
       filesRejected++;
       logger.warn({ file: path, problem: (error as Error).message }, 'hand-off file rejected');

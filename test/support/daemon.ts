@@ -4,7 +4,7 @@
  * writes the config.toml the daemon reads.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,23 +93,37 @@ export async function waitForSocket(path: string, timeoutMs = 10_000): Promise<v
   throw new Error(`nothing listened on ${path} within ${timeoutMs} ms`);
 }
 
-/** Runs the codexd command line to completion. */
-export function runCli(home: TestHome, args: readonly string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export interface ProcessResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Wall time from spawn to exit. */
+  readonly ms: number;
+}
+
+/** Runs `node ARGS` to completion under the pinned Node, killing it after `timeoutMs`. */
+export function runProcess(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ProcessResult> {
+  const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: home.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`codexd ${args.join(' ')} did not finish within ${timeoutMs} ms`));
+      reject(new Error(`node ${args.join(' ')} did not finish within ${timeoutMs} ms\n${stderr}`));
     }, timeoutMs);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, stdout, stderr, ms: performance.now() - started });
     });
   });
+}
+
+/** Runs the codexd command line to completion. */
+export function runCli(home: TestHome, args: readonly string[], timeoutMs = 20_000): Promise<ProcessResult> {
+  return runProcess([CLI, ...args], home.env, timeoutMs);
 }
 
 /** Starts `codexd run --log-stderr` and waits until its socket accepts connections. */
@@ -147,21 +161,40 @@ export async function startDaemonProcess(home: TestHome, extraArgs: readonly str
   };
 }
 
-/** Runs a fixture script under the pinned Node with the test home's environment. */
-export function runNode(home: TestHome, script: string, args: readonly string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { env: home.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${script} did not finish within ${timeoutMs} ms\n${stderr}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+/** Runs a fixture script under the pinned Node with the test home's environment (or `env`). */
+export function runNode(home: TestHome, script: string, args: readonly string[], timeoutMs = 30_000, env: NodeJS.ProcessEnv = home.env): Promise<ProcessResult> {
+  return runProcess([script, ...args], env, timeoutMs);
+}
+
+/** Pids of daemons a client auto-spawned for this home (their working folder is the socket's). */
+export function spawnedDaemonPids(home: TestHome): number[] {
+  const dir = join(home.dir, 'run');
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/cwd`) !== dir) continue;
+      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('--spawned')) continue;
+      pids.push(Number(entry));
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return pids;
+}
+
+/** Environment of a home with auto-spawn on. */
+export function spawningEnv(home: TestHome): NodeJS.ProcessEnv {
+  const env = { ...home.env };
+  delete env.CODEXD_NO_SPAWN;
+  return env;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,0 +1,202 @@
+/**
+ * The daemon's lifecycle, for real: clients start it on first use, twenty at once start one,
+ * hosts that exit at once lose nothing, a killed daemon is started again, stale state is
+ * recovered, and an auto-spawned daemon goes away when idle.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { RUNTIME_FILES } from '../protocol/index.js';
+import {
+  createTestHome,
+  type DaemonProcess,
+  grpcConfig,
+  isAlive,
+  ROOT,
+  runCli,
+  runNode,
+  spawnedDaemonPids,
+  spawningEnv,
+  startDaemonProcess,
+  type TestHome,
+} from './support/daemon.js';
+import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
+
+const HOST = join(ROOT, 'test/fixtures/host.mjs');
+
+interface HostStats {
+  sent: number;
+  handedOff: number;
+  dropped: Record<string, number>;
+  errors: string[];
+  totalMs?: number;
+  perSecond?: Record<string, number>;
+}
+
+function parseStats(run: { code: number | null; stdout: string; stderr: string }): HostStats {
+  expect(run.code, run.stderr).toBe(0);
+  return JSON.parse(run.stdout.trim().split('\n').at(-1) as string) as HostStats;
+}
+
+describe('daemon lifecycle', () => {
+  let home: TestHome;
+  let receiver: OtlpReceiver;
+  let daemon: DaemonProcess | undefined;
+
+  beforeEach(async () => {
+    home = createTestHome();
+    receiver = await startOtlpReceiver();
+    home.writeConfig(grpcConfig(receiver.endpoint));
+  });
+
+  afterEach(async () => {
+    await daemon?.stop();
+    daemon = undefined;
+    for (const pid of spawnedDaemonPids(home)) {
+      process.kill(pid, 'SIGTERM');
+      await expect.poll(() => isAlive(pid), { timeout: 10_000 }).toBe(false);
+    }
+    await receiver.close();
+    home.remove();
+  });
+
+  async function flushSpawned(): Promise<void> {
+    const flush = await runCli(home, ['flush']);
+    expect(flush.code, flush.stderr + flush.stdout).toBe(0);
+  }
+
+  it('first use: the client starts the daemon, the host does not wait for it, and all 1,000 records arrive', async () => {
+    const env = spawningEnv(home);
+    const cold = parseStats(await runNode(home, HOST, ['close', 'cold', '1000'], 30_000, env));
+    expect(cold.dropped).toEqual({});
+    await expect.poll(() => spawnedDaemonPids(home).length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => receiver.histogramTotals('codex.test.latency_ms', { client: 'cold' }).count, { timeout: 10_000 }).toBe(1000);
+    expect(receiver.histogramTotals('codex.test.latency_ms', { client: 'cold' }).sum).toBe(500_500);
+
+    const warm = parseStats(await runNode(home, HOST, ['close', 'warm', '1000'], 30_000, env));
+    await flushSpawned();
+    expect(receiver.histogramTotals('codex.test.latency_ms', { client: 'warm' }).count).toBe(1000);
+    const status = JSON.parse((await runCli(home, ['status', '--json'])).stdout) as { startedBy: string; idleExitAfterMs: number };
+    expect(status).toMatchObject({ startedBy: 'auto-spawn', idleExitAfterMs: 600_000 });
+    // The cold host handed its records over instead of waiting for the daemon to come up.
+    process.stdout.write(`first use: host ran ${cold.totalMs?.toFixed(1)} ms (handed over ${cold.handedOff}); warm: ${warm.totalMs?.toFixed(1)} ms (sent ${warm.sent})\n`);
+    expect(cold.totalMs).toBeLessThan((warm.totalMs as number) + 50);
+  });
+
+  it('twenty clients starting at once leave exactly one daemon, and nothing is lost', async () => {
+    const env = spawningEnv(home);
+    const runs = await Promise.all(Array.from({ length: 20 }, (_, index) => runNode(home, HOST, ['close', `herd-${index}`, '200'], 60_000, env)));
+    for (const run of runs) expect(parseStats(run).dropped).toEqual({});
+    await expect.poll(() => spawnedDaemonPids(home).length, { timeout: 10_000 }).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(spawnedDaemonPids(home)).toHaveLength(1);
+    await flushSpawned();
+    await expect.poll(() => receiver.histogramTotals('codex.test.latency_ms').count, { timeout: 10_000 }).toBe(20 * 200);
+    for (let index = 0; index < 20; index++) expect(receiver.histogramTotals('codex.test.latency_ms', { client: `herd-${index}` }).count).toBe(200);
+  });
+
+  it('a host that calls process.exit(0) right after 10,000 records loses none of them', async () => {
+    daemon = await startDaemonProcess(home);
+    // Connected: the exit writes what is queued and buffered to the socket synchronously.
+    const connected = parseStats(await runNode(home, HOST, ['exit-connected', 'sync', '10000']));
+    // Not yet connected: the exit hands the buffer over as a file.
+    const early = parseStats(await runNode(home, HOST, ['exit', 'early', '10000']));
+    expect(connected.dropped).toEqual({});
+    expect(early.dropped).toEqual({});
+    await expect.poll(() => receiver.histogramTotals('codex.test.latency_ms', { client: 'early' }).count, { timeout: 10_000 }).toBe(10_000);
+    await daemon.request('daemon/flush', {});
+    expect(receiver.histogramTotals('codex.test.latency_ms', { client: 'sync' })).toEqual({ count: 10_000, sum: 50_005_000 });
+    expect(receiver.histogramTotals('codex.test.latency_ms', { client: 'early' })).toEqual({ count: 10_000, sum: 50_005_000 });
+    const status = await daemon.status();
+    expect(status.handoff).toMatchObject({ filesIngested: 1, recordsIngested: 10_000, filesRejected: 0 });
+  });
+
+  it('record then process.exit() on a machine with no daemon loses nothing', async () => {
+    const env = spawningEnv(home);
+    const run = parseStats(await runNode(home, HOST, ['exit', 'nodaemon', '5000'], 30_000, env));
+    expect(run.dropped).toEqual({});
+    await expect.poll(() => spawnedDaemonPids(home).length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(async () => (await runCli(home, ['status', '--json'])).code, { timeout: 10_000 }).toBe(0);
+    await flushSpawned();
+    await expect.poll(() => receiver.histogramTotals('codex.test.latency_ms', { client: 'nodaemon' }).count, { timeout: 10_000 }).toBe(5000);
+  });
+
+  it('kill -9 of the daemon: the next record starts a new one and later records arrive; the loss is measured', async () => {
+    const env = spawningEnv(home);
+    const host = runNode(home, HOST, ['steady', 'steady', '4000'], 60_000, env);
+    await expect.poll(() => spawnedDaemonPids(home).length, { timeout: 10_000 }).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const [first] = spawnedDaemonPids(home);
+    process.kill(first as number, 'SIGKILL');
+    const stats = parseStats(await host);
+    await expect.poll(() => spawnedDaemonPids(home).filter((pid) => pid !== first).length, { timeout: 10_000 }).toBe(1);
+    await flushSpawned();
+    const perSecond = stats.perSecond as Record<string, number>;
+    const recorded = Object.values(perSecond).reduce((sum, count) => sum + count, 0);
+    const arrived = receiver.sumOf('codex.test.steady');
+    process.stdout.write(`kill -9: recorded ${recorded}, arrived ${arrived}, lost ${recorded - arrived} (records the killed daemon had taken but not exported)\n`);
+    // The last second is recorded well after the new daemon is up: every record of it arrives.
+    expect(receiver.sumOf('codex.test.steady', { second: '3' })).toBe(perSecond['3']);
+    expect(arrived).toBeLessThanOrEqual(recorded);
+    expect(arrived).toBeGreaterThan(recorded / 2);
+  });
+
+  it('recovers from a stale socket and a stale lock left by a dead daemon', async () => {
+    const dir = join(home.dir, 'run');
+    mkdirSync(dir, { mode: 0o700 });
+    // A daemon that was killed leaves its socket file and its lock behind.
+    const holder = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(home.socketPath)}, () => console.log(process.pid))`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const deadPid = Number(await new Promise<string>((resolve) => holder.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString()))));
+    holder.kill('SIGKILL');
+    await new Promise((resolve) => holder.once('exit', resolve));
+    writeFileSync(join(dir, 'codexd.lock'), `${deadPid}\n2026-01-01T00:00:00.000Z\n`);
+    daemon = await startDaemonProcess(home);
+    expect((await daemon.status()).pid).toBe(daemon.child.pid);
+  });
+
+  it('refuses to start while another daemon holds a fresh lock and is still starting', async () => {
+    const dir = join(home.dir, 'run');
+    mkdirSync(dir, { mode: 0o700 });
+    // A live process (this test runner) holds the lock but listens nowhere yet.
+    writeFileSync(join(dir, 'codexd.lock'), `${process.pid}\n${new Date().toISOString()}\n`);
+    const result = await runCli(home, ['run']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`codexd: another codexd (pid ${process.pid}) is starting on ${home.socketPath}\n`);
+  });
+
+  it('the crash-loop guard stops starting a daemon that keeps failing', async () => {
+    mkdirSync(join(home.dir, 'run'), { mode: 0o700 });
+    const now = new Date().toISOString();
+    writeFileSync(join(home.dir, 'run', RUNTIME_FILES.spawnFailures), `${now}\n${now}\n${now}\n`);
+    const run = parseStats(await runNode(home, HOST, ['close', 'guarded', '10'], 30_000, spawningEnv(home)));
+    expect(run.errors.some((message) => message.includes('failed to start 3 times'))).toBe(true);
+    expect(spawnedDaemonPids(home)).toEqual([]);
+    expect(run.handedOff).toBe(10);
+  });
+
+  it('an auto-spawned daemon exits after its idle time, but not while it holds records', async () => {
+    home.writeConfig(`${grpcConfig(receiver.endpoint, 600_000)}idle_timeout_ms = 400\n`);
+    const env = spawningEnv(home);
+    parseStats(await runNode(home, HOST, ['close', 'idle', '100'], 30_000, env));
+    await expect.poll(() => spawnedDaemonPids(home).length, { timeout: 10_000 }).toBe(1);
+    const [pid] = spawnedDaemonPids(home);
+    // Records are buffered until the next export, ten minutes away: the daemon stays.
+    await expect.poll(async () => JSON.parse((await runCli(home, ['status', '--json'])).stdout).signals.metrics.buffered, { timeout: 10_000 }).toBe(100);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(isAlive(pid as number)).toBe(true);
+    await flushSpawned();
+    expect(receiver.histogramTotals('codex.test.latency_ms', { client: 'idle' }).count).toBe(100);
+    await expect.poll(() => isAlive(pid as number), { timeout: 5000 }).toBe(false);
+  });
+
+  it('a foreground daemon does not exit when idle', async () => {
+    home.writeConfig(`${grpcConfig(receiver.endpoint)}idle_timeout_ms = 200\n`);
+    daemon = await startDaemonProcess(home);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(daemon.child.exitCode).toBeNull();
+    expect((await daemon.status()).idleExitAfterMs).toBeNull();
+  });
+});
