@@ -1,0 +1,74 @@
+/**
+ * Child processes of the benchmark, tracked so every one of them is ended on success, on
+ * failure and on Ctrl-C. Every child runs on the pinned Node (`process.execPath`).
+ */
+import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+
+const live = new Set<ChildProcess>();
+
+/** Starts a tracked child. Its stdio defaults to ignored stdin and piped stdout/stderr. */
+export function startChild(args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  child.once('error', () => live.delete(child));
+  return child;
+}
+
+export interface Finished {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Wall time from just before spawn() to the child's 'exit' event, in milliseconds. */
+  readonly wallMs: number;
+}
+
+/** Collects a child's output and resolves when it exits (or rejects if it cannot start). */
+export function finished(child: ChildProcess, startedAt = performance.now()): Promise<Finished> {
+  let stdout = '';
+  let stderr = '';
+  let exitedAt = Number.NaN;
+  child.once('exit', () => (exitedAt = performance.now()));
+  child.stdout?.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr, wallMs: (Number.isNaN(exitedAt) ? performance.now() : exitedAt) - startedAt }));
+  });
+}
+
+/** Runs one process to completion and times it from spawn to exit. Throws on a non-zero exit. */
+export async function runTimed(args: readonly string[], options: SpawnOptions = {}, timeoutMs = 60_000): Promise<Finished> {
+  const startedAt = performance.now();
+  const child = startChild(args, options);
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  try {
+    const result = await finished(child, startedAt);
+    if (result.code !== 0) {
+      throw new Error(`${args.join(' ')} exited with ${result.code ?? result.signal}\n${result.stderr.slice(-2000)}`);
+    }
+    return result;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Asks a child to stop (SIGTERM), then kills it if it has not exited within `graceMs`. */
+export async function stopChild(child: ChildProcess, graceMs = 8000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Kills every child still running, synchronously (safe in an 'exit' handler). */
+export function killAllChildren(): void {
+  for (const child of live) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  live.clear();
+}
