@@ -380,7 +380,7 @@ function renderDoc(details: Details, date: string): string {
     '### 2. Short CLI wall time',
     '',
     'Three commands, each spawned from bench/run.ts with the same Node binary (`process.execPath`) and timed from just before `spawn()` to the ' +
-      "child's exit: `node -e 0`; bench/fixtures/cli-client.mjs, which imports `createClient` from dist/client, makes 1,000 calls " +
+      "child's exit: `node -e 0`; bench/fixtures/cli-client.mjs, which imports `createClient` from `codexd/client` (the single-file bundle in dist/client), makes 1,000 calls " +
       `(500 \`codex.tool.call\` counter increments over four tag sets, 500 \`codex.tool.duration_ms\` histogram values; the client sums the counters and sends ${cli.sentPerRun} records) and awaits \`close()\` against the running daemon; ` +
       'bench/fixtures/cli-sdk.mjs, which makes the same calls through its own `MeterProvider` + `PeriodicExportingMetricReader` + OTLP/gRPC `OTLPMetricExporter` ' +
       `pointed at a local OTLP receiver (test/support/otlp-receiver.ts, running in the benchmark process) and awaits \`provider.shutdown()\`. ` +

@@ -5,10 +5,6 @@
  * marker file in the socket's folder, and the daemon's own lock behind it), and a daemon that
  * keeps failing to start is not started again and again (the crash-loop guard).
  */
-import { spawn } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { RUNTIME_FILES } from '../protocol/index.js';
 
@@ -42,15 +38,18 @@ export interface SpawnerOptions {
 
 /** This package's daemon entry: `dist/daemon/cli.js` beside `dist/client/`. */
 function defaultCommand(): string[] {
+  const { fileURLToPath } = process.getBuiltinModule('node:url');
   const built = fileURLToPath(new URL('../daemon/cli.js', import.meta.url));
   // Running from the TypeScript sources (tests), the built entry is under dist/.
-  const entry = existsSync(built) ? built : fileURLToPath(new URL('../dist/daemon/cli.js', import.meta.url));
+  const entry = process.getBuiltinModule('node:fs').existsSync(built) ? built : fileURLToPath(new URL('../dist/daemon/cli.js', import.meta.url));
   return [process.execPath, entry, 'run', '--spawned'];
 }
 
 function recentFailures(path: string, now: number): number {
   try {
-    return readFileSync(path, 'utf8')
+    return process
+      .getBuiltinModule('node:fs')
+      .readFileSync(path, 'utf8')
       .split('\n')
       .filter((line) => line !== '' && now - Date.parse(line) < CRASH_LOOP_WINDOW_MS).length;
   } catch {
@@ -60,6 +59,7 @@ function recentFailures(path: string, now: number): number {
 
 /** Takes the spawn marker, or says someone else holds a fresh one. */
 function takeMarker(path: string): boolean {
+  const { closeSync, openSync, statSync, unlinkSync, writeSync } = process.getBuiltinModule('node:fs');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx', 0o600);
@@ -80,11 +80,14 @@ function takeMarker(path: string): boolean {
 }
 
 export function createDaemonSpawner(options: SpawnerOptions): DaemonSpawner {
+  const { dirname, join } = process.getBuiltinModule('node:path');
   const dir = dirname(options.socketPath);
   const marker = join(dir, RUNTIME_FILES.spawnMarker);
   const failures = join(dir, RUNTIME_FILES.spawnFailures);
   return {
     start() {
+      const { mkdirSync } = process.getBuiltinModule('node:fs');
+      const { spawn } = process.getBuiltinModule('node:child_process');
       try {
         mkdirSync(dir, { recursive: true, mode: 0o700 });
         const failed = recentFailures(failures, Date.now());
@@ -113,6 +116,7 @@ export function createDaemonSpawner(options: SpawnerOptions): DaemonSpawner {
       }
     },
     failed() {
+      const { appendFileSync, unlinkSync } = process.getBuiltinModule('node:fs');
       try {
         appendFileSync(failures, `${new Date().toISOString()}\n`, { mode: 0o600 });
         unlinkSync(marker);

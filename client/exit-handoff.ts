@@ -4,8 +4,6 @@
  * be written as a file in the socket's folder, which the daemon ingests.
  */
 import type { Socket } from 'node:net';
-import { mkdirSync, readdirSync, renameSync, writeFileSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 
 import { type ClientInfo, type MetricRecord, RUNTIME_FILES } from '../protocol/index.js';
 
@@ -31,6 +29,7 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
  * passed or the socket failed).
  */
 export function writeAllSync(fd: number, bytes: Uint8Array, deadline: number): number {
+  const { writeSync } = process.getBuiltinModule('node:fs');
   let offset = 0;
   while (offset < bytes.length) {
     try {
@@ -60,6 +59,8 @@ export function socketInternals(socket: Socket): { fd: number; queuedBytes: numb
  * false when the folder holds too many already or cannot be written.
  */
 export function writeHandoffFile(socketPath: string, handoff: Handoff): boolean {
+  const { mkdirSync, readdirSync, renameSync, writeFileSync } = process.getBuiltinModule('node:fs');
+  const { dirname, join } = process.getBuiltinModule('node:path');
   const dir = join(dirname(socketPath), RUNTIME_FILES.handoffDir);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });

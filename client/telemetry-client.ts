@@ -10,10 +10,12 @@
  * When nothing answers on the socket, the client starts the daemon itself (daemon-spawner.ts)
  * and keeps buffering meanwhile. When the host exits, what is still buffered or queued is
  * written synchronously, or handed over as a file the daemon ingests (exit-handoff.ts).
+ *
+ * Node built-ins are reached through `process.getBuiltinModule()` where they are used, here and
+ * in the modules below: a host's start-up is the hot path, and an ES import of a built-in costs
+ * milliseconds (measured in bench/).
  */
-import { connect, type Socket } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
-import { performance } from 'node:perf_hooks';
+import type { Socket } from 'node:net';
 
 import {
   type ClientInfo,
@@ -97,18 +99,30 @@ export interface TelemetryClient {
   stats(): ClientStats;
 }
 
+/** `os.tmpdir()` on POSIX, without loading node:os (2 ms of a host's start-up). */
+function posixTmpdir(): string {
+  const dir = process.env.TMPDIR || process.env.TMP || process.env.TEMP || '/tmp';
+  return dir.length > 1 && dir.endsWith('/') ? dir.slice(0, -1) : dir;
+}
+
 function defaultSocketPath(): string {
   let username = 'user';
-  try {
-    username = userInfo().username;
-  } catch {
-    // No passwd entry for this uid; the name only matters for the Windows pipe.
-  }
+  let tmpdir: string;
+  if (process.platform === 'win32') {
+    // Only the Windows pipe name needs the user's name, and only Windows needs node:os here.
+    const os = process.getBuiltinModule('node:os');
+    tmpdir = os.tmpdir();
+    try {
+      username = os.userInfo().username;
+    } catch {
+      // No account entry for this user: the pipe gets the generic name.
+    }
+  } else tmpdir = posixTmpdir();
   return resolveSocketPath({
     platform: process.platform,
     env: process.env,
     uid: typeof process.getuid === 'function' ? process.getuid() : null,
-    tmpdir: tmpdir(),
+    tmpdir,
     username,
   });
 }
@@ -118,6 +132,9 @@ function defaultSocketPath(): string {
  * an idle client never keeps its host alive.
  */
 export function createClient(options: ClientOptions): TelemetryClient {
+  // Built-ins are fetched here rather than imported: an ES import of a built-in builds its whole
+  // namespace (for node:fs, every lazy part of it), which a short-lived host pays at start-up.
+  const net = process.getBuiltinModule('node:net');
   const socketPath = options.socketPath ?? defaultSocketPath();
   const buffer = createRecordBuffer(options.maxBufferedRecords ?? DEFAULT_MAX_BUFFERED_RECORDS);
   const closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
@@ -132,6 +149,8 @@ export function createClient(options: ClientOptions): TelemetryClient {
   /** Frames encoded from one batch that split in several, waiting for their turn. */
   let pendingFrames: { frame: Buffer; records: MetricRecord[] }[] = [];
   let draining = false;
+  /** Woken when a frame's write completes. */
+  let writeWaiters: (() => void)[] = [];
   let socket: Socket | null = null;
   let ready = false;
   let closing = false;
@@ -213,6 +232,9 @@ export function createClient(options: ClientOptions): TelemetryClient {
         current.write(entry.frame, () => {
           inFlight = inFlight.filter((candidate) => candidate !== entry);
           if (socket === current) drain();
+          const waiters = writeWaiters;
+          writeWaiters = [];
+          for (const wake of waiters) wake();
         });
       }
     } finally {
@@ -226,6 +248,8 @@ export function createClient(options: ClientOptions): TelemetryClient {
   }
 
   function record(kind: MetricKind, name: string, value: number, tags: Tags | undefined): void {
+    // The hot path: an increment of a counter already buffered with the same tags.
+    if (kind === 'counter' && typeof value === 'number' && value >= 0 && value !== Infinity && buffer.addToCounter(name, value, tags)) return;
     if (!knownNames.has(name)) {
       const problem = metricNameProblem(name);
       if (problem !== null) {
@@ -289,7 +313,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
   }
 
   function open(): void {
-    const current = connect(socketPath);
+    const current = net.connect(socketPath);
     socket = current;
     current.unref();
     const decoder = createFrameDecoder();
@@ -334,6 +358,9 @@ export function createClient(options: ClientOptions): TelemetryClient {
       }
       // A frame in flight on a dead connection is lost with it; the daemon counted what it read.
       inFlight = [];
+      const waiters = writeWaiters;
+      writeWaiters = [];
+      for (const wake of waiters) wake();
       if (closing) return;
       if (wasReady) scheduleReconnect(RECONNECT_MIN_MS);
       else onNoDaemon(failure ?? Object.assign(new Error('connection closed before initialize'), { code: 'ECONNRESET' }));
@@ -357,11 +384,13 @@ export function createClient(options: ClientOptions): TelemetryClient {
     });
   }
 
-  /** Resolves once everything handed to the socket so far has been written out. */
+  /**
+   * Resolves when the frame in flight has been written (its completion callback runs on a
+   * later tick even when the kernel took it at once), or at once when none is.
+   */
   function written(): Promise<void> {
-    const current = socket;
-    if (current === null || current.writableLength === 0) return Promise.resolve();
-    return new Promise((resolve) => current.write('', () => resolve()));
+    if (inFlight.length === 0 || socket === null) return Promise.resolve();
+    return new Promise((resolve) => writeWaiters.push(resolve));
   }
 
   async function sendAll(untilAbsent: boolean): Promise<void> {

@@ -2,10 +2,8 @@
  * The wire's framing, as pure functions over bytes: vscode-jsonrpc's `Content-Length` headers
  * around UTF-8 JSON bodies. The daemon's bounded reader and the thin client both use it, so the
  * two sides cannot disagree on a frame; the client uses it instead of vscode-jsonrpc itself
- * because loading that library costs a short-lived host about 50 ms.
+ * because loading that library costs a short-lived host about 50 ms. (`Buffer` is Node's global.)
  */
-import { Buffer } from 'node:buffer';
-
 import { ErrorCodes } from './errors.js';
 import { MAX_HEADER_BYTES, MAX_MESSAGE_BYTES } from './limits.js';
 

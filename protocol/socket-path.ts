@@ -2,7 +2,10 @@
  * Where the per-user socket lives, computed from the environment alone. The daemon checks and
  * creates the folder; this only names it.
  */
-import { posix } from 'node:path';
+/** Joins POSIX path parts; inputs are absolute folders and plain names. */
+function join(...parts: string[]): string {
+  return parts.map((part, index) => (index === 0 ? part.replace(/\/+$/, '') : part.replace(/^\/+|\/+$/g, ''))).join('/');
+}
 
 export interface SocketPathInputs {
   readonly platform: string;
@@ -35,10 +38,10 @@ export function resolveSocketPath(inputs: SocketPathInputs): string {
   }
   const runtime = inputs.env.XDG_RUNTIME_DIR;
   if (inputs.platform !== 'darwin' && runtime !== undefined && runtime.startsWith('/')) {
-    return posix.join(runtime, 'codexd', SOCKET_FILE_NAME);
+    return join(runtime, 'codexd', SOCKET_FILE_NAME);
   }
   const tmp = inputs.platform === 'darwin' && inputs.env.TMPDIR ? inputs.env.TMPDIR : inputs.tmpdir;
-  return posix.join(tmp, `codexd-${inputs.uid ?? 'user'}`, SOCKET_FILE_NAME);
+  return join(tmp, `codexd-${inputs.uid ?? 'user'}`, SOCKET_FILE_NAME);
 }
 
 /** True for a Windows named pipe path, which has no folder to secure. */

@@ -21,7 +21,8 @@ function exitTime(home: TestHome, source: string): Promise<{ code: number | null
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, ms: Date.now() - started, stderr })));
 }
 
-const CLIENT_URL = new URL('../dist/client/index.js', import.meta.url).href;
+// What a host imports: `codexd/client`, the single-file bundle.
+const CLIENT_URL = new URL('../dist/client/codexd-client.js', import.meta.url).href;
 
 describe('thin client', () => {
   let home: TestHome;
@@ -87,6 +88,25 @@ describe('thin client', () => {
     expect(status.signals.metrics.dropped).toEqual({ client_buffer_full: 900, client_invalid_name: 1 });
     expect(status.signals.metrics.accepted).toBe(102);
     expect(receiver.histogramTotals('codex.test.latency_ms').count).toBe(100);
+  });
+
+  it('flush() resolves as soon as the batch is written, round after round', async () => {
+    daemon = await startDaemonProcess(home);
+    const client = createClient({ clientInfo: { name: 'flusher', version: '1' }, socketPath: home.socketPath, spawn: false });
+    client.counter('codex.test.calls', 1);
+    await client.flush();
+    expect(client.stats().connected).toBe(true);
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 100; i++) client.histogram('codex.test.latency_ms', i, { round: String(round) });
+      const started = performance.now();
+      await client.flush();
+      // A write completes on a later tick; flush must wait for it, not spin until its timeout.
+      expect(performance.now() - started).toBeLessThan(250);
+      expect(client.stats().buffered).toBe(0);
+    }
+    await client.close();
+    await daemon.request('daemon/flush', {});
+    expect(receiver.histogramTotals('codex.test.latency_ms').count).toBe(2000);
   });
 
   it('a timer records once, however often it is stopped', async () => {

@@ -31,6 +31,13 @@ function staticGraph(entry: string): { files: Set<string>; packages: Set<string>
 }
 
 describe('layering', () => {
+  it('the published client is one file that imports nothing at all', () => {
+    const bundle = readFileSync(join(ROOT, 'dist/client/codexd-client.js'), 'utf8');
+    expect([...bundle.matchAll(STATIC_IMPORT)].map((match) => match[1] ?? match[2])).toEqual([]);
+    expect(bundle).not.toMatch(/\bimport\(/);
+    expect(bundle).toContain('function createClient(');
+  });
+
   it('the client loads only protocol/ and Node built-ins', () => {
     const graph = staticGraph(join(ROOT, 'dist/client/index.js'));
     expect([...graph.packages]).toEqual([]);
