@@ -40,7 +40,8 @@ export interface DaemonServices {
   protocolError(reason: string): void;
   isShuttingDown(): boolean;
   status(): DaemonStatus.Result;
-  flush(timeoutMs: number | undefined): Promise<DaemonFlush.Result>;
+  /** Flushes; `from` is the asking connection, whose own pending request is not waited for. */
+  flush(timeoutMs: number | undefined, from: ClientConnection): Promise<DaemonFlush.Result>;
   requestShutdown(reason: string): void;
 }
 
@@ -219,7 +220,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
         services.protocolError('invalid_params');
         throw new ResponseError(ErrorCodes.InvalidParams, 'params.timeoutMs: must be a positive number of milliseconds');
       }
-      return services.flush(timeoutMs);
+      return services.flush(timeoutMs, self);
     }),
   );
   connection.onRequest(

@@ -30,11 +30,11 @@ import { createSignalStats } from './stats.js';
 /** Extra time past the flush deadline before a stop gives up waiting and exits anyway. */
 const EXIT_MARGIN_MS = 1000;
 /**
- * At shutdown, a connection counts as drained once it has been silent this long with nothing
- * left unhandled: records a client wrote just before the stop are still taken in.
+ * Before a stop or a flush, a connection counts as drained once it has been silent this long
+ * with nothing left unhandled: records a client wrote just before are still taken in.
  */
 const DRAIN_QUIET_MS = 50;
-/** Longest the drain of open connections may take, whatever the clients do. */
+/** Longest that drain may take, whatever the clients do. */
 const MAX_DRAIN_MS = 500;
 
 export interface RunOptions {
@@ -145,9 +145,25 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   let resolveStopped: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
 
-  async function flush(timeoutMs: number | undefined): Promise<DaemonFlush.Result> {
+  /**
+   * Waits until every open connection but `except` has been quiet for a moment with nothing
+   * left unhandled, at most `maxMs`: records clients wrote just before are then accepted.
+   * Always waits once, so bytes already in the socket buffers are read.
+   */
+  async function takeInWhatWasSent(maxMs: number, except: ClientConnection | null): Promise<void> {
+    const until = Date.now() + maxMs;
+    do {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    } while (Date.now() < until && ![...connections].every((connection) => connection === except || connection.isQuiet(DRAIN_QUIET_MS)));
+  }
+
+  async function flush(timeoutMs: number | undefined, from: ClientConnection): Promise<DaemonFlush.Result> {
     const started = Date.now();
-    const outcome = await metrics.forceFlush(Math.min(timeoutMs ?? config.flushDeadlineMs, config.flushDeadlineMs));
+    const budget = Math.min(timeoutMs ?? config.flushDeadlineMs, config.flushDeadlineMs);
+    // A host that wrote its records and then asked (or had `codexd flush` ask) for a flush on
+    // another connection expects those records in it.
+    await takeInWhatWasSent(Math.min(MAX_DRAIN_MS, budget / 4), from);
+    const outcome = await metrics.forceFlush(Math.max(1, budget - (Date.now() - started)));
     return { complete: outcome.complete, timedOut: outcome.timedOut, durationMs: Date.now() - started, metrics: metricStats.snapshot() };
   }
 
@@ -191,11 +207,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       }
       // 2. Take in what open connections already sent: wait until each is quiet, within a
       //    bound; from then on new records are refused and counted as dropped.
-      const drainUntil = Date.now() + Math.min(MAX_DRAIN_MS, config.flushDeadlineMs / 4);
-      // At least one wait: bytes already in the socket buffers are read during it.
-      do {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      } while (Date.now() < drainUntil && ![...connections].every((connection) => connection.isQuiet(DRAIN_QUIET_MS)));
+      await takeInWhatWasSent(Math.min(MAX_DRAIN_MS, config.flushDeadlineMs / 4), null);
       shuttingDown = true;
       // 3. Collect and export what was accepted, within the flush deadline.
       await metrics.shutdown({ timeoutMillis: config.flushDeadlineMs });
