@@ -39,6 +39,11 @@ commands:
                                          record one metric (default kind: counter)
   flush [--timeout MS]                   export everything accepted so far
   stop                                   drain and stop the daemon
+  restart                                stop it and start it again (through its service
+                                         manager when it runs under one)
+  service install|uninstall|status [--dry-run]
+                                         set codexd up as a systemd user service (socket
+                                         activated) or a launchd agent
   version                                print the version
 
 environment:
@@ -192,6 +197,39 @@ async function stop(args: string[]): Promise<number> {
   });
 }
 
+async function service(args: string[]): Promise<number> {
+  const dryRun = takeFlag(args, '--dry-run');
+  const [action, ...rest] = args;
+  rejectUnknown(rest);
+  const { installService, serviceStatus, uninstallService } = await import('./service.js');
+  const out = (line: string): void => void process.stdout.write(`${line}\n`);
+  switch (action) {
+    case 'install':
+      return installService(dryRun, out);
+    case 'uninstall':
+      return uninstallService(dryRun, out);
+    case 'status':
+      return serviceStatus(out);
+    default:
+      throw new UsageError('usage: codexd service install|uninstall|status [--dry-run]');
+  }
+}
+
+async function restart(args: string[]): Promise<number> {
+  rejectUnknown(args);
+  const status = await withDaemon((connection) => connection.request<DaemonStatus.Result>(DaemonStatus.method, {}, REQUEST_TIMEOUT_MS));
+  const { restartManaged, startDetached } = await import('./service.js');
+  if (status.startedBy === 'systemd' || status.startedBy === 'systemd-socket' || status.startedBy === 'launchd') {
+    return restartManaged(status.startedBy, (line) => void process.stdout.write(`${line}\n`));
+  }
+  const stopped = await stop([]);
+  if (stopped !== 0) return stopped;
+  // A daemon started by hand or by a client comes back as a client would start it: detached.
+  startDetached(socketPath());
+  process.stdout.write('codexd started again in the background\n');
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   switch (command) {
@@ -205,6 +243,10 @@ async function main(argv: string[]): Promise<number> {
       return flush(args);
     case 'stop':
       return stop(args);
+    case 'restart':
+      return restart(args);
+    case 'service':
+      return service(args);
     case 'version':
     case '--version':
       process.stdout.write(`${PACKAGE_VERSION}\n`);

@@ -24,6 +24,21 @@ const METRIC_NAME = /^[A-Za-z][A-Za-z0-9._-]*$/;
 /** Codex's tag rule for keys and values. */
 const TAG_TEXT = /^[A-Za-z0-9._/-]+$/;
 
+/**
+ * Strings already found valid, so a name or tag seen before is not run through its regular
+ * expression again: the same few names and tag values make up nearly all traffic. Bounded;
+ * emptied when full. Only results of pure checks are kept, so the functions stay pure.
+ */
+const KNOWN_LIMIT = 8192;
+const validNames = new Set<string>();
+const validTagKeys = new Set<string>();
+const validTagValues = new Set<string>();
+
+function remember(known: Set<string>, text: string): void {
+  if (known.size >= KNOWN_LIMIT) known.clear();
+  known.add(text);
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -31,9 +46,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /** Why `name` is not a valid metric name, or `null` when it is. */
 export function metricNameProblem(name: unknown): string | null {
   if (typeof name !== 'string') return 'must be a string';
+  if (validNames.has(name)) return null;
   if (name.length === 0) return 'must not be empty';
   if (name.length > MAX_METRIC_NAME_LENGTH) return `exceeds ${MAX_METRIC_NAME_LENGTH} characters`;
   if (!METRIC_NAME.test(name)) return 'must start with a letter and contain only A-Z a-z 0-9 . _ -';
+  remember(validNames, name);
   return null;
 }
 
@@ -53,22 +70,27 @@ export function tagsProblem(tags: unknown): TagProblem | null {
     if (++count > MAX_TAGS_PER_RECORD) {
       return { code: 'too_many_tags', field: 'tags', message: `has more than ${MAX_TAGS_PER_RECORD} tags` };
     }
-    if (key.length > MAX_TAG_KEY_LENGTH) {
-      return { code: 'invalid_tag_key', field: `tags.${key.slice(0, 32)}…`, message: `key exceeds ${MAX_TAG_KEY_LENGTH} characters` };
-    }
-    if (!TAG_TEXT.test(key)) {
-      return { code: 'invalid_tag_key', field: `tags.${JSON.stringify(key)}`, message: 'key must be non-empty and contain only A-Z a-z 0-9 . _ / -' };
+    if (!validTagKeys.has(key)) {
+      if (key.length > MAX_TAG_KEY_LENGTH) {
+        return { code: 'invalid_tag_key', field: `tags.${key.slice(0, 32)}…`, message: `key exceeds ${MAX_TAG_KEY_LENGTH} characters` };
+      }
+      if (!TAG_TEXT.test(key)) {
+        return { code: 'invalid_tag_key', field: `tags.${JSON.stringify(key)}`, message: 'key must be non-empty and contain only A-Z a-z 0-9 . _ / -' };
+      }
+      remember(validTagKeys, key);
     }
     const value = tags[key];
     if (typeof value !== 'string') {
       return { code: 'invalid_tag_value', field: `tags.${key}`, message: 'value must be a string' };
     }
+    if (validTagValues.has(value)) continue;
     if (value.length > MAX_TAG_VALUE_LENGTH) {
       return { code: 'invalid_tag_value', field: `tags.${key}`, message: `value exceeds ${MAX_TAG_VALUE_LENGTH} characters` };
     }
     if (!TAG_TEXT.test(value)) {
       return { code: 'invalid_tag_value', field: `tags.${key}`, message: 'value must be non-empty and contain only A-Z a-z 0-9 . _ / -' };
     }
+    remember(validTagValues, value);
   }
   return null;
 }
