@@ -27,7 +27,9 @@ import {
   type MetricKind,
   type MetricRecord,
   MetricRecordBatch,
+  DaemonShutdown,
   metricNameProblem,
+  PACKAGE_VERSION,
   PROTOCOL_VERSION,
   type RejectionCode,
   resolveSocketPath,
@@ -99,6 +101,18 @@ export interface TelemetryClient {
   stats(): ClientStats;
 }
 
+/** Compares dotted release numbers (`0.10.2` > `0.9.9`); a pre-release suffix is ignored. */
+export function compareVersions(a: string, b: string): number {
+  const parse = (version: string): number[] => version.split('-')[0]!.split('.').map((part) => Number.parseInt(part, 10) || 0);
+  const left = parse(a);
+  const right = parse(b);
+  for (let index = 0; index < Math.max(left.length, right.length); index++) {
+    const difference = (left[index] ?? 0) - (right[index] ?? 0);
+    if (difference !== 0) return Math.sign(difference);
+  }
+  return 0;
+}
+
 /** `os.tmpdir()` on POSIX, without loading node:os (2 ms of a host's start-up). */
 function posixTmpdir(): string {
   const dir = process.env.TMPDIR || process.env.TMP || process.env.TEMP || '/tmp';
@@ -165,6 +179,8 @@ export function createClient(options: ClientOptions): TelemetryClient {
   /** Waiters that also give up as soon as a connection attempt finds no daemon. */
   let absentWaiters: ((isReady: boolean) => void)[] = [];
   let closePromise: Promise<void> | null = null;
+  /** Set while an older daemon this client asked to exit is draining. */
+  let replacing = false;
   /** While a daemon is starting: until when to retry fast, and whether this client started it. */
   let spawnWait: { until: number; ours: boolean } | null = null;
 
@@ -331,8 +347,19 @@ export function createClient(options: ClientOptions): TelemetryClient {
     current.on('data', (chunk: Buffer) => {
       for (const frame of decoder.push(chunk)) {
         if (frame.kind !== 'message') continue;
-        const message = frame.message as { id?: unknown; result?: Initialize.Result; error?: { message?: string } };
+        const message = frame.message as { id?: unknown; result?: Initialize.Result; error?: { code?: number; message?: string; data?: { serverVersion?: unknown } } };
+        if (message.id === 2) continue; // The answer to a replacement's daemon/shutdown: the close that follows is what matters.
         if (message.id !== 1) continue;
+        const serverVersion = message.result?.serverInfo.version ?? message.error?.data?.serverVersion;
+        if (spawner !== null && typeof serverVersion === 'string' && compareVersions(serverVersion, PACKAGE_VERSION) < 0) {
+          // An older daemon: ask it to drain and exit, then start this release's daemon. The
+          // records wait in the buffer meanwhile; the old daemon exports what it holds.
+          replacing = true;
+          if (message.result !== undefined) current.write(encodeFrame({ jsonrpc: '2.0', id: 2, method: DaemonShutdown.method, params: {} }));
+          // A daemon refusing our protocol version exits by itself when the client is newer.
+          report('replace', `codexd: replacing the running daemon ${serverVersion} with ${PACKAGE_VERSION}`);
+          continue;
+        }
         if (message.result !== undefined) {
           maxBatch = Math.min(MAX_BATCH_RECORDS, message.result.limits.maxBatchRecords);
           maxBytes = Math.min(MAX_MESSAGE_BYTES, message.result.limits.maxMessageBytes);
@@ -351,6 +378,13 @@ export function createClient(options: ClientOptions): TelemetryClient {
       failure = error;
     });
     current.on('close', () => {
+      if (replacing) {
+        // The old daemon has drained and gone: start ours at once.
+        replacing = false;
+        if (socket === current) socket = null;
+        if (!closing) onNoDaemon(Object.assign(new Error('replaced an older daemon'), { code: 'ECONNREFUSED' }));
+        return;
+      }
       const wasReady = ready && socket === current;
       if (socket === current) {
         socket = null;

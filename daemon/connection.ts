@@ -152,6 +152,11 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
       }
       if (checked.value.protocolVersion !== PROTOCOL_VERSION) {
         services.protocolError('unsupported_protocol_version');
+        if (checked.value.protocolVersion > PROTOCOL_VERSION) {
+          // A newer client cannot talk to this daemon but can start its own: make way for it,
+          // after this answer is written and what is held is exported.
+          setImmediate(() => services.requestShutdown(`replaced by a client speaking protocol ${checked.value.protocolVersion}`));
+        }
         throw new ResponseError(
           ErrorCodes.UnsupportedProtocolVersion,
           `params.protocolVersion: ${checked.value.protocolVersion} is not supported; this daemon speaks ${PROTOCOL_VERSION}`,

@@ -49,3 +49,14 @@ describe('client record buffer', () => {
     ]);
   });
 });
+
+describe('release comparison', () => {
+  it('orders dotted versions numerically and ignores pre-release suffixes', async () => {
+    const { compareVersions } = await import('../client/telemetry-client.js');
+    expect(compareVersions('0.10.0', '0.9.9')).toBe(1);
+    expect(compareVersions('0.0.1', '0.1.0')).toBe(-1);
+    expect(compareVersions('1.2.3', '1.2.3')).toBe(0);
+    expect(compareVersions('1.2', '1.2.0')).toBe(0);
+    expect(compareVersions('2.0.0-rc.1', '1.9.0')).toBe(1);
+  });
+});

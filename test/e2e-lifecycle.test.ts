@@ -4,12 +4,12 @@
  * recovered, and an auto-spawned daemon goes away when idle.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { RUNTIME_FILES } from '../protocol/index.js';
+import { ErrorCodes, PACKAGE_VERSION, PROTOCOL_VERSION, RUNTIME_FILES } from '../protocol/index.js';
 import {
   createTestHome,
   type DaemonProcess,
@@ -22,8 +22,10 @@ import {
   spawningEnv,
   startDaemonProcess,
   type TestHome,
+  waitForSocket,
 } from './support/daemon.js';
 import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
+import { openRawPeer } from './support/raw-client.js';
 
 const HOST = join(ROOT, 'test/fixtures/host.mjs');
 
@@ -198,5 +200,44 @@ describe('daemon lifecycle', () => {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(daemon.child.exitCode).toBeNull();
     expect((await daemon.status()).idleExitAfterMs).toBeNull();
+  });
+
+  it('an older daemon is replaced by a newer client without losing what either held', async () => {
+    // An older release: this build with its version set back, in a folder of its own.
+    const old = join(home.dir, 'old-release');
+    cpSync(join(ROOT, 'dist'), join(old, 'dist'), { recursive: true });
+    cpSync(join(ROOT, 'package.json'), join(old, 'package.json'));
+    symlinkSync(join(ROOT, 'node_modules'), join(old, 'node_modules'), 'dir');
+    const versionFile = join(old, 'dist/protocol/version.js');
+    writeFileSync(versionFile, readFileSync(versionFile, 'utf8').replace(/PACKAGE_VERSION = '[^']+'/, "PACKAGE_VERSION = '0.0.1'"));
+    // A long export interval: what the old daemon holds is only exported by its drain.
+    home.writeConfig(grpcConfig(receiver.endpoint, 600_000));
+    const oldDaemon = spawn(process.execPath, [join(old, 'dist/daemon/cli.js'), 'run', '--log-stderr'], { env: home.env, stdio: 'ignore' });
+    const oldExit = new Promise((resolve) => oldDaemon.once('exit', (code) => resolve(code)));
+    await waitForSocket(home.socketPath);
+    expect(JSON.parse((await runCli(home, ['status', '--json'])).stdout).serverInfo.version).toBe('0.0.1');
+
+    // A client of the old release's age records into it (no replacement: spawning is off).
+    parseStats(await runNode(home, HOST, ['close', 'before', '300']));
+    // A client of this release, with spawning on, replaces it.
+    const newer = parseStats(await runNode(home, HOST, ['close', 'newer', '700'], 30_000, spawningEnv(home)));
+    expect(newer.errors.some((message) => message.includes('replacing the running daemon 0.0.1 with'))).toBe(true);
+    expect(await oldExit).toBe(0);
+    await expect.poll(() => spawnedDaemonPids(home).length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(async () => (await runCli(home, ['status'])).code, { timeout: 10_000 }).toBe(0);
+    const status = JSON.parse((await runCli(home, ['status', '--json'])).stdout) as { serverInfo: { version: string }; startedBy: string };
+    expect(status).toMatchObject({ serverInfo: { version: PACKAGE_VERSION }, startedBy: 'auto-spawn' });
+    await flushSpawned();
+    expect(receiver.histogramTotals('codex.test.latency_ms', { client: 'before' }).count).toBe(300);
+    expect(receiver.histogramTotals('codex.test.latency_ms', { client: 'newer' }).count).toBe(700);
+  });
+
+  it('a daemon asked to speak a newer protocol refuses (-32003) and makes way for that client', async () => {
+    daemon = await startDaemonProcess(home);
+    const peer = await openRawPeer(home.socketPath);
+    const reply = await peer.request(1, 'initialize', { protocolVersion: PROTOCOL_VERSION + 1, clientInfo: { name: 'future', version: '9.0.0' } });
+    expect((reply.error as { code: number }).code).toBe(ErrorCodes.UnsupportedProtocolVersion);
+    expect(await daemon.exited).toEqual({ code: 0, signal: null });
+    peer.destroy();
   });
 });
