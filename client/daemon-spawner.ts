@@ -6,7 +6,7 @@
  * keeps failing to start is not started again and again (the crash-loop guard).
  */
 
-import { RUNTIME_FILES } from '../protocol/index.js';
+import { RUNTIME_FILES, type runtimeFolder } from '../protocol/index.js';
 
 /** How long a started daemon has to answer before its start counts as failed. */
 export const SPAWN_DEADLINE_MS = 5000;
@@ -31,6 +31,8 @@ export interface DaemonSpawner {
 
 export interface SpawnerOptions {
   readonly socketPath: string;
+  /** Where the spawn marker and the record of failed starts live ({@link runtimeFolder}). */
+  readonly runtimeDir: string;
   /** `[execPath, ...args]` of the daemon; defaults to this Node and the package's `codexd run --spawned`. */
   readonly command?: readonly string[];
   readonly report: (kind: string, message: string) => void;
@@ -80,8 +82,8 @@ function takeMarker(path: string): boolean {
 }
 
 export function createDaemonSpawner(options: SpawnerOptions): DaemonSpawner {
-  const { dirname, join } = process.getBuiltinModule('node:path');
-  const dir = dirname(options.socketPath);
+  const { join } = process.getBuiltinModule('node:path');
+  const dir = options.runtimeDir;
   const marker = join(dir, RUNTIME_FILES.spawnMarker);
   const failures = join(dir, RUNTIME_FILES.spawnFailures);
   return {

@@ -55,13 +55,13 @@ export function socketInternals(socket: Socket): { fd: number; queuedBytes: numb
 }
 
 /**
- * Writes a hand-off file atomically (temp file, then rename) in the socket's folder. Returns
+ * Writes a hand-off file atomically (temp file, then rename) under the runtime folder. Returns
  * false when the folder holds too many already or cannot be written.
  */
-export function writeHandoffFile(socketPath: string, handoff: Handoff): boolean {
+export function writeHandoffFile(runtimeDir: string, handoff: Handoff): boolean {
   const { mkdirSync, readdirSync, renameSync, writeFileSync } = process.getBuiltinModule('node:fs');
-  const { dirname, join } = process.getBuiltinModule('node:path');
-  const dir = join(dirname(socketPath), RUNTIME_FILES.handoffDir);
+  const { join } = process.getBuiltinModule('node:path');
+  const dir = join(runtimeDir, RUNTIME_FILES.handoffDir);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (readdirSync(dir).length >= MAX_HANDOFF_FILES) return false;

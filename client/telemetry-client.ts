@@ -33,6 +33,7 @@ import {
   PROTOCOL_VERSION,
   type RejectionCode,
   resolveSocketPath,
+  runtimeFolder,
   tagsProblem,
 } from '../protocol/index.js';
 import { createDaemonSpawner, SPAWN_DEADLINE_MS } from './daemon-spawner.js';
@@ -119,26 +120,18 @@ function posixTmpdir(): string {
   return dir.length > 1 && dir.endsWith('/') ? dir.slice(0, -1) : dir;
 }
 
-function defaultSocketPath(): string {
-  let username = 'user';
-  let tmpdir: string;
-  if (process.platform === 'win32') {
-    // Only the Windows pipe name needs the user's name, and only Windows needs node:os here.
-    const os = process.getBuiltinModule('node:os');
-    tmpdir = os.tmpdir();
-    try {
-      username = os.userInfo().username;
-    } catch {
-      // No account entry for this user: the pipe gets the generic name.
-    }
-  } else tmpdir = posixTmpdir();
-  return resolveSocketPath({
-    platform: process.platform,
-    env: process.env,
-    uid: typeof process.getuid === 'function' ? process.getuid() : null,
-    tmpdir,
-    username,
-  });
+/** The user name and temp folder the socket path rules need, without node:os on POSIX. */
+function platformInfo(): { tmpdir: string; username: string } {
+  if (process.platform !== 'win32') return { tmpdir: posixTmpdir(), username: process.env.USER ?? process.env.LOGNAME ?? 'user' };
+  // Only Windows needs the user's name (for the pipe), and only there is node:os loaded.
+  const os = process.getBuiltinModule('node:os');
+  let username = process.env.USERNAME ?? 'user';
+  try {
+    username = os.userInfo().username;
+  } catch {
+    // No account entry for this user: the pipe gets the name from the environment.
+  }
+  return { tmpdir: os.tmpdir(), username };
 }
 
 /**
@@ -149,7 +142,11 @@ export function createClient(options: ClientOptions): TelemetryClient {
   // Built-ins are fetched here rather than imported: an ES import of a built-in builds its whole
   // namespace (for node:fs, every lazy part of it), which a short-lived host pays at start-up.
   const net = process.getBuiltinModule('node:net');
-  const socketPath = options.socketPath ?? defaultSocketPath();
+  const platform = platformInfo();
+  const socketPath =
+    options.socketPath ??
+    resolveSocketPath({ platform: process.platform, env: process.env, uid: typeof process.getuid === 'function' ? process.getuid() : null, ...platform });
+  const runtimeDir = runtimeFolder(socketPath, platform.tmpdir, platform.username);
   const buffer = createRecordBuffer(options.maxBufferedRecords ?? DEFAULT_MAX_BUFFERED_RECORDS);
   const closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
   const spawnEnabled = options.spawn ?? process.env.CODEXD_NO_SPAWN !== '1';
@@ -194,7 +191,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
     }
   }
 
-  const spawner = spawnEnabled ? createDaemonSpawner({ socketPath, report, ...(options.daemonCommand === undefined ? {} : { command: options.daemonCommand }) }) : null;
+  const spawner = spawnEnabled ? createDaemonSpawner({ socketPath, runtimeDir, report, ...(options.daemonCommand === undefined ? {} : { command: options.daemonCommand }) }) : null;
 
   function drop(reason: string, count: number, message: string): void {
     dropped.set(reason, (dropped.get(reason) ?? 0) + count);
@@ -440,7 +437,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
   function handOff(records: MetricRecord[]): void {
     if (records.length === 0) return;
     const handoff = { version: 1 as const, clientInfo: options.clientInfo, pid: process.pid, records, ...(unreported.size > 0 ? { dropped: Object.fromEntries(unreported) } : {}) };
-    if (writeHandoffFile(socketPath, handoff)) {
+    if (writeHandoffFile(runtimeDir, handoff)) {
       unreported.clear();
       handedOff += records.length;
     } else {

@@ -32,7 +32,8 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): DaemonPaths 
   };
 }
 
-function currentUserName(): string {
+/** The login name (used for the Windows pipe and runtime folder names). */
+export function userName(): string {
   try {
     return userInfo().username;
   } catch {
@@ -48,7 +49,7 @@ export function socketPathFor(configured?: string, env: NodeJS.ProcessEnv = proc
     env,
     uid: typeof process.getuid === 'function' ? process.getuid() : null,
     tmpdir: tmpdir(),
-    username: currentUserName(),
+    username: userName(),
     ...(configured === undefined ? {} : { configured }),
   });
 }

@@ -7,15 +7,15 @@
  *
  * This is the only module of the command line that loads OpenTelemetry.
  */
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import type { Socket } from 'node:net';
 import { rmSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 
-import { type DaemonFlush, type DaemonStatus, RUNTIME_FILES, type StartedBy, isNamedPipe, PACKAGE_VERSION, PROTOCOL_VERSION, SERVER_NAME } from '../protocol/index.js';
+import { type DaemonFlush, type DaemonStatus, RUNTIME_FILES, runtimeFolder, type StartedBy, isNamedPipe, PACKAGE_VERSION, PROTOCOL_VERSION, SERVER_NAME } from '../protocol/index.js';
 import { type DaemonConfig, loadConfig } from './config.js';
 import { type ClientConnection, type DaemonServices, serveConnection } from './connection.js';
 import { createFileMetricExporter } from './exporters/file-exporter.js';
@@ -23,7 +23,7 @@ import { type HandoffIngest, startHandoffIngest } from './handoff-ingest.js';
 import { createOtlpGrpcMetricExporter } from './exporters/otlp-grpc-exporter.js';
 import { createDaemonLogger } from './logger.js';
 import { createMetricsPipeline } from './metrics-pipeline.js';
-import { type DaemonPaths, resolvePaths, socketPathFor } from './paths.js';
+import { type DaemonPaths, resolvePaths, socketPathFor, userName } from './paths.js';
 import { type Listening, listenOnInheritedSocket, listenOnSocket } from './socket-listener.js';
 import { createSignalStats } from './stats.js';
 
@@ -256,8 +256,8 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   };
   listening = options.inheritedFd === undefined ? await listenOnSocket(socketPath, onConnection) : await listenOnInheritedSocket(options.inheritedFd, onConnection);
 
-  if (!isNamedPipe(socketPath)) {
-    const runtimeDir = dirname(socketPath);
+  {
+    const runtimeDir = runtimeFolder(socketPath, tmpdir(), userName());
     // This daemon is up: the start that a client may have marked is over, and any record of
     // failed starts is void.
     for (const name of [RUNTIME_FILES.spawnMarker, RUNTIME_FILES.spawnFailures]) rmSync(join(runtimeDir, name), { force: true });

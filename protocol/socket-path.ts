@@ -44,6 +44,18 @@ export function resolveSocketPath(inputs: SocketPathInputs): string {
   return join(tmp, `codexd-${inputs.uid ?? 'user'}`, SOCKET_FILE_NAME);
 }
 
+/**
+ * The folder for the files clients and the daemon share ({@link RUNTIME_FILES}): the socket's own
+ * folder, or for a Windows named pipe (which lives in no folder) `<tmpdir>/codexd-<user>`.
+ */
+export function runtimeFolder(socketPath: string, tmpdir: string, username: string): string {
+  if (!isNamedPipe(socketPath)) {
+    const slash = socketPath.lastIndexOf('/');
+    return slash <= 0 ? '/' : socketPath.slice(0, slash);
+  }
+  return join(tmpdir, `codexd-${username.replace(/[^A-Za-z0-9._-]/g, '_') || 'user'}`);
+}
+
 /** True for a Windows named pipe path, which has no folder to secure. */
 export function isNamedPipe(path: string): boolean {
   return path.startsWith('\\\\.\\pipe\\') || path.startsWith('\\\\?\\pipe\\');

@@ -141,6 +141,12 @@ describe('socket path', () => {
     expect(resolveSocketPath(base)).toBe('/tmp/codexd-1000/codexd.sock');
     expect(resolveSocketPath({ ...base, env: { XDG_RUNTIME_DIR: 'relative' } })).toBe('/tmp/codexd-1000/codexd.sock');
   });
+  it('keeps shared runtime files beside the socket, or in a per-user temp folder for a named pipe', async () => {
+    const { runtimeFolder } = await import('../protocol/index.js');
+    expect(runtimeFolder('/run/user/1000/codexd/codexd.sock', '/tmp', 'ada')).toBe('/run/user/1000/codexd');
+    expect(runtimeFolder('\\\\.\\pipe\\codexd-ada', 'C:/Users/ada/AppData/Local/Temp', 'Ada L')).toBe('C:/Users/ada/AppData/Local/Temp/codexd-Ada_L');
+  });
+
   it('uses $TMPDIR on macOS and a named pipe on Windows', () => {
     expect(resolveSocketPath({ ...base, platform: 'darwin', env: { TMPDIR: '/var/folders/xy/T/', XDG_RUNTIME_DIR: '/run/x' } })).toBe('/var/folders/xy/T/codexd-1000/codexd.sock');
     expect(resolveSocketPath({ ...base, platform: 'win32', uid: null, username: 'Ada Lovelace' })).toBe('\\\\.\\pipe\\codexd-Ada_Lovelace');
