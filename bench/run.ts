@@ -4,33 +4,42 @@
  *
  *   1. per-call cost of a counter increment (thin client incl. its flush vs SDK counter.add)
  *   2. wall time of a short CLI recording 1,000 metrics (thin client vs `node -e 0` and vs the SDK
- *      exporting over OTLP/gRPC to a local receiver)
+ *      exporting over OTLP/gRPC to a local receiver; 2d: the floor of any socket client)
  *   3. daemon ingest throughput from 8 concurrent client processes
+ *   4. the same short CLI on first use: no daemon running, the client auto-spawns one and hands
+ *      its records over as a file (vs the same CLI with the daemon up)
+ *   5. the fixed cost of connecting: a CLI recording one counter (vs `node -e 0`)
  *
  * Every child runs on this process's Node (the pinned one under `npm run bench`). Every child
- * process and temp folder is removed at the end, also on failure or Ctrl-C.
+ * process, every daemon a client auto-spawned and every temp folder is removed at the end, also
+ * on failure or Ctrl-C.
  *
- *   node bench/run.ts [--quick] [--only=1,2,3]
+ *   node bench/run.ts [--quick] [--only=1,2,3,4,5]
  *
  * --quick: small counts; --only: some rows. Either prints only and leaves docs/benchmarks.md
  * alone. BENCH_DAEMON_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" passes Node options to the
  * daemons (for profiling; the figures are then not comparable).
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import type { ClientStats } from '../dist/client/index.js';
+import { type ControlConnection, openControlConnection } from '../dist/daemon/control-client.js';
+import type { DaemonStatus } from '../dist/protocol/index.js';
 import { type BenchEnv, createBenchEnv, DAEMON_CLI, ORPHAN_GUARD, removeBenchEnvs, ROOT, type RunningDaemon, startDaemon } from './lib/daemon.ts';
 import { finished, killAllChildren, runTimed, startChild } from './lib/processes.ts';
 import { loadReceiverModule, type OtlpReceiver } from './lib/receiver.ts';
 import { fmt, markdownTable, median, minMax, type Row, textTable } from './lib/report.ts';
+import { findSpawnedDaemons, killSpawnedDaemonsSync, stopSpawnedDaemon, trackSpawnedPid, watchSocketFolder } from './lib/spawned.ts';
 
 const QUICK = process.argv.includes('--quick');
-const ONLY = new Set((process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length) ?? '1,2,3').split(','));
-const PARTIAL = QUICK || ONLY.size < 3 || process.env.BENCH_DAEMON_ARGS !== undefined;
+const ALL_ROWS = ['1', '2', '3', '4', '5'];
+const ONLY = new Set((process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length) ?? ALL_ROWS.join(',')).split(','));
+const PARTIAL = QUICK || !ALL_ROWS.every((row) => ONLY.has(row)) || process.env.BENCH_DAEMON_ARGS !== undefined;
 const DAEMON_ARGS = (process.env.BENCH_DAEMON_ARGS ?? '').split(' ').filter((arg) => arg !== '');
 const FIXTURES = join(ROOT, 'bench/fixtures');
 
@@ -56,6 +65,14 @@ const CONFIG = {
   loadStallMs: 2000,
   sdkRateRecords: QUICK ? 200_000 : 1_600_000,
   sdkRateRounds: 3,
+  /** Row 4: timed first-use rounds, untimed (but checked) warm-up rounds before them. */
+  spawnRuns: QUICK ? 5 : 20,
+  spawnWarmup: 2,
+  /** How long a spawned daemon may take to answer and to count the round's records. */
+  spawnUpTimeoutMs: 15_000,
+  spawnCountTimeoutMs: 5000,
+  /** `[codexd] idle_timeout_ms` for row 4's daemons: should the benchmark be killed, they end themselves. */
+  spawnIdleTimeoutMs: 60_000,
 };
 
 const TARGETS = { costRatio: 0.25, cliOverNodeMs: 10, ingestRate: 300_000 };
@@ -81,6 +98,9 @@ function cleanupSync(): void {
   if (cleanedUp) return;
   cleanedUp = true;
   killAllChildren();
+  // Before the folders go: a spawned daemon is found by its working directory, the socket folder.
+  const killed = killSpawnedDaemonsSync();
+  if (killed.length > 0) log(`killed auto-spawned daemon(s) still running: pid ${killed.join(', ')}`);
   removeBenchEnvs();
 }
 process.on('exit', cleanupSync);
@@ -117,63 +137,103 @@ async function measureCost(bench: BenchEnv, kind: 'counter' | 'histogram', calls
 
 // ---------------------------------------------------------------- row 2: short CLIs
 
+type CliName = 'node' | 'client' | 'sdk' | 'floor' | 'one';
+
 interface CliResult {
   /** Records one client CLI run sends for its 1,000 calls (after the client sums counters). */
   readonly sentPerRun: number;
   readonly nodeMs: number[];
   readonly clientMs: number[];
   readonly sdkMs: number[];
+  /** Row 2d: load node:net, connect, write one frame. */
+  readonly floorMs: number[];
+  /** Row 5: import the client, record one counter, close(). */
+  readonly oneMs: number[];
 }
 
-async function measureClis(bench: BenchEnv, daemon: RunningDaemon, receiver: OtlpReceiver): Promise<CliResult> {
-  const env = { ...bench.env, BENCH_OTLP_ENDPOINT: receiver.endpoint };
-  const commands = {
+function parseStats(stdout: string): ClientStats {
+  return JSON.parse(stdout.trim().split('\n').pop() as string) as ClientStats;
+}
+
+/**
+ * Rows 2 and 5: short CLIs against the running daemon, all interleaved with `node -e 0` in one
+ * loop, so every command shares one baseline and the same drift of the machine.
+ */
+async function measureClis(bench: BenchEnv, daemon: RunningDaemon, receiver: OtlpReceiver | null): Promise<CliResult> {
+  const env = { ...bench.env, ...(receiver === null ? {} : { BENCH_OTLP_ENDPOINT: receiver.endpoint }) };
+  const commands: Record<CliName, string[]> = {
     node: ['-e', '0'],
     client: [join(FIXTURES, 'cli-client.mjs')],
     sdk: [join(FIXTURES, 'cli-sdk.mjs')],
-  } as const;
-  type Name = keyof typeof commands;
-  const names: Name[] = ['node', 'client', 'sdk'];
+    floor: [join(FIXTURES, 'socket-floor.mjs')],
+    one: [join(FIXTURES, 'cli-one.mjs')],
+  };
+  const names: CliName[] = ['node'];
+  if (ONLY.has('2')) names.push('client', 'sdk', 'floor');
+  if (ONLY.has('5')) names.push('one');
 
-  // One untimed run with BENCH_VERIFY=1: how many records one client CLI sends after summation.
-  const receivedBefore = (await daemon.metrics()).received;
-  const sdkRequestsBefore = receiver.metricsRequests.length;
-  const sdkSumBefore = receiver.sumOf('codex.tool.call');
-  const verify = await runTimed(commands.client, { env: { ...env, BENCH_VERIFY: '1' }, cwd: ROOT });
-  const verified = JSON.parse(verify.stdout.trim()) as { sent: number; dropped: Record<string, number> };
-  check(Object.keys(verified.dropped).length === 0, `row 2: a client CLI run dropped nothing; it sent ${verified.sent} records for its 1,000 calls (counters summed per tag set)`);
+  // One untimed run of each client CLI with BENCH_VERIFY=1: how many records one run sends.
+  const before = await daemon.status();
+  const sdkRequestsBefore = receiver?.metricsRequests.length ?? 0;
+  const sdkSumBefore = receiver?.sumOf('codex.tool.call') ?? 0;
+  const runs: Record<CliName, number> = { node: 0, client: 0, sdk: 0, floor: 0, one: 0 };
+  const sentPer: Record<CliName, number> = { node: 0, client: 0, sdk: 0, floor: 0, one: 0 };
+  for (const name of ['client', 'one'] as const) {
+    if (!names.includes(name)) continue;
+    const verified = parseStats((await runTimed(commands[name], { env: { ...env, BENCH_VERIFY: '1' }, cwd: ROOT })).stdout);
+    runs[name]++;
+    sentPer[name] = verified.sent;
+    const row = name === 'client' ? 'row 2' : 'row 5';
+    const calls = name === 'client' ? 'its 1,000 calls (counters summed per tag set)' : 'its one counter';
+    check(
+      Object.keys(verified.dropped).length === 0 && verified.handedOff === 0 && (name === 'client' || verified.sent === 1),
+      `${row}: a ${name === 'client' ? 'client CLI' : 'one-counter CLI'} run dropped nothing and handed nothing over; it sent ${verified.sent} record${verified.sent === 1 ? '' : 's'} for ${calls}`,
+    );
+  }
 
-  const times: Record<Name, number[]> = { node: [], client: [], sdk: [] };
-  let clientRuns = 1;
-  let sdkRuns = 0;
+  const times: Record<CliName, number[]> = { node: [], client: [], sdk: [], floor: [], one: [] };
   for (let run = 0; run < CONFIG.cliWarmup + CONFIG.cliRuns; run++) {
-    // Rotate the order every run (node/client/sdk, client/sdk/node, ...) so drift and
+    // Rotate the order every run (node/client/sdk/..., client/sdk/.../node, ...) so drift and
     // "runs right after X" effects fall on every command alike.
     for (let k = 0; k < names.length; k++) {
-      const name = names[(run + k) % names.length] as Name;
+      const name = names[(run + k) % names.length] as CliName;
       const result = await runTimed(commands[name], { env, cwd: ROOT });
-      if (name === 'client') clientRuns++;
-      if (name === 'sdk') sdkRuns++;
+      runs[name]++;
       if (run >= CONFIG.cliWarmup) times[name].push(result.wallMs);
     }
   }
 
   // Delivery: the daemon got every client CLI's records; the receiver got every SDK CLI's export.
-  const expected = clientRuns * verified.sent;
+  const expected = runs.client * sentPer.client + runs.one * sentPer.one;
   let received = 0;
   for (let attempt = 0; attempt < 50; attempt++) {
-    received = (await daemon.metrics()).received - receivedBefore;
+    received = (await daemon.metrics()).received - before.signals.metrics.received;
     if (received >= expected) break;
     await sleep(20);
   }
-  check(received === expected, `row 2: the daemon received ${received} of ${expected} records from ${clientRuns} client CLI runs`);
-  const sdkRequests = receiver.metricsRequests.length - sdkRequestsBefore;
-  const sdkSum = receiver.sumOf('codex.tool.call') - sdkSumBefore;
-  check(
-    sdkRequests === sdkRuns && sdkSum === sdkRuns * 500,
-    `row 2: the OTLP receiver got ${sdkRequests} export requests from ${sdkRuns} SDK CLI runs, codex.tool.call summing to ${sdkSum} (expected ${sdkRuns * 500})`,
-  );
-  return { sentPerRun: verified.sent, nodeMs: times.node, clientMs: times.client, sdkMs: times.sdk };
+  const parts = [
+    ...(runs.client > 0 ? [`${runs.client} client CLI runs (${sentPer.client} each)`] : []),
+    ...(runs.one > 0 ? [`${runs.one} one-counter CLI runs (${sentPer.one} each)`] : []),
+  ];
+  check(received === expected, `row${names.includes('client') && names.includes('one') ? 's 2 and 5' : names.includes('one') ? ' 5' : ' 2'}: the daemon received ${received} of ${expected} records from ${parts.join(' and ')}`);
+  if (receiver !== null) {
+    const sdkRequests = receiver.metricsRequests.length - sdkRequestsBefore;
+    const sdkSum = receiver.sumOf('codex.tool.call') - sdkSumBefore;
+    check(
+      sdkRequests === runs.sdk && sdkSum === runs.sdk * 500,
+      `row 2: the OTLP receiver got ${sdkRequests} export requests from ${runs.sdk} SDK CLI runs, codex.tool.call summing to ${sdkSum} (expected ${runs.sdk * 500})`,
+    );
+  }
+  if (runs.floor > 0) {
+    const after = await daemon.status();
+    const errorsBefore = Object.values(before.protocolErrors).reduce((a, b) => a + b, 0);
+    const errorsAfter = Object.values(after.protocolErrors).reduce((a, b) => a + b, 0);
+    check(
+      errorsAfter === errorsBefore,
+      `row 2d: ${runs.floor} floor runs each connected and wrote one initialize frame, exiting 0; the daemon counted no protocol error (${JSON.stringify(after.protocolErrors)})`,
+    );
+  }
+  return { sentPerRun: sentPer.client, nodeMs: times.node, clientMs: times.client, sdkMs: times.sdk, floorMs: times.floor, oneMs: times.one };
 }
 
 // ---------------------------------------------------------------- row 3: daemon ingest
@@ -310,6 +370,188 @@ async function measureIngest(bench: BenchEnv, daemon: RunningDaemon, repeat: num
   };
 }
 
+// ---------------------------------------------------------------- row 4: first use, auto-spawn
+
+interface FirstUseResult {
+  /** Records one CLI run gives the daemon (sent or handed over). */
+  readonly recordsPerRun: number;
+  readonly rounds: number;
+  /** Timed: the CLI with no daemon (it spawns one and hands its records over), and the same CLI with that daemon up. */
+  readonly firstMs: number[];
+  readonly warmMs: number[];
+  /** Every round: from the first-use CLI's spawn() to the daemon it started having counted its records. */
+  readonly deliveredMs: number[];
+  /** Every round: SIGTERM to the spawned daemon's exit. */
+  readonly stopMs: number[];
+  /** Every round: the spawned daemon's uptime once it had counted the warm runs. */
+  readonly warmUptimeMs: number[];
+}
+
+/** Connects to a daemon that is starting: retries until it answers or `timeoutMs` passes. */
+async function waitForDaemon(socketPath: string, timeoutMs: number): Promise<ControlConnection> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await openControlConnection(socketPath, 1000);
+    } catch (error) {
+      if (performance.now() > deadline) throw new Error(`no daemon answered on ${socketPath} within ${timeoutMs} ms: ${(error as Error).message}`);
+      await sleep(5);
+    }
+  }
+}
+
+/** Polls `daemon/status` until `received` reaches `atLeast` (or `timeoutMs` passes). */
+async function statusWhenCounted(control: ControlConnection, atLeast: number, timeoutMs: number): Promise<DaemonStatus.Result> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const status = await control.request<DaemonStatus.Result>('daemon/status', {}, 10_000);
+    if (status.signals.metrics.received >= atLeast || performance.now() > deadline) return status;
+    await sleep(5);
+  }
+}
+
+function handoffFiles(socketDir: string): string[] {
+  try {
+    return readdirSync(join(socketDir, 'handoff'));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Row 4. Its own temp folder and socket, spawning on (no CODEXD_NO_SPAWN), nothing running there
+ * to begin with. Each round: check that nothing runs on the socket; run the CLI (timed: first
+ * use); wait for the daemon it started and for that daemon to count the CLI's records; run the
+ * same CLI twice against it (untimed, then timed: warm); check those records too; stop the
+ * daemon (SIGTERM, SIGKILL after 8 s) and remove whatever it left in the socket folder.
+ */
+async function measureFirstUse(): Promise<FirstUseResult> {
+  const bench = createBenchEnv({ idleTimeoutMs: CONFIG.spawnIdleTimeoutMs });
+  const socketDir = dirname(bench.socketPath);
+  watchSocketFolder(socketDir);
+  const env: NodeJS.ProcessEnv = { ...bench.env, BENCH_VERIFY: '1' };
+  delete env.CODEXD_NO_SPAWN;
+  const command = [join(FIXTURES, 'cli-client.mjs')];
+  const rounds = CONFIG.spawnWarmup + CONFIG.spawnRuns;
+  const firstMs: number[] = [];
+  const warmMs: number[] = [];
+  const deliveredMs: number[] = [];
+  const stopMs: number[] = [];
+  const warmUptimeMs: number[] = [];
+  const failures = { fromNothing: [] as string[], firstUse: [] as string[], warm: [] as string[], stop: [] as string[] };
+  let recordsPerRun = -1;
+  let handedOffTotal = 0;
+  let ingestedTotal = 0;
+  const daemonPids = new Set<number>();
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const label = `round ${round + 1}${round < CONFIG.spawnWarmup ? ' (warm-up)' : ''}`;
+      // 1. Nothing runs: no socket file, no spawned daemon in the folder, no hand-off waiting.
+      const leftDaemons = findSpawnedDaemons(socketDir);
+      const waiting = handoffFiles(socketDir);
+      if (existsSync(bench.socketPath) || leftDaemons.length > 0 || waiting.length > 0) {
+        failures.fromNothing.push(`${label}: socket ${existsSync(bench.socketPath) ? 'present' : 'absent'}, spawned daemons [${leftDaemons.join(', ')}], hand-off files [${waiting.join(', ')}]`);
+        throw new Error(`row 4 ${label} would not start from nothing`);
+      }
+
+      // 2. First use, timed: no daemon, the client spawns one and hands its records over.
+      const startedAt = performance.now();
+      const first = await runTimed(command, { env, cwd: ROOT });
+      const firstStats = parseStats(first.stdout);
+
+      // 3. The daemon that CLI started comes up and counts its records (from the hand-off file).
+      const control = await waitForDaemon(bench.socketPath, CONFIG.spawnUpTimeoutMs);
+      let pid: number;
+      try {
+        let status = await control.request<DaemonStatus.Result>('daemon/status', {}, 10_000);
+        pid = status.pid;
+        trackSpawnedPid(pid, socketDir);
+        const firstRecords = firstStats.sent + firstStats.handedOff;
+        if (recordsPerRun < 0) recordsPerRun = firstRecords;
+        status = await statusWhenCounted(control, firstRecords, CONFIG.spawnCountTimeoutMs);
+        deliveredMs.push(performance.now() - startedAt);
+        const counted = status.signals.metrics;
+        handedOffTotal += firstStats.handedOff;
+        ingestedTotal += status.handoff.recordsIngested;
+        if (
+          status.startedBy !== 'auto-spawn' ||
+          daemonPids.has(pid) ||
+          firstRecords !== recordsPerRun ||
+          firstStats.handedOff === 0 ||
+          Object.keys(firstStats.dropped).length > 0 ||
+          counted.received !== firstRecords ||
+          status.handoff.recordsIngested !== firstStats.handedOff ||
+          counted.rejectedTotal !== 0
+        ) {
+          failures.firstUse.push(
+            `${label}: CLI sent ${firstStats.sent}, handed over ${firstStats.handedOff}, dropped ${JSON.stringify(firstStats.dropped)}; ` +
+              `daemon pid ${pid} (${status.startedBy}) received ${counted.received}, handoff.recordsIngested ${status.handoff.recordsIngested}, rejected ${counted.rejectedTotal}`,
+          );
+        }
+        daemonPids.add(pid);
+
+        // 4. Warm: the same CLI with that daemon up; one untimed run first (the daemon just started).
+        await runTimed(command, { env, cwd: ROOT });
+        const warm = await runTimed(command, { env, cwd: ROOT });
+        const warmStats = parseStats(warm.stdout);
+        const after = await statusWhenCounted(control, firstRecords + 2 * recordsPerRun, CONFIG.spawnCountTimeoutMs);
+        warmUptimeMs.push(after.uptimeMs);
+        if (
+          after.pid !== pid ||
+          warmStats.sent !== recordsPerRun ||
+          warmStats.handedOff !== 0 ||
+          Object.keys(warmStats.dropped).length > 0 ||
+          after.signals.metrics.received !== firstRecords + 2 * recordsPerRun ||
+          after.handoff.recordsIngested !== status.handoff.recordsIngested
+        ) {
+          failures.warm.push(
+            `${label}: warm CLI sent ${warmStats.sent}, handed over ${warmStats.handedOff}; daemon pid ${after.pid} received ${after.signals.metrics.received} (expected ${firstRecords + 2 * recordsPerRun}), handoff.recordsIngested ${after.handoff.recordsIngested}`,
+          );
+        }
+        if (round >= CONFIG.spawnWarmup) {
+          firstMs.push(first.wallMs);
+          warmMs.push(warm.wallMs);
+        }
+      } finally {
+        control.close();
+      }
+
+      // 5. Stop it: exactly that one daemon runs in the folder; SIGTERM, wait for its exit.
+      const running = findSpawnedDaemons(socketDir);
+      if (running.length !== 1 || running[0] !== pid) failures.stop.push(`${label}: spawned daemons in the folder [${running.join(', ')}], status said pid ${pid}`);
+      for (const other of new Set([pid, ...running])) {
+        const outcome = await stopSpawnedDaemon(other, bench.socketPath);
+        stopMs.push(outcome.ms);
+        if (outcome.how !== 'sigterm' || outcome.leftOver.length > 0) failures.stop.push(`${label}: pid ${other} ${outcome.how} after ${outcome.ms} ms, left ${JSON.stringify(outcome.leftOver)}`);
+      }
+    }
+  } finally {
+    // Whatever happened, nothing spawned stays up.
+    for (const pid of findSpawnedDaemons(socketDir)) await stopSpawnedDaemon(pid, bench.socketPath, 2000);
+  }
+  const some = (list: string[]): string => (list.length === 0 ? '' : `; ${list.length} did not: ${list.slice(0, 3).join(' | ')}${list.length > 3 ? ' | …' : ''}`);
+  check(
+    failures.fromNothing.length === 0,
+    `row 4: each of ${rounds} rounds (${CONFIG.spawnWarmup} warm-up) started from nothing: no socket file, no \`--spawned\` daemon with the socket folder as its cwd, no hand-off file waiting${some(failures.fromNothing)}`,
+  );
+  check(
+    failures.firstUse.length === 0,
+    `row 4: in each round the first-use CLI handed its ${recordsPerRun} records over as a file, dropped none and exited, and a new auto-spawned daemon counted them: ` +
+      `received ${recordsPerRun}, handoff.recordsIngested ${recordsPerRun} (in all: ${handedOffTotal} handed over, ${ingestedTotal} ingested by ${daemonPids.size} daemons)${some(failures.firstUse)}`,
+  );
+  check(
+    failures.warm.length === 0,
+    `row 4: in each round the same daemon then counted 2 warm runs of the CLI, which sent ${recordsPerRun} records each over the socket (received ${3 * recordsPerRun} per round)${some(failures.warm)}`,
+  );
+  check(
+    failures.stop.length === 0 && stopMs.length === rounds,
+    `row 4: after each round the one spawned daemon in the folder (the pid its daemon/status gave) exited on SIGTERM (${spread(stopMs, 0)} ms) and left no socket, lock or spawn marker behind${some(failures.stop)}`,
+  );
+  const leftAtEnd = findSpawnedDaemons(socketDir);
+  check(leftAtEnd.length === 0 && !existsSync(bench.socketPath), `row 4: no spawned daemon left at the end (/proc scan of the socket folder: [${leftAtEnd.join(', ')}])`);
+  return { recordsPerRun, rounds, firstMs, warmMs, deliveredMs, stopMs, warmUptimeMs };
+}
+
 // ---------------------------------------------------------------- the doc
 
 const loadAtStart = os.loadavg()[0] ?? 0;
@@ -330,6 +572,7 @@ interface Details {
   cli: CliResult;
   ingest: IngestResult[];
   sdkRates: number[];
+  firstUse: FirstUseResult;
 }
 
 function spread(values: readonly number[], digits: number): string {
@@ -339,7 +582,7 @@ function spread(values: readonly number[], digits: number): string {
 
 function renderDoc(details: Details, date: string): string {
   const m = machine();
-  const { counter, histogram, cli, ingest, sdkRates } = details;
+  const { counter, histogram, cli, ingest, sdkRates, firstUse } = details;
   const daemonCpus = ingest.map((run) => run.daemonCpuMs).filter((ms): ms is number => ms !== null);
   const daemonCpu =
     daemonCpus.length === 0
@@ -379,13 +622,17 @@ function renderDoc(details: Details, date: string): string {
     '',
     '### 2. Short CLI wall time',
     '',
-    'Three commands, each spawned from bench/run.ts with the same Node binary (`process.execPath`) and timed from just before `spawn()` to the ' +
-      "child's exit: `node -e 0`; bench/fixtures/cli-client.mjs, which imports `createClient` from `codexd/client` (the single-file bundle in dist/client), makes 1,000 calls " +
+    'Row 2 compares three commands, each spawned from bench/run.ts with the same Node binary (`process.execPath`) and timed from just before `spawn()` to the ' +
+      "child's exit: `node -e 0`; bench/fixtures/cli-client.mjs, which imports `createClient` from `codexd/client` (run with the repository as its working directory, " +
+      "that resolves through the package's own `exports` to dist/client/codexd-client.js: one ES module that `npm run build` bundles from client/ and protocol/ with rolldown, " +
+      'with no `import` statements left: it reaches the Node built-ins it needs through `process.getBuiltinModule()` where it uses them), makes 1,000 calls ' +
       `(500 \`codex.tool.call\` counter increments over four tag sets, 500 \`codex.tool.duration_ms\` histogram values; the client sums the counters and sends ${cli.sentPerRun} records) and awaits \`close()\` against the running daemon; ` +
       'bench/fixtures/cli-sdk.mjs, which makes the same calls through its own `MeterProvider` + `PeriodicExportingMetricReader` + OTLP/gRPC `OTLPMetricExporter` ' +
       `pointed at a local OTLP receiver (test/support/otlp-receiver.ts, running in the benchmark process) and awaits \`provider.shutdown()\`. ` +
-      `${CONFIG.cliWarmup} untimed warm-up rounds, then ${cli.nodeMs.length} timed rounds; each round runs all three commands one after another, the order rotated every round. ` +
+      `${CONFIG.cliWarmup} untimed warm-up rounds, then ${cli.nodeMs.length} timed rounds; each round runs these three and the two commands of rows 2d and 5 one after another, the order rotated every round. ` +
       `Figures are medians (spread: node -e 0 ${spread(cli.nodeMs, 1)} ms, client CLI ${spread(cli.clientMs, 1)} ms, SDK CLI ${spread(cli.sdkMs, 1)} ms). ` +
+      `For a floor, row 2d times bench/fixtures/socket-floor.mjs in the same rounds: it only loads node:net (through \`process.getBuiltinModule()\`), connects to the daemon's socket, writes one frame (the client's \`initialize\` request, framed by hand) and exits once the write is done, which is what any socket client pays over \`node -e 0\`: ` +
+      `${fmt.signedMs(median(cli.floorMs) - median(cli.nodeMs))} (median ${fmt.ms(median(cli.floorMs))}, spread ${spread(cli.floorMs, 1)} ms), against ${fmt.signedMs(median(cli.clientMs) - median(cli.nodeMs))} for the client CLI. ` +
       'Delivery is checked: the daemon must have counted every client run\'s records and the receiver every SDK run\'s export (see Checks).',
     '',
     '### 3. Daemon ingest throughput',
@@ -406,6 +653,32 @@ function renderDoc(details: Details, date: string): string {
       `for ${median(ingest.map((run) => run.elapsedMs)).toFixed(0)} ms of wall time on ${os.cpus().length} cores. ` +
       `The baseline column is, for context, the rate of one process recording the same histogram points into its own in-process SDK ` +
       `(bench/fixtures/sdk-rate.mjs, ${CONFIG.sdkRateRecords.toLocaleString('en-US')} records per round, median of ${sdkRates.length} rounds after a warm-up).`,
+    '',
+    '### 4. First use: the client starts the daemon',
+    '',
+    `The same bench/fixtures/cli-client.mjs (1,000 calls, ${firstUse.recordsPerRun} records, \`close()\`), in a temp folder and socket of its own, with spawning on ` +
+      '(CODEXD_NO_SPAWN removed from its environment, which the other rows set to 1) and `[codexd] idle_timeout_ms = ' +
+      `${CONFIG.spawnIdleTimeoutMs}\` in its config.toml (a safety net: a daemon left behind by a killed benchmark ends itself). ` +
+      'Each round starts from nothing, checked: no socket file, no process running `--spawned` with the socket folder as its working directory, no hand-off file waiting. ' +
+      'First use (timed): the CLI finds nothing on the socket, so its client starts `node dist/daemon/cli.js run --spawned` detached (cwd = the socket folder), and since `close()` ' +
+      'comes before any daemon answers, it writes its records as a file in `<socket folder>/handoff/` and the CLI exits; the figure is that CLI\'s wall time from `spawn()` to exit, ' +
+      'so it includes loading node:child_process, starting the detached daemon and writing the hand-off file, but not the daemon\'s own start-up, which runs on after the CLI has gone. ' +
+      'The benchmark then connects to that daemon (retrying until it answers), reads its pid from `daemon/status` and waits until `signals.metrics.received` counts the round\'s records; ' +
+      'the check requires exactly those records, all of them ingested from the hand-off file (`handoff.recordsIngested`). ' +
+      `From the CLI's \`spawn()\` to that point took ${fmt.ms(median(firstUse.deliveredMs))} (median, spread ${spread(firstUse.deliveredMs, 0)} ms, polling included). ` +
+      'Warm (timed): the same CLI, same environment, against that daemon, after one untimed run so the just-started daemon has served a client once; ' +
+      `that daemon is young (its uptime once it had counted the warm runs: median ${median(firstUse.warmUptimeMs).toFixed(0)} ms) and runs in row 4's own folder, whereas` +
+      ' row 2a\'s CLI talks to a long-lived daemon, so the two daemon-up figures need not match. ' +
+      'Then the daemon gets SIGTERM (SIGKILL after 8 s; see Checks for how each one ended), the benchmark waits for the process to be gone and removes whatever it left ' +
+      `(socket, lock, spawn marker). ${CONFIG.spawnWarmup} untimed warm-up rounds, then ${firstUse.firstMs.length} timed rounds; figures are medians ` +
+      `(spread: first use ${spread(firstUse.firstMs, 1)} ms, daemon up ${spread(firstUse.warmMs, 1)} ms). ` +
+      'Every auto-spawned daemon is ended by pid and by a /proc scan of the socket folder between rounds and again, with SIGKILL, on every exit path of the benchmark.',
+    '',
+    '### 5. Connecting: one counter',
+    '',
+    'bench/fixtures/cli-one.mjs imports `createClient` from `codexd/client` like the CLI of row 2, records one `codex.tool.call` counter increment and awaits `close()` against the running daemon: ' +
+      'the fixed cost of loading the client, connecting, `initialize` and one write. It runs in the same rounds as row 2 (same daemon, order rotated), so its `node -e 0` baseline is the one of rows 2a and 2c ' +
+      `(median of ${cli.oneMs.length}; spread ${spread(cli.oneMs, 1)} ms). The daemon's count of received records includes each run's one record (see Checks).`,
     '',
     '## Checks',
     '',
@@ -447,46 +720,87 @@ async function rowCost(bench: BenchEnv): Promise<Pick<Details, 'counter' | 'hist
 }
 
 async function rowCli(bench: BenchEnv, daemon: RunningDaemon): Promise<Pick<Details, 'cli'>> {
-  log('row 2: short CLI wall time (loading the OTLP receiver)');
-  const loaded = await loadReceiverModule();
-  const receiver = await loaded.module.startOtlpReceiver();
+  const rowNames = [...(ONLY.has('2') ? ['2'] : []), ...(ONLY.has('5') ? ['5'] : [])].join(' and ');
+  log(`row ${rowNames}: short CLI wall time${ONLY.has('2') ? ' (loading the OTLP receiver)' : ''}`);
+  const receiver = ONLY.has('2') ? await (await loadReceiverModule()).module.startOtlpReceiver() : null;
   let cli: CliResult;
   try {
     cli = await measureClis(bench, daemon, receiver);
   } finally {
-    await receiver.close();
+    await receiver?.close();
   }
   const nodeMs = median(cli.nodeMs);
-  const clientMs = median(cli.clientMs);
-  const sdkMs = median(cli.sdkMs);
+  if (ONLY.has('2')) {
+    const clientMs = median(cli.clientMs);
+    const sdkMs = median(cli.sdkMs);
+    const floorMs = median(cli.floorMs);
+    rows.push({
+      id: '2a',
+      what: 'CLI, 1,000 metrics + close(): thin client',
+      measured: fmt.ms(clientMs),
+      baseline: `node -e 0: ${fmt.ms(nodeMs)}`,
+      comparison: fmt.signedMs(clientMs - nodeMs),
+      target: `≤ +${TARGETS.cliOverNodeMs} ms`,
+      met: clientMs - nodeMs <= TARGETS.cliOverNodeMs,
+    });
+    rows.push({
+      id: '2b',
+      what: 'same CLI: thin client',
+      measured: fmt.ms(clientMs),
+      baseline: `SDK + OTLP/gRPC + shutdown(): ${fmt.ms(sdkMs)}`,
+      comparison: `${fmt.signedMs(clientMs - sdkMs)} (${fmt.ratio(clientMs / sdkMs)})`,
+      target: '—',
+      met: null,
+    });
+    rows.push({
+      id: '2c',
+      what: 'same CLI: in-process SDK + OTLP/gRPC + shutdown()',
+      measured: fmt.ms(sdkMs),
+      baseline: `node -e 0: ${fmt.ms(nodeMs)}`,
+      comparison: fmt.signedMs(sdkMs - nodeMs),
+      target: 'issue saw ≈ +200 ms',
+      met: null,
+    });
+    rows.push({
+      id: '2d',
+      what: 'floor: node:net, connect, write 1 frame',
+      measured: fmt.ms(floorMs),
+      baseline: `node -e 0: ${fmt.ms(nodeMs)}`,
+      comparison: fmt.signedMs(floorMs - nodeMs),
+      target: '—',
+      met: null,
+    });
+  }
+  if (ONLY.has('5')) {
+    const oneMs = median(cli.oneMs);
+    rows.push({
+      id: '5',
+      what: 'CLI, 1 counter + close(): thin client',
+      measured: fmt.ms(oneMs),
+      baseline: `node -e 0: ${fmt.ms(nodeMs)}`,
+      comparison: fmt.signedMs(oneMs - nodeMs),
+      target: '—',
+      met: null,
+    });
+  }
+  return { cli };
+}
+
+async function rowFirstUse(): Promise<Pick<Details, 'firstUse'>> {
+  log('row 4: first use (no daemon, auto-spawn on) vs the same CLI with the daemon up');
+  const firstUse = await measureFirstUse();
+  const firstMs = median(firstUse.firstMs);
+  const warmMs = median(firstUse.warmMs);
   rows.push({
-    id: '2a',
-    what: 'CLI, 1,000 metrics + close(): thin client',
-    measured: fmt.ms(clientMs),
-    baseline: `node -e 0: ${fmt.ms(nodeMs)}`,
-    comparison: fmt.signedMs(clientMs - nodeMs),
-    target: `≤ +${TARGETS.cliOverNodeMs} ms`,
-    met: clientMs - nodeMs <= TARGETS.cliOverNodeMs,
-  });
-  rows.push({
-    id: '2b',
-    what: 'same CLI: thin client',
-    measured: fmt.ms(clientMs),
-    baseline: `SDK + OTLP/gRPC + shutdown(): ${fmt.ms(sdkMs)}`,
-    comparison: `${fmt.signedMs(clientMs - sdkMs)} (${fmt.ratio(clientMs / sdkMs)})`,
+    id: '4',
+    what: 'same CLI, first use: no daemon, auto-spawn',
+    measured: fmt.ms(firstMs),
+    baseline: `same CLI, daemon up: ${fmt.ms(warmMs)}`,
+    comparison: fmt.signedMs(firstMs - warmMs),
     target: '—',
     met: null,
   });
-  rows.push({
-    id: '2c',
-    what: 'same CLI: in-process SDK + OTLP/gRPC + shutdown()',
-    measured: fmt.ms(sdkMs),
-    baseline: `node -e 0: ${fmt.ms(nodeMs)}`,
-    comparison: fmt.signedMs(sdkMs - nodeMs),
-    target: 'issue saw ≈ +200 ms',
-    met: null,
-  });
-  return { cli };
+  return { firstUse };
 }
 
 async function rowIngest(bench: BenchEnv, daemon: RunningDaemon): Promise<Pick<Details, 'ingest' | 'sdkRates'>> {
@@ -525,10 +839,10 @@ async function main(): Promise<void> {
   const details: Partial<Details> = {};
   try {
     log(`temp folder ${bench.root}; starting codexd`);
-    if (ONLY.has('1') || ONLY.has('2')) {
+    if (ONLY.has('1') || ONLY.has('2') || ONLY.has('5')) {
       daemon = await startDaemon(bench, DAEMON_ARGS);
       if (ONLY.has('1')) Object.assign(details, await rowCost(bench));
-      if (ONLY.has('2')) Object.assign(details, await rowCli(bench, daemon));
+      if (ONLY.has('2') || ONLY.has('5')) Object.assign(details, await rowCli(bench, daemon));
       await daemon.stop();
       daemon = null;
     }
@@ -539,6 +853,10 @@ async function main(): Promise<void> {
       await daemon.stop();
       daemon = null;
     }
+    // Last, with no daemon of the benchmark's running: each round's daemon is started by a client.
+    if (ONLY.has('4')) Object.assign(details, await rowFirstUse());
+    // Rows in table order (1, 1b, 2a…2d, 3, 4, 5), whatever order they were measured in.
+    rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 
     process.stdout.write(`\n${textTable(rows)}\n\n`);
     for (const line of checks) process.stdout.write(`  ${line}\n`);

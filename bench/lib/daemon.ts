@@ -27,8 +27,12 @@ export interface BenchEnv {
 
 const created: string[] = [];
 
-/** Makes the temp folder tree. The socket path stays short (Unix sockets allow ~103 bytes). */
-export function createBenchEnv(): BenchEnv {
+/**
+ * Makes the temp folder tree. The socket path stays short (Unix sockets allow ~103 bytes).
+ * `idleTimeoutMs` sets `[codexd] idle_timeout_ms`, after which an auto-spawned daemon exits by
+ * itself (row 4: a safety net should the benchmark be killed before it can end them).
+ */
+export function createBenchEnv(options: { idleTimeoutMs?: number } = {}): BenchEnv {
   const root = mkdtempSync(join(tmpdir(), 'cxb-'));
   created.push(root);
   const dirs = {
@@ -46,7 +50,18 @@ export function createBenchEnv(): BenchEnv {
   // altogether, and the ingest figure would not include socket -> OpenTelemetry SDK.
   writeFileSync(
     join(dirs.codexHome, 'config.toml'),
-    ['[otel]', 'metrics_exporter = "file"', '', '[codexd]', 'export_interval_ms = 1000', '', '[codexd.file_exporter]', `dir = ${JSON.stringify(telemetryDir)}`, ''].join('\n'),
+    [
+      '[otel]',
+      'metrics_exporter = "file"',
+      '',
+      '[codexd]',
+      'export_interval_ms = 1000',
+      ...(options.idleTimeoutMs === undefined ? [] : [`idle_timeout_ms = ${options.idleTimeoutMs}`]),
+      '',
+      '[codexd.file_exporter]',
+      `dir = ${JSON.stringify(telemetryDir)}`,
+      '',
+    ].join('\n'),
   );
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
