@@ -1,19 +1,20 @@
 /**
- * The client's bounded buffer of records waiting to be sent. Identical counter increments
- * (same name, same tags in the same order) are summed into one record while they wait, which
- * is what an OpenTelemetry SDK would do at collection anyway; histograms and gauges are kept
- * one record per call.
+ * The client's bounded buffer of records waiting to be sent. While they wait, identical counter
+ * increments (same name, same tags in the same order) are summed into one record, and
+ * histogram observations with the same name and tags are gathered into one record's `values`
+ * array: what an OpenTelemetry SDK would aggregate anyway, at a fraction of the bytes and of
+ * the daemon's parsing. Gauges are kept one record per call.
  *
- * Counters are found through a trie of Maps keyed by the name, then each tag key and value in
- * turn: a repeated increment costs a few Map lookups on strings whose hashes V8 has cached,
- * and allocates nothing. It also means an increment that finds its entry needs no validation:
- * the entry exists only for a name and tags that were validated when it was created.
+ * Counters and histograms are found through a trie of Maps keyed by the name, then each tag key
+ * and value in turn: a repeated call costs a few Map lookups on strings whose hashes V8 has
+ * cached, and needs no validation, since an entry exists only for a name and tags that were
+ * validated when it was created. The bound is on measurements: each histogram value counts.
  */
 import type { MetricKind, MetricRecord } from '../protocol/index.js';
 
 interface Entry {
-  record: { name: string; kind: MetricKind; value: number; tags?: Record<string, string> };
-  /** The trie node holding this counter entry, cleared when the entry is taken. */
+  record: { name: string; kind: MetricKind; value?: number; values?: number[]; tags?: Record<string, string> };
+  /** The trie node holding this entry (counters and histograms), cleared when it is taken. */
   node: TrieNode | undefined;
 }
 
@@ -25,14 +26,15 @@ interface TrieNode {
 
 export interface RecordBuffer {
   /**
-   * Adds `value` to the buffered counter with this name and tags, if there is one. Returns
-   * false when there is none; the caller then validates and calls {@link add}.
+   * Adds to the buffered counter or histogram with this name and tags, if there is one. Returns
+   * false when there is none (or the buffer is full); the caller then validates and calls {@link add}.
    */
-  addToCounter(name: string, value: number, tags: Readonly<Record<string, string>> | undefined): boolean;
-  /** Adds a record (summing a counter into its buffered twin); returns false (and keeps nothing) when the buffer is full. */
+  addToExisting(kind: MetricKind, name: string, value: number, tags: Readonly<Record<string, string>> | undefined): boolean;
+  /** Adds a measurement; returns false (and keeps nothing) when the buffer is full. */
   add(kind: MetricKind, name: string, value: number, tags: Readonly<Record<string, string>> | undefined): boolean;
-  /** Removes and returns up to `max` records, oldest first. */
+  /** Removes and returns records holding up to `max` measurements, oldest first. */
   take(max: number): MetricRecord[];
+  /** Measurements buffered. */
   readonly size: number;
 }
 
@@ -64,49 +66,73 @@ function find(roots: Map<string, TrieNode>, name: string, tags: Readonly<Record<
   return node;
 }
 
-export function createRecordBuffer(maxRecords: number): RecordBuffer {
+export function createRecordBuffer(maxMeasurements: number): RecordBuffer {
   let entries: Entry[] = [];
   let head = 0;
+  let size = 0;
+  // Separate tries: a counter and a histogram may not share a name, but the daemon decides that.
   let counters = new Map<string, TrieNode>();
+  let histograms = new Map<string, TrieNode>();
+
+  function addTo(entry: Entry, value: number): boolean {
+    if (entry.record.values !== undefined) {
+      if (size >= maxMeasurements) return false;
+      entry.record.values.push(value);
+      size++;
+    } else entry.record.value = (entry.record.value as number) + value;
+    return true;
+  }
 
   return {
     get size() {
-      return entries.length - head;
+      return size;
     },
-    addToCounter(name, value, tags) {
-      const entry = find(counters, name, tags, false)?.entry;
-      if (entry === undefined) return false;
-      entry.record.value += value;
-      return true;
+    addToExisting(kind, name, value, tags) {
+      const roots = kind === 'counter' ? counters : kind === 'histogram' ? histograms : undefined;
+      const entry = roots === undefined ? undefined : find(roots, name, tags, false)?.entry;
+      return entry !== undefined && addTo(entry, value);
     },
     add(kind, name, value, tags) {
-      const node = kind === 'counter' ? (find(counters, name, tags, true) as TrieNode) : undefined;
-      if (node?.entry !== undefined) {
-        node.entry.record.value += value;
-        return true;
-      }
-      if (entries.length - head >= maxRecords) return false;
+      const roots = kind === 'counter' ? counters : kind === 'histogram' ? histograms : undefined;
+      const node = roots === undefined ? undefined : (find(roots, name, tags, true) as TrieNode);
+      if (node?.entry !== undefined) return addTo(node.entry, value);
+      if (size >= maxMeasurements) return false;
       // The tags are copied so a host that reuses and mutates its object cannot change what was recorded.
-      const record = tags === undefined ? { name, kind, value } : { name, kind, value, tags: { ...tags } };
+      const copy = tags === undefined ? undefined : { ...tags };
+      const record: Entry['record'] = kind === 'histogram' ? { name, kind, values: [value] } : { name, kind, value };
+      if (copy !== undefined) record.tags = copy;
       const entry: Entry = { record, node };
       if (node !== undefined) node.entry = entry;
       entries.push(entry);
+      size++;
       return true;
     },
     take(max) {
-      const end = Math.min(entries.length, head + max);
-      const taken: MetricRecord[] = new Array<MetricRecord>(end - head);
-      for (let index = head; index < end; index++) {
-        const entry = entries[index] as Entry;
+      const taken: MetricRecord[] = [];
+      let room = max;
+      while (head < entries.length && room > 0) {
+        const entry = entries[head] as Entry;
+        const values = entry.record.values;
+        if (values !== undefined && values.length > room) {
+          // Too many observations for this batch: send the oldest now, keep the rest in place.
+          taken.push({ ...entry.record, values: values.splice(0, room) });
+          size -= room;
+          room = 0;
+          break;
+        }
+        const count = values?.length ?? 1;
         if (entry.node !== undefined) entry.node.entry = undefined;
-        taken[index - head] = entry.record;
+        taken.push(entry.record);
+        size -= count;
+        room -= count;
+        head++;
       }
-      head = end;
       if (head === entries.length) {
         entries = [];
         head = 0;
-        // Nothing is buffered: drop the trie too, so tag sets seen once do not stay forever.
+        // Nothing is buffered: drop the tries too, so tag sets seen once do not stay forever.
         counters = new Map();
+        histograms = new Map();
       } else if (head > 1024 && head * 2 > entries.length) {
         // Drop the sent prefix so a buffer that never fully drains does not keep it alive.
         entries = entries.slice(head);

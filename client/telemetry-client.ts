@@ -27,6 +27,7 @@ import {
   type MetricKind,
   type MetricRecord,
   MetricRecordBatch,
+  measurementsOf,
   DaemonShutdown,
   metricNameProblem,
   PACKAGE_VERSION,
@@ -102,6 +103,20 @@ export interface TelemetryClient {
   stats(): ClientStats;
 }
 
+/** An encoded `metric/record` notification and what it carries. */
+interface Frame {
+  readonly frame: Buffer;
+  readonly records: MetricRecord[];
+  /** Measurements in `records` (each histogram value counts). */
+  readonly measurements: number;
+}
+
+function countMeasurements(records: readonly MetricRecord[]): number {
+  let total = 0;
+  for (const record of records) total += measurementsOf(record);
+  return total;
+}
+
 /** Compares dotted release numbers (`0.10.2` > `0.9.9`); a pre-release suffix is ignored. */
 export function compareVersions(a: string, b: string): number {
   const parse = (version: string): number[] => version.split('-')[0]!.split('.').map((part) => Number.parseInt(part, 10) || 0);
@@ -156,9 +171,9 @@ export function createClient(options: ClientOptions): TelemetryClient {
   const unreported = new Map<string, number>();
   const reported = new Set<string>();
   /** The frame handed to the socket whose write has not completed (at most one): what an exit must still finish. */
-  let inFlight: { frame: Buffer; records: MetricRecord[] }[] = [];
+  let inFlight: Frame[] = [];
   /** Frames encoded from one batch that split in several, waiting for their turn. */
-  let pendingFrames: { frame: Buffer; records: MetricRecord[] }[] = [];
+  let pendingFrames: Frame[] = [];
   let draining = false;
   /** Woken when a frame's write completes. */
   let writeWaiters: (() => void)[] = [];
@@ -207,7 +222,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
   }
 
   /** Encodes records as `metric/record` notifications, split to fit the daemon's message limit. */
-  function frames(records: MetricRecord[], out: { frame: Buffer; records: MetricRecord[] }[]): void {
+  function frames(records: MetricRecord[], out: Frame[]): void {
     const params: { records: MetricRecord[]; dropped?: Record<string, number> } = { records };
     if (unreported.size > 0) {
       params.dropped = Object.fromEntries(unreported);
@@ -222,7 +237,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
       frames(records.slice(half), out);
       return;
     }
-    out.push({ frame, records });
+    out.push({ frame, records, measurements: countMeasurements(records) });
   }
 
   /**
@@ -238,9 +253,9 @@ export function createClient(options: ClientOptions): TelemetryClient {
     try {
       while (ready && socket !== null && (buffer.size > 0 || pendingFrames.length > 0) && inFlight.length === 0) {
         if (pendingFrames.length === 0) frames(buffer.take(maxBatch), pendingFrames);
-        const entry = pendingFrames.shift() as { frame: Buffer; records: MetricRecord[] };
+        const entry = pendingFrames.shift() as Frame;
         inFlight.push(entry);
-        sent += entry.records.length;
+        sent += entry.measurements;
         const current = socket;
         current.write(entry.frame, () => {
           inFlight = inFlight.filter((candidate) => candidate !== entry);
@@ -261,8 +276,8 @@ export function createClient(options: ClientOptions): TelemetryClient {
   }
 
   function record(kind: MetricKind, name: string, value: number, tags: Tags | undefined): void {
-    // The hot path: an increment of a counter already buffered with the same tags.
-    if (kind === 'counter' && typeof value === 'number' && value >= 0 && value !== Infinity && buffer.addToCounter(name, value, tags)) return;
+    // The hot path: a counter increment or histogram value for a name and tags already buffered.
+    if (typeof value === 'number' && Number.isFinite(value) && (kind === 'histogram' || (kind === 'counter' && value >= 0)) && buffer.addToExisting(kind, name, value, tags)) return;
     if (!knownNames.has(name)) {
       const problem = metricNameProblem(name);
       if (problem !== null) {
@@ -436,12 +451,13 @@ export function createClient(options: ClientOptions): TelemetryClient {
   /** Hands records over as a file for the daemon; counts them as dropped if even that fails. */
   function handOff(records: MetricRecord[]): void {
     if (records.length === 0) return;
+    const measurements = countMeasurements(records);
     const handoff = { version: 1 as const, clientInfo: options.clientInfo, pid: process.pid, records, ...(unreported.size > 0 ? { dropped: Object.fromEntries(unreported) } : {}) };
     if (writeHandoffFile(runtimeDir, handoff)) {
       unreported.clear();
-      handedOff += records.length;
+      handedOff += measurements;
     } else {
-      drop('client_undeliverable', records.length, `codexd: ${records.length} records could not be delivered or handed over`);
+      drop('client_undeliverable', measurements, `codexd: ${measurements} measurements could not be delivered or handed over`);
     }
   }
 
@@ -458,7 +474,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
     const deadline = Date.now() + EXIT_WRITE_DEADLINE_MS;
     const pending = pendingFrames;
     pendingFrames = [];
-    frames(buffer.take(buffer.size), pending);
+    while (buffer.size > 0) frames(buffer.take(maxBatch), pending);
     const internals = ready && socket !== null ? socketInternals(socket) : null;
     if (internals === null) {
       // Frames queued on a connection that cannot be finished are lost with the process.
@@ -526,7 +542,9 @@ export function createClient(options: ClientOptions): TelemetryClient {
         // Not delivered within the close timeout (no daemon yet): the daemon gets them later.
         const waiting = pendingFrames.flatMap((entry) => entry.records);
         pendingFrames = [];
-        handOff([...waiting, ...buffer.take(buffer.size)]);
+        const rest: MetricRecord[] = [];
+        while (buffer.size > 0) rest.push(...buffer.take(maxBatch));
+        handOff([...waiting, ...rest]);
         socket?.end();
         socket = null;
         ready = false;
@@ -534,7 +552,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
       return closePromise;
     },
     stats() {
-      const waiting = pendingFrames.reduce((total, entry) => total + entry.records.length, 0);
+      const waiting = pendingFrames.reduce((total, entry) => total + entry.measurements, 0);
       return { connected: ready, buffered: buffer.size + waiting, sent, handedOff, dropped: Object.fromEntries(dropped) };
     },
   };

@@ -20,12 +20,13 @@ import {
   Initialize,
   MAX_BATCH_RECORDS,
   MAX_MESSAGE_BYTES,
+  measurementCount,
   MetricRecordBatch,
   PROTOCOL_VERSION,
   SERVER_NAME,
 } from '../protocol/index.js';
 import { createBoundedMessageReader } from './bounded-message-reader.js';
-import { ingestMetricBatch, recordCount } from './metric-ingest.js';
+import { ingestMetricBatch } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
 import { createSocketMessageWriter } from './socket-message-writer.js';
 import type { SignalStats } from './stats.js';
@@ -184,7 +185,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
       return new ResponseError(ErrorCodes.NotInitialized, 'not initialized: send "initialize" first');
     }
     if (services.isShuttingDown()) {
-      stats.dropped('shutting_down', recordCount(params));
+      stats.dropped('shutting_down', measurementCount(params));
       return new ResponseError(ErrorCodes.ShuttingDown, 'the daemon is shutting down and accepts no new records');
     }
     const outcome = ingestMetricBatch(params, services.metrics, stats);

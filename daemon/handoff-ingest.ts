@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import type { Logger } from 'pino';
 
-import { MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES } from '../protocol/index.js';
+import { MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES, measurementsOf } from '../protocol/index.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
 import type { SignalStats } from './stats.js';
@@ -44,12 +44,25 @@ export function startHandoffIngest(dir: string, metrics: MetricsPipeline, stats:
       const content = JSON.parse(readFileSync(path, 'utf8')) as { version?: unknown; clientInfo?: { name?: unknown }; records?: unknown; dropped?: unknown };
       if (content.version !== 1) throw new Error('not a version 1 hand-off');
       if (!Array.isArray(content.records)) throw new Error('records: must be an array');
-      // A host hands over its whole buffer, which may hold more than one batch may.
-      for (let start = 0; start === 0 || start < content.records.length; start += MAX_BATCH_RECORDS) {
-        const records: unknown[] = content.records.slice(start, start + MAX_BATCH_RECORDS);
-        const outcome = ingestMetricBatch({ records, ...(start === 0 && content.dropped !== undefined ? { dropped: content.dropped } : {}) }, metrics, stats);
+      // A host hands over its whole buffer, which may hold more than one batch may: ingest it
+      // in batches of at most MAX_BATCH_RECORDS measurements.
+      // A record may carry more values than one batch takes (a host's whole buffer): split it.
+      const all: unknown[] = content.records.flatMap((record: unknown) => {
+        const values = typeof record === 'object' && record !== null ? (record as { values?: unknown }).values : undefined;
+        if (!Array.isArray(values) || values.length <= MAX_BATCH_RECORDS) return [record];
+        const parts: unknown[] = [];
+        for (let at = 0; at < values.length; at += MAX_BATCH_RECORDS) parts.push({ ...(record as object), values: values.slice(at, at + MAX_BATCH_RECORDS) });
+        return parts;
+      });
+      let first = true;
+      for (let start = 0; first || start < all.length; first = false) {
+        let end = start;
+        let measurements = 0;
+        while (end < all.length && (end === start || measurements + measurementsOf(all[end]) <= MAX_BATCH_RECORDS)) measurements += measurementsOf(all[end++]);
+        const outcome = ingestMetricBatch({ records: all.slice(start, end), ...(first && content.dropped !== undefined ? { dropped: content.dropped } : {}) }, metrics, stats);
         if (!outcome.ok) throw new Error(outcome.message);
         recordsIngested += outcome.received;
+        start = end;
       }
       filesIngested++;
     } catch (error) {

@@ -9,7 +9,7 @@ import type { Attributes, Counter, Gauge, Histogram } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import { MeterProvider, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 
-import type { ExporterStatus, MetricKind, MetricRecord, MetricRecordBatch } from '../protocol/index.js';
+import { type ExporterStatus, type MetricKind, type MetricRecord, type MetricRecordBatch, measurementsOf } from '../protocol/index.js';
 import { createAccountedReader } from './export-reader.js';
 import type { SignalStats } from './stats.js';
 
@@ -45,7 +45,7 @@ export interface MetricsPipeline {
   /**
    * Hands valid records to the SDK. A record whose name is already an instrument of another
    * kind is rejected into `rejected` (the SDK would export two metrics under one name).
-   * Returns how many were accepted. Does not count `received`; the caller does.
+   * Returns how many measurements were accepted. Does not count `received`; the caller does.
    */
   record(records: readonly MetricRecord[], indexOf: (position: number) => number, rejected: MetricRecordBatch.Rejection[]): number;
   /** Exports everything accepted so far, waiting at most `timeoutMs`. */
@@ -104,7 +104,8 @@ function createDisabledPipeline(options: MetricsPipelineOptions): MetricsPipelin
     record(records, indexOf, rejected) {
       let accepted = 0;
       for (let position = 0; position < records.length; position++) {
-        if (kindAllowed(kinds, records[position] as MetricRecord, indexOf(position), rejected)) accepted++;
+        const record = records[position] as MetricRecord;
+        if (kindAllowed(kinds, record, indexOf(position), rejected)) accepted += measurementsOf(record);
       }
       options.stats.accepted(accepted);
       options.stats.failed(accepted, 'exporter_disabled');
@@ -179,8 +180,15 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
           continue;
         }
         const tags = record.tags ?? NO_TAGS;
-        if (instrument.kind === 'counter') instrument.sdk.add(record.value, tags);
-        else instrument.sdk.record(record.value, tags);
+        const values = record.values;
+        if (values !== undefined && instrument.kind === 'histogram') {
+          for (let at = 0; at < values.length; at++) instrument.sdk.record(values[at] as number, tags);
+          accepted += values.length;
+          continue;
+        }
+        const value = record.value as number;
+        if (instrument.kind === 'counter') instrument.sdk.add(value, tags);
+        else instrument.sdk.record(value, tags);
         accepted++;
       }
       uncollected += accepted;

@@ -7,11 +7,17 @@ import type { ClientDropReason, RejectionCode } from './errors.js';
 
 export type MetricKind = 'counter' | 'histogram' | 'gauge';
 
-/** One measurement as a client sends it. */
+/**
+ * One measurement as a client sends it, or, for a histogram, several measurements with the same
+ * name and tags (`values`): repeated observations cost a number each on the wire instead of an
+ * object each. A record has exactly one of `value` and `values`.
+ */
 export interface MetricRecord {
   readonly name: string;
   readonly kind: MetricKind;
-  readonly value: number;
+  readonly value?: number;
+  /** Histograms only: the observations, in order. Each counts as one measurement against the limits. */
+  readonly values?: readonly number[];
   readonly tags?: Readonly<Record<string, string>>;
   readonly sessionId?: string;
   /** Milliseconds since the Unix epoch when the client took the measurement. */
@@ -25,6 +31,7 @@ export interface ClientInfo {
 
 export interface Limits {
   readonly maxMessageBytes: number;
+  /** Most measurements in one batch: a record counts once, each element of a `values` array once. */
   readonly maxBatchRecords: number;
 }
 
@@ -60,6 +67,7 @@ export namespace MetricRecordBatch {
   }
   /** Only sent when `metric/record` is a request; a notification gets no answer. */
   export interface Result {
+    /** Measurements accepted (a `values` record counts its values). */
     readonly accepted: number;
     readonly rejected: readonly Rejection[];
   }

@@ -116,12 +116,23 @@ export function metricRecordProblem(raw: unknown, index: number): RecordProblem 
   if (kind !== 'counter' && kind !== 'histogram' && kind !== 'gauge') {
     return problem(index, 'invalid_kind', 'kind', 'must be "counter", "histogram" or "gauge"');
   }
-  const value = raw.value;
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    return problem(index, 'invalid_value', 'value', 'must be a finite number');
-  }
-  if (kind === 'counter' && value < 0) {
-    return problem(index, 'negative_counter', 'value', 'a counter increment must not be negative');
+  if (raw.values !== undefined) {
+    if (raw.value !== undefined) return problem(index, 'invalid_value', 'values', 'give either value or values, not both');
+    if (kind !== 'histogram') return problem(index, 'invalid_value', 'values', 'only histograms take a values array');
+    const values = raw.values;
+    if (!Array.isArray(values) || values.length === 0) return problem(index, 'invalid_value', 'values', 'must be a non-empty array of finite numbers');
+    for (let at = 0; at < values.length; at++) {
+      const one: unknown = values[at];
+      if (typeof one !== 'number' || !Number.isFinite(one)) return problem(index, 'invalid_value', `values[${at}]`, 'must be a finite number');
+    }
+  } else {
+    const value = raw.value;
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      return problem(index, 'invalid_value', 'value', 'must be a finite number');
+    }
+    if (kind === 'counter' && value < 0) {
+      return problem(index, 'negative_counter', 'value', 'a counter increment must not be negative');
+    }
   }
   const tagProblem = tagsProblem(raw.tags);
   if (tagProblem !== null) return problem(index, tagProblem.code, tagProblem.field, tagProblem.message);
@@ -136,9 +147,26 @@ export function metricRecordProblem(raw: unknown, index: number): RecordProblem 
   return null;
 }
 
+/** Measurements a record stands for: the length of its `values` array, else one. */
+export function measurementsOf(record: unknown): number {
+  const values = typeof record === 'object' && record !== null ? (record as { values?: unknown }).values : undefined;
+  return Array.isArray(values) && values.length > 0 ? values.length : 1;
+}
+
+/** Measurements in `params.records` when it is an array, else 0. */
+export function measurementCount(params: unknown): number {
+  const records = typeof params === 'object' && params !== null ? (params as { records?: unknown }).records : undefined;
+  if (!Array.isArray(records)) return 0;
+  let total = 0;
+  for (const record of records) total += measurementsOf(record);
+  return total;
+}
+
 export interface CheckedBatch {
   /** Valid records, in batch order. */
   readonly records: MetricRecord[];
+  /** Measurements in the whole batch, valid or not (see {@link measurementsOf}). */
+  readonly measurements: number;
   readonly rejected: MetricRecordBatch.Rejection[];
   /** Counts the client reported as dropped or rejected on its side, by reason. */
   readonly dropped: ReadonlyMap<string, number>;
@@ -152,8 +180,9 @@ export function checkMetricBatch(params: unknown): Checked<CheckedBatch> & { too
   if (!isPlainObject(params)) return { ok: false, message: 'params: must be an object with a "records" array' };
   const raw = params.records;
   if (!Array.isArray(raw)) return { ok: false, message: 'params.records: must be an array' };
-  if (raw.length > MAX_BATCH_RECORDS) {
-    return { ok: false, tooLarge: true, message: `params.records: ${raw.length} records exceed the batch limit of ${MAX_BATCH_RECORDS}` };
+  const measurements = measurementCount(params);
+  if (measurements > MAX_BATCH_RECORDS) {
+    return { ok: false, tooLarge: true, message: `params.records: ${measurements} measurements exceed the batch limit of ${MAX_BATCH_RECORDS}` };
   }
   const dropped = new Map<string, number>();
   if (params.dropped !== undefined) {
@@ -178,7 +207,7 @@ export function checkMetricBatch(params: unknown): Checked<CheckedBatch> & { too
     if (found === null) records.push(record as MetricRecord);
     else rejected.push({ index, code: found.code, message: found.message });
   }
-  return { ok: true, value: { records, rejected, dropped } };
+  return { ok: true, value: { records, measurements, rejected, dropped } };
 }
 
 function checkShortString(value: unknown, field: string): string | null {

@@ -3,19 +3,38 @@ import { describe, expect, it } from 'vitest';
 import { createRecordBuffer } from '../client/record-buffer.js';
 
 describe('client record buffer', () => {
-  it('sums identical counter increments and keeps other kinds one per call', () => {
+  it('sums identical counter increments, gathers histogram values, and keeps gauges one per call', () => {
     const buffer = createRecordBuffer(100);
     for (let i = 0; i < 10; i++) buffer.add('counter', 'codex.calls', 1, { tool: 'shell' });
     buffer.add('counter', 'codex.calls', 5, { tool: 'read' });
     buffer.add('histogram', 'codex.latency_ms', 3, undefined);
-    buffer.add('histogram', 'codex.latency_ms', 3, undefined);
+    expect(buffer.addToExisting('histogram', 'codex.latency_ms', 4, undefined)).toBe(true);
+    expect(buffer.addToExisting('histogram', 'codex.latency_ms', 4, { tool: 'shell' })).toBe(false);
+    buffer.add('gauge', 'codex.depth', 1, undefined);
+    buffer.add('gauge', 'codex.depth', 2, undefined);
+    expect(buffer.size).toBe(6);
     expect(buffer.take(100)).toEqual([
       { name: 'codex.calls', kind: 'counter', value: 10, tags: { tool: 'shell' } },
       { name: 'codex.calls', kind: 'counter', value: 5, tags: { tool: 'read' } },
-      { name: 'codex.latency_ms', kind: 'histogram', value: 3 },
-      { name: 'codex.latency_ms', kind: 'histogram', value: 3 },
+      { name: 'codex.latency_ms', kind: 'histogram', values: [3, 4] },
+      { name: 'codex.depth', kind: 'gauge', value: 1 },
+      { name: 'codex.depth', kind: 'gauge', value: 2 },
     ]);
     expect(buffer.size).toBe(0);
+  });
+
+  it('takes at most `max` measurements, splitting a long values array and keeping the rest in order', () => {
+    const buffer = createRecordBuffer(100);
+    for (let i = 1; i <= 7; i++) buffer.add('histogram', 'codex.latency_ms', i, { tool: 'shell' });
+    buffer.add('counter', 'codex.calls', 1, undefined);
+    expect(buffer.take(3)).toEqual([{ name: 'codex.latency_ms', kind: 'histogram', values: [1, 2, 3], tags: { tool: 'shell' } }]);
+    expect(buffer.size).toBe(5);
+    // Later values still join the entry that is left.
+    buffer.add('histogram', 'codex.latency_ms', 8, { tool: 'shell' });
+    expect(buffer.take(100)).toEqual([
+      { name: 'codex.latency_ms', kind: 'histogram', values: [4, 5, 6, 7, 8], tags: { tool: 'shell' } },
+      { name: 'codex.calls', kind: 'counter', value: 1 },
+    ]);
   });
 
   it('does not add to a counter that was already taken for sending', () => {
@@ -30,7 +49,7 @@ describe('client record buffer', () => {
   it('copies tags, so a host mutating its object later changes nothing recorded', () => {
     const buffer = createRecordBuffer(10);
     const tags = { tool: 'shell' };
-    buffer.add('histogram', 'codex.latency_ms', 1, tags);
+    buffer.add('gauge', 'codex.depth', 1, tags);
     tags.tool = 'read';
     expect(buffer.take(1)[0]?.tags).toEqual({ tool: 'shell' });
   });

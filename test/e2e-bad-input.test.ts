@@ -146,7 +146,7 @@ describe('bad input over a real socket', () => {
     bump(expected.protocolErrors, 'invalid_params', 3);
     expect(errorOf(await peer.request(4, 'metric/record', { records: Array.from({ length: MAX_BATCH_RECORDS + 1 }, () => ({ name: 'codex.big', kind: 'counter', value: 1 })) }))).toMatchObject({
       code: ErrorCodes.BatchTooLarge,
-      message: `params.records: ${MAX_BATCH_RECORDS + 1} records exceed the batch limit of ${MAX_BATCH_RECORDS}`,
+      message: `params.records: ${MAX_BATCH_RECORDS + 1} measurements exceed the batch limit of ${MAX_BATCH_RECORDS}`,
     });
     bump(expected.protocolErrors, 'batch_too_large');
     expected.received += MAX_BATCH_RECORDS + 1;
@@ -222,6 +222,42 @@ describe('bad input over a real socket', () => {
     expect(receiver.sumOf('codex.mixed', { tool: 'read' })).toBe(3);
     expect(receiver.sumOf('codex.mixed', { tool: 'write' })).toBe(4);
     expect(receiver.sumOf('codex.mixed')).toBe(9);
+  });
+
+  it('takes histogram values as an array, counting each value, and rejects a bad values array as a whole', async () => {
+    const peer = await openRawPeer(home.socketPath);
+    await peer.initialize();
+    const records: unknown[] = [
+      { name: 'codex.values_ms', kind: 'histogram', values: [1, 2, 3, 4], tags: { tool: 'shell' } },
+      { name: 'codex.values_ms', kind: 'histogram', values: [] },
+      { name: 'codex.values_ms', kind: 'histogram', values: [5, 'six'] },
+      { name: 'codex.values_ms', kind: 'histogram', value: 1, values: [1] },
+      { name: 'codex.values_count', kind: 'counter', values: [1, 2] },
+    ];
+    const reply = await peer.request(1, 'metric/record', { records });
+    expect(reply.result).toEqual({
+      accepted: 4,
+      rejected: [
+        { index: 1, code: 'invalid_value', message: 'records[1].values: must be a non-empty array of finite numbers' },
+        { index: 2, code: 'invalid_value', message: 'records[2].values[1]: must be a finite number' },
+        { index: 3, code: 'invalid_value', message: 'records[3].values: give either value or values, not both' },
+        { index: 4, code: 'invalid_value', message: 'records[4].values: only histograms take a values array' },
+      ],
+    });
+    // Measurements: 4 + 1 (an empty array counts as one record) + 2 + 1 + 2.
+    expected.received += 10;
+    expected.accepted += 4;
+    bump(expected.rejected, 'invalid_value', 6);
+    // The batch limit counts values too.
+    const tooMany = errorOf(await peer.request(2, 'metric/record', { records: [{ name: 'codex.values_ms', kind: 'histogram', values: new Array(MAX_BATCH_RECORDS + 1).fill(1) }] }));
+    expect(tooMany).toEqual({ code: ErrorCodes.BatchTooLarge, message: `params.records: ${MAX_BATCH_RECORDS + 1} measurements exceed the batch limit of ${MAX_BATCH_RECORDS}` });
+    bump(expected.protocolErrors, 'batch_too_large');
+    expected.received += MAX_BATCH_RECORDS + 1;
+    bump(expected.rejected, 'invalid_batch', MAX_BATCH_RECORDS + 1);
+    peer.destroy();
+    await daemon.request('daemon/flush', {});
+    expect(receiver.histogramTotals('codex.values_ms', { tool: 'shell' })).toEqual({ count: 4, sum: 10 });
+    await goodBatch();
   });
 
   it('closes the connection after a Content-Length over the limit (-32004), without reading the body', async () => {
