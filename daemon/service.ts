@@ -6,7 +6,10 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
+
+import { runtimeFolder } from '../protocol/index.js';
+import { userName } from './paths.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -151,11 +154,13 @@ export function restartManaged(startedBy: 'systemd' | 'systemd-socket' | 'launch
   return 1;
 }
 
-/** Starts `codexd run --spawned` detached from this process, as a client's auto-spawn does. */
+/** Starts `codexd run --spawned` detached from this process, exactly as a client's auto-spawn does. */
 export function startDetached(socketPath: string): void {
   const child = spawn(process.execPath, [CLI, 'run', '--spawned'], {
     detached: true,
     stdio: 'ignore',
+    windowsHide: true,
+    cwd: runtimeFolder(socketPath, tmpdir(), userName()),
     env: { ...process.env, CODEXD_SOCKET: socketPath },
   });
   child.unref();

@@ -194,6 +194,25 @@ describe('daemon lifecycle', () => {
     await expect.poll(() => isAlive(pid as number), { timeout: 5000 }).toBe(false);
   });
 
+  it('codexd restart stops an auto-spawned daemon and starts a new one, losing nothing', async () => {
+    const env = spawningEnv(home);
+    parseStats(await runNode(home, HOST, ['close', 'before-restart', '100'], 30_000, env));
+    await expect.poll(() => spawnedDaemonPids(home).length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(async () => (await runCli(home, ['status'])).code, { timeout: 10_000 }).toBe(0);
+    const [first] = spawnedDaemonPids(home);
+    const restart = await runCli(home, ['restart']);
+    expect(restart.code, restart.stderr).toBe(0);
+    expect(restart.stdout).toBe(`codexd (pid ${first}) stopped\ncodexd started again in the background\n`);
+    // The stop exported what the first daemon held.
+    expect(receiver.histogramTotals('codex.test.latency_ms', { client: 'before-restart' }).count).toBe(100);
+    await expect.poll(() => spawnedDaemonPids(home).filter((pid) => pid !== first).length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(async () => (await runCli(home, ['status'])).code, { timeout: 10_000 }).toBe(0);
+    const status = JSON.parse((await runCli(home, ['status', '--json'])).stdout) as { pid: number; startedBy: string };
+    expect(status.pid).not.toBe(first);
+    expect(status.startedBy).toBe('auto-spawn');
+    await expect.poll(() => isAlive(first as number), { timeout: 5000 }).toBe(false);
+  });
+
   it('a foreground daemon does not exit when idle', async () => {
     home.writeConfig(`${grpcConfig(receiver.endpoint)}idle_timeout_ms = 200\n`);
     daemon = await startDaemonProcess(home);
