@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { createClient } from '../client/index.js';
-import { createTestHome, type DaemonProcess, grpcConfig, ROOT, startDaemonProcess, type TestHome } from './support/daemon.js';
-import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
+import { type DaemonProcess, ROOT, setUpHomeAndReceiver, startDaemonProcess, tearDownHome, type TestHome } from './support/daemon.js';
+import type { OtlpReceiver } from './support/otlp-receiver.js';
 
 function exitTime(home: TestHome, source: string): Promise<{ code: number | null; ms: number; stderr: string }> {
   const started = Date.now();
@@ -30,16 +30,12 @@ describe('thin client', () => {
   let daemon: DaemonProcess | undefined;
 
   beforeEach(async () => {
-    home = createTestHome();
-    receiver = await startOtlpReceiver();
-    home.writeConfig(grpcConfig(receiver.endpoint));
+    ({ home, receiver } = await setUpHomeAndReceiver());
   });
 
   afterEach(async () => {
-    await daemon?.stop();
+    await tearDownHome(home, receiver, daemon);
     daemon = undefined;
-    await receiver.close();
-    home.remove();
   });
 
   it('with no daemon: never throws, stays bounded, counts drops, and close() returns within its timeout', async () => {

@@ -11,7 +11,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { ErrorCodes, PACKAGE_VERSION, PROTOCOL_VERSION, RUNTIME_FILES } from '../protocol/index.js';
 import {
-  createTestHome,
   type DaemonProcess,
   grpcConfig,
   isAlive,
@@ -22,9 +21,11 @@ import {
   spawningEnv,
   startDaemonProcess,
   type TestHome,
+  setUpHomeAndReceiver,
+  tearDownHome,
   waitForSocket,
 } from './support/daemon.js';
-import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
+import type { OtlpReceiver } from './support/otlp-receiver.js';
 import { openRawPeer } from './support/raw-client.js';
 
 const HOST = join(ROOT, 'test/fixtures/host.mjs');
@@ -49,20 +50,12 @@ describe('daemon lifecycle', () => {
   let daemon: DaemonProcess | undefined;
 
   beforeEach(async () => {
-    home = createTestHome();
-    receiver = await startOtlpReceiver();
-    home.writeConfig(grpcConfig(receiver.endpoint));
+    ({ home, receiver } = await setUpHomeAndReceiver());
   });
 
   afterEach(async () => {
-    await daemon?.stop();
+    await tearDownHome(home, receiver, daemon);
     daemon = undefined;
-    for (const pid of spawnedDaemonPids(home)) {
-      process.kill(pid, 'SIGTERM');
-      await expect.poll(() => isAlive(pid), { timeout: 10_000 }).toBe(false);
-    }
-    await receiver.close();
-    home.remove();
   });
 
   async function flushSpawned(): Promise<void> {

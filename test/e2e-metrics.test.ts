@@ -6,8 +6,8 @@ import { join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { createTestHome, type DaemonProcess, grpcConfig, ROOT, runNode, startDaemonProcess, type TestHome } from './support/daemon.js';
-import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
+import { type DaemonProcess, grpcConfig, ROOT, runNode, setUpHomeAndReceiver, startDaemonProcess, tearDownHome, type TestHome } from './support/daemon.js';
+import type { OtlpReceiver } from './support/otlp-receiver.js';
 
 const RECORDER = join(ROOT, 'test/fixtures/record-metrics.mjs');
 
@@ -25,16 +25,12 @@ describe('metrics end to end', () => {
   let daemon: DaemonProcess | undefined;
 
   beforeEach(async () => {
-    home = createTestHome();
-    receiver = await startOtlpReceiver();
-    home.writeConfig(grpcConfig(receiver.endpoint));
+    ({ home, receiver } = await setUpHomeAndReceiver());
   });
 
   afterEach(async () => {
-    await daemon?.stop();
+    await tearDownHome(home, receiver, daemon);
     daemon = undefined;
-    await receiver.close();
-    home.remove();
   });
 
   it('8 concurrent client processes x 10,000 tagged increments arrive as exactly 80,000, split by tag', async () => {
