@@ -50,8 +50,6 @@ export const RECONNECT_MIN_MS = 50;
 export const RECONNECT_MAX_MS = 5000;
 /** Retry interval while a daemon that was just started comes up. */
 const SPAWN_POLL_MS = 20;
-/** Metric names remembered as valid, so the check runs once per name. */
-const MAX_KNOWN_NAMES = 4096;
 
 export type Tags = Readonly<Record<string, string>>;
 
@@ -165,7 +163,6 @@ export function createClient(options: ClientOptions): TelemetryClient {
   const buffer = createRecordBuffer(options.maxBufferedRecords ?? DEFAULT_MAX_BUFFERED_RECORDS);
   const closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
   const spawnEnabled = options.spawn ?? process.env.CODEXD_NO_SPAWN !== '1';
-  const knownNames = new Set<string>();
   const dropped = new Map<string, number>();
   /** Drops not yet reported to the daemon. */
   const unreported = new Map<string, number>();
@@ -278,13 +275,11 @@ export function createClient(options: ClientOptions): TelemetryClient {
   function record(kind: MetricKind, name: string, value: number, tags: Tags | undefined): void {
     // The hot path: a counter increment or histogram value for a name and tags already buffered.
     if (typeof value === 'number' && Number.isFinite(value) && (kind === 'histogram' || (kind === 'counter' && value >= 0)) && buffer.addToExisting(kind, name, value, tags)) return;
-    if (!knownNames.has(name)) {
-      const problem = metricNameProblem(name);
-      if (problem !== null) {
-        drop('invalid_name', 1, `codexd: metric name ${JSON.stringify(String(name)).slice(0, 80)} ${problem}; dropping such records`);
-        return;
-      }
-      if (knownNames.size < MAX_KNOWN_NAMES) knownNames.add(name);
+    // metricNameProblem remembers names it found valid, so this is a Set lookup after the first call.
+    const nameProblem = metricNameProblem(name);
+    if (nameProblem !== null) {
+      drop('invalid_name', 1, `codexd: metric name ${JSON.stringify(String(name)).slice(0, 80)} ${nameProblem}; dropping such records`);
+      return;
     }
     if (typeof value !== 'number' || !Number.isFinite(value) || (kind === 'counter' && value < 0)) {
       const code: RejectionCode = kind === 'counter' && value < 0 ? 'negative_counter' : 'invalid_value';
