@@ -7,37 +7,32 @@
  *   counter() --> RecordBuffer --(setImmediate)--> metric/record notification --> socket
  *                  (bounded, counters summed)         (split to fit the limits)
  *
- * When nothing answers on the socket, the client starts the daemon itself (daemon-spawner.ts)
- * and keeps buffering meanwhile. When the host exits, what is still buffered or queued is
- * written synchronously, or handed over as a file the daemon ingests (exit-handoff.ts).
+ * The connection itself (initialize, reconnecting, starting the daemon when nobody answers,
+ * replacing an older one) is daemon-link.ts; records keep buffering meanwhile. When the host
+ * exits, what is still buffered or queued is written synchronously, or handed over as a file
+ * the daemon ingests (exit-handoff.ts).
  *
  * Node built-ins are reached through `process.getBuiltinModule()` where they are used, here and
  * in the modules below: a host's start-up is the hot path, and an ES import of a built-in costs
  * milliseconds (measured in bench/).
  */
-import type { Socket } from 'node:net';
-
 import {
   type ClientInfo,
-  createFrameDecoder,
   encodeFrame,
-  Initialize,
   MAX_BATCH_RECORDS,
   MAX_MESSAGE_BYTES,
   type MetricKind,
   type MetricRecord,
   MetricRecordBatch,
   measurementsOf,
-  DaemonShutdown,
   metricNameProblem,
-  PACKAGE_VERSION,
-  PROTOCOL_VERSION,
   type RejectionCode,
   resolveSocketPath,
   runtimeFolder,
   tagsProblem,
 } from '../protocol/index.js';
-import { createDaemonSpawner, SPAWN_DEADLINE_MS } from './daemon-spawner.js';
+import { createDaemonLink } from './daemon-link.js';
+import { createDaemonSpawner } from './daemon-spawner.js';
 import { EXIT_WRITE_DEADLINE_MS, socketInternals, writeAllSync, writeHandoffFile } from './exit-handoff.js';
 import { createRecordBuffer } from './record-buffer.js';
 
@@ -45,11 +40,6 @@ import { createRecordBuffer } from './record-buffer.js';
 export const DEFAULT_MAX_BUFFERED_RECORDS = 10_000;
 /** How long `close()` and `flush()` wait for a connection before giving up on what is buffered. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 2000;
-/** Reconnect backoff bounds. */
-export const RECONNECT_MIN_MS = 50;
-export const RECONNECT_MAX_MS = 5000;
-/** Retry interval while a daemon that was just started comes up. */
-const SPAWN_POLL_MS = 20;
 
 export type Tags = Readonly<Record<string, string>>;
 
@@ -105,6 +95,8 @@ export interface TelemetryClient {
 interface Frame {
   readonly frame: Buffer;
   readonly records: MetricRecord[];
+  /** The drop counts it reports, to put back if the frame is never sent. */
+  readonly dropped: Readonly<Record<string, number>> | undefined;
   /** Measurements in `records` (each histogram value counts). */
   readonly measurements: number;
 }
@@ -113,18 +105,6 @@ function countMeasurements(records: readonly MetricRecord[]): number {
   let total = 0;
   for (const record of records) total += measurementsOf(record);
   return total;
-}
-
-/** Compares dotted release numbers (`0.10.2` > `0.9.9`); a pre-release suffix is ignored. */
-export function compareVersions(a: string, b: string): number {
-  const parse = (version: string): number[] => version.split('-')[0]!.split('.').map((part) => Number.parseInt(part, 10) || 0);
-  const left = parse(a);
-  const right = parse(b);
-  for (let index = 0; index < Math.max(left.length, right.length); index++) {
-    const difference = (left[index] ?? 0) - (right[index] ?? 0);
-    if (difference !== 0) return Math.sign(difference);
-  }
-  return 0;
 }
 
 /** `os.tmpdir()` on POSIX, without loading node:os (2 ms of a host's start-up). */
@@ -152,9 +132,6 @@ function platformInfo(): { tmpdir: string; username: string } {
  * an idle client never keeps its host alive.
  */
 export function createClient(options: ClientOptions): TelemetryClient {
-  // Built-ins are fetched here rather than imported: an ES import of a built-in builds its whole
-  // namespace (for node:fs, every lazy part of it), which a short-lived host pays at start-up.
-  const net = process.getBuiltinModule('node:net');
   const platform = platformInfo();
   const socketPath =
     options.socketPath ??
@@ -172,26 +149,15 @@ export function createClient(options: ClientOptions): TelemetryClient {
   /** Frames encoded from one batch that split in several, waiting for their turn. */
   let pendingFrames: Frame[] = [];
   let draining = false;
-  /** Woken when a frame's write completes. */
+  /** Woken when a frame's write completes, or its connection is lost. */
   let writeWaiters: (() => void)[] = [];
-  let socket: Socket | null = null;
-  let ready = false;
   let closing = false;
   let sent = 0;
   let handedOff = 0;
   let maxBatch = MAX_BATCH_RECORDS;
   let maxBytes = MAX_MESSAGE_BYTES;
   let scheduled = false;
-  let backoff = RECONNECT_MIN_MS;
-  let reconnectTimer: NodeJS.Timeout | null = null;
-  let readyWaiters: ((isReady: boolean) => void)[] = [];
-  /** Waiters that also give up as soon as a connection attempt finds no daemon. */
-  let absentWaiters: ((isReady: boolean) => void)[] = [];
   let closePromise: Promise<void> | null = null;
-  /** Set while an older daemon this client asked to exit is draining. */
-  let replacing = false;
-  /** While a daemon is starting: until when to retry fast, and whether this client started it. */
-  let spawnWait: { until: number; ours: boolean } | null = null;
 
   function report(kind: string, message: string): void {
     if (reported.has(kind)) return;
@@ -203,20 +169,34 @@ export function createClient(options: ClientOptions): TelemetryClient {
     }
   }
 
-  const spawner = spawnEnabled ? createDaemonSpawner({ socketPath, runtimeDir, report, ...(options.daemonCommand === undefined ? {} : { command: options.daemonCommand }) }) : null;
-
   function drop(reason: string, count: number, message: string): void {
     dropped.set(reason, (dropped.get(reason) ?? 0) + count);
     unreported.set(reason, (unreported.get(reason) ?? 0) + count);
     report(reason, message);
   }
 
-  function wakeWaiters(isReady: boolean): void {
-    const waiters = isReady ? [...readyWaiters, ...absentWaiters] : absentWaiters;
-    if (isReady) readyWaiters = [];
-    absentWaiters = [];
-    for (const wake of waiters) wake(isReady);
+  function wakeWriters(): void {
+    const waiters = writeWaiters;
+    writeWaiters = [];
+    for (const wake of waiters) wake();
   }
+
+  const link = createDaemonLink({
+    socketPath,
+    clientInfo: options.clientInfo,
+    spawner: spawnEnabled ? createDaemonSpawner({ socketPath, runtimeDir, report, ...(options.daemonCommand === undefined ? {} : { command: options.daemonCommand }) }) : null,
+    report,
+    onReady(_socket, limits) {
+      maxBatch = Math.min(MAX_BATCH_RECORDS, limits.maxBatchRecords);
+      maxBytes = Math.min(MAX_MESSAGE_BYTES, limits.maxMessageBytes);
+      drain();
+    },
+    onLost() {
+      // A frame in flight on a dead connection is lost with it; the daemon counted what it read.
+      inFlight = [];
+      wakeWriters();
+    },
+  });
 
   /** Encodes records as `metric/record` notifications, split to fit the daemon's message limit. */
   function frames(records: MetricRecord[], out: Frame[]): void {
@@ -234,7 +214,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
       frames(records.slice(half), out);
       return;
     }
-    out.push({ frame, records, measurements: countMeasurements(records) });
+    out.push({ frame, records, dropped: params.dropped, measurements: countMeasurements(records) });
   }
 
   /**
@@ -248,7 +228,8 @@ export function createClient(options: ClientOptions): TelemetryClient {
     if (draining) return;
     draining = true;
     try {
-      while (ready && socket !== null && (buffer.size > 0 || pendingFrames.length > 0) && inFlight.length === 0) {
+      let socket = link.socket;
+      while (socket !== null && (buffer.size > 0 || pendingFrames.length > 0) && inFlight.length === 0) {
         if (pendingFrames.length === 0) frames(buffer.take(maxBatch), pendingFrames);
         const entry = pendingFrames.shift() as Frame;
         inFlight.push(entry);
@@ -256,11 +237,10 @@ export function createClient(options: ClientOptions): TelemetryClient {
         const current = socket;
         current.write(entry.frame, () => {
           inFlight = inFlight.filter((candidate) => candidate !== entry);
-          if (socket === current) drain();
-          const waiters = writeWaiters;
-          writeWaiters = [];
-          for (const wake of waiters) wake();
+          if (link.socket === current) drain();
+          wakeWriters();
         });
+        socket = link.socket;
       }
     } finally {
       draining = false;
@@ -297,7 +277,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
       drop('client_buffer_full', 1, `codexd: client buffer full (${options.maxBufferedRecords ?? DEFAULT_MAX_BUFFERED_RECORDS} records); dropping new records until the daemon catches up`);
       return;
     }
-    if (!ready) return;
+    if (link.socket === null) return;
     if (buffer.size >= maxBatch) drain();
     else if (!scheduled) {
       scheduled = true;
@@ -305,142 +285,34 @@ export function createClient(options: ClientOptions): TelemetryClient {
     }
   }
 
-  function scheduleReconnect(delayMs: number): void {
-    if (closing || reconnectTimer !== null) return;
-    reconnectTimer = setTimeout(() => {
-      reconnectTimer = null;
-      open();
-    }, delayMs);
-    reconnectTimer.unref();
-  }
-
-  /** Nothing answered: start a daemon (or wait for the one starting), else back off. */
-  function onNoDaemon(error: NodeJS.ErrnoException): void {
-    wakeWaiters(false);
-    const now = Date.now();
-    if (spawnWait !== null && now >= spawnWait.until) {
-      if (spawnWait.ours) spawner?.failed();
-      report('spawn-timeout', `codexd: the daemon did not come up on ${socketPath} within ${SPAWN_DEADLINE_MS} ms; buffering records`);
-      spawnWait = null;
-    } else if (spawnWait === null && spawner !== null && (error.code === 'ENOENT' || error.code === 'ECONNREFUSED')) {
-      const outcome = spawner.start();
-      if (outcome !== 'refused') spawnWait = { until: now + SPAWN_DEADLINE_MS, ours: outcome === 'spawned' };
-    }
-    if (spawnWait !== null) {
-      scheduleReconnect(SPAWN_POLL_MS);
-      return;
-    }
-    report('connect', `codexd: cannot reach the daemon at ${socketPath} (${error.code ?? error.message}); buffering records`);
-    scheduleReconnect(backoff);
-    backoff = Math.min(backoff * 2, RECONNECT_MAX_MS);
-  }
-
-  function open(): void {
-    const current = net.connect(socketPath);
-    socket = current;
-    current.unref();
-    const decoder = createFrameDecoder();
-    let failure: NodeJS.ErrnoException | null = null;
-    current.on('connect', () => {
-      current.write(
-        encodeFrame({
-          jsonrpc: '2.0',
-          id: 1,
-          method: Initialize.method,
-          params: { protocolVersion: PROTOCOL_VERSION, clientInfo: options.clientInfo, processId: process.pid },
-        }),
-      );
-    });
-    current.on('data', (chunk: Buffer) => {
-      for (const frame of decoder.push(chunk)) {
-        if (frame.kind !== 'message') continue;
-        const message = frame.message as { id?: unknown; result?: Initialize.Result; error?: { code?: number; message?: string; data?: { serverVersion?: unknown } } };
-        if (message.id === 2) continue; // The answer to a replacement's daemon/shutdown: the close that follows is what matters.
-        if (message.id !== 1) continue;
-        const serverVersion = message.result?.serverInfo.version ?? message.error?.data?.serverVersion;
-        if (spawner !== null && typeof serverVersion === 'string' && compareVersions(serverVersion, PACKAGE_VERSION) < 0) {
-          // An older daemon: ask it to drain and exit, then start this release's daemon. The
-          // records wait in the buffer meanwhile; the old daemon exports what it holds.
-          replacing = true;
-          if (message.result !== undefined) current.write(encodeFrame({ jsonrpc: '2.0', id: 2, method: DaemonShutdown.method, params: {} }));
-          // A daemon refusing our protocol version exits by itself when the client is newer.
-          report('replace', `codexd: replacing the running daemon ${serverVersion} with ${PACKAGE_VERSION}`);
-          continue;
-        }
-        if (message.result !== undefined) {
-          maxBatch = Math.min(MAX_BATCH_RECORDS, message.result.limits.maxBatchRecords);
-          maxBytes = Math.min(MAX_MESSAGE_BYTES, message.result.limits.maxMessageBytes);
-          ready = true;
-          backoff = RECONNECT_MIN_MS;
-          spawnWait = null;
-          drain();
-          wakeWaiters(true);
-        } else {
-          report('initialize', `codexd: the daemon refused initialize: ${message.error?.message ?? 'unknown error'}`);
-          current.destroy();
-        }
-      }
-    });
-    current.on('error', (error: NodeJS.ErrnoException) => {
-      failure = error;
-    });
-    current.on('close', () => {
-      if (replacing) {
-        // The old daemon has drained and gone: start ours at once.
-        replacing = false;
-        if (socket === current) socket = null;
-        if (!closing) onNoDaemon(Object.assign(new Error('replaced an older daemon'), { code: 'ECONNREFUSED' }));
-        return;
-      }
-      const wasReady = ready && socket === current;
-      if (socket === current) {
-        socket = null;
-        ready = false;
-      }
-      // A frame in flight on a dead connection is lost with it; the daemon counted what it read.
-      inFlight = [];
-      const waiters = writeWaiters;
-      writeWaiters = [];
-      for (const wake of waiters) wake();
-      if (closing) return;
-      if (wasReady) scheduleReconnect(RECONNECT_MIN_MS);
-      else onNoDaemon(failure ?? Object.assign(new Error('connection closed before initialize'), { code: 'ECONNRESET' }));
-    });
-  }
-
-  /** Resolves true once connected, false after `timeoutMs` (or, with `untilAbsent`, once no daemon is found). */
-  function whenReady(timeoutMs: number, untilAbsent: boolean): Promise<boolean> {
-    if (ready) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        readyWaiters = readyWaiters.filter((waiter) => waiter !== wake);
-        absentWaiters = absentWaiters.filter((waiter) => waiter !== wake);
-        resolve(false);
-      }, timeoutMs);
-      const wake = (isReady: boolean): void => {
-        clearTimeout(timer);
-        resolve(isReady);
-      };
-      (untilAbsent ? absentWaiters : readyWaiters).push(wake);
-    });
-  }
-
   /**
    * Resolves when the frame in flight has been written (its completion callback runs on a
    * later tick even when the kernel took it at once), or at once when none is.
    */
   function written(): Promise<void> {
-    if (inFlight.length === 0 || socket === null) return Promise.resolve();
+    if (inFlight.length === 0 || link.socket === null) return Promise.resolve();
     return new Promise((resolve) => writeWaiters.push(resolve));
   }
 
   async function sendAll(untilAbsent: boolean): Promise<void> {
     const deadline = Date.now() + closeTimeoutMs;
     while ((buffer.size > 0 || pendingFrames.length > 0 || inFlight.length > 0) && Date.now() < deadline) {
-      if (!(await whenReady(deadline - Date.now(), untilAbsent))) break;
+      if (!(await link.whenReady(deadline - Date.now(), untilAbsent))) break;
       drain();
       await written();
     }
+  }
+
+  /** Takes everything not yet handed to the socket, as records; drop counts go back to be reported. */
+  function takeUnsent(): MetricRecord[] {
+    const records: MetricRecord[] = [];
+    for (const entry of pendingFrames) {
+      records.push(...entry.records);
+      for (const [reason, count] of Object.entries(entry.dropped ?? {})) unreported.set(reason, (unreported.get(reason) ?? 0) + count);
+    }
+    pendingFrames = [];
+    while (buffer.size > 0) records.push(...buffer.take(maxBatch));
+    return records;
   }
 
   /** Hands records over as a file for the daemon; counts them as dropped if even that fails. */
@@ -458,21 +330,29 @@ export function createClient(options: ClientOptions): TelemetryClient {
 
   /**
    * The host is exiting and no event loop will run again. With the connection up, finish the
-   * frames libuv still queues and write the buffer with blocking writes; whatever cannot be
+   * frame libuv still queues and write the rest with blocking writes; whatever cannot be
    * written within the deadline, or everything when the daemon is not up yet, is handed over.
    */
   function onExit(): void {
     if (closing) return;
+    const socket = link.socket;
     // A host that exits before its first connection attempt even failed still starts the
     // daemon that will ingest its hand-off (a daemon already up just refuses to start twice).
-    if (!ready && spawnWait === null && buffer.size > 0) spawner?.start();
+    if (socket === null && buffer.size > 0) link.startDaemon();
     const deadline = Date.now() + EXIT_WRITE_DEADLINE_MS;
-    const pending = pendingFrames;
-    pendingFrames = [];
-    while (buffer.size > 0) frames(buffer.take(maxBatch), pending);
-    const internals = ready && socket !== null ? socketInternals(socket) : null;
+    const pending: Frame[] = [];
+    const unsent = takeUnsent();
+    // Re-batched to the daemon's limit, which counts measurements, not records.
+    for (let start = 0; start < unsent.length; ) {
+      let end = start;
+      let measurements = 0;
+      while (end < unsent.length && (end === start || measurements + measurementsOf(unsent[end]) <= maxBatch)) measurements += measurementsOf(unsent[end++]);
+      frames(unsent.slice(start, end), pending);
+      start = end;
+    }
+    const internals = socket === null ? null : socketInternals(socket);
     if (internals === null) {
-      // Frames queued on a connection that cannot be finished are lost with the process.
+      // A frame queued on a connection that cannot be finished is lost with the process.
       handOff(pending.flatMap((entry) => entry.records));
       return;
     }
@@ -480,7 +360,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
     const queue = [...inFlight, ...pending];
     let alreadySent = (inFlight[0]?.frame.length ?? 0) - internals.queuedBytes;
     for (let index = 0; index < queue.length; index++) {
-      const frame = (queue[index] as { frame: Buffer }).frame;
+      const frame = (queue[index] as Frame).frame;
       if (alreadySent >= frame.length) {
         alreadySent -= frame.length;
         continue;
@@ -495,8 +375,6 @@ export function createClient(options: ClientOptions): TelemetryClient {
     }
   }
   process.on('exit', onExit);
-
-  open();
 
   return {
     counter(name, value = 1, tags) {
@@ -530,25 +408,18 @@ export function createClient(options: ClientOptions): TelemetryClient {
         // With a connection up or being made, send and wait for the write. As soon as there
         // is none (the daemon is starting, or cannot be reached), waiting would only delay the
         // host: the records are handed over as a file at once.
-        if (ready || spawnWait === null) await sendAll(true);
+        if (link.socket !== null || !link.starting) await sendAll(true);
         closing = true;
         process.off('exit', onExit);
-        if (reconnectTimer !== null) clearTimeout(reconnectTimer);
         // Not delivered within the close timeout (no daemon yet): the daemon gets them later.
-        const waiting = pendingFrames.flatMap((entry) => entry.records);
-        pendingFrames = [];
-        const rest: MetricRecord[] = [];
-        while (buffer.size > 0) rest.push(...buffer.take(maxBatch));
-        handOff([...waiting, ...rest]);
-        socket?.end();
-        socket = null;
-        ready = false;
+        handOff(takeUnsent());
+        link.close();
       })();
       return closePromise;
     },
     stats() {
       const waiting = pendingFrames.reduce((total, entry) => total + entry.measurements, 0);
-      return { connected: ready, buffered: buffer.size + waiting, sent, handedOff, dropped: Object.fromEntries(dropped) };
+      return { connected: link.socket !== null, buffered: buffer.size + waiting, sent, handedOff, dropped: Object.fromEntries(dropped) };
     },
   };
 }

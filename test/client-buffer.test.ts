@@ -71,7 +71,7 @@ describe('client record buffer', () => {
 
 describe('release comparison', () => {
   it('orders dotted versions numerically and ignores pre-release suffixes', async () => {
-    const { compareVersions } = await import('../client/telemetry-client.js');
+    const { compareVersions } = await import('../client/daemon-link.js');
     expect(compareVersions('0.10.0', '0.9.9')).toBe(1);
     expect(compareVersions('0.0.1', '0.1.0')).toBe(-1);
     expect(compareVersions('1.2.3', '1.2.3')).toBe(0);

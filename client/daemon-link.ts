@@ -1,0 +1,220 @@
+/**
+ * The client's link to the daemon: connect, `initialize`, and everything that happens when
+ * that does not simply work. It reconnects with backoff, starts the daemon when nobody answers
+ * (through the spawner) and waits for it fast, and replaces a daemon of an older release. It
+ * knows nothing of records: the client writes frames on the socket it hands out when ready.
+ *
+ *   connect --> initialize --+--> ready (onReady) --> ... --> close (onLost) --> reconnect
+ *      |                     +--> older daemon: daemon/shutdown, wait for close, start ours
+ *      +--> ENOENT / ECONNREFUSED --> start the daemon, retry every 20 ms for 5 s, else back off
+ */
+import type { Socket } from 'node:net';
+
+import { type ClientInfo, createFrameDecoder, DaemonShutdown, encodeFrame, Initialize, type Limits, PACKAGE_VERSION, PROTOCOL_VERSION } from '../protocol/index.js';
+import { type DaemonSpawner, SPAWN_DEADLINE_MS } from './daemon-spawner.js';
+
+/** Reconnect backoff bounds. */
+export const RECONNECT_MIN_MS = 50;
+export const RECONNECT_MAX_MS = 5000;
+/** Retry interval while a daemon that was just started comes up. */
+const SPAWN_POLL_MS = 20;
+/** Request ids this link uses on its connection. */
+const INITIALIZE_ID = 1;
+const SHUTDOWN_ID = 2;
+
+export interface DaemonLinkOptions {
+  readonly socketPath: string;
+  readonly clientInfo: ClientInfo;
+  /** `null` when the client may not start daemons (then it also never replaces one). */
+  readonly spawner: DaemonSpawner | null;
+  readonly report: (kind: string, message: string) => void;
+  /** The connection is initialized: frames may be written on `socket`. */
+  readonly onReady: (socket: Socket, limits: Limits) => void;
+  /** The ready connection is gone; whatever was in flight on it is lost with it. */
+  readonly onLost: () => void;
+}
+
+export interface DaemonLink {
+  /** The initialized connection, or `null`. */
+  readonly socket: Socket | null;
+  /** True while a daemon is being started and waited for. */
+  readonly starting: boolean;
+  /**
+   * Resolves true once ready, false after `timeoutMs` or, with `untilAbsent`, as soon as a
+   * connection attempt finds no daemon.
+   */
+  whenReady(timeoutMs: number, untilAbsent: boolean): Promise<boolean>;
+  /** Starts a daemon unless one is being waited for (a host exiting before any attempt failed). */
+  startDaemon(): void;
+  /** Stops reconnecting and ends the connection. */
+  close(): void;
+}
+
+/** Compares dotted release numbers (`0.10.2` > `0.9.9`); a pre-release suffix is ignored. */
+export function compareVersions(a: string, b: string): number {
+  const parse = (version: string): number[] => (version.split('-')[0] as string).split('.').map((part) => Number.parseInt(part, 10) || 0);
+  const left = parse(a);
+  const right = parse(b);
+  for (let index = 0; index < Math.max(left.length, right.length); index++) {
+    const difference = (left[index] ?? 0) - (right[index] ?? 0);
+    if (difference !== 0) return Math.sign(difference);
+  }
+  return 0;
+}
+
+/** Connects at once, in the background; the socket is unref'd so it never keeps the host alive. */
+export function createDaemonLink(options: DaemonLinkOptions): DaemonLink {
+  const net = process.getBuiltinModule('node:net');
+  const { socketPath, spawner, report } = options;
+  let ready: Socket | null = null;
+  /** The latest connection, initialized or not. */
+  let attempt: Socket | null = null;
+  let closing = false;
+  let backoff = RECONNECT_MIN_MS;
+  let reconnectTimer: NodeJS.Timeout | null = null;
+  let readyWaiters: ((isReady: boolean) => void)[] = [];
+  /** Waiters that also give up as soon as a connection attempt finds no daemon. */
+  let absentWaiters: ((isReady: boolean) => void)[] = [];
+  /** Set while an older daemon this client asked to exit is draining. */
+  let replacing = false;
+  /** While a daemon is starting: until when to retry fast, and whether this client started it. */
+  let spawnWait: { until: number; ours: boolean } | null = null;
+
+  function wake(isReady: boolean): void {
+    const waiters = isReady ? [...readyWaiters, ...absentWaiters] : absentWaiters;
+    if (isReady) readyWaiters = [];
+    absentWaiters = [];
+    for (const waiter of waiters) waiter(isReady);
+  }
+
+  function scheduleReconnect(delayMs: number): void {
+    if (closing || reconnectTimer !== null) return;
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = null;
+      open();
+    }, delayMs);
+    reconnectTimer.unref();
+  }
+
+  /** Nothing answered: start a daemon (or wait for the one starting), else back off. */
+  function onNoDaemon(error: NodeJS.ErrnoException): void {
+    wake(false);
+    const now = Date.now();
+    if (spawnWait !== null && now >= spawnWait.until) {
+      if (spawnWait.ours) spawner?.failed();
+      report('spawn-timeout', `codexd: the daemon did not come up on ${socketPath} within ${SPAWN_DEADLINE_MS} ms; buffering records`);
+      spawnWait = null;
+    } else if (spawnWait === null && spawner !== null && (error.code === 'ENOENT' || error.code === 'ECONNREFUSED')) {
+      const outcome = spawner.start();
+      if (outcome !== 'refused') spawnWait = { until: now + SPAWN_DEADLINE_MS, ours: outcome === 'spawned' };
+    }
+    if (spawnWait !== null) {
+      scheduleReconnect(SPAWN_POLL_MS);
+      return;
+    }
+    report('connect', `codexd: cannot reach the daemon at ${socketPath} (${error.code ?? error.message}); buffering records`);
+    scheduleReconnect(backoff);
+    backoff = Math.min(backoff * 2, RECONNECT_MAX_MS);
+  }
+
+  function onInitialized(current: Socket, message: { result?: Initialize.Result; error?: { message?: string; data?: { serverVersion?: unknown } } }): void {
+    const serverVersion = message.result?.serverInfo.version ?? message.error?.data?.serverVersion;
+    if (spawner !== null && typeof serverVersion === 'string' && compareVersions(serverVersion, PACKAGE_VERSION) < 0) {
+      // An older daemon: ask it to drain and exit, then start this release's daemon. The
+      // records wait meanwhile; the old daemon exports what it holds. (A daemon refusing our
+      // protocol version makes way by itself when the client is newer.)
+      replacing = true;
+      if (message.result !== undefined) current.write(encodeFrame({ jsonrpc: '2.0', id: SHUTDOWN_ID, method: DaemonShutdown.method, params: {} }));
+      report('replace', `codexd: replacing the running daemon ${serverVersion} with ${PACKAGE_VERSION}`);
+      return;
+    }
+    if (message.result === undefined) {
+      report('initialize', `codexd: the daemon refused initialize: ${message.error?.message ?? 'unknown error'}`);
+      current.destroy();
+      return;
+    }
+    ready = current;
+    backoff = RECONNECT_MIN_MS;
+    spawnWait = null;
+    options.onReady(current, message.result.limits);
+    wake(true);
+  }
+
+  function open(): void {
+    const current = net.connect(socketPath);
+    attempt = current;
+    current.unref();
+    const decoder = createFrameDecoder();
+    let failure: NodeJS.ErrnoException | null = null;
+    current.on('connect', () => {
+      current.write(
+        encodeFrame({
+          jsonrpc: '2.0',
+          id: INITIALIZE_ID,
+          method: Initialize.method,
+          params: { protocolVersion: PROTOCOL_VERSION, clientInfo: options.clientInfo, processId: process.pid },
+        }),
+      );
+    });
+    current.on('data', (chunk: Buffer) => {
+      for (const frame of decoder.push(chunk)) {
+        // The answer to a replacement's daemon/shutdown needs no reading: the close that follows is what matters.
+        if (frame.kind === 'message' && (frame.message as { id?: unknown }).id === INITIALIZE_ID) onInitialized(current, frame.message as never);
+      }
+    });
+    current.on('error', (error: NodeJS.ErrnoException) => {
+      failure = error;
+    });
+    current.on('close', () => {
+      const wasReady = ready === current;
+      if (wasReady) {
+        ready = null;
+        options.onLost();
+      }
+      if (closing) return;
+      if (replacing) {
+        // The old daemon has drained and gone: start ours at once.
+        replacing = false;
+        onNoDaemon(Object.assign(new Error('replaced an older daemon'), { code: 'ECONNREFUSED' }));
+      } else if (wasReady) scheduleReconnect(RECONNECT_MIN_MS);
+      else onNoDaemon(failure ?? Object.assign(new Error('connection closed before initialize'), { code: 'ECONNRESET' }));
+    });
+  }
+
+  open();
+
+  return {
+    get socket() {
+      return ready;
+    },
+    get starting() {
+      return spawnWait !== null;
+    },
+    whenReady(timeoutMs, untilAbsent) {
+      if (ready !== null) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          readyWaiters = readyWaiters.filter((waiter) => waiter !== done);
+          absentWaiters = absentWaiters.filter((waiter) => waiter !== done);
+          resolve(false);
+        }, timeoutMs);
+        const done = (isReady: boolean): void => {
+          clearTimeout(timer);
+          resolve(isReady);
+        };
+        (untilAbsent ? absentWaiters : readyWaiters).push(done);
+      });
+    },
+    startDaemon() {
+      if (ready === null && spawnWait === null) spawner?.start();
+    },
+    close() {
+      closing = true;
+      if (reconnectTimer !== null) clearTimeout(reconnectTimer);
+      // An initialized connection ends after what was written to it; one still being made is dropped.
+      if (ready !== null) ready.end();
+      else attempt?.destroy();
+      ready = null;
+    },
+  };
+}
