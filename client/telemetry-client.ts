@@ -128,6 +128,15 @@ function platformInfo(): { tmpdir: string; username: string } {
 }
 
 /**
+ * Exit hooks of the live clients, behind one `exit` listener: a host that creates many clients
+ * (one per thread, say) must not pile listeners on `process` and get Node's warning for it.
+ */
+const exitHooks = new Set<() => void>();
+function runExitHooks(): void {
+  for (const hook of exitHooks) hook();
+}
+
+/**
  * Creates a client and starts connecting at once, in the background. The socket is unref'd:
  * an idle client never keeps its host alive.
  */
@@ -374,7 +383,8 @@ export function createClient(options: ClientOptions): TelemetryClient {
       }
     }
   }
-  process.on('exit', onExit);
+  if (exitHooks.size === 0) process.on('exit', runExitHooks);
+  exitHooks.add(onExit);
 
   return {
     counter(name, value = 1, tags) {
@@ -410,7 +420,8 @@ export function createClient(options: ClientOptions): TelemetryClient {
         // host: the records are handed over as a file at once.
         if (link.socket !== null || !link.starting) await sendAll(true);
         closing = true;
-        process.off('exit', onExit);
+        exitHooks.delete(onExit);
+        if (exitHooks.size === 0) process.off('exit', runExitHooks);
         // Not delivered within the close timeout (no daemon yet): the daemon gets them later.
         handOff(takeUnsent());
         link.close();

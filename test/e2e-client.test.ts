@@ -105,6 +105,16 @@ describe('thin client', () => {
     expect(receiver.histogramTotals('codex.test.latency_ms').count).toBe(2000);
   });
 
+  it('many clients in one host share one exit listener, removed when the last closes', async () => {
+    const before = process.listenerCount('exit');
+    const clients = Array.from({ length: 20 }, (_, index) =>
+      createClient({ clientInfo: { name: `many-${index}`, version: '1' }, socketPath: home.socketPath, spawn: false, closeTimeoutMs: 50 }),
+    );
+    expect(process.listenerCount('exit')).toBe(before + 1);
+    await Promise.all(clients.map((client) => client.close()));
+    expect(process.listenerCount('exit')).toBe(before);
+  });
+
   it('a timer records once, however often it is stopped', async () => {
     daemon = await startDaemonProcess(home);
     const client = createClient({ clientInfo: { name: 'timer', version: '1' }, socketPath: home.socketPath, spawn: false });
