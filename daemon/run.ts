@@ -195,8 +195,11 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
         process.exit(0);
       }, config.flushDeadlineMs + EXIT_MARGIN_MS);
       hardStop.unref();
-      // 1. Stop accepting connections.
+      // 1. Stop accepting connections, stop taking hand-off files, and give up the socket's
+      //    path and lock: a successor (an upgrade, a client's auto-spawn) may start and bind
+      //    while this daemon drains; from here on nothing of theirs is touched.
       listening?.server.close();
+      handoff?.stop();
       // A socket inherited from a service manager is the manager's to remove, not ours.
       if (options.inheritedFd === undefined && !isNamedPipe(socketPath)) {
         try {
@@ -205,6 +208,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
           // Already gone.
         }
       }
+      listening?.release();
       // 2. Take in what open connections already sent: wait until each is quiet, within a
       //    bound; from then on new records are refused and counted as dropped.
       await takeInWhatWasSent(Math.min(MAX_DRAIN_MS, config.flushDeadlineMs / 4), null);
@@ -218,9 +222,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       logger.info({ exported: counts.exported, dropped: counts.droppedTotal }, 'stopped');
       clearInterval(errorTimer);
       clearInterval(idleTimer);
-      handoff?.stop();
       clearTimeout(hardStop);
-      listening?.release();
       log.flushSync();
       resolveStopped();
     })();
