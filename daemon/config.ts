@@ -26,6 +26,8 @@ export interface DaemonConfig {
   readonly flushDeadlineMs: number;
   /** Idle time after which an auto-spawned or socket-activated daemon exits. */
   readonly idleTimeoutMs: number;
+  /** Time without a record after which a session is expired. */
+  readonly sessionIdleTimeoutMs: number;
   readonly logLevel: string;
 }
 
@@ -35,6 +37,8 @@ export const DEFAULT_EXPORT_INTERVAL_MS = 5000;
 export const DEFAULT_FLUSH_DEADLINE_MS = 5000;
 /** Idle time after which an auto-spawned daemon exits: no connections and nothing held. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 10 * 60 * 1000;
+/** Time without a record after which a session that was never ended is expired. */
+export const DEFAULT_SESSION_IDLE_TIMEOUT_MS = 60 * 60 * 1000;
 /** Size at which the file exporter starts a new file. */
 export const DEFAULT_FILE_MAX_BYTES = 16 * 1024 * 1024;
 /** Files the file exporter keeps per signal; the oldest is deleted beyond this. */
@@ -164,6 +168,7 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
     exportIntervalMs: positiveInteger(file, own, 'export_interval_ms', 'codexd.export_interval_ms', DEFAULT_EXPORT_INTERVAL_MS),
     flushDeadlineMs: positiveInteger(file, own, 'flush_deadline_ms', 'codexd.flush_deadline_ms', DEFAULT_FLUSH_DEADLINE_MS),
     idleTimeoutMs: positiveInteger(file, own, 'idle_timeout_ms', 'codexd.idle_timeout_ms', DEFAULT_IDLE_TIMEOUT_MS),
+    sessionIdleTimeoutMs: positiveInteger(file, own, 'session_idle_timeout_ms', 'codexd.session_idle_timeout_ms', DEFAULT_SESSION_IDLE_TIMEOUT_MS),
     logLevel,
   };
 }

@@ -11,6 +11,8 @@ import { createMessageConnection, ResponseError } from 'vscode-jsonrpc/node';
 
 import {
   checkInitializeParams,
+  checkSessionEndParams,
+  checkSessionStartParams,
   type ClientStatus,
   DaemonFlush,
   DaemonShutdown,
@@ -20,14 +22,18 @@ import {
   Initialize,
   MAX_BATCH_RECORDS,
   MAX_MESSAGE_BYTES,
+  MAX_SESSIONS,
   measurementCount,
   MetricRecordBatch,
   PROTOCOL_VERSION,
   SERVER_NAME,
+  SessionEnd,
+  SessionStart,
 } from '../protocol/index.js';
 import { createBoundedMessageReader } from './bounded-message-reader.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
+import type { SessionRegistry } from './session-registry.js';
 import { createSocketMessageWriter } from './socket-message-writer.js';
 import type { SignalStats } from './stats.js';
 
@@ -37,6 +43,7 @@ export interface DaemonServices {
   readonly logger: Logger;
   readonly metrics: MetricsPipeline;
   readonly metricStats: SignalStats;
+  readonly sessions: SessionRegistry;
   /** Counts a message-level protocol error by reason (malformed frame, unknown method, …). */
   protocolError(reason: string): void;
   isShuttingDown(): boolean;
@@ -188,7 +195,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
       stats.dropped('shutting_down', measurementCount(params));
       return new ResponseError(ErrorCodes.ShuttingDown, 'the daemon is shutting down and accepts no new records');
     }
-    const outcome = ingestMetricBatch(params, services.metrics, stats);
+    const outcome = ingestMetricBatch(params, services.metrics, stats, { sessions: services.sessions, clientName: client.name, unknownSession: 'reject' });
     recordsReceived += outcome.received;
     if (outcome.ok) return outcome.result;
     services.protocolError(outcome.protocolError);
@@ -209,6 +216,62 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
       return result;
     }),
   );
+
+  /** Starts a session; for a notification, failures are counted instead of answered. */
+  function startSession(params: unknown): SessionStart.Result | ResponseError {
+    if (client === null) {
+      services.protocolError('not_initialized');
+      return new ResponseError(ErrorCodes.NotInitialized, 'not initialized: send "initialize" first');
+    }
+    const checked = checkSessionStartParams(params);
+    if (!checked.ok) {
+      services.protocolError('invalid_params');
+      return new ResponseError(ErrorCodes.InvalidParams, checked.message);
+    }
+    const session = services.sessions.start(checked.value);
+    if (session === null) {
+      services.protocolError('too_many_sessions');
+      return new ResponseError(ErrorCodes.TooManySessions, `session/start: the daemon already holds ${MAX_SESSIONS} sessions; end some with session/end`);
+    }
+    return { sessionId: session.id, tags: session.tags };
+  }
+
+  function endSession(params: unknown): SessionEnd.Result | ResponseError {
+    if (client === null) {
+      services.protocolError('not_initialized');
+      return new ResponseError(ErrorCodes.NotInitialized, 'not initialized: send "initialize" first');
+    }
+    const checked = checkSessionEndParams(params);
+    if (!checked.ok) {
+      services.protocolError('invalid_params');
+      return new ResponseError(ErrorCodes.InvalidParams, checked.message);
+    }
+    if (!services.sessions.end(checked.value.sessionId)) {
+      services.protocolError('unknown_session');
+      return new ResponseError(ErrorCodes.UnknownSession, `params.sessionId: no session ${JSON.stringify(checked.value.sessionId)} (never started, ended or expired)`);
+    }
+    return { sessionId: checked.value.sessionId };
+  }
+
+  for (const [method, handler] of [
+    [SessionStart.method, startSession],
+    [SessionEnd.method, endSession],
+  ] as const) {
+    connection.onNotification(
+      method,
+      handled((params: unknown) => {
+        handler(params);
+      }),
+    );
+    connection.onRequest(
+      method,
+      handled((params: unknown) => {
+        const result = handler(params);
+        if (result instanceof ResponseError) throw result;
+        return result;
+      }),
+    );
+  }
 
   connection.onRequest(
     DaemonStatus.method,

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES, measurementsOf } from '../protocol/index.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
+import type { SessionRegistry } from './session-registry.js';
 import type { SignalStats } from './stats.js';
 
 /** How often the folder is scanned. */
@@ -33,7 +34,7 @@ export interface HandoffIngest {
   stop(): void;
 }
 
-export function startHandoffIngest(dir: string, metrics: MetricsPipeline, stats: SignalStats, logger: Logger): HandoffIngest {
+export function startHandoffIngest(dir: string, metrics: MetricsPipeline, stats: SignalStats, sessions: SessionRegistry, logger: Logger): HandoffIngest {
   let filesIngested = 0;
   let recordsIngested = 0;
   let filesRejected = 0;
@@ -42,6 +43,8 @@ export function startHandoffIngest(dir: string, metrics: MetricsPipeline, stats:
     try {
       if (statSync(path).size > MAX_MESSAGE_BYTES * 2) throw new Error(`larger than ${MAX_MESSAGE_BYTES * 2} bytes`);
       const content = JSON.parse(readFileSync(path, 'utf8')) as { version?: unknown; clientInfo?: { name?: unknown }; records?: unknown; dropped?: unknown };
+      // The daemon may have restarted since the host's sessions began: keep their records, untagged.
+      const source = { sessions, clientName: typeof content.clientInfo?.name === 'string' ? content.clientInfo.name : null, unknownSession: 'untagged' } as const;
       if (content.version !== 1) throw new Error('not a version 1 hand-off');
       if (!Array.isArray(content.records)) throw new Error('records: must be an array');
       // A host hands over its whole buffer, which may hold more than one batch may: ingest it
@@ -59,7 +62,7 @@ export function startHandoffIngest(dir: string, metrics: MetricsPipeline, stats:
         let end = start;
         let measurements = 0;
         while (end < all.length && (end === start || measurements + measurementsOf(all[end]) <= MAX_BATCH_RECORDS)) measurements += measurementsOf(all[end++]);
-        const outcome = ingestMetricBatch({ records: all.slice(start, end), ...(first && content.dropped !== undefined ? { dropped: content.dropped } : {}) }, metrics, stats);
+        const outcome = ingestMetricBatch({ records: all.slice(start, end), ...(first && content.dropped !== undefined ? { dropped: content.dropped } : {}) }, metrics, stats, source);
         if (!outcome.ok) throw new Error(outcome.message);
         recordsIngested += outcome.received;
         start = end;

@@ -3,8 +3,18 @@
  * check it, count it, hand the valid records to the pipeline. Pure bookkeeping around
  * protocol/'s checks; no I/O.
  */
-import { BATCH_REJECTION, checkMetricBatch, ErrorCodes, measurementCount, measurementsOf, type MetricRecordBatch } from '../protocol/index.js';
+import {
+  BATCH_REJECTION,
+  checkMetricBatch,
+  ErrorCodes,
+  measurementCount,
+  measurementsOf,
+  type MetricRecord,
+  type MetricRecordBatch,
+  sanitizeTagValue,
+} from '../protocol/index.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
+import { type SessionRegistry, withSessionTags } from './session-registry.js';
 import type { SignalStats } from './stats.js';
 
 export type IngestOutcome =
@@ -19,11 +29,25 @@ function validPositions(total: number, rejected: readonly MetricRecordBatch.Reje
   return positions;
 }
 
+/** Who sent a batch, for session tagging. */
+export interface BatchSource {
+  readonly sessions: SessionRegistry;
+  /** `client.name` of the sending connection (sanitised into a tag), or null. */
+  readonly clientName: string | null;
+  /**
+   * What to do with a record whose session is unknown: reject it (`unknown_session`), or, for
+   * records handed over by a host that exited (the daemon may have restarted since the session
+   * began), accept it without session tags.
+   */
+  readonly unknownSession: 'reject' | 'untagged';
+}
+
 /**
  * Ingests one batch. All counts are of measurements: a histogram record with a `values` array
- * counts each value, whether it is accepted or rejected.
+ * counts each value, whether it is accepted or rejected. Records with a known `sessionId` get
+ * their session's tags and `client.name`.
  */
-export function ingestMetricBatch(params: unknown, metrics: MetricsPipeline, stats: SignalStats): IngestOutcome {
+export function ingestMetricBatch(params: unknown, metrics: MetricsPipeline, stats: SignalStats, source: BatchSource): IngestOutcome {
   const checked = checkMetricBatch(params);
   const received = checked.ok ? checked.value.measurements : measurementCount(params);
   stats.received(received);
@@ -39,13 +63,31 @@ export function ingestMetricBatch(params: unknown, metrics: MetricsPipeline, sta
     };
   }
   const { records, rejected, dropped } = checked.value;
-  const raw = (params as { records: unknown[] }).records;
   for (const [reason, count] of dropped) stats.dropped(`client_${reason.replace(/^client_/, '')}`, count);
-  // Valid records keep their batch positions for messages about kind conflicts.
-  const positions = rejected.length === 0 ? null : validPositions(received, rejected);
+  const raw = (params as { records: unknown[] }).records;
+  // Valid records keep their batch positions for messages about later rejections.
+  let positions = rejected.length === 0 ? null : validPositions(raw.length, rejected);
+  let toRecord = records;
+  if (records.some((record) => record.sessionId !== undefined)) {
+    const clientTag = source.clientName === null ? null : sanitizeTagValue(source.clientName);
+    const kept: MetricRecord[] = [];
+    const keptPositions: number[] = [];
+    records.forEach((record, position) => {
+      const index = positions === null ? position : (positions[position] as number);
+      const session = record.sessionId === undefined ? undefined : source.sessions.use(record.sessionId);
+      if (record.sessionId !== undefined && session === undefined && source.unknownSession === 'reject') {
+        rejected.push({ index, code: 'unknown_session', message: `records[${index}].sessionId: no session ${JSON.stringify(record.sessionId)}; start it with session/start` });
+        return;
+      }
+      kept.push(session === undefined ? record : withSessionTags(record, session, clientTag));
+      keptPositions.push(index);
+    });
+    toRecord = kept;
+    positions = keptPositions;
+  }
   const checkFailures = rejected.length;
-  const accepted = metrics.record(records, (position) => (positions === null ? position : (positions[position] as number)), rejected);
-  if (rejected.length > checkFailures) rejected.sort((a, b) => a.index - b.index);
+  const accepted = metrics.record(toRecord, (position) => (positions === null ? position : (positions[position] as number)), rejected);
+  if (rejected.length > 0 && (rejected.length > checkFailures || toRecord !== records)) rejected.sort((a, b) => a.index - b.index);
   for (const rejection of rejected) stats.rejected(rejection.code, measurementsOf(raw[rejection.index]));
   return { ok: true, received, result: { accepted, rejected } };
 }

@@ -25,6 +25,7 @@ import { createDaemonLogger } from './logger.js';
 import { createMetricsPipeline } from './metrics-pipeline.js';
 import { type DaemonPaths, resolvePaths, socketPathFor, userName } from './paths.js';
 import { type Listening, listenOnInheritedSocket, listenOnSocket } from './socket-listener.js';
+import { createSessionRegistry } from './session-registry.js';
 import { createSignalStats } from './stats.js';
 
 /** Extra time past the flush deadline before a stop gives up waiting and exits anyway. */
@@ -113,6 +114,10 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   };
 
   const metricStats = createSignalStats();
+  const sessions = createSessionRegistry(config.sessionIdleTimeoutMs);
+  // Sessions a client never ended are expired, checked a few times per timeout.
+  const sessionTimer = setInterval(() => sessions.expireIdle(Date.now()), Math.max(50, Math.min(60_000, config.sessionIdleTimeoutMs / 4)));
+  sessionTimer.unref();
   const exporter = await createExporter(config);
   const described = describeExporter(config);
   const metrics = createMetricsPipeline({
@@ -182,6 +187,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       protocolErrors: Object.fromEntries(protocolErrors),
       exporters: [metrics.exporterStatus()],
       clients: [...connections].map((connection) => connection.status()),
+      sessions: sessions.counts(),
       handoff: handoff?.counts() ?? { filesIngested: 0, recordsIngested: 0, filesRejected: 0 },
     };
   }
@@ -222,6 +228,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       logger.info({ exported: counts.exported, dropped: counts.droppedTotal }, 'stopped');
       clearInterval(errorTimer);
       clearInterval(idleTimer);
+      clearInterval(sessionTimer);
       clearTimeout(hardStop);
       log.flushSync();
       resolveStopped();
@@ -234,6 +241,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     logger: log.logger,
     metrics,
     metricStats,
+    sessions,
     protocolError(reason) {
       protocolErrors.set(reason, (protocolErrors.get(reason) ?? 0) + 1);
     },
@@ -263,7 +271,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     // This daemon is up: the start that a client may have marked is over, and any record of
     // failed starts is void.
     for (const name of [RUNTIME_FILES.spawnMarker, RUNTIME_FILES.spawnFailures]) rmSync(join(runtimeDir, name), { force: true });
-    handoff = startHandoffIngest(join(runtimeDir, RUNTIME_FILES.handoffDir), metrics, metricStats, log.logger.child({ component: 'handoff' }));
+    handoff = startHandoffIngest(join(runtimeDir, RUNTIME_FILES.handoffDir), metrics, metricStats, sessions, log.logger.child({ component: 'handoff' }));
     handoff.scan();
   }
 

@@ -35,6 +35,8 @@ export function formatStatus(status: DaemonStatus.Result): string {
   lines.push('', table([['signal', 'received', 'rejected', 'buffered', 'exported', 'dropped'], signalRow('metrics', metrics)]));
   if (metrics.rejectedTotal > 0) lines.push(`rejected by reason:${reasons(metrics.rejected)}`);
   if (metrics.droppedTotal > 0) lines.push(`dropped by reason:${reasons(metrics.dropped)}`);
+  const sessions = status.sessions;
+  lines.push(`sessions: ${sessions.active} active (${sessions.started} started, ${sessions.ended} ended, ${sessions.expired} expired)`);
   const protocolTotal = Object.values(status.protocolErrors).reduce((sum, count) => sum + count, 0);
   if (protocolTotal > 0) lines.push(`refused messages:${reasons(status.protocolErrors)}`);
   lines.push(

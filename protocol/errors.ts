@@ -1,6 +1,6 @@
 /**
  * Every JSON-RPC error code the daemon sends, in one table. Codes from -32768 to -32000 are
- * JSON-RPC's own or reserved for implementations; codexd uses -32002..-32008 from that range
+ * JSON-RPC's own or reserved for implementations; codexd uses -32002..-32010 from that range
  * (-32002 is "not initialized" as in the Language Server Protocol).
  */
 export const ErrorCodes = {
@@ -28,6 +28,10 @@ export const ErrorCodes = {
   AlreadyInitialized: -32007,
   /** The daemon is draining to exit and accepts no new telemetry. */
   ShuttingDown: -32008,
+  /** A request named a session that was never started, or has ended or expired. */
+  UnknownSession: -32009,
+  /** `session/start` when the daemon already holds `MAX_SESSIONS` sessions. */
+  TooManySessions: -32010,
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -48,6 +52,8 @@ export type RejectionCode =
   | 'invalid_tag_key'
   | 'invalid_tag_value'
   | 'invalid_session_id'
+  /** A well-formed `sessionId` the daemon holds no session for. */
+  | 'unknown_session'
   | 'invalid_time';
 
 export const REJECTION_CODES: readonly RejectionCode[] = [
@@ -62,6 +68,7 @@ export const REJECTION_CODES: readonly RejectionCode[] = [
   'invalid_tag_key',
   'invalid_tag_value',
   'invalid_session_id',
+  'unknown_session',
   'invalid_time',
 ];
 

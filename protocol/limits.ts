@@ -32,3 +32,12 @@ export const MAX_SESSION_ID_LENGTH = 256;
 
 /** Longest `clientInfo.name` and `clientInfo.version`. */
 export const MAX_CLIENT_INFO_LENGTH = 128;
+
+/** Most attributes in one `session/start`. */
+export const MAX_SESSION_ATTRIBUTES = 32;
+
+/** Longest session attribute value. Values become tags cut to {@link MAX_TAG_VALUE_LENGTH}. */
+export const MAX_SESSION_ATTRIBUTE_LENGTH = 1024;
+
+/** Most sessions the daemon holds at once; beyond it `session/start` is refused. */
+export const MAX_SESSIONS = 10_000;

@@ -73,6 +73,62 @@ export namespace MetricRecordBatch {
   }
 }
 
+/** Codex's session context keys (SessionTelemetry). Others are kept too, under the same rules. */
+export const SESSION_ATTRIBUTE_KEYS = [
+  'conversation.id',
+  'model',
+  'slug',
+  'auth_mode',
+  'originator',
+  'session_source',
+  'service_name',
+  'terminal.type',
+  'app.version',
+  'user.account_id',
+  'user.email',
+] as const;
+
+/**
+ * The session attributes every metric recorded with the session's id is tagged with, as Codex
+ * tags session metrics; the daemon adds `client.name` from the recording connection.
+ */
+export const SESSION_TAG_KEYS = ['auth_mode', 'session_source', 'originator', 'service_name', 'model', 'app.version'] as const;
+
+export namespace SessionStart {
+  export const method = 'session/start';
+  export interface Params {
+    readonly sessionId: string;
+    /** Session context under Codex's keys ({@link SESSION_ATTRIBUTE_KEYS}). */
+    readonly attributes?: Readonly<Record<string, string>>;
+    /** Whether this session allows its prompt text to be logged (the config must allow it too). */
+    readonly logUserPrompt?: boolean;
+  }
+  export interface Result {
+    readonly sessionId: string;
+    /** The tags the daemon adds to this session's metrics (client.name excepted: it is per connection). */
+    readonly tags: Readonly<Record<string, string>>;
+  }
+}
+
+export namespace SessionEnd {
+  export const method = 'session/end';
+  export interface Params {
+    readonly sessionId: string;
+  }
+  export interface Result {
+    readonly sessionId: string;
+  }
+}
+
+export interface SessionCounts {
+  /** Sessions registered now. */
+  readonly active: number;
+  readonly started: number;
+  readonly ended: number;
+  /** Sessions removed after `sessionIdleTimeoutMs` without a record or event. */
+  readonly expired: number;
+}
+
 export interface SignalCounts {
   /** Records that arrived, valid or not. */
   readonly received: number;
@@ -144,6 +200,7 @@ export namespace DaemonStatus {
     readonly protocolErrors: Readonly<Record<string, number>>;
     readonly exporters: readonly ExporterStatus[];
     readonly clients: readonly ClientStatus[];
+    readonly sessions: SessionCounts;
     /** Hand-off files left by hosts that exited before their records reached the daemon. */
     readonly handoff: { readonly filesIngested: number; readonly recordsIngested: number; readonly filesRejected: number };
   }

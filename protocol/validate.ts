@@ -7,12 +7,14 @@ import {
   MAX_BATCH_RECORDS,
   MAX_CLIENT_INFO_LENGTH,
   MAX_METRIC_NAME_LENGTH,
+  MAX_SESSION_ATTRIBUTE_LENGTH,
+  MAX_SESSION_ATTRIBUTES,
   MAX_SESSION_ID_LENGTH,
   MAX_TAGS_PER_RECORD,
   MAX_TAG_KEY_LENGTH,
   MAX_TAG_VALUE_LENGTH,
 } from './limits.js';
-import type { Initialize, MetricKind, MetricRecord, MetricRecordBatch } from './methods.js';
+import type { Initialize, MetricKind, MetricRecord, MetricRecordBatch, SessionEnd, SessionStart } from './methods.js';
 
 export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
 
@@ -246,4 +248,58 @@ export function checkInitializeParams(params: unknown): Checked<Initialize.Param
 /** True when `kind` is a metric kind of the protocol. */
 export function isMetricKind(kind: unknown): kind is MetricKind {
   return kind === 'counter' || kind === 'histogram' || kind === 'gauge';
+}
+
+/**
+ * Turns a session attribute into a tag value the way Codex does, rather than dropping the
+ * point: every character outside the tag alphabet becomes `_`, and the result is cut to
+ * {@link MAX_TAG_VALUE_LENGTH}. Returns `null` for an empty value.
+ */
+export function sanitizeTagValue(value: string): string | null {
+  const cleaned = value.replace(/[^A-Za-z0-9._/-]/g, '_').slice(0, MAX_TAG_VALUE_LENGTH);
+  return cleaned === '' ? null : cleaned;
+}
+
+function checkSessionId(value: unknown): string | null {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_SESSION_ID_LENGTH) {
+    return `params.sessionId: must be a non-empty string of at most ${MAX_SESSION_ID_LENGTH} characters`;
+  }
+  return null;
+}
+
+/** Checks `session/start` params. */
+export function checkSessionStartParams(params: unknown): Checked<SessionStart.Params> {
+  if (!isPlainObject(params)) return { ok: false, message: 'params: must be an object with a "sessionId"' };
+  const idProblem = checkSessionId(params.sessionId);
+  if (idProblem !== null) return { ok: false, message: idProblem };
+  const attributes = params.attributes ?? {};
+  if (!isPlainObject(attributes)) return { ok: false, message: 'params.attributes: must be an object of string values' };
+  const keys = Object.keys(attributes);
+  if (keys.length > MAX_SESSION_ATTRIBUTES) return { ok: false, message: `params.attributes: has more than ${MAX_SESSION_ATTRIBUTES} attributes` };
+  for (const key of keys) {
+    if (key.length > MAX_TAG_KEY_LENGTH || !TAG_TEXT.test(key)) {
+      return { ok: false, message: `params.attributes.${JSON.stringify(key.slice(0, 64))}: key must be 1 to ${MAX_TAG_KEY_LENGTH} characters of A-Z a-z 0-9 . _ / -` };
+    }
+    const value = attributes[key];
+    if (typeof value !== 'string') return { ok: false, message: `params.attributes.${key}: must be a string` };
+    if (value.length > MAX_SESSION_ATTRIBUTE_LENGTH) return { ok: false, message: `params.attributes.${key}: exceeds ${MAX_SESSION_ATTRIBUTE_LENGTH} characters` };
+  }
+  const logUserPrompt = params.logUserPrompt;
+  if (logUserPrompt !== undefined && typeof logUserPrompt !== 'boolean') return { ok: false, message: 'params.logUserPrompt: must be true or false' };
+  return {
+    ok: true,
+    value: {
+      sessionId: params.sessionId as string,
+      attributes: attributes as Record<string, string>,
+      ...(logUserPrompt === undefined ? {} : { logUserPrompt }),
+    },
+  };
+}
+
+/** Checks `session/end` params. */
+export function checkSessionEndParams(params: unknown): Checked<SessionEnd.Params> {
+  if (!isPlainObject(params)) return { ok: false, message: 'params: must be an object with a "sessionId"' };
+  const idProblem = checkSessionId(params.sessionId);
+  if (idProblem !== null) return { ok: false, message: idProblem };
+  return { ok: true, value: { sessionId: params.sessionId as string } };
 }

@@ -1,0 +1,135 @@
+/**
+ * Session context over a real socket: session/start registers Codex's session attributes, and
+ * every metric recorded with the session's id carries Codex's default session tags plus the
+ * recording connection's client.name, sanitised rather than dropped.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { ErrorCodes } from '../protocol/index.js';
+import { type DaemonProcess, grpcConfig, setUpHomeAndReceiver, startDaemonProcess, tearDownHome, type TestHome } from './support/daemon.js';
+import type { OtlpReceiver } from './support/otlp-receiver.js';
+import { openRawPeer, type RawPeer } from './support/raw-client.js';
+
+const CONTEXT = {
+  'conversation.id': 'c0ffee',
+  model: 'gpt-5.1-codex',
+  slug: 'gpt-5.1-codex',
+  auth_mode: 'swic',
+  originator: 'codex_cli_rs',
+  session_source: 'exec',
+  service_name: 'desktop app (beta)',
+  'terminal.type': 'xterm-256color',
+  'app.version': '0.169.0',
+  'user.account_id': 'acct-123',
+  'user.email': 'ada@example.com',
+};
+
+describe('sessions', () => {
+  let home: TestHome;
+  let receiver: OtlpReceiver;
+  let daemon: DaemonProcess | undefined;
+  let peer: RawPeer;
+
+  beforeEach(async () => {
+    ({ home, receiver } = await setUpHomeAndReceiver());
+    daemon = await startDaemonProcess(home);
+    peer = await openRawPeer(home.socketPath);
+    await peer.initialize('Codex Desktop');
+  });
+
+  afterEach(async () => {
+    peer.destroy();
+    await tearDownHome(home, receiver, daemon);
+    daemon = undefined;
+  });
+
+  it("tags a session's metrics with Codex's session tags and client.name, sanitised, the record's own tags winning", async () => {
+    const started = await peer.request(1, 'session/start', { sessionId: 's-1', attributes: CONTEXT, logUserPrompt: false });
+    expect(started.result).toEqual({
+      sessionId: 's-1',
+      tags: { auth_mode: 'swic', session_source: 'exec', originator: 'codex_cli_rs', service_name: 'desktop_app__beta_', model: 'gpt-5.1-codex', 'app.version': '0.169.0' },
+    });
+    const reply = await peer.request(2, 'metric/record', {
+      records: [
+        { name: 'codex.tool.call', kind: 'counter', value: 2, tags: { tool: 'shell', model: 'override' }, sessionId: 's-1' },
+        { name: 'codex.tool.call', kind: 'counter', value: 5, tags: { tool: 'shell' } },
+      ],
+    });
+    expect(reply.result).toEqual({ accepted: 2, rejected: [] });
+    await daemon?.request('daemon/flush', {});
+    const tagged = receiver.points().find((point) => point.name === 'codex.tool.call' && point.attributes.auth_mode === 'swic');
+    expect(tagged?.attributes).toEqual({
+      tool: 'shell',
+      model: 'override',
+      auth_mode: 'swic',
+      session_source: 'exec',
+      originator: 'codex_cli_rs',
+      service_name: 'desktop_app__beta_',
+      'app.version': '0.169.0',
+      'client.name': 'Codex_Desktop',
+    });
+    expect(tagged?.value).toBe(2);
+    // Log-only context never becomes a tag, and a record without a session gets no session tags.
+    expect(JSON.stringify(receiver.points().map((point) => point.attributes))).not.toMatch(/acct-123|ada@example\.com|c0ffee/);
+    expect(receiver.sumOf('codex.tool.call', { tool: 'shell' })).toBe(7);
+  });
+
+  it('cuts a long attribute to 256 characters instead of dropping the point', async () => {
+    await peer.request(1, 'session/start', { sessionId: 's-long', attributes: { model: 'm'.repeat(600) } });
+    await peer.request(2, 'metric/record', { records: [{ name: 'codex.turn.count', kind: 'counter', value: 1, sessionId: 's-long' }] });
+    await daemon?.request('daemon/flush', {});
+    expect(receiver.points().find((point) => point.name === 'codex.turn.count')?.attributes.model).toBe('m'.repeat(256));
+  });
+
+  it('rejects records of an unknown or ended session, counted for notifications too', async () => {
+    await peer.request(1, 'session/start', { sessionId: 's-2', attributes: {} });
+    expect((await peer.request(2, 'session/end', { sessionId: 's-2' })).result).toEqual({ sessionId: 's-2' });
+    const reply = await peer.request(3, 'metric/record', {
+      records: [
+        { name: 'codex.a', kind: 'counter', value: 1, sessionId: 's-2' },
+        { name: 'codex.a', kind: 'counter', value: 1 },
+        { name: 'codex.a', kind: 'histogram', value: 1, sessionId: 'never' },
+      ],
+    });
+    expect(reply.result).toEqual({
+      accepted: 1,
+      rejected: [
+        { index: 0, code: 'unknown_session', message: 'records[0].sessionId: no session "s-2"; start it with session/start' },
+        { index: 2, code: 'unknown_session', message: 'records[2].sessionId: no session "never"; start it with session/start' },
+      ],
+    });
+    peer.send({ jsonrpc: '2.0', method: 'metric/record', params: { records: [{ name: 'codex.a', kind: 'histogram', values: [1, 2, 3], sessionId: 'gone' }] } });
+    const ended = await peer.request(4, 'session/end', { sessionId: 's-2' });
+    expect(ended.error).toEqual({ code: ErrorCodes.UnknownSession, message: 'params.sessionId: no session "s-2" (never started, ended or expired)' });
+    peer.send({ jsonrpc: '2.0', method: 'session/end', params: { sessionId: 'nope' } });
+    const status = await daemon?.status();
+    expect(status?.signals.metrics.rejected).toEqual({ unknown_session: 5 });
+    expect(status?.protocolErrors).toEqual({ unknown_session: 2 });
+    expect(status?.sessions).toEqual({ active: 0, started: 1, ended: 1, expired: 0 });
+  });
+
+  it('refuses bad session/start params, naming the field', async () => {
+    const cases: [unknown, string][] = [
+      [{}, 'params.sessionId: must be a non-empty string of at most 256 characters'],
+      [{ sessionId: 's', attributes: ['x'] }, 'params.attributes: must be an object of string values'],
+      [{ sessionId: 's', attributes: { model: 7 } }, 'params.attributes.model: must be a string'],
+      [{ sessionId: 's', attributes: { model: 'x'.repeat(1025) } }, 'params.attributes.model: exceeds 1024 characters'],
+      [{ sessionId: 's', attributes: { 'bad key': 'x' } }, 'params.attributes."bad key": key must be 1 to 128 characters of A-Z a-z 0-9 . _ / -'],
+      [{ sessionId: 's', logUserPrompt: 'yes' }, 'params.logUserPrompt: must be true or false'],
+    ];
+    let id = 10;
+    for (const [params, message] of cases) expect((await peer.request(id++, 'session/start', params)).error).toEqual({ code: ErrorCodes.InvalidParams, message });
+    expect((await daemon?.status())?.sessions.active).toBe(0);
+  });
+
+  it('expires a session nobody ended once it has been idle for session_idle_timeout_ms', async () => {
+    peer.destroy();
+    await daemon?.stop();
+    home.writeConfig(`${grpcConfig(receiver.endpoint)}session_idle_timeout_ms = 300\n`);
+    daemon = await startDaemonProcess(home);
+    peer = await openRawPeer(home.socketPath);
+    await peer.initialize();
+    peer.send({ jsonrpc: '2.0', method: 'session/start', params: { sessionId: 'idle', attributes: { model: 'm' } } });
+    await expect.poll(async () => (await daemon?.status())?.sessions, { timeout: 5000 }).toEqual({ active: 0, started: 1, ended: 0, expired: 1 });
+  });
+});
