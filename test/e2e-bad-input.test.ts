@@ -178,6 +178,8 @@ describe('bad input over a real socket', () => {
       { name: 'codex.mixed', kind: 'histogram', value: 1 },
       { name: 'codex.mixed', kind: 'counter', value: 3, tags: { tool: 'read' }, sessionId: 'session-1', time: Date.now() },
     ];
+    // The last record names a session: it must exist.
+    expect((await peer.request(99, 'session/start', { sessionId: 'session-1' })).result).toBeDefined();
     const reply = await peer.request(1, 'metric/record', { records });
     const result = reply.result as { accepted: number; rejected: { index: number; code: string; message: string }[] };
     expect(result.accepted).toBe(2);
