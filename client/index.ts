@@ -13,6 +13,8 @@ export {
   type ClientOptions,
   type ClientStats,
   createClient,
+  type SessionHandle,
+  type SessionOptions,
   DEFAULT_CLOSE_TIMEOUT_MS,
   DEFAULT_MAX_BUFFERED_RECORDS,
   type Tags,

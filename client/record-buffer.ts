@@ -13,7 +13,7 @@
 import type { MetricKind, MetricRecord } from '../protocol/index.js';
 
 interface Entry {
-  record: { name: string; kind: MetricKind; value?: number; values?: number[]; tags?: Record<string, string> };
+  record: { name: string; kind: MetricKind; value?: number; values?: number[]; tags?: Record<string, string>; sessionId?: string };
   /** The trie node holding this entry (counters and histograms), cleared when it is taken. */
   node: TrieNode | undefined;
 }
@@ -29,21 +29,26 @@ export interface RecordBuffer {
    * Adds to the buffered counter or histogram with this name and tags, if there is one. Returns
    * false when there is none (or the buffer is full); the caller then validates and calls {@link add}.
    */
-  addToExisting(kind: MetricKind, name: string, value: number, tags: Readonly<Record<string, string>> | undefined): boolean;
+  addToExisting(kind: MetricKind, name: string, value: number, tags: Readonly<Record<string, string>> | undefined, sessionId?: string): boolean;
   /** Adds a measurement; returns false (and keeps nothing) when the buffer is full. */
-  add(kind: MetricKind, name: string, value: number, tags: Readonly<Record<string, string>> | undefined): boolean;
+  add(kind: MetricKind, name: string, value: number, tags: Readonly<Record<string, string>> | undefined, sessionId?: string): boolean;
   /** Removes and returns records holding up to `max` measurements, oldest first. */
   take(max: number): MetricRecord[];
   /** Measurements buffered. */
   readonly size: number;
 }
 
-function find(roots: Map<string, TrieNode>, name: string, tags: Readonly<Record<string, string>> | undefined, create: boolean): TrieNode | undefined {
-  let node: TrieNode | undefined = roots.get(name);
+/** The trie's root key: the name, or the session and the name (a session's records are kept apart). */
+function rootKey(name: string, sessionId: string | undefined): string {
+  return sessionId === undefined ? name : `${sessionId}\u0000${name}`;
+}
+
+function find(roots: Map<string, TrieNode>, key: string, tags: Readonly<Record<string, string>> | undefined, create: boolean): TrieNode | undefined {
+  let node: TrieNode | undefined = roots.get(key);
   if (node === undefined) {
     if (!create) return undefined;
     node = { entry: undefined, next: undefined };
-    roots.set(name, node);
+    roots.set(key, node);
   }
   if (tags === undefined) return node;
   for (const key in tags) {
@@ -87,20 +92,21 @@ export function createRecordBuffer(maxMeasurements: number): RecordBuffer {
     get size() {
       return size;
     },
-    addToExisting(kind, name, value, tags) {
+    addToExisting(kind, name, value, tags, sessionId) {
       const roots = kind === 'counter' ? counters : kind === 'histogram' ? histograms : undefined;
-      const entry = roots === undefined ? undefined : find(roots, name, tags, false)?.entry;
+      const entry = roots === undefined ? undefined : find(roots, rootKey(name, sessionId), tags, false)?.entry;
       return entry !== undefined && addTo(entry, value);
     },
-    add(kind, name, value, tags) {
+    add(kind, name, value, tags, sessionId) {
       const roots = kind === 'counter' ? counters : kind === 'histogram' ? histograms : undefined;
-      const node = roots === undefined ? undefined : (find(roots, name, tags, true) as TrieNode);
+      const node = roots === undefined ? undefined : (find(roots, rootKey(name, sessionId), tags, true) as TrieNode);
       if (node?.entry !== undefined) return addTo(node.entry, value);
       if (size >= maxMeasurements) return false;
       // The tags are copied so a host that reuses and mutates its object cannot change what was recorded.
       const copy = tags === undefined ? undefined : { ...tags };
       const record: Entry['record'] = kind === 'histogram' ? { name, kind, values: [value] } : { name, kind, value };
       if (copy !== undefined) record.tags = copy;
+      if (sessionId !== undefined) record.sessionId = sessionId;
       const entry: Entry = { record, node };
       if (node !== undefined) node.entry = entry;
       entries.push(entry);

@@ -29,6 +29,9 @@ import {
   type RejectionCode,
   resolveSocketPath,
   runtimeFolder,
+  checkSessionStartParams,
+  SessionEnd,
+  SessionStart,
   tagsProblem,
 } from '../protocol/index.js';
 import { createDaemonLink } from './daemon-link.js';
@@ -75,7 +78,32 @@ export interface ClientStats {
   readonly handedOff: number;
 }
 
+/** A session's context, as `session/start` takes it. */
+export interface SessionOptions {
+  readonly sessionId: string;
+  /** Codex's session context keys: `model`, `auth_mode`, `originator`, `session_source`, `service_name`, `app.version`, ... */
+  readonly attributes?: Readonly<Record<string, string>>;
+  readonly logUserPrompt?: boolean;
+}
+
+/** Records bound to one session: each carries the session's tags in the daemon. */
+export interface SessionHandle {
+  readonly sessionId: string;
+  counter(name: string, value?: number, tags?: Tags): void;
+  histogram(name: string, value: number, tags?: Tags): void;
+  gauge(name: string, value: number, tags?: Tags): void;
+  startTimer(name: string, tags?: Tags): Timer;
+  /** Ends the session after what it recorded; later calls on the handle are dropped and counted. */
+  end(): void;
+}
+
 export interface TelemetryClient {
+  /**
+   * Starts a session (`session/start`, sent ahead of its records and again after every
+   * reconnect, so a restarted daemon knows it). Never throws: an invalid session is reported
+   * once and its records are dropped and counted.
+   */
+  session(options: SessionOptions): SessionHandle;
   counter(name: string, value?: number, tags?: Tags): void;
   histogram(name: string, value: number, tags?: Tags): void;
   gauge(name: string, value: number, tags?: Tags): void;
@@ -167,6 +195,8 @@ export function createClient(options: ClientOptions): TelemetryClient {
   let maxBytes = MAX_MESSAGE_BYTES;
   let scheduled = false;
   let closePromise: Promise<void> | null = null;
+  /** Sessions started and not ended: announced again on every (re)connect. */
+  const sessions = new Map<string, SessionStart.Params>();
 
   function report(kind: string, message: string): void {
     if (reported.has(kind)) return;
@@ -198,6 +228,8 @@ export function createClient(options: ClientOptions): TelemetryClient {
     onReady(_socket, limits) {
       maxBatch = Math.min(MAX_BATCH_RECORDS, limits.maxBatchRecords);
       maxBytes = Math.min(MAX_MESSAGE_BYTES, limits.maxMessageBytes);
+      // A new connection may be a new daemon: it must know the sessions before their records.
+      pendingFrames.unshift(...[...sessions.values()].map((params) => control(SessionStart.method, params)));
       drain();
     },
     onLost() {
@@ -206,6 +238,17 @@ export function createClient(options: ClientOptions): TelemetryClient {
       wakeWriters();
     },
   });
+
+  /** A notification that carries no records (session/start, session/end), sent in turn with the batches. */
+  function control(method: string, params: object): Frame {
+    return { frame: encodeFrame({ jsonrpc: '2.0', method, params }), records: [], dropped: undefined, measurements: 0 };
+  }
+
+  function schedule(): void {
+    if (link.socket === null || scheduled) return;
+    scheduled = true;
+    setImmediate(tick);
+  }
 
   /** Encodes records as `metric/record` notifications, split to fit the daemon's message limit. */
   function frames(records: MetricRecord[], out: Frame[]): void {
@@ -261,9 +304,9 @@ export function createClient(options: ClientOptions): TelemetryClient {
     drain();
   }
 
-  function record(kind: MetricKind, name: string, value: number, tags: Tags | undefined): void {
+  function record(kind: MetricKind, name: string, value: number, tags: Tags | undefined, sessionId?: string): void {
     // The hot path: a counter increment or histogram value for a name and tags already buffered.
-    if (typeof value === 'number' && Number.isFinite(value) && (kind === 'histogram' || (kind === 'counter' && value >= 0)) && buffer.addToExisting(kind, name, value, tags)) return;
+    if (typeof value === 'number' && Number.isFinite(value) && (kind === 'histogram' || (kind === 'counter' && value >= 0)) && buffer.addToExisting(kind, name, value, tags, sessionId)) return;
     // metricNameProblem remembers names it found valid, so this is a Set lookup after the first call.
     const nameProblem = metricNameProblem(name);
     if (nameProblem !== null) {
@@ -282,16 +325,65 @@ export function createClient(options: ClientOptions): TelemetryClient {
         return;
       }
     }
-    if (!buffer.add(kind, name, value, tags)) {
+    if (!buffer.add(kind, name, value, tags, sessionId)) {
       drop('client_buffer_full', 1, `codexd: client buffer full (${options.maxBufferedRecords ?? DEFAULT_MAX_BUFFERED_RECORDS} records); dropping new records until the daemon catches up`);
       return;
     }
     if (link.socket === null) return;
     if (buffer.size >= maxBatch) drain();
-    else if (!scheduled) {
-      scheduled = true;
-      setImmediate(tick);
+    else schedule();
+  }
+
+  function timer(name: string, tags: Tags | undefined, sessionId: string | undefined): Timer {
+    const started = performance.now();
+    let stopped = false;
+    return {
+      stop(extraTags) {
+        // Codex's Timer records again when dropped after an explicit stop; this one records once.
+        if (stopped) return undefined;
+        stopped = true;
+        const elapsed = performance.now() - started;
+        record('histogram', name, elapsed, extraTags === undefined ? tags : { ...tags, ...extraTags }, sessionId);
+        return elapsed;
+      },
+    };
+  }
+
+  function session(options: SessionOptions): SessionHandle {
+    const checked = checkSessionStartParams(options);
+    if (!checked.ok) {
+      report('invalid_session', `codexd: session ${JSON.stringify(String(options.sessionId)).slice(0, 80)} is invalid (${checked.message}); dropping its records`);
+      const dropInvalid = (): void => drop('invalid_session_id', 1, 'codexd: a record of an invalid session was dropped');
+      return { sessionId: String(options.sessionId), counter: dropInvalid, histogram: dropInvalid, gauge: dropInvalid, startTimer: () => ({ stop: () => (dropInvalid(), undefined) }), end: () => undefined };
     }
+    const params = checked.value;
+    const sessionId = params.sessionId;
+    sessions.set(sessionId, params);
+    pendingFrames.push(control(SessionStart.method, params));
+    schedule();
+    let ended = false;
+    const bound = (kind: MetricKind) => (name: string, value: number, tags?: Tags) => {
+      if (ended) drop('unknown_session', 1, `codexd: session ${sessionId} has ended; dropping its records`);
+      else record(kind, name, value, tags, sessionId);
+    };
+    const counter = bound('counter');
+    return {
+      sessionId,
+      counter: (name, value = 1, tags) => counter(name, value, tags),
+      histogram: bound('histogram'),
+      gauge: bound('gauge'),
+      startTimer: (name, tags) => timer(name, tags, ended ? undefined : sessionId),
+      end() {
+        if (ended) return;
+        ended = true;
+        sessions.delete(sessionId);
+        // The end goes after everything recorded so far, so none of it meets an ended session.
+        const records = takeUnsent();
+        for (let start = 0; start < records.length; ) start = frameRun(records, start, pendingFrames);
+        pendingFrames.push(control(SessionEnd.method, { sessionId }));
+        schedule();
+      },
+    };
   }
 
   /**
@@ -312,14 +404,29 @@ export function createClient(options: ClientOptions): TelemetryClient {
     }
   }
 
+  /**
+   * Frames the run of records from `start` that fits one batch (the daemon's limit counts
+   * measurements, not records) into `out`; returns where the next run starts.
+   */
+  function frameRun(records: MetricRecord[], start: number, out: Frame[]): number {
+    let end = start;
+    let measurements = 0;
+    while (end < records.length && (end === start || measurements + measurementsOf(records[end]) <= maxBatch)) measurements += measurementsOf(records[end++]);
+    frames(records.slice(start, end), out);
+    return end;
+  }
+
   /** Takes everything not yet handed to the socket, as records; drop counts go back to be reported. */
   function takeUnsent(): MetricRecord[] {
     const records: MetricRecord[] = [];
+    const controls: Frame[] = [];
     for (const entry of pendingFrames) {
+      // Session frames stay queued, in their order; only record batches are taken apart.
+      if (entry.records.length === 0) controls.push(entry);
       records.push(...entry.records);
       for (const [reason, count] of Object.entries(entry.dropped ?? {})) unreported.set(reason, (unreported.get(reason) ?? 0) + count);
     }
-    pendingFrames = [];
+    pendingFrames = controls;
     while (buffer.size > 0) records.push(...buffer.take(maxBatch));
     return records;
   }
@@ -328,7 +435,15 @@ export function createClient(options: ClientOptions): TelemetryClient {
   function handOff(records: MetricRecord[]): void {
     if (records.length === 0) return;
     const measurements = countMeasurements(records);
-    const handoff = { version: 1 as const, clientInfo: options.clientInfo, pid: process.pid, records, ...(unreported.size > 0 ? { dropped: Object.fromEntries(unreported) } : {}) };
+    const handoff = {
+      version: 1 as const,
+      clientInfo: options.clientInfo,
+      pid: process.pid,
+      records,
+      // The daemon that ingests this may never have seen these sessions: it registers them first.
+      ...(sessions.size > 0 ? { sessions: [...sessions.values()] } : {}),
+      ...(unreported.size > 0 ? { dropped: Object.fromEntries(unreported) } : {}),
+    };
     if (writeHandoffFile(runtimeDir, handoff)) {
       unreported.clear();
       handedOff += measurements;
@@ -349,16 +464,12 @@ export function createClient(options: ClientOptions): TelemetryClient {
     // daemon that will ingest its hand-off (a daemon already up just refuses to start twice).
     if (socket === null && buffer.size > 0) link.startDaemon();
     const deadline = Date.now() + EXIT_WRITE_DEADLINE_MS;
-    const pending: Frame[] = [];
-    const unsent = takeUnsent();
-    // Re-batched to the daemon's limit, which counts measurements, not records.
-    for (let start = 0; start < unsent.length; ) {
-      let end = start;
-      let measurements = 0;
-      while (end < unsent.length && (end === start || measurements + measurementsOf(unsent[end]) <= maxBatch)) measurements += measurementsOf(unsent[end++]);
-      frames(unsent.slice(start, end), pending);
-      start = end;
-    }
+    // Queued frames keep their order (a session's end stays after its records); the buffer follows.
+    const pending: Frame[] = pendingFrames;
+    pendingFrames = [];
+    const rest: MetricRecord[] = [];
+    while (buffer.size > 0) rest.push(...buffer.take(maxBatch));
+    for (let start = 0; start < rest.length; ) start = frameRun(rest, start, pending);
     const internals = socket === null ? null : socketInternals(socket);
     if (internals === null) {
       // A frame queued on a connection that cannot be finished is lost with the process.
@@ -387,6 +498,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
   exitHooks.add(onExit);
 
   return {
+    session,
     counter(name, value = 1, tags) {
       record('counter', name, value, tags);
     },
@@ -397,18 +509,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
       record('gauge', name, value, tags);
     },
     startTimer(name, tags) {
-      const started = performance.now();
-      let stopped = false;
-      return {
-        stop(extraTags) {
-          // Codex's Timer records again when dropped after an explicit stop; this one records once.
-          if (stopped) return undefined;
-          stopped = true;
-          const elapsed = performance.now() - started;
-          record('histogram', name, elapsed, extraTags === undefined ? tags : { ...tags, ...extraTags });
-          return elapsed;
-        },
-      };
+      return timer(name, tags, undefined);
     },
     async flush() {
       await sendAll(false);
@@ -424,6 +525,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
         if (exitHooks.size === 0) process.off('exit', runExitHooks);
         // Not delivered within the close timeout (no daemon yet): the daemon gets them later.
         handOff(takeUnsent());
+        pendingFrames = [];
         link.close();
       })();
       return closePromise;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import type { Logger } from 'pino';
 
-import { MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES, measurementsOf } from '../protocol/index.js';
+import { checkSessionStartParams, MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES, measurementsOf } from '../protocol/index.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
 import type { SessionRegistry } from './session-registry.js';
@@ -42,7 +42,14 @@ export function startHandoffIngest(dir: string, metrics: MetricsPipeline, stats:
   function ingestFile(path: string): void {
     try {
       if (statSync(path).size > MAX_MESSAGE_BYTES * 2) throw new Error(`larger than ${MAX_MESSAGE_BYTES * 2} bytes`);
-      const content = JSON.parse(readFileSync(path, 'utf8')) as { version?: unknown; clientInfo?: { name?: unknown }; records?: unknown; dropped?: unknown };
+      const content = JSON.parse(readFileSync(path, 'utf8')) as { version?: unknown; clientInfo?: { name?: unknown }; records?: unknown; dropped?: unknown; sessions?: unknown };
+      // The host's live sessions come with its records: register them first, so the records are tagged.
+      if (Array.isArray(content.sessions)) {
+        for (const candidate of content.sessions) {
+          const checked = checkSessionStartParams(candidate);
+          if (checked.ok) sessions.start(checked.value);
+        }
+      }
       // The daemon may have restarted since the host's sessions began: keep their records, untagged.
       const source = { sessions, clientName: typeof content.clientInfo?.name === 'string' ? content.clientInfo.name : null, unknownSession: 'untagged' } as const;
       if (content.version !== 1) throw new Error('not a version 1 hand-off');

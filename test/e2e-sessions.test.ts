@@ -5,10 +5,13 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
+import { createClient } from '../client/index.js';
 import { ErrorCodes } from '../protocol/index.js';
-import { type DaemonProcess, grpcConfig, setUpHomeAndReceiver, startDaemonProcess, tearDownHome, type TestHome } from './support/daemon.js';
+import { type DaemonProcess, grpcConfig, ROOT, runProcess, setUpHomeAndReceiver, startDaemonProcess, tearDownHome, type TestHome } from './support/daemon.js';
 import type { OtlpReceiver } from './support/otlp-receiver.js';
 import { openRawPeer, type RawPeer } from './support/raw-client.js';
+
+const CLIENT_URL = new URL('dist/client/codexd-client.js', `file://${ROOT}`).href;
 
 const CONTEXT = {
   'conversation.id': 'c0ffee',
@@ -131,5 +134,63 @@ describe('sessions', () => {
     await peer.initialize();
     peer.send({ jsonrpc: '2.0', method: 'session/start', params: { sessionId: 'idle', attributes: { model: 'm' } } });
     await expect.poll(async () => (await daemon?.status())?.sessions, { timeout: 5000 }).toEqual({ active: 0, started: 1, ended: 0, expired: 1 });
+  });
+});
+
+describe('client sessions', () => {
+  let home: TestHome;
+  let receiver: OtlpReceiver;
+  let daemon: DaemonProcess | undefined;
+
+  beforeEach(async () => {
+    ({ home, receiver } = await setUpHomeAndReceiver());
+  });
+
+  afterEach(async () => {
+    await tearDownHome(home, receiver, daemon);
+    daemon = undefined;
+  });
+
+  it("a session handle's records carry the session tags, also after the daemon restarts, and none after end()", async () => {
+    daemon = await startDaemonProcess(home);
+    const client = createClient({ clientInfo: { name: 'codex-tui', version: '1' }, socketPath: home.socketPath, spawn: false });
+    const session = client.session({ sessionId: 'tui-1', attributes: { model: 'gpt-5', session_source: 'cli', originator: 'codex_tui' } });
+    session.counter('codex.turn.count', 1, { phase: 'first' });
+    session.histogram('codex.turn.e2e_duration_ms', 120);
+    await client.flush();
+    await daemon.stop();
+
+    // A new daemon knows no sessions: the client announces its session again on reconnect.
+    daemon = await startDaemonProcess(home);
+    await expect.poll(() => client.stats().connected, { timeout: 10_000 }).toBe(true);
+    session.counter('codex.turn.count', 1, { phase: 'second' });
+    session.end();
+    session.counter('codex.turn.count', 1, { phase: 'after-end' });
+    await client.close();
+    await daemon.request('daemon/flush', {});
+
+    const expected = { model: 'gpt-5', session_source: 'cli', originator: 'codex_tui', 'client.name': 'codex-tui' };
+    expect(receiver.sumOf('codex.turn.count', { phase: 'first', ...expected })).toBe(1);
+    expect(receiver.sumOf('codex.turn.count', { phase: 'second', ...expected })).toBe(1);
+    expect(receiver.sumOf('codex.turn.count', { phase: 'after-end' })).toBe(0);
+    expect(receiver.histogramTotals('codex.turn.e2e_duration_ms', expected)).toEqual({ count: 1, sum: 120 });
+    expect(client.stats().dropped).toEqual({ unknown_session: 1 });
+    const status = await daemon.status();
+    expect(status.sessions).toMatchObject({ active: 0, ended: 1 });
+    expect(status.signals.metrics.rejected).toEqual({});
+  });
+
+  it('a host that exits before connecting hands its session over with its records', async () => {
+    daemon = await startDaemonProcess(home);
+    const host = `import { createClient } from ${JSON.stringify(CLIENT_URL)};
+      const client = createClient({ clientInfo: { name: 'codex-exec', version: '1' } });
+      const session = client.session({ sessionId: 'exec-1', attributes: { model: 'gpt-5', session_source: 'exec' } });
+      for (let i = 0; i < 10; i++) session.counter('codex.tool.call', 1, { tool: 'shell' });
+      process.exit(0);`;
+    const run = await runProcess(['--input-type=module', '-e', host], home.env, 30_000);
+    expect(run.code, run.stderr).toBe(0);
+    await expect.poll(async () => (await daemon?.status())?.handoff.recordsIngested, { timeout: 10_000 }).toBe(1);
+    await daemon.request('daemon/flush', {});
+    expect(receiver.sumOf('codex.tool.call', { tool: 'shell', model: 'gpt-5', session_source: 'exec', 'client.name': 'codex-exec' })).toBe(10);
   });
 });
