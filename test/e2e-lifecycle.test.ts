@@ -109,6 +109,16 @@ describe('daemon lifecycle', () => {
     expect(status.handoff).toMatchObject({ filesIngested: 1, recordsIngested: 10_000, filesRejected: 0 });
   });
 
+  it('a host killed with SIGKILL loses only what was still in its own buffer', async () => {
+    daemon = await startDaemonProcess(home);
+    const run = await runNode(home, HOST, ['kill', 'killed', '2000']);
+    expect(run.signal).toBe('SIGKILL');
+    await daemon.request('daemon/flush', {});
+    // What was flushed to the socket before the kill all arrives; what was only buffered cannot.
+    expect(receiver.histogramTotals('codex.test.latency_ms', { client: 'killed' })).toEqual({ count: 2000, sum: 2001000 });
+    expect(receiver.histogramTotals('codex.test.latency_ms', { client: 'killed-unflushed' }).count).toBe(0);
+  });
+
   it('record then process.exit() on a machine with no daemon loses nothing', async () => {
     const env = spawningEnv(home);
     const run = parseStats(await runNode(home, HOST, ['exit', 'nodaemon', '5000'], 30_000, env));

@@ -96,6 +96,7 @@ export async function waitForSocket(path: string, timeoutMs = 10_000): Promise<v
 
 export interface ProcessResult {
   readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
   /** Wall time from spawn to exit. */
@@ -115,9 +116,9 @@ export function runProcess(args: readonly string[], env: NodeJS.ProcessEnv, time
       child.kill('SIGKILL');
       reject(new Error(`node ${args.join(' ')} did not finish within ${timeoutMs} ms\n${stderr}`));
     }, timeoutMs);
-    child.on('exit', (code) => {
+    child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: performance.now() - started });
+      resolve({ code, signal, stdout, stderr, ms: performance.now() - started });
     });
   });
 }
