@@ -9,3 +9,4 @@ export * from './methods.js';
 export * from './socket-path.js';
 export * from './validate.js';
 export * from './version.js';
+export * from './catalog.js';

@@ -36,6 +36,8 @@ describe('layering', () => {
     expect([...bundle.matchAll(STATIC_IMPORT)].map((match) => match[1] ?? match[2])).toEqual([]);
     expect(bundle).not.toMatch(/\bimport\(/);
     expect(bundle).toContain('function createClient(');
+    // The catalog is daemon-side data; the client's bundle must not carry it.
+    expect(bundle).not.toContain('codex.conversation_starts');
   });
 
   it('the client loads only protocol/ and Node built-ins', () => {

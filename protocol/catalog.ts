@@ -1,0 +1,216 @@
+/**
+ * What codexd knows of Codex's telemetry, as data: the metrics Codex records and the session
+ * events it emits, with each event field's lane. It is a guide, never a closed list: unknown
+ * `codex.*` metrics and events are accepted under the general rules. The lanes are what the
+ * daemon enforces for session events (a log-only field never reaches a trace), and
+ * docs/metrics.md and docs/events.md are generated from this file.
+ */
+import type { MetricKind } from './methods.js';
+
+export interface MetricDefinition {
+  readonly name: string;
+  readonly kind: MetricKind;
+  /** The tags Codex records it with (beyond the session tags). */
+  readonly tags: readonly string[];
+  readonly description: string;
+}
+
+/**
+ * Where a field of a session event may go. `common` fields go to both lanes; `log_only` ones
+ * (content: prompts, tool arguments and output, account identity) only to the log lane;
+ * `trace_safe` ones are content-free and meant for spans.
+ */
+export type Lane = 'common' | 'log_only' | 'trace_safe';
+
+export interface EventField {
+  readonly name: string;
+  readonly lane: Lane;
+  readonly description: string;
+}
+
+export interface EventDefinition {
+  readonly name: string;
+  readonly description: string;
+  readonly fields: readonly EventField[];
+}
+
+const metric = (name: string, kind: MetricKind, tags: readonly string[], description: string): MetricDefinition => ({ name, kind, tags, description });
+
+export const METRIC_CATALOG: readonly MetricDefinition[] = [
+  metric('codex.api_request', 'counter', ['status', 'success'], 'Model API requests.'),
+  metric('codex.api_request.duration_ms', 'histogram', ['status', 'success'], 'Model API request duration.'),
+  metric('codex.sse_event', 'counter', ['kind', 'success'], 'Server-sent events received while streaming.'),
+  metric('codex.sse_event.duration_ms', 'histogram', ['kind', 'success'], 'Time to each server-sent event.'),
+  metric('codex.websocket.request', 'counter', ['success'], 'WebSocket requests.'),
+  metric('codex.websocket.request.duration_ms', 'histogram', ['success'], 'WebSocket request duration.'),
+  metric('codex.websocket.event', 'counter', ['kind', 'success'], 'WebSocket events received.'),
+  metric('codex.websocket.event.duration_ms', 'histogram', ['kind', 'success'], 'Time to each WebSocket event.'),
+  metric('codex.responses_api_overhead.duration_ms', 'histogram', [], 'Responses API overhead outside inference.'),
+  metric('codex.responses_api_inference_time.duration_ms', 'histogram', [], 'Responses API inference time.'),
+  metric('codex.responses_api_engine_iapi_ttft.duration_ms', 'histogram', [], 'Engine time to first token (internal API).'),
+  metric('codex.responses_api_engine_service_ttft.duration_ms', 'histogram', [], 'Engine time to first token (service).'),
+  metric('codex.responses_api_engine_iapi_tbt.duration_ms', 'histogram', [], 'Engine time between tokens (internal API).'),
+  metric('codex.responses_api_engine_service_tbt.duration_ms', 'histogram', [], 'Engine time between tokens (service).'),
+  metric('codex.transport.fallback_to_http', 'counter', [], 'Fallbacks from WebSocket to HTTP transport.'),
+  metric('codex.tool.call', 'counter', ['tool', 'success'], 'Tool invocations.'),
+  metric('codex.tool.call.duration_ms', 'histogram', ['tool', 'success'], 'Tool execution time.'),
+  metric('codex.thread.started', 'counter', [], 'Threads started.'),
+  metric('codex.model_warning', 'counter', [], 'Warnings returned by the model.'),
+  metric('codex.conversation.turn.count', 'counter', [], 'User and assistant turns per session.'),
+  metric('codex.turn.e2e_duration_ms', 'histogram', [], 'End-to-end duration of a turn.'),
+  metric('codex.turn.ttft.duration_ms', 'histogram', [], 'Time to first token of a turn.'),
+  metric('codex.startup.phase.duration_ms', 'histogram', ['phase', 'status'], 'Duration of a start-up phase (thread start, prewarm steps).'),
+  metric('codex.task.compact', 'counter', ['type'], 'Compactions, by type (`remote` or `local`).'),
+  metric('codex.task.undo', 'counter', [], 'Undos.'),
+  metric('codex.task.review', 'counter', [], 'Reviews triggered.'),
+  metric('codex.task.user_shell', 'counter', [], 'User shell actions (`!` in the TUI).'),
+  metric('codex.memory.phase1', 'counter', [], 'Memory phase 1 runs.'),
+  metric('codex.memory.phase1.output', 'counter', [], 'Memory phase 1 outputs.'),
+  metric('codex.memory.phase1.token_usage', 'histogram', [], 'Tokens used by memory phase 1.'),
+  metric('codex.memory.phase2', 'counter', [], 'Memory phase 2 runs.'),
+  metric('codex.memory.phase2.input', 'counter', [], 'Memory phase 2 inputs.'),
+  metric('codex.mcp.call', 'counter', ['status'], 'MCP tool invocations (`ok` or the error).'),
+  metric('codex.mcp.tools.list.duration_ms', 'histogram', [], 'Time to list MCP tools.'),
+  metric('codex.mcp.tools.fetch_uncached.duration_ms', 'histogram', [], 'Time to fetch MCP tools not cached.'),
+  metric('codex.mcp.tools.cache_write.duration_ms', 'histogram', [], 'Time to write the MCP tool cache.'),
+  metric('codex.db.init', 'counter', [], 'State database initialisations.'),
+  metric('codex.db.error', 'counter', [], 'State database errors.'),
+  metric('codex.db.backfill', 'counter', [], 'State database backfills.'),
+  metric('codex.db.backfill.duration_ms', 'histogram', [], 'State database backfill duration.'),
+  metric('codex.db.compare_error', 'counter', [], 'State database comparison errors.'),
+  metric('codex.shell_snapshot', 'counter', [], 'Shell snapshots taken.'),
+  metric('codex.shell_snapshot.duration_ms', 'histogram', [], 'Shell snapshot duration.'),
+  metric('codex.approval.requested', 'counter', ['tool', 'approved'], 'Tool approval requests (`approved`: `yes` or `no`).'),
+  metric('codex.feature.state', 'counter', ['key', 'value'], 'Feature values that differ from the defaults, one row each.'),
+  metric('codex.skill.injected', 'counter', [], 'Skills injected into a prompt.'),
+  metric('codex.remote_models.fetch_update.duration_ms', 'histogram', [], 'Time to fetch the remote model list.'),
+  metric('codex.remote_models.load_cache.duration_ms', 'histogram', [], 'Time to load the cached model list.'),
+  metric('codex.session.started', 'counter', ['is_git'], 'Sessions created.'),
+  metric('codex.model.call.duration_ms', 'histogram', ['provider', 'status', 'attempt'], 'Model API call duration.'),
+  metric('user.feedback.submitted', 'counter', ['category', 'include_logs', 'success'], 'Feedback submissions, by final outcome.'),
+];
+
+const field = (name: string, lane: Lane, description: string): EventField => ({ name, lane, description });
+
+/** Fields every session event carries from its session's context. */
+export const SESSION_EVENT_FIELDS: readonly EventField[] = [
+  field('conversation.id', 'common', 'The conversation (thread) id.'),
+  field('app.version', 'common', 'Codex version.'),
+  field('auth_mode', 'common', '`swic`, `api` or `unknown`.'),
+  field('originator', 'common', 'The program that started the session.'),
+  field('session_source', 'common', '`cli`, `vscode`, `exec`, `mcp` or `subagent_*`.'),
+  field('model', 'common', 'The model in use.'),
+  field('slug', 'common', 'The model slug.'),
+  field('terminal.type', 'common', 'The terminal.'),
+  field('user.account_id', 'log_only', 'The account id: logs only.'),
+  field('user.email', 'log_only', 'The account email: logs only.'),
+];
+
+export const EVENT_CATALOG: readonly EventDefinition[] = [
+  {
+    name: 'codex.conversation_starts',
+    description: 'A conversation starts, with its configuration.',
+    fields: [
+      field('provider_name', 'common', 'Model provider.'),
+      field('reasoning_effort', 'common', 'Configured reasoning effort.'),
+      field('reasoning_summary', 'common', 'Configured reasoning summary.'),
+      field('context_window', 'common', 'Context window in tokens.'),
+      field('max_output_tokens', 'common', 'Output token limit.'),
+      field('auto_compact_token_limit', 'common', 'Token count that triggers compaction.'),
+      field('approval_policy', 'common', 'Approval policy.'),
+      field('sandbox_policy', 'common', 'Sandbox policy.'),
+      field('mcp_servers', 'common', 'Configured MCP servers.'),
+      field('active_profile', 'common', 'Active config profile.'),
+    ],
+  },
+  {
+    name: 'codex.api_request',
+    description: 'One model API request.',
+    fields: [
+      field('attempt', 'trace_safe', 'Attempt number.'),
+      field('duration_ms', 'trace_safe', 'Duration.'),
+      field('http.response.status_code', 'trace_safe', 'HTTP status.'),
+      field('error.message', 'common', 'The error, when it failed.'),
+    ],
+  },
+  {
+    name: 'codex.sse_event',
+    description: 'One server-sent event of a streamed response.',
+    fields: [
+      field('event.kind', 'trace_safe', 'Event type.'),
+      field('duration_ms', 'trace_safe', 'Time to this event.'),
+      field('error.message', 'common', 'The error, when it failed.'),
+      field('input_token_count', 'trace_safe', 'Input tokens (on completion).'),
+      field('output_token_count', 'trace_safe', 'Output tokens (on completion).'),
+      field('cached_token_count', 'trace_safe', 'Cached input tokens.'),
+      field('reasoning_token_count', 'trace_safe', 'Reasoning tokens.'),
+      field('tool_token_count', 'trace_safe', 'Tool tokens.'),
+    ],
+  },
+  {
+    name: 'codex.websocket_request',
+    description: 'One WebSocket request.',
+    fields: [field('duration_ms', 'trace_safe', 'Duration.'), field('success', 'trace_safe', 'Whether it succeeded.'), field('error.message', 'common', 'The error, when it failed.')],
+  },
+  {
+    name: 'codex.websocket_event',
+    description: 'One WebSocket event.',
+    fields: [
+      field('event.kind', 'trace_safe', 'Event type.'),
+      field('duration_ms', 'trace_safe', 'Time to this event.'),
+      field('success', 'trace_safe', 'Whether it succeeded.'),
+      field('error.message', 'common', 'The error, when it failed.'),
+    ],
+  },
+  {
+    name: 'codex.user_prompt',
+    description: 'The user sent a prompt.',
+    fields: [field('prompt_length', 'trace_safe', 'Prompt length in characters.'), field('prompt', 'log_only', 'The prompt text: logs only, redacted unless allowed.')],
+  },
+  {
+    name: 'codex.tool_decision',
+    description: 'A tool call was approved or denied.',
+    fields: [
+      field('tool_name', 'trace_safe', 'Tool.'),
+      field('call_id', 'trace_safe', 'Tool call id.'),
+      field('decision', 'trace_safe', 'The decision.'),
+      field('source', 'trace_safe', 'Who decided: config or user.'),
+    ],
+  },
+  {
+    name: 'codex.tool_result',
+    description: 'A tool call finished.',
+    fields: [
+      field('tool_name', 'trace_safe', 'Tool.'),
+      field('call_id', 'trace_safe', 'Tool call id.'),
+      field('duration_ms', 'trace_safe', 'Duration.'),
+      field('success', 'trace_safe', 'Whether it succeeded.'),
+      field('arguments', 'log_only', 'The call arguments: logs only.'),
+      field('output', 'log_only', 'The tool output: logs only.'),
+    ],
+  },
+  {
+    name: 'codex.startup_phase',
+    description: 'A start-up phase ended (thread start, prewarm steps).',
+    fields: [field('phase', 'trace_safe', 'The phase.'), field('duration_ms', 'trace_safe', 'Duration.'), field('status', 'trace_safe', 'How it ended.')],
+  },
+  {
+    name: 'codex.turn_ttft',
+    description: 'The first token of a turn arrived.',
+    fields: [field('duration_ms', 'trace_safe', 'Time to first token.')],
+  },
+];
+
+let logOnly: ReadonlySet<string> | undefined;
+
+/**
+ * Field names the catalog keeps off the trace lane, wherever a client puts them. Computed on
+ * first use, so that code importing the protocol without the catalog (the thin client's
+ * bundle) does not carry it.
+ */
+export function logOnlyFields(): ReadonlySet<string> {
+  logOnly ??= new Set(
+    [...SESSION_EVENT_FIELDS, ...EVENT_CATALOG.flatMap((event) => event.fields)].filter((entry) => entry.lane === 'log_only').map((entry) => entry.name),
+  );
+  return logOnly;
+}
