@@ -10,9 +10,10 @@
  *   reused or the holder hung; the lock is broken and taken.
  *
  * A stale lock is broken by renaming it to a unique name first, which only one contender can
- * do, so two contenders cannot both break it and both believe they hold the next one.
+ * do, so two contenders cannot both break it and both believe they hold the next one. The lock
+ * is never seen half-written: it is linked into place complete.
  */
-import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const LOCK_FILE_NAME = 'codexd.lock';
@@ -55,14 +56,27 @@ function readHolder(path: string): { pid: number; ageMs: number } | null {
 export async function acquireDaemonLock(dir: string, socketPath: string, isAnswering: () => Promise<boolean>): Promise<DaemonLock> {
   const path = join(dir, LOCK_FILE_NAME);
   const mine = `${process.pid}\n${new Date().toISOString()}\n`;
+  // The lock is created complete: written under a private name, then hard-linked into place,
+  // which fails if it exists. An O_EXCL create followed by a write would leave a moment in
+  // which a contender reads an empty lock, takes it for stale and breaks it.
+  const draft = `${path}.${process.pid}`;
+  const fd = openSync(draft, 'w', 0o600);
+  try {
+    writeSync(fd, mine);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    return await takeLock(path, draft, mine, socketPath, isAnswering);
+  } finally {
+    rmSync(draft, { force: true });
+  }
+}
+
+async function takeLock(path: string, draft: string, mine: string, socketPath: string, isAnswering: () => Promise<boolean>): Promise<DaemonLock> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     try {
-      const fd = openSync(path, 'wx', 0o600);
-      try {
-        writeSync(fd, mine);
-      } finally {
-        closeSync(fd);
-      }
+      linkSync(draft, path);
       return {
         release() {
           try {
@@ -76,7 +90,11 @@ export async function acquireDaemonLock(dir: string, socketPath: string, isAnswe
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const holder = readHolder(path);
-    if (holder === null) continue; // Released between our open and our read: try again.
+    if (holder === null) continue; // Released between our attempt and our read: try again.
+    if (holder.pid === 0 && holder.ageMs < STARTING_GRACE_MS) {
+      // Unreadable yet young: someone (an older release) is writing it now.
+      throw new DaemonLockedError(`another codexd is starting on ${socketPath}`);
+    }
     if (holder.pid !== 0 && holder.pid !== process.pid && isAlive(holder.pid)) {
       if (await isAnswering()) throw new DaemonLockedError(`a codexd daemon is already running on ${socketPath}`);
       if (holder.ageMs < STARTING_GRACE_MS) throw new DaemonLockedError(`another codexd (pid ${holder.pid}) is starting on ${socketPath}`);
