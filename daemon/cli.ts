@@ -18,12 +18,13 @@ import {
   metricRecordProblem,
   PACKAGE_VERSION,
   type StartedBy,
+  ToolsMetrics,
 } from '../protocol/index.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DaemonLockedError } from './daemon-lock.js';
 import { DaemonNotRunningError, openControlConnection, RpcError } from './control-client.js';
 import { resolvePaths, socketPathFor } from './paths.js';
-import { formatStatus } from './status-format.js';
+import { formatStatus, formatTools } from './status-format.js';
 
 const CONNECT_TIMEOUT_MS = 2000;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -34,7 +35,8 @@ commands:
   run [--socket PATH] [--log-stderr]     serve in the foreground (systemd socket activation
                                          is detected; --spawned and --service systemd|launchd
                                          tell how it was started)
-  status [--json]                        what the daemon holds, exported and dropped
+  status [--json] [--tools]              what the daemon holds, exported and dropped;
+                                         --tools: per-tool successes, failures and latencies
   emit metric NAME VALUE [key=value ...] [--kind counter|histogram|gauge]
                                          record one metric (default kind: counter)
   flush [--timeout MS]                   export everything accepted so far
@@ -136,7 +138,13 @@ async function run(args: string[]): Promise<number> {
 
 async function status(args: string[]): Promise<number> {
   const json = takeFlag(args, '--json');
+  const tools = takeFlag(args, '--tools');
   rejectUnknown(args);
+  if (tools) {
+    const result = await withDaemon((connection) => connection.request<ToolsMetrics.Result>(ToolsMetrics.method, {}, REQUEST_TIMEOUT_MS));
+    process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `${formatTools(result)}\n`);
+    return 0;
+  }
   const result = await withDaemon((connection) => connection.request<DaemonStatus.Result>(DaemonStatus.method, {}, REQUEST_TIMEOUT_MS));
   process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `${formatStatus(result)}\n`);
   return 0;

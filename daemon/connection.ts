@@ -29,10 +29,14 @@ import {
   SERVER_NAME,
   SessionEnd,
   SessionStart,
+  SessionSummary,
+  ToolsMetrics,
+  ToolsReset,
 } from '../protocol/index.js';
 import { createBoundedMessageReader } from './bounded-message-reader.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
+import type { SessionInsights } from './session-insights.js';
 import type { SessionRegistry } from './session-registry.js';
 import { createSocketMessageWriter } from './socket-message-writer.js';
 import type { SignalStats } from './stats.js';
@@ -44,6 +48,7 @@ export interface DaemonServices {
   readonly metrics: MetricsPipeline;
   readonly metricStats: SignalStats;
   readonly sessions: SessionRegistry;
+  readonly insights: SessionInsights;
   /** Counts a message-level protocol error by reason (malformed frame, unknown method, …). */
   protocolError(reason: string): void;
   isShuttingDown(): boolean;
@@ -195,7 +200,12 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
       stats.dropped('shutting_down', measurementCount(params));
       return new ResponseError(ErrorCodes.ShuttingDown, 'the daemon is shutting down and accepts no new records');
     }
-    const outcome = ingestMetricBatch(params, services.metrics, stats, { sessions: services.sessions, clientName: client.name, unknownSession: 'reject' });
+    const outcome = ingestMetricBatch(params, services.metrics, stats, {
+      sessions: services.sessions,
+      clientName: client.name,
+      unknownSession: 'reject',
+      observe: services.insights.observe,
+    });
     recordsReceived += outcome.received;
     if (outcome.ok) return outcome.result;
     services.protocolError(outcome.protocolError);
@@ -272,6 +282,39 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
       }),
     );
   }
+
+  connection.onRequest(
+    SessionSummary.method,
+    handled((params: unknown) => {
+      requireInitialized();
+      const checked = checkSessionEndParams(params);
+      if (!checked.ok) {
+        services.protocolError('invalid_params');
+        throw new ResponseError(ErrorCodes.InvalidParams, checked.message);
+      }
+      const summary = services.insights.summary(checked.value.sessionId);
+      if (summary === undefined) {
+        services.protocolError('unknown_session');
+        throw new ResponseError(ErrorCodes.UnknownSession, `params.sessionId: no metrics recorded for session ${JSON.stringify(checked.value.sessionId)}`);
+      }
+      return summary;
+    }),
+  );
+  connection.onRequest(
+    ToolsMetrics.method,
+    handled(() => {
+      requireInitialized();
+      return services.insights.tools();
+    }),
+  );
+  connection.onRequest(
+    ToolsReset.method,
+    handled((): ToolsReset.Result => {
+      requireInitialized();
+      services.insights.resetTools();
+      return { reset: true };
+    }),
+  );
 
   connection.onRequest(
     DaemonStatus.method,

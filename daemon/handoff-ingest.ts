@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import type { Logger } from 'pino';
 
-import { checkSessionStartParams, MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES, measurementsOf } from '../protocol/index.js';
+import { checkSessionStartParams, MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES, measurementsOf, type MetricRecord } from '../protocol/index.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
 import type { SessionRegistry } from './session-registry.js';
@@ -34,7 +34,14 @@ export interface HandoffIngest {
   stop(): void;
 }
 
-export function startHandoffIngest(dir: string, metrics: MetricsPipeline, stats: SignalStats, sessions: SessionRegistry, logger: Logger): HandoffIngest {
+export function startHandoffIngest(
+  dir: string,
+  metrics: MetricsPipeline,
+  stats: SignalStats,
+  sessions: SessionRegistry,
+  observe: (record: MetricRecord) => void,
+  logger: Logger,
+): HandoffIngest {
   let filesIngested = 0;
   let recordsIngested = 0;
   let filesRejected = 0;
@@ -51,7 +58,7 @@ export function startHandoffIngest(dir: string, metrics: MetricsPipeline, stats:
         }
       }
       // The daemon may have restarted since the host's sessions began: keep their records, untagged.
-      const source = { sessions, clientName: typeof content.clientInfo?.name === 'string' ? content.clientInfo.name : null, unknownSession: 'untagged' } as const;
+      const source = { sessions, clientName: typeof content.clientInfo?.name === 'string' ? content.clientInfo.name : null, unknownSession: 'untagged', observe } as const;
       if (content.version !== 1) throw new Error('not a version 1 hand-off');
       if (!Array.isArray(content.records)) throw new Error('records: must be an array');
       // A host hands over its whole buffer, which may hold more than one batch may: ingest it

@@ -40,6 +40,8 @@ export interface BatchSource {
    * began), accept it without session tags.
    */
   readonly unknownSession: 'reject' | 'untagged';
+  /** Sees every accepted record, session tags added (for session summaries and tool stats). */
+  readonly observe?: (record: MetricRecord) => void;
 }
 
 /**
@@ -86,7 +88,15 @@ export function ingestMetricBatch(params: unknown, metrics: MetricsPipeline, sta
     positions = keptPositions;
   }
   const checkFailures = rejected.length;
-  const accepted = metrics.record(toRecord, (position) => (positions === null ? position : (positions[position] as number)), rejected);
+  const indexOf = (position: number): number => (positions === null ? position : (positions[position] as number));
+  const accepted = metrics.record(toRecord, indexOf, rejected);
+  if (source.observe !== undefined) {
+    // Records the pipeline refused (kind conflicts) are not observed.
+    const refused = rejected.length > checkFailures ? new Set(rejected.slice(checkFailures).map((rejection) => rejection.index)) : null;
+    for (let position = 0; position < toRecord.length; position++) {
+      if (refused === null || !refused.has(indexOf(position))) source.observe(toRecord[position] as MetricRecord);
+    }
+  }
   if (rejected.length > 0 && (rejected.length > checkFailures || toRecord !== records)) rejected.sort((a, b) => a.index - b.index);
   for (const rejection of rejected) stats.rejected(rejection.code, measurementsOf(raw[rejection.index]));
   return { ok: true, received, result: { accepted, rejected } };

@@ -25,6 +25,7 @@ import { createDaemonLogger } from './logger.js';
 import { createMetricsPipeline } from './metrics-pipeline.js';
 import { type DaemonPaths, resolvePaths, socketPathFor, userName } from './paths.js';
 import { type Listening, listenOnInheritedSocket, listenOnSocket } from './socket-listener.js';
+import { createSessionInsights } from './session-insights.js';
 import { createSessionRegistry } from './session-registry.js';
 import { createSignalStats } from './stats.js';
 
@@ -115,6 +116,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
 
   const metricStats = createSignalStats();
   const sessions = createSessionRegistry(config.sessionIdleTimeoutMs);
+  const insights = createSessionInsights();
   // Sessions a client never ended are expired, checked a few times per timeout.
   const sessionTimer = setInterval(() => sessions.expireIdle(Date.now()), Math.max(50, Math.min(60_000, config.sessionIdleTimeoutMs / 4)));
   sessionTimer.unref();
@@ -242,6 +244,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     metrics,
     metricStats,
     sessions,
+    insights,
     protocolError(reason) {
       protocolErrors.set(reason, (protocolErrors.get(reason) ?? 0) + 1);
     },
@@ -271,7 +274,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     // This daemon is up: the start that a client may have marked is over, and any record of
     // failed starts is void.
     for (const name of [RUNTIME_FILES.spawnMarker, RUNTIME_FILES.spawnFailures]) rmSync(join(runtimeDir, name), { force: true });
-    handoff = startHandoffIngest(join(runtimeDir, RUNTIME_FILES.handoffDir), metrics, metricStats, sessions, log.logger.child({ component: 'handoff' }));
+    handoff = startHandoffIngest(join(runtimeDir, RUNTIME_FILES.handoffDir), metrics, metricStats, sessions, insights.observe, log.logger.child({ component: 'handoff' }));
     handoff.scan();
   }
 

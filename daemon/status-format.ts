@@ -1,5 +1,5 @@
 /** Renders `daemon/status` as the readable table `codexd status` prints. */
-import type { DaemonStatus, SignalCounts } from '../protocol/index.js';
+import type { DaemonStatus, SignalCounts, ToolsMetrics } from '../protocol/index.js';
 
 function duration(ms: number): string {
   const seconds = Math.floor(ms / 1000);
@@ -66,4 +66,17 @@ export function formatStatus(status: DaemonStatus.Result): string {
     );
   }
   return lines.join('\n');
+}
+
+/** Renders `tools/metrics` as the table `codexd status --tools` prints. */
+export function formatTools(result: ToolsMetrics.Result): string {
+  const names = Object.keys(result.tools).sort();
+  if (names.length === 0) return 'tools: none recorded (codex.tool.call and codex.tool.call.duration_ms with a tool tag)';
+  return table([
+    ['tool', 'success', 'failure', 'last latency ms', 'total latency ms', 'last error'],
+    ...names.map((name) => {
+      const tool = result.tools[name] as ToolsMetrics.Result['tools'][string];
+      return [name, String(tool.success), String(tool.failure), tool.lastLatencyMs === null ? '-' : tool.lastLatencyMs.toFixed(1), tool.totalLatencyMs.toFixed(1), tool.lastError ?? '-'];
+    }),
+  ]);
 }

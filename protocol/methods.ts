@@ -120,6 +120,60 @@ export namespace SessionEnd {
   }
 }
 
+/** A count and the total of the matching durations. */
+export interface CountAndDuration {
+  readonly count: number;
+  readonly totalDurationMs: number;
+}
+
+export namespace SessionSummary {
+  export const method = 'session/summary';
+  export interface Params {
+    readonly sessionId: string;
+  }
+  /**
+   * The runtime summary a TUI shows at the end of a session, computed by the daemon from the
+   * session's metrics (Codex's own names: `codex.tool.call`, `codex.api_request`, ...).
+   */
+  export interface Result {
+    readonly sessionId: string;
+    readonly toolCalls: CountAndDuration;
+    readonly apiCalls: CountAndDuration;
+    readonly streamingEvents: CountAndDuration;
+    readonly websocketCalls: CountAndDuration;
+    readonly websocketEvents: CountAndDuration;
+    /** The latest time to first token / first message, or null before one was recorded. */
+    readonly lastTtftMs: number | null;
+    readonly lastTtfmMs: number | null;
+  }
+}
+
+export interface ToolStats {
+  readonly success: number;
+  readonly failure: number;
+  /** The last failing status, or null. */
+  readonly lastError: string | null;
+  readonly lastLatencyMs: number | null;
+  readonly totalLatencyMs: number;
+}
+
+export namespace ToolsMetrics {
+  export const method = 'tools/metrics';
+  export type Params = Record<string, never>;
+  /** Per tool, across sessions and clients, since the daemon started or the last `tools/reset`. */
+  export interface Result {
+    readonly tools: Readonly<Record<string, ToolStats>>;
+  }
+}
+
+export namespace ToolsReset {
+  export const method = 'tools/reset';
+  export type Params = Record<string, never>;
+  export interface Result {
+    readonly reset: true;
+  }
+}
+
 export interface SessionCounts {
   /** Sessions registered now. */
   readonly active: number;

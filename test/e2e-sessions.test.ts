@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { createClient } from '../client/index.js';
 import { ErrorCodes } from '../protocol/index.js';
-import { type DaemonProcess, grpcConfig, ROOT, runProcess, setUpHomeAndReceiver, startDaemonProcess, tearDownHome, type TestHome } from './support/daemon.js';
+import { type DaemonProcess, grpcConfig, ROOT, runCli, runProcess, setUpHomeAndReceiver, startDaemonProcess, tearDownHome, type TestHome } from './support/daemon.js';
 import type { OtlpReceiver } from './support/otlp-receiver.js';
 import { openRawPeer, type RawPeer } from './support/raw-client.js';
 
@@ -123,6 +123,46 @@ describe('sessions', () => {
     let id = 10;
     for (const [params, message] of cases) expect((await peer.request(id++, 'session/start', params)).error).toEqual({ code: ErrorCodes.InvalidParams, message });
     expect((await daemon?.status())?.sessions.active).toBe(0);
+  });
+
+  it('session/summary and tools/metrics match a scripted session', async () => {
+    await peer.request(1, 'session/start', { sessionId: 's-sum', attributes: { model: 'gpt-5' } });
+    const records = [
+      { name: 'codex.tool.call', kind: 'counter', value: 1, tags: { tool: 'shell', success: 'true' }, sessionId: 's-sum' },
+      { name: 'codex.tool.call', kind: 'counter', value: 1, tags: { tool: 'shell', success: 'true' }, sessionId: 's-sum' },
+      { name: 'codex.tool.call', kind: 'counter', value: 1, tags: { tool: 'apply_patch', status: 'patch_rejected' }, sessionId: 's-sum' },
+      { name: 'codex.tool.call.duration_ms', kind: 'histogram', values: [120, 80], tags: { tool: 'shell' }, sessionId: 's-sum' },
+      { name: 'codex.tool.call.duration_ms', kind: 'histogram', value: 15, tags: { tool: 'apply_patch' }, sessionId: 's-sum' },
+      { name: 'codex.api_request', kind: 'counter', value: 3, tags: { status: '200', success: 'true' }, sessionId: 's-sum' },
+      { name: 'codex.api_request.duration_ms', kind: 'histogram', values: [900, 1100, 1000], sessionId: 's-sum' },
+      { name: 'codex.sse_event', kind: 'counter', value: 40, tags: { kind: 'delta' }, sessionId: 's-sum' },
+      { name: 'codex.turn.ttft.duration_ms', kind: 'histogram', values: [420, 380], sessionId: 's-sum' },
+      // Another session's and a session-less tool call count for the tool, not for this summary.
+      { name: 'codex.tool.call', kind: 'counter', value: 1, tags: { tool: 'shell', success: 'false', status: 'timeout' } },
+    ];
+    expect((await peer.request(2, 'metric/record', { records })).result).toEqual({ accepted: 14, rejected: [] });
+    expect((await peer.request(3, 'session/summary', { sessionId: 's-sum' })).result).toEqual({
+      sessionId: 's-sum',
+      toolCalls: { count: 3, totalDurationMs: 215 },
+      apiCalls: { count: 3, totalDurationMs: 3000 },
+      streamingEvents: { count: 40, totalDurationMs: 0 },
+      websocketCalls: { count: 0, totalDurationMs: 0 },
+      websocketEvents: { count: 0, totalDurationMs: 0 },
+      lastTtftMs: 380,
+      lastTtfmMs: null,
+    });
+    expect((await peer.request(4, 'tools/metrics', {})).result).toEqual({
+      tools: {
+        shell: { success: 2, failure: 1, lastError: 'timeout', lastLatencyMs: 80, totalLatencyMs: 200 },
+        apply_patch: { success: 0, failure: 1, lastError: 'patch_rejected', lastLatencyMs: 15, totalLatencyMs: 15 },
+      },
+    });
+    const table = await runCli(home, ['status', '--tools']);
+    expect(table.stdout).toMatch(/^tool\s+success\s+failure/);
+    expect(table.stdout).toMatch(/shell\s+2\s+1\s+80\.0\s+200\.0\s+timeout/);
+    expect((await peer.request(5, 'session/summary', { sessionId: 'never' })).error).toMatchObject({ code: ErrorCodes.UnknownSession });
+    expect((await peer.request(6, 'tools/reset', {})).result).toEqual({ reset: true });
+    expect((await peer.request(7, 'tools/metrics', {})).result).toEqual({ tools: {} });
   });
 
   it('expires a session nobody ended once it has been idle for session_idle_timeout_ms', async () => {
