@@ -144,12 +144,16 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
     };
   }
 
-  function requireInitialized(): void {
-    if (client === null) {
-      services.protocolError('not_initialized');
-      throw new ResponseError(ErrorCodes.NotInitialized, 'not initialized: send "initialize" first');
-    }
+  /** Counts and returns the refusal of a method sent before `initialize`. */
+  function notInitialized(): ResponseError {
+    services.protocolError('not_initialized');
+    return new ResponseError(ErrorCodes.NotInitialized, 'not initialized: send "initialize" first');
   }
+
+  function requireInitialized(): void {
+    if (client === null) throw notInitialized();
+  }
+
 
   connection.onRequest(
     Initialize.method,
@@ -192,10 +196,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
    * that fails as a whole; notifications count the same outcomes instead of answering.
    */
   function ingest(params: unknown): MetricRecordBatch.Result | ResponseError {
-    if (client === null) {
-      services.protocolError('not_initialized');
-      return new ResponseError(ErrorCodes.NotInitialized, 'not initialized: send "initialize" first');
-    }
+    if (client === null) return notInitialized();
     if (services.isShuttingDown()) {
       stats.dropped('shutting_down', measurementCount(params));
       return new ResponseError(ErrorCodes.ShuttingDown, 'the daemon is shutting down and accepts no new records');
@@ -229,10 +230,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
 
   /** Starts a session; for a notification, failures are counted instead of answered. */
   function startSession(params: unknown): SessionStart.Result | ResponseError {
-    if (client === null) {
-      services.protocolError('not_initialized');
-      return new ResponseError(ErrorCodes.NotInitialized, 'not initialized: send "initialize" first');
-    }
+    if (client === null) return notInitialized();
     const checked = checkSessionStartParams(params);
     if (!checked.ok) {
       services.protocolError('invalid_params');
@@ -247,10 +245,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
   }
 
   function endSession(params: unknown): SessionEnd.Result | ResponseError {
-    if (client === null) {
-      services.protocolError('not_initialized');
-      return new ResponseError(ErrorCodes.NotInitialized, 'not initialized: send "initialize" first');
-    }
+    if (client === null) return notInitialized();
     const checked = checkSessionEndParams(params);
     if (!checked.ok) {
       services.protocolError('invalid_params');
