@@ -24,7 +24,8 @@ import {
   type MetricKind,
   type MetricRecord,
   MetricRecordBatch,
-  measurementsOf,
+  measurementsIn,
+  batchEnd,
   metricNameProblem,
   type RejectionCode,
   resolveSocketPath,
@@ -127,12 +128,6 @@ interface Frame {
   readonly dropped: Readonly<Record<string, number>> | undefined;
   /** Measurements in `records` (each histogram value counts). */
   readonly measurements: number;
-}
-
-function countMeasurements(records: readonly MetricRecord[]): number {
-  let total = 0;
-  for (const record of records) total += measurementsOf(record);
-  return total;
 }
 
 /** `os.tmpdir()` on POSIX, without loading node:os (2 ms of a host's start-up). */
@@ -266,7 +261,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
       frames(records.slice(half), out);
       return;
     }
-    out.push({ frame, records, dropped: params.dropped, measurements: countMeasurements(records) });
+    out.push({ frame, records, dropped: params.dropped, measurements: measurementsIn(records) });
   }
 
   /**
@@ -409,9 +404,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
    * measurements, not records) into `out`; returns where the next run starts.
    */
   function frameRun(records: MetricRecord[], start: number, out: Frame[]): number {
-    let end = start;
-    let measurements = 0;
-    while (end < records.length && (end === start || measurements + measurementsOf(records[end]) <= maxBatch)) measurements += measurementsOf(records[end++]);
+    const end = batchEnd(records, start, maxBatch);
     frames(records.slice(start, end), out);
     return end;
   }
@@ -434,7 +427,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
   /** Hands records over as a file for the daemon; counts them as dropped if even that fails. */
   function handOff(records: MetricRecord[]): void {
     if (records.length === 0) return;
-    const measurements = countMeasurements(records);
+    const measurements = measurementsIn(records);
     const handoff = {
       version: 1 as const,
       clientInfo: options.clientInfo,

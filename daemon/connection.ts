@@ -11,7 +11,7 @@ import { createMessageConnection, ResponseError } from 'vscode-jsonrpc/node';
 
 import {
   checkInitializeParams,
-  checkSessionEndParams,
+  checkSessionIdParams,
   checkSessionStartParams,
   type ClientStatus,
   DaemonFlush,
@@ -246,7 +246,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
 
   function endSession(params: unknown): SessionEnd.Result | ResponseError {
     if (client === null) return notInitialized();
-    const checked = checkSessionEndParams(params);
+    const checked = checkSessionIdParams(params);
     if (!checked.ok) {
       services.protocolError('invalid_params');
       return new ResponseError(ErrorCodes.InvalidParams, checked.message);
@@ -282,7 +282,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
     SessionSummary.method,
     handled((params: unknown) => {
       requireInitialized();
-      const checked = checkSessionEndParams(params);
+      const checked = checkSessionIdParams(params);
       if (!checked.ok) {
         services.protocolError('invalid_params');
         throw new ResponseError(ErrorCodes.InvalidParams, checked.message);

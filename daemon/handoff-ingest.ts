@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import type { Logger } from 'pino';
 
-import { checkSessionStartParams, MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES, measurementsOf, type MetricRecord } from '../protocol/index.js';
+import { batchEnd, checkSessionStartParams, MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES, type MetricRecord } from '../protocol/index.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
 import type { SessionRegistry } from './session-registry.js';
@@ -62,8 +62,8 @@ export function startHandoffIngest(
       if (content.version !== 1) throw new Error('not a version 1 hand-off');
       if (!Array.isArray(content.records)) throw new Error('records: must be an array');
       // A host hands over its whole buffer, which may hold more than one batch may: ingest it
-      // in batches of at most MAX_BATCH_RECORDS measurements.
-      // A record may carry more values than one batch takes (a host's whole buffer): split it.
+      // in batches of at most MAX_BATCH_RECORDS measurements, splitting a values array that
+      // alone is larger.
       const all: unknown[] = content.records.flatMap((record: unknown) => {
         const values = typeof record === 'object' && record !== null ? (record as { values?: unknown }).values : undefined;
         if (!Array.isArray(values) || values.length <= MAX_BATCH_RECORDS) return [record];
@@ -73,9 +73,7 @@ export function startHandoffIngest(
       });
       let first = true;
       for (let start = 0; first || start < all.length; first = false) {
-        let end = start;
-        let measurements = 0;
-        while (end < all.length && (end === start || measurements + measurementsOf(all[end]) <= MAX_BATCH_RECORDS)) measurements += measurementsOf(all[end++]);
+        const end = batchEnd(all, start, MAX_BATCH_RECORDS);
         const outcome = ingestMetricBatch({ records: all.slice(start, end), ...(first && content.dropped !== undefined ? { dropped: content.dropped } : {}) }, metrics, stats, source);
         if (!outcome.ok) throw new Error(outcome.message);
         recordsIngested += outcome.received;

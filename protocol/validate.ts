@@ -155,13 +155,29 @@ export function measurementsOf(record: unknown): number {
   return Array.isArray(values) && values.length > 0 ? values.length : 1;
 }
 
-/** Measurements in `params.records` when it is an array, else 0. */
-export function measurementCount(params: unknown): number {
-  const records = typeof params === 'object' && params !== null ? (params as { records?: unknown }).records : undefined;
-  if (!Array.isArray(records)) return 0;
+/** Measurements in a list of records (see {@link measurementsOf}). */
+export function measurementsIn(records: readonly unknown[]): number {
   let total = 0;
   for (const record of records) total += measurementsOf(record);
   return total;
+}
+
+/** Measurements in `params.records` when it is an array, else 0. */
+export function measurementCount(params: unknown): number {
+  const records = typeof params === 'object' && params !== null ? (params as { records?: unknown }).records : undefined;
+  return Array.isArray(records) ? measurementsIn(records) : 0;
+}
+
+/**
+ * Where the batch that starts at `records[start]` ends: as many records as fit `max`
+ * measurements, and always at least one. Splitting a long list with it yields batches the
+ * batch limit accepts, as long as no single record exceeds it.
+ */
+export function batchEnd(records: readonly unknown[], start: number, max: number): number {
+  let end = start;
+  let measurements = 0;
+  while (end < records.length && (end === start || measurements + measurementsOf(records[end]) <= max)) measurements += measurementsOf(records[end++]);
+  return end;
 }
 
 export interface CheckedBatch {
@@ -296,8 +312,8 @@ export function checkSessionStartParams(params: unknown): Checked<SessionStart.P
   };
 }
 
-/** Checks `session/end` params. */
-export function checkSessionEndParams(params: unknown): Checked<SessionEnd.Params> {
+/** Checks params that name one session: `session/end`, `session/summary`. */
+export function checkSessionIdParams(params: unknown): Checked<SessionEnd.Params> {
   if (!isPlainObject(params)) return { ok: false, message: 'params: must be an object with a "sessionId"' };
   const idProblem = checkSessionId(params.sessionId);
   if (idProblem !== null) return { ok: false, message: idProblem };

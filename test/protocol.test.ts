@@ -115,6 +115,16 @@ describe('validation', () => {
     expect([...checked.value.dropped]).toEqual([['client_buffer_full', 4]]);
   });
 
+  it('splits records into batches by measurements, never leaving a record out', async () => {
+    const { batchEnd, measurementsIn } = await import('../protocol/index.js');
+    const records = [{ value: 1 }, { values: [1, 2, 3] }, { value: 1 }, { values: new Array(9).fill(1) }, { value: 1 }];
+    expect(measurementsIn(records)).toBe(15);
+    expect(batchEnd(records, 0, 5)).toBe(3);
+    expect(batchEnd(records, 3, 5)).toBe(4);
+    expect(batchEnd(records, 4, 5)).toBe(5);
+    expect(batchEnd(records, 5, 5)).toBe(5);
+  });
+
   it('fails a batch envelope as a whole', () => {
     expect(checkMetricBatch(null)).toMatchObject({ ok: false });
     expect(checkMetricBatch({ records: {} })).toMatchObject({ ok: false, message: 'params.records: must be an array' });
