@@ -33,14 +33,15 @@ export function renderMetricsDoc(): string {
 }
 
 export function renderEventsDoc(): string {
-  const section = (name: string, description: string, fields: readonly EventField[], isEvent = true): string[] => [
+  const section = (name: string, description: string, fields: readonly EventField[], isEvent = true, derives: readonly string[] = []): string[] => [
     isEvent ? `## \`${name}\`` : `## ${name}`,
     '',
     description,
     '',
+    ...(derives.length === 0 ? [] : [`Derived metrics: ${code(derives)}.`, '']),
     '| field | lane | description |',
     '| --- | --- | --- |',
-    ...fields.map((field) => `| \`${field.name}\` | ${laneName(field)} | ${field.description} |`),
+    ...fields.map((field) => `| \`${field.name}\` | ${laneName(field)}${field.redaction === undefined ? '' : `, redacted unless ${field.redaction === 'user_prompt' ? 'allowed by the session and `[otel] log_user_prompt`' : '`[codexd] log_tool_content`'}`} | ${field.description} |`),
     '',
   ];
   return [
@@ -48,9 +49,9 @@ export function renderEventsDoc(): string {
     '',
     '# Session events',
     '',
-    "The session events Codex emits, as codexd's catalog knows them, with the lane of each field: a log-only field may go to the log lane alone, whatever lane a client gives it; trace-safe and common fields may also reach traces. codexd does not accept `session/event` yet; this is the catalog it will enforce, and events it does not list will be accepted under the general rules.",
+    "The session events Codex emits, as codexd's catalog knows them, with the lane of each field. The daemon enforces the lanes for every `session/event`: a log-only field goes to the log lane alone, whatever bag a client puts it in (counted in `daemon/status` as a lane override); trace-safe and common fields also reach traces. Redaction is by field name, in any event. Events the catalog does not list are accepted under the general rules, and the metrics listed as derived are recorded by the daemon from the event, so a client does not record them itself.",
     '',
-    ...section('Every session event', 'Fields every session event carries from its session (`session/start`).', SESSION_EVENT_FIELDS, false),
-    ...EVENT_CATALOG.flatMap((event) => section(event.name, event.description, event.fields)),
+    ...section('Every session event', 'Fields every session event carries: its session context (`session/start` attributes) and what the daemon adds. Session attributes outside this list are carried too, under the same lane rule.', SESSION_EVENT_FIELDS, false),
+    ...EVENT_CATALOG.flatMap((event) => section(event.name, event.description, event.fields, true, event.derives)),
   ].join('\n');
 }

@@ -22,16 +22,26 @@ export interface MetricDefinition {
  */
 export type Lane = 'common' | 'log_only' | 'trace_safe';
 
+/**
+ * Which switch lets a log-only field's value through to the log lane; without it the value is
+ * `[REDACTED]`. `user_prompt`: the session's `logUserPrompt` and the config's
+ * `[otel] log_user_prompt` both; `tool_content`: the config's `[codexd] log_tool_content`.
+ */
+export type Redaction = 'user_prompt' | 'tool_content';
+
 export interface EventField {
   readonly name: string;
   readonly lane: Lane;
   readonly description: string;
+  readonly redaction?: Redaction;
 }
 
 export interface EventDefinition {
   readonly name: string;
   readonly description: string;
   readonly fields: readonly EventField[];
+  /** Metrics the daemon derives from the event, so a client sends the event alone. */
+  readonly derives?: readonly string[];
 }
 
 const metric = (name: string, kind: MetricKind, tags: readonly string[], description: string): MetricDefinition => ({ name, kind, tags, description });
@@ -90,10 +100,13 @@ export const METRIC_CATALOG: readonly MetricDefinition[] = [
   metric('user.feedback.submitted', 'counter', ['category', 'include_logs', 'success'], 'Feedback submissions, by final outcome.'),
 ];
 
-const field = (name: string, lane: Lane, description: string): EventField => ({ name, lane, description });
+const field = (name: string, lane: Lane, description: string, redaction?: Redaction): EventField => (redaction === undefined ? { name, lane, description } : { name, lane, description, redaction });
 
-/** Fields every session event carries from its session's context. */
+/** Fields every session event carries: its session's context, and what the daemon adds. */
 export const SESSION_EVENT_FIELDS: readonly EventField[] = [
+  field('session.id', 'common', 'The `sessionId` of `session/start` (added by the daemon).'),
+  field('event.name', 'common', 'The event name (added by the daemon).'),
+  field('client.name', 'common', "`clientInfo.name` of the connection that sent the event (added by the daemon)."),
   field('conversation.id', 'common', 'The conversation (thread) id.'),
   field('app.version', 'common', 'Codex version.'),
   field('auth_mode', 'common', '`swic`, `api` or `unknown`.'),
@@ -101,6 +114,7 @@ export const SESSION_EVENT_FIELDS: readonly EventField[] = [
   field('session_source', 'common', '`cli`, `vscode`, `exec`, `mcp` or `subagent_*`.'),
   field('model', 'common', 'The model in use.'),
   field('slug', 'common', 'The model slug.'),
+  field('service_name', 'common', "The integration that owns the session (the app-server's `thread/start.serviceName`)."),
   field('terminal.type', 'common', 'The terminal.'),
   field('user.account_id', 'log_only', 'The account id: logs only.'),
   field('user.email', 'log_only', 'The account email: logs only.'),
@@ -126,6 +140,7 @@ export const EVENT_CATALOG: readonly EventDefinition[] = [
   {
     name: 'codex.api_request',
     description: 'One model API request.',
+    derives: ['codex.api_request', 'codex.api_request.duration_ms'],
     fields: [
       field('attempt', 'trace_safe', 'Attempt number.'),
       field('duration_ms', 'trace_safe', 'Duration.'),
@@ -165,7 +180,7 @@ export const EVENT_CATALOG: readonly EventDefinition[] = [
   {
     name: 'codex.user_prompt',
     description: 'The user sent a prompt.',
-    fields: [field('prompt_length', 'trace_safe', 'Prompt length in characters.'), field('prompt', 'log_only', 'The prompt text: logs only, redacted unless allowed.')],
+    fields: [field('prompt_length', 'trace_safe', 'Prompt length in characters.'), field('prompt', 'log_only', 'The prompt text.', 'user_prompt')],
   },
   {
     name: 'codex.tool_decision',
@@ -180,28 +195,32 @@ export const EVENT_CATALOG: readonly EventDefinition[] = [
   {
     name: 'codex.tool_result',
     description: 'A tool call finished.',
+    derives: ['codex.tool.call', 'codex.tool.call.duration_ms'],
     fields: [
       field('tool_name', 'trace_safe', 'Tool.'),
       field('call_id', 'trace_safe', 'Tool call id.'),
       field('duration_ms', 'trace_safe', 'Duration.'),
       field('success', 'trace_safe', 'Whether it succeeded.'),
-      field('arguments', 'log_only', 'The call arguments: logs only.'),
-      field('output', 'log_only', 'The tool output: logs only.'),
+      field('arguments', 'log_only', 'The call arguments.', 'tool_content'),
+      field('output', 'log_only', 'The tool output.', 'tool_content'),
     ],
   },
   {
     name: 'codex.startup_phase',
     description: 'A start-up phase ended (thread start, prewarm steps).',
+    derives: ['codex.startup.phase.duration_ms'],
     fields: [field('phase', 'trace_safe', 'The phase.'), field('duration_ms', 'trace_safe', 'Duration.'), field('status', 'trace_safe', 'How it ended.')],
   },
   {
     name: 'codex.turn_ttft',
     description: 'The first token of a turn arrived.',
+    derives: ['codex.turn.ttft.duration_ms'],
     fields: [field('duration_ms', 'trace_safe', 'Time to first token.')],
   },
 ];
 
 let logOnly: ReadonlySet<string> | undefined;
+let redactions: ReadonlyMap<string, Redaction> | undefined;
 
 /**
  * Field names the catalog keeps off the trace lane, wherever a client puts them. Computed on
@@ -213,4 +232,15 @@ export function logOnlyFields(): ReadonlySet<string> {
     [...SESSION_EVENT_FIELDS, ...EVENT_CATALOG.flatMap((event) => event.fields)].filter((entry) => entry.lane === 'log_only').map((entry) => entry.name),
   );
   return logOnly;
+}
+
+/**
+ * Field names whose values the log lane redacts unless their switch allows them, in every
+ * event that carries them (not only the catalog's own): privacy is enforced by field.
+ */
+export function redactedFields(): ReadonlyMap<string, Redaction> {
+  redactions ??= new Map(
+    EVENT_CATALOG.flatMap((event) => event.fields).flatMap((entry) => (entry.redaction === undefined ? [] : [[entry.name, entry.redaction] as const])),
+  );
+  return redactions;
 }

@@ -22,7 +22,7 @@ export const ErrorCodes = {
   MessageTooLarge: -32004,
   /** A frame's header block is malformed or missing `Content-Length`. The connection is closed after this error. */
   FramingError: -32005,
-  /** A batch holds more than `limits.maxBatchRecords` records. Nothing of it is accepted. */
+  /** A batch holds more than `limits.maxBatchRecords` measurements or `limits.maxBatchEvents` events. Nothing of it is accepted. */
   BatchTooLarge: -32006,
   /** `initialize` was sent twice on one connection. */
   AlreadyInitialized: -32007,
@@ -54,7 +54,17 @@ export type RejectionCode =
   | 'invalid_session_id'
   /** A well-formed `sessionId` the daemon holds no session for. */
   | 'unknown_session'
-  | 'invalid_time';
+  | 'invalid_time'
+  /** An event that is not an object. */
+  | 'invalid_event'
+  /** An event's `attributes`, `logOnly` or `traceSafe` is not an object of string, number or boolean values, or a key breaks the key rule. */
+  | 'invalid_attributes'
+  /** An event with more than `MAX_EVENT_ATTRIBUTES` attributes. */
+  | 'too_many_attributes'
+  /** An event attribute value longer than `MAX_EVENT_ATTRIBUTE_LENGTH`. */
+  | 'attribute_too_long'
+  /** An event's `durationMs` is not a non-negative finite number. */
+  | 'invalid_duration';
 
 export const REJECTION_CODES: readonly RejectionCode[] = [
   'invalid_record',
@@ -70,6 +80,11 @@ export const REJECTION_CODES: readonly RejectionCode[] = [
   'invalid_session_id',
   'unknown_session',
   'invalid_time',
+  'invalid_event',
+  'invalid_attributes',
+  'too_many_attributes',
+  'attribute_too_long',
+  'invalid_duration',
 ];
 
 /**
@@ -92,6 +107,10 @@ export type DropReason =
   | 'export_failed'
   /** Metrics export is turned off (`metrics_exporter = "none"` or `[analytics] enabled = false`). */
   | 'exporter_disabled'
+  /** The log or trace lane already holds as many accepted records awaiting export as it may. */
+  | 'queue_full'
+  /** A span whose `traceparent` says the caller did not sample the trace. */
+  | 'not_sampled'
   /** Records arrived after a stop had begun. */
   | 'shutting_down'
   /** A stop's flush deadline passed before these records were exported. */

@@ -10,3 +10,4 @@ export * from './socket-path.js';
 export * from './validate.js';
 export * from './version.js';
 export * from './catalog.js';
+export * from './trace-context.js';

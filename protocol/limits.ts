@@ -41,3 +41,24 @@ export const MAX_SESSION_ATTRIBUTE_LENGTH = 1024;
 
 /** Most sessions the daemon holds at once; beyond it `session/start` is refused. */
 export const MAX_SESSIONS = 10_000;
+
+/** Most events in one `session/event` batch. */
+export const MAX_BATCH_EVENTS = 1000;
+
+/** Longest event name; the metric-name rule applies. */
+export const MAX_EVENT_NAME_LENGTH = 255;
+
+/** Most attributes on one event, its `attributes`, `logOnly` and `traceSafe` together. */
+export const MAX_EVENT_ATTRIBUTES = 64;
+
+/** Longest attribute key of an event. */
+export const MAX_EVENT_ATTRIBUTE_KEY_LENGTH = 128;
+
+/**
+ * Longest string value of an event attribute, in characters. Tool output and prompts are the
+ * long ones; the client cuts its values to this length (marking the cut) before sending.
+ */
+export const MAX_EVENT_ATTRIBUTE_LENGTH = 64 * 1024;
+
+/** Longest `traceparent` or `tracestate` taken (W3C: a tracestate holds at most 32 members of ~256 characters). */
+export const MAX_TRACE_CONTEXT_LENGTH = 8192;

@@ -33,6 +33,8 @@ export interface Limits {
   readonly maxMessageBytes: number;
   /** Most measurements in one batch: a record counts once, each element of a `values` array once. */
   readonly maxBatchRecords: number;
+  /** Most events in one `session/event` batch. */
+  readonly maxBatchEvents: number;
 }
 
 export namespace Initialize {
@@ -50,6 +52,22 @@ export namespace Initialize {
   }
 }
 
+/** Why one record or event of a batch was refused; the others are taken. */
+export interface BatchRejection {
+  /** Its position in the batch. */
+  readonly index: number;
+  readonly code: RejectionCode;
+  /** Names the field and the rule, e.g. `records[3].tags.tool: value exceeds 256 characters`. */
+  readonly message: string;
+}
+
+/** What a batch sent as a request is answered with; a notification gets no answer. */
+export interface BatchResult {
+  /** Measurements (`metric/record`) or events (`session/event`) accepted. */
+  readonly accepted: number;
+  readonly rejected: readonly BatchRejection[];
+}
+
 export namespace MetricRecordBatch {
   export const method = 'metric/record';
   export interface Params {
@@ -60,17 +78,48 @@ export namespace MetricRecordBatch {
      */
     readonly dropped?: Readonly<Partial<Record<ClientDropReason | RejectionCode, number>>>;
   }
-  export interface Rejection {
-    readonly index: number;
-    readonly code: RejectionCode;
-    readonly message: string;
+  export type Rejection = BatchRejection;
+  /** `accepted` counts measurements: a `values` record counts its values. */
+  export type Result = BatchResult;
+}
+
+/** A value of an event attribute. */
+export type AttributeValue = string | number | boolean;
+export type EventAttributes = Readonly<Record<string, AttributeValue>>;
+
+/**
+ * One session event (Codex's SessionTelemetry events: `codex.tool_result`, `codex.api_request`,
+ * ...). The daemon writes a log record with every field and a span with the trace-safe ones.
+ */
+export interface SessionEvent {
+  /** A session started with `session/start`: its context is added to the event. */
+  readonly sessionId: string;
+  /** The event name; the metric-name rule applies (`codex.tool_result`). */
+  readonly name: string;
+  /** Milliseconds since the Unix epoch when the event happened (its end, when it has a duration). Default: arrival. */
+  readonly time?: number;
+  /** Fields for both lanes, unless the catalog marks a field log-only: then it goes to the log alone. */
+  readonly attributes?: EventAttributes;
+  /** Fields for the log lane only (content: prompt text, tool arguments and output). */
+  readonly logOnly?: EventAttributes;
+  /** Content-free fields for both lanes. */
+  readonly traceSafe?: EventAttributes;
+  /** W3C trace context of the operation the event belongs to; the span goes under it. */
+  readonly traceparent?: string;
+  readonly tracestate?: string;
+  /** How long the operation took; the span then covers it, ending at `time`. */
+  readonly durationMs?: number;
+}
+
+export namespace SessionEventBatch {
+  export const method = 'session/event';
+  export interface Params {
+    readonly events: readonly SessionEvent[];
+    /** Events the client did not send since its previous batch, by reason (as in `metric/record`). */
+    readonly dropped?: Readonly<Partial<Record<ClientDropReason | RejectionCode, number>>>;
   }
-  /** Only sent when `metric/record` is a request; a notification gets no answer. */
-  export interface Result {
-    /** Measurements accepted (a `values` record counts its values). */
-    readonly accepted: number;
-    readonly rejected: readonly Rejection[];
-  }
+  export type Rejection = BatchRejection;
+  export type Result = BatchResult;
 }
 
 /** Codex's session context keys (SessionTelemetry). Others are kept too, under the same rules. */
@@ -203,10 +252,27 @@ export interface SignalCounts {
   readonly droppedTotal: number;
 }
 
+/** What the daemon did to session events on their way to the lanes. */
+export interface EventCounts {
+  /**
+   * Fields the catalog marks log-only that a client put among `attributes` or `traceSafe`:
+   * kept off the trace lane all the same, and counted here by field name.
+   */
+  readonly laneOverrides: Readonly<Record<string, number>>;
+  /** Field values replaced by `[REDACTED]` on the log lane, by field name. */
+  readonly redacted: Readonly<Record<string, number>>;
+  /** Events whose `traceparent` or `tracestate` was malformed: ignored, the event kept. */
+  readonly invalidTraceContext: number;
+  /** Measurements of the metrics derived from events (`codex.tool.call`, ...), also counted under `signals.metrics`. */
+  readonly derivedMeasurements: number;
+}
+
 export type ExporterState = 'idle' | 'ok' | 'failing' | 'disabled';
 
+export type Signal = 'metrics' | 'logs' | 'traces';
+
 export interface ExporterStatus {
-  readonly signal: 'metrics';
+  readonly signal: Signal;
   readonly kind: 'none' | 'file' | 'otlp-grpc';
   /** Where the data goes: a URL or a folder. Never carries credentials. */
   readonly endpoint: string | null;
@@ -224,7 +290,10 @@ export interface ClientStatus {
   readonly version: string;
   readonly pid: number | null;
   readonly connectedAt: string;
+  /** Metric measurements received on this connection. */
   readonly recordsReceived: number;
+  /** Session events received on this connection. */
+  readonly eventsReceived: number;
 }
 
 /** How the running daemon was started. */
@@ -244,7 +313,9 @@ export namespace DaemonStatus {
     /** Milliseconds of idleness after which this daemon exits, or null when it never does. */
     readonly idleExitAfterMs: number | null;
     readonly logFile: string | null;
-    readonly signals: { readonly metrics: SignalCounts };
+    /** Per lane: metrics in measurements, logs in log records, traces in spans (one per accepted event). */
+    readonly signals: { readonly metrics: SignalCounts; readonly logs: SignalCounts; readonly traces: SignalCounts };
+    readonly events: EventCounts;
     /**
      * Messages refused as a whole, by reason: `parse_error`, `invalid_request`,
      * `unknown_method`, `invalid_params`, `batch_too_large`, `not_initialized`,
@@ -256,7 +327,7 @@ export namespace DaemonStatus {
     readonly clients: readonly ClientStatus[];
     readonly sessions: SessionCounts;
     /** Hand-off files left by hosts that exited before their records reached the daemon. */
-    readonly handoff: { readonly filesIngested: number; readonly recordsIngested: number; readonly filesRejected: number };
+    readonly handoff: { readonly filesIngested: number; readonly recordsIngested: number; readonly eventsIngested: number; readonly filesRejected: number };
   }
 }
 
@@ -277,6 +348,8 @@ export namespace DaemonFlush {
     readonly durationMs: number;
     /** Counts after the flush. */
     readonly metrics: SignalCounts;
+    readonly logs: SignalCounts;
+    readonly traces: SignalCounts;
   }
 }
 

@@ -4,8 +4,12 @@
  */
 import { CLIENT_DROP_REASONS, REJECTION_CODES, type RejectionCode } from './errors.js';
 import {
+  MAX_BATCH_EVENTS,
   MAX_BATCH_RECORDS,
   MAX_CLIENT_INFO_LENGTH,
+  MAX_EVENT_ATTRIBUTE_KEY_LENGTH,
+  MAX_EVENT_ATTRIBUTE_LENGTH,
+  MAX_EVENT_ATTRIBUTES,
   MAX_METRIC_NAME_LENGTH,
   MAX_SESSION_ATTRIBUTE_LENGTH,
   MAX_SESSION_ATTRIBUTES,
@@ -14,7 +18,7 @@ import {
   MAX_TAG_KEY_LENGTH,
   MAX_TAG_VALUE_LENGTH,
 } from './limits.js';
-import type { Initialize, MetricKind, MetricRecord, MetricRecordBatch, SessionEnd, SessionStart } from './methods.js';
+import type { Initialize, MetricKind, MetricRecord, MetricRecordBatch, SessionEnd, SessionEvent, SessionEventBatch, SessionStart } from './methods.js';
 
 export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
 
@@ -190,6 +194,22 @@ export interface CheckedBatch {
   readonly dropped: ReadonlyMap<string, number>;
 }
 
+/** The client's drop counts of a batch (`params.dropped`), or the problem with them. */
+function checkDropped(raw: unknown): Map<string, number> | string {
+  const dropped = new Map<string, number>();
+  if (raw === undefined) return dropped;
+  if (!isPlainObject(raw)) return 'params.dropped: must be an object of counts';
+  for (const reason in raw) {
+    if (!(CLIENT_DROP_REASONS as readonly string[]).includes(reason) && !(REJECTION_CODES as readonly string[]).includes(reason)) {
+      return `params.dropped.${reason.slice(0, 64)}: unknown reason; expected client_buffer_full, client_undeliverable or a rejection code`;
+    }
+    const count = raw[reason];
+    if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) return `params.dropped.${reason}: must be a non-negative integer`;
+    if (count > 0) dropped.set(reason, count);
+  }
+  return dropped;
+}
+
 /**
  * Checks `metric/record` params. A malformed envelope (not an object, `records` not an array,
  * too many records) fails as a whole; otherwise each bad record is rejected alone.
@@ -202,20 +222,8 @@ export function checkMetricBatch(params: unknown): Checked<CheckedBatch> & { too
   if (measurements > MAX_BATCH_RECORDS) {
     return { ok: false, tooLarge: true, message: `params.records: ${measurements} measurements exceed the batch limit of ${MAX_BATCH_RECORDS}` };
   }
-  const dropped = new Map<string, number>();
-  if (params.dropped !== undefined) {
-    if (!isPlainObject(params.dropped)) return { ok: false, message: 'params.dropped: must be an object of counts' };
-    for (const reason in params.dropped) {
-      if (!(CLIENT_DROP_REASONS as readonly string[]).includes(reason) && !(REJECTION_CODES as readonly string[]).includes(reason)) {
-        return { ok: false, message: `params.dropped.${reason.slice(0, 64)}: unknown reason; expected client_buffer_full, client_undeliverable or a rejection code` };
-      }
-      const count = params.dropped[reason];
-      if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
-        return { ok: false, message: `params.dropped.${reason}: must be a non-negative integer` };
-      }
-      if (count > 0) dropped.set(reason, count);
-    }
-  }
+  const dropped = checkDropped(params.dropped);
+  if (typeof dropped === 'string') return { ok: false, message: dropped };
   const records: MetricRecord[] = [];
   const rejected: MetricRecordBatch.Rejection[] = [];
   // Rejections come out in batch order: the daemon appends later ones (kind conflicts) and sorts.
@@ -318,4 +326,89 @@ export function checkSessionIdParams(params: unknown): Checked<SessionEnd.Params
   const idProblem = checkSessionId(params.sessionId);
   if (idProblem !== null) return { ok: false, message: idProblem };
   return { ok: true, value: { sessionId: params.sessionId as string } };
+}
+
+/** Event attribute keys: Codex's field names (`http.response.status_code`, `event.kind`). */
+const ATTRIBUTE_KEY = /^[A-Za-z0-9._/-]+$/;
+const ATTRIBUTE_BAGS = ['attributes', 'logOnly', 'traceSafe'] as const;
+
+/**
+ * Checks one event of a batch. Returns `null` when `raw` is a valid {@link SessionEvent};
+ * otherwise the rejection code and a message naming `events[index]`, the field and the rule.
+ * `traceparent` and `tracestate` are not checked here: a malformed one is ignored, not fatal.
+ */
+export function sessionEventProblem(raw: unknown, index: number): RecordProblem | null {
+  const at = (field: string, code: RejectionCode, rule: string): RecordProblem => ({ code, message: `events[${index}].${field}: ${rule}` });
+  if (!isPlainObject(raw)) return { code: 'invalid_event', message: `events[${index}]: must be an object` };
+  const sessionId = raw.sessionId;
+  if (typeof sessionId !== 'string' || sessionId.length === 0 || sessionId.length > MAX_SESSION_ID_LENGTH) {
+    return at('sessionId', 'invalid_session_id', `must be a non-empty string of at most ${MAX_SESSION_ID_LENGTH} characters`);
+  }
+  const nameProblem = metricNameProblem(raw.name);
+  if (nameProblem !== null) return at('name', 'invalid_name', nameProblem);
+  const time = raw.time;
+  if (time !== undefined && (typeof time !== 'number' || !Number.isFinite(time) || time < 0)) {
+    return at('time', 'invalid_time', 'must be a non-negative number of milliseconds since the Unix epoch');
+  }
+  const duration = raw.durationMs;
+  if (duration !== undefined && (typeof duration !== 'number' || !Number.isFinite(duration) || duration < 0)) {
+    return at('durationMs', 'invalid_duration', 'must be a non-negative number of milliseconds');
+  }
+  let count = 0;
+  for (const bag of ATTRIBUTE_BAGS) {
+    const attributes = raw[bag];
+    if (attributes === undefined) continue;
+    if (!isPlainObject(attributes)) return at(bag, 'invalid_attributes', 'must be an object of string, number or boolean values');
+    for (const key in attributes) {
+      if (++count > MAX_EVENT_ATTRIBUTES) return at(bag, 'too_many_attributes', `the event has more than ${MAX_EVENT_ATTRIBUTES} attributes`);
+      if (key.length > MAX_EVENT_ATTRIBUTE_KEY_LENGTH || !ATTRIBUTE_KEY.test(key)) {
+        return at(`${bag}.${JSON.stringify(key.slice(0, 64))}`, 'invalid_attributes', `key must be 1 to ${MAX_EVENT_ATTRIBUTE_KEY_LENGTH} characters of A-Z a-z 0-9 . _ / -`);
+      }
+      const value = attributes[key];
+      if (typeof value === 'string') {
+        if (value.length > MAX_EVENT_ATTRIBUTE_LENGTH) return at(`${bag}.${key}`, 'attribute_too_long', `value of ${value.length} characters exceeds ${MAX_EVENT_ATTRIBUTE_LENGTH}`);
+      } else if (typeof value === 'number') {
+        if (!Number.isFinite(value)) return at(`${bag}.${key}`, 'invalid_attributes', 'must be a finite number');
+      } else if (typeof value !== 'boolean') {
+        return at(`${bag}.${key}`, 'invalid_attributes', 'must be a string, a number or a boolean');
+      }
+    }
+  }
+  return null;
+}
+
+/** Events in `params.events` when it is an array, else 0. */
+export function eventCount(params: unknown): number {
+  const events = typeof params === 'object' && params !== null ? (params as { events?: unknown }).events : undefined;
+  return Array.isArray(events) ? events.length : 0;
+}
+
+export interface CheckedEventBatch {
+  /** Valid events, in batch order, with their index in the batch. */
+  readonly events: { readonly index: number; readonly event: SessionEvent }[];
+  readonly received: number;
+  readonly rejected: SessionEventBatch.Rejection[];
+  readonly dropped: ReadonlyMap<string, number>;
+}
+
+/**
+ * Checks `session/event` params. A malformed envelope (not an object, `events` not an array,
+ * more than {@link MAX_BATCH_EVENTS} events) fails as a whole; otherwise each bad event is
+ * rejected alone.
+ */
+export function checkEventBatch(params: unknown): Checked<CheckedEventBatch> & { tooLarge?: boolean } {
+  if (!isPlainObject(params)) return { ok: false, message: 'params: must be an object with an "events" array' };
+  const raw = params.events;
+  if (!Array.isArray(raw)) return { ok: false, message: 'params.events: must be an array' };
+  if (raw.length > MAX_BATCH_EVENTS) return { ok: false, tooLarge: true, message: `params.events: ${raw.length} events exceed the batch limit of ${MAX_BATCH_EVENTS}` };
+  const dropped = checkDropped(params.dropped);
+  if (typeof dropped === 'string') return { ok: false, message: dropped };
+  const events: { index: number; event: SessionEvent }[] = [];
+  const rejected: SessionEventBatch.Rejection[] = [];
+  for (let index = 0; index < raw.length; index++) {
+    const found = sessionEventProblem(raw[index], index);
+    if (found === null) events.push({ index, event: raw[index] as SessionEvent });
+    else rejected.push({ index, code: found.code, message: found.message });
+  }
+  return { ok: true, value: { events, received: raw.length, rejected, dropped } };
 }
