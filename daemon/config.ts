@@ -11,7 +11,7 @@ import { parse } from 'smol-toml';
 
 import type { DaemonPaths } from './paths.js';
 
-export type MetricsExporterConfig =
+export type ExporterConfig =
   | { readonly kind: 'none' }
   | { readonly kind: 'file'; readonly dir: string; readonly maxFileBytes: number; readonly maxFiles: number }
   | { readonly kind: 'otlp-grpc'; readonly endpoint: string; readonly headers: Readonly<Record<string, string>> };
@@ -21,7 +21,15 @@ export interface DaemonConfig {
   readonly file: string | null;
   readonly environment: string;
   readonly socketPath: string | undefined;
-  readonly metrics: MetricsExporterConfig;
+  readonly metrics: ExporterConfig;
+  /** The log lane of session events (`[otel] exporter`). */
+  readonly logs: ExporterConfig;
+  /** The trace lane of session events (`[otel] trace_exporter`, else `exporter`). */
+  readonly traces: ExporterConfig;
+  /** `[otel] log_user_prompt`: prompt text may reach the log lane, for sessions that allow it too. */
+  readonly logUserPrompt: boolean;
+  /** `[codexd] log_tool_content`: tool arguments and output may reach the log lane. */
+  readonly logToolContent: boolean;
   readonly exportIntervalMs: number;
   readonly flushDeadlineMs: number;
   /** Idle time after which an auto-spawned or socket-activated daemon exits. */
@@ -76,8 +84,9 @@ function headersOf(file: string, value: unknown, path: string): Record<string, s
   return headers;
 }
 
-function readMetricsExporter(file: string, value: unknown, fileDefault: MetricsExporterConfig): MetricsExporterConfig | { kind: 'otlp-grpc'; endpoint: undefined; headers: Record<string, string> } {
-  const key = 'otel.metrics_exporter';
+type ReadExporter = ExporterConfig | { kind: 'otlp-grpc'; endpoint: string | undefined; headers: Record<string, string> };
+
+function readExporter(file: string, key: string, value: unknown, fileDefault: ExporterConfig): ReadExporter {
   if (value === undefined) return fileDefault;
   if (value === 'none') return { kind: 'none' };
   if (value === 'file') return fileDefault;
@@ -100,9 +109,9 @@ function readMetricsExporter(file: string, value: unknown, fileDefault: MetricsE
 
 /**
  * Loads the configuration. A missing file means defaults; an unreadable or invalid one throws
- * {@link ConfigError}. Environment: `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, else
- * `OTEL_EXPORTER_OTLP_ENDPOINT`, sets the OTLP endpoint and, when the file names no metrics
- * exporter, selects OTLP/gRPC; the file's explicit `"none"` still wins.
+ * {@link ConfigError}. Environment, per signal: `OTEL_EXPORTER_OTLP_{METRICS,LOGS,TRACES}_ENDPOINT`,
+ * else `OTEL_EXPORTER_OTLP_ENDPOINT`, sets the OTLP endpoint and, when the file names no
+ * exporter for that signal, selects OTLP/gRPC; the file's explicit `"none"` or `"file"` wins.
  */
 export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.env): DaemonConfig {
   const file = paths.configFile;
@@ -141,30 +150,40 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
   if (!isTable(fileExporter)) fail(file, 'codexd.file_exporter', 'a table');
   const dir = fileExporter.dir ?? join(paths.dataDir, 'telemetry');
   if (typeof dir !== 'string' || dir === '') fail(file, 'codexd.file_exporter.dir', 'a non-empty path');
-  const fileDefault: MetricsExporterConfig = {
+  const fileDefault: ExporterConfig = {
     kind: 'file',
     dir,
     maxFileBytes: positiveInteger(file, fileExporter, 'max_file_bytes', 'codexd.file_exporter.max_file_bytes', DEFAULT_FILE_MAX_BYTES),
     maxFiles: positiveInteger(file, fileExporter, 'max_files', 'codexd.file_exporter.max_files', DEFAULT_FILE_MAX_FILES),
   };
 
-  const envEndpoint = env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined;
-  let metrics = readMetricsExporter(file, otel.metrics_exporter, fileDefault);
-  if (otel.metrics_exporter === undefined && envEndpoint !== undefined) {
-    metrics = { kind: 'otlp-grpc', endpoint: undefined, headers: {} };
-  }
-  if (metrics.kind === 'otlp-grpc') {
-    const endpoint = envEndpoint ?? metrics.endpoint ?? 'http://localhost:4317';
-    metrics = { kind: 'otlp-grpc', endpoint, headers: metrics.headers };
-  }
+  const signalExporter = (key: string, value: unknown, envSpecific: string | undefined): ExporterConfig => {
+    const envEndpoint = envSpecific || env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined;
+    let chosen: ReadExporter = readExporter(file, key, value, fileDefault);
+    if (value === undefined && envEndpoint !== undefined) chosen = { kind: 'otlp-grpc', endpoint: undefined, headers: {} };
+    if (chosen.kind === 'otlp-grpc') chosen = { kind: 'otlp-grpc', endpoint: envEndpoint ?? chosen.endpoint ?? 'http://localhost:4317', headers: chosen.headers };
+    return chosen as ExporterConfig;
+  };
+  let metrics = signalExporter('otel.metrics_exporter', otel.metrics_exporter, env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT);
   if (analytics.enabled === false) metrics = { kind: 'none' };
   else if (analytics.enabled !== undefined && typeof analytics.enabled !== 'boolean') fail(file, 'analytics.enabled', 'true or false');
+  // As in Codex, the trace exporter defaults to the log exporter.
+  const logs = signalExporter('otel.exporter', otel.exporter, env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT);
+  const traces = otel.trace_exporter === undefined && otel.exporter !== undefined ? signalExporter('otel.exporter', otel.exporter, env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) : signalExporter('otel.trace_exporter', otel.trace_exporter, env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+  const logUserPrompt = otel.log_user_prompt ?? false;
+  if (typeof logUserPrompt !== 'boolean') fail(file, 'otel.log_user_prompt', 'true or false');
+  const logToolContent = own.log_tool_content ?? false;
+  if (typeof logToolContent !== 'boolean') fail(file, 'codexd.log_tool_content', 'true or false');
 
   return {
     file: text === null ? null : file,
     environment,
     socketPath,
-    metrics: metrics as MetricsExporterConfig,
+    metrics,
+    logs,
+    traces,
+    logUserPrompt,
+    logToolContent,
     exportIntervalMs: positiveInteger(file, own, 'export_interval_ms', 'codexd.export_interval_ms', DEFAULT_EXPORT_INTERVAL_MS),
     flushDeadlineMs: positiveInteger(file, own, 'flush_deadline_ms', 'codexd.flush_deadline_ms', DEFAULT_FLUSH_DEADLINE_MS),
     idleTimeoutMs: positiveInteger(file, own, 'idle_timeout_ms', 'codexd.idle_timeout_ms', DEFAULT_IDLE_TIMEOUT_MS),

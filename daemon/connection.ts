@@ -20,6 +20,7 @@ import {
   encodeFrame,
   ErrorCodes,
   Initialize,
+  MAX_BATCH_EVENTS,
   MAX_BATCH_RECORDS,
   MAX_MESSAGE_BYTES,
   MAX_SESSIONS,
@@ -28,12 +29,14 @@ import {
   PROTOCOL_VERSION,
   SERVER_NAME,
   SessionEnd,
+  SessionEventBatch,
   SessionStart,
   SessionSummary,
   ToolsMetrics,
   ToolsReset,
 } from '../protocol/index.js';
 import { createBoundedMessageReader } from './bounded-message-reader.js';
+import type { EventIngest } from './event-ingest.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
 import type { SessionInsights } from './session-insights.js';
@@ -49,6 +52,7 @@ export interface DaemonServices {
   readonly metricStats: SignalStats;
   readonly sessions: SessionRegistry;
   readonly insights: SessionInsights;
+  readonly events: EventIngest;
   /** Counts a message-level protocol error by reason (malformed frame, unknown method, …). */
   protocolError(reason: string): void;
   isShuttingDown(): boolean;
@@ -83,6 +87,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
   const stats = services.metricStats;
   let client: { name: string; version: string; pid: number | null } | null = null;
   let recordsReceived = 0;
+  let eventsReceived = 0;
   let resolveClosed: () => void = () => undefined;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
 
@@ -186,7 +191,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
       return {
         protocolVersion: PROTOCOL_VERSION,
         serverInfo: { name: SERVER_NAME, version: services.version },
-        limits: { maxMessageBytes: MAX_MESSAGE_BYTES, maxBatchRecords: MAX_BATCH_RECORDS },
+        limits: { maxMessageBytes: MAX_MESSAGE_BYTES, maxBatchRecords: MAX_BATCH_RECORDS, maxBatchEvents: MAX_BATCH_EVENTS },
       };
     }),
   );
@@ -213,20 +218,19 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
     return new ResponseError(outcome.code, outcome.message);
   }
 
-  connection.onNotification(
-    MetricRecordBatch.method,
-    handled((params: unknown) => {
-      ingest(params);
-    }),
-  );
-  connection.onRequest(
-    MetricRecordBatch.method,
-    handled((params: unknown) => {
-      const result = ingest(params);
-      if (result instanceof ResponseError) throw result;
-      return result;
-    }),
-  );
+  /** Ingests one `session/event` batch; as for metrics, a notification counts what a request answers. */
+  function ingestEvents(params: unknown): SessionEventBatch.Result | ResponseError {
+    if (client === null) return notInitialized();
+    if (services.isShuttingDown()) {
+      services.events.dropShuttingDown(params);
+      return new ResponseError(ErrorCodes.ShuttingDown, 'the daemon is shutting down and accepts no new events');
+    }
+    const outcome = services.events.ingest(params, { sessions: services.sessions, clientName: client.name, unknownSession: 'reject' });
+    eventsReceived += outcome.received;
+    if (outcome.ok) return outcome.result;
+    services.protocolError(outcome.protocolError);
+    return new ResponseError(outcome.code, outcome.message);
+  }
 
   /** Starts a session; for a notification, failures are counted instead of answered. */
   function startSession(params: unknown): SessionStart.Result | ResponseError {
@@ -258,10 +262,15 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
     return { sessionId: checked.value.sessionId };
   }
 
-  for (const [method, handler] of [
+  // Each of these is a notification or a request: a notification counts the failures a
+  // request is answered with.
+  const dualHandlers: [string, (params: unknown) => object | ResponseError][] = [
+    [MetricRecordBatch.method, ingest],
+    [SessionEventBatch.method, ingestEvents],
     [SessionStart.method, startSession],
     [SessionEnd.method, endSession],
-  ] as const) {
+  ];
+  for (const [method, handler] of dualHandlers) {
     connection.onNotification(
       method,
       handled((params: unknown) => {
@@ -361,6 +370,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
         pid: client?.pid ?? null,
         connectedAt,
         recordsReceived,
+        eventsReceived,
       };
     },
     isQuiet: (quietMs) => reader.isQuiet(quietMs),

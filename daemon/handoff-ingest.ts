@@ -9,7 +9,8 @@ import { join } from 'node:path';
 
 import type { Logger } from 'pino';
 
-import { batchEnd, checkSessionStartParams, MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES, type MetricRecord } from '../protocol/index.js';
+import { batchEnd, checkSessionStartParams, MAX_BATCH_EVENTS, MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES, type MetricRecord } from '../protocol/index.js';
+import type { EventIngest } from './event-ingest.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
 import type { SessionRegistry } from './session-registry.js';
@@ -23,6 +24,7 @@ const FILES_PER_SCAN = 64;
 export interface HandoffCounts {
   readonly filesIngested: number;
   readonly recordsIngested: number;
+  readonly eventsIngested: number;
   /** Unreadable, oversized or malformed files, removed without ingesting. */
   readonly filesRejected: number;
 }
@@ -34,22 +36,35 @@ export interface HandoffIngest {
   stop(): void;
 }
 
-export function startHandoffIngest(
-  dir: string,
-  metrics: MetricsPipeline,
-  stats: SignalStats,
-  sessions: SessionRegistry,
-  observe: (record: MetricRecord) => void,
-  logger: Logger,
-): HandoffIngest {
+export interface HandoffIngestOptions {
+  readonly dir: string;
+  readonly metrics: MetricsPipeline;
+  readonly stats: SignalStats;
+  readonly sessions: SessionRegistry;
+  readonly observe: (record: MetricRecord) => void;
+  readonly events: EventIngest;
+  readonly logger: Logger;
+}
+
+export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest {
+  const { dir, metrics, stats, sessions, observe, events, logger } = options;
   let filesIngested = 0;
   let recordsIngested = 0;
+  let eventsIngested = 0;
   let filesRejected = 0;
 
   function ingestFile(path: string): void {
     try {
       if (statSync(path).size > MAX_MESSAGE_BYTES * 2) throw new Error(`larger than ${MAX_MESSAGE_BYTES * 2} bytes`);
-      const content = JSON.parse(readFileSync(path, 'utf8')) as { version?: unknown; clientInfo?: { name?: unknown }; records?: unknown; dropped?: unknown; sessions?: unknown };
+      const content = JSON.parse(readFileSync(path, 'utf8')) as {
+        version?: unknown;
+        clientInfo?: { name?: unknown };
+        records?: unknown;
+        events?: unknown;
+        dropped?: unknown;
+        eventsDropped?: unknown;
+        sessions?: unknown;
+      };
       // The host's live sessions come with its records: register them first, so the records are tagged.
       if (Array.isArray(content.sessions)) {
         for (const candidate of content.sessions) {
@@ -61,6 +76,7 @@ export function startHandoffIngest(
       const source = { sessions, clientName: typeof content.clientInfo?.name === 'string' ? content.clientInfo.name : null, unknownSession: 'untagged', observe } as const;
       if (content.version !== 1) throw new Error('not a version 1 hand-off');
       if (!Array.isArray(content.records)) throw new Error('records: must be an array');
+      if (content.events !== undefined && !Array.isArray(content.events)) throw new Error('events: must be an array');
       // A host hands over its whole buffer, which may hold more than one batch may: ingest it
       // in batches of at most MAX_BATCH_RECORDS measurements, splitting a values array that
       // alone is larger.
@@ -79,6 +95,16 @@ export function startHandoffIngest(
         recordsIngested += outcome.received;
         start = end;
       }
+      // Events go in batches of at most MAX_BATCH_EVENTS; the host's event drop counts ride the first.
+      const handed: unknown[] = content.events ?? [];
+      const batches: unknown[][] = [];
+      for (let start = 0; start < handed.length; start += MAX_BATCH_EVENTS) batches.push(handed.slice(start, start + MAX_BATCH_EVENTS));
+      if (batches.length === 0 && content.eventsDropped !== undefined) batches.push([]);
+      batches.forEach((batch, index) => {
+        const outcome = events.ingest({ events: batch, ...(index === 0 && content.eventsDropped !== undefined ? { dropped: content.eventsDropped } : {}) }, source);
+        if (!outcome.ok) throw new Error(outcome.message);
+        eventsIngested += outcome.received;
+      });
       filesIngested++;
     } catch (error) {
       filesRejected++;
@@ -108,7 +134,7 @@ export function startHandoffIngest(
   timer.unref();
   return {
     scan,
-    counts: () => ({ filesIngested, recordsIngested, filesRejected }),
+    counts: () => ({ filesIngested, recordsIngested, eventsIngested, filesRejected }),
     stop: () => clearInterval(timer),
   };
 }

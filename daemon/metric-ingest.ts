@@ -21,6 +21,18 @@ export type IngestOutcome =
   | { readonly ok: true; readonly received: number; readonly result: MetricRecordBatch.Result }
   | { readonly ok: false; readonly received: number; readonly code: number; readonly message: string; readonly protocolError: string };
 
+/** The outcome of a batch refused as a whole: a bad envelope, or more than the batch limit. */
+export function batchRefused(checked: { readonly message: string; readonly tooLarge?: boolean }, received: number): IngestOutcome & { ok: false } {
+  const tooLarge = checked.tooLarge === true;
+  return {
+    ok: false,
+    received,
+    code: tooLarge ? ErrorCodes.BatchTooLarge : ErrorCodes.InvalidParams,
+    message: checked.message,
+    protocolError: tooLarge ? 'batch_too_large' : 'invalid_params',
+  };
+}
+
 /** Maps each valid record's position among the valid ones back to its index in the batch. */
 function validPositions(total: number, rejected: readonly MetricRecordBatch.Rejection[]): number[] {
   const bad = new Set(rejected.map((rejection) => rejection.index));
@@ -55,14 +67,7 @@ export function ingestMetricBatch(params: unknown, metrics: MetricsPipeline, sta
   stats.received(received);
   if (!checked.ok) {
     stats.rejected(BATCH_REJECTION, received);
-    const tooLarge = checked.tooLarge === true;
-    return {
-      ok: false,
-      received,
-      code: tooLarge ? ErrorCodes.BatchTooLarge : ErrorCodes.InvalidParams,
-      message: checked.message,
-      protocolError: tooLarge ? 'batch_too_large' : 'invalid_params',
-    };
+    return batchRefused(checked, received);
   }
   const { records, rejected, dropped } = checked.value;
   for (const [reason, count] of dropped) stats.dropped(`client_${reason.replace(/^client_/, '')}`, count);

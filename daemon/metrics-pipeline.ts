@@ -10,6 +10,7 @@ import type { Resource } from '@opentelemetry/resources';
 import { MeterProvider, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 
 import { type ExporterStatus, type MetricKind, type MetricRecord, type MetricRecordBatch, measurementsOf } from '../protocol/index.js';
+import { deadline } from './deadline.js';
 import { createAccountedReader } from './export-reader.js';
 import type { SignalStats } from './stats.js';
 
@@ -64,23 +65,6 @@ const NO_TAGS: Attributes = Object.freeze({});
 
 function unitOf(name: string): string | undefined {
   return name.endsWith('_ms') || name.endsWith('.ms') ? 'ms' : undefined;
-}
-
-function deadline<T>(work: Promise<T>, timeoutMs: number): Promise<T | 'timeout'> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => resolve('timeout'), timeoutMs);
-    timer.unref();
-    work.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
 }
 
 /**

@@ -2,8 +2,11 @@
  * `codexd run`: the daemon in the foreground.
  *
  *   socket --> connection (initialize, clientInfo) --> checks (protocol/)
- *          --> MetricsPipeline (MeterProvider, meter "codex") --> AccountedReader --> exporter
- *                                                         (file | otlp-grpc | none)
+ *          --> metric/record  --> MetricsPipeline (MeterProvider) --> AccountedReader --> exporter
+ *          --> session/event  --> EventIngest --> log lane (LoggerProvider)  --> exporter
+ *                                      |      \-> trace lane (TracerProvider) --> exporter
+ *                                      \-> derived metrics --> MetricsPipeline
+ *                                          (each exporter: file | otlp-grpc | none)
  *
  * This is the only module of the command line that loads OpenTelemetry.
  */
@@ -13,14 +16,19 @@ import { rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
 
 import { type DaemonFlush, type DaemonStatus, RUNTIME_FILES, runtimeFolder, type StartedBy, isNamedPipe, PACKAGE_VERSION, PROTOCOL_VERSION, SERVER_NAME } from '../protocol/index.js';
-import { type DaemonConfig, loadConfig } from './config.js';
+import { type ExporterConfig, loadConfig } from './config.js';
 import { type ClientConnection, type DaemonServices, serveConnection } from './connection.js';
-import { createFileMetricExporter } from './exporters/file-exporter.js';
+import { createEventIngest, type EventSource } from './event-ingest.js';
+import { createEventLanes } from './event-lanes.js';
+import { createFileLogExporter, createFileMetricExporter, createFileSpanExporter } from './exporters/file-exporter.js';
 import { type HandoffIngest, startHandoffIngest } from './handoff-ingest.js';
-import { createOtlpGrpcMetricExporter } from './exporters/otlp-grpc-exporter.js';
+import { ingestMetricBatch } from './metric-ingest.js';
+import { createOtlpGrpcLogExporter, createOtlpGrpcMetricExporter, createOtlpGrpcSpanExporter } from './exporters/otlp-grpc-exporter.js';
 import { createDaemonLogger } from './logger.js';
 import { createMetricsPipeline } from './metrics-pipeline.js';
 import { type DaemonPaths, resolvePaths, socketPathFor, userName } from './paths.js';
@@ -62,32 +70,34 @@ export interface RunningDaemon {
   readonly stopped: Promise<void>;
 }
 
-function describeExporter(config: DaemonConfig): { kind: 'none' | 'file' | 'otlp-grpc'; endpoint: string | null } {
-  switch (config.metrics.kind) {
+function describeExporter(exporter: ExporterConfig): { kind: 'none' | 'file' | 'otlp-grpc'; endpoint: string | null } {
+  switch (exporter.kind) {
     case 'none':
       return { kind: 'none', endpoint: null };
     case 'file':
-      return { kind: 'file', endpoint: config.metrics.dir };
+      return { kind: 'file', endpoint: exporter.dir };
     case 'otlp-grpc': {
       // Credentials never reach status: keep only scheme, host, port and path.
-      const url = new URL(config.metrics.endpoint);
+      const url = new URL(exporter.endpoint);
       return { kind: 'otlp-grpc', endpoint: `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}` };
     }
   }
 }
 
-async function createExporter(config: DaemonConfig): Promise<PushMetricExporter | null> {
-  switch (config.metrics.kind) {
+interface ExporterFactories<T> {
+  readonly file: (options: { dir: string; maxFileBytes: number; maxFiles: number }) => T;
+  readonly grpc: (options: { endpoint: string; headers: Readonly<Record<string, string>>; timeoutMillis: number }) => Promise<T>;
+}
+
+/** The exporter a signal's config names, or `null` when its export is off. */
+async function createExporter<T>(exporter: ExporterConfig, flushDeadlineMs: number, factories: ExporterFactories<T>): Promise<T | null> {
+  switch (exporter.kind) {
     case 'none':
       return null;
     case 'file':
-      return createFileMetricExporter(config.metrics);
+      return factories.file(exporter);
     case 'otlp-grpc':
-      return createOtlpGrpcMetricExporter({
-        endpoint: config.metrics.endpoint,
-        headers: config.metrics.headers,
-        timeoutMillis: config.flushDeadlineMs,
-      });
+      return factories.grpc({ endpoint: exporter.endpoint, headers: exporter.headers, timeoutMillis: flushDeadlineMs });
   }
 }
 
@@ -115,30 +125,63 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   };
 
   const metricStats = createSignalStats();
+  const logStats = createSignalStats();
+  const traceStats = createSignalStats();
   const sessions = createSessionRegistry(config.sessionIdleTimeoutMs);
   const insights = createSessionInsights();
   // Sessions a client never ended are expired, checked a few times per timeout.
   const sessionTimer = setInterval(() => sessions.expireIdle(Date.now()), Math.max(50, Math.min(60_000, config.sessionIdleTimeoutMs / 4)));
   sessionTimer.unref();
-  const exporter = await createExporter(config);
-  const described = describeExporter(config);
+  const [metricExporter, logExporter, spanExporter] = await Promise.all([
+    createExporter<PushMetricExporter>(config.metrics, config.flushDeadlineMs, { file: createFileMetricExporter, grpc: createOtlpGrpcMetricExporter }),
+    createExporter<LogRecordExporter>(config.logs, config.flushDeadlineMs, { file: createFileLogExporter, grpc: createOtlpGrpcLogExporter }),
+    createExporter<SpanExporter>(config.traces, config.flushDeadlineMs, { file: createFileSpanExporter, grpc: createOtlpGrpcSpanExporter }),
+  ]);
+  const described = { metrics: describeExporter(config.metrics), logs: describeExporter(config.logs), traces: describeExporter(config.traces) };
+  const resource = resourceFromAttributes({
+    'service.name': SERVER_NAME,
+    'service.version': PACKAGE_VERSION,
+    'host.name': hostname(),
+    'deployment.environment.name': config.environment,
+    'telemetry.distro.name': SERVER_NAME,
+    'telemetry.distro.version': PACKAGE_VERSION,
+  });
   const metrics = createMetricsPipeline({
-    resource: resourceFromAttributes({
-      'service.name': SERVER_NAME,
-      'service.version': PACKAGE_VERSION,
-      'host.name': hostname(),
-      'deployment.environment.name': config.environment,
-      'telemetry.distro.name': SERVER_NAME,
-      'telemetry.distro.version': PACKAGE_VERSION,
-    }),
-    exporter,
-    exporterKind: described.kind,
-    exporterEndpoint: described.endpoint,
+    resource,
+    exporter: metricExporter,
+    exporterKind: described.metrics.kind,
+    exporterEndpoint: described.metrics.endpoint,
     stats: metricStats,
     intervalMs: config.exportIntervalMs,
     exportTimeoutMs: config.flushDeadlineMs,
     onError: reportError,
   });
+  const lanes = createEventLanes({
+    resource,
+    logExporter,
+    spanExporter,
+    logKind: described.logs.kind,
+    logEndpoint: described.logs.endpoint,
+    traceKind: described.traces.kind,
+    traceEndpoint: described.traces.endpoint,
+    logStats,
+    traceStats,
+    scheduledDelayMs: config.exportIntervalMs,
+    exportTimeoutMs: config.flushDeadlineMs,
+    onError: reportError,
+  });
+  const events = createEventIngest({
+    lanes,
+    logStats,
+    traceStats,
+    policy: { logUserPrompt: config.logUserPrompt, logToolContent: config.logToolContent },
+    recordDerived(records, source: EventSource) {
+      // Derived metrics are counted like any client's records, from the same connection.
+      ingestMetricBatch({ records }, metrics, metricStats, { ...source, unknownSession: 'untagged', observe: insights.observe });
+    },
+    toolError: insights.toolError,
+  });
+  const buffered = (): number => metricStats.buffered() + logStats.buffered() + traceStats.buffered();
 
   const connections = new Set<ClientConnection>();
   const protocolErrors = new Map<string, number>();
@@ -170,8 +213,16 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     // A host that wrote its records and then asked (or had `codexd flush` ask) for a flush on
     // another connection expects those records in it.
     await takeInWhatWasSent(Math.min(MAX_DRAIN_MS, budget / 4), from);
-    const outcome = await metrics.forceFlush(Math.max(1, budget - (Date.now() - started)));
-    return { complete: outcome.complete, timedOut: outcome.timedOut, durationMs: Date.now() - started, metrics: metricStats.snapshot() };
+    const left = Math.max(1, budget - (Date.now() - started));
+    const [metricOutcome, eventOutcome] = await Promise.all([metrics.forceFlush(left), lanes.forceFlush(left)]);
+    return {
+      complete: metricOutcome.complete && eventOutcome.complete,
+      timedOut: metricOutcome.timedOut || eventOutcome.timedOut,
+      durationMs: Date.now() - started,
+      metrics: metricStats.snapshot(),
+      logs: logStats.snapshot(),
+      traces: traceStats.snapshot(),
+    };
   }
 
   function status(): DaemonStatus.Result {
@@ -185,12 +236,13 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       startedBy,
       idleExitAfterMs,
       logFile: options.logToStderr === true ? null : paths.logFile,
-      signals: { metrics: metricStats.snapshot() },
+      signals: { metrics: metricStats.snapshot(), logs: logStats.snapshot(), traces: traceStats.snapshot() },
+      events: events.counts(),
       protocolErrors: Object.fromEntries(protocolErrors),
-      exporters: [metrics.exporterStatus()],
+      exporters: [metrics.exporterStatus(), ...lanes.exporterStatus()],
       clients: [...connections].map((connection) => connection.status()),
       sessions: sessions.counts(),
-      handoff: handoff?.counts() ?? { filesIngested: 0, recordsIngested: 0, filesRejected: 0 },
+      handoff: handoff?.counts() ?? { filesIngested: 0, recordsIngested: 0, eventsIngested: 0, filesRejected: 0 },
     };
   }
 
@@ -221,13 +273,18 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       //    bound; from then on new records are refused and counted as dropped.
       await takeInWhatWasSent(Math.min(MAX_DRAIN_MS, config.flushDeadlineMs / 4), null);
       shuttingDown = true;
-      // 3. Collect and export what was accepted, within the flush deadline.
-      await metrics.shutdown({ timeoutMillis: config.flushDeadlineMs });
+      // 3. Collect and export what was accepted, all signals together within the one flush
+      //    deadline. Metrics derived from events were recorded when the events were taken in,
+      //    so the metrics' last collection holds them.
+      await Promise.all([metrics.shutdown({ timeoutMillis: config.flushDeadlineMs }), lanes.shutdown({ timeoutMillis: config.flushDeadlineMs })]);
       // 4. Close the clients' connections; they reconnect to the next daemon.
       for (const connection of connections) connection.close();
       await Promise.race([Promise.all([...connections].map((connection) => connection.closed)), new Promise((resolve) => setTimeout(resolve, 200).unref())]);
-      const counts = metricStats.snapshot();
-      logger.info({ exported: counts.exported, dropped: counts.droppedTotal }, 'stopped');
+      const counts = { metrics: metricStats.snapshot(), logs: logStats.snapshot(), traces: traceStats.snapshot() };
+      logger.info(
+        Object.fromEntries(Object.entries(counts).map(([signal, count]) => [signal, { exported: count.exported, dropped: count.droppedTotal }])),
+        'stopped',
+      );
       clearInterval(errorTimer);
       clearInterval(idleTimer);
       clearInterval(sessionTimer);
@@ -245,6 +302,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     metricStats,
     sessions,
     insights,
+    events,
     protocolError(reason) {
       protocolErrors.set(reason, (protocolErrors.get(reason) ?? 0) + 1);
     },
@@ -274,7 +332,15 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     // This daemon is up: the start that a client may have marked is over, and any record of
     // failed starts is void.
     for (const name of [RUNTIME_FILES.spawnMarker, RUNTIME_FILES.spawnFailures]) rmSync(join(runtimeDir, name), { force: true });
-    handoff = startHandoffIngest(join(runtimeDir, RUNTIME_FILES.handoffDir), metrics, metricStats, sessions, insights.observe, log.logger.child({ component: 'handoff' }));
+    handoff = startHandoffIngest({
+      dir: join(runtimeDir, RUNTIME_FILES.handoffDir),
+      metrics,
+      stats: metricStats,
+      sessions,
+      observe: insights.observe,
+      events,
+      logger: log.logger.child({ component: 'handoff' }),
+    });
     handoff.scan();
   }
 
@@ -283,7 +349,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   const idleTimer = setInterval(
     () => {
       if (idleExitAfterMs === null) return;
-      if (connections.size > 0 || metricStats.buffered() > 0) {
+      if (connections.size > 0 || buffered() > 0) {
         busyAt = Date.now();
         return;
       }
@@ -293,7 +359,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   );
   idleTimer.unref();
   logger.info(
-    { socketPath, startedBy, idleExitAfterMs, version: PACKAGE_VERSION, config: config.file, exporter: described.kind, endpoint: described.endpoint, exportIntervalMs: config.exportIntervalMs },
+    { socketPath, startedBy, idleExitAfterMs, version: PACKAGE_VERSION, config: config.file, exporters: described, exportIntervalMs: config.exportIntervalMs },
     'listening',
   );
   return { socketPath, shutdown, stopped };

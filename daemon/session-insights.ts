@@ -10,6 +10,8 @@ import type { CountAndDuration, MetricRecord, SessionSummary, ToolsMetrics, Tool
 export const MAX_SUMMARIES = 1000;
 /** Distinct tools tracked; further tools are not tracked until a reset. */
 export const MAX_TOOLS = 1000;
+/** Longest `lastError` kept per tool. */
+const MAX_ERROR_LENGTH = 512;
 
 type Category = 'toolCalls' | 'apiCalls' | 'streamingEvents' | 'websocketCalls' | 'websocketEvents';
 
@@ -47,6 +49,8 @@ export interface SessionInsights {
   summary(sessionId: string): SessionSummary.Result | undefined;
   tools(): ToolsMetrics.Result;
   resetTools(): void;
+  /** A failed tool call's error message (from a `codex.tool_result` event), kept as the tool's `lastError`. */
+  toolError(tool: string, message: string): void;
 }
 
 function valuesOf(record: MetricRecord): readonly number[] {
@@ -141,6 +145,10 @@ export function createSessionInsights(): SessionInsights {
     },
     resetTools() {
       tools.clear();
+    },
+    toolError(name, message) {
+      const tool = toolFor(name);
+      if (tool !== undefined) tool.lastError = message.slice(0, MAX_ERROR_LENGTH);
     },
   };
 }

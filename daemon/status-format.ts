@@ -25,16 +25,26 @@ function signalRow(name: string, counts: SignalCounts): string[] {
 }
 
 export function formatStatus(status: DaemonStatus.Result): string {
-  const metrics = status.signals.metrics;
   const lines: string[] = [
     `codexd ${status.serverInfo.version} (protocol ${status.protocolVersion}), pid ${status.pid}, up ${duration(status.uptimeMs)}`,
     `socket  ${status.socketPath}`,
     `started ${status.startedBy}${status.idleExitAfterMs === null ? '' : `, exits after ${duration(status.idleExitAfterMs)} idle`}`,
   ];
   if (status.logFile !== null) lines.push(`log     ${status.logFile}`);
-  lines.push('', table([['signal', 'received', 'rejected', 'buffered', 'exported', 'dropped'], signalRow('metrics', metrics)]));
-  if (metrics.rejectedTotal > 0) lines.push(`rejected by reason:${reasons(metrics.rejected)}`);
-  if (metrics.droppedTotal > 0) lines.push(`dropped by reason:${reasons(metrics.dropped)}`);
+  const signals = Object.entries(status.signals);
+  lines.push('', table([['signal', 'received', 'rejected', 'buffered', 'exported', 'dropped'], ...signals.map(([name, counts]) => signalRow(name, counts))]));
+  for (const [name, counts] of signals) {
+    if (counts.rejectedTotal > 0) lines.push(`${name} rejected by reason:${reasons(counts.rejected)}`);
+    if (counts.droppedTotal > 0) lines.push(`${name} dropped by reason:${reasons(counts.dropped)}`);
+  }
+  const events = status.events;
+  const eventNotes = [
+    ...(Object.keys(events.redacted).length > 0 ? [`redacted${reasons(events.redacted)}`] : []),
+    ...(Object.keys(events.laneOverrides).length > 0 ? [`kept off traces${reasons(events.laneOverrides)}`] : []),
+    ...(events.invalidTraceContext > 0 ? [`${events.invalidTraceContext} invalid trace contexts ignored`] : []),
+    ...(events.derivedMeasurements > 0 ? [`${events.derivedMeasurements} metric measurements derived`] : []),
+  ];
+  if (eventNotes.length > 0) lines.push(`events: ${eventNotes.join('; ')}`);
   const sessions = status.sessions;
   lines.push(`sessions: ${sessions.active} active (${sessions.started} started, ${sessions.ended} ended, ${sessions.expired} expired)`);
   const protocolTotal = Object.values(status.protocolErrors).reduce((sum, count) => sum + count, 0);
@@ -60,8 +70,8 @@ export function formatStatus(status: DaemonStatus.Result): string {
   else {
     lines.push(
       table([
-        ['client', 'version', 'pid', 'connected', 'records'],
-        ...status.clients.map((client) => [client.name, client.version, client.pid === null ? '-' : String(client.pid), client.connectedAt, String(client.recordsReceived)]),
+        ['client', 'version', 'pid', 'connected', 'records', 'events'],
+        ...status.clients.map((client) => [client.name, client.version, client.pid === null ? '-' : String(client.pid), client.connectedAt, String(client.recordsReceived), String(client.eventsReceived)]),
       ]),
     );
   }
@@ -71,7 +81,7 @@ export function formatStatus(status: DaemonStatus.Result): string {
 /** Renders `tools/metrics` as the table `codexd status --tools` prints. */
 export function formatTools(result: ToolsMetrics.Result): string {
   const names = Object.keys(result.tools).sort();
-  if (names.length === 0) return 'tools: none recorded (codex.tool.call and codex.tool.call.duration_ms with a tool tag)';
+  if (names.length === 0) return 'tools: none recorded (codex.tool_result events, or codex.tool.call metrics with a tool tag)';
   return table([
     ['tool', 'success', 'failure', 'last latency ms', 'total latency ms', 'last error'],
     ...names.map((name) => {

@@ -59,9 +59,25 @@ export function createTestHome(): TestHome {
   };
 }
 
-/** A config.toml exporting metrics to `endpoint` over OTLP/gRPC, every `intervalMs`. */
-export function grpcConfig(endpoint: string, intervalMs = 200): string {
-  return `[otel]\nmetrics_exporter = { otlp-grpc = { endpoint = "${endpoint}" } }\n\n[codexd]\nexport_interval_ms = ${intervalMs}\nflush_deadline_ms = 3000\n`;
+/**
+ * A config.toml exporting every signal (metrics, the log lane, the trace lane) to `endpoint`
+ * over OTLP/gRPC, every `intervalMs`; `extra` lines go at the end of `[otel]` and `[codexd]`.
+ */
+export function grpcConfig(endpoint: string, intervalMs = 200, extra: { otel?: string; codexd?: string } = {}): string {
+  const exporter = `{ otlp-grpc = { endpoint = "${endpoint}" } }`;
+  return [
+    '[otel]',
+    `metrics_exporter = ${exporter}`,
+    `exporter = ${exporter}`,
+    `trace_exporter = ${exporter}`,
+    extra.otel ?? '',
+    '',
+    '[codexd]',
+    `export_interval_ms = ${intervalMs}`,
+    'flush_deadline_ms = 3000',
+    extra.codexd ?? '',
+    '',
+  ].join('\n');
 }
 
 export interface DaemonProcess {

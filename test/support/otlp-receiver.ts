@@ -69,6 +69,36 @@ export interface MetricPoint {
 
 export type AttributeFilter = Record<string, string | number | boolean>;
 
+/** One received log record, flattened with its resource and scope. */
+export interface LogRecordReceived {
+  eventName: string;
+  body: AttributeValue;
+  severityText: string;
+  attributes: Attributes;
+  /** Hex; empty when the record has no trace context. */
+  traceId: string;
+  spanId: string;
+  timeUnixNano: bigint;
+  resource: Attributes;
+  scope: string;
+}
+
+/** One received span, flattened with its resource and scope. */
+export interface SpanReceived {
+  name: string;
+  traceId: string;
+  spanId: string;
+  /** Hex; empty for a root span. */
+  parentSpanId: string;
+  traceState: string;
+  startTimeUnixNano: bigint;
+  endTimeUnixNano: bigint;
+  attributes: Attributes;
+  events: { name: string; attributes: Attributes }[];
+  resource: Attributes;
+  scope: string;
+}
+
 export interface OtlpReceiver {
   /** `http://127.0.0.1:PORT`; the scheme makes the OTLP exporters use plaintext. */
   readonly endpoint: string;
@@ -85,6 +115,8 @@ export interface OtlpReceiver {
   readonly hungCalls: number;
   readonly behavior: ReceiverBehavior;
   points(): MetricPoint[];
+  logRecords(): LogRecordReceived[];
+  spans(): SpanReceived[];
   /**
    * Total of every received sum point named `name` whose attributes include all of
    * `filter`. Adding every export is right only for delta (or unspecified)
@@ -257,6 +289,14 @@ class Receiver implements OtlpReceiver {
 
   points(): MetricPoint[] {
     return this.metricsRequests.flatMap(flattenMetricsRequest);
+  }
+
+  logRecords(): LogRecordReceived[] {
+    return this.logsRequests.flatMap(flattenLogsRequest);
+  }
+
+  spans(): SpanReceived[] {
+    return this.tracesRequests.flatMap(flattenTracesRequest);
   }
 
   sumOf(name: string, filter: AttributeFilter = {}): number {
@@ -503,6 +543,60 @@ function flattenMetricsRequest(request: unknown): MetricPoint[] {
           }
           out.push(point);
         }
+      }
+    }
+  }
+  return out;
+}
+
+function hex(v: unknown): string {
+  return v instanceof Uint8Array ? Buffer.from(v).toString('hex') : '';
+}
+
+function flattenLogsRequest(request: unknown): LogRecordReceived[] {
+  const out: LogRecordReceived[] = [];
+  for (const rl of list(field(request, 'resource_logs'))) {
+    const resource = attributesToJs(field(field(rl, 'resource'), 'attributes'));
+    for (const sl of list(field(rl, 'scope_logs'))) {
+      const scope = str(field(field(sl, 'scope'), 'name'));
+      for (const record of list(field(sl, 'log_records'))) {
+        out.push({
+          eventName: str(field(record, 'event_name')),
+          body: anyValueToJs(field(record, 'body')),
+          severityText: str(field(record, 'severity_text')),
+          attributes: attributesToJs(field(record, 'attributes')),
+          traceId: hex(field(record, 'trace_id')),
+          spanId: hex(field(record, 'span_id')),
+          timeUnixNano: toBigInt(field(record, 'time_unix_nano'), 'LogRecord.time_unix_nano'),
+          resource,
+          scope,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+function flattenTracesRequest(request: unknown): SpanReceived[] {
+  const out: SpanReceived[] = [];
+  for (const rs of list(field(request, 'resource_spans'))) {
+    const resource = attributesToJs(field(field(rs, 'resource'), 'attributes'));
+    for (const ss of list(field(rs, 'scope_spans'))) {
+      const scope = str(field(field(ss, 'scope'), 'name'));
+      for (const span of list(field(ss, 'spans'))) {
+        out.push({
+          name: str(field(span, 'name')),
+          traceId: hex(field(span, 'trace_id')),
+          spanId: hex(field(span, 'span_id')),
+          parentSpanId: hex(field(span, 'parent_span_id')),
+          traceState: str(field(span, 'trace_state')),
+          startTimeUnixNano: toBigInt(field(span, 'start_time_unix_nano'), 'Span.start_time_unix_nano'),
+          endTimeUnixNano: toBigInt(field(span, 'end_time_unix_nano'), 'Span.end_time_unix_nano'),
+          attributes: attributesToJs(field(span, 'attributes')),
+          events: list(field(span, 'events')).map((event) => ({ name: str(field(event, 'name')), attributes: attributesToJs(field(event, 'attributes')) })),
+          resource,
+          scope,
+        });
       }
     }
   }

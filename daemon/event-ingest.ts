@@ -1,0 +1,253 @@
+/**
+ * Ingests `session/event` batches: check each event, add its session's context, split its
+ * fields between the lanes by the catalog, redact what the config does not allow, emit one log
+ * record and one span, and record the metrics the catalog derives from it. The privacy rules
+ * live here, in one place, for every client.
+ *
+ *   event --> session context --> lanes by catalog --> log lane: every field, redacted
+ *                                                 \--> trace lane: common and trace-safe only
+ *         --> derived metrics (codex.tool.call, ...) --> metric ingest
+ */
+import type { Attributes } from '@opentelemetry/api';
+
+import {
+  type AttributeValue,
+  BATCH_REJECTION,
+  checkEventBatch,
+  type EventAttributes,
+  type EventCounts,
+  eventCount,
+  isValidTracestate,
+  logOnlyFields,
+  type MetricRecord,
+  parseTraceparent,
+  type Redaction,
+  redactedFields,
+  sanitizeTagValue,
+  type SessionEvent,
+  type TraceParent,
+} from '../protocol/index.js';
+import type { EventLanes } from './event-lanes.js';
+import { batchRefused, type IngestOutcome } from './metric-ingest.js';
+import type { Session, SessionRegistry } from './session-registry.js';
+import type { SignalStats } from './stats.js';
+
+/** What replaces a value the config does not allow on the log lane. */
+export const REDACTED = '[REDACTED]';
+
+export interface EventPolicy {
+  /** `[otel] log_user_prompt`; a session must allow it too (`logUserPrompt`). */
+  readonly logUserPrompt: boolean;
+  /** `[codexd] log_tool_content`: tool arguments and output. */
+  readonly logToolContent: boolean;
+}
+
+export interface EventSource {
+  readonly sessions: SessionRegistry;
+  /** `clientInfo.name` of the sending connection, or null. */
+  readonly clientName: string | null;
+  /** As for metrics: reject events of unknown sessions, or (hand-off files) keep them without context. */
+  readonly unknownSession: 'reject' | 'untagged';
+}
+
+export interface EventIngestOptions {
+  readonly lanes: EventLanes;
+  readonly logStats: SignalStats;
+  readonly traceStats: SignalStats;
+  readonly policy: EventPolicy;
+  /** Ingests the derived metric records (as a `metric/record` batch from the same source). */
+  readonly recordDerived: (records: MetricRecord[], source: EventSource) => void;
+  /** A failed tool call's error, for `tools/metrics`. */
+  readonly toolError: (tool: string, message: string) => void;
+}
+
+/** As for metrics; `received` counts events. */
+export type EventIngestOutcome = IngestOutcome;
+
+export interface EventIngest {
+  ingest(params: unknown, source: EventSource): EventIngestOutcome;
+  /** Counts refused events while the daemon stops, on both lanes. */
+  dropShuttingDown(params: unknown): void;
+  counts(): EventCounts;
+}
+
+function bump(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+function numberOf(value: AttributeValue | undefined): number | undefined {
+  if (typeof value === 'number') return value >= 0 ? value : undefined;
+  if (typeof value === 'string' && value.trim() !== '') {
+    const parsed = Number(value);
+    return Number.isFinite(parsed) && parsed >= 0 ? parsed : undefined;
+  }
+  return undefined;
+}
+
+function textOf(value: AttributeValue | undefined): string | undefined {
+  return value === undefined ? undefined : String(value);
+}
+
+/** A field's value as a metric tag, sanitised as session tags are (a tool name may hold spaces). */
+function tagOf(value: AttributeValue | undefined): string | undefined {
+  return value === undefined ? undefined : (sanitizeTagValue(String(value)) ?? undefined);
+}
+
+export function createEventIngest(options: EventIngestOptions): EventIngest {
+  const { lanes, logStats, traceStats, policy } = options;
+  const logOnly = logOnlyFields();
+  const redactions = redactedFields();
+  const laneOverrides = new Map<string, number>();
+  const redacted = new Map<string, number>();
+  let invalidTraceContext = 0;
+  let derivedMeasurements = 0;
+  /** Failed tool calls of the batch being ingested, noted after their derived metrics (which record a bare `failed`). */
+  const toolErrors: [tool: string, message: string][] = [];
+
+  function allowed(redaction: Redaction, session: Session | undefined): boolean {
+    return redaction === 'user_prompt' ? policy.logUserPrompt && session?.logUserPrompt === true : policy.logToolContent;
+  }
+
+  /** The log lane's and the trace lane's attributes of one event. */
+  function split(event: SessionEvent, session: Session | undefined, clientName: string | null): { log: Attributes; span: Attributes; all: EventAttributes } {
+    const log: Attributes = {};
+    const span: Attributes = {};
+    if (session !== undefined) {
+      for (const key in session.attributes) {
+        const value = session.attributes[key] as string;
+        log[key] = value;
+        if (!logOnly.has(key)) span[key] = value;
+      }
+      log['session.id'] = span['session.id'] = session.id;
+    } else log['session.id'] = span['session.id'] = event.sessionId;
+    if (clientName !== null) log['client.name'] = span['client.name'] = clientName;
+    log['event.name'] = span['event.name'] = event.name;
+    const all: Record<string, AttributeValue> = {};
+    // A field the catalog keeps to logs stays off the trace lane whatever bag it came in.
+    const both = (bag: EventAttributes | undefined): void => {
+      for (const key in bag) {
+        const value = bag[key] as AttributeValue;
+        all[key] = log[key] = value;
+        if (!logOnly.has(key)) span[key] = value;
+        else bump(laneOverrides, key);
+      }
+    };
+    both(event.attributes);
+    both(event.traceSafe);
+    for (const key in event.logOnly) all[key] = log[key] = event.logOnly[key] as AttributeValue;
+    for (const key in log) {
+      const redaction = redactions.get(key);
+      if (redaction !== undefined && !allowed(redaction, session)) {
+        log[key] = REDACTED;
+        bump(redacted, key);
+      }
+    }
+    return { log, span, all };
+  }
+
+  /** The metrics the catalog derives from an event, before session tags. */
+  function derive(event: SessionEvent, all: EventAttributes, durationMs: number | undefined, time: number): MetricRecord[] {
+    const base = { sessionId: event.sessionId, time };
+    const histogram = (name: string, tags: Record<string, string>): MetricRecord[] =>
+      durationMs === undefined ? [] : [{ ...base, name, kind: 'histogram', value: durationMs, tags }];
+    switch (event.name) {
+      case 'codex.startup_phase': {
+        const phase = tagOf(all.phase);
+        return phase === undefined ? [] : histogram('codex.startup.phase.duration_ms', { phase, status: tagOf(all.status) ?? 'ok' });
+      }
+      case 'codex.turn_ttft':
+        return histogram('codex.turn.ttft.duration_ms', {});
+      case 'codex.tool_result': {
+        const tool = tagOf(all.tool_name);
+        if (tool === undefined) return [];
+        const success = String(all.success !== false && all.success !== 'false');
+        if (success === 'false') toolErrors.push([tool, textOf(all['error.message']) ?? 'failed']);
+        const tags = { tool, success };
+        return [{ ...base, name: 'codex.tool.call', kind: 'counter', value: 1, tags }, ...histogram('codex.tool.call.duration_ms', tags)];
+      }
+      case 'codex.api_request': {
+        const status = tagOf(all['http.response.status_code']) ?? 'none';
+        const success = String(all['error.message'] === undefined && /^2\d\d$/.test(status));
+        const tags = { status, success };
+        return [{ ...base, name: 'codex.api_request', kind: 'counter', value: 1, tags }, ...histogram('codex.api_request.duration_ms', tags)];
+      }
+      default:
+        return [];
+    }
+  }
+
+  /** The trace context of an event; a malformed one is counted and ignored. */
+  function traceContext(event: SessionEvent): { parent: TraceParent | null; tracestate: string | null } {
+    let parent: TraceParent | null = null;
+    let invalid = false;
+    if (event.traceparent !== undefined) {
+      parent = parseTraceparent(event.traceparent);
+      invalid = parent === null;
+    }
+    let tracestate: string | null = null;
+    if (event.tracestate !== undefined) {
+      if (isValidTracestate(event.tracestate)) tracestate = event.tracestate;
+      else invalid = true;
+    }
+    if (invalid) invalidTraceContext++;
+    return { parent, tracestate: parent === null ? null : tracestate };
+  }
+
+  function countBoth(count: (stats: SignalStats) => void): void {
+    count(logStats);
+    count(traceStats);
+  }
+
+  return {
+    ingest(params, source) {
+      const checked = checkEventBatch(params);
+      const received = checked.ok ? checked.value.received : eventCount(params);
+      countBoth((stats) => stats.received(received));
+      if (!checked.ok) {
+        countBoth((stats) => stats.rejected(BATCH_REJECTION, received));
+        return batchRefused(checked, received);
+      }
+      const { events, rejected, dropped } = checked.value;
+      for (const [reason, count] of dropped) countBoth((stats) => stats.dropped(`client_${reason.replace(/^client_/, '')}`, count));
+      const derived: MetricRecord[] = [];
+      let accepted = 0;
+      for (const { index, event } of events) {
+        const session = source.sessions.use(event.sessionId);
+        if (session === undefined && source.unknownSession === 'reject') {
+          rejected.push({ index, code: 'unknown_session', message: `events[${index}].sessionId: no session ${JSON.stringify(event.sessionId)}; start it with session/start` });
+          continue;
+        }
+        accepted++;
+        const { log, span, all } = split(event, session, source.clientName);
+        const time = event.time ?? Date.now();
+        const durationMs = event.durationMs ?? numberOf(all.duration_ms);
+        const { parent, tracestate } = traceContext(event);
+        lanes.emitLog({ name: event.name, timeMs: time, attributes: log, parent });
+        lanes.emitSpan({ name: event.name, timeMs: time, durationMs: durationMs ?? 0, attributes: span, parent, tracestate });
+        derived.push(...derive(event, all, durationMs, time));
+      }
+      if (rejected.length > 0) {
+        rejected.sort((a, b) => a.index - b.index);
+        for (const rejection of rejected) countBoth((stats) => stats.rejected(rejection.code));
+      }
+      if (derived.length > 0) {
+        derivedMeasurements += derived.length;
+        options.recordDerived(derived, source);
+      }
+      for (const [tool, message] of toolErrors) options.toolError(tool, message);
+      toolErrors.length = 0;
+      return { ok: true, received, result: { accepted, rejected } };
+    },
+    dropShuttingDown(params) {
+      const count = eventCount(params);
+      countBoth((stats) => stats.dropped('shutting_down', count));
+    },
+    counts: () => ({
+      laneOverrides: Object.fromEntries(laneOverrides),
+      redacted: Object.fromEntries(redacted),
+      invalidTraceContext,
+      derivedMeasurements,
+    }),
+  };
+}
+

@@ -1,0 +1,274 @@
+/**
+ * The two lanes session events go out on: the log lane (a LoggerProvider, logger `codex`) and
+ * the trace lane (a TracerProvider, tracer `codex`), each with a batch processor and an
+ * exporter wrapped to keep exact books.
+ *
+ *   event-ingest --> emitLog()  --> LoggerProvider --> BatchLogRecordProcessor --> accounted exporter
+ *                --> emitSpan() --> TracerProvider --> BatchSpanProcessor      --> accounted exporter
+ *
+ * The batch processors drop silently when their queue is full. They never get the chance: a
+ * lane refuses (and counts as `queue_full`) a record once {@link MAX_LANE_QUEUE} accepted
+ * records are still unexported, and each processor's queue is sized above that bound.
+ */
+import { type Attributes, type Context, type HrTime, ROOT_CONTEXT, SeverityNumber, SpanKind, trace, TraceFlags, type TraceState } from '@opentelemetry/api';
+import { type ExportResult, ExportResultCode, TraceState as W3CTraceState } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
+import { BatchLogRecordProcessor, type LogRecordExporter, LoggerProvider } from '@opentelemetry/sdk-logs';
+import { AlwaysOnSampler, BatchSpanProcessor, type SpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
+
+import type { ExporterState, ExporterStatus, Signal, TraceParent } from '../protocol/index.js';
+import { deadline } from './deadline.js';
+import type { FlushOutcome } from './metrics-pipeline.js';
+import type { SignalStats } from './stats.js';
+
+/** Accepted records a lane holds unexported at most; beyond it new ones are dropped and counted. */
+export const MAX_LANE_QUEUE = 20_000;
+/** Records per export request. */
+const MAX_EXPORT_BATCH = 512;
+
+export interface LaneOptions {
+  readonly resource: Resource;
+  /** `null` when the lane's export is off: events are still checked, then counted as dropped. */
+  readonly logExporter: LogRecordExporter | null;
+  readonly spanExporter: SpanExporter | null;
+  readonly logKind: ExporterStatus['kind'];
+  readonly logEndpoint: string | null;
+  readonly traceKind: ExporterStatus['kind'];
+  readonly traceEndpoint: string | null;
+  readonly logStats: SignalStats;
+  readonly traceStats: SignalStats;
+  /** How long records wait in a batch processor before export. */
+  readonly scheduledDelayMs: number;
+  readonly exportTimeoutMs: number;
+  readonly onError: (message: string) => void;
+}
+
+export interface LogEntry {
+  readonly name: string;
+  readonly timeMs: number;
+  readonly attributes: Attributes;
+  /** The trace the event belongs to, so a log and its span correlate. */
+  readonly parent: TraceParent | null;
+}
+
+export interface SpanEntry extends LogEntry {
+  readonly durationMs: number;
+  readonly tracestate: string | null;
+}
+
+export interface EventLanes {
+  /** Emits one log record; false when the lane refused it (counted). Counts `accepted`, not `received`. */
+  emitLog(entry: LogEntry): boolean;
+  /** Emits one span; false when the lane refused it (counted). Counts `accepted`, not `received`. */
+  emitSpan(entry: SpanEntry): boolean;
+  /** Exports what both lanes hold, waiting at most `timeoutMs`. */
+  forceFlush(timeoutMs: number): Promise<FlushOutcome>;
+  /** Exports what is left and stops, within the deadline; a second call returns the first call's promise. */
+  shutdown(options: { timeoutMillis: number }): Promise<void>;
+  exporterStatus(): ExporterStatus[];
+}
+
+interface Books {
+  abandon(): void;
+  health(): Pick<ExporterStatus, 'state' | 'exportsSucceeded' | 'exportsFailed' | 'lastSuccessAt' | 'lastError'>;
+}
+
+/**
+ * Wraps an exporter so every record it is handed is counted once, as exported or failed. Its
+ * own timeout settles an export that hangs (counted as failed) before the processor's does; a
+ * late answer from the exporter is then ignored.
+ */
+function accounted<T>(signal: Signal, exporter: { export(items: T[], done: (result: ExportResult) => void): void }, stats: SignalStats, timeoutMs: number, onError: (message: string) => void): { export(items: T[], done: (result: ExportResult) => void): void } & Books {
+  let succeeded = 0;
+  let failedExports = 0;
+  let lastSuccessAt: string | null = null;
+  let lastError: { at: string; message: string } | null = null;
+  let abandoned = false;
+  return {
+    export(items, done) {
+      let settled = false;
+      const settle = (result: ExportResult): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (!abandoned) {
+          if (result.code === ExportResultCode.SUCCESS) {
+            succeeded++;
+            lastSuccessAt = new Date().toISOString();
+            stats.exported(items.length);
+          } else {
+            failedExports++;
+            const message = result.error?.message ?? 'export failed';
+            lastError = { at: new Date().toISOString(), message };
+            stats.failed(items.length, 'export_failed');
+            onError(`${signal} export failed, ${items.length} records lost: ${message}`);
+          }
+        }
+        done(result);
+      };
+      const timer = setTimeout(() => settle({ code: ExportResultCode.FAILED, error: new Error(`export timed out after ${timeoutMs} ms`) }), timeoutMs);
+      timer.unref();
+      try {
+        exporter.export(items, settle);
+      } catch (error) {
+        settle({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
+      }
+    },
+    abandon() {
+      abandoned = true;
+    },
+    health() {
+      const state: ExporterState = lastError !== null && (lastSuccessAt === null || lastError.at > lastSuccessAt) ? 'failing' : lastSuccessAt !== null ? 'ok' : 'idle';
+      return { state, exportsSucceeded: succeeded, exportsFailed: failedExports, lastSuccessAt, lastError };
+    },
+  };
+}
+
+const DISABLED_HEALTH = { state: 'disabled', exportsSucceeded: 0, exportsFailed: 0, lastSuccessAt: null, lastError: null } as const;
+
+/**
+ * Epoch milliseconds as OpenTelemetry's [seconds, nanoseconds]. A plain number would do only for
+ * times after this process started: the SDK takes smaller numbers for `performance.now()`
+ * readings, and a hand-off file or a slow client can carry earlier times.
+ */
+function hrTimeOf(ms: number): HrTime {
+  const seconds = Math.floor(ms / 1000);
+  const nanos = Math.min(999_999_999, Math.round((ms - seconds * 1000) * 1e6));
+  return [seconds, nanos];
+}
+
+function parentContext(parent: TraceParent | null, tracestate: string | null): Context {
+  if (parent === null) return ROOT_CONTEXT;
+  const traceState: TraceState | undefined = tracestate === null ? undefined : new W3CTraceState(tracestate);
+  return trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: parent.traceId,
+    spanId: parent.spanId,
+    traceFlags: parent.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+    isRemote: true,
+    ...(traceState === undefined ? {} : { traceState }),
+  });
+}
+
+/** Creates both lanes; nothing is exported until a batch fills, its delay passes, or a flush. */
+export function createEventLanes(options: LaneOptions): EventLanes {
+  const { logStats, traceStats } = options;
+  const processorOptions = {
+    maxQueueSize: MAX_LANE_QUEUE + MAX_EXPORT_BATCH,
+    maxExportBatchSize: MAX_EXPORT_BATCH,
+    scheduledDelayMillis: options.scheduledDelayMs,
+    // Above the accounted exporter's own timeout, so that one settles a hanging export first.
+    exportTimeoutMillis: options.exportTimeoutMs + 1000,
+  };
+  const logBooks = options.logExporter === null ? null : accounted('logs', options.logExporter, logStats, options.exportTimeoutMs, options.onError);
+  const spanBooks = options.spanExporter === null ? null : accounted('traces', options.spanExporter, traceStats, options.exportTimeoutMs, options.onError);
+  const logProvider =
+    logBooks === null || options.logExporter === null
+      ? null
+      : new LoggerProvider({
+          resource: options.resource,
+          processors: [new BatchLogRecordProcessor({ ...processorOptions, exporter: { ...logBooks, shutdown: () => options.logExporter?.shutdown() ?? Promise.resolve(), forceFlush: () => options.logExporter?.forceFlush?.() ?? Promise.resolve() } })],
+        });
+  const traceProvider =
+    spanBooks === null || options.spanExporter === null
+      ? null
+      : new TracerProvider({
+          resource: options.resource,
+          // The caller's sampling decision is honoured before a span is made (not_sampled);
+          // every span that gets this far is recorded.
+          sampler: new AlwaysOnSampler(),
+          spanProcessors: [new BatchSpanProcessor({ ...processorOptions, exporter: { ...spanBooks, shutdown: () => options.spanExporter?.shutdown() ?? Promise.resolve(), forceFlush: () => options.spanExporter?.forceFlush?.() ?? Promise.resolve() } })],
+        });
+  const logger = logProvider?.getLogger('codex');
+  const tracer = traceProvider?.getTracer('codex');
+  let shutdownPromise: Promise<void> | null = null;
+
+  /** Whether a lane may take one more record; counts the refusal when it may not. */
+  function admit(stats: SignalStats, disabled: boolean): boolean {
+    if (disabled) {
+      stats.accepted(1);
+      stats.failed(1, 'exporter_disabled');
+      return false;
+    }
+    if (stats.buffered() >= MAX_LANE_QUEUE) {
+      stats.dropped('queue_full', 1);
+      return false;
+    }
+    stats.accepted(1);
+    return true;
+  }
+
+  return {
+    emitLog(entry) {
+      if (!admit(logStats, logger === undefined)) return false;
+      logger?.emit({
+        eventName: entry.name,
+        timestamp: hrTimeOf(entry.timeMs),
+        severityNumber: SeverityNumber.INFO,
+        severityText: 'INFO',
+        body: entry.name,
+        attributes: entry.attributes,
+        context: parentContext(entry.parent, null),
+      });
+      return true;
+    },
+    emitSpan(entry) {
+      if (entry.parent !== null && !entry.parent.sampled) {
+        traceStats.dropped('not_sampled', 1);
+        return false;
+      }
+      if (!admit(traceStats, tracer === undefined)) return false;
+      const span = tracer?.startSpan(
+        entry.name,
+        { kind: SpanKind.INTERNAL, startTime: hrTimeOf(entry.timeMs - entry.durationMs), attributes: entry.attributes },
+        parentContext(entry.parent, entry.tracestate),
+      );
+      span?.end(hrTimeOf(entry.timeMs));
+      return true;
+    },
+    async forceFlush(timeoutMs) {
+      const failedBefore = logStats.snapshot().failed + traceStats.snapshot().failed;
+      const outcome = await deadline(Promise.all([logProvider?.forceFlush(), traceProvider?.forceFlush()]), timeoutMs).catch((error: unknown) => {
+        options.onError(`event flush: ${error instanceof Error ? error.message : String(error)}`);
+        return 'failed' as const;
+      });
+      if (outcome === 'failed') return { complete: false, timedOut: false };
+      if (outcome === 'timeout') return { complete: false, timedOut: true };
+      return { complete: logStats.snapshot().failed + traceStats.snapshot().failed === failedBefore, timedOut: false };
+    },
+    shutdown({ timeoutMillis }) {
+      shutdownPromise ??= (async () => {
+        // Each provider's shutdown flushes its processor's queue through the exporter and then
+        // shuts the exporter down. The deadline bounds both lanes together; what is still
+        // unexported when it passes is counted as dropped here, once.
+        const lanes: [LoggerProvider | TracerProvider | null, Books | null, SignalStats][] = [
+          [logProvider, logBooks, logStats],
+          [traceProvider, spanBooks, traceStats],
+        ];
+        await Promise.all(
+          lanes.map(async ([provider, books, stats]) => {
+            if (provider === null || books === null) return;
+            const outcome = await deadline(provider.shutdown(), timeoutMillis).catch((error: unknown) => {
+              options.onError(`event lane shutdown: ${error instanceof Error ? error.message : String(error)}`);
+              return 'failed' as const;
+            });
+            if (outcome !== 'timeout') return;
+            books.abandon();
+            const left = stats.buffered();
+            if (left > 0) stats.failed(left, 'shutdown_deadline');
+          }),
+        );
+      })();
+      return shutdownPromise;
+    },
+    exporterStatus() {
+      const status = (signal: Signal, kind: ExporterStatus['kind'], endpoint: string | null, books: Books | null): ExporterStatus => ({
+        signal,
+        kind: books === null ? 'none' : kind,
+        endpoint: books === null ? null : endpoint,
+        ...(books === null ? DISABLED_HEALTH : books.health()),
+      });
+      return [status('logs', options.logKind, options.logEndpoint, logBooks), status('traces', options.traceKind, options.traceEndpoint, spanBooks)];
+    },
+  };
+}
+

@@ -1,0 +1,244 @@
+/**
+ * Session events over a real socket into a real OTLP/gRPC receiver: the log lane gets every
+ * field (redacted where the config does not allow it), the trace lane only common and
+ * trace-safe ones, under the caller's trace context; the metrics the catalog derives from
+ * events arrive with the session's tags.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { type DaemonStatus, ErrorCodes, MAX_BATCH_EVENTS, MAX_EVENT_ATTRIBUTE_LENGTH, MAX_EVENT_ATTRIBUTES } from '../protocol/index.js';
+import { createTestHome, type DaemonProcess, grpcConfig, startDaemonProcess, type TestHome } from './support/daemon.js';
+import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
+import { openRawPeer, type RawPeer } from './support/raw-client.js';
+
+const CONTEXT = {
+  'conversation.id': 'c0ffee',
+  model: 'gpt-5.1-codex',
+  auth_mode: 'swic',
+  originator: 'codex_cli_rs',
+  session_source: 'exec',
+  'app.version': '0.169.0',
+  'user.account_id': 'acct-123',
+  'user.email': 'ada@example.com',
+};
+
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const PARENT_SPAN = '00f067aa0ba902b7';
+const TRACEPARENT = `00-${TRACE_ID}-${PARENT_SPAN}-01`;
+
+const PROMPT = 'please refactor the secret-sauce module';
+const ARGUMENTS = '{"cmd":"cat ~/.ssh/id_ed25519"}';
+const OUTPUT = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 private-output';
+
+describe('session events', () => {
+  let home: TestHome | undefined;
+  let receiver: OtlpReceiver | undefined;
+  let daemon: DaemonProcess | undefined;
+  let peer: RawPeer | undefined;
+
+  async function start(extra: { otel?: string; codexd?: string } = {}): Promise<{ receiver: OtlpReceiver; daemon: DaemonProcess; peer: RawPeer }> {
+    home = createTestHome();
+    receiver = await startOtlpReceiver();
+    home.writeConfig(grpcConfig(receiver.endpoint, 100, extra));
+    daemon = await startDaemonProcess(home);
+    peer = await openRawPeer(home.socketPath);
+    await peer.initialize('Codex Desktop');
+    return { receiver, daemon, peer };
+  }
+
+  afterEach(async () => {
+    peer?.destroy();
+    await daemon?.stop();
+    await receiver?.close();
+    home?.remove();
+    home = receiver = daemon = peer = undefined;
+  });
+
+  it('keeps log-only fields off the trace lane, redacts content, and puts spans under the traceparent', async () => {
+    const { receiver, daemon, peer } = await start();
+    await peer.request(1, 'session/start', { sessionId: 's-1', attributes: CONTEXT, logUserPrompt: true });
+    const reply = await peer.request(2, 'session/event', {
+      events: [
+        { sessionId: 's-1', name: 'codex.user_prompt', traceSafe: { prompt_length: PROMPT.length }, logOnly: { prompt: PROMPT } },
+        // A careless client puts content among the common and trace-safe fields: the catalog wins.
+        {
+          sessionId: 's-1',
+          name: 'codex.tool_result',
+          attributes: { arguments: ARGUMENTS, call_id: 'call-1' },
+          traceSafe: { tool_name: 'shell', success: true, output: OUTPUT },
+          durationMs: 42,
+          traceparent: TRACEPARENT,
+          tracestate: 'congo=t61rcWkgMzE',
+        },
+        { sessionId: 's-1', name: 'codex.custom_thing', attributes: { 'user.email': 'leak@example.com', note: 'kept' } },
+      ],
+    });
+    expect(reply.result).toEqual({ accepted: 3, rejected: [] });
+    await daemon.request('daemon/flush', {});
+    await receiver.waitFor(() => receiver.logRecords().length === 3 && receiver.spans().length === 3, 10_000, 'three logs and three spans');
+
+    const spans = receiver.spans();
+    const spanText = JSON.stringify(spans.map((span) => span.attributes), (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value));
+    for (const secret of [PROMPT, ARGUMENTS, OUTPUT, 'acct-123', 'ada@example.com', 'leak@example.com', '[REDACTED]']) expect(spanText).not.toContain(secret);
+    for (const span of spans) {
+      expect(span.attributes).not.toHaveProperty('prompt');
+      expect(span.attributes).not.toHaveProperty('user.email');
+      expect(span.attributes).not.toHaveProperty('user.account_id');
+    }
+
+    const toolSpan = spans.find((span) => span.name === 'codex.tool_result');
+    expect(toolSpan?.traceId).toBe(TRACE_ID);
+    expect(toolSpan?.parentSpanId).toBe(PARENT_SPAN);
+    expect(toolSpan?.traceState).toBe('congo=t61rcWkgMzE');
+    expect(Number((toolSpan?.endTimeUnixNano ?? 0n) - (toolSpan?.startTimeUnixNano ?? 0n)) / 1e6).toBeCloseTo(42, 3);
+    expect(toolSpan?.attributes).toMatchObject({ tool_name: 'shell', success: true, call_id: 'call-1', model: 'gpt-5.1-codex', 'client.name': 'Codex Desktop', 'session.id': 's-1', 'conversation.id': 'c0ffee' });
+    expect(spans.find((span) => span.name === 'codex.user_prompt')?.attributes.prompt_length).toBe(PROMPT.length);
+
+    const logs = receiver.logRecords();
+    const promptLog = logs.find((log) => log.eventName === 'codex.user_prompt');
+    // The session allows its prompt, the config (log_user_prompt unset) does not.
+    expect(promptLog?.attributes.prompt).toBe('[REDACTED]');
+    expect(promptLog?.attributes).toMatchObject({ 'user.email': 'ada@example.com', 'user.account_id': 'acct-123', prompt_length: PROMPT.length, 'event.name': 'codex.user_prompt' });
+    const toolLog = logs.find((log) => log.eventName === 'codex.tool_result');
+    expect(toolLog?.attributes).toMatchObject({ arguments: '[REDACTED]', output: '[REDACTED]', tool_name: 'shell', 'user.email': 'ada@example.com' });
+    expect(toolLog?.traceId).toBe(TRACE_ID);
+    const customLog = logs.find((log) => log.eventName === 'codex.custom_thing');
+    expect(customLog?.attributes).toMatchObject({ 'user.email': 'leak@example.com', note: 'kept' });
+
+    const status = (await daemon.request('daemon/status', {})) as DaemonStatus.Result;
+    expect(status.events.laneOverrides).toEqual({ arguments: 1, output: 1, 'user.email': 1 });
+    expect(status.events.redacted).toEqual({ prompt: 1, arguments: 1, output: 1 });
+    expect(status.signals.logs).toMatchObject({ received: 3, accepted: 3, exported: 3, buffered: 0, rejectedTotal: 0 });
+    expect(status.signals.traces).toMatchObject({ received: 3, accepted: 3, exported: 3, buffered: 0 });
+    expect(status.exporters.map((exporter) => [exporter.signal, exporter.kind, exporter.state])).toEqual([
+      ['metrics', 'otlp-grpc', expect.any(String)],
+      ['logs', 'otlp-grpc', 'ok'],
+      ['traces', 'otlp-grpc', 'ok'],
+    ]);
+  });
+
+  it('logs prompt text only when both the session and the config allow it, and tool content only when the config does', async () => {
+    const { receiver, daemon, peer } = await start({ otel: 'log_user_prompt = true', codexd: 'log_tool_content = true' });
+    await peer.request(1, 'session/start', { sessionId: 'open', attributes: CONTEXT, logUserPrompt: true });
+    await peer.request(2, 'session/start', { sessionId: 'closed', attributes: CONTEXT });
+    const event = (sessionId: string): object => ({ sessionId, name: 'codex.user_prompt', logOnly: { prompt: `${PROMPT} (${sessionId})` } });
+    await peer.request(3, 'session/event', {
+      events: [event('open'), event('closed'), { sessionId: 'closed', name: 'codex.tool_result', traceSafe: { tool_name: 'shell', success: true }, logOnly: { arguments: ARGUMENTS, output: OUTPUT } }],
+    });
+    await daemon.request('daemon/flush', {});
+    await receiver.waitFor(() => receiver.logRecords().length === 3, 10_000, 'three logs');
+    const prompts = Object.fromEntries(receiver.logRecords().filter((log) => log.eventName === 'codex.user_prompt').map((log) => [log.attributes['session.id'], log.attributes.prompt]));
+    expect(prompts).toEqual({ open: `${PROMPT} (open)`, closed: '[REDACTED]' });
+    expect(receiver.logRecords().find((log) => log.eventName === 'codex.tool_result')?.attributes).toMatchObject({ arguments: ARGUMENTS, output: OUTPUT });
+    // Allowed content still never reaches a span.
+    expect(JSON.stringify(receiver.spans().map((span) => span.attributes))).not.toMatch(/secret-sauce|ssh-ed25519|id_ed25519/);
+  });
+
+  it('derives tool, API, start-up and TTFT metrics from events, with session tags and client.name, and feeds the summaries', async () => {
+    const { receiver, daemon, peer } = await start();
+    await peer.request(1, 'session/start', { sessionId: 's-2', attributes: CONTEXT });
+    const tool = (success: boolean, durationMs: number, error?: string): object => ({
+      sessionId: 's-2',
+      name: 'codex.tool_result',
+      traceSafe: { tool_name: 'shell', call_id: 'c', success, duration_ms: durationMs },
+      ...(error === undefined ? {} : { attributes: { 'error.message': error } }),
+    });
+    const reply = await peer.request(2, 'session/event', {
+      events: [
+        tool(true, 10),
+        tool(true, 30),
+        tool(false, 5, 'exit status 2'),
+        { sessionId: 's-2', name: 'codex.api_request', traceSafe: { 'http.response.status_code': 200, attempt: 1 }, durationMs: 800 },
+        { sessionId: 's-2', name: 'codex.api_request', traceSafe: { 'http.response.status_code': 500, attempt: 2 }, attributes: { 'error.message': 'server error' }, durationMs: 200 },
+        { sessionId: 's-2', name: 'codex.startup_phase', traceSafe: { phase: 'startup_prewarm_total', status: 'ok', duration_ms: 120 } },
+        { sessionId: 's-2', name: 'codex.turn_ttft', durationMs: 640 },
+      ],
+    });
+    expect(reply.result).toEqual({ accepted: 7, rejected: [] });
+    await daemon.request('daemon/flush', {});
+    const sessionTags = { auth_mode: 'swic', session_source: 'exec', originator: 'codex_cli_rs', model: 'gpt-5.1-codex', 'app.version': '0.169.0', 'client.name': 'Codex_Desktop' };
+    expect(receiver.sumOf('codex.tool.call', { ...sessionTags, tool: 'shell', success: 'true' })).toBe(2);
+    expect(receiver.sumOf('codex.tool.call', { ...sessionTags, tool: 'shell', success: 'false' })).toBe(1);
+    expect(receiver.histogramTotals('codex.tool.call.duration_ms', { tool: 'shell', success: 'true' })).toEqual({ count: 2, sum: 40 });
+    expect(receiver.sumOf('codex.api_request', { ...sessionTags, status: '200', success: 'true' })).toBe(1);
+    expect(receiver.sumOf('codex.api_request', { status: '500', success: 'false' })).toBe(1);
+    expect(receiver.histogramTotals('codex.api_request.duration_ms', {})).toEqual({ count: 2, sum: 1000 });
+    expect(receiver.histogramTotals('codex.startup.phase.duration_ms', { ...sessionTags, phase: 'startup_prewarm_total', status: 'ok' })).toEqual({ count: 1, sum: 120 });
+    expect(receiver.histogramTotals('codex.turn.ttft.duration_ms', sessionTags)).toEqual({ count: 1, sum: 640 });
+
+    const summary = (await peer.request(3, 'session/summary', { sessionId: 's-2' })).result;
+    expect(summary).toMatchObject({ toolCalls: { count: 3, totalDurationMs: 45 }, apiCalls: { count: 2, totalDurationMs: 1000 }, lastTtftMs: 640 });
+    const tools = (await peer.request(4, 'tools/metrics', {})).result as { tools: Record<string, unknown> };
+    expect(tools.tools.shell).toEqual({ success: 2, failure: 1, lastError: 'exit status 2', lastLatencyMs: 5, totalLatencyMs: 45 });
+    const status = (await daemon.request('daemon/status', {})) as DaemonStatus.Result;
+    expect(status.events.derivedMeasurements).toBe(12);
+  });
+
+  it('rejects bad events one by one with documented codes, ignores bad trace context, and keeps the rest', async () => {
+    const { receiver, daemon, peer } = await start();
+    await peer.request(1, 'session/start', { sessionId: 's-3', attributes: CONTEXT });
+    const tooMany = Object.fromEntries(Array.from({ length: MAX_EVENT_ATTRIBUTES + 1 }, (_, index) => [`k${index}`, index]));
+    const reply = await peer.request(2, 'session/event', {
+      events: [
+        { sessionId: 'nobody', name: 'codex.user_prompt' },
+        { sessionId: 's-3', name: 'codex.sse_event', traceparent: '00-not-a-trace-01', traceSafe: { 'event.kind': 'response.completed' } },
+        { sessionId: 's-3', name: 'codex.tool_result', logOnly: { output: 'x'.repeat(MAX_EVENT_ATTRIBUTE_LENGTH + 1) } },
+        { sessionId: 's-3', name: 'codex.tool_result', attributes: tooMany },
+        { sessionId: 's-3', name: '9lives' },
+        { sessionId: 's-3', name: 'codex.turn_ttft', durationMs: -1 },
+        { sessionId: 's-3', name: 'codex.sse_event', attributes: { nested: { no: 1 } } },
+        'not an event',
+        { sessionId: 's-3', name: 'codex.websocket_event', tracestate: 'bad state' },
+      ],
+    });
+    const result = reply.result as { accepted: number; rejected: { index: number; code: string; message: string }[] };
+    expect(result.accepted).toBe(2);
+    expect(result.rejected.map((rejection) => [rejection.index, rejection.code])).toEqual([
+      [0, 'unknown_session'],
+      [2, 'attribute_too_long'],
+      [3, 'too_many_attributes'],
+      [4, 'invalid_name'],
+      [5, 'invalid_duration'],
+      [6, 'invalid_attributes'],
+      [7, 'invalid_event'],
+    ]);
+    expect(result.rejected[1]?.message).toBe(`events[2].logOnly.output: value of ${MAX_EVENT_ATTRIBUTE_LENGTH + 1} characters exceeds ${MAX_EVENT_ATTRIBUTE_LENGTH}`);
+    expect(result.rejected[2]?.message).toContain(`more than ${MAX_EVENT_ATTRIBUTES} attributes`);
+
+    // A notification with an unknown session is counted, not answered.
+    peer.send({ jsonrpc: '2.0', method: 'session/event', params: { events: [{ sessionId: 'gone', name: 'codex.user_prompt' }] } });
+    // A batch over the limit fails as a whole.
+    const tooLarge = await peer.request(3, 'session/event', { events: Array.from({ length: MAX_BATCH_EVENTS + 1 }, () => ({ sessionId: 's-3', name: 'codex.sse_event' })) });
+    expect((tooLarge.error as { code: number }).code).toBe(ErrorCodes.BatchTooLarge);
+
+    await daemon.request('daemon/flush', {});
+    await receiver.waitFor(() => receiver.spans().length === 2, 10_000, 'two spans');
+    // The event with a malformed traceparent is kept, as a span of a trace of its own.
+    const sse = receiver.spans().find((span) => span.name === 'codex.sse_event');
+    expect(sse?.parentSpanId).toBe('');
+    expect(sse?.traceId).not.toBe('');
+    const status = (await daemon.request('daemon/status', {})) as DaemonStatus.Result;
+    expect(status.events.invalidTraceContext).toBe(2);
+    expect(status.signals.logs).toMatchObject({
+      received: 9 + 1 + MAX_BATCH_EVENTS + 1,
+      accepted: 2,
+      exported: 2,
+      rejected: { unknown_session: 2, attribute_too_long: 1, too_many_attributes: 1, invalid_name: 1, invalid_duration: 1, invalid_attributes: 1, invalid_event: 1, invalid_batch: MAX_BATCH_EVENTS + 1 },
+    });
+    expect(status.protocolErrors.batch_too_large).toBe(1);
+    // The daemon still serves: a good event after all that is taken.
+    expect((await peer.request(4, 'session/event', { events: [{ sessionId: 's-3', name: 'codex.turn_ttft', durationMs: 5 }] })).result).toEqual({ accepted: 1, rejected: [] });
+  });
+
+  it('drops spans of traces the caller did not sample, and counts them', async () => {
+    const { receiver, daemon, peer } = await start();
+    await peer.request(1, 'session/start', { sessionId: 's-4' });
+    await peer.request(2, 'session/event', { events: [{ sessionId: 's-4', name: 'codex.sse_event', traceparent: `00-${TRACE_ID}-${PARENT_SPAN}-00` }] });
+    await daemon.request('daemon/flush', {});
+    await receiver.waitFor(() => receiver.logRecords().length === 1, 10_000, 'one log');
+    const status = (await daemon.request('daemon/status', {})) as DaemonStatus.Result;
+    expect(status.signals.traces).toMatchObject({ received: 1, accepted: 0, dropped: { not_sampled: 1 } });
+    expect(receiver.spans()).toEqual([]);
+    expect(receiver.logRecords()[0]?.traceId).toBe(TRACE_ID);
+  });
+});
