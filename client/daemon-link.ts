@@ -18,9 +18,10 @@ export const RECONNECT_MIN_MS = 50;
 export const RECONNECT_MAX_MS = 5000;
 /** Retry interval while a daemon that was just started comes up. */
 const SPAWN_POLL_MS = 20;
-/** Request ids this link uses on its connection. */
+/** Request ids this link uses on its connection; the client's own requests use ids from {@link FIRST_CLIENT_REQUEST_ID}. */
 const INITIALIZE_ID = 1;
 const SHUTDOWN_ID = 2;
+export const FIRST_CLIENT_REQUEST_ID = 16;
 
 export interface DaemonLinkOptions {
   readonly socketPath: string;
@@ -32,6 +33,8 @@ export interface DaemonLinkOptions {
   readonly onReady: (socket: Socket, limits: Limits) => void;
   /** The ready connection is gone; whatever was in flight on it is lost with it. */
   readonly onLost: () => void;
+  /** A message from the daemon other than the answers this link reads itself (answers to the client's requests). */
+  readonly onMessage: (message: { readonly id?: unknown; readonly result?: unknown; readonly error?: unknown }) => void;
 }
 
 export interface DaemonLink {
@@ -159,7 +162,10 @@ export function createDaemonLink(options: DaemonLinkOptions): DaemonLink {
     current.on('data', (chunk: Buffer) => {
       for (const frame of decoder.push(chunk)) {
         // The answer to a replacement's daemon/shutdown needs no reading: the close that follows is what matters.
-        if (frame.kind === 'message' && (frame.message as { id?: unknown }).id === INITIALIZE_ID) onInitialized(current, frame.message as never);
+        if (frame.kind !== 'message') continue;
+        const id = (frame.message as { id?: unknown }).id;
+        if (id === INITIALIZE_ID) onInitialized(current, frame.message as never);
+        else if (typeof id === 'number' && id >= FIRST_CLIENT_REQUEST_ID && ready === current) options.onMessage(frame.message as never);
       }
     });
     current.on('error', (error: NodeJS.ErrnoException) => {

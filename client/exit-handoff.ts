@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 
-import { type ClientInfo, type MetricRecord, RUNTIME_FILES } from '../protocol/index.js';
+import { type ClientInfo, type MetricRecord, RUNTIME_FILES, type SessionEvent, type SessionStart } from '../protocol/index.js';
 
 /** Longest a host's exit may spend writing to the socket before handing the rest over as a file. */
 export const EXIT_WRITE_DEADLINE_MS = 250;
@@ -18,7 +18,13 @@ export interface Handoff {
   readonly clientInfo: ClientInfo;
   readonly pid: number;
   readonly records: readonly MetricRecord[];
+  readonly events?: readonly SessionEvent[];
+  /** The host's live sessions, registered before its records and events are ingested. */
+  readonly sessions?: readonly SessionStart.Params[];
+  /** Records the host dropped, by reason. */
   readonly dropped?: Readonly<Record<string, number>>;
+  /** Events the host dropped, by reason. */
+  readonly eventsDropped?: Readonly<Record<string, number>>;
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));

@@ -6,6 +6,8 @@
  * import { createClient } from 'codexd/client';
  * const telemetry = createClient({ clientInfo: { name: 'codex-cli', version: '1.0.0' } });
  * telemetry.counter('codex.tool.call', 1, { tool: 'shell', status: 'ok' });
+ * const session = telemetry.session({ sessionId: 'thread-1', attributes: { model: 'gpt-5.1-codex' } });
+ * session.event('codex.tool_result', { traceSafe: { tool_name: 'shell', success: true }, durationMs: 42 });
  * await telemetry.close();
  * ```
  */
@@ -13,9 +15,12 @@ export {
   type ClientOptions,
   type ClientStats,
   createClient,
+  type EventFields,
+  type Phase,
   type SessionHandle,
   type SessionOptions,
   DEFAULT_CLOSE_TIMEOUT_MS,
+  DEFAULT_MAX_BUFFERED_EVENTS,
   DEFAULT_MAX_BUFFERED_RECORDS,
   type Tags,
   type TelemetryClient,

@@ -19,6 +19,8 @@
 import {
   type ClientInfo,
   encodeFrame,
+  type EventAttributes,
+  MAX_BATCH_EVENTS,
   MAX_BATCH_RECORDS,
   MAX_MESSAGE_BYTES,
   type MetricKind,
@@ -32,18 +34,29 @@ import {
   runtimeFolder,
   checkSessionStartParams,
   SessionEnd,
+  type SessionEvent,
+  SessionEventBatch,
+  sessionEventProblem,
   SessionStart,
+  SessionSummary,
   tagsProblem,
 } from '../protocol/index.js';
-import { createDaemonLink } from './daemon-link.js';
+import { createDaemonLink, FIRST_CLIENT_REQUEST_ID } from './daemon-link.js';
+import { createEventBuffer, withValuesCut } from './event-buffer.js';
 import { createDaemonSpawner } from './daemon-spawner.js';
 import { EXIT_WRITE_DEADLINE_MS, socketInternals, writeAllSync, writeHandoffFile } from './exit-handoff.js';
 import { createRecordBuffer } from './record-buffer.js';
 
 /** Records held while the daemon is unreachable or slow; beyond it new records are dropped and counted. */
 export const DEFAULT_MAX_BUFFERED_RECORDS = 10_000;
+/** Session events held while the daemon is unreachable or slow; beyond it new events are dropped and counted. */
+export const DEFAULT_MAX_BUFFERED_EVENTS = 2000;
+/** Characters (keys and string values) the queued events may hold in all. */
+const MAX_BUFFERED_EVENT_CHARS = 16 * 1024 * 1024;
 /** How long `close()` and `flush()` wait for a connection before giving up on what is buffered. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 2000;
+/** How long `summary()` waits for the daemon's answer. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 2000;
 
 export type Tags = Readonly<Record<string, string>>;
 
@@ -52,6 +65,7 @@ export interface ClientOptions {
   /** Defaults to `CODEXD_SOCKET`, else the per-user default path. */
   readonly socketPath?: string;
   readonly maxBufferedRecords?: number;
+  readonly maxBufferedEvents?: number;
   readonly closeTimeoutMs?: number;
   /** Called once per kind of problem (daemon unreachable, buffer full, invalid record). */
   readonly onError?: (message: string) => void;
@@ -77,6 +91,30 @@ export interface ClientStats {
   readonly dropped: Readonly<Record<string, number>>;
   /** Records written to hand-off files for the daemon to ingest. */
   readonly handedOff: number;
+  /** The same counts for session events. */
+  readonly events: { readonly buffered: number; readonly sent: number; readonly dropped: Readonly<Record<string, number>>; readonly handedOff: number };
+}
+
+/** What an event carries besides its name (see `session/event` in PROTOCOL.md). */
+export interface EventFields {
+  /** Fields for both lanes; a field the daemon's catalog marks log-only goes to logs alone. */
+  readonly attributes?: EventAttributes;
+  /** Content for the log lane only: prompt text, tool arguments and output. */
+  readonly logOnly?: EventAttributes;
+  /** Content-free fields for spans too. */
+  readonly traceSafe?: EventAttributes;
+  readonly durationMs?: number;
+  /** W3C trace context of the operation; the event's span goes under it. */
+  readonly traceparent?: string;
+  readonly tracestate?: string;
+  /** Milliseconds since the Unix epoch; default now. */
+  readonly time?: number;
+}
+
+/** A start-up phase being timed. */
+export interface Phase {
+  /** Sends `codex.startup_phase` with the elapsed time and `status` and returns the milliseconds; later calls do nothing. */
+  end(status?: string): number | undefined;
 }
 
 /** A session's context, as `session/start` takes it. */
@@ -94,6 +132,20 @@ export interface SessionHandle {
   histogram(name: string, value: number, tags?: Tags): void;
   gauge(name: string, value: number, tags?: Tags): void;
   startTimer(name: string, tags?: Tags): Timer;
+  /**
+   * Sends a session event (`codex.tool_result`, `codex.api_request`, ...). Queued and batched
+   * like records; string values over the protocol's limit are cut and marked. Never throws.
+   */
+  event(name: string, fields?: EventFields): void;
+  /** Starts timing a start-up phase (`thread_start_create_thread`, `startup_prewarm_total`, ...). */
+  startPhase(phase: string): Phase;
+  /** Sends `codex.turn_ttft`: the time to the first token of a turn. */
+  ttft(durationMs: number, fields?: EventFields): void;
+  /**
+   * The daemon's runtime summary of this session, after everything sent before the call; `null`
+   * when the daemon does not answer within the request timeout. Never rejects.
+   */
+  summary(): Promise<SessionSummary.Result | null>;
   /** Ends the session after what it recorded; later calls on the handle are dropped and counted. */
   end(): void;
 }
@@ -120,12 +172,15 @@ export interface TelemetryClient {
   stats(): ClientStats;
 }
 
-/** An encoded `metric/record` notification and what it carries. */
+/** An encoded message and what it carries: a `metric/record` or `session/event` batch, or a control message. */
 interface Frame {
   readonly frame: Buffer;
   readonly records: MetricRecord[];
+  readonly events: SessionEvent[];
   /** The drop counts it reports, to put back if the frame is never sent. */
   readonly dropped: Readonly<Record<string, number>> | undefined;
+  /** Whether `dropped` counts events (a `session/event` batch) rather than records. */
+  readonly droppedAreEvents: boolean;
   /** Measurements in `records` (each histogram value counts). */
   readonly measurements: number;
 }
@@ -172,9 +227,18 @@ export function createClient(options: ClientOptions): TelemetryClient {
   const buffer = createRecordBuffer(options.maxBufferedRecords ?? DEFAULT_MAX_BUFFERED_RECORDS);
   const closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
   const spawnEnabled = options.spawn ?? process.env.CODEXD_NO_SPAWN !== '1';
+  const events = createEventBuffer(options.maxBufferedEvents ?? DEFAULT_MAX_BUFFERED_EVENTS, MAX_BUFFERED_EVENT_CHARS);
   const dropped = new Map<string, number>();
   /** Drops not yet reported to the daemon. */
   const unreported = new Map<string, number>();
+  const eventsDropped = new Map<string, number>();
+  const unreportedEvents = new Map<string, number>();
+  let eventsSent = 0;
+  let eventsHandedOff = 0;
+  let maxEvents = MAX_BATCH_EVENTS;
+  /** Requests sent (or queued) and not answered yet: id -> resolver. */
+  const requests = new Map<number, (result: unknown) => void>();
+  let nextRequestId = FIRST_CLIENT_REQUEST_ID;
   const reported = new Set<string>();
   /** The frame handed to the socket whose write has not completed (at most one): what an exit must still finish. */
   let inFlight: Frame[] = [];
@@ -209,6 +273,12 @@ export function createClient(options: ClientOptions): TelemetryClient {
     report(reason, message);
   }
 
+  function dropEvents(reason: string, count: number, message: string): void {
+    eventsDropped.set(reason, (eventsDropped.get(reason) ?? 0) + count);
+    unreportedEvents.set(reason, (unreportedEvents.get(reason) ?? 0) + count);
+    report(`event_${reason}`, message);
+  }
+
   function wakeWriters(): void {
     const waiters = writeWaiters;
     writeWaiters = [];
@@ -223,6 +293,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
     onReady(_socket, limits) {
       maxBatch = Math.min(MAX_BATCH_RECORDS, limits.maxBatchRecords);
       maxBytes = Math.min(MAX_MESSAGE_BYTES, limits.maxMessageBytes);
+      maxEvents = Math.min(MAX_BATCH_EVENTS, limits.maxBatchEvents ?? MAX_BATCH_EVENTS);
       // A new connection may be a new daemon: it must know the sessions before their records.
       pendingFrames.unshift(...[...sessions.values()].map((params) => control(SessionStart.method, params)));
       drain();
@@ -232,11 +303,21 @@ export function createClient(options: ClientOptions): TelemetryClient {
       inFlight = [];
       wakeWriters();
     },
+    onMessage(message) {
+      const resolve = requests.get(message.id as number);
+      if (resolve === undefined) return;
+      requests.delete(message.id as number);
+      resolve(message.result ?? null);
+    },
   });
 
-  /** A notification that carries no records (session/start, session/end), sent in turn with the batches. */
-  function control(method: string, params: object): Frame {
-    return { frame: encodeFrame({ jsonrpc: '2.0', method, params }), records: [], dropped: undefined, measurements: 0 };
+  /**
+   * A message that carries no records (session/start, session/end, a request), sent in turn
+   * with the batches; with an `id`, a request.
+   */
+  function control(method: string, params: object, id?: number): Frame {
+    const message = id === undefined ? { jsonrpc: '2.0', method, params } : { jsonrpc: '2.0', id, method, params };
+    return { frame: encodeFrame(message), records: [], events: [], dropped: undefined, droppedAreEvents: false, measurements: 0 };
   }
 
   function schedule(): void {
@@ -247,21 +328,51 @@ export function createClient(options: ClientOptions): TelemetryClient {
 
   /** Encodes records as `metric/record` notifications, split to fit the daemon's message limit. */
   function frames(records: MetricRecord[], out: Frame[]): void {
-    const params: { records: MetricRecord[]; dropped?: Record<string, number> } = { records };
-    if (unreported.size > 0) {
-      params.dropped = Object.fromEntries(unreported);
-      unreported.clear();
+    batchFrames('records', records, out);
+  }
+
+  /** Encodes events as `session/event` notifications, split to fit the daemon's message limit. */
+  function eventFrames(batch: SessionEvent[], out: Frame[]): void {
+    batchFrames('events', batch, out);
+  }
+
+  /**
+   * Encodes one batch with the drop counts not yet reported; a batch too big for one message
+   * (long tags or values) is sent in halves, and a single item that alone is too big is dropped
+   * and counted, since the daemon would close the connection on it.
+   */
+  function batchFrames(kind: 'records' | 'events', items: MetricRecord[] | SessionEvent[], out: Frame[]): void {
+    const isEvents = kind === 'events';
+    const counts = isEvents ? unreportedEvents : unreported;
+    const params: { records?: unknown[]; events?: unknown[]; dropped?: Record<string, number> } = { [kind]: items };
+    if (counts.size > 0) {
+      params.dropped = Object.fromEntries(counts);
+      counts.clear();
     }
-    const frame = encodeFrame({ jsonrpc: '2.0', method: MetricRecordBatch.method, params });
-    if (frame.byteLength > maxBytes && records.length > 1) {
-      // Too big for one message (long tags): send it in halves.
-      if (params.dropped !== undefined) for (const [reason, count] of Object.entries(params.dropped)) unreported.set(reason, count);
-      const half = records.length >> 1;
-      frames(records.slice(0, half), out);
-      frames(records.slice(half), out);
+    const frame = encodeFrame({ jsonrpc: '2.0', method: isEvents ? SessionEventBatch.method : MetricRecordBatch.method, params });
+    if (frame.byteLength > maxBytes) {
+      for (const [reason, count] of Object.entries(params.dropped ?? {})) counts.set(reason, (counts.get(reason) ?? 0) + count);
+      const half = items.length >> 1;
+      if (half > 0) {
+        batchFrames(kind, items.slice(0, half) as typeof items, out);
+        batchFrames(kind, items.slice(half) as typeof items, out);
+      } else {
+        const message = `codexd: one ${isEvents ? 'event' : 'record'} is larger than the daemon's message limit of ${maxBytes} bytes; dropped`;
+        if (isEvents) dropEvents('client_undeliverable', 1, message);
+        else drop('client_undeliverable', measurementsIn(items as MetricRecord[]), message);
+      }
       return;
     }
-    out.push({ frame, records, dropped: params.dropped, measurements: measurementsIn(records) });
+    out.push(
+      isEvents
+        ? { frame, records: [], events: items as SessionEvent[], dropped: params.dropped, droppedAreEvents: true, measurements: 0 }
+        : { frame, records: items as MetricRecord[], events: [], dropped: params.dropped, droppedAreEvents: false, measurements: measurementsIn(items as MetricRecord[]) },
+    );
+  }
+
+  /** Frames all queued events, in batches the daemon accepts. */
+  function frameAllEvents(out: Frame[]): void {
+    while (events.size > 0) eventFrames(events.take(maxEvents), out);
   }
 
   /**
@@ -276,11 +387,16 @@ export function createClient(options: ClientOptions): TelemetryClient {
     draining = true;
     try {
       let socket = link.socket;
-      while (socket !== null && (buffer.size > 0 || pendingFrames.length > 0) && inFlight.length === 0) {
-        if (pendingFrames.length === 0) frames(buffer.take(maxBatch), pendingFrames);
+      while (socket !== null && (buffer.size > 0 || events.size > 0 || pendingFrames.length > 0) && inFlight.length === 0) {
+        if (pendingFrames.length === 0) {
+          if (buffer.size > 0) frames(buffer.take(maxBatch), pendingFrames);
+          else eventFrames(events.take(maxEvents), pendingFrames);
+          if (pendingFrames.length === 0) continue;
+        }
         const entry = pendingFrames.shift() as Frame;
         inFlight.push(entry);
         sent += entry.measurements;
+        eventsSent += entry.events.length;
         const current = socket;
         current.write(entry.frame, () => {
           inFlight = inFlight.filter((candidate) => candidate !== entry);
@@ -349,7 +465,19 @@ export function createClient(options: ClientOptions): TelemetryClient {
     if (!checked.ok) {
       report('invalid_session', `codexd: session ${JSON.stringify(String(options.sessionId)).slice(0, 80)} is invalid (${checked.message}); dropping its records`);
       const dropInvalid = (): void => drop('invalid_session_id', 1, 'codexd: a record of an invalid session was dropped');
-      return { sessionId: String(options.sessionId), counter: dropInvalid, histogram: dropInvalid, gauge: dropInvalid, startTimer: () => ({ stop: () => (dropInvalid(), undefined) }), end: () => undefined };
+      const dropInvalidEvent = (): void => dropEvents('invalid_session_id', 1, 'codexd: an event of an invalid session was dropped');
+      return {
+        sessionId: String(options.sessionId),
+        counter: dropInvalid,
+        histogram: dropInvalid,
+        gauge: dropInvalid,
+        startTimer: () => ({ stop: () => (dropInvalid(), undefined) }),
+        event: dropInvalidEvent,
+        startPhase: () => ({ end: () => (dropInvalidEvent(), undefined) }),
+        ttft: dropInvalidEvent,
+        summary: () => Promise.resolve(null),
+        end: () => undefined,
+      };
     }
     const params = checked.value;
     const sessionId = params.sessionId;
@@ -362,23 +490,92 @@ export function createClient(options: ClientOptions): TelemetryClient {
       else record(kind, name, value, tags, sessionId);
     };
     const counter = bound('counter');
+    const event = (name: string, fields?: EventFields): void => {
+      if (ended) dropEvents('unknown_session', 1, `codexd: session ${sessionId} has ended; dropping its events`);
+      else sendEvent(sessionId, name, fields);
+    };
     return {
       sessionId,
       counter: (name, value = 1, tags) => counter(name, value, tags),
       histogram: bound('histogram'),
       gauge: bound('gauge'),
       startTimer: (name, tags) => timer(name, tags, ended ? undefined : sessionId),
+      event,
+      startPhase(phase) {
+        const started = performance.now();
+        let done = false;
+        return {
+          end(status = 'ok') {
+            if (done) return undefined;
+            done = true;
+            const durationMs = performance.now() - started;
+            event('codex.startup_phase', { traceSafe: { phase, status, duration_ms: durationMs }, durationMs });
+            return durationMs;
+          },
+        };
+      },
+      ttft(durationMs, fields) {
+        event('codex.turn_ttft', { ...fields, traceSafe: { ...fields?.traceSafe, duration_ms: durationMs }, durationMs });
+      },
+      summary() {
+        // Asked after everything queued so far, so the answer counts it.
+        queueEverything();
+        return request<SessionSummary.Result>(SessionSummary.method, { sessionId });
+      },
       end() {
         if (ended) return;
         ended = true;
         sessions.delete(sessionId);
         // The end goes after everything recorded so far, so none of it meets an ended session.
-        const records = takeUnsent();
-        for (let start = 0; start < records.length; ) start = frameRun(records, start, pendingFrames);
+        queueEverything();
         pendingFrames.push(control(SessionEnd.method, { sessionId }));
         schedule();
       },
     };
+  }
+
+  /** Checks and queues one event; problems are dropped, counted and reported once per kind. */
+  function sendEvent(sessionId: string, name: string, fields: EventFields | undefined): void {
+    const raw: SessionEvent = { sessionId, name, time: fields?.time ?? Date.now(), ...fields };
+    const event = withValuesCut(raw);
+    const problem = sessionEventProblem(event, 0);
+    if (problem !== null) {
+      dropEvents(problem.code, 1, `codexd: event ${JSON.stringify(String(name)).slice(0, 80)}: ${problem.message.replace(/^events\[0\]\./, '')}; dropping such events`);
+      return;
+    }
+    if (!events.add(event)) {
+      dropEvents('client_buffer_full', 1, `codexd: client event buffer full (${options.maxBufferedEvents ?? DEFAULT_MAX_BUFFERED_EVENTS} events); dropping new events until the daemon catches up`);
+      return;
+    }
+    if (link.socket === null) return;
+    if (events.size >= maxEvents) drain();
+    else schedule();
+  }
+
+  /** Moves every buffered record and event into the frame queue, behind what is there. */
+  function queueEverything(): void {
+    const { records, events: queued } = takeUnsent();
+    for (let start = 0; start < records.length; ) start = frameRun(records, start, pendingFrames);
+    for (let start = 0; start < queued.length; start += maxEvents) eventFrames(queued.slice(start, start + maxEvents), pendingFrames);
+  }
+
+  /** Sends a request in turn with the batches; resolves with its result, or null after the timeout. Never rejects. */
+  function request<T>(method: string, params: object): Promise<T | null> {
+    if (closing) return Promise.resolve(null);
+    const id = nextRequestId++;
+    return new Promise((resolve) => {
+      // Not unref'd: a host awaiting the answer is kept alive until it comes, or the timeout.
+      const timer = setTimeout(() => {
+        requests.delete(id);
+        resolve(null);
+      }, DEFAULT_REQUEST_TIMEOUT_MS);
+      requests.set(id, (result) => {
+        clearTimeout(timer);
+        resolve(result as T | null);
+      });
+      pendingFrames.push(control(method, params, id));
+      schedule();
+    });
   }
 
   /**
@@ -392,7 +589,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
 
   async function sendAll(untilAbsent: boolean): Promise<void> {
     const deadline = Date.now() + closeTimeoutMs;
-    while ((buffer.size > 0 || pendingFrames.length > 0 || inFlight.length > 0) && Date.now() < deadline) {
+    while ((buffer.size > 0 || events.size > 0 || pendingFrames.length > 0 || inFlight.length > 0) && Date.now() < deadline) {
       if (!(await link.whenReady(deadline - Date.now(), untilAbsent))) break;
       drain();
       await written();
@@ -409,40 +606,63 @@ export function createClient(options: ClientOptions): TelemetryClient {
     return end;
   }
 
-  /** Takes everything not yet handed to the socket, as records; drop counts go back to be reported. */
-  function takeUnsent(): MetricRecord[] {
+  /** Puts a frame's drop counts back to be reported again. */
+  function unsend(entry: Frame): void {
+    const into = entry.droppedAreEvents ? unreportedEvents : unreported;
+    for (const [reason, count] of Object.entries(entry.dropped ?? {})) into.set(reason, (into.get(reason) ?? 0) + count);
+  }
+
+  /** Takes everything not yet handed to the socket, as records and events; drop counts go back to be reported. */
+  function takeUnsent(): { records: MetricRecord[]; events: SessionEvent[] } {
     const records: MetricRecord[] = [];
+    const taken: SessionEvent[] = [];
     const controls: Frame[] = [];
     for (const entry of pendingFrames) {
-      // Session frames stay queued, in their order; only record batches are taken apart.
-      if (entry.records.length === 0) controls.push(entry);
+      // Session frames and requests stay queued, in their order; only batches are taken apart.
+      if (entry.records.length === 0 && entry.events.length === 0) controls.push(entry);
       records.push(...entry.records);
-      for (const [reason, count] of Object.entries(entry.dropped ?? {})) unreported.set(reason, (unreported.get(reason) ?? 0) + count);
+      taken.push(...entry.events);
+      unsend(entry);
     }
     pendingFrames = controls;
     while (buffer.size > 0) records.push(...buffer.take(maxBatch));
-    return records;
+    while (events.size > 0) taken.push(...events.take(maxEvents));
+    return { records, events: taken };
   }
 
-  /** Hands records over as a file for the daemon; counts them as dropped if even that fails. */
-  function handOff(records: MetricRecord[]): void {
-    if (records.length === 0) return;
+  /** Hands records and events over as a file for the daemon; counts them as dropped if even that fails. */
+  function handOff(records: MetricRecord[], handed: SessionEvent[]): void {
+    if (records.length === 0 && handed.length === 0) return;
     const measurements = measurementsIn(records);
     const handoff = {
       version: 1 as const,
       clientInfo: options.clientInfo,
       pid: process.pid,
       records,
+      ...(handed.length > 0 ? { events: handed } : {}),
       // The daemon that ingests this may never have seen these sessions: it registers them first.
       ...(sessions.size > 0 ? { sessions: [...sessions.values()] } : {}),
       ...(unreported.size > 0 ? { dropped: Object.fromEntries(unreported) } : {}),
+      ...(unreportedEvents.size > 0 ? { eventsDropped: Object.fromEntries(unreportedEvents) } : {}),
     };
     if (writeHandoffFile(runtimeDir, handoff)) {
       unreported.clear();
+      unreportedEvents.clear();
       handedOff += measurements;
+      eventsHandedOff += handed.length;
     } else {
-      drop('client_undeliverable', measurements, `codexd: ${measurements} measurements could not be delivered or handed over`);
+      if (measurements > 0) drop('client_undeliverable', measurements, `codexd: ${measurements} measurements could not be delivered or handed over`);
+      if (handed.length > 0) dropEvents('client_undeliverable', handed.length, `codexd: ${handed.length} events could not be delivered or handed over`);
     }
+  }
+
+  /** Hands over what the frames carry, the drop counts they would have reported included. */
+  function handOffFrames(entries: readonly Frame[]): void {
+    for (const entry of entries) unsend(entry);
+    handOff(
+      entries.flatMap((entry) => entry.records),
+      entries.flatMap((entry) => entry.events),
+    );
   }
 
   /**
@@ -455,7 +675,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
     const socket = link.socket;
     // A host that exits before its first connection attempt even failed still starts the
     // daemon that will ingest its hand-off (a daemon already up just refuses to start twice).
-    if (socket === null && buffer.size > 0) link.startDaemon();
+    if (socket === null && (buffer.size > 0 || events.size > 0)) link.startDaemon();
     const deadline = Date.now() + EXIT_WRITE_DEADLINE_MS;
     // Queued frames keep their order (a session's end stays after its records); the buffer follows.
     const pending: Frame[] = pendingFrames;
@@ -463,10 +683,11 @@ export function createClient(options: ClientOptions): TelemetryClient {
     const rest: MetricRecord[] = [];
     while (buffer.size > 0) rest.push(...buffer.take(maxBatch));
     for (let start = 0; start < rest.length; ) start = frameRun(rest, start, pending);
+    frameAllEvents(pending);
     const internals = socket === null ? null : socketInternals(socket);
     if (internals === null) {
       // A frame queued on a connection that cannot be finished is lost with the process.
-      handOff(pending.flatMap((entry) => entry.records));
+      handOffFrames(pending);
       return;
     }
     // The last `queuedBytes` of the frame in flight have not reached the kernel: write them.
@@ -482,7 +703,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
       alreadySent = 0;
       if (writeAllSync(internals.fd, rest, deadline) < rest.length) {
         // A partly written frame is discarded by the daemon when this process's socket closes.
-        handOff(queue.slice(index).flatMap((entry) => entry.records));
+        handOffFrames(queue.slice(index));
         return;
       }
     }
@@ -517,7 +738,8 @@ export function createClient(options: ClientOptions): TelemetryClient {
         exitHooks.delete(onExit);
         if (exitHooks.size === 0) process.off('exit', runExitHooks);
         // Not delivered within the close timeout (no daemon yet): the daemon gets them later.
-        handOff(takeUnsent());
+        const unsent = takeUnsent();
+        handOff(unsent.records, unsent.events);
         pendingFrames = [];
         link.close();
       })();
@@ -525,7 +747,15 @@ export function createClient(options: ClientOptions): TelemetryClient {
     },
     stats() {
       const waiting = pendingFrames.reduce((total, entry) => total + entry.measurements, 0);
-      return { connected: link.socket !== null, buffered: buffer.size + waiting, sent, handedOff, dropped: Object.fromEntries(dropped) };
+      const eventsWaiting = pendingFrames.reduce((total, entry) => total + entry.events.length, 0);
+      return {
+        connected: link.socket !== null,
+        buffered: buffer.size + waiting,
+        sent,
+        handedOff,
+        dropped: Object.fromEntries(dropped),
+        events: { buffered: events.size + eventsWaiting, sent: eventsSent, dropped: Object.fromEntries(eventsDropped), handedOff: eventsHandedOff },
+      };
     },
   };
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
+import { createEventBuffer, TRUNCATION_MARK, withValuesCut } from '../client/event-buffer.js';
 import { createRecordBuffer } from '../client/record-buffer.js';
+import { MAX_EVENT_ATTRIBUTE_LENGTH } from '../protocol/index.js';
 
 describe('client record buffer', () => {
   it('sums identical counter increments, gathers histogram values, and keeps gauges one per call', () => {
@@ -77,5 +79,27 @@ describe('release comparison', () => {
     expect(compareVersions('1.2.3', '1.2.3')).toBe(0);
     expect(compareVersions('1.2', '1.2.0')).toBe(0);
     expect(compareVersions('2.0.0-rc.1', '1.9.0')).toBe(1);
+  });
+});
+
+describe('client event buffer', () => {
+  it('is bounded in events and in characters, and hands events out oldest first', () => {
+    const buffer = createEventBuffer(3, 10_000);
+    for (let index = 0; index < 4; index++) expect(buffer.add({ sessionId: 's', name: `codex.e${index}` })).toBe(index < 3);
+    expect(buffer.take(2).map((event) => event.name)).toEqual(['codex.e0', 'codex.e1']);
+    expect(buffer.add({ sessionId: 's', name: 'codex.e4', logOnly: { output: 'x'.repeat(10_000) } })).toBe(false);
+    expect(buffer.add({ sessionId: 's', name: 'codex.e5', logOnly: { output: 'x'.repeat(5000) } })).toBe(true);
+    expect(buffer.take(10).map((event) => event.name)).toEqual(['codex.e2', 'codex.e5']);
+    expect(buffer.size).toBe(0);
+    // What was taken is free again.
+    expect(buffer.add({ sessionId: 's', name: 'codex.e6', logOnly: { output: 'x'.repeat(9000) } })).toBe(true);
+  });
+
+  it('cuts string values over the protocol limit and marks the cut, leaving other events untouched', () => {
+    const short = { sessionId: 's', name: 'codex.e', traceSafe: { n: 1 } };
+    expect(withValuesCut(short)).toBe(short);
+    const long = withValuesCut({ sessionId: 's', name: 'codex.e', logOnly: { output: 'y'.repeat(MAX_EVENT_ATTRIBUTE_LENGTH + 5), keep: 'z' } });
+    expect(long.logOnly?.output).toBe('y'.repeat(MAX_EVENT_ATTRIBUTE_LENGTH - TRUNCATION_MARK.length) + TRUNCATION_MARK);
+    expect(long.logOnly?.keep).toBe('z');
   });
 });

@@ -7,7 +7,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { type DaemonStatus, ErrorCodes, MAX_BATCH_EVENTS, MAX_EVENT_ATTRIBUTE_LENGTH, MAX_EVENT_ATTRIBUTES } from '../protocol/index.js';
-import { createTestHome, type DaemonProcess, grpcConfig, startDaemonProcess, type TestHome } from './support/daemon.js';
+import { join } from 'node:path';
+
+import { createTestHome, type DaemonProcess, grpcConfig, ROOT, runNode, startDaemonProcess, type TestHome } from './support/daemon.js';
 import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
 import { openRawPeer, type RawPeer } from './support/raw-client.js';
 
@@ -25,6 +27,8 @@ const CONTEXT = {
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_SPAN = '00f067aa0ba902b7';
 const TRACEPARENT = `00-${TRACE_ID}-${PARENT_SPAN}-01`;
+
+const SESSION_HOST = join(ROOT, 'test/fixtures/session-host.mjs');
 
 const PROMPT = 'please refactor the secret-sauce module';
 const ARGUMENTS = '{"cmd":"cat ~/.ssh/id_ed25519"}';
@@ -240,5 +244,62 @@ describe('session events', () => {
     expect(status.signals.traces).toMatchObject({ received: 1, accepted: 0, dropped: { not_sampled: 1 } });
     expect(receiver.spans()).toEqual([]);
     expect(receiver.logRecords()[0]?.traceId).toBe(TRACE_ID);
+  });
+
+  it("sends a host's session events through the client's helpers, cutting long values, and answers its summary", async () => {
+    const { receiver, daemon } = await start();
+    const run = await runNode(home as TestHome, SESSION_HOST, ['script', 'codex-exec', 'thread-9']);
+    expect(run.code, run.stderr).toBe(0);
+    const output = JSON.parse(run.stdout) as { summary: Record<string, unknown>; phaseMs: number; stats: { events: { sent: number; dropped: Record<string, number> } }; errors: string[] };
+    expect(output.stats.events).toMatchObject({ sent: 4, dropped: { invalid_name: 1 } });
+    expect(output.errors.join('\n')).toContain('codex bad name');
+    // The summary was asked after the events: it counts them.
+    expect(output.summary).toMatchObject({ sessionId: 'thread-9', toolCalls: { count: 2, totalDurationMs: 15 }, lastTtftMs: 250 });
+
+    await daemon.request('daemon/flush', {});
+    await receiver.waitFor(() => receiver.logRecords().length === 4 && receiver.spans().length === 4, 10_000, 'four logs and spans');
+    const phase = receiver.spans().find((span) => span.name === 'codex.startup_phase');
+    expect(phase?.attributes).toMatchObject({ phase: 'thread_start_create_thread', status: 'ok', 'client.name': 'codex-exec', model: 'gpt-5.1-codex' });
+    expect(Number((phase?.endTimeUnixNano ?? 0n) - (phase?.startTimeUnixNano ?? 0n)) / 1e6).toBeCloseTo(output.phaseMs, 3);
+    expect(receiver.histogramTotals('codex.startup.phase.duration_ms', { phase: 'thread_start_create_thread', 'client.name': 'codex-exec' }).count).toBe(1);
+    expect(receiver.histogramTotals('codex.turn.ttft.duration_ms', { session_source: 'exec' })).toEqual({ count: 1, sum: 250 });
+    expect(JSON.stringify(receiver.spans().map((span) => span.attributes))).not.toContain('ada@example.com');
+    // Tool output is redacted on the log lane by default, whatever its length.
+    const outputs = receiver.logRecords().filter((log) => log.eventName === 'codex.tool_result').map((log) => [log.attributes.call_id, log.attributes.output]);
+    expect(outputs).toEqual([
+      ['call-1', '[REDACTED]'],
+      ['call-2', undefined],
+    ]);
+    const status = (await daemon.request('daemon/status', {})) as DaemonStatus.Result;
+    expect(status.sessions.ended).toBe(1);
+    expect(status.signals.logs.dropped).toEqual({ client_invalid_name: 1 });
+  });
+
+  it('keeps the long tool output, cut and marked, when the config logs tool content', async () => {
+    const { receiver, daemon } = await start({ codexd: 'log_tool_content = true' });
+    const run = await runNode(home as TestHome, SESSION_HOST, ['script', 'codex-exec', 'thread-10']);
+    expect(run.code, run.stderr).toBe(0);
+    await daemon.request('daemon/flush', {});
+    await receiver.waitFor(() => receiver.logRecords().length === 4, 10_000, 'four logs');
+    const output = receiver.logRecords().find((log) => log.attributes.call_id === 'call-1')?.attributes.output as string;
+    expect(output.length).toBe(MAX_EVENT_ATTRIBUTE_LENGTH);
+    expect(output.endsWith('…[truncated]')).toBe(true);
+  });
+
+  it('hands over the events of a host that exits before the daemon is up, and the daemon ingests them with their session', async () => {
+    home = createTestHome();
+    receiver = await startOtlpReceiver();
+    home.writeConfig(grpcConfig(receiver.endpoint, 100));
+    const run = await runNode(home, SESSION_HOST, ['exit', 'codex-exec', 'thread-11']);
+    expect(run.code, run.stderr).toBe(0);
+    const output = JSON.parse(run.stdout) as { stats: { events: { buffered: number } } };
+    expect(output.stats.events.buffered).toBe(4);
+    daemon = await startDaemonProcess(home);
+    const current = receiver;
+    await current.waitFor(() => current.logRecords().length === 4, 10_000, 'four handed-over logs');
+    expect(current.logRecords().every((log) => log.attributes['session.id'] === 'thread-11' && log.attributes.model === 'gpt-5.1-codex')).toBe(true);
+    const status = await daemon.status();
+    expect(status.handoff).toMatchObject({ filesIngested: 1, eventsIngested: 4 });
+    expect(status.signals.logs.dropped).toEqual({ client_invalid_name: 1 });
   });
 });

@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest';
 
 import {
+  checkEventBatch,
   checkInitializeParams,
   checkMetricBatch,
   createFrameDecoder,
   encodeFrame,
   ErrorCodes,
+  isValidTracestate,
+  MAX_BATCH_EVENTS,
   MAX_BATCH_RECORDS,
   metricNameProblem,
+  parseTraceparent,
   resolveSocketPath,
   tagsProblem,
 } from '../protocol/index.js';
@@ -169,5 +173,51 @@ describe('version', () => {
     const { PACKAGE_VERSION } = await import('../protocol/index.js');
     const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
     expect(PACKAGE_VERSION).toBe(manifest.version);
+  });
+});
+
+describe('trace context', () => {
+  it('parses a W3C traceparent and refuses the malformed ones', () => {
+    expect(parseTraceparent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')).toEqual({
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      spanId: '00f067aa0ba902b7',
+      sampled: true,
+    });
+    expect(parseTraceparent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00')?.sampled).toBe(false);
+    // A later version may append fields; version 00 may not.
+    expect(parseTraceparent('01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra')).not.toBeNull();
+    for (const bad of [
+      '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra',
+      'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      '00-00000000000000000000000000000000-00f067aa0ba902b7-01',
+      '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01',
+      '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01',
+      '00-not-a-trace-01',
+      42,
+    ]) {
+      expect(parseTraceparent(bad)).toBeNull();
+    }
+  });
+
+  it('checks tracestate members', () => {
+    expect(isValidTracestate('congo=t61rcWkgMzE,rojo=00f067aa0ba902b7')).toBe(true);
+    expect(isValidTracestate('tenant@vendor=value, ,x=y')).toBe(true);
+    expect(isValidTracestate('bad state')).toBe(false);
+    expect(isValidTracestate('a=1,a=2')).toBe(false);
+    expect(isValidTracestate('a=b,c')).toBe(false);
+    expect(isValidTracestate(Array.from({ length: 33 }, (_, index) => `k${index}=v`).join(','))).toBe(false);
+  });
+});
+
+describe('session/event checks', () => {
+  it('refuses a batch over the limit as a whole and names each bad event', () => {
+    const tooLarge = checkEventBatch({ events: Array.from({ length: MAX_BATCH_EVENTS + 1 }, () => ({})) });
+    expect(tooLarge).toMatchObject({ ok: false, tooLarge: true });
+    const checked = checkEventBatch({ events: [{ sessionId: 's', name: 'codex.x', attributes: { n: Number.NaN } }, { sessionId: '', name: 'codex.x' }, { sessionId: 's', name: 'codex.ok', logOnly: { 'a.b': true } }] });
+    expect(checked.ok && checked.value.rejected).toEqual([
+      { index: 0, code: 'invalid_attributes', message: 'events[0].attributes.n: must be a finite number' },
+      { index: 1, code: 'invalid_session_id', message: 'events[1].sessionId: must be a non-empty string of at most 256 characters' },
+    ]);
+    expect(checked.ok && checked.value.events.map((entry) => entry.index)).toEqual([2]);
   });
 });
