@@ -188,9 +188,12 @@ async function flush(args: string[]): Promise<number> {
   const result = await withDaemon((connection) =>
     connection.request<DaemonFlush.Result>(DaemonFlush.method, timeoutMs === undefined ? {} : { timeoutMs }, (timeoutMs ?? REQUEST_TIMEOUT_MS) + REQUEST_TIMEOUT_MS),
   );
-  const counts = result.metrics;
   const state = result.complete ? 'complete' : result.timedOut ? 'timed out' : 'export failed';
-  process.stdout.write(`flush ${state} in ${result.durationMs} ms: metrics exported ${counts.exported}, buffered ${counts.buffered}, dropped ${counts.droppedTotal}\n`);
+  const signals = (['metrics', 'logs', 'traces'] as const)
+    // A lane nothing was sent to says nothing.
+    .filter((signal) => signal === 'metrics' || result[signal].received > 0)
+    .map((signal) => `${signal} exported ${result[signal].exported}, buffered ${result[signal].buffered}, dropped ${result[signal].droppedTotal}`);
+  process.stdout.write(`flush ${state} in ${result.durationMs} ms: ${signals.join('; ')}\n`);
   return result.complete ? 0 : 3;
 }
 

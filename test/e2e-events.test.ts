@@ -7,9 +7,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { type DaemonStatus, ErrorCodes, MAX_BATCH_EVENTS, MAX_EVENT_ATTRIBUTE_LENGTH, MAX_EVENT_ATTRIBUTES } from '../protocol/index.js';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { createTestHome, type DaemonProcess, grpcConfig, ROOT, runNode, startDaemonProcess, type TestHome } from './support/daemon.js';
+import { createTestHome, type DaemonProcess, grpcConfig, ROOT, runCli, runNode, startDaemonProcess, type TestHome } from './support/daemon.js';
 import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
 import { openRawPeer, type RawPeer } from './support/raw-client.js';
 
@@ -40,10 +41,10 @@ describe('session events', () => {
   let daemon: DaemonProcess | undefined;
   let peer: RawPeer | undefined;
 
-  async function start(extra: { otel?: string; codexd?: string } = {}): Promise<{ receiver: OtlpReceiver; daemon: DaemonProcess; peer: RawPeer }> {
+  async function start(extra: { otel?: string; codexd?: string } = {}, intervalMs = 100): Promise<{ receiver: OtlpReceiver; daemon: DaemonProcess; peer: RawPeer }> {
     home = createTestHome();
     receiver = await startOtlpReceiver();
-    home.writeConfig(grpcConfig(receiver.endpoint, 100, extra));
+    home.writeConfig(grpcConfig(receiver.endpoint, intervalMs, extra));
     daemon = await startDaemonProcess(home);
     peer = await openRawPeer(home.socketPath);
     await peer.initialize('Codex Desktop');
@@ -301,5 +302,49 @@ describe('session events', () => {
     const status = await daemon.status();
     expect(status.handoff).toMatchObject({ filesIngested: 1, eventsIngested: 4 });
     expect(status.signals.logs.dropped).toEqual({ client_invalid_name: 1 });
+  });
+
+  it('writes both lanes to the embedded file exporter when nothing is configured', async () => {
+    home = createTestHome();
+    daemon = await startDaemonProcess(home);
+    peer = await openRawPeer(home.socketPath);
+    await peer.initialize('codex-tui');
+    await peer.request(1, 'session/start', { sessionId: 's-5', attributes: { 'user.email': 'ada@example.com' } });
+    await peer.request(2, 'session/event', { events: [{ sessionId: 's-5', name: 'codex.user_prompt', logOnly: { prompt: PROMPT }, traceSafe: { prompt_length: 3 } }] });
+    const flush = await runCli(home, ['flush']);
+    expect(flush.stdout).toMatch(/^flush complete in \d+ ms: metrics exported 0, buffered 0, dropped 0; logs exported 1, buffered 0, dropped 0; traces exported 1, buffered 0, dropped 0\n$/);
+    const dir = join(home.env.XDG_DATA_HOME as string, 'codexd', 'telemetry');
+    const logs = readFileSync(join(dir, 'logs.jsonl'), 'utf8');
+    const traces = readFileSync(join(dir, 'traces.jsonl'), 'utf8');
+    const logRecord = (JSON.parse(logs) as { resourceLogs: { scopeLogs: { scope: { name: string }; logRecords: { eventName: string; attributes: { key: string; value: { stringValue?: string } }[] }[] }[] }[] }).resourceLogs[0]?.scopeLogs[0];
+    expect(logRecord?.scope.name).toBe('codex');
+    expect(logRecord?.logRecords[0]?.eventName).toBe('codex.user_prompt');
+    expect(logRecord?.logRecords[0]?.attributes).toContainEqual({ key: 'prompt', value: { stringValue: '[REDACTED]' } });
+    expect(logs).not.toContain(PROMPT);
+    expect(traces).toContain('"name":"codex.user_prompt"');
+    expect(traces).not.toMatch(/ada@example\.com|REDACTED|secret-sauce/);
+    const table = await runCli(home, ['status']);
+    expect(table.stdout).toMatch(/logs\s+1\s+0\s+0\s+1\s+0\n/);
+    expect(table.stdout).toMatch(/traces\s+1\s+0\s+0\s+1\s+0\n/);
+    expect(table.stdout).toContain('events: redacted (prompt 1)');
+  });
+
+  it('exports the events it accepted when stopped with SIGTERM, and counts a failed export as dropped', async () => {
+    // A long interval: only a flush or the stop can export.
+    const { receiver, daemon: running, peer } = await start({}, 600_000);
+    await peer.request(1, 'session/start', { sessionId: 's-6' });
+    receiver.setBehavior('unavailable');
+    await peer.request(2, 'session/event', { events: [{ sessionId: 's-6', name: 'codex.sse_event' }] });
+    await running.request('daemon/flush', {});
+    const failing = await running.status();
+    expect(failing.signals.logs).toMatchObject({ accepted: 1, failed: 1, buffered: 0, dropped: { export_failed: 1 } });
+    expect(failing.exporters.find((exporter) => exporter.signal === 'traces')?.state).toBe('failing');
+    receiver.setBehavior('ok');
+    // Notifications, then SIGTERM at once: the stop takes them in and exports them.
+    for (let index = 0; index < 50; index++) peer.send({ jsonrpc: '2.0', method: 'session/event', params: { events: [{ sessionId: 's-6', name: 'codex.sse_event', traceSafe: { n: index } }] } });
+    expect(receiver.logRecords().length).toBe(0);
+    expect(await running.stop()).toEqual({ code: 0, signal: null });
+    expect(receiver.logRecords().length).toBe(50);
+    expect(receiver.spans().length).toBe(50);
   });
 });
