@@ -5,8 +5,12 @@
  * exception from this module: problems are counted, and reported once through `onError`.
  *
  *   counter() --> RecordBuffer --(setImmediate)--> metric/record notification --> socket
- *                  (bounded, counters summed)         (split to fit the limits)
+ *                  (bounded, counters summed)         (split to fit the limits)   ^
+ *   session.event() --> EventBuffer ---------------> session/event notification --+
+ *                        (bounded, long values cut)
+ *   session start/end, summary() --> frame queue, in order with the batches ------+
  *
+ * Session handles are session-handle.ts.
  * The connection itself (initialize, reconnecting, starting the daemon when nobody answers,
  * replacing an older one) is daemon-link.ts; records keep buffering meanwhile. When the host
  * exits, what is still buffered or queued is written synchronously, or handed over as a file
@@ -19,7 +23,6 @@
 import {
   type ClientInfo,
   encodeFrame,
-  type EventAttributes,
   MAX_BATCH_EVENTS,
   MAX_BATCH_RECORDS,
   MAX_MESSAGE_BYTES,
@@ -32,7 +35,6 @@ import {
   type RejectionCode,
   resolveSocketPath,
   runtimeFolder,
-  checkSessionStartParams,
   SessionEnd,
   type SessionEvent,
   SessionEventBatch,
@@ -43,6 +45,9 @@ import {
 } from '../protocol/index.js';
 import { createDaemonLink, FIRST_CLIENT_REQUEST_ID } from './daemon-link.js';
 import { createEventBuffer, withValuesCut } from './event-buffer.js';
+import { createSessionHandle, type EventFields, type SessionHandle, type SessionOptions, type Tags, type Timer } from './session-handle.js';
+
+export type { EventFields, Phase, SessionHandle, SessionOptions, Tags, Timer } from './session-handle.js';
 import { createDaemonSpawner } from './daemon-spawner.js';
 import { EXIT_WRITE_DEADLINE_MS, socketInternals, writeAllSync, writeHandoffFile } from './exit-handoff.js';
 import { createRecordBuffer } from './record-buffer.js';
@@ -57,8 +62,6 @@ const MAX_BUFFERED_EVENT_CHARS = 16 * 1024 * 1024;
 export const DEFAULT_CLOSE_TIMEOUT_MS = 2000;
 /** How long `summary()` waits for the daemon's answer. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 2000;
-
-export type Tags = Readonly<Record<string, string>>;
 
 export interface ClientOptions {
   readonly clientInfo: ClientInfo;
@@ -78,11 +81,6 @@ export interface ClientOptions {
   readonly daemonCommand?: readonly string[];
 }
 
-export interface Timer {
-  /** Records the elapsed milliseconds as a histogram and returns them; later calls do nothing and return `undefined`. */
-  stop(extraTags?: Tags): number | undefined;
-}
-
 export interface ClientStats {
   readonly connected: boolean;
   readonly buffered: number;
@@ -93,61 +91,6 @@ export interface ClientStats {
   readonly handedOff: number;
   /** The same counts for session events. */
   readonly events: { readonly buffered: number; readonly sent: number; readonly dropped: Readonly<Record<string, number>>; readonly handedOff: number };
-}
-
-/** What an event carries besides its name (see `session/event` in PROTOCOL.md). */
-export interface EventFields {
-  /** Fields for both lanes; a field the daemon's catalog marks log-only goes to logs alone. */
-  readonly attributes?: EventAttributes;
-  /** Content for the log lane only: prompt text, tool arguments and output. */
-  readonly logOnly?: EventAttributes;
-  /** Content-free fields for spans too. */
-  readonly traceSafe?: EventAttributes;
-  readonly durationMs?: number;
-  /** W3C trace context of the operation; the event's span goes under it. */
-  readonly traceparent?: string;
-  readonly tracestate?: string;
-  /** Milliseconds since the Unix epoch; default now. */
-  readonly time?: number;
-}
-
-/** A start-up phase being timed. */
-export interface Phase {
-  /** Sends `codex.startup_phase` with the elapsed time and `status` and returns the milliseconds; later calls do nothing. */
-  end(status?: string): number | undefined;
-}
-
-/** A session's context, as `session/start` takes it. */
-export interface SessionOptions {
-  readonly sessionId: string;
-  /** Codex's session context keys: `model`, `auth_mode`, `originator`, `session_source`, `service_name`, `app.version`, ... */
-  readonly attributes?: Readonly<Record<string, string>>;
-  readonly logUserPrompt?: boolean;
-}
-
-/** Records bound to one session: each carries the session's tags in the daemon. */
-export interface SessionHandle {
-  readonly sessionId: string;
-  counter(name: string, value?: number, tags?: Tags): void;
-  histogram(name: string, value: number, tags?: Tags): void;
-  gauge(name: string, value: number, tags?: Tags): void;
-  startTimer(name: string, tags?: Tags): Timer;
-  /**
-   * Sends a session event (`codex.tool_result`, `codex.api_request`, ...). Queued and batched
-   * like records; string values over the protocol's limit are cut and marked. Never throws.
-   */
-  event(name: string, fields?: EventFields): void;
-  /** Starts timing a start-up phase (`thread_start_create_thread`, `startup_prewarm_total`, ...). */
-  startPhase(phase: string): Phase;
-  /** Sends `codex.turn_ttft`: the time to the first token of a turn. */
-  ttft(durationMs: number, fields?: EventFields): void;
-  /**
-   * The daemon's runtime summary of this session, after everything sent before the call; `null`
-   * when the daemon does not answer within the request timeout. Never rejects.
-   */
-  summary(): Promise<SessionSummary.Result | null>;
-  /** Ends the session after what it recorded; later calls on the handle are dropped and counted. */
-  end(): void;
 }
 
 export interface TelemetryClient {
@@ -460,83 +403,37 @@ export function createClient(options: ClientOptions): TelemetryClient {
     };
   }
 
-  function session(options: SessionOptions): SessionHandle {
-    const checked = checkSessionStartParams(options);
-    if (!checked.ok) {
-      report('invalid_session', `codexd: session ${JSON.stringify(String(options.sessionId)).slice(0, 80)} is invalid (${checked.message}); dropping its records`);
-      const dropInvalid = (): void => drop('invalid_session_id', 1, 'codexd: a record of an invalid session was dropped');
-      const dropInvalidEvent = (): void => dropEvents('invalid_session_id', 1, 'codexd: an event of an invalid session was dropped');
-      return {
-        sessionId: String(options.sessionId),
-        counter: dropInvalid,
-        histogram: dropInvalid,
-        gauge: dropInvalid,
-        startTimer: () => ({ stop: () => (dropInvalid(), undefined) }),
-        event: dropInvalidEvent,
-        startPhase: () => ({ end: () => (dropInvalidEvent(), undefined) }),
-        ttft: dropInvalidEvent,
-        summary: () => Promise.resolve(null),
-        end: () => undefined,
-      };
-    }
-    const params = checked.value;
-    const sessionId = params.sessionId;
-    sessions.set(sessionId, params);
-    pendingFrames.push(control(SessionStart.method, params));
-    schedule();
-    let ended = false;
-    const bound = (kind: MetricKind) => (name: string, value: number, tags?: Tags) => {
-      if (ended) drop('unknown_session', 1, `codexd: session ${sessionId} has ended; dropping its records`);
-      else record(kind, name, value, tags, sessionId);
-    };
-    const counter = bound('counter');
-    const event = (name: string, fields?: EventFields): void => {
-      if (ended) dropEvents('unknown_session', 1, `codexd: session ${sessionId} has ended; dropping its events`);
-      else sendEvent(sessionId, name, fields);
-    };
-    return {
-      sessionId,
-      counter: (name, value = 1, tags) => counter(name, value, tags),
-      histogram: bound('histogram'),
-      gauge: bound('gauge'),
-      startTimer: (name, tags) => timer(name, tags, ended ? undefined : sessionId),
-      event,
-      startPhase(phase) {
-        const started = performance.now();
-        let done = false;
-        return {
-          end(status = 'ok') {
-            if (done) return undefined;
-            done = true;
-            const durationMs = performance.now() - started;
-            event('codex.startup_phase', { traceSafe: { phase, status, duration_ms: durationMs }, durationMs });
-            return durationMs;
-          },
-        };
+  function session(sessionOptions: SessionOptions): SessionHandle {
+    return createSessionHandle(sessionOptions, {
+      record,
+      timer,
+      sendEvent,
+      drop,
+      dropEvents,
+      report,
+      start(params) {
+        sessions.set(params.sessionId, params);
+        pendingFrames.push(control(SessionStart.method, params));
+        schedule();
       },
-      ttft(durationMs, fields) {
-        event('codex.turn_ttft', { ...fields, traceSafe: { ...fields?.traceSafe, duration_ms: durationMs }, durationMs });
-      },
-      summary() {
-        // Asked after everything queued so far, so the answer counts it.
-        queueEverything();
-        return request<SessionSummary.Result>(SessionSummary.method, { sessionId });
-      },
-      end() {
-        if (ended) return;
-        ended = true;
+      end(sessionId) {
         sessions.delete(sessionId);
         // The end goes after everything recorded so far, so none of it meets an ended session.
         queueEverything();
         pendingFrames.push(control(SessionEnd.method, { sessionId }));
         schedule();
       },
-    };
+      summary(sessionId) {
+        // Asked after everything queued so far, so the answer counts it.
+        queueEverything();
+        return request<SessionSummary.Result>(SessionSummary.method, { sessionId });
+      },
+    });
   }
 
   /** Checks and queues one event; problems are dropped, counted and reported once per kind. */
   function sendEvent(sessionId: string, name: string, fields: EventFields | undefined): void {
-    const raw: SessionEvent = { sessionId, name, time: fields?.time ?? Date.now(), ...fields };
+    const raw: SessionEvent = { ...fields, sessionId, name, time: fields?.time ?? Date.now() };
     const event = withValuesCut(raw);
     const problem = sessionEventProblem(event, 0);
     if (problem !== null) {
