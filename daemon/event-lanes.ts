@@ -8,7 +8,8 @@
  *
  * The batch processors drop silently when their queue is full. They never get the chance: a
  * lane refuses (and counts as `queue_full`) a record once {@link MAX_LANE_QUEUE} accepted
- * records are still unexported, and each processor's queue is sized above that bound.
+ * records, or {@link MAX_LANE_CHARS} characters of them, are still unexported, and each
+ * processor's queue is sized above the first bound.
  */
 import { type Attributes, type Context, type HrTime, ROOT_CONTEXT, SeverityNumber, SpanKind, trace, TraceFlags, type TraceState } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode, TraceState as W3CTraceState } from '@opentelemetry/core';
@@ -23,6 +24,11 @@ import type { SignalStats } from './stats.js';
 
 /** Accepted records a lane holds unexported at most; beyond it new ones are dropped and counted. */
 export const MAX_LANE_QUEUE = 20_000;
+/**
+ * Characters (attribute keys and string values) a lane holds unexported at most: with tool
+ * output allowed on the log lane, 20,000 records of 64 KiB values would be over a gigabyte.
+ */
+export const MAX_LANE_CHARS = 32 * 1024 * 1024;
 /** Records per export request. */
 const MAX_EXPORT_BATCH = 512;
 
@@ -78,7 +84,29 @@ interface Books {
  * own timeout settles an export that hangs (counted as failed) before the processor's does; a
  * late answer from the exporter is then ignored.
  */
-function accounted<T>(signal: Signal, exporter: { export(items: T[], done: (result: ExportResult) => void): void }, stats: SignalStats, timeoutMs: number, onError: (message: string) => void): { export(items: T[], done: (result: ExportResult) => void): void } & Books {
+/** Characters held by a record's attributes: what its memory grows with. */
+function weightOf(attributes: Attributes): number {
+  let weight = 0;
+  for (const key in attributes) {
+    const value = attributes[key];
+    weight += key.length + (typeof value === 'string' ? value.length : 8);
+  }
+  return weight;
+}
+
+/** What a lane holds unexported, in characters; the accounted exporter releases what it settles. */
+interface Held {
+  chars: number;
+}
+
+function accounted<T extends { readonly attributes: Attributes }>(
+  signal: Signal,
+  exporter: { export(items: T[], done: (result: ExportResult) => void): void },
+  stats: SignalStats,
+  held: Held,
+  timeoutMs: number,
+  onError: (message: string) => void,
+): { export(items: T[], done: (result: ExportResult) => void): void } & Books {
   let succeeded = 0;
   let failedExports = 0;
   let lastSuccessAt: string | null = null;
@@ -91,6 +119,7 @@ function accounted<T>(signal: Signal, exporter: { export(items: T[], done: (resu
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        for (const item of items) held.chars -= weightOf(item.attributes);
         if (!abandoned) {
           if (result.code === ExportResultCode.SUCCESS) {
             succeeded++;
@@ -159,8 +188,10 @@ export function createEventLanes(options: LaneOptions): EventLanes {
     // Above the accounted exporter's own timeout, so that one settles a hanging export first.
     exportTimeoutMillis: options.exportTimeoutMs + 1000,
   };
-  const logBooks = options.logExporter === null ? null : accounted('logs', options.logExporter, logStats, options.exportTimeoutMs, options.onError);
-  const spanBooks = options.spanExporter === null ? null : accounted('traces', options.spanExporter, traceStats, options.exportTimeoutMs, options.onError);
+  const logHeld: Held = { chars: 0 };
+  const spanHeld: Held = { chars: 0 };
+  const logBooks = options.logExporter === null ? null : accounted('logs', options.logExporter, logStats, logHeld, options.exportTimeoutMs, options.onError);
+  const spanBooks = options.spanExporter === null ? null : accounted('traces', options.spanExporter, traceStats, spanHeld, options.exportTimeoutMs, options.onError);
   const logProvider =
     logBooks === null || options.logExporter === null
       ? null
@@ -183,23 +214,25 @@ export function createEventLanes(options: LaneOptions): EventLanes {
   let shutdownPromise: Promise<void> | null = null;
 
   /** Whether a lane may take one more record; counts the refusal when it may not. */
-  function admit(stats: SignalStats, disabled: boolean): boolean {
+  function admit(stats: SignalStats, held: Held, attributes: Attributes, disabled: boolean): boolean {
     if (disabled) {
       stats.accepted(1);
       stats.failed(1, 'exporter_disabled');
       return false;
     }
-    if (stats.buffered() >= MAX_LANE_QUEUE) {
+    const weight = weightOf(attributes);
+    if (stats.buffered() >= MAX_LANE_QUEUE || held.chars + weight > MAX_LANE_CHARS) {
       stats.dropped('queue_full', 1);
       return false;
     }
     stats.accepted(1);
+    held.chars += weight;
     return true;
   }
 
   return {
     emitLog(entry) {
-      if (!admit(logStats, logger === undefined)) return false;
+      if (!admit(logStats, logHeld, entry.attributes, logger === undefined)) return false;
       logger?.emit({
         eventName: entry.name,
         timestamp: hrTimeOf(entry.timeMs),
@@ -216,7 +249,7 @@ export function createEventLanes(options: LaneOptions): EventLanes {
         traceStats.dropped('not_sampled', 1);
         return false;
       }
-      if (!admit(traceStats, tracer === undefined)) return false;
+      if (!admit(traceStats, spanHeld, entry.attributes, tracer === undefined)) return false;
       const span = tracer?.startSpan(
         entry.name,
         { kind: SpanKind.INTERNAL, startTime: hrTimeOf(entry.timeMs - entry.durationMs), attributes: entry.attributes },

@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { MAX_LANE_CHARS } from '../daemon/event-lanes.js';
 import { type DaemonStatus, ErrorCodes, MAX_BATCH_EVENTS, MAX_EVENT_ATTRIBUTE_LENGTH, MAX_EVENT_ATTRIBUTES } from '../protocol/index.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -346,5 +347,29 @@ describe('session events', () => {
     expect(await running.stop()).toEqual({ code: 0, signal: null });
     expect(receiver.logRecords().length).toBe(50);
     expect(receiver.spans().length).toBe(50);
+  });
+
+  it('bounds what a lane holds unexported in characters, counting what it refuses, while the collector hangs', async () => {
+    const { receiver, daemon, peer } = await start({ codexd: 'log_tool_content = true' }, 600_000);
+    await peer.request(1, 'session/start', { sessionId: 's-7' });
+    receiver.setBehavior('hang');
+    const output = 'o'.repeat(MAX_EVENT_ATTRIBUTE_LENGTH);
+    const perBatch = 100;
+    const batches = Math.ceil((MAX_LANE_CHARS / output.length) * 1.2 / perBatch);
+    for (let batch = 0; batch < batches; batch++) {
+      const reply = await peer.request(2 + batch, 'session/event', {
+        events: Array.from({ length: perBatch }, (_, index) => ({ sessionId: 's-7', name: 'codex.tool_result', traceSafe: { tool_name: 'shell', call_id: `c${batch}-${index}` }, logOnly: { output } })),
+      });
+      expect((reply.result as { accepted: number }).accepted).toBe(perBatch);
+    }
+    const status = await daemon.status();
+    const sent = batches * perBatch;
+    const logs = status.signals.logs;
+    // The log lane holds at most MAX_LANE_CHARS of content; the rest is refused and counted.
+    expect(logs.dropped.queue_full).toBeGreaterThan(0);
+    expect(logs.accepted).toBeLessThanOrEqual(Math.floor(MAX_LANE_CHARS / output.length));
+    expect(logs.accepted + (logs.dropped.queue_full ?? 0)).toBe(sent);
+    // The trace lane carries no content and takes every span.
+    expect(status.signals.traces.accepted).toBe(sent);
   });
 });
