@@ -123,7 +123,7 @@ export function createSessionHandle(options: SessionOptions, deps: SessionDeps):
     counter: (name, value = 1, tags) => counter(name, value, tags),
     histogram: bound('histogram'),
     gauge: bound('gauge'),
-    startTimer: (name, tags) => deps.timer(name, tags, ended ? undefined : sessionId),
+    startTimer: (name, tags) => (ended ? { stop: () => (deps.drop('unknown_session', 1, `codexd: session ${sessionId} has ended; dropping its records`), undefined) } : deps.timer(name, tags, sessionId)),
     event,
     startPhase(phase) {
       const started = performance.now();

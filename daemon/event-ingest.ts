@@ -118,10 +118,7 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
         log[key] = value;
         if (!logOnly.has(key)) span[key] = value;
       }
-      log['session.id'] = span['session.id'] = session.id;
-    } else log['session.id'] = span['session.id'] = event.sessionId;
-    if (clientName !== null) log['client.name'] = span['client.name'] = clientName;
-    log['event.name'] = span['event.name'] = event.name;
+    }
     const all: Record<string, AttributeValue> = {};
     // A field the catalog keeps to logs stays off the trace lane whatever bag it came in.
     const both = (bag: EventAttributes | undefined): void => {
@@ -135,6 +132,11 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
     both(event.attributes);
     both(event.traceSafe);
     for (const key in event.logOnly) all[key] = log[key] = event.logOnly[key] as AttributeValue;
+    // What the daemon adds comes last: an event may refine its session's context (a model that
+    // changed mid-session), never say which session or client it came from.
+    log['session.id'] = span['session.id'] = event.sessionId;
+    if (clientName !== null) log['client.name'] = span['client.name'] = clientName;
+    log['event.name'] = span['event.name'] = event.name;
     for (const key in log) {
       const redaction = redactions.get(key);
       if (redaction !== undefined && !allowed(redaction, session)) {
@@ -222,8 +224,7 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
         const time = event.time ?? Date.now();
         const durationMs = event.durationMs ?? numberOf(all.duration_ms);
         const { parent, tracestate } = traceContext(event);
-        lanes.emitLog({ name: event.name, timeMs: time, attributes: log, parent });
-        lanes.emitSpan({ name: event.name, timeMs: time, durationMs: durationMs ?? 0, attributes: span, parent, tracestate });
+        lanes.emit({ name: event.name, timeMs: time, durationMs: durationMs ?? 0, logAttributes: log, spanAttributes: span, parent, tracestate });
         derived.push(...derive(event, all, durationMs, time));
       }
       if (rejected.length > 0) {

@@ -3,8 +3,9 @@
  * the trace lane (a TracerProvider, tracer `codex`), each with a batch processor and an
  * exporter wrapped to keep exact books.
  *
- *   event-ingest --> emitLog()  --> LoggerProvider --> BatchLogRecordProcessor --> accounted exporter
- *                --> emitSpan() --> TracerProvider --> BatchSpanProcessor      --> accounted exporter
+ *   event-ingest --> emit() --> span: TracerProvider --> BatchSpanProcessor      --> accounted exporter
+ *                           \-> log:  LoggerProvider --> BatchLogRecordProcessor --> accounted exporter
+ *                                (in the span's context, so the two correlate)
  *
  * The batch processors drop silently when their queue is full. They never get the chance: a
  * lane refuses (and counts as `queue_full`) a record once {@link MAX_LANE_QUEUE} accepted
@@ -49,24 +50,26 @@ export interface LaneOptions {
   readonly onError: (message: string) => void;
 }
 
-export interface LogEntry {
+/** One session event, ready for the lanes. */
+export interface LaneEntry {
   readonly name: string;
+  /** When the event happened (its end, with a duration), in epoch milliseconds. */
   readonly timeMs: number;
-  readonly attributes: Attributes;
-  /** The trace the event belongs to, so a log and its span correlate. */
-  readonly parent: TraceParent | null;
-}
-
-export interface SpanEntry extends LogEntry {
   readonly durationMs: number;
+  readonly logAttributes: Attributes;
+  readonly spanAttributes: Attributes;
+  /** The caller's span, from `traceparent`; the event's span goes under it. */
+  readonly parent: TraceParent | null;
   readonly tracestate: string | null;
 }
 
 export interface EventLanes {
-  /** Emits one log record; false when the lane refused it (counted). Counts `accepted`, not `received`. */
-  emitLog(entry: LogEntry): boolean;
-  /** Emits one span; false when the lane refused it (counted). Counts `accepted`, not `received`. */
-  emitSpan(entry: SpanEntry): boolean;
+  /**
+   * Emits the event's span, then its log record in the span's context (or the parent's, when
+   * no span was made), so a log and its span correlate. Each lane counts `accepted` or why it
+   * refused; neither counts `received`.
+   */
+  emit(entry: LaneEntry): void;
   /** Exports what both lanes hold, waiting at most `timeoutMs`. */
   forceFlush(timeoutMs: number): Promise<FlushOutcome>;
   /** Exports what is left and stops, within the deadline; a second call returns the first call's promise. */
@@ -231,32 +234,25 @@ export function createEventLanes(options: LaneOptions): EventLanes {
   }
 
   return {
-    emitLog(entry) {
-      if (!admit(logStats, logHeld, entry.attributes, logger === undefined)) return false;
+    emit(entry) {
+      const parent = parentContext(entry.parent, entry.tracestate);
+      let context = parent;
+      if (entry.parent !== null && !entry.parent.sampled) traceStats.dropped('not_sampled', 1);
+      else if (admit(traceStats, spanHeld, entry.spanAttributes, tracer === undefined) && tracer !== undefined) {
+        const span = tracer.startSpan(entry.name, { kind: SpanKind.INTERNAL, startTime: hrTimeOf(entry.timeMs - entry.durationMs), attributes: entry.spanAttributes }, parent);
+        span.end(hrTimeOf(entry.timeMs));
+        context = trace.setSpan(parent, span);
+      }
+      if (!admit(logStats, logHeld, entry.logAttributes, logger === undefined)) return;
       logger?.emit({
         eventName: entry.name,
         timestamp: hrTimeOf(entry.timeMs),
         severityNumber: SeverityNumber.INFO,
         severityText: 'INFO',
         body: entry.name,
-        attributes: entry.attributes,
-        context: parentContext(entry.parent, null),
+        attributes: entry.logAttributes,
+        context,
       });
-      return true;
-    },
-    emitSpan(entry) {
-      if (entry.parent !== null && !entry.parent.sampled) {
-        traceStats.dropped('not_sampled', 1);
-        return false;
-      }
-      if (!admit(traceStats, spanHeld, entry.attributes, tracer === undefined)) return false;
-      const span = tracer?.startSpan(
-        entry.name,
-        { kind: SpanKind.INTERNAL, startTime: hrTimeOf(entry.timeMs - entry.durationMs), attributes: entry.attributes },
-        parentContext(entry.parent, entry.tracestate),
-      );
-      span?.end(hrTimeOf(entry.timeMs));
-      return true;
     },
     async forceFlush(timeoutMs) {
       const failedBefore = logStats.snapshot().failed + traceStats.snapshot().failed;

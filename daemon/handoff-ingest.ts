@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import type { Logger } from 'pino';
 
-import { batchEnd, checkSessionStartParams, MAX_BATCH_EVENTS, MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES, type MetricRecord } from '../protocol/index.js';
+import { batchEnd, checkEventBatch, checkSessionStartParams, MAX_BATCH_EVENTS, MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES, type MetricRecord } from '../protocol/index.js';
 import type { EventIngest } from './event-ingest.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
@@ -77,6 +77,11 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
       if (content.version !== 1) throw new Error('not a version 1 hand-off');
       if (!Array.isArray(content.records)) throw new Error('records: must be an array');
       if (content.events !== undefined && !Array.isArray(content.events)) throw new Error('events: must be an array');
+      // Checked before anything is ingested, so a file is taken in whole or not at all.
+      if (content.eventsDropped !== undefined) {
+        const checked = checkEventBatch({ events: [], dropped: content.eventsDropped });
+        if (!checked.ok) throw new Error(`eventsDropped: ${checked.message}`);
+      }
       // A host hands over its whole buffer, which may hold more than one batch may: ingest it
       // in batches of at most MAX_BATCH_RECORDS measurements, splitting a values array that
       // alone is larger.

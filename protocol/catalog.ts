@@ -201,6 +201,7 @@ export const EVENT_CATALOG: readonly EventDefinition[] = [
       field('call_id', 'trace_safe', 'Tool call id.'),
       field('duration_ms', 'trace_safe', 'Duration.'),
       field('success', 'trace_safe', 'Whether it succeeded.'),
+      field('error.message', 'common', 'The error, when it failed; kept as the tool\'s last error in `tools/metrics`.'),
       field('arguments', 'log_only', 'The call arguments.', 'tool_content'),
       field('output', 'log_only', 'The tool output.', 'tool_content'),
     ],

@@ -105,7 +105,7 @@ export type DropReason =
   | 'client_undeliverable'
   /** The export of accepted records failed. */
   | 'export_failed'
-  /** Metrics export is turned off (`metrics_exporter = "none"` or `[analytics] enabled = false`). */
+  /** The signal's export is turned off (`"none"` as its exporter; for metrics also `[analytics] enabled = false`). */
   | 'exporter_disabled'
   /** The log or trace lane already holds as many accepted records awaiting export as it may. */
   | 'queue_full'

@@ -45,9 +45,6 @@ export const MAX_SESSIONS = 10_000;
 /** Most events in one `session/event` batch. */
 export const MAX_BATCH_EVENTS = 1000;
 
-/** Longest event name; the metric-name rule applies. */
-export const MAX_EVENT_NAME_LENGTH = 255;
-
 /** Most attributes on one event, its `attributes`, `logOnly` and `traceSafe` together. */
 export const MAX_EVENT_ATTRIBUTES = 64;
 

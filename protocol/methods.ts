@@ -232,6 +232,7 @@ export interface SessionCounts {
   readonly expired: number;
 }
 
+/** Counts of one signal: metric measurements, log records or spans (one per session event). */
 export interface SignalCounts {
   /** Records that arrived, valid or not. */
   readonly received: number;
@@ -320,7 +321,7 @@ export namespace DaemonStatus {
      * Messages refused as a whole, by reason: `parse_error`, `invalid_request`,
      * `unknown_method`, `invalid_params`, `batch_too_large`, `not_initialized`,
      * `already_initialized`, `unsupported_protocol_version`, `message_too_large`,
-     * `framing_error`.
+     * `framing_error`, `unknown_session`, `too_many_sessions`.
      */
     readonly protocolErrors: Readonly<Record<string, number>>;
     readonly exporters: readonly ExporterStatus[];
@@ -339,9 +340,9 @@ export namespace DaemonFlush {
   }
   export interface Result {
     /**
-     * True when nothing accepted before the call is still buffered and no export failed while
-     * the flush ran (records dropped because export is turned off do not make it false: status
-     * counts them as `exporter_disabled`).
+     * True when nothing accepted before the call is still buffered in any signal and no export
+     * failed while the flush ran (records dropped because export is turned off do not make it
+     * false: status counts them as `exporter_disabled`).
      */
     readonly complete: boolean;
     readonly timedOut: boolean;

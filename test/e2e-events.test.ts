@@ -76,7 +76,8 @@ describe('session events', () => {
           traceparent: TRACEPARENT,
           tracestate: 'congo=t61rcWkgMzE',
         },
-        { sessionId: 's-1', name: 'codex.custom_thing', attributes: { 'user.email': 'leak@example.com', note: 'kept' } },
+        // Unknown events are taken; a field the daemon adds cannot be overridden by the client.
+        { sessionId: 's-1', name: 'codex.custom_thing', attributes: { 'user.email': 'leak@example.com', note: 'kept', 'session.id': 'spoof', model: 'gpt-5.2' } },
       ],
     });
     expect(reply.result).toEqual({ accepted: 3, rejected: [] });
@@ -107,9 +108,16 @@ describe('session events', () => {
     expect(promptLog?.attributes).toMatchObject({ 'user.email': 'ada@example.com', 'user.account_id': 'acct-123', prompt_length: PROMPT.length, 'event.name': 'codex.user_prompt' });
     const toolLog = logs.find((log) => log.eventName === 'codex.tool_result');
     expect(toolLog?.attributes).toMatchObject({ arguments: '[REDACTED]', output: '[REDACTED]', tool_name: 'shell', 'user.email': 'ada@example.com' });
+    // The log record is in its span's context: the two correlate.
     expect(toolLog?.traceId).toBe(TRACE_ID);
+    expect(toolLog?.spanId).toBe(toolSpan?.spanId);
     const customLog = logs.find((log) => log.eventName === 'codex.custom_thing');
-    expect(customLog?.attributes).toMatchObject({ 'user.email': 'leak@example.com', note: 'kept' });
+    const customSpan = spans.find((span) => span.name === 'codex.custom_thing');
+    expect(customLog?.attributes).toMatchObject({ 'user.email': 'leak@example.com', note: 'kept', 'session.id': 's-1', model: 'gpt-5.2' });
+    expect(customSpan?.attributes).toMatchObject({ 'session.id': 's-1', model: 'gpt-5.2' });
+    // Without a traceparent the span starts a trace, and its log record is in it.
+    expect(customSpan?.parentSpanId).toBe('');
+    expect([customLog?.traceId, customLog?.spanId]).toEqual([customSpan?.traceId, customSpan?.spanId]);
 
     const status = (await daemon.request('daemon/status', {})) as DaemonStatus.Result;
     expect(status.events.laneOverrides).toEqual({ arguments: 1, output: 1, 'user.email': 1 });
