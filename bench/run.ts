@@ -9,12 +9,16 @@
  *   4. the same short CLI on first use: no daemon running, the client auto-spawns one and hands
  *      its records over as a file (vs the same CLI with the daemon up)
  *   5. the fixed cost of connecting: a CLI recording one counter (vs `node -e 0`)
+ *   6. session events through the daemon into the log and trace lanes from 4 concurrent client
+ *      processes, kept within what the lanes hold (6: accepted, 6c: exported by both lanes; 6d:
+ *      the same clients unthrottled, and what the lanes drop); 6b: per-event cost of
+ *      `session.event()` incl. its flush vs the in-process SDK emitting the same log record and span
  *
  * Every child runs on this process's Node (the pinned one under `npm run bench`). Every child
  * process, every daemon a client auto-spawned and every temp folder is removed at the end, also
  * on failure or Ctrl-C.
  *
- *   node bench/run.ts [--quick] [--only=1,2,3,4,5]
+ *   node bench/run.ts [--quick] [--only=1,2,3,4,5,6]
  *
  * --quick: small counts; --only: some rows. Either prints only and leaves docs/benchmarks.md
  * alone. BENCH_DAEMON_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" passes Node options to the
@@ -29,7 +33,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { ClientStats } from '../dist/client/index.js';
 import { type ControlConnection, openControlConnection } from '../dist/daemon/control-client.js';
-import type { DaemonStatus } from '../dist/protocol/index.js';
+import type { DaemonStatus, SignalCounts } from '../dist/protocol/index.js';
 import { type BenchEnv, createBenchEnv, DAEMON_CLI, ORPHAN_GUARD, removeBenchEnvs, ROOT, type RunningDaemon, startDaemon } from './lib/daemon.ts';
 import { finished, killAllChildren, runTimed, startChild } from './lib/processes.ts';
 import { loadReceiverModule, type OtlpReceiver } from './lib/receiver.ts';
@@ -37,7 +41,7 @@ import { fmt, markdownTable, median, minMax, type Row, textTable } from './lib/r
 import { findSpawnedDaemons, killSpawnedDaemonsSync, stopSpawnedDaemon, trackSpawnedPid, watchSocketFolder } from './lib/spawned.ts';
 
 const QUICK = process.argv.includes('--quick');
-const ALL_ROWS = ['1', '2', '3', '4', '5'];
+const ALL_ROWS = ['1', '2', '3', '4', '5', '6'];
 const ONLY = new Set((process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length) ?? ALL_ROWS.join(',')).split(','));
 const PARTIAL = QUICK || !ALL_ROWS.every((row) => ONLY.has(row)) || process.env.BENCH_DAEMON_ARGS !== undefined;
 const DAEMON_ARGS = (process.env.BENCH_DAEMON_ARGS ?? '').split(' ').filter((arg) => arg !== '');
@@ -73,6 +77,25 @@ const CONFIG = {
   spawnCountTimeoutMs: 5000,
   /** `[codexd] idle_timeout_ms` for row 4's daemons: should the benchmark be killed, they end themselves. */
   spawnIdleTimeoutMs: 60_000,
+  /** Row 6: concurrent event client processes, events each, events per flush, repetitions. */
+  eventClients: 4,
+  eventCount: QUICK ? 5000 : 25_000,
+  eventChunk: 250,
+  eventRepeats: QUICK ? 1 : 3,
+  eventWarmupCount: QUICK ? 2000 : 10_000,
+  /**
+   * Events handed out but not yet received plus the larger lane's unexported records, at most:
+   * half of what a lane holds (MAX_LANE_QUEUE in daemon/event-lanes.ts) before it drops.
+   */
+  eventWindow: 10_000,
+  /** From the first chunk handed out until both lanes have exported every event, at most. */
+  eventTimeoutMs: 60_000,
+  /** Once every client has exited, this long without progress (received or exported) ends the wait. */
+  eventStallMs: 5000,
+  /** Row 6b: events per round (below a lane's 20,000), measured rounds, warm-up rounds (events per flush: eventChunk). */
+  eventCostEvents: QUICK ? 5000 : 10_000,
+  eventCostRounds: QUICK ? 3 : 7,
+  eventCostWarmup: QUICK ? 1 : 3,
 };
 
 const TARGETS = { costRatio: 0.25, cliOverNodeMs: 10, ingestRate: 300_000 };
@@ -552,6 +575,330 @@ async function measureFirstUse(): Promise<FirstUseResult> {
   return { recordsPerRun, rounds, firstMs, warmMs, deliveredMs, stopMs, warmUptimeMs };
 }
 
+// ---------------------------------------------------------------- row 6: session events
+
+/** Records per export of the daemon's event lanes (MAX_EXPORT_BATCH in daemon/event-lanes.ts). */
+const LANE_EXPORT_BATCH = 512;
+
+/** How one row 6 run hands out chunks: as the lanes make room, or all at once. */
+type EventLoad = 'window' | 'flood';
+
+interface EventsResult {
+  readonly load: EventLoad;
+  readonly total: number;
+  /** Events the log lane accepted per second, from the first chunk handed out to the poll that saw the last event arrive. */
+  readonly rate: number;
+  /** Events received (valid or not, accepted or dropped by a full lane) per second, same interval. */
+  readonly receivedRate: number;
+  readonly acceptedMs: number;
+  /** Log records accepted, and those dropped as `queue_full` on each lane. */
+  readonly accepted: number;
+  readonly queueFull: { readonly logs: number; readonly traces: number };
+  /** Log records already exported when the last event arrived. */
+  readonly exportedOnArrival: number;
+  /** From the start until both lanes had exported all but their last, partial batch. */
+  readonly drainedMs: number;
+  /** From the start until both lanes had exported every accepted event, nothing buffered. */
+  readonly exportedMs: number;
+  /** The most either lane held unexported at a poll. */
+  readonly peakBuffered: number;
+  readonly complete: boolean;
+  readonly exported: boolean;
+  /** The daemon's CPU time from the start until `drainedMs` (or the end of the run, when it never got there). */
+  readonly daemonCpuMs: number | null;
+  readonly clientsCpuMs: number;
+  /** Events the clients themselves did not send, all reasons. */
+  readonly clientDropped: number;
+}
+
+interface LaneDelta {
+  readonly received: number;
+  readonly accepted: number;
+  readonly exported: number;
+  readonly failed: number;
+  readonly rejected: number;
+  readonly dropped: Readonly<Record<string, number>>;
+}
+
+/** What changed in one lane's counts between two `daemon/status` answers. */
+function laneDelta(before: SignalCounts, after: SignalCounts): LaneDelta {
+  const dropped: Record<string, number> = {};
+  for (const [reason, count] of Object.entries(after.dropped)) {
+    const more = count - (before.dropped[reason] ?? 0);
+    if (more > 0) dropped[reason] = more;
+  }
+  return {
+    received: after.received - before.received,
+    accepted: after.accepted - before.accepted,
+    exported: after.exported - before.exported,
+    failed: after.failed - before.failed,
+    rejected: after.rejectedTotal - before.rejectedTotal,
+    dropped,
+  };
+}
+
+/** What changed in `events` (redactions, lane overrides, ...) between two `daemon/status` answers. */
+function eventCountsDelta(before: DaemonStatus.Result, after: DaemonStatus.Result): { redacted: Record<string, number>; laneOverrides: number; invalidTraceContext: number; derived: number } {
+  const redacted: Record<string, number> = {};
+  for (const [field, count] of Object.entries(after.events.redacted)) {
+    const more = count - (before.events.redacted[field] ?? 0);
+    if (more > 0) redacted[field] = more;
+  }
+  let laneOverrides = 0;
+  for (const [field, count] of Object.entries(after.events.laneOverrides)) laneOverrides += count - (before.events.laneOverrides[field] ?? 0);
+  return {
+    redacted,
+    laneOverrides,
+    invalidTraceContext: after.events.invalidTraceContext - before.events.invalidTraceContext,
+    derived: after.events.derivedMeasurements - before.events.derivedMeasurements,
+  };
+}
+
+/**
+ * Row 6, one run: `eventClients` processes start a session each and send one readiness event;
+ * once the daemon has counted and exported those, the benchmark hands out chunks: with `window`,
+ * one at a time to the clients in turn, as long as the events handed out but not yet received
+ * plus the larger of the two lanes' unexported records stay within `eventWindow`; with `flood`,
+ * all at once. Polls `daemon/status` until the log lane has received every event (the rate is
+ * taken at that poll), then until both lanes have exported every accepted one.
+ */
+async function measureEvents(bench: BenchEnv, daemon: RunningDaemon, label: string, seedBase: number, perClient: number, load: EventLoad): Promise<EventsResult> {
+  const n = CONFIG.eventClients;
+  const chunk = CONFIG.eventChunk;
+  const total = n * perClient;
+  const before = await daemon.status();
+  const clients: ChildProcess[] = [];
+  for (let index = 0; index < n; index++) {
+    clients.push(
+      startChild(['--import', ORPHAN_GUARD, join(FIXTURES, 'event-client.mjs'), String(perClient), String(chunk), String(seedBase + index)], {
+        env: bench.env,
+        cwd: ROOT,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      }),
+    );
+    // A client that died has its stdin closed: writing a chunk to it must not end the benchmark
+    // (the exit is reported below).
+    clients[index]?.stdin?.on('error', () => undefined);
+  }
+  const readies = clients.map((child) => waitForLine(child, 'ready', 20_000));
+  let running = n;
+  const exits = clients.map((child) =>
+    finished(child).finally(() => {
+      running--;
+    }),
+  );
+  await Promise.all(readies);
+  // Each client sent one readiness event; wait until the daemon has counted and exported them
+  // (the lanes' scheduled delay, up to a second), so every count below starts from settled figures.
+  let base = before;
+  for (let attempt = 0; ; attempt++) {
+    base = await daemon.status();
+    if (base.signals.logs.received >= before.signals.logs.received + n && base.signals.logs.buffered === 0 && base.signals.traces.buffered === 0) break;
+    if (attempt > 1000) throw new Error(`${label}: the daemon did not count and export the event clients' readiness events`);
+    await sleep(5);
+  }
+
+  // Chunks not yet handed out, per client; handed out in turn.
+  const chunksEach = Math.ceil(perClient / chunk);
+  const left = clients.map(() => chunksEach);
+  let handedOut = 0;
+  let turn = 0;
+  const handOut = (received: number, buffered: number): void => {
+    while (left.some((count) => count > 0) && (load === 'flood' || handedOut - received + buffered + chunk <= CONFIG.eventWindow)) {
+      while (left[turn % n] === 0) turn++;
+      const index = turn % n;
+      left[index] = (left[index] as number) - 1;
+      const stdin = clients[index]?.stdin;
+      if (left[index] === 0) stdin?.end('+');
+      else stdin?.write('+');
+      handedOut += Math.min(chunk, perClient - (chunksEach - 1 - (left[index] as number)) * chunk);
+      turn++;
+    }
+  };
+
+  const daemonCpuBefore = processCpuMs(daemon.pid);
+  const started = performance.now();
+  handOut(0, 0);
+  let received = 0;
+  let accepted = 0;
+  let acceptedMs = 0;
+  let exportedOnArrival = 0;
+  let drainedMs = Number.NaN;
+  let daemonCpuDrained: number | null = null;
+  let exportedMs = Number.NaN;
+  let peakBuffered = 0;
+  let complete = false;
+  let exported = false;
+  let lastProgressAt = started;
+  let lastExported = 0;
+  let last = base;
+  for (;;) {
+    const status = await daemon.status();
+    const now = performance.now();
+    last = status;
+    const logs = laneDelta(base.signals.logs, status.signals.logs);
+    const traces = laneDelta(base.signals.traces, status.signals.traces);
+    const buffered = Math.max(status.signals.logs.buffered, status.signals.traces.buffered);
+    peakBuffered = Math.max(peakBuffered, buffered);
+    if (!complete && logs.received > received) {
+      received = logs.received;
+      accepted = logs.accepted;
+      // Taken at the poll that saw the latest events, so a stall is not counted.
+      acceptedMs = now - started;
+      lastProgressAt = now;
+      exportedOnArrival = logs.exported;
+      complete = received >= total;
+    }
+    handOut(logs.received, buffered);
+    if (logs.exported + traces.exported > lastExported) {
+      lastExported = logs.exported + traces.exported;
+      lastProgressAt = now;
+    }
+    // The batch processors export a full batch at once; the last, partial one waits for their
+    // scheduled delay (export_interval_ms).
+    if (complete && Number.isNaN(drainedMs) && logs.exported + LANE_EXPORT_BATCH > logs.accepted && traces.exported + LANE_EXPORT_BATCH > traces.accepted) {
+      drainedMs = now - started;
+      // The daemon's CPU up to here: what remains is one partial batch and a second of waiting.
+      daemonCpuDrained = processCpuMs(daemon.pid);
+    }
+    if (complete && logs.exported >= logs.accepted && traces.exported >= traces.accepted && status.signals.logs.buffered === 0 && status.signals.traces.buffered === 0) {
+      exported = true;
+      exportedMs = now - started;
+      break;
+    }
+    if (now - started > CONFIG.eventTimeoutMs) break;
+    // Every client has written everything and exited, yet nothing moves: events were lost or stuck.
+    if (running === 0 && now - lastProgressAt > CONFIG.eventStallMs) break;
+    await sleep(5);
+  }
+  const daemonCpuAfter = daemonCpuDrained ?? processCpuMs(daemon.pid);
+  // Cut short (timeout, stall): hand out what is left, so that no client waits for a chunk forever.
+  for (const [index, count] of left.entries()) {
+    if (count > 0) clients[index]?.stdin?.end('+'.repeat(count));
+  }
+  const outcomes = await Promise.all(exits);
+  let clientsCpuMs = 0;
+  let sent = 0;
+  const dropped: Record<string, number> = {};
+  const byName: Record<string, number> = {};
+  for (const outcome of outcomes) {
+    if (outcome.code !== 0) {
+      problems.push(`${label}: an event client exited with ${outcome.code ?? outcome.signal}: ${outcome.stderr.slice(-500)}`);
+      continue;
+    }
+    const stats = JSON.parse(outcome.stdout.trim().split('\n').pop() as string) as ClientStats['events'] & { byName: Record<string, number>; cpuMs: number };
+    sent += stats.sent;
+    clientsCpuMs += stats.cpuMs;
+    for (const [reason, count] of Object.entries(stats.dropped)) dropped[reason] = (dropped[reason] ?? 0) + count;
+    for (const [name, count] of Object.entries(stats.byName)) byName[name] = (byName[name] ?? 0) + count;
+  }
+  const logs = laneDelta(base.signals.logs, last.signals.logs);
+  const traces = laneDelta(base.signals.traces, last.signals.traces);
+  const queueFull = { logs: logs.dropped.queue_full ?? 0, traces: traces.dropped.queue_full ?? 0 };
+  const events = eventCountsDelta(base, last);
+  check(
+    complete && sent === total + n && Object.keys(dropped).length === 0,
+    `${label}: ${n} clients sent ${sent - n} of ${total} events, dropped ${JSON.stringify(dropped)}; the daemon received ${received} within ${(acceptedMs / 1000).toFixed(2)} s` +
+      (complete ? '' : ` (${total - received} never counted${running === 0 ? ' although every client had written them and exited' : ''})`),
+  );
+  const otherDrops = (delta: LaneDelta): number => Object.entries(delta.dropped).reduce((sum, [reason, count]) => sum + (reason === 'queue_full' ? 0 : count), 0);
+  const laneBooks =
+    `log lane: accepted ${logs.accepted}, queue_full ${queueFull.logs}, exported ${logs.exported}; trace lane: accepted ${traces.accepted}, queue_full ${queueFull.traces}, exported ${traces.exported}; ` +
+    `rejected ${logs.rejected}/${traces.rejected}, dropped by reason ${JSON.stringify(logs.dropped)}/${JSON.stringify(traces.dropped)}`;
+  if (load === 'window') {
+    check(
+      logs.accepted === total && traces.accepted === total && logs.rejected + traces.rejected === 0 && queueFull.logs + queueFull.traces + otherDrops(logs) + otherDrops(traces) === 0,
+      `${label}: both lanes accepted every event, none dropped (${laneBooks}; the lanes held at most ${peakBuffered} unexported)`,
+    );
+  } else {
+    // Expected to overflow the lanes: what is checked is that every event is accounted for.
+    check(
+      logs.accepted + queueFull.logs === received && traces.accepted + queueFull.traces === received && logs.rejected + traces.rejected + otherDrops(logs) + otherDrops(traces) === 0,
+      `${label}: every event received is accounted for on each lane as accepted or dropped \`queue_full\` (${laneBooks})`,
+    );
+  }
+  check(
+    exported && logs.exported === logs.accepted && traces.exported === traces.accepted && logs.failed + traces.failed === 0,
+    `${label}: both lanes exported every accepted event to logs.jsonl / traces.jsonl within ${(exportedMs / 1000).toFixed(2)} s (buffered at the end: ${last.signals.logs.buffered}/${last.signals.traces.buffered}, failed ${logs.failed}/${traces.failed})`,
+  );
+  // What the daemon did to the events on the way, against what the fixture sends (session-events.mjs).
+  const toolResults = byName['codex.tool_result'] ?? 0;
+  const apiRequests = byName['codex.api_request'] ?? 0;
+  // The daemon does all this before a lane admits the event, so it holds in the flood run too.
+  check(
+    events.redacted.arguments === toolResults && events.redacted.output === toolResults && Object.keys(events.redacted).length === 2 && events.laneOverrides === 0 && events.invalidTraceContext === 0 && events.derived === 2 * (toolResults + apiRequests),
+    `${label}: the daemon redacted \`arguments\` and \`output\` of every tool result on the log lane (log_tool_content off, the default: ${JSON.stringify(events.redacted)} for ${toolResults} tool results), ` +
+      `overrode no lane (${events.laneOverrides}), found no malformed trace context (${events.invalidTraceContext}) and derived ${events.derived} metric measurements (2 per tool result and API request: ${2 * (toolResults + apiRequests)})`,
+  );
+  return {
+    load,
+    total,
+    rate: accepted / (acceptedMs / 1000),
+    receivedRate: received / (acceptedMs / 1000),
+    acceptedMs,
+    accepted,
+    queueFull,
+    exportedOnArrival,
+    drainedMs,
+    exportedMs,
+    peakBuffered,
+    complete,
+    exported,
+    daemonCpuMs: daemonCpuBefore === null || daemonCpuAfter === null ? null : daemonCpuAfter - daemonCpuBefore,
+    clientsCpuMs,
+    clientDropped: Object.values(dropped).reduce((sum, count) => sum + count, 0),
+  };
+}
+
+interface EventCostResult {
+  readonly events: number;
+  readonly chunk: number;
+  readonly clientNs: number[];
+  readonly sdkNs: number[];
+  readonly sent: number;
+  readonly dropped: Record<string, number>;
+  readonly daemonFlushesIncomplete: number;
+  readonly sdkEmitted: number;
+  readonly sdkExported: { readonly logs: number; readonly spans: number };
+}
+
+/** Row 6b: bench/fixtures/event-cost.mjs against the running daemon; checks what both sides delivered. */
+async function measureEventCost(bench: BenchEnv, daemon: RunningDaemon): Promise<EventCostResult> {
+  const before = await daemon.status();
+  const run = await runTimed(
+    [join(FIXTURES, 'event-cost.mjs'), String(CONFIG.eventCostEvents), String(CONFIG.eventCostRounds), String(CONFIG.eventCostWarmup), String(CONFIG.eventChunk)],
+    { env: bench.env, cwd: ROOT },
+    300_000,
+  );
+  const result = JSON.parse(run.stdout.trim().split('\n').pop() as string) as EventCostResult;
+  // The client's close() has written everything; wait until the daemon has exported it too.
+  let after = await daemon.status();
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    if (after.signals.logs.received - before.signals.logs.received >= result.sent && after.signals.logs.buffered === 0 && after.signals.traces.buffered === 0) break;
+    await sleep(10);
+    after = await daemon.status();
+  }
+  const logs = laneDelta(before.signals.logs, after.signals.logs);
+  const traces = laneDelta(before.signals.traces, after.signals.traces);
+  check(
+    Object.keys(result.dropped).length === 0 &&
+      result.daemonFlushesIncomplete === 0 &&
+      logs.received === result.sent &&
+      logs.accepted === result.sent &&
+      traces.accepted === result.sent &&
+      logs.exported === logs.accepted &&
+      traces.exported === traces.accepted &&
+      Object.keys(logs.dropped).length + Object.keys(traces.dropped).length === 0,
+    `row 6b: the client sent ${result.sent} events and dropped ${JSON.stringify(result.dropped)}; the daemon received ${logs.received}, accepted ${logs.accepted} log records and ${traces.accepted} spans, ` +
+      `exported ${logs.exported} and ${traces.exported}, dropped ${JSON.stringify(logs.dropped)}/${JSON.stringify(traces.dropped)}; every \`daemon/flush\` between rounds completed (${result.daemonFlushesIncomplete} did not)`,
+  );
+  check(
+    result.sdkExported.logs === result.sdkEmitted && result.sdkExported.spans === result.sdkEmitted,
+    `row 6b: the in-process SDK's batch processors handed all of its ${result.sdkEmitted} log records and spans to the no-op exporters (${result.sdkExported.logs} and ${result.sdkExported.spans}): their queues never dropped`,
+  );
+  return result;
+}
+
 // ---------------------------------------------------------------- the doc
 
 const loadAtStart = os.loadavg()[0] ?? 0;
@@ -573,6 +920,9 @@ interface Details {
   ingest: IngestResult[];
   sdkRates: number[];
   firstUse: FirstUseResult;
+  events: EventsResult[];
+  eventFlood: EventsResult;
+  eventCost: EventCostResult;
 }
 
 function spread(values: readonly number[], digits: number): string {
@@ -582,7 +932,14 @@ function spread(values: readonly number[], digits: number): string {
 
 function renderDoc(details: Details, date: string): string {
   const m = machine();
-  const { counter, histogram, cli, ingest, sdkRates, firstUse } = details;
+  const { counter, histogram, cli, ingest, sdkRates, firstUse, events, eventFlood, eventCost } = details;
+  const eventTotal = CONFIG.eventClients * CONFIG.eventCount;
+  const eventDaemonCpus = events.map((run) => run.daemonCpuMs).filter((ms): ms is number => ms !== null);
+  const eventDaemonCpu =
+    eventDaemonCpus.length === 0
+      ? 'an unknown amount of CPU (no /proc)'
+      : `${median(eventDaemonCpus).toFixed(0)} ms of CPU (${((median(eventDaemonCpus) * 1000) / eventTotal).toFixed(1)} µs per event)`;
+  const floodDropped = Math.max(eventFlood.queueFull.logs, eventFlood.queueFull.traces);
   const daemonCpus = ingest.map((run) => run.daemonCpuMs).filter((ms): ms is number => ms !== null);
   const daemonCpu =
     daemonCpus.length === 0
@@ -638,7 +995,7 @@ function renderDoc(details: Details, date: string): string {
     '### 3. Daemon ingest throughput',
     '',
     `A fresh \`node dist/daemon/cli.js run\` with HOME, XDG_*, CODEX_HOME in a temp folder, CODEXD_SOCKET at a short temp path, and a config.toml with ` +
-      '`[codexd] export_interval_ms = 1000` and the file exporter (`metrics_exporter = "file"`, the default). The file exporter is chosen on purpose: with ' +
+      '`[codexd] export_interval_ms = 1000` and the file exporter named for every signal (`[otel] metrics_exporter`, `exporter` and `trace_exporter` all `"file"`, the defaults). The file exporter is chosen on purpose: with ' +
       '`"none"` the daemon skips the OpenTelemetry SDK entirely, so the figure would not cover socket → SDK. ' +
       `After one untimed warm-up run (${CONFIG.loadClients} × ${CONFIG.loadWarmupRecords.toLocaleString('en-US')} records; the daemon is long-lived, so its warmed-up state is what is measured), ` +
       `${CONFIG.loadClients} client processes (bench/fixtures/load-client.mjs) connect, send one readiness record and wait; then all get "go" at once and each records ` +
@@ -679,6 +1036,59 @@ function renderDoc(details: Details, date: string): string {
     'bench/fixtures/cli-one.mjs imports `createClient` from `codexd/client` like the CLI of row 2, records one `codex.tool.call` counter increment and awaits `close()` against the running daemon: ' +
       'the fixed cost of loading the client, connecting, `initialize` and one write. It runs in the same rounds as row 2 (same daemon, order rotated), so its `node -e 0` baseline is the one of rows 2a and 2c ' +
       `(median of ${cli.oneMs.length}; spread ${spread(cli.oneMs, 1)} ms). The daemon's count of received records includes each run's one record (see Checks).`,
+    '',
+    '### 6. Session events: through the daemon into the log and trace lanes (6, 6c, 6d), and their cost to the host (6b)',
+    '',
+    'A fresh daemon, set up as in row 3 (the file exporter for every signal; `export_interval_ms = 1000`, which is also the scheduled delay of both lanes\' batch processors). ' +
+      'Each event the daemon accepts becomes one log record (`LoggerProvider` + `BatchLogRecordProcessor`, written to logs.jsonl) and one span (`TracerProvider` + `BatchSpanProcessor`, ' +
+      'written to traces.jsonl), both exported in batches of up to 512 as OTLP JSON lines; a lane refuses records (`queue_full`) while it holds 20,000 unexported ones (or 32 Mi characters of their attributes, which these events never reach). ' +
+      'The events (bench/fixtures/session-events.mjs) are what Codex sends while streaming a turn: every client\'s session starts with Codex\'s session context ' +
+      '(`conversation.id`, `model`, `slug`, `auth_mode`, `originator`, `session_source`, `terminal.type`, `app.version`, and the log-only `user.account_id` and `user.email`), ' +
+      'and its events repeat a turn of 16 under one `traceparent`: one `codex.api_request` (trace-safe `attempt`, `duration_ms`, `http.response.status_code`), eight `codex.sse_event` ' +
+      '(`event.kind`, `duration_ms`; the last with token counts) and seven `codex.tool_result` (trace-safe `tool_name`, `call_id`, `success`, `duration_ms`; log-only `arguments`, ' +
+      'a 107-character JSON command line, and `output`, 185 to 190 characters), each with `durationMs`. On the way the daemon redacts `arguments` and `output` on the log lane ' +
+      '(`log_tool_content` is off by default) and derives two metric measurements from each tool result and API request (checked against `daemon/status` `events` for every run, see Checks).',
+    '',
+    `Row 6: after one untimed (but checked) warm-up run (${CONFIG.eventClients} × ${CONFIG.eventWarmupCount.toLocaleString('en-US')} events), ${events.length} runs in which ` +
+      `${CONFIG.eventClients} client processes (bench/fixtures/event-client.mjs) connect, start a session and send one readiness event; once the daemon has counted and exported those, ` +
+      `each sends ${CONFIG.eventCount.toLocaleString('en-US')} events in chunks of ${CONFIG.eventChunk}, each chunk followed by \`await client.flush()\`. ` +
+      'A client sends a chunk only when the benchmark hands it one (a "+" on its stdin): chunks go to the clients in turn as long as the events handed out but not yet received by the daemon, ' +
+      `plus the larger of the two lanes' unexported records, stay within ${CONFIG.eventWindow.toLocaleString('en-US')}, half of what a lane holds. ` +
+      'That window is the benchmark\'s own: nothing tells a client that the lanes are full (`session/event` is a notification, and `flush()` resolves once the socket has taken the bytes, ' +
+      'which the daemon reads as fast as they come), so clients that send as fast as they can outrun the lanes (row 6d); the windowed figure is the rate the daemon sustains into both lanes without dropping. ' +
+      'Events/s = log records accepted (`signals.logs.accepted` from `daemon/status`, polled every ~5 ms over one control connection) / time from handing out the first chunk to the poll that saw the last event arrive; ' +
+      `median of ${events.length} runs (${events.map((run) => fmt.eventRate(run.rate)).join(', ')}). The lanes held at most ${Math.max(...events.map((run) => run.peakBuffered)).toLocaleString('en-US')} unexported records at a poll. ` +
+      `CPU, medians over the runs: the daemon used ${eventDaemonCpu} from the first chunk until both lanes had exported all but their last batch (its answers to the polls included), ` +
+      `the ${CONFIG.eventClients} clients together ${median(events.map((run) => run.clientsCpuMs)).toFixed(0)} ms (whole client processes, start-up included), on ${os.cpus().length} cores. ` +
+      'The baseline column is, for context, the rate of one process emitting the same log record and span into its own in-process SDK: 1 s / the SDK figure of row 6b (which leaves out serialising and exporting them).',
+    '',
+    'Row 6c: in the same runs, the time from the first chunk until both lanes had exported every accepted event and held none (`signals.logs.exported` and `signals.traces.exported` reaching `accepted`, `buffered` 0), median. ' +
+      'A batch processor exports as soon as it holds a full batch of 512; once the events stop coming, the last, partial batch waits for the scheduled delay (1,000 ms), which is most of the difference: ' +
+      `all but that last batch had been exported ${fmt.signedMs(median(events.map((run) => run.drainedMs)) - median(events.map((run) => run.acceptedMs)))} after the last event arrived (median; spread of the full export ${spread(events.map((run) => run.exportedMs), 0)} ms).`,
+    '',
+    `Row 6d: once, after the timed runs, the same ${eventTotal.toLocaleString('en-US')} events with every chunk handed out at once, the clients still calling \`await flush()\` after each chunk. ` +
+      `The daemon received them at ${fmt.eventRate(eventFlood.receivedRate)} (all ${eventTotal.toLocaleString('en-US')} within ${fmt.ms(eventFlood.acceptedMs)}), ` +
+      (floodDropped === 0
+        ? `and each lane accepted all of them (log lane ${eventFlood.accepted.toLocaleString('en-US')}): this many fit in a lane's 20,000 (see Checks). `
+        : `but each lane accepted only ${eventFlood.accepted.toLocaleString('en-US')} and refused ${floodDropped.toLocaleString('en-US')} as \`queue_full\` ` +
+          `(log lane ${eventFlood.queueFull.logs.toLocaleString('en-US')}, trace lane ${eventFlood.queueFull.traces.toLocaleString('en-US')}; every event accounted for, see Checks). `) +
+      `While the events arrived, the log lane exported ${eventFlood.exportedOnArrival.toLocaleString('en-US')} records; once they stopped, it exported the rest within ${fmt.ms(eventFlood.drainedMs - eventFlood.acceptedMs)} (all but its last batch). ` +
+      (floodDropped === 0
+        ? ''
+        : 'So under such a load it is the lanes\' exports that fall behind, not the ingest, which fits how they work: each batch processor has one export in flight at a time (sdk-logs and sdk-trace 3.1), and each file export of a batch ' +
+          '(`appendFile`: open, write, close on the thread pool) needs several turns of the daemon\'s event loop to complete, while each turn also parses and ingests whatever the four sockets delivered. ') +
+      `The clients' \`flush()\` backpressure only reaches the socket: they themselves dropped ${eventFlood.clientDropped === 0 ? 'nothing' : eventFlood.clientDropped.toLocaleString('en-US')}.`,
+    '',
+    `Row 6b: bench/fixtures/event-cost.mjs, one process with that daemon running. Each round sends ${eventCost.events.toLocaleString('en-US')} of the same events in chunks of ${eventCost.chunk}. ` +
+      'The client side times `session.event(name, fields)` for each event of a chunk (fresh field objects per call) and the `await client.flush()` after it, so its figure includes serialising the batch and writing it to the socket. ' +
+      'Not timed: after each chunk, `await session.summary()`, a round trip the daemon answers once it has taken everything sent before it, so that every chunk starts with the daemon caught up and the figure is the client\'s own work ' +
+      '(a host that emits faster than the daemon reads waits in `flush()`, which is row 6\'s subject, not this one); and before each client round a `daemon/flush`, so the lanes start every round empty and cannot overflow. ' +
+      'The SDK side builds each event\'s attributes as the daemon does (session context, the event\'s fields, then `session.id`, `client.name` and `event.name`; the span without the log-only ones), calls ' +
+      '`tracer.startSpan()` + `span.end()` under the turn\'s remote parent context and `logger.emit()` in the span\'s context (as the daemon does, so the two correlate), on a `LoggerProvider` with a `BatchLogRecordProcessor` and a `TracerProvider` with a `BatchSpanProcessor` (default queue and batch sizes, the daemon\'s scheduled delay of 1,000 ms) ' +
+      'exporting to counting no-op exporters, and yields one turn of the event loop (`setImmediate`) at the same points, as a host\'s loop turns between bursts, so that the processors can hand their batches on ' +
+      '(awaiting a resolved promise instead, as row 1 does, the log processor\'s export, a chain of promises, does not complete during a round, and its queue of 2,048 fills and drops; here none dropped, checked). Serialising and exporting those batches, which a real exporter does on the host\'s thread, is not in the SDK figure. ' +
+      `Client and SDK rounds alternate in one process (order swapped every round), ${CONFIG.eventCostWarmup} warm-up rounds each, then the median of ${eventCost.clientNs.length} rounds: ns = timed wall time / events. ` +
+      `Per-round spread: client ${spread(eventCost.clientNs, 0)} ns, SDK ${spread(eventCost.sdkNs, 0)} ns.`,
     '',
     '## Checks',
     '',
@@ -830,6 +1240,72 @@ async function rowIngest(bench: BenchEnv, daemon: RunningDaemon): Promise<Pick<D
   return { ingest, sdkRates };
 }
 
+async function rowEvents(bench: BenchEnv, daemon: RunningDaemon): Promise<Pick<Details, 'events' | 'eventFlood' | 'eventCost'>> {
+  log('row 6: session events through the daemon into the log and trace lanes');
+  const n = CONFIG.eventClients;
+  // As in row 3: one short untimed (but checked) run first, so the daemon's steady state is measured.
+  await measureEvents(bench, daemon, 'row 6 warm-up', 0, CONFIG.eventWarmupCount, 'window');
+  const events: EventsResult[] = [];
+  for (let repeat = 0; repeat < CONFIG.eventRepeats; repeat++) {
+    const result = await measureEvents(bench, daemon, `row 6 run ${repeat + 1}`, (repeat + 1) * n, CONFIG.eventCount, 'window');
+    log(`  run ${repeat + 1}: ${fmt.eventRate(result.rate)} (${result.accepted} events in ${result.acceptedMs.toFixed(0)} ms; both lanes exported after ${result.exportedMs.toFixed(0)} ms)`);
+    events.push(result);
+  }
+  // The same load with every chunk handed out at once: what the lanes do when clients outrun them.
+  const eventFlood = await measureEvents(bench, daemon, 'row 6d (flood)', (CONFIG.eventRepeats + 1) * n, CONFIG.eventCount, 'flood');
+  log(
+    `  flood: received ${fmt.eventRate(eventFlood.receivedRate)}; each lane accepted ${eventFlood.accepted}, dropped queue_full ${eventFlood.queueFull.logs}/${eventFlood.queueFull.traces}; ` +
+      `${eventFlood.exportedOnArrival} log records exported when the last event arrived, all but the last batch ${(eventFlood.drainedMs - eventFlood.acceptedMs).toFixed(0)} ms later`,
+  );
+  log('row 6b: per-event cost, thin client vs in-process SDK (log record + span)');
+  const eventCost = await measureEventCost(bench, daemon);
+  const rate = median(events.map((run) => run.rate));
+  const exportedMs = median(events.map((run) => run.exportedMs));
+  const acceptedMs = median(events.map((run) => run.acceptedMs));
+  const drainedMs = median(events.map((run) => run.drainedMs));
+  const clientNs = median(eventCost.clientNs);
+  const sdkNs = median(eventCost.sdkNs);
+  const total = CONFIG.eventClients * CONFIG.eventCount;
+  rows.push({
+    id: '6',
+    what: `session events, ${n} procs × ${CONFIG.eventCount.toLocaleString('en-US')}, accepted (windowed)`,
+    measured: fmt.eventRate(rate),
+    baseline: `1 proc, in-process SDK (6b): ${fmt.eventRate(1e9 / sdkNs)}`,
+    comparison: fmt.ratio(rate / (1e9 / sdkNs)),
+    target: '—',
+    met: null,
+  });
+  rows.push({
+    id: '6b',
+    what: 'session event: thin client (incl. flush)',
+    measured: fmt.nsPerEvent(clientNs),
+    baseline: `SDK log record + span: ${fmt.nsPerEvent(sdkNs)}`,
+    comparison: fmt.ratio(clientNs / sdkNs),
+    target: '—',
+    met: null,
+  });
+  rows.push({
+    id: '6c',
+    what: `same ${total.toLocaleString('en-US')} events: exported by both lanes`,
+    measured: fmt.ms(exportedMs),
+    baseline: `all accepted: ${fmt.ms(acceptedMs)}`,
+    comparison: `${fmt.signedMs(exportedMs - acceptedMs)} (all but the last batch: ${fmt.signedMs(drainedMs - acceptedMs)})`,
+    target: '—',
+    met: null,
+  });
+  const floodDropped = Math.max(eventFlood.queueFull.logs, eventFlood.queueFull.traces);
+  rows.push({
+    id: '6d',
+    what: 'same, not windowed (clients flood): dropped',
+    measured: `${floodDropped.toLocaleString('en-US')} (${((100 * floodDropped) / eventFlood.total).toFixed(0)}%) queue_full`,
+    baseline: `accepted: ${eventFlood.accepted.toLocaleString('en-US')}`,
+    comparison: '—',
+    target: '—',
+    met: null,
+  });
+  return { events, eventFlood, eventCost };
+}
+
 async function main(): Promise<void> {
   if (!existsSync(DAEMON_CLI)) throw new Error(`${DAEMON_CLI} is missing: run \`npm run build\` first (npm run bench does)`);
   const started = performance.now();
@@ -853,9 +1329,16 @@ async function main(): Promise<void> {
       await daemon.stop();
       daemon = null;
     }
+    if (ONLY.has('6')) {
+      // A fresh daemon again: its lanes start empty, and nothing of row 3 is in its heap.
+      daemon = await startDaemon(bench, DAEMON_ARGS);
+      Object.assign(details, await rowEvents(bench, daemon));
+      await daemon.stop();
+      daemon = null;
+    }
     // Last, with no daemon of the benchmark's running: each round's daemon is started by a client.
     if (ONLY.has('4')) Object.assign(details, await rowFirstUse());
-    // Rows in table order (1, 1b, 2a…2d, 3, 4, 5), whatever order they were measured in.
+    // Rows in table order (1, 1b, 2a…2d, 3, 4, 5, 6, 6b…6d), whatever order they were measured in.
     rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 
     process.stdout.write(`\n${textTable(rows)}\n\n`);

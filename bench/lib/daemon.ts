@@ -46,13 +46,16 @@ export function createBenchEnv(options: { idleTimeoutMs?: number } = {}): BenchE
   };
   for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true, mode: 0o700 });
   const telemetryDir = join(root, 'telemetry');
-  // The file exporter (the default) is kept on purpose: with "none" the daemon skips the SDK
-  // altogether, and the ingest figure would not include socket -> OpenTelemetry SDK.
+  // The file exporter (the default) is kept on purpose, and named for every signal (metrics, the
+  // log lane, the trace lane): with "none" the daemon skips the SDK altogether, and the ingest
+  // figures would not include socket -> OpenTelemetry SDK (-> file, for the event lanes).
   writeFileSync(
     join(dirs.codexHome, 'config.toml'),
     [
       '[otel]',
       'metrics_exporter = "file"',
+      'exporter = "file"',
+      'trace_exporter = "file"',
       '',
       '[codexd]',
       'export_interval_ms = 1000',

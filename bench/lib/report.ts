@@ -51,4 +51,6 @@ export const fmt = {
   signedMs: (value: number): string => `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(1)} ms`,
   ratio: (value: number): string => `${value.toFixed(2)}×`,
   rate: (value: number): string => `${Math.round(value).toLocaleString('en-US')} rec/s`,
+  eventRate: (value: number): string => `${Math.round(value).toLocaleString('en-US')} events/s`,
+  nsPerEvent: (value: number): string => `${value.toFixed(0)} ns/event`,
 };
