@@ -1,6 +1,6 @@
 /**
  * Every JSON-RPC error code the daemon sends, in one table. Codes from -32768 to -32000 are
- * JSON-RPC's own or reserved for implementations; codexd uses -32002..-32010 from that range
+ * JSON-RPC's own or reserved for implementations; codexd uses -32002..-32014 from that range
  * (-32002 is "not initialized" as in the Language Server Protocol).
  */
 export const ErrorCodes = {
@@ -32,6 +32,14 @@ export const ErrorCodes = {
   UnknownSession: -32009,
   /** `session/start` when the daemon already holds `MAX_SESSIONS` sessions. */
   TooManySessions: -32010,
+  /** `feedback/submit` when the spool holds as many bytes as it may; nothing of the report is stored. */
+  FeedbackSpoolFull: -32011,
+  /** `feedback/show` or `feedback/retry` of a report the daemon does not hold. */
+  UnknownFeedback: -32012,
+  /** `feedback/submit` while `[feedback] enabled = false`. */
+  FeedbackDisabled: -32013,
+  /** `feedback/submit` could not be written to disk; nothing of the report is kept. */
+  FeedbackNotStored: -32014,
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -59,3 +59,24 @@ export const MAX_EVENT_ATTRIBUTE_LENGTH = 64 * 1024;
 
 /** Longest `traceparent` or `tracestate` taken (W3C: a tracestate holds at most 32 members of ~256 characters). */
 export const MAX_TRACE_CONTEXT_LENGTH = 8192;
+
+/** Largest `logs` of a feedback report, in UTF-8 bytes: what Codex's in-memory log ring holds (~4 MiB). */
+export const MAX_FEEDBACK_LOGS_BYTES = 4 * 1024 * 1024;
+
+/** Longest feedback `note`, in characters. */
+export const MAX_FEEDBACK_NOTE_LENGTH = 10_000;
+
+/** Most attachments on one feedback report. */
+export const MAX_FEEDBACK_ATTACHMENTS = 8;
+
+/** Longest attachment `name` and `contentType`. */
+export const MAX_FEEDBACK_ATTACHMENT_NAME_LENGTH = 255;
+
+/** Most tags on one feedback report, as Codex caps them. */
+export const MAX_FEEDBACK_TAGS = 64;
+
+/** Longest feedback tag key: Sentry's limit on tag keys. */
+export const MAX_FEEDBACK_TAG_KEY_LENGTH = 32;
+
+/** Longest feedback tag value: Sentry's limit on tag values. */
+export const MAX_FEEDBACK_TAG_VALUE_LENGTH = 200;

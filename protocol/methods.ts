@@ -223,6 +223,107 @@ export namespace ToolsReset {
   }
 }
 
+/** The categories of Codex's `/feedback`. */
+export const FEEDBACK_CATEGORIES = ['bad_result', 'good_result', 'bug', 'safety_check', 'other'] as const;
+export type FeedbackCategory = (typeof FEEDBACK_CATEGORIES)[number];
+
+export interface FeedbackAttachment {
+  /** File name shown to whoever reads the report. */
+  readonly name: string;
+  /** Default `application/octet-stream`. */
+  readonly contentType?: string;
+  /** The bytes, base64. */
+  readonly data: string;
+}
+
+export namespace FeedbackSubmit {
+  export const method = 'feedback/submit';
+  export interface Params {
+    readonly category: FeedbackCategory;
+    readonly note?: string;
+    /** The session the feedback is about: its context goes along, and its recent events when `includeLogs` and no `logs`. */
+    readonly sessionId?: string;
+    /** Whether logs may leave the machine with the report. Without it, no session content does. */
+    readonly includeLogs: boolean;
+    /** Logs the client sends itself (only with `includeLogs`). */
+    readonly logs?: string;
+    readonly attachments?: readonly FeedbackAttachment[];
+    readonly tags?: Readonly<Record<string, string>>;
+  }
+  /** Sent only once the report is on disk (written, synced, renamed, folder synced). */
+  export interface Result {
+    readonly feedbackId: string;
+    readonly status: 'queued';
+  }
+}
+
+/** Where a report is: waiting (or retrying), delivered, or refused for good. */
+export type FeedbackState = 'pending' | 'uploaded' | 'failed';
+
+export interface FeedbackEntry {
+  readonly feedbackId: string;
+  readonly category: FeedbackCategory;
+  readonly createdAt: string;
+  readonly state: FeedbackState;
+  readonly sessionId: string | null;
+  readonly includeLogs: boolean;
+  /** Bytes of logs the report carries. */
+  readonly logsBytes: number;
+  readonly attachments: number;
+  readonly note: string | null;
+  readonly attempts: number;
+  /** When the next upload is due (pending with an uploader), else null. */
+  readonly nextAttemptAt: string | null;
+  readonly lastError: string | null;
+  readonly uploadedAt: string | null;
+}
+
+export namespace FeedbackList {
+  export const method = 'feedback/list';
+  export type Params = Record<string, never>;
+  /** Newest first. */
+  export interface Result {
+    readonly reports: readonly FeedbackEntry[];
+  }
+}
+
+export namespace FeedbackShow {
+  export const method = 'feedback/show';
+  export interface Params {
+    readonly feedbackId: string;
+  }
+  export interface Result extends FeedbackEntry {
+    readonly tags: Readonly<Record<string, string>>;
+    readonly attachmentNames: readonly string[];
+    readonly session: Readonly<Record<string, string>>;
+  }
+}
+
+export namespace FeedbackRetry {
+  export const method = 'feedback/retry';
+  export interface Params {
+    readonly feedbackId: string;
+  }
+  /** The report is pending again and due now. */
+  export interface Result {
+    readonly feedbackId: string;
+    readonly state: FeedbackState;
+  }
+}
+
+/** Feedback reports the daemon holds, for `daemon/status`. */
+export interface FeedbackCounts {
+  readonly pending: number;
+  readonly uploaded: number;
+  readonly failed: number;
+  /** Bytes the spool takes on disk. */
+  readonly spoolBytes: number;
+  /** `http`, `sentry`, or null when no endpoint is configured (reports wait in the spool). */
+  readonly uploader: 'http' | 'sentry' | null;
+  /** Where reports go, without credentials; null without an uploader. */
+  readonly endpoint: string | null;
+}
+
 export interface SessionCounts {
   /** Sessions registered now. */
   readonly active: number;
@@ -329,6 +430,8 @@ export namespace DaemonStatus {
     readonly sessions: SessionCounts;
     /** Hand-off files left by hosts that exited before their records reached the daemon. */
     readonly handoff: { readonly filesIngested: number; readonly recordsIngested: number; readonly eventsIngested: number; readonly filesRejected: number };
+    /** Feedback reports in the spool, by state. */
+    readonly feedback: FeedbackCounts;
   }
 }
 
