@@ -20,14 +20,12 @@ import {
   type StartedBy,
   ToolsMetrics,
 } from '../protocol/index.js';
-import { ConfigError, loadConfig } from './config.js';
+import { feedback } from './cli-feedback.js';
+import { ConfigError } from './config.js';
+import { REQUEST_TIMEOUT_MS, rejectUnknown, socketPath, takeFlag, takeOption, UsageError, withDaemon } from './cli-support.js';
 import { DaemonLockedError } from './daemon-lock.js';
-import { DaemonNotRunningError, openControlConnection, RpcError } from './control-client.js';
-import { resolvePaths, socketPathFor } from './paths.js';
+import { DaemonNotRunningError, RpcError } from './control-client.js';
 import { formatStatus, formatTools } from './status-format.js';
-
-const CONNECT_TIMEOUT_MS = 2000;
-const REQUEST_TIMEOUT_MS = 10_000;
 
 const USAGE = `usage: codexd <command> [options]
 
@@ -39,6 +37,11 @@ commands:
                                          --tools: per-tool successes, failures and latencies
   emit metric NAME VALUE [key=value ...] [--kind counter|histogram|gauge]
                                          record one metric (default kind: counter)
+  feedback submit --category CATEGORY [--note TEXT] [--logs FILE | --include-logs]
+                  [--session ID] [--attach FILE ...] [--tag key=value ...]
+                                         queue a feedback report (durable before it answers)
+  feedback list [--json] | show ID [--json] | retry ID
+                                         reports in the spool; retry a failed one
   flush [--timeout MS]                   export everything accepted so far
   stop                                   drain and stop the daemon
   restart                                stop it and start it again (through its service
@@ -51,50 +54,6 @@ commands:
 environment:
   CODEXD_SOCKET   socket path (default: $XDG_RUNTIME_DIR/codexd/codexd.sock)
   CODEX_HOME      where config.toml is read (default: ~/.codex)`;
-
-class UsageError extends Error {}
-
-function takeFlag(args: string[], flag: string): boolean {
-  const at = args.indexOf(flag);
-  if (at < 0) return false;
-  args.splice(at, 1);
-  return true;
-}
-
-function takeOption(args: string[], option: string): string | undefined {
-  const at = args.indexOf(option);
-  if (at < 0) return undefined;
-  const value = args[at + 1];
-  if (value === undefined || value.startsWith('--')) throw new UsageError(`${option} needs a value`);
-  args.splice(at, 2);
-  return value;
-}
-
-function rejectUnknown(args: readonly string[]): void {
-  const unknown = args.find((arg) => arg.startsWith('--'));
-  if (unknown !== undefined) throw new UsageError(`unknown option ${unknown}`);
-  if (args.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
-}
-
-function socketPath(): string {
-  const paths = resolvePaths();
-  try {
-    return socketPathFor(loadConfig(paths).socketPath);
-  } catch (error) {
-    // A broken config must not stop `status` or `stop` from reaching a daemon on the default path.
-    if (error instanceof ConfigError) return socketPathFor();
-    throw error;
-  }
-}
-
-async function withDaemon<T>(work: (connection: Awaited<ReturnType<typeof openControlConnection>>) => Promise<T>): Promise<T> {
-  const connection = await openControlConnection(socketPath(), CONNECT_TIMEOUT_MS);
-  try {
-    return await work(connection);
-  } finally {
-    connection.close();
-  }
-}
 
 /** The listening socket systemd passes (fd 3), when this process is the one it was meant for. */
 function activationFd(): number | undefined {
@@ -252,6 +211,8 @@ async function main(argv: string[]): Promise<number> {
       return emit(args);
     case 'flush':
       return flush(args);
+    case 'feedback':
+      return feedback(args);
     case 'stop':
       return stop(args);
     case 'restart':

@@ -9,12 +9,22 @@ import { join } from 'node:path';
 
 import { parse } from 'smol-toml';
 
+import { parseSentryDsn } from './feedback/sentry.js';
 import type { DaemonPaths } from './paths.js';
 
 export type ExporterConfig =
   | { readonly kind: 'none' }
   | { readonly kind: 'file'; readonly dir: string; readonly maxFileBytes: number; readonly maxFiles: number }
   | { readonly kind: 'otlp-grpc'; readonly endpoint: string; readonly headers: Readonly<Record<string, string>> };
+
+/** `[feedback]`: where `feedback/submit` reports go. No endpoint: they wait in the spool. */
+export interface FeedbackConfig {
+  readonly enabled: boolean;
+  readonly target: { readonly kind: 'http'; readonly endpoint: string; readonly headers: Readonly<Record<string, string>> } | { readonly kind: 'sentry'; readonly dsn: string } | null;
+  readonly maxSpoolBytes: number;
+  readonly retryInitialMs: number;
+  readonly retryMaxMs: number;
+}
 
 export interface DaemonConfig {
   /** Where the settings came from; `null` when no file exists and defaults apply. */
@@ -37,6 +47,7 @@ export interface DaemonConfig {
   /** Time without a record after which a session is expired. */
   readonly sessionIdleTimeoutMs: number;
   readonly logLevel: string;
+  readonly feedback: FeedbackConfig;
 }
 
 /** How often the daemon collects and exports metrics. Codex's SDK default is 60 s; a daemon can afford less. */
@@ -51,6 +62,12 @@ export const DEFAULT_SESSION_IDLE_TIMEOUT_MS = 60 * 60 * 1000;
 export const DEFAULT_FILE_MAX_BYTES = 16 * 1024 * 1024;
 /** Files the file exporter keeps per signal; the oldest is deleted beyond this. */
 export const DEFAULT_FILE_MAX_FILES = 4;
+/** Bytes the feedback spool may hold (reports waiting or failed). */
+export const DEFAULT_FEEDBACK_SPOOL_BYTES = 64 * 1024 * 1024;
+/** First delay between two feedback upload attempts; it doubles per attempt. */
+export const DEFAULT_FEEDBACK_RETRY_INITIAL_MS = 1000;
+/** Longest delay between two feedback upload attempts. */
+export const DEFAULT_FEEDBACK_RETRY_MAX_MS = 15 * 60 * 1000;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -172,6 +189,7 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
   const traces = otel.trace_exporter === undefined && otel.exporter !== undefined ? signalExporter('otel.exporter', otel.exporter, env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) : signalExporter('otel.trace_exporter', otel.trace_exporter, env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
   const logUserPrompt = otel.log_user_prompt ?? false;
   if (typeof logUserPrompt !== 'boolean') fail(file, 'otel.log_user_prompt', 'true or false');
+  const feedback = readFeedback(file, root.feedback ?? {});
   const logToolContent = own.log_tool_content ?? false;
   if (typeof logToolContent !== 'boolean') fail(file, 'codexd.log_tool_content', 'true or false');
 
@@ -189,5 +207,34 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
     idleTimeoutMs: positiveInteger(file, own, 'idle_timeout_ms', 'codexd.idle_timeout_ms', DEFAULT_IDLE_TIMEOUT_MS),
     sessionIdleTimeoutMs: positiveInteger(file, own, 'session_idle_timeout_ms', 'codexd.session_idle_timeout_ms', DEFAULT_SESSION_IDLE_TIMEOUT_MS),
     logLevel,
+    feedback,
+  };
+}
+
+const FEEDBACK_KEYS = ['enabled', 'endpoint', 'headers', 'sentry_dsn', 'max_spool_bytes', 'retry_initial_ms', 'retry_max_ms'];
+
+function readFeedback(file: string, table: unknown): FeedbackConfig {
+  if (!isTable(table)) fail(file, 'feedback', 'a table');
+  for (const key of Object.keys(table)) if (!FEEDBACK_KEYS.includes(key)) fail(file, `feedback.${key}`, `one of ${FEEDBACK_KEYS.join(', ')} (unknown key)`);
+  const enabled = table.enabled ?? true;
+  if (typeof enabled !== 'boolean') fail(file, 'feedback.enabled', 'true or false');
+  const endpoint = table.endpoint;
+  const dsn = table.sentry_dsn;
+  if (endpoint !== undefined && dsn !== undefined) fail(file, 'feedback', 'either endpoint or sentry_dsn, not both');
+  let target: FeedbackConfig['target'] = null;
+  if (endpoint !== undefined) {
+    if (typeof endpoint !== 'string' || !/^https?:\/\/[^/\s]+/.test(endpoint)) fail(file, 'feedback.endpoint', 'a URL starting with https:// (or http:// for a local receiver)');
+    target = { kind: 'http', endpoint, headers: headersOf(file, table.headers, 'feedback.headers') };
+  } else if (table.headers !== undefined) fail(file, 'feedback.headers', 'no headers without feedback.endpoint');
+  if (dsn !== undefined) {
+    if (typeof dsn !== 'string' || parseSentryDsn(dsn) === null) fail(file, 'feedback.sentry_dsn', 'a Sentry DSN such as https://<public key>@<host>/<project id>');
+    target = { kind: 'sentry', dsn };
+  }
+  return {
+    enabled,
+    target,
+    maxSpoolBytes: positiveInteger(file, table, 'max_spool_bytes', 'feedback.max_spool_bytes', DEFAULT_FEEDBACK_SPOOL_BYTES),
+    retryInitialMs: positiveInteger(file, table, 'retry_initial_ms', 'feedback.retry_initial_ms', DEFAULT_FEEDBACK_RETRY_INITIAL_MS),
+    retryMaxMs: positiveInteger(file, table, 'retry_max_ms', 'feedback.retry_max_ms', DEFAULT_FEEDBACK_RETRY_MAX_MS),
   };
 }

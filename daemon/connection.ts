@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { createMessageConnection, ResponseError } from 'vscode-jsonrpc/node';
 
 import {
+  checkFeedbackIdParams,
   checkInitializeParams,
   checkSessionIdParams,
   checkSessionStartParams,
@@ -19,6 +20,10 @@ import {
   DaemonStatus,
   encodeFrame,
   ErrorCodes,
+  FeedbackList,
+  FeedbackRetry,
+  FeedbackShow,
+  FeedbackSubmit,
   Initialize,
   MAX_BATCH_EVENTS,
   MAX_BATCH_RECORDS,
@@ -37,6 +42,7 @@ import {
 } from '../protocol/index.js';
 import { createBoundedMessageReader } from './bounded-message-reader.js';
 import type { EventIngest } from './event-ingest.js';
+import type { FeedbackService } from './feedback/service.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
 import type { SessionInsights } from './session-insights.js';
@@ -53,6 +59,7 @@ export interface DaemonServices {
   readonly sessions: SessionRegistry;
   readonly insights: SessionInsights;
   readonly events: EventIngest;
+  readonly feedback: FeedbackService;
   /** Counts a message-level protocol error by reason (malformed frame, unknown method, …). */
   protocolError(reason: string): void;
   isShuttingDown(): boolean;
@@ -317,6 +324,57 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
       requireInitialized();
       services.insights.resetTools();
       return { reset: true };
+    }),
+  );
+
+  connection.onRequest(
+    FeedbackSubmit.method,
+    handled(async (params: unknown): Promise<FeedbackSubmit.Result> => {
+      requireInitialized();
+      const outcome = await services.feedback.submit(params, { name: client?.name ?? 'unknown', version: client?.version ?? '' });
+      if (outcome.ok) return outcome.value;
+      services.protocolError(outcome.reason);
+      throw new ResponseError(outcome.code, outcome.message);
+    }),
+  );
+  connection.onRequest(
+    FeedbackList.method,
+    handled((): FeedbackList.Result => {
+      requireInitialized();
+      return { reports: services.feedback.list() };
+    }),
+  );
+  /** The report `params` names, or the error for a bad or unknown id. */
+  function namedReport(params: unknown): string {
+    const checked = checkFeedbackIdParams(params);
+    if (!checked.ok) {
+      services.protocolError('invalid_params');
+      throw new ResponseError(ErrorCodes.InvalidParams, checked.message);
+    }
+    return checked.value.feedbackId;
+  }
+  function unknownFeedback(id: string): ResponseError {
+    services.protocolError('unknown_feedback');
+    return new ResponseError(ErrorCodes.UnknownFeedback, `params.feedbackId: no report ${id} in the spool`);
+  }
+  connection.onRequest(
+    FeedbackShow.method,
+    handled((params: unknown): FeedbackShow.Result => {
+      requireInitialized();
+      const id = namedReport(params);
+      const report = services.feedback.show(id);
+      if (report === undefined) throw unknownFeedback(id);
+      return report;
+    }),
+  );
+  connection.onRequest(
+    FeedbackRetry.method,
+    handled(async (params: unknown): Promise<FeedbackRetry.Result> => {
+      requireInitialized();
+      const id = namedReport(params);
+      const entry = await services.feedback.retry(id);
+      if (entry === undefined) throw unknownFeedback(id);
+      return { feedbackId: id, state: entry.state };
     }),
   );
 

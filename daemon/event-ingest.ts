@@ -59,6 +59,8 @@ export interface EventIngestOptions {
   readonly recordDerived: (records: MetricRecord[], source: EventSource) => void;
   /** A failed tool call's error, for `tools/metrics`. */
   readonly toolError: (tool: string, message: string) => void;
+  /** Each accepted event as one line of text (its own fields as the log lane has them, redacted), for feedback logs. */
+  readonly logLine?: (sessionId: string, line: string) => void;
 }
 
 /** As for metrics; `received` counts events. */
@@ -222,6 +224,11 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
         accepted++;
         const { log, span, all } = split(event, session, source.clientName);
         const time = event.time ?? Date.now();
+        if (options.logLine !== undefined) {
+          const fields: Attributes = {};
+          for (const key in all) fields[key] = log[key];
+          options.logLine(event.sessionId, `${new Date(time).toISOString()} ${event.name} ${JSON.stringify(fields)}`);
+        }
         const durationMs = event.durationMs ?? numberOf(all.duration_ms);
         const { parent, tracestate } = traceContext(event);
         lanes.emit({ name: event.name, timeMs: time, durationMs: durationMs ?? 0, logAttributes: log, spanAttributes: span, parent, tracestate });

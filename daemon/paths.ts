@@ -12,8 +12,10 @@ import { resolveSocketPath } from '../protocol/index.js';
 export interface DaemonPaths {
   /** `env-paths` data folder, e.g. `~/.local/share/codexd`. */
   readonly dataDir: string;
-  /** `env-paths` log folder, e.g. `~/.local/state/codexd`. */
+  /** `env-paths` log folder, e.g. `~/.local/state/codexd`: the user's state directory. */
   readonly logDir: string;
+  /** The feedback spool, in the state directory. */
+  readonly feedbackDir: string;
   readonly logFile: string;
   /** `$CODEX_HOME`, default `~/.codex`. */
   readonly codexHome: string;
@@ -26,6 +28,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): DaemonPaths 
   return {
     dataDir: paths.data,
     logDir: paths.log,
+    feedbackDir: join(paths.log, 'feedback'),
     logFile: join(paths.log, 'codexd.log'),
     codexHome,
     configFile: join(codexHome, 'config.toml'),

@@ -25,6 +25,10 @@ import { type ExporterConfig, loadConfig } from './config.js';
 import { type ClientConnection, type DaemonServices, serveConnection } from './connection.js';
 import { createEventIngest, type EventSource } from './event-ingest.js';
 import { createEventLanes } from './event-lanes.js';
+import { createFeedbackService, UPLOAD_TIMEOUT_MS } from './feedback/service.js';
+import { createSessionLogs } from './feedback/session-logs.js';
+import { openFeedbackSpool } from './feedback/spool.js';
+import { describeTarget, uploadReport } from './feedback/upload.js';
 import { createFileLogExporter, createFileMetricExporter, createFileSpanExporter } from './exporters/file-exporter.js';
 import { type HandoffIngest, startHandoffIngest } from './handoff-ingest.js';
 import { ingestMetricBatch } from './metric-ingest.js';
@@ -170,6 +174,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     exportTimeoutMs: config.flushDeadlineMs,
     onError: reportError,
   });
+  const sessionLogs = createSessionLogs();
   const events = createEventIngest({
     lanes,
     logStats,
@@ -180,6 +185,26 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       ingestMetricBatch({ records }, metrics, metricStats, { ...source, unknownSession: 'untagged', observe: insights.observe });
     },
     toolError: insights.toolError,
+    logLine: sessionLogs.append,
+  });
+  const feedback = createFeedbackService({
+    spool: openFeedbackSpool(paths.feedbackDir, config.feedback.maxSpoolBytes, reportError),
+    target: config.feedback.target,
+    targetDescription: config.feedback.target === null ? null : describeTarget(config.feedback.target),
+    enabled: config.feedback.enabled,
+    retry: { initialMs: config.feedback.retryInitialMs, maxMs: config.feedback.retryMaxMs },
+    upload: (report, target) => uploadReport(report, target, { timeoutMs: UPLOAD_TIMEOUT_MS, userAgent: `${SERVER_NAME}/${PACKAGE_VERSION}` }),
+    sessions,
+    sessionLogs,
+    recordOutcome(category, includeLogs, success) {
+      ingestMetricBatch(
+        { records: [{ name: 'user.feedback.submitted', kind: 'counter', value: 1, tags: { category, include_logs: String(includeLogs), success: String(success) } }] },
+        metrics,
+        metricStats,
+        { sessions, clientName: null, unknownSession: 'untagged' },
+      );
+    },
+    logger: log.logger.child({ component: 'feedback' }),
   });
   const buffered = (): number => metricStats.buffered() + logStats.buffered() + traceStats.buffered();
 
@@ -243,6 +268,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       clients: [...connections].map((connection) => connection.status()),
       sessions: sessions.counts(),
       handoff: handoff?.counts() ?? { filesIngested: 0, recordsIngested: 0, eventsIngested: 0, filesRejected: 0 },
+      feedback: feedback.counts(),
     };
   }
 
@@ -260,6 +286,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       //    while this daemon drains; from here on nothing of theirs is touched.
       listening?.server.close();
       handoff?.stop();
+      feedback.stop();
       // A socket inherited from a service manager is the manager's to remove, not ours.
       if (options.inheritedFd === undefined && !isNamedPipe(socketPath)) {
         try {
@@ -303,6 +330,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     sessions,
     insights,
     events,
+    feedback,
     protocolError(reason) {
       protocolErrors.set(reason, (protocolErrors.get(reason) ?? 0) + 1);
     },

@@ -47,6 +47,11 @@ export function formatStatus(status: DaemonStatus.Result): string {
   if (eventNotes.length > 0) lines.push(`events: ${eventNotes.join('; ')}`);
   const sessions = status.sessions;
   lines.push(`sessions: ${sessions.active} active (${sessions.started} started, ${sessions.ended} ended, ${sessions.expired} expired)`);
+  const feedback = status.feedback;
+  lines.push(
+    `feedback: ${feedback.pending} pending, ${feedback.uploaded} uploaded, ${feedback.failed} failed (spool ${feedback.spoolBytes} bytes); ` +
+      (feedback.uploader === null ? 'no endpoint configured, reports wait in the spool' : `uploads to ${feedback.endpoint ?? '-'} (${feedback.uploader})`),
+  );
   const protocolTotal = Object.values(status.protocolErrors).reduce((sum, count) => sum + count, 0);
   if (protocolTotal > 0) lines.push(`refused messages:${reasons(status.protocolErrors)}`);
   lines.push(
