@@ -16,6 +16,8 @@ export {
   type ClientStats,
   createClient,
   type EventFields,
+  FEEDBACK_TIMEOUT_MS,
+  type FeedbackResult,
   type Phase,
   type SessionHandle,
   type SessionOptions,

@@ -22,7 +22,10 @@
  */
 import {
   type ClientInfo,
+  checkFeedbackParams,
   encodeFrame,
+  ErrorCodes,
+  FeedbackSubmit,
   MAX_BATCH_EVENTS,
   MAX_BATCH_RECORDS,
   MAX_MESSAGE_BYTES,
@@ -62,6 +65,20 @@ const MAX_BUFFERED_EVENT_CHARS = 16 * 1024 * 1024;
 export const DEFAULT_CLOSE_TIMEOUT_MS = 2000;
 /** How long `summary()` waits for the daemon's answer. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 2000;
+/** How long `submitFeedback()` waits: the daemon answers only once the report is synced to disk. */
+export const FEEDBACK_TIMEOUT_MS = 10_000;
+
+/** The daemon's answer to a request of this client. */
+interface Answer {
+  readonly result?: unknown;
+  readonly error?: { readonly code: number; readonly message: string };
+}
+
+/** What `submitFeedback()` came to: the report's id once it is on the daemon's disk, or why not. */
+export type FeedbackResult =
+  | { readonly ok: true; readonly feedbackId: string }
+  /** `code`: the JSON-RPC error code, or null when the daemon did not answer. */
+  | { readonly ok: false; readonly code: number | null; readonly message: string };
 
 export interface ClientOptions {
   readonly clientInfo: ClientInfo;
@@ -104,6 +121,12 @@ export interface TelemetryClient {
   histogram(name: string, value: number, tags?: Tags): void;
   gauge(name: string, value: number, tags?: Tags): void;
   startTimer(name: string, tags?: Tags): Timer;
+  /**
+   * Submits a feedback report (`feedback/submit`), sent after everything recorded so far so
+   * that `includeLogs` picks up the session's latest events. Resolves with the report's id once
+   * the daemon has it on disk; it then uploads it with retries, across restarts. Never rejects.
+   */
+  submitFeedback(params: FeedbackSubmit.Params): Promise<FeedbackResult>;
   /** Sends what is buffered; resolves once it is written to the socket (not exported). Never rejects. */
   flush(): Promise<void>;
   /**
@@ -180,7 +203,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
   let eventsHandedOff = 0;
   let maxEvents = MAX_BATCH_EVENTS;
   /** Requests sent (or queued) and not answered yet: id -> resolver. */
-  const requests = new Map<number, (result: unknown) => void>();
+  const requests = new Map<number, (answer: Answer) => void>();
   let nextRequestId = FIRST_CLIENT_REQUEST_ID;
   const reported = new Set<string>();
   /** The frame handed to the socket whose write has not completed (at most one): what an exit must still finish. */
@@ -250,7 +273,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
       const resolve = requests.get(message.id as number);
       if (resolve === undefined) return;
       requests.delete(message.id as number);
-      resolve(message.result ?? null);
+      resolve(message as Answer);
     },
   });
 
@@ -423,10 +446,10 @@ export function createClient(options: ClientOptions): TelemetryClient {
         pendingFrames.push(control(SessionEnd.method, { sessionId }));
         schedule();
       },
-      summary(sessionId) {
+      async summary(sessionId) {
         // Asked after everything queued so far, so the answer counts it.
-        queueEverything();
-        return request<SessionSummary.Result>(SessionSummary.method, { sessionId });
+        const answer = await request(SessionSummary.method, { sessionId }, DEFAULT_REQUEST_TIMEOUT_MS);
+        return (answer?.result as SessionSummary.Result | undefined) ?? null;
       },
     });
   }
@@ -457,22 +480,40 @@ export function createClient(options: ClientOptions): TelemetryClient {
   }
 
   /** Sends a request in turn with the batches; resolves with its result, or null after the timeout. Never rejects. */
-  function request<T>(method: string, params: object): Promise<T | null> {
+  /**
+   * Sends a request in turn with the batches, behind everything queued so far; resolves with
+   * the daemon's answer, or null when none came within `timeoutMs` or the request could not be
+   * sent (larger than the daemon's message limit, or the client is closed). Never rejects.
+   */
+  function request(method: string, params: object, timeoutMs: number): Promise<Answer | null> {
     if (closing) return Promise.resolve(null);
     const id = nextRequestId++;
+    const frame = control(method, params, id);
+    // The daemon closes a connection on a message over its limit: such a request is not sent.
+    if (frame.frame.byteLength > maxBytes) return Promise.resolve({ error: { code: ErrorCodes.MessageTooLarge, message: `${method}: the request of ${frame.frame.byteLength} bytes exceeds the daemon's message limit of ${maxBytes} bytes` } });
+    queueEverything();
     return new Promise((resolve) => {
       // Not unref'd: a host awaiting the answer is kept alive until it comes, or the timeout.
       const timer = setTimeout(() => {
         requests.delete(id);
         resolve(null);
-      }, DEFAULT_REQUEST_TIMEOUT_MS);
-      requests.set(id, (result) => {
+      }, timeoutMs);
+      requests.set(id, (answer) => {
         clearTimeout(timer);
-        resolve(result as T | null);
+        resolve(answer);
       });
-      pendingFrames.push(control(method, params, id));
+      pendingFrames.push(frame);
       schedule();
     });
+  }
+
+  async function submitFeedback(params: FeedbackSubmit.Params): Promise<FeedbackResult> {
+    const checked = checkFeedbackParams(params);
+    if (!checked.ok) return { ok: false, code: ErrorCodes.InvalidParams, message: checked.message };
+    const answer = await request(FeedbackSubmit.method, checked.value, FEEDBACK_TIMEOUT_MS);
+    if (answer === null) return { ok: false, code: null, message: `feedback/submit: the daemon did not answer within ${FEEDBACK_TIMEOUT_MS} ms; the report may not have been stored` };
+    if (answer.error !== undefined) return { ok: false, code: answer.error.code, message: answer.error.message };
+    return { ok: true, feedbackId: (answer.result as FeedbackSubmit.Result).feedbackId };
   }
 
   /**
@@ -622,6 +663,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
     startTimer(name, tags) {
       return timer(name, tags, undefined);
     },
+    submitFeedback,
     async flush() {
       await sendAll(false);
     },
