@@ -178,6 +178,25 @@ describe('feedback', () => {
     expect(JSON.parse(after[0]?.body.toString('utf8') ?? '{}')).toMatchObject({ id: feedbackId, note: 'durable', logs: 'some logs\n' });
   });
 
+  it('retries while the endpoint is down and delivers once it is back, without a restart', async () => {
+    const { server } = await setUp((server) => `endpoint = "${server.url}/feedback"\nretry_initial_ms = 50\nretry_max_ms = 200`);
+    server.setStatus(500);
+    daemon = await startDaemonProcess(home as TestHome);
+    const peer = await connect();
+    const { feedbackId } = (await peer.request(1, 'feedback/submit', { category: 'safety_check', includeLogs: false })).result as { feedbackId: string };
+    await expect.poll(() => server.requests().length, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+    expect((await (daemon as DaemonProcess).status()).feedback).toMatchObject({ pending: 1, uploaded: 0 });
+    expect((await runCli(home as TestHome, ['feedback', 'show', feedbackId])).stdout).toMatch(/last error\s+HTTP 500/);
+    server.setStatus(200);
+    const before = server.requests().length;
+    await expect.poll(async () => (await entries())[0]?.state, { timeout: 10_000 }).toBe('uploaded');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // One request may have been in flight when the endpoint came back; one success, no more.
+    const after = server.requests().slice(before);
+    expect(after.length).toBe(1);
+    expect((await entries())[0]?.attempts).toBeGreaterThanOrEqual(4);
+  });
+
   it('keeps a report the receiver refuses as failed, counts it, and retries it on command', async () => {
     const { receiver, server } = await setUp((server) => `endpoint = "${server.url}/feedback"\nretry_initial_ms = 100`);
     server.setStatus(400);
