@@ -193,7 +193,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     targetDescription: config.feedback.target === null ? null : describeTarget(config.feedback.target),
     enabled: config.feedback.enabled,
     retry: { initialMs: config.feedback.retryInitialMs, maxMs: config.feedback.retryMaxMs },
-    upload: (report, target) => uploadReport(report, target, { timeoutMs: UPLOAD_TIMEOUT_MS, userAgent: `${SERVER_NAME}/${PACKAGE_VERSION}` }),
+    upload: (report, target, signal) => uploadReport(report, target, { timeoutMs: UPLOAD_TIMEOUT_MS, userAgent: `${SERVER_NAME}/${PACKAGE_VERSION}`, signal }),
     sessions,
     sessionLogs,
     recordOutcome(category, includeLogs, success) {

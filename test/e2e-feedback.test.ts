@@ -197,6 +197,24 @@ describe('feedback', () => {
     expect((await entries())[0]?.attempts).toBeGreaterThanOrEqual(4);
   });
 
+  it('does not let a hanging receiver hold up a stop, and delivers the report after the restart', async () => {
+    const { server } = await setUp((server) => `endpoint = "${server.url}/feedback"\nretry_initial_ms = 50`);
+    server.setHang(true);
+    daemon = await startDaemonProcess(home as TestHome);
+    const peer = await connect();
+    const { feedbackId } = (await peer.request(1, 'feedback/submit', { category: 'bug', includeLogs: false })).result as { feedbackId: string };
+    await expect.poll(() => server.requests().length, { timeout: 10_000 }).toBe(1);
+    peer.destroy();
+    const started = Date.now();
+    expect(await (daemon as DaemonProcess).stop()).toEqual({ code: 0, signal: null });
+    // Well inside the 10 s an upload attempt may take, and inside the flush deadline.
+    expect(Date.now() - started).toBeLessThan(3000);
+    server.setHang(false);
+    daemon = await startDaemonProcess(home as TestHome);
+    await expect.poll(async () => (await entries())[0]?.state, { timeout: 10_000 }).toBe('uploaded');
+    expect(server.reports().map((report) => report.id)).toContain(feedbackId);
+  });
+
   it('keeps a report the receiver refuses as failed, counts it, and retries it on command', async () => {
     const { receiver, server } = await setUp((server) => `endpoint = "${server.url}/feedback"\nretry_initial_ms = 100`);
     server.setStatus(400);

@@ -44,7 +44,8 @@ export interface FeedbackServiceOptions {
   readonly targetDescription: string | null;
   readonly enabled: boolean;
   readonly retry: RetryPolicy;
-  readonly upload: (report: StoredReport, target: UploadTarget) => Promise<UploadOutcome>;
+  /** One attempt; `signal` aborts it when the daemon stops. */
+  readonly upload: (report: StoredReport, target: UploadTarget, signal: AbortSignal) => Promise<UploadOutcome>;
   readonly sessions: SessionRegistry;
   readonly sessionLogs: SessionLogs;
   /** Records a submission's final outcome as `user.feedback.submitted`. */
@@ -61,7 +62,7 @@ export interface FeedbackService {
   /** Makes a pending or failed report due now; `undefined` when there is no such report. */
   retry(id: string): Promise<FeedbackEntry | undefined>;
   counts(): FeedbackCounts;
-  /** Stops scheduling uploads; an upload under way finishes or is retried after a restart. */
+  /** Stops scheduling uploads and aborts the one under way: it is retried after a restart. */
   stop(): void;
 }
 
@@ -74,6 +75,8 @@ export function createFeedbackService(options: FeedbackServiceOptions): Feedback
   let timer: NodeJS.Timeout | null = null;
   let uploading = false;
   let stopped = false;
+  /** Aborts the upload under way when the daemon stops: a hanging receiver must not hold its exit. */
+  const stopping = new AbortController();
 
   /** Exponential backoff with full jitter in [½, 1½) of the step, at least the receiver's Retry-After. */
   function nextDelay(attempts: number, retryAfterMs: number | null): number {
@@ -111,7 +114,7 @@ export function createFeedbackService(options: FeedbackServiceOptions): Feedback
         await spool.update({ ...entry, state: 'failed', nextAttemptAt: null, lastError: 'the report file is missing from the spool' });
         return;
       }
-      const outcome = await options.upload(report, target);
+      const outcome = await options.upload(report, target, stopping.signal);
       const attempts = entry.attempts + 1;
       const now = new Date();
       // A retry asked for during the upload keeps its effect: the entry is re-read.
@@ -229,6 +232,7 @@ export function createFeedbackService(options: FeedbackServiceOptions): Feedback
     },
     stop() {
       stopped = true;
+      stopping.abort();
       if (timer !== null) clearTimeout(timer);
       timer = null;
     },

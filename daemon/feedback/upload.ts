@@ -55,6 +55,8 @@ export interface UploadOptions {
   /** Bound on the whole attempt: connecting, sending the body, and the response's headers. */
   readonly timeoutMs: number;
   readonly userAgent: string;
+  /** Aborts the attempt (a stopping daemon); it then resolves as retryable. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -83,7 +85,7 @@ export async function uploadReport(report: StoredReport, target: UploadTarget, o
   try {
     const request = target.kind === 'sentry' ? sentryRequest(report, target.dsn, options.userAgent) : httpRequest(report, target, options.userAgent);
     if ('kind' in request) return request;
-    return await send(request, boundTimeout(options.timeoutMs), target.kind === 'sentry');
+    return await send(request, boundTimeout(options.timeoutMs), target.kind === 'sentry', options.signal);
   } catch (error: unknown) {
     // Not expected (send() maps its failures); kept so the contract holds. The error's own
     // message is not used: it could quote a URL or a header value.
@@ -191,17 +193,19 @@ function boundTimeout(timeoutMs: number): number {
   return Math.min(Math.ceil(timeoutMs), MAX_UPLOAD_TIMEOUT_MS);
 }
 
-async function send(request: PreparedRequest, timeoutMs: number, sentry: boolean): Promise<UploadOutcome> {
+async function send(request: PreparedRequest, timeoutMs: number, sentry: boolean, stop: AbortSignal | undefined): Promise<UploadOutcome> {
   let response: Response;
+  const timeout = AbortSignal.timeout(timeoutMs);
   try {
     response = await fetch(request.url, {
       method: 'POST',
       headers: request.headers,
       body: request.body,
       redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: stop === undefined ? timeout : AbortSignal.any([timeout, stop]),
     });
   } catch (error: unknown) {
+    if (stop?.aborted === true && !timeout.aborted) return { kind: 'retryable', message: 'stopped: the daemon is shutting down', retryAfterMs: null };
     return { kind: 'retryable', message: networkFailure(error, timeoutMs), retryAfterMs: null };
   }
   // The body is not needed; cancelling it frees the connection instead of waiting for it
