@@ -259,6 +259,19 @@ describe('feedback', () => {
     expect((await peer.request(id, 'feedback/list', {})).result).toEqual({ reports: [] });
   });
 
+  it('refuses feedback when the config turns it off, and a config naming both an endpoint and a DSN', async () => {
+    await setUp(() => 'enabled = false');
+    daemon = await startDaemonProcess(home as TestHome);
+    const peer = await connect();
+    const reply = await peer.request(1, 'feedback/submit', { category: 'bug', includeLogs: false });
+    expect(reply.error).toEqual({ code: ErrorCodes.FeedbackDisabled, message: 'feedback/submit: feedback is turned off ([feedback] enabled = false)' });
+    expect(spoolFiles()).toEqual([]);
+    (home as TestHome).writeConfig('[feedback]\nendpoint = "https://example.com/feedback"\nsentry_dsn = "https://key@example.com/1"\n');
+    const run = await runCli(home as TestHome, ['run', '--socket', join((home as TestHome).dir, 'other.sock')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('feedback: expected either endpoint or sentry_dsn, not both');
+  });
+
   it('keeps reports in the spool without an endpoint, and refuses a report that does not fit', async () => {
     await setUp(() => 'max_spool_bytes = 20000');
     daemon = await startDaemonProcess(home as TestHome);
