@@ -66,7 +66,7 @@ export const DEFAULT_FILE_MAX_FILES = 4;
 export const DEFAULT_FEEDBACK_SPOOL_BYTES = 64 * 1024 * 1024;
 /** First delay between two feedback upload attempts; it doubles per attempt. */
 export const DEFAULT_FEEDBACK_RETRY_INITIAL_MS = 1000;
-/** Longest delay between two feedback upload attempts. */
+/** Longest backoff step between two feedback upload attempts, before jitter (which spreads it over ½ to 1½ of itself). */
 export const DEFAULT_FEEDBACK_RETRY_MAX_MS = 15 * 60 * 1000;
 
 export class ConfigError extends Error {

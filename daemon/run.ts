@@ -373,11 +373,13 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   }
 
   // An idle daemon has no connection and holds nothing: every accepted record was exported
-  // or counted as dropped. Checked a few times per idle period.
+  // or counted as dropped, and no feedback report waits for a configured endpoint. Checked a few times per idle period.
   const idleTimer = setInterval(
     () => {
       if (idleExitAfterMs === null) return;
-      if (connections.size > 0 || buffered() > 0) {
+      // Reports waiting for an endpoint that is configured keep the daemon up to deliver them.
+      const feedbackWaiting = config.feedback.target !== null && feedback.counts().pending > 0;
+      if (connections.size > 0 || buffered() > 0 || feedbackWaiting) {
         busyAt = Date.now();
         return;
       }

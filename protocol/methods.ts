@@ -422,7 +422,8 @@ export namespace DaemonStatus {
      * Messages refused as a whole, by reason: `parse_error`, `invalid_request`,
      * `unknown_method`, `invalid_params`, `batch_too_large`, `not_initialized`,
      * `already_initialized`, `unsupported_protocol_version`, `message_too_large`,
-     * `framing_error`, `unknown_session`, `too_many_sessions`.
+     * `framing_error`, `unknown_session`, `too_many_sessions`, `unknown_feedback`,
+     * `feedback_spool_full`, `feedback_disabled`, `feedback_not_stored`.
      */
     readonly protocolErrors: Readonly<Record<string, number>>;
     readonly exporters: readonly ExporterStatus[];

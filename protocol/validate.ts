@@ -475,14 +475,15 @@ export function checkFeedbackParams(params: unknown): Checked<FeedbackSubmit.Par
     const bytes = utf8Length(logs);
     if (bytes > MAX_FEEDBACK_LOGS_BYTES) return fail(`params.logs: ${bytes} bytes exceed the limit of ${MAX_FEEDBACK_LOGS_BYTES} bytes (4 MiB)`);
   }
-  const attachments = params.attachments ?? [];
+  // Left out is empty; null is refused like every other optional field set to null.
+  const attachments = params.attachments === undefined ? [] : params.attachments;
   if (!Array.isArray(attachments)) return fail('params.attachments: must be an array');
   if (attachments.length > MAX_FEEDBACK_ATTACHMENTS) return fail(`params.attachments: ${attachments.length} attachments exceed the limit of ${MAX_FEEDBACK_ATTACHMENTS}`);
   for (let index = 0; index < attachments.length; index++) {
     const problem = checkAttachment(attachments[index], index);
     if (problem !== null) return fail(problem);
   }
-  const tags = params.tags ?? {};
+  const tags = params.tags === undefined ? {} : params.tags;
   if (!isPlainObject(tags)) return fail('params.tags: must be an object of string values');
   const keys = Object.keys(tags);
   if (keys.length > MAX_FEEDBACK_TAGS) return fail(`params.tags: ${keys.length} tags exceed the limit of ${MAX_FEEDBACK_TAGS}`);

@@ -291,6 +291,14 @@ describe('feedback', () => {
     expect((full.error as { code: number; message: string }).code).toBe(ErrorCodes.FeedbackSpoolFull);
     expect((full.error as { message: string }).message).toMatch(/feedback spool holds \d+ bytes and may hold 20000.*nothing was stored/);
     expect(spoolFiles()).toEqual(filesBefore);
+
+    // Once an endpoint is configured, what waited goes out.
+    peer.destroy();
+    await (daemon as DaemonProcess).stop();
+    (home as TestHome).writeConfig(`${grpcConfig((receiver as OtlpReceiver).endpoint, 100)}\n[feedback]\nendpoint = "${(server as FeedbackServer).url}/feedback"\n`);
+    daemon = await startDaemonProcess(home as TestHome);
+    await expect.poll(async () => (await entries())[0]?.state, { timeout: 10_000 }).toBe('uploaded');
+    expect((server as FeedbackServer).reports()).toMatchObject([{ id: feedbackId, note: 'from the CLI', logs: 'from the command line\n', tags: { source: 'cli' } }]);
   });
 
   it("gives a host the report's id through the client, after the session's events", async () => {

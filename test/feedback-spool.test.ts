@@ -44,6 +44,16 @@ describe('feedback spool', () => {
     expect(reopened.bytes()).toBe(spool.bytes());
   });
 
+  it('keeps, as pending, a report whose state a crash cut short', async () => {
+    const dir = spoolDir();
+    openFeedbackSpool(dir, 10_000, () => undefined);
+    const orphan = report('logs\n').report;
+    writeFileSync(join(dir, `${orphan.id}.report.json`), JSON.stringify(orphan));
+    const spool = openFeedbackSpool(dir, 10_000, () => undefined);
+    expect(spool.entries()).toMatchObject([{ feedbackId: orphan.id, state: 'pending', attempts: 0, nextAttemptAt: null, logsBytes: 5 }]);
+    expect(spool.bytes()).toBeGreaterThan(0);
+  });
+
   it('removes the payload of an uploaded report and keeps the states of the latest uploads only', async () => {
     const spool = openFeedbackSpool(spoolDir(), 10_000_000, () => undefined);
     const ids: string[] = [];

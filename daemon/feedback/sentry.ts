@@ -4,7 +4,7 @@
  * Sentry's rate-limit header. Pure: upload.ts sends what this builds.
  * https://develop.sentry.dev/sdk/data-model/envelopes/
  */
-import { SESSION_TAG_KEYS } from '../../protocol/index.js';
+import { MAX_FEEDBACK_TAG_VALUE_LENGTH, SESSION_TAG_KEYS } from '../../protocol/index.js';
 import { MAX_RETRY_AFTER_MS, type StoredReport } from './report.js';
 
 const LOGS_ATTACHMENT_NAME = 'codex-logs.log';
@@ -79,7 +79,8 @@ function sentryEvent(report: StoredReport): Record<string, unknown> {
   const sessionTags: Record<string, string> = {};
   for (const key of SESSION_TAG_KEYS) {
     const value = report.session[key];
-    if (value !== undefined) sessionTags[key] = value;
+    // Sentry refuses tag values over 200 characters; session context may be longer.
+    if (value !== undefined) sessionTags[key] = value.slice(0, MAX_FEEDBACK_TAG_VALUE_LENGTH);
   }
   return {
     event_id: report.id,

@@ -25,7 +25,7 @@ import {
 import type { SessionRegistry } from '../session-registry.js';
 import type { StoredReport, UploadOutcome, UploadTarget } from './report.js';
 import type { SessionLogs } from './session-logs.js';
-import { type FeedbackSpool, newReportId, SpoolFullError } from './spool.js';
+import { entryOf, type FeedbackSpool, newReportId, SpoolFullError } from './spool.js';
 
 /** Longest one upload attempt may take (Codex gives its Sentry upload 10 s). */
 export const UPLOAD_TIMEOUT_MS = 10_000;
@@ -117,22 +117,20 @@ export function createFeedbackService(options: FeedbackServiceOptions): Feedback
       const outcome = await options.upload(report, target, stopping.signal);
       const attempts = entry.attempts + 1;
       const now = new Date();
-      // A retry asked for during the upload keeps its effect: the entry is re-read.
-      const current = spool.entry(entry.feedbackId) ?? entry;
       switch (outcome.kind) {
         case 'ok':
-          await spool.update({ ...current, state: 'uploaded', attempts, nextAttemptAt: null, lastError: null, uploadedAt: now.toISOString() });
+          await spool.update({ ...entry, state: 'uploaded', attempts, nextAttemptAt: null, lastError: null, uploadedAt: now.toISOString() });
           options.recordOutcome(entry.category, entry.includeLogs, true);
           logger.info({ feedbackId: entry.feedbackId, attempts }, 'feedback uploaded');
           break;
         case 'retryable': {
           const next = new Date(now.getTime() + nextDelay(attempts, outcome.retryAfterMs));
-          await spool.update({ ...current, state: 'pending', attempts, nextAttemptAt: next.toISOString(), lastError: outcome.message });
+          await spool.update({ ...entry, state: 'pending', attempts, nextAttemptAt: next.toISOString(), lastError: outcome.message });
           logger.warn({ feedbackId: entry.feedbackId, attempts, nextAttemptAt: next.toISOString(), problem: outcome.message }, 'feedback upload failed; will retry');
           break;
         }
         case 'permanent':
-          await spool.update({ ...current, state: 'failed', attempts, nextAttemptAt: null, lastError: outcome.message });
+          await spool.update({ ...entry, state: 'failed', attempts, nextAttemptAt: null, lastError: outcome.message });
           options.recordOutcome(entry.category, entry.includeLogs, false);
           logger.warn({ feedbackId: entry.feedbackId, attempts, problem: outcome.message }, 'feedback refused by the receiver; kept as failed');
           break;
@@ -157,7 +155,18 @@ export function createFeedbackService(options: FeedbackServiceOptions): Feedback
     return context;
   }
 
-  schedule();
+  /**
+   * Reports stored while no endpoint was configured (or whose state a crash cut short) have no
+   * due time: with an endpoint now, they are due at once.
+   */
+  async function dueWaitingReports(): Promise<void> {
+    if (target === null) return;
+    const now = new Date().toISOString();
+    for (const entry of spool.entries()) {
+      if (entry.state === 'pending' && entry.nextAttemptAt === null) await spool.update({ ...entry, nextAttemptAt: now });
+    }
+  }
+  dueWaitingReports().then(schedule, (error: unknown) => logger.error({ problem: (error as Error).message }, 'feedback spool write failed'));
 
   return {
     async submit(params, client) {
@@ -182,21 +191,7 @@ export function createFeedbackService(options: FeedbackServiceOptions): Feedback
         client,
         session: sessionContext(value.sessionId),
       };
-      const entry: FeedbackEntry = {
-        feedbackId: id,
-        category: report.category,
-        createdAt,
-        state: 'pending',
-        sessionId: report.sessionId,
-        includeLogs: report.includeLogs,
-        logsBytes: logs === null ? 0 : Buffer.byteLength(logs),
-        attachments: report.attachments.length,
-        note: report.note,
-        attempts: 0,
-        nextAttemptAt: target === null ? null : createdAt,
-        lastError: null,
-        uploadedAt: null,
-      };
+      const entry: FeedbackEntry = { ...entryOf(report), nextAttemptAt: target === null ? null : createdAt };
       try {
         await spool.add(report, entry);
       } catch (error) {

@@ -12,7 +12,7 @@
  * {@link MAX_UPLOADED_KEPT} uploaded reports are kept for `codexd feedback list`.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -46,6 +46,25 @@ const STATE = '.state.json';
 /** A new report id: 32 lowercase hex digits, the form Sentry wants for `event_id`. */
 export function newReportId(): string {
   return randomBytes(16).toString('hex');
+}
+
+/** A report's first state: pending, never tried, due as soon as there is somewhere to send it. */
+export function entryOf(report: StoredReport): FeedbackEntry {
+  return {
+    feedbackId: report.id,
+    category: report.category,
+    createdAt: report.createdAt,
+    state: 'pending',
+    sessionId: report.sessionId,
+    includeLogs: report.includeLogs,
+    logsBytes: report.logs === null ? 0 : Buffer.byteLength(report.logs),
+    attachments: report.attachments.length,
+    note: report.note,
+    attempts: 0,
+    nextAttemptAt: null,
+    lastError: null,
+    uploadedAt: null,
+  };
 }
 
 async function syncFolder(dir: string): Promise<void> {
@@ -89,6 +108,18 @@ export function openFeedbackSpool(dir: string, maxBytes: number, onProblem: (mes
     const path = join(dir, name);
     if (name.endsWith('.tmp')) {
       rmSync(path, { force: true });
+      continue;
+    }
+    if (name.endsWith(REPORT) && !existsSync(join(dir, name.slice(0, -REPORT.length) + STATE))) {
+      // The report was written and the crash came before its state: its sender got no answer,
+      // but the report is whole; it is kept, pending, rather than lost.
+      try {
+        const report = JSON.parse(readFileSync(path, 'utf8')) as StoredReport;
+        states.set(report.id, entryOf(report));
+        sizes.set(report.id, fileSize(path));
+      } catch (error) {
+        onProblem(`feedback spool: unreadable report ${name}: ${(error as Error).message}`);
+      }
       continue;
     }
     if (!name.endsWith(STATE)) continue;
