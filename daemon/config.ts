@@ -48,6 +48,17 @@ export interface DaemonConfig {
   readonly sessionIdleTimeoutMs: number;
   readonly logLevel: string;
   readonly feedback: FeedbackConfig;
+  /** The export queue in front of each network exporter. */
+  readonly delivery: DeliveryConfig;
+}
+
+export interface DeliveryConfig {
+  /** Bytes of serialised batches a signal's queue holds in memory; past it the oldest go to disk. */
+  readonly queueMaxBytes: number;
+  /** Bytes a signal's disk spool may take; past it the oldest batches are dropped (counted). */
+  readonly spoolMaxBytes: number;
+  readonly retryInitialMs: number;
+  readonly retryMaxMs: number;
 }
 
 /** How often the daemon collects and exports metrics. Codex's SDK default is 60 s; a daemon can afford less. */
@@ -62,6 +73,14 @@ export const DEFAULT_SESSION_IDLE_TIMEOUT_MS = 60 * 60 * 1000;
 export const DEFAULT_FILE_MAX_BYTES = 16 * 1024 * 1024;
 /** Files the file exporter keeps per signal; the oldest is deleted beyond this. */
 export const DEFAULT_FILE_MAX_FILES = 4;
+/** Bytes of serialised batches one signal's export queue holds in memory. */
+export const DEFAULT_EXPORT_QUEUE_BYTES = 32 * 1024 * 1024;
+/** Bytes one signal's export spool may take on disk. */
+export const DEFAULT_EXPORT_SPOOL_BYTES = 256 * 1024 * 1024;
+/** First delay after a failed export; it doubles per failure in a row. */
+export const DEFAULT_EXPORT_RETRY_INITIAL_MS = 500;
+/** Largest backoff step between export attempts, before jitter. */
+export const DEFAULT_EXPORT_RETRY_MAX_MS = 30_000;
 /** Bytes the feedback spool may hold (reports waiting or failed). */
 export const DEFAULT_FEEDBACK_SPOOL_BYTES = 64 * 1024 * 1024;
 /** First delay between two feedback upload attempts; it doubles per attempt. */
@@ -208,6 +227,12 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
     sessionIdleTimeoutMs: positiveInteger(file, own, 'session_idle_timeout_ms', 'codexd.session_idle_timeout_ms', DEFAULT_SESSION_IDLE_TIMEOUT_MS),
     logLevel,
     feedback,
+    delivery: {
+      queueMaxBytes: positiveInteger(file, own, 'export_queue_max_bytes', 'codexd.export_queue_max_bytes', DEFAULT_EXPORT_QUEUE_BYTES),
+      spoolMaxBytes: positiveInteger(file, own, 'export_spool_max_bytes', 'codexd.export_spool_max_bytes', DEFAULT_EXPORT_SPOOL_BYTES),
+      retryInitialMs: positiveInteger(file, own, 'export_retry_initial_ms', 'codexd.export_retry_initial_ms', DEFAULT_EXPORT_RETRY_INITIAL_MS),
+      retryMaxMs: positiveInteger(file, own, 'export_retry_max_ms', 'codexd.export_retry_max_ms', DEFAULT_EXPORT_RETRY_MAX_MS),
+    },
   };
 }
 

@@ -127,7 +127,8 @@ function accounted<T extends { readonly attributes: Attributes }>(
           if (result.code === ExportResultCode.SUCCESS) {
             succeeded++;
             lastSuccessAt = new Date().toISOString();
-            stats.exported(items.length);
+            // Queued for delivery, not sent: the queue counts the records when it sends them.
+            if ((exporter as { delivers?: boolean }).delivers !== true) stats.exported(items.length);
           } else {
             failedExports++;
             const message = result.error?.message ?? 'export failed';

@@ -11,6 +11,7 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { MetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 
 import type { ExporterState } from '../protocol/index.js';
+import type { CountedMetricExporter } from './delivery/queued-exporters.js';
 import type { SignalStats } from './stats.js';
 
 export interface ExportHealth {
@@ -46,15 +47,22 @@ export interface AccountedReader {
   health(): ExportHealth;
 }
 
-function exportOnce(exporter: PushMetricExporter, metrics: ResourceMetrics, timeoutMs: number): Promise<ExportResult> {
+/** Whether the exporter queues for delivery (the queue then counts what it sends). */
+function delivers(exporter: PushMetricExporter): exporter is CountedMetricExporter {
+  return (exporter as Partial<CountedMetricExporter>).delivers === true;
+}
+
+function exportOnce(exporter: PushMetricExporter, metrics: ResourceMetrics, records: number, timeoutMs: number): Promise<ExportResult> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve({ code: ExportResultCode.FAILED, error: new Error(`export timed out after ${timeoutMs} ms`) }), timeoutMs);
     timer.unref();
     try {
-      exporter.export(metrics, (result) => {
+      const done = (result: ExportResult): void => {
         clearTimeout(timer);
         resolve(result);
-      });
+      };
+      if (delivers(exporter)) exporter.exportCounted(metrics, records, done);
+      else exporter.export(metrics, done);
     } catch (error) {
       clearTimeout(timer);
       resolve({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
@@ -92,7 +100,7 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
         if (!abandoned) stats.exported(covered);
         return true;
       }
-      result = await exportOnce(exporter, resourceMetrics, options.exportTimeoutMs);
+      result = await exportOnce(exporter, resourceMetrics, covered, options.exportTimeoutMs);
     } catch (error) {
       return failed(covered, error instanceof Error ? error.message : String(error));
     }
@@ -100,7 +108,8 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
       if (abandoned) return true;
       succeeded++;
       lastSuccessAt = new Date().toISOString();
-      stats.exported(covered);
+      // Queued for delivery, not sent: the queue counts the records when it sends them.
+      if (!delivers(exporter)) stats.exported(covered);
       return true;
     }
     return failed(covered, result.error?.message ?? 'export failed');

@@ -20,7 +20,7 @@ import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 
-import { type DaemonFlush, type DaemonStatus, RUNTIME_FILES, runtimeFolder, type StartedBy, isNamedPipe, PACKAGE_VERSION, PROTOCOL_VERSION, SERVER_NAME } from '../protocol/index.js';
+import { type DaemonFlush, type DaemonStatus, type ExporterStatus, type Signal, RUNTIME_FILES, runtimeFolder, type StartedBy, isNamedPipe, PACKAGE_VERSION, PROTOCOL_VERSION, SERVER_NAME } from '../protocol/index.js';
 import { type ExporterConfig, loadConfig } from './config.js';
 import { type ClientConnection, type DaemonServices, serveConnection } from './connection.js';
 import { createEventIngest, type EventSource } from './event-ingest.js';
@@ -32,7 +32,10 @@ import { describeTarget, uploadReport } from './feedback/upload.js';
 import { createFileLogExporter, createFileMetricExporter, createFileSpanExporter } from './exporters/file-exporter.js';
 import { type HandoffIngest, startHandoffIngest } from './handoff-ingest.js';
 import { ingestMetricBatch } from './metric-ingest.js';
-import { createOtlpGrpcLogExporter, createOtlpGrpcMetricExporter, createOtlpGrpcSpanExporter } from './exporters/otlp-grpc-exporter.js';
+import { createExportQueue, type ExportQueue } from './delivery/export-queue.js';
+import { createGrpcSender, type Sender } from './delivery/grpc-sender.js';
+import { createQueuedLogExporter, createQueuedMetricExporter, createQueuedSpanExporter } from './delivery/queued-exporters.js';
+import { openSegmentSpool } from './delivery/segment-spool.js';
 import { createDaemonLogger } from './logger.js';
 import { createMetricsPipeline } from './metrics-pipeline.js';
 import { type DaemonPaths, resolvePaths, socketPathFor, userName } from './paths.js';
@@ -136,11 +139,40 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   // Sessions a client never ended are expired, checked a few times per timeout.
   const sessionTimer = setInterval(() => sessions.expireIdle(Date.now()), Math.max(50, Math.min(60_000, config.sessionIdleTimeoutMs / 4)));
   sessionTimer.unref();
+  // A network exporter is a queue in front of a gRPC sender: batches are serialised once,
+  // retried with backoff, spilled to disk when memory is short or the daemon stops, and
+  // replayed from disk (an earlier daemon's first) in order.
+  const queues = new Map<Signal, { queue: ExportQueue; sender: Sender }>();
+  const statsOf: Record<Signal, typeof metricStats> = { metrics: metricStats, logs: logStats, traces: traceStats };
+  const queued =
+    <T>(signal: Signal, make: (queue: ExportQueue) => T) =>
+    async (target: { endpoint: string; headers: Readonly<Record<string, string>> }): Promise<T> => {
+      const sender = await createGrpcSender({ signal, endpoint: target.endpoint, headers: target.headers });
+      const queue = createExportQueue({
+        signal,
+        sender,
+        stats: statsOf[signal],
+        spool: openSegmentSpool(join(paths.logDir, 'spool', signal), config.delivery.spoolMaxBytes),
+        maxMemoryBytes: config.delivery.queueMaxBytes,
+        retry: { initialMs: config.delivery.retryInitialMs, maxMs: config.delivery.retryMaxMs },
+        sendTimeoutMs: config.flushDeadlineMs,
+        onError: reportError,
+      });
+      queues.set(signal, { queue, sender });
+      return make(queue);
+    };
   const [metricExporter, logExporter, spanExporter] = await Promise.all([
-    createExporter<PushMetricExporter>(config.metrics, config.flushDeadlineMs, { file: createFileMetricExporter, grpc: createOtlpGrpcMetricExporter }),
-    createExporter<LogRecordExporter>(config.logs, config.flushDeadlineMs, { file: createFileLogExporter, grpc: createOtlpGrpcLogExporter }),
-    createExporter<SpanExporter>(config.traces, config.flushDeadlineMs, { file: createFileSpanExporter, grpc: createOtlpGrpcSpanExporter }),
+    createExporter<PushMetricExporter>(config.metrics, config.flushDeadlineMs, { file: createFileMetricExporter, grpc: queued('metrics', createQueuedMetricExporter) }),
+    createExporter<LogRecordExporter>(config.logs, config.flushDeadlineMs, { file: createFileLogExporter, grpc: queued('logs', createQueuedLogExporter) }),
+    createExporter<SpanExporter>(config.traces, config.flushDeadlineMs, { file: createFileSpanExporter, grpc: queued('traces', createQueuedSpanExporter) }),
   ]);
+  /** An exporter's status with its queue's: a queue that keeps failing is what "failing" means now. */
+  const withQueue = (status: ExporterStatus): ExporterStatus => {
+    const entry = queues.get(status.signal);
+    if (entry === undefined) return status;
+    const queue = entry.queue.status();
+    return { ...status, state: queue.failures > 0 ? 'failing' : status.state, lastError: queue.lastError ?? status.lastError, queue };
+  };
   const described = { metrics: describeExporter(config.metrics), logs: describeExporter(config.logs), traces: describeExporter(config.traces) };
   const resource = resourceFromAttributes({
     'service.name': SERVER_NAME,
@@ -240,8 +272,10 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     await takeInWhatWasSent(Math.min(MAX_DRAIN_MS, budget / 4), from);
     const left = Math.max(1, budget - (Date.now() - started));
     const [metricOutcome, eventOutcome] = await Promise.all([metrics.forceFlush(left), lanes.forceFlush(left)]);
+    // What the pipelines handed over waits in the queues: send it now.
+    const sent = await Promise.all([...queues.values()].map(({ queue }) => queue.flush(Math.max(1, budget - (Date.now() - started)))));
     return {
-      complete: metricOutcome.complete && eventOutcome.complete,
+      complete: metricOutcome.complete && eventOutcome.complete && sent.every(Boolean),
       timedOut: metricOutcome.timedOut || eventOutcome.timedOut,
       durationMs: Date.now() - started,
       metrics: metricStats.snapshot(),
@@ -264,7 +298,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       signals: { metrics: metricStats.snapshot(), logs: logStats.snapshot(), traces: traceStats.snapshot() },
       events: events.counts(),
       protocolErrors: Object.fromEntries(protocolErrors),
-      exporters: [metrics.exporterStatus(), ...lanes.exporterStatus()],
+      exporters: [metrics.exporterStatus(), ...lanes.exporterStatus()].map(withQueue),
       clients: [...connections].map((connection) => connection.status()),
       sessions: sessions.counts(),
       handoff: handoff?.counts() ?? { filesIngested: 0, recordsIngested: 0, eventsIngested: 0, filesRejected: 0 },
@@ -303,7 +337,12 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       // 3. Collect and export what was accepted, all signals together within the one flush
       //    deadline. Metrics derived from events were recorded when the events were taken in,
       //    so the metrics' last collection holds them.
+      const deadlineAt = Date.now() + config.flushDeadlineMs;
       await Promise.all([metrics.shutdown({ timeoutMillis: config.flushDeadlineMs }), lanes.shutdown({ timeoutMillis: config.flushDeadlineMs })]);
+      //    The pipelines handed their last batches to the queues: each sends what it can before
+      //    the deadline and spills the rest to disk, for the next daemon to send.
+      await Promise.all([...queues.values()].map(({ queue }) => queue.shutdown(deadlineAt)));
+      for (const { sender } of queues.values()) sender.close();
       // 4. Close the clients' connections; they reconnect to the next daemon.
       for (const connection of connections) connection.close();
       await Promise.race([Promise.all([...connections].map((connection) => connection.closed)), new Promise((resolve) => setTimeout(resolve, 200).unref())]);
@@ -379,7 +418,8 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       if (idleExitAfterMs === null) return;
       // Reports waiting for an endpoint that is configured keep the daemon up to deliver them.
       const feedbackWaiting = config.feedback.target !== null && feedback.counts().pending > 0;
-      if (connections.size > 0 || buffered() > 0 || feedbackWaiting) {
+      const spoolWaiting = [...queues.values()].some(({ queue }) => queue.pending());
+      if (connections.size > 0 || buffered() > 0 || feedbackWaiting || spoolWaiting) {
         busyAt = Date.now();
         return;
       }

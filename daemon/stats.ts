@@ -14,6 +14,8 @@ export interface SignalStats {
   failed(count: number, reason: string): void;
   /** Records dropped before acceptance (by a client, or while shutting down). */
   dropped(reason: string, count: number): void;
+  /** Accepted records written to the disk spool, for this daemon or a later one to send. */
+  spooled(count: number): void;
   /** Accepted records not yet exported or failed. */
   buffered(): number;
   snapshot(): SignalCounts;
@@ -34,6 +36,7 @@ export function createSignalStats(): SignalStats {
   let accepted = 0;
   let exported = 0;
   let failed = 0;
+  let spooled = 0;
   const rejected = new Map<string, number>();
   const dropped = new Map<string, number>();
   return {
@@ -56,8 +59,11 @@ export function createSignalStats(): SignalStats {
     dropped(reason, count) {
       bump(dropped, reason, count);
     },
+    spooled(count) {
+      spooled += count;
+    },
     buffered() {
-      return accepted - exported - failed;
+      return accepted - exported - failed - spooled;
     },
     snapshot() {
       return {
@@ -65,9 +71,10 @@ export function createSignalStats(): SignalStats {
         accepted,
         rejected: Object.fromEntries(rejected),
         rejectedTotal: total(rejected),
-        buffered: accepted - exported - failed,
+        buffered: accepted - exported - failed - spooled,
         exported,
         failed,
+        spooled,
         dropped: Object.fromEntries(dropped),
         droppedTotal: total(dropped),
       };

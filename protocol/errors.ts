@@ -113,6 +113,14 @@ export type DropReason =
   | 'client_undeliverable'
   /** The export of accepted records failed. */
   | 'export_failed'
+  /** The collector refused a batch for good (a permanent gRPC status such as INVALID_ARGUMENT). */
+  | 'export_rejected'
+  /** The disk spool was full: its oldest batches made way. */
+  | 'spool_full'
+  /** A spooled batch failed its checksum when read back. */
+  | 'spool_corrupt'
+  /** A batch could not be written to the disk spool. */
+  | 'spool_failed'
   /** The signal's export is turned off (`"none"` as its exporter; for metrics also `[analytics] enabled = false`). */
   | 'exporter_disabled'
   /** The log or trace lane already holds as many accepted records awaiting export as it may. */

@@ -350,6 +350,11 @@ export interface SignalCounts {
    * or a stop's deadline passed. Each is also counted in `dropped` under its reason.
    */
   readonly failed: number;
+  /**
+   * Accepted records written to the disk spool because they could not be sent before a stop or
+   * did not fit in memory: not lost, a later daemon sends them (see the exporter's `queue`).
+   */
+  readonly spooled: number;
   readonly dropped: Readonly<Record<string, number>>;
   readonly droppedTotal: number;
 }
@@ -384,6 +389,25 @@ export interface ExporterStatus {
   /** ISO-8601 time of the last successful export. */
   readonly lastSuccessAt: string | null;
   readonly lastError: { readonly at: string; readonly message: string } | null;
+  /** The export queue in front of a network exporter: what waits, in memory and on disk, and its retries. */
+  readonly queue?: QueueStatus;
+}
+
+export interface QueueStatus {
+  readonly memoryBatches: number;
+  readonly memoryBytes: number;
+  readonly spooledSegments: number;
+  readonly spooledBytes: number;
+  /** Age of the oldest batch waiting in memory, or null. */
+  readonly oldestAgeMs: number | null;
+  /** Failed attempts in a row (0 while sends succeed). */
+  readonly failures: number;
+  readonly nextAttemptAt: string | null;
+  readonly lastError: { readonly at: string; readonly message: string } | null;
+  /** Records of batches an earlier daemon spilled: sent, and refused for good. */
+  readonly replayed: { readonly exported: number; readonly dropped: number };
+  /** Records this daemon spilled to disk. */
+  readonly spooled: number;
 }
 
 export interface ClientStatus {

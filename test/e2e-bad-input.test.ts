@@ -392,6 +392,7 @@ describe('bad input over a real socket', () => {
       buffered: 0,
       exported: expected.accepted,
       failed: 0,
+      spooled: 0,
       dropped: {},
       droppedTotal: 0,
     });

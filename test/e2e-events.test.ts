@@ -338,7 +338,7 @@ describe('session events', () => {
     expect(table.stdout).toContain('events: redacted (prompt 1)');
   });
 
-  it('exports the events it accepted when stopped with SIGTERM, and counts a failed export as dropped', async () => {
+  it('holds events the collector refuses until it takes them, and exports what it accepted when stopped with SIGTERM', async () => {
     // A long interval: only a flush or the stop can export.
     const { receiver, daemon: running, peer } = await start({}, 600_000);
     await peer.request(1, 'session/start', { sessionId: 's-6' });
@@ -346,15 +346,18 @@ describe('session events', () => {
     await peer.request(2, 'session/event', { events: [{ sessionId: 's-6', name: 'codex.sse_event' }] });
     await running.request('daemon/flush', {});
     const failing = await running.status();
-    expect(failing.signals.logs).toMatchObject({ accepted: 1, failed: 1, buffered: 0, dropped: { export_failed: 1 } });
+    expect(failing.signals.logs).toMatchObject({ accepted: 1, failed: 0, buffered: 1, droppedTotal: 0 });
     expect(failing.exporters.find((exporter) => exporter.signal === 'traces')?.state).toBe('failing');
     receiver.setBehavior('ok');
+    await running.request('daemon/flush', {});
+    expect(receiver.logRecords().length).toBe(1);
+    expect(receiver.spans().length).toBe(1);
     // Notifications, then SIGTERM at once: the stop takes them in and exports them.
     for (let index = 0; index < 50; index++) peer.send({ jsonrpc: '2.0', method: 'session/event', params: { events: [{ sessionId: 's-6', name: 'codex.sse_event', traceSafe: { n: index } }] } });
-    expect(receiver.logRecords().length).toBe(0);
+    expect(receiver.logRecords().length).toBe(1);
     expect(await running.stop()).toEqual({ code: 0, signal: null });
-    expect(receiver.logRecords().length).toBe(50);
-    expect(receiver.spans().length).toBe(50);
+    expect(receiver.logRecords().length).toBe(51);
+    expect(receiver.spans().length).toBe(51);
   });
 
   it('bounds what a lane holds unexported in characters, counting what it refuses, while the collector hangs', async () => {

@@ -113,25 +113,30 @@ describe('metrics end to end', () => {
     expect(receiver.sumOf('codex.test.calls', { client: 'late' })).toBe(5000);
   });
 
-  it('counts a failed export as dropped and shows the exporter failing in status, then recovers', async () => {
+  it('keeps what the collector refuses, retries it, shows the exporter failing, and delivers it exactly once when it recovers', async () => {
     daemon = await startDaemonProcess(home);
     receiver.setBehavior('unavailable');
-    const lost = await runNode(home, RECORDER, ['lost', '90', 'tagged']);
-    expect(lost.code, lost.stderr).toBe(0);
+    const early = await runNode(home, RECORDER, ['early-down', '90', 'tagged']);
+    expect(early.code, early.stderr).toBe(0);
     await expect
       .poll(async () => (await daemon?.status())?.exporters[0]?.state, { timeout: 15_000, interval: 200 })
       .toBe('failing');
     const failing = await daemon.status();
-    // 90 increments over 3 tags arrive as 3 summed records; every one is accounted as lost.
-    expect(failing.signals.metrics).toMatchObject({ accepted: 3, exported: 0, failed: 3, buffered: 0, dropped: { export_failed: 3 } });
+    // 90 increments over 3 tags arrive as 3 summed records: held, not lost.
+    expect(failing.signals.metrics).toMatchObject({ accepted: 3, exported: 0, failed: 0, buffered: 3, droppedTotal: 0 });
     expect(failing.exporters[0]?.lastError?.message).toMatch(/UNAVAILABLE/);
+    expect(failing.exporters[0]?.queue?.failures).toBeGreaterThan(0);
+    expect(failing.exporters[0]?.queue?.memoryBatches).toBeGreaterThan(0);
 
+    const during = await runNode(home, RECORDER, ['during', '30', 'tagged']);
+    expect(during.code, during.stderr).toBe(0);
     receiver.setBehavior('ok');
-    const kept = await runNode(home, RECORDER, ['kept', '30', 'tagged']);
-    expect(kept.code, kept.stderr).toBe(0);
     await daemon.request('daemon/flush', {});
-    expect(receiver.sumOf('codex.test.calls', { client: 'kept' })).toBe(30);
-    expect(receiver.sumOf('codex.test.calls', { client: 'lost' })).toBe(0);
-    expect((await daemon.status()).exporters[0]?.state).toBe('ok');
+    // Delta temporality makes a duplicate visible: each sum is exact.
+    expect(receiver.sumOf('codex.test.calls', { client: 'early-down' })).toBe(90);
+    expect(receiver.sumOf('codex.test.calls', { client: 'during' })).toBe(30);
+    const recovered = await daemon.status();
+    expect(recovered.exporters[0]?.state).not.toBe('failing');
+    expect(recovered.signals.metrics).toMatchObject({ accepted: 6, exported: 6, buffered: 0, failed: 0 });
   });
 });

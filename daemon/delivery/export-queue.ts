@@ -1,0 +1,273 @@
+/**
+ * One signal's export queue: batches serialised once, sent one at a time, retried with
+ * backoff, spilled to disk when memory is short or the daemon stops, and replayed from disk
+ * first, in order.
+ *
+ *   enqueue(bytes) --> memory (bounded) --over the bound--> segment spool (bounded, on disk)
+ *                          |                                      |
+ *                          +----- sender: spool first, then memory, one batch at a time
+ *                                   ok --> exported   retryable --> backoff + jitter (Retry-After/RetryInfo)
+ *                                   permanent --> dropped (export_rejected)
+ *
+ * Accounting: a batch's records stay `buffered` in the signal's counts until it is sent
+ * (`exported`) or refused for good (`failed`, `export_rejected`); batches a stop spilled are
+ * `spooled`, and batches an earlier daemon spilled are counted apart, as `replayed`.
+ */
+import type { QueueStatus, Signal } from '../../protocol/index.js';
+import type { SignalStats } from '../stats.js';
+import type { Sender } from './grpc-sender.js';
+import type { Segment, SegmentSpool, SpooledBatch } from './segment-spool.js';
+
+export interface RetryPolicy {
+  /** Delay after the first failure; it doubles per consecutive failure. */
+  readonly initialMs: number;
+  /** Largest step before jitter. */
+  readonly maxMs: number;
+}
+
+export interface ExportQueueOptions {
+  readonly signal: Signal;
+  readonly sender: Sender;
+  readonly stats: SignalStats;
+  /** `null`: no disk; what does not fit in memory is dropped (counted). */
+  readonly spool: SegmentSpool | null;
+  /** Bytes of batches held in memory at most. */
+  readonly maxMemoryBytes: number;
+  readonly retry: RetryPolicy;
+  /** Longest one send may take. */
+  readonly sendTimeoutMs: number;
+  readonly onError: (message: string) => void;
+}
+
+export interface ExportQueue {
+  /** Takes one serialised batch of `records` records. Never blocks; never throws. */
+  enqueue(bytes: Uint8Array, records: number): void;
+  /** Sends now, ignoring the backoff, until empty or `timeoutMs`; true when nothing is left. */
+  flush(timeoutMs: number): Promise<boolean>;
+  /**
+   * Tries to send what is queued until `deadline` (epoch ms), stops at the first failure, then
+   * spills the rest to disk. A second call returns the first call's promise.
+   */
+  shutdown(deadline: number): Promise<void>;
+  status(): QueueStatus;
+  /** Whether anything waits, in memory or on disk. */
+  pending(): boolean;
+}
+
+interface Batch extends SpooledBatch {
+  /** Set for batches replayed from a segment: where they came from. */
+  readonly replayed: boolean;
+}
+
+export function createExportQueue(options: ExportQueueOptions): ExportQueue {
+  const { stats, spool, sender } = options;
+  const memory: Batch[] = [];
+  let memoryBytes = 0;
+  /** The spool segment being replayed, and how many of its batches are sent. */
+  let replaying: { segment: Segment; sentNow: number } | null = null;
+  let sending = false;
+  let failures = 0;
+  let nextAttemptAt = 0;
+  let lastError: { at: string; message: string } | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  let shutdownPromise: Promise<void> | null = null;
+  let replayedExported = 0;
+  let replayedDropped = 0;
+  let spooled = 0;
+  /** Settles when the pass of sends under way ends. */
+  let passing: Promise<boolean> = Promise.resolve(true);
+
+  function backoff(): number {
+    const step = Math.min(options.retry.maxMs, options.retry.initialMs * 2 ** Math.max(0, failures - 1));
+    return Math.round(step * (0.5 + Math.random()));
+  }
+
+  /** The next batch to send: the spool's oldest first (it is older than anything in memory). */
+  function next(): Batch | null {
+    if (replaying === null && spool !== null) {
+      const segment = spool.oldest();
+      if (segment !== null) {
+        if (segment.corrupt > 0) {
+          options.onError(`${options.signal} spool: ${segment.corrupt} damaged batches in ${segment.name} skipped`);
+          stats.dropped('spool_corrupt', segment.corrupt);
+        }
+        replaying = { segment, sentNow: 0 };
+        if (segment.batches.length === 0) {
+          spool.markSent(segment.name, segment.total, segment.total);
+          replaying = null;
+          return next();
+        }
+      }
+    }
+    if (replaying !== null) {
+      const batch = replaying.segment.batches[replaying.sentNow] as SpooledBatch;
+      return { ...batch, replayed: true };
+    }
+    return memory[0] ?? null;
+  }
+
+  /** Removes the batch just sent (or refused) from where it came from. */
+  function done(batch: Batch): void {
+    if (batch.replayed && replaying !== null) {
+      replaying.sentNow++;
+      const { segment, sentNow } = replaying;
+      spool?.markSent(segment.name, segment.sent + sentNow, segment.total);
+      if (sentNow >= segment.batches.length) replaying = null;
+      return;
+    }
+    memory.shift();
+    memoryBytes -= batch.bytes.length;
+  }
+
+  function schedule(): void {
+    if (stopped || sending || timer !== null || next() === null) return;
+    const wait = Math.max(0, nextAttemptAt - Date.now());
+    timer = setTimeout(() => {
+      timer = null;
+      void pump();
+    }, wait);
+    timer.unref();
+  }
+
+  /**
+   * Sends batches one at a time until the queue is empty, a send fails, or `until` passes;
+   * resolves true when nothing is left. A pass already under way is joined, not doubled.
+   */
+  function pump(until = Infinity): Promise<boolean> {
+    if (sending) return passing;
+    sending = true;
+    passing = pass(until);
+    return passing;
+  }
+
+  async function pass(until: number): Promise<boolean> {
+    try {
+      for (let batch = next(); batch !== null && Date.now() < until; batch = next()) {
+        const outcome = await sender.send(batch.bytes, Math.max(1, Math.min(options.sendTimeoutMs, until - Date.now())));
+        if (outcome.kind === 'retryable') {
+          failures++;
+          lastError = { at: new Date().toISOString(), message: outcome.message };
+          nextAttemptAt = Date.now() + Math.max(outcome.retryAfterMs ?? 0, backoff());
+          options.onError(`${options.signal} export failed, will retry: ${outcome.message}`);
+          return false;
+        }
+        done(batch);
+        failures = 0;
+        nextAttemptAt = 0;
+        if (outcome.kind === 'ok') {
+          if (batch.replayed) replayedExported += batch.records;
+          else stats.exported(batch.records);
+        } else {
+          lastError = { at: new Date().toISOString(), message: outcome.message };
+          options.onError(`${options.signal} export refused, ${batch.records} records dropped: ${outcome.message}`);
+          if (batch.replayed) replayedDropped += batch.records;
+          else stats.failed(batch.records, 'export_rejected');
+        }
+      }
+      return next() === null;
+    } catch (error) {
+      options.onError(`${options.signal} export queue: ${(error as Error).message}`);
+      return false;
+    } finally {
+      sending = false;
+      schedule();
+    }
+  }
+
+  /** Moves the oldest batches in memory to disk until memory is within `limit` bytes. */
+  function spill(limit: number): void {
+    const moved: Batch[] = [];
+    let bytes = memoryBytes;
+    // While a send is under way, the first batch may be on the wire: it stays, unless the
+    // queue is stopping, when it goes to disk too (and may then be sent twice: see shutdown).
+    const keep = sending && !stopped && memory[0] !== undefined && !(replaying !== null) ? 1 : 0;
+    while (bytes > limit && memory.length > keep + moved.length) {
+      const batch = memory[keep + moved.length] as Batch;
+      moved.push(batch);
+      bytes -= batch.bytes.length;
+    }
+    if (moved.length === 0) return;
+    memory.splice(keep, moved.length);
+    memoryBytes = bytes;
+    const records = moved.reduce((sum, batch) => sum + batch.records, 0);
+    if (spool === null) {
+      stats.failed(records, 'queue_full');
+      return;
+    }
+    try {
+      const dropped = spool.append(moved);
+      // Spilled records are out of this daemon's hands: a later replay sends them.
+      // The bound may drop older spilled records (this daemon's or an earlier one's): counted as
+      // dropped, apart from the balance of this daemon's accepted records.
+      stats.spooled(records);
+      if (dropped > 0) stats.dropped('spool_full', dropped);
+      spooled += records;
+      if (dropped > 0) options.onError(`${options.signal} spool full: the oldest ${dropped} records were dropped`);
+    } catch (error) {
+      stats.failed(records, 'spool_failed');
+      options.onError(`${options.signal} spool write failed, ${records} records lost: ${(error as Error).message}`);
+    }
+  }
+
+  schedule();
+
+  return {
+    enqueue(bytes, records) {
+      if (stopped) {
+        stats.failed(records, 'shutdown_deadline');
+        return;
+      }
+      const batch: Batch = { bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), records, createdAt: Date.now(), replayed: false };
+      memory.push(batch);
+      memoryBytes += batch.bytes.length;
+      if (memoryBytes > options.maxMemoryBytes) spill(options.maxMemoryBytes / 2);
+      schedule();
+    },
+    async flush(timeoutMs) {
+      const until = Date.now() + timeoutMs;
+      nextAttemptAt = 0;
+      if (timer !== null) {
+        clearTimeout(timer);
+        timer = null;
+      }
+      // A pass under way finishes first; then one pass now, which stops at a failure.
+      if (sending) await Promise.race([passing, new Promise((resolve) => setTimeout(resolve, Math.max(0, until - Date.now())).unref())]);
+      if (next() === null) return true;
+      if (Date.now() >= until) return false;
+      return pump(until);
+    },
+    shutdown(deadline) {
+      shutdownPromise ??= (async () => {
+        if (timer !== null) clearTimeout(timer);
+        timer = null;
+        // One pass within the deadline, whatever the backoff said; then whatever is left goes
+        // to disk, so a stop never loses what was accepted and never waits on a collector. A
+        // send still on the wire at the deadline is spilled too: if the collector took it after
+        // all, the next daemon sends it again (at least once, never lost).
+        const bounded = (work: Promise<unknown>): Promise<unknown> => Promise.race([work, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref())]);
+        if (sending) await bounded(passing);
+        nextAttemptAt = 0;
+        if (!sending && Date.now() < deadline) await bounded(pump(deadline));
+        stopped = true;
+        spill(0);
+      })();
+      return shutdownPromise;
+    },
+    status() {
+      return {
+        memoryBatches: memory.length,
+        memoryBytes,
+        spooledSegments: spool?.segments() ?? 0,
+        spooledBytes: spool?.bytes() ?? 0,
+        oldestAgeMs: memory[0] === undefined ? null : Date.now() - memory[0].createdAt,
+        failures,
+        nextAttemptAt: failures > 0 && nextAttemptAt > 0 ? new Date(nextAttemptAt).toISOString() : null,
+        lastError,
+        replayed: { exported: replayedExported, dropped: replayedDropped },
+        spooled,
+      };
+    },
+    pending: () => memory.length > 0 || replaying !== null || (spool?.segments() ?? 0) > 0,
+  };
+}

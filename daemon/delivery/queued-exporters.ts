@@ -1,0 +1,62 @@
+/**
+ * Exporters that hand serialised batches to an export queue instead of sending them: the SDK
+ * sees an export succeed as soon as the batch is queued (the queue then owns its delivery and
+ * its accounting), so a collector that is down never holds a collection or a batch processor.
+ * Each batch is serialised once, as OTLP protobuf, whatever retries follow.
+ */
+import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
+import { ProtobufLogsSerializer, ProtobufMetricsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import { AggregationTemporality, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+
+import type { ExportQueue } from './export-queue.js';
+
+/** An exporter whose success means "queued": whoever calls it must not count the records as exported. */
+export interface Delivering {
+  readonly delivers: true;
+}
+
+/** Metrics need the record count the reader knows (points are aggregates of many records). */
+export interface CountedMetricExporter extends PushMetricExporter, Delivering {
+  exportCounted(metrics: ResourceMetrics, records: number, resultCallback: (result: ExportResult) => void): void;
+}
+
+function enqueue(queue: ExportQueue, bytes: Uint8Array | undefined, records: number, what: string, done: (result: ExportResult) => void): void {
+  if (bytes === undefined) return done({ code: ExportResultCode.FAILED, error: new Error(`${what} could not be serialised as OTLP protobuf`) });
+  queue.enqueue(bytes, records);
+  done({ code: ExportResultCode.SUCCESS });
+}
+
+export function createQueuedMetricExporter(queue: ExportQueue): CountedMetricExporter {
+  const exportCounted = (metrics: ResourceMetrics, records: number, done: (result: ExportResult) => void): void =>
+    enqueue(queue, ProtobufMetricsSerializer.serializeRequest(metrics), records, 'metrics', done);
+  return {
+    delivers: true,
+    exportCounted,
+    // Without a count (not the daemon's reader): the data points stand for the records.
+    export: (metrics, done) => exportCounted(metrics, metrics.scopeMetrics.reduce((sum, scope) => sum + scope.metrics.reduce((points, metric) => points + metric.dataPoints.length, 0), 0), done),
+    forceFlush: () => Promise.resolve(),
+    // The queue is shut down by the daemon after the pipelines, with what is left of the deadline.
+    shutdown: () => Promise.resolve(),
+    selectAggregationTemporality: () => AggregationTemporality.DELTA,
+  };
+}
+
+export function createQueuedLogExporter(queue: ExportQueue): LogRecordExporter & Delivering {
+  return {
+    delivers: true,
+    export: (logs: ReadableLogRecord[], done) => enqueue(queue, ProtobufLogsSerializer.serializeRequest(logs), logs.length, 'logs', done),
+    forceFlush: () => Promise.resolve(),
+    shutdown: () => Promise.resolve(),
+  };
+}
+
+export function createQueuedSpanExporter(queue: ExportQueue): SpanExporter & Delivering {
+  return {
+    delivers: true,
+    export: (spans: ReadableSpan[], done) => enqueue(queue, ProtobufTraceSerializer.serializeRequest(spans), spans.length, 'traces', done),
+    forceFlush: () => Promise.resolve(),
+    shutdown: () => Promise.resolve(),
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * Delivery when the collector is down or hangs: the export queue retries, a stop spills what it
+ * could not send to disk within its deadline, and the next daemon sends it, in order, once.
+ * Delta temporality makes a duplicate or a loss visible in every sum.
+ */
+import { join } from 'node:path';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { createTestHome, type DaemonProcess, grpcConfig, ROOT, runNode, startDaemonProcess, type TestHome } from './support/daemon.js';
+import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
+import { openRawPeer, type RawPeer } from './support/raw-client.js';
+
+const RECORDER = join(ROOT, 'test/fixtures/record-metrics.mjs');
+
+describe('delivery through outages', () => {
+  let home: TestHome | undefined;
+  let receiver: OtlpReceiver | undefined;
+  let daemon: DaemonProcess | undefined;
+  let peer: RawPeer | undefined;
+
+  async function setUp(extra = ''): Promise<{ home: TestHome; receiver: OtlpReceiver }> {
+    home = createTestHome();
+    receiver = await startOtlpReceiver();
+    // Retries start fast in tests; the interval is long so only flushes and stops export.
+    home.writeConfig(`${grpcConfig(receiver.endpoint, 600_000, { codexd: `export_retry_initial_ms = 50\nexport_retry_max_ms = 200\n${extra}` })}`);
+    return { home, receiver };
+  }
+
+  async function sendEvents(count: number, sessionId: string): Promise<void> {
+    peer = await openRawPeer((home as TestHome).socketPath);
+    await peer.initialize('codex-exec');
+    await peer.request(1, 'session/start', { sessionId });
+    const reply = await peer.request(2, 'session/event', { events: Array.from({ length: count }, (_, index) => ({ sessionId, name: 'codex.sse_event', traceSafe: { n: index } })) });
+    expect(reply.result).toEqual({ accepted: count, rejected: [] });
+    peer.destroy();
+  }
+
+  afterEach(async () => {
+    peer?.destroy();
+    await daemon?.stop();
+    await receiver?.close();
+    home?.remove();
+    home = receiver = daemon = peer = undefined;
+  });
+
+  it('spills to disk what a stop could not send while the collector is down, and the next daemon sends it exactly once', async () => {
+    const { home, receiver } = await setUp();
+    receiver.setBehavior('unavailable');
+    daemon = await startDaemonProcess(home);
+    for (const [name, count] of [['first', 3000], ['second', 1500]] as const) {
+      const run = await runNode(home, RECORDER, [name, String(count), 'tagged']);
+      expect(run.code, run.stderr).toBe(0);
+    }
+    await sendEvents(40, 'down-1');
+    await daemon.request('daemon/flush', {});
+    const failing = await daemon.status();
+    expect(failing.exporters.every((exporter) => exporter.state === 'failing')).toBe(true);
+    expect(failing.signals.metrics).toMatchObject({ exported: 0, failed: 0, droppedTotal: 0 });
+
+    const started = Date.now();
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+    // The flush deadline is 3 s: a collector that is down does not hold the stop past it.
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(receiver.sumOf('codex.test.calls')).toBe(0);
+
+    receiver.setBehavior('ok');
+    daemon = await startDaemonProcess(home);
+    const current = receiver;
+    await current.waitFor(() => current.sumOf('codex.test.calls') >= 4500 && current.logRecords().length >= 40 && current.spans().length >= 40, 15_000, 'the spooled batches');
+    // Give a duplicate the time to show.
+    await daemon.request('daemon/flush', {});
+    expect(receiver.sumOf('codex.test.calls', { client: 'first' })).toBe(3000);
+    expect(receiver.sumOf('codex.test.calls', { client: 'second' })).toBe(1500);
+    expect(receiver.logRecords()).toHaveLength(40);
+    expect(receiver.spans()).toHaveLength(40);
+    const status = await daemon.status();
+    const metricsQueue = status.exporters.find((exporter) => exporter.signal === 'metrics')?.queue;
+    expect(metricsQueue?.replayed.exported).toBeGreaterThan(0);
+    expect(metricsQueue).toMatchObject({ spooledSegments: 0, memoryBatches: 0, failures: 0 });
+  });
+
+  it('retries while the collector is down, then delivers every record once, in order, without a restart', async () => {
+    const { home, receiver } = await setUp();
+    daemon = await startDaemonProcess(home);
+    receiver.setBehavior('unavailable');
+    const batches = 4;
+    for (let batch = 0; batch < batches; batch++) {
+      const run = await runNode(home, RECORDER, [`b${batch}`, '600', 'tagged']);
+      expect(run.code, run.stderr).toBe(0);
+      // Each flush hands one batch to the queue, which cannot send it.
+      await daemon.request('daemon/flush', { timeoutMs: 200 });
+    }
+    const queued = (await daemon.status()).exporters[0]?.queue;
+    expect(queued?.memoryBatches).toBe(batches);
+    expect(queued?.failures).toBeGreaterThan(0);
+    receiver.setBehavior('ok');
+    const current = receiver;
+    await current.waitFor(() => current.sumOf('codex.test.calls') === batches * 600, 15_000, 'the retried batches');
+    for (let batch = 0; batch < batches; batch++) expect(receiver.sumOf('codex.test.calls', { client: `b${batch}` })).toBe(600);
+    // In order: the batches arrive as they were made.
+    const order = receiver.points().filter((point) => point.name === 'codex.test.calls').map((point) => String(point.attributes.client));
+    expect([...new Set(order)]).toEqual(['b0', 'b1', 'b2', 'b3']);
+    expect((await daemon.status()).signals.metrics).toMatchObject({ buffered: 0, exported: 12, failed: 0 });
+  });
+
+  it('does not let a hanging collector hold a stop past its deadline, and keeps what was in flight', async () => {
+    const { home, receiver } = await setUp();
+    daemon = await startDaemonProcess(home);
+    receiver.setBehavior('hang');
+    const run = await runNode(home, RECORDER, ['hung', '300', 'tagged']);
+    expect(run.code, run.stderr).toBe(0);
+    void daemon.request('daemon/flush', { timeoutMs: 200 }).catch(() => undefined);
+    await receiver.waitFor(() => receiver.hungCalls > 0, 10_000, 'a hung export');
+    const started = Date.now();
+    expect(await daemon.stop()).toEqual({ code: 0, signal: null });
+    expect(Date.now() - started).toBeLessThan(3000 + 1500);
+    receiver.setBehavior('ok');
+    daemon = await startDaemonProcess(home);
+    const current = receiver;
+    await current.waitFor(() => current.sumOf('codex.test.calls', { client: 'hung' }) >= 300, 15_000, 'the spilled batch');
+    expect(receiver.sumOf('codex.test.calls', { client: 'hung' })).toBe(300);
+  });
+});
