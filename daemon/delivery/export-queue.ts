@@ -50,6 +50,8 @@ export interface ExportQueue {
    */
   shutdown(deadline: number): Promise<void>;
   status(): QueueStatus;
+  /** Moves every batch waiting in memory to disk (the journal is growing: the collector has been failing a while). */
+  spillNow(): void;
   /** Whether anything waits, in memory or on disk. */
   pending(): boolean;
 }
@@ -71,6 +73,13 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
   let lastError: { at: string; message: string } | null = null;
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
+  /** Set when a stop begins: no retry timer may start from then on. */
+  let stopping = false;
+  /**
+   * The segment a spill wrote while a memory batch was on the wire: should that send fail, the
+   * batch goes to disk just before it, so the order holds.
+   */
+  let spilledPastWire: string | null = null;
   let shutdownPromise: Promise<void> | null = null;
   let replayedExported = 0;
   let replayedDropped = 0;
@@ -90,7 +99,7 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
       if (segment !== null) {
         if (segment.corrupt > 0) {
           options.onError(`${options.signal} spool: ${segment.corrupt} damaged batches in ${segment.name} skipped`);
-          stats.dropped('spool_corrupt', segment.corrupt);
+          stats.dropped('spool_corrupt', segment.corruptRecords);
         }
         replaying = { segment, sentNow: 0 };
         if (segment.batches.length === 0) {
@@ -121,7 +130,7 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
   }
 
   function schedule(): void {
-    if (stopped || sending || timer !== null || next() === null) return;
+    if (stopped || stopping || sending || timer !== null || next() === null) return;
     const wait = Math.max(0, nextAttemptAt - Date.now());
     timer = setTimeout(() => {
       timer = null;
@@ -145,6 +154,23 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
     try {
       for (let batch = next(); batch !== null && Date.now() < until; batch = next()) {
         const outcome = await sender.send(batch.bytes, Math.max(1, Math.min(options.sendTimeoutMs, until - Date.now())));
+        // A stop spilled this batch while it was on the wire: the next daemon sends it (again,
+        // if this send went through); its records are counted as spooled already.
+        if (stopped) return false;
+        if (outcome.kind === 'retryable' && !batch.replayed && spilledPastWire !== null && spool !== null && memory[0] === batch) {
+          // Younger batches went to disk while this one was on the wire: it goes just before them.
+          memory.shift();
+          memoryBytes -= batch.bytes.length;
+          try {
+            spool.insertBefore(spilledPastWire, [batch]);
+            stats.spooled(batch.records);
+            spooled += batch.records;
+          } catch (error) {
+            stats.failed(batch.records, 'spool_failed');
+            options.onError(`${options.signal} spool write failed, ${batch.records} records lost: ${(error as Error).message}`);
+          }
+          spilledPastWire = null;
+        }
         if (outcome.kind === 'retryable') {
           failures++;
           lastError = { at: new Date().toISOString(), message: outcome.message };
@@ -153,6 +179,7 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
           return false;
         }
         done(batch);
+        if (!batch.replayed) spilledPastWire = null;
         failures = 0;
         nextAttemptAt = 0;
         if (outcome.kind === 'ok') {
@@ -181,7 +208,7 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
     let bytes = memoryBytes;
     // While a send is under way, the first batch may be on the wire: it stays, unless the
     // queue is stopping, when it goes to disk too (and may then be sent twice: see shutdown).
-    const keep = sending && !stopped && memory[0] !== undefined && !(replaying !== null) ? 1 : 0;
+    const keep = sending && !stopped && memory[0] !== undefined && replaying === null ? 1 : 0;
     while (bytes > limit && memory.length > keep + moved.length) {
       const batch = memory[keep + moved.length] as Batch;
       moved.push(batch);
@@ -196,7 +223,8 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
       return;
     }
     try {
-      const dropped = spool.append(moved);
+      const { name, dropped } = spool.append(moved, (replaying as { segment: Segment } | null)?.segment.name);
+      if (keep === 1 && name !== null) spilledPastWire ??= name;
       // Spilled records are out of this daemon's hands: a later replay sends them.
       // The bound may drop older spilled records (this daemon's or an earlier one's): counted as
       // dropped, apart from the balance of this daemon's accepted records.
@@ -239,6 +267,7 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
     },
     shutdown(deadline) {
       shutdownPromise ??= (async () => {
+        stopping = true;
         if (timer !== null) clearTimeout(timer);
         timer = null;
         // One pass within the deadline, whatever the backoff said; then whatever is left goes
@@ -268,6 +297,7 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
         spooled,
       };
     },
+    spillNow: () => spill(0),
     pending: () => memory.length > 0 || replaying !== null || (spool?.segments() ?? 0) > 0,
   };
 }

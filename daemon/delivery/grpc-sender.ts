@@ -80,8 +80,9 @@ export function retryInfoDelayMs(statusDetails: Uint8Array | undefined): number 
       const any = fields(detail);
       const typeUrl = any.get(1)?.[0];
       const value = any.get(2)?.[0];
-      if (!(typeUrl instanceof Uint8Array) || !(value instanceof Uint8Array)) continue;
-      if (!Buffer.from(typeUrl).toString('utf8').endsWith('google.rpc.RetryInfo')) continue;
+      if (!(typeUrl instanceof Uint8Array) || !Buffer.from(typeUrl).toString('utf8').endsWith('google.rpc.RetryInfo')) continue;
+      // proto3 leaves an empty message out: RetryInfo{} means "retry, with no delay given".
+      if (!(value instanceof Uint8Array)) return 0;
       const duration = fields(value).get(1)?.[0];
       if (!(duration instanceof Uint8Array)) return 0;
       const parts = fields(duration);

@@ -2,9 +2,11 @@
  * Export batches on disk: what a signal's export queue could not send, spilled in order and
  * replayed in order, by this daemon or the next one.
  *
- *   <dir>/<time>-<seq>.seg        a segment: "CDXSEG1\n", then per batch
+ *   <dir>/<time>-<seq>-1.seg      a segment: "CDXSEG1\n", then per batch
  *                                 [u32 length][u32 crc32][u32 records][f64 created ms][bytes]
- *   <dir>/<time>-<seq>.seg.sent   how many of its batches have been sent (replay progress)
+ *   <dir>/<time>-<seq>-1.seg.sent how many of its batches have been sent (replay progress)
+ *   <dir>/<time>-<seq>-0.seg      a batch that belongs just before that segment (it was on the
+ *                                 wire when the younger ones were spilled, and then failed)
  *
  * A segment is written to a temporary name, synced, renamed and the folder synced: it is there
  * whole or not at all. A batch whose checksum does not match is skipped and counted. Bounded:
@@ -31,17 +33,22 @@ export interface Segment {
   /** Batches of the segment sent before (by this daemon or an earlier one), and all of them. */
   readonly sent: number;
   readonly total: number;
-  /** Batches whose checksum did not match, and the records they said they held (0 when unreadable). */
+  /** Batches whose checksum did not match, or that were cut short. */
   readonly corrupt: number;
+  /** The records the damaged batches said they held (0 where their header itself is gone). */
+  readonly corruptRecords: number;
 }
 
 export interface SegmentSpool {
   readonly dir: string;
   /**
-   * Writes `batches` as the newest segment, durably. Returns the records of what the bound made
-   * it drop (oldest segments first, then the oldest of these batches).
+   * Writes `batches` as the newest segment, durably. Returns its name and the records of what
+   * the bound made it drop (oldest segments first, never `protect`, then the oldest of these
+   * batches).
    */
-  append(batches: readonly SpooledBatch[]): number;
+  append(batches: readonly SpooledBatch[], protect?: string): { name: string | null; dropped: number };
+  /** Writes `batches` as a segment that comes just before the segment `name`. */
+  insertBefore(name: string, batches: readonly SpooledBatch[]): void;
   /** The oldest segment with what is left of it, or null when the spool is empty. */
   oldest(): Segment | null;
   /** Notes that the first `count` of the segment's `total` batches are sent; all of them removes it. */
@@ -84,10 +91,11 @@ function encode(batches: readonly SpooledBatch[]): Buffer {
   return Buffer.concat(parts);
 }
 
-function decode(content: Buffer): { batches: SpooledBatch[]; corrupt: number } {
+function decode(content: Buffer): { batches: SpooledBatch[]; corrupt: number; corruptRecords: number } {
   const batches: SpooledBatch[] = [];
   let corrupt = 0;
-  if (!content.subarray(0, MAGIC.length).equals(MAGIC)) return { batches, corrupt: 1 };
+  let corruptRecords = 0;
+  if (!content.subarray(0, MAGIC.length).equals(MAGIC)) return { batches, corrupt: 1, corruptRecords };
   let offset = MAGIC.length;
   while (offset + ENTRY_HEADER <= content.length) {
     const length = content.readUInt32LE(offset);
@@ -97,14 +105,21 @@ function decode(content: Buffer): { batches: SpooledBatch[]; corrupt: number } {
     const start = offset + ENTRY_HEADER;
     if (start + length > content.length) {
       corrupt++;
+      corruptRecords += records;
+      offset = content.length;
       break;
     }
     const bytes = content.subarray(start, start + length);
     if (crc32(bytes) === checksum) batches.push({ bytes: Buffer.from(bytes), records, createdAt });
-    else corrupt++;
+    else {
+      corrupt++;
+      corruptRecords += records;
+    }
     offset = start + length;
   }
-  return { batches, corrupt };
+  // A file cut inside a batch's header.
+  if (offset < content.length) corrupt++;
+  return { batches, corrupt, corruptRecords };
 }
 
 let sequence = 0;
@@ -150,8 +165,8 @@ export function openSegmentSpool(dir: string, maxBytes: number): SegmentSpool {
 
   return {
     dir,
-    append(batches) {
-      if (batches.length === 0) return 0;
+    append(batches, protect) {
+      if (batches.length === 0) return { name: null, dropped: 0 };
       let dropped = 0;
       let kept = [...batches];
       let content = encode(kept);
@@ -162,15 +177,29 @@ export function openSegmentSpool(dir: string, maxBytes: number): SegmentSpool {
       }
       for (const name of names()) {
         if (total + content.length <= maxBytes) break;
+        // The segment being replayed is held by the queue: it is not the bound's to drop.
+        if (name === protect) continue;
         dropped += recordsLeftIn(name);
         remove(name);
       }
-      if (kept.length === 0) return dropped;
-      const name = `${String(Date.now()).padStart(15, '0')}-${String(sequence++ % 1e6).padStart(6, '0')}.seg`;
+      while (total + content.length > maxBytes && kept.length > 0) {
+        dropped += (kept.shift() as SpooledBatch).records;
+        content = encode(kept);
+      }
+      if (kept.length === 0) return { name: null, dropped };
+      const name = `${String(Date.now()).padStart(15, '0')}-${String(sequence++ % 1e6).padStart(6, '0')}-1.seg`;
       writeDurably(join(dir, name), content);
       syncFolder(dir);
       total += content.length;
-      return dropped;
+      return { name, dropped };
+    },
+    insertBefore(name, batches) {
+      // "-0" sorts just before "-1": between the segment and the one before it.
+      const before = name.replace(/-1\.seg$/, '-0.seg');
+      const content = encode(batches);
+      writeDurably(join(dir, before), content);
+      syncFolder(dir);
+      total += content.length;
     },
     oldest() {
       for (const name of names()) {
@@ -180,14 +209,14 @@ export function openSegmentSpool(dir: string, maxBytes: number): SegmentSpool {
         } catch {
           continue;
         }
-        const { batches, corrupt } = decode(content);
+        const { batches, corrupt, corruptRecords } = decode(content);
         const sent = sentCount(name);
         const left = batches.slice(sent);
         if (left.length === 0 && corrupt === 0) {
           remove(name);
           continue;
         }
-        return { name, batches: left, sent, total: batches.length, corrupt };
+        return { name, batches: left, sent, total: batches.length, corrupt, corruptRecords };
       }
       return null;
     },

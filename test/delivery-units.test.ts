@@ -1,0 +1,602 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { createExportQueue, type ExportQueue, type ExportQueueOptions } from '../daemon/delivery/export-queue.js';
+import { retryInfoDelayMs, type Sender, type SendOutcome } from '../daemon/delivery/grpc-sender.js';
+import { openSegmentSpool, type SegmentSpool, type SpooledBatch } from '../daemon/delivery/segment-spool.js';
+import { createSignalStats, type SignalStats } from '../daemon/stats.js';
+
+// The segment format, as segment-spool.ts writes it: "CDXSEG1\n", then per batch a 20-byte
+// header ([u32 length][u32 crc32][u32 records][f64 created ms]) and the bytes.
+const MAGIC_BYTES = 8;
+const ENTRY_HEADER = 20;
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cdx-delivery-'));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A batch whose bytes say which it is, padded to `size` bytes. */
+function batch(tag: string, records: number, size = 100, createdAt = 1_700_000_000_123.5): SpooledBatch {
+  return { bytes: Buffer.from(`batch-${tag}-`.padEnd(size, '.')), records, createdAt };
+}
+
+function segmentFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.seg'))
+    .sort();
+}
+
+function bytesOnDisk(dir: string): number {
+  return segmentFiles(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+}
+
+const tags = (batches: readonly SpooledBatch[]): string[] => batches.map((one) => one.bytes.toString().replace(/\.+$/, ''));
+
+describe('segment spool', () => {
+  it('gives back what was appended, bytes, records and creation time intact', () => {
+    const spool = openSegmentSpool(join(tempDir(), 'metrics'), 1 << 20);
+    const written = [batch('a', 3, 50, 1_700_000_000_001.25), batch('b', 0, 0, 42), batch('c', 7, 300, 1_800_000_000_000)];
+    expect(spool.append(written).dropped).toBe(0);
+    const segment = spool.oldest();
+    expect(segment).not.toBeNull();
+    expect(segment?.batches).toEqual(written);
+    expect(segment).toMatchObject({ sent: 0, total: 3, corrupt: 0 });
+    expect(statSync(spool.dir).mode & 0o777).toBe(0o700);
+  });
+
+  it('replays the oldest segment first', () => {
+    const spool = openSegmentSpool(join(tempDir(), 'metrics'), 1 << 20);
+    spool.append([batch('a', 1), batch('b', 1)]);
+    spool.append([batch('c', 1)]);
+    spool.append([batch('d', 1), batch('e', 1)]);
+    expect(spool.segments()).toBe(3);
+    const seen: string[] = [];
+    for (let segment = spool.oldest(); segment !== null; segment = spool.oldest()) {
+      seen.push(...tags(segment.batches));
+      spool.markSent(segment.name, segment.total, segment.total);
+    }
+    expect(seen).toEqual(['batch-a-', 'batch-b-', 'batch-c-', 'batch-d-', 'batch-e-']);
+    expect(spool.segments()).toBe(0);
+    expect(spool.bytes()).toBe(0);
+  });
+
+  it('keeps replay progress across a reopen, and removes a segment and its progress once all is sent', () => {
+    const dir = join(tempDir(), 'metrics');
+    const spool = openSegmentSpool(dir, 1 << 20);
+    spool.append([batch('a', 1), batch('b', 2), batch('c', 3)]);
+    const first = spool.oldest();
+    if (first === null) throw new Error('no segment');
+    spool.markSent(first.name, 2, first.total);
+    expect(readFileSync(join(dir, `${first.name}.sent`), 'utf8')).toBe('2');
+
+    const reopened = openSegmentSpool(dir, 1 << 20);
+    const again = reopened.oldest();
+    expect(again).toMatchObject({ name: first.name, sent: 2, total: 3, corrupt: 0 });
+    expect(tags(again?.batches ?? [])).toEqual(['batch-c-']);
+
+    reopened.markSent(first.name, 3, 3);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(reopened.oldest()).toBeNull();
+    expect(openSegmentSpool(dir, 1 << 20).oldest()).toBeNull();
+  });
+
+  it('skips and counts a batch whose bytes were damaged, and returns the others', () => {
+    const dir = join(tempDir(), 'metrics');
+    const spool = openSegmentSpool(dir, 1 << 20);
+    spool.append([batch('a', 1), batch('b', 2), batch('c', 3)]);
+    const [name] = segmentFiles(dir);
+    const path = join(dir, name as string);
+    const content = readFileSync(path);
+    // One bit of the second batch's payload.
+    const at = MAGIC_BYTES + ENTRY_HEADER + 100 + ENTRY_HEADER + 40;
+    content[at] = (content[at] as number) ^ 0x01;
+    writeFileSync(path, content);
+    const segment = spool.oldest();
+    expect(tags(segment?.batches ?? [])).toEqual(['batch-a-', 'batch-c-']);
+    expect(segment).toMatchObject({ corrupt: 1, total: 2, sent: 0 });
+  });
+
+  it('returns the whole batches before a cut in the middle of a batch, and counts the damage', () => {
+    const dir = join(tempDir(), 'metrics');
+    const spool = openSegmentSpool(dir, 1 << 20);
+    spool.append([batch('a', 1), batch('b', 2), batch('c', 3)]);
+    const [name] = segmentFiles(dir);
+    const path = join(dir, name as string);
+    // Cut inside the third batch's bytes.
+    writeFileSync(path, readFileSync(path).subarray(0, MAGIC_BYTES + 2 * (ENTRY_HEADER + 100) + ENTRY_HEADER + 10));
+    const segment = openSegmentSpool(dir, 1 << 20).oldest();
+    expect(tags(segment?.batches ?? [])).toEqual(['batch-a-', 'batch-b-']);
+    expect(segment?.corrupt).toBe(1);
+  });
+
+  it('treats a file that is not a segment as damaged, and lets it be removed', () => {
+    const dir = join(tempDir(), 'metrics');
+    const spool = openSegmentSpool(dir, 1 << 20);
+    writeFileSync(join(dir, '000000000000001-000000.seg'), 'not a segment');
+    const segment = spool.oldest();
+    expect(segment).toMatchObject({ batches: [], corrupt: 1, total: 0 });
+    spool.markSent(segment?.name as string, 0, 0);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('drops the oldest segments past its byte bound and says how many records they held', () => {
+    const dir = join(tempDir(), 'metrics');
+    // One batch of 100 bytes makes a segment of 128 bytes: two fit in 300, three do not.
+    const spool = openSegmentSpool(dir, 300);
+    expect(spool.append([batch('a', 5)]).dropped).toBe(0);
+    expect(spool.append([batch('b', 6)]).dropped).toBe(0);
+    expect(spool.bytes()).toBe(256);
+    expect(spool.append([batch('c', 7)]).dropped).toBe(5);
+    expect(spool.segments()).toBe(2);
+    expect(spool.bytes()).toBe(256);
+    expect(tags(spool.oldest()?.batches ?? [])).toEqual(['batch-b-']);
+  });
+
+  it('counts only the unsent records of a partly replayed segment the bound drops', () => {
+    const dir = join(tempDir(), 'metrics');
+    // Two batches: 8 + 2 * 120 = 248 bytes.
+    const spool = openSegmentSpool(dir, 300);
+    spool.append([batch('a', 5), batch('b', 6)]);
+    const segment = spool.oldest();
+    spool.markSent(segment?.name as string, 1, 2);
+    expect(spool.append([batch('c', 7)]).dropped).toBe(6);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.sent'))).toEqual([]);
+  });
+
+  it('drops the oldest batches of one append larger than the bound', () => {
+    const dir = join(tempDir(), 'metrics');
+    const spool = openSegmentSpool(dir, 300);
+    expect(spool.append([batch('old', 9)]).dropped).toBe(0);
+    // Five batches of 100 bytes: only the newest two fit (8 + 2 * 120 = 248), and the segment
+    // already there goes too.
+    expect(spool.append([batch('a', 1), batch('b', 2), batch('c', 3), batch('d', 4), batch('e', 5)]).dropped).toBe(9 + 1 + 2 + 3);
+    expect(spool.segments()).toBe(1);
+    expect(spool.bytes()).toBe(248);
+    expect(tags(spool.oldest()?.batches ?? [])).toEqual(['batch-d-', 'batch-e-']);
+    // A single batch that can never fit is dropped, and nothing is written.
+    expect(spool.append([batch('huge', 4, 400)]).dropped).toBe(4);
+    expect(spool.segments()).toBe(1);
+  });
+
+  it('removes the temporary files of an interrupted write when it opens', () => {
+    const dir = join(tempDir(), 'metrics');
+    const spool = openSegmentSpool(dir, 1 << 20);
+    spool.append([batch('a', 1)]);
+    writeFileSync(join(dir, '000000000000009-000001.seg.tmp'), 'CDXSEG1\nhalf');
+    writeFileSync(join(dir, '000000000000001-000000.seg.sent.tmp'), '1');
+    const reopened = openSegmentSpool(dir, 1 << 20);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    expect(reopened.segments()).toBe(1);
+    expect(reopened.bytes()).toBe(spool.bytes());
+  });
+
+  it('tracks its bytes and segments as they are on disk', () => {
+    const dir = join(tempDir(), 'metrics');
+    const spool = openSegmentSpool(dir, 1 << 20);
+    expect([spool.bytes(), spool.segments()]).toEqual([0, 0]);
+    spool.append([batch('a', 1), batch('b', 1, 33)]);
+    spool.append([batch('c', 1, 7)]);
+    expect(spool.segments()).toBe(2);
+    expect(spool.bytes()).toBe(bytesOnDisk(dir));
+    const oldest = spool.oldest();
+    spool.markSent(oldest?.name as string, 1, 2);
+    expect(spool.bytes()).toBe(bytesOnDisk(dir));
+    spool.markSent(oldest?.name as string, 2, 2);
+    expect(spool.segments()).toBe(1);
+    expect(spool.bytes()).toBe(bytesOnDisk(dir));
+    expect(openSegmentSpool(dir, 1 << 20).bytes()).toBe(spool.bytes());
+  });
+});
+
+// A protobuf encoder just big enough for google.rpc.Status.
+function varint(value: number): number[] {
+  const out: number[] = [];
+  let rest = value;
+  while (rest >= 0x80) {
+    out.push((rest % 0x80) | 0x80);
+    rest = Math.floor(rest / 0x80);
+  }
+  out.push(rest);
+  return out;
+}
+const varintField = (field: number, value: number): number[] => [...varint(field * 8), ...varint(value)];
+function bytesField(field: number, value: number[] | string): number[] {
+  const bytes = typeof value === 'string' ? [...Buffer.from(value)] : value;
+  return [...varint(field * 8 + 2), ...varint(bytes.length), ...bytes];
+}
+const any = (typeUrl: string, value: number[]): number[] => [...bytesField(1, typeUrl), ...bytesField(2, value)];
+const retryInfo = (seconds: number, nanos: number): number[] => bytesField(1, [...varintField(1, seconds), ...varintField(2, nanos)]);
+const status = (code: number, message: string, details: number[][]): Uint8Array =>
+  Uint8Array.from([...varintField(1, code), ...bytesField(2, message), ...details.flatMap((detail) => bytesField(3, detail))]);
+
+describe('RetryInfo in grpc-status-details-bin', () => {
+  it('reads the delay of a RetryInfo detail, in milliseconds', () => {
+    expect(retryInfoDelayMs(status(8, 'slow down', [any('type.googleapis.com/google.rpc.RetryInfo', retryInfo(2, 500_000_000))]))).toBe(2500);
+    expect(retryInfoDelayMs(status(8, 'later', [any('type.googleapis.com/google.rpc.RetryInfo', retryInfo(90, 0))]))).toBe(90_000);
+    // After a detail of another type.
+    const errorInfo = any('type.googleapis.com/google.rpc.ErrorInfo', bytesField(1, 'QUOTA'));
+    expect(retryInfoDelayMs(status(8, 'quota', [errorInfo, any('type.googleapis.com/google.rpc.RetryInfo', retryInfo(0, 250_000_000))]))).toBe(250);
+    // A Buffer, as grpc-js hands trailers over.
+    expect(retryInfoDelayMs(Buffer.from(status(14, '', [any('type.googleapis.com/google.rpc.RetryInfo', retryInfo(1, 0))])))).toBe(1000);
+  });
+
+  it('is null without a RetryInfo detail', () => {
+    expect(retryInfoDelayMs(status(8, 'quota', [any('type.googleapis.com/google.rpc.ErrorInfo', bytesField(1, 'QUOTA'))]))).toBeNull();
+    expect(retryInfoDelayMs(status(8, 'no details', []))).toBeNull();
+    expect(retryInfoDelayMs(undefined)).toBeNull();
+    expect(retryInfoDelayMs(new Uint8Array())).toBeNull();
+  });
+
+  it('is null, and does not throw, for bytes that are not a Status', () => {
+    const garbage = [
+      Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+      Uint8Array.from([0x1a, 0xff, 0xff, 0xff, 0xff, 0x0f]),
+      Uint8Array.from([0x1b, 0x01, 0x02]),
+      Buffer.from('definitely not protobuf'),
+      Uint8Array.from(Array.from({ length: 257 }, (_, index) => (index * 37 + 11) % 256)),
+    ];
+    for (const bytes of garbage) expect(retryInfoDelayMs(bytes)).toBeNull();
+  });
+});
+
+/** A sender that records what it got and answers as the test says. */
+interface FakeSender extends Sender {
+  readonly got: string[];
+  readonly at: number[];
+  /** Answers each send; the default says ok. */
+  answer: (bytes: string) => SendOutcome | Promise<SendOutcome>;
+}
+
+function fakeSender(): FakeSender {
+  const sender: FakeSender = {
+    got: [],
+    at: [],
+    answer: () => ({ kind: 'ok' }),
+    send(bytes) {
+      const text = Buffer.from(bytes).toString();
+      sender.got.push(text);
+      sender.at.push(Date.now());
+      return Promise.resolve(sender.answer(text));
+    },
+    close() {},
+  };
+  return sender;
+}
+
+const OK: SendOutcome = { kind: 'ok' };
+const retryable = (retryAfterMs: number | null = null): SendOutcome => ({ kind: 'retryable', message: 'UNAVAILABLE: collector down', retryAfterMs });
+const PERMANENT: SendOutcome = { kind: 'permanent', message: 'INVALID_ARGUMENT: bad request' };
+const never = (): Promise<SendOutcome> => new Promise(() => undefined);
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+interface Harness {
+  readonly queue: ExportQueue;
+  readonly sender: FakeSender;
+  readonly stats: SignalStats;
+  readonly spool: SegmentSpool;
+  readonly errors: string[];
+  /** Accepts `records` records and enqueues them as one batch of `size` bytes named `tag`. */
+  readonly put: (tag: string, records: number, size?: number) => void;
+}
+
+function harness(options: Partial<ExportQueueOptions> & { dir?: string; sender?: FakeSender } = {}): Harness {
+  const sender = options.sender ?? fakeSender();
+  const stats = options.stats ?? createSignalStats();
+  const spool = (options.spool as SegmentSpool | undefined) ?? openSegmentSpool(options.dir ?? join(tempDir(), 'metrics'), 1 << 20);
+  const errors: string[] = [];
+  const queue = createExportQueue({
+    signal: 'metrics',
+    maxMemoryBytes: 1 << 20,
+    retry: { initialMs: 10, maxMs: 20 },
+    sendTimeoutMs: 10_000,
+    onError: (message) => errors.push(message),
+    ...options,
+    sender,
+    stats,
+    spool,
+  });
+  const put = (tag: string, records: number, size = 100): void => {
+    stats.accepted(records);
+    queue.enqueue(batch(tag, records, size).bytes, records);
+  };
+  return { queue, sender, stats, spool, errors, put };
+}
+
+const sentTags = (sender: FakeSender): string[] => sender.got.map((text) => text.replace(/\.+$/, ''));
+
+describe('export queue', () => {
+  it('sends batches in the order they came and counts them exported', async () => {
+    const { queue, sender, stats, put } = harness();
+    put('a', 1);
+    put('b', 2);
+    put('c', 3);
+    await waitFor(() => sender.got.length === 3);
+    await waitFor(() => !queue.pending());
+    expect(sentTags(sender)).toEqual(['batch-a-', 'batch-b-', 'batch-c-']);
+    expect(stats.snapshot()).toMatchObject({ accepted: 6, exported: 6, buffered: 0, failed: 0, spooled: 0 });
+    expect(queue.status()).toMatchObject({ memoryBatches: 0, memoryBytes: 0, failures: 0, lastError: null });
+  });
+
+  it('holds a batch that failed for now, retries it after the backoff, and keeps the order', async () => {
+    const { queue, sender, stats, put } = harness();
+    let failuresLeft = 2;
+    sender.answer = () => (failuresLeft-- > 0 ? retryable() : OK);
+    put('a', 1);
+    put('b', 2);
+    await waitFor(() => sender.got.length >= 1);
+    await waitFor(() => queue.status().failures >= 1);
+    expect(stats.buffered()).toBe(3);
+    expect(queue.status().lastError?.message).toBe('UNAVAILABLE: collector down');
+    expect(queue.status().nextAttemptAt).not.toBeNull();
+    await waitFor(() => !queue.pending());
+    expect(sentTags(sender)).toEqual(['batch-a-', 'batch-a-', 'batch-a-', 'batch-b-']);
+    // Backoff: 10 ms then 20 ms, each with jitter of ±50% (a timer may fire a millisecond early).
+    expect((sender.at[1] as number) - (sender.at[0] as number)).toBeGreaterThanOrEqual(4);
+    expect((sender.at[2] as number) - (sender.at[1] as number)).toBeGreaterThanOrEqual(9);
+    expect(stats.snapshot()).toMatchObject({ exported: 3, buffered: 0, failed: 0 });
+    expect(queue.status()).toMatchObject({ failures: 0, nextAttemptAt: null });
+  });
+
+  it('waits at least as long as the collector asked (Retry-After / RetryInfo)', async () => {
+    const { queue, sender, put } = harness();
+    let failed = false;
+    sender.answer = () => {
+      if (failed) return OK;
+      failed = true;
+      return retryable(80);
+    };
+    put('a', 1);
+    await waitFor(() => !queue.pending());
+    expect(sender.got).toHaveLength(2);
+    expect((sender.at[1] as number) - (sender.at[0] as number)).toBeGreaterThanOrEqual(79);
+  });
+
+  it('drops a batch the collector refuses for good and goes on with the next', async () => {
+    const { queue, sender, stats, errors, put } = harness();
+    sender.answer = (text) => (text.startsWith('batch-a-') ? PERMANENT : OK);
+    put('a', 2);
+    put('b', 3);
+    await waitFor(() => !queue.pending());
+    expect(sentTags(sender)).toEqual(['batch-a-', 'batch-b-']);
+    expect(stats.snapshot()).toMatchObject({ accepted: 5, exported: 3, failed: 2, buffered: 0, dropped: { export_rejected: 2 } });
+    expect(queue.status()).toMatchObject({ failures: 0, lastError: { message: 'INVALID_ARGUMENT: bad request' } });
+    expect(errors.some((message) => message.includes('2 records dropped'))).toBe(true);
+  });
+
+  it('spills the oldest batches to disk past its memory bound and sends them first', async () => {
+    // 250 bytes of memory: the third batch of 100 bytes passes it, and the queue spills down to 125.
+    const { queue, sender, stats, spool, put } = harness({ maxMemoryBytes: 250 });
+    sender.answer = () => retryable(60_000);
+    put('a', 1);
+    await waitFor(() => queue.status().failures === 1);
+    put('b', 2);
+    put('c', 3);
+    put('d', 4);
+    expect(stats.snapshot()).toMatchObject({ spooled: 3, buffered: 7 });
+    expect(queue.status()).toMatchObject({ memoryBatches: 2, memoryBytes: 200, spooled: 3, spooledSegments: 1 });
+    expect(spool.bytes()).toBeGreaterThan(0);
+    sender.answer = () => OK;
+    expect(await queue.flush(5000)).toBe(true);
+    expect(sentTags(sender)).toEqual(['batch-a-', 'batch-a-', 'batch-b-', 'batch-c-', 'batch-d-']);
+    // What went to disk was counted when it went; its delivery is counted as a replay.
+    expect(stats.snapshot()).toMatchObject({ exported: 7, spooled: 3, buffered: 0 });
+    expect(queue.status()).toMatchObject({ memoryBatches: 0, spooledSegments: 0, spooledBytes: 0, replayed: { exported: 3, dropped: 0 } });
+  });
+
+  it('drops, counted, what does not fit in memory when there is no spool', async () => {
+    const sender = fakeSender();
+    sender.answer = () => retryable(60_000);
+    const stats = createSignalStats();
+    const queue = createExportQueue({ signal: 'logs', sender, stats, spool: null, maxMemoryBytes: 250, retry: { initialMs: 10, maxMs: 20 }, sendTimeoutMs: 1000, onError: () => undefined });
+    for (const [tag, records] of [['a', 1], ['b', 2], ['c', 3]] as const) {
+      stats.accepted(records);
+      queue.enqueue(batch(tag, records).bytes, records);
+    }
+    expect(stats.snapshot()).toMatchObject({ failed: 3, dropped: { queue_full: 3 }, buffered: 3 });
+    expect(queue.status().memoryBatches).toBe(1);
+    await queue.shutdown(Date.now() + 50);
+    expect(stats.snapshot()).toMatchObject({ failed: 6, buffered: 0 });
+  });
+
+  it('spills everything to disk at a stop when the collector fails, and the next queue replays it', async () => {
+    const dir = join(tempDir(), 'metrics');
+    const first = harness({ dir });
+    first.sender.answer = () => retryable();
+    first.put('a', 1);
+    first.put('b', 2);
+    first.put('c', 3);
+    await waitFor(() => first.queue.status().failures >= 1);
+    const started = Date.now();
+    await first.queue.shutdown(started + 2000);
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(first.stats.snapshot()).toMatchObject({ accepted: 6, spooled: 6, buffered: 0, exported: 0 });
+    expect(first.queue.status()).toMatchObject({ memoryBatches: 0, memoryBytes: 0, spooled: 6, spooledSegments: 1 });
+    // Accepted after the stop: counted, not kept.
+    first.put('late', 4);
+    expect(first.stats.snapshot()).toMatchObject({ failed: 4, dropped: { shutdown_deadline: 4 }, buffered: 0 });
+
+    const second = harness({ dir });
+    await waitFor(() => !second.queue.pending());
+    expect(sentTags(second.sender)).toEqual(['batch-a-', 'batch-b-', 'batch-c-']);
+    expect(second.queue.status().replayed).toEqual({ exported: 6, dropped: 0 });
+    expect(second.stats.snapshot()).toMatchObject({ exported: 0, buffered: 0 });
+    expect(segmentFiles(dir)).toEqual([]);
+  });
+
+  it('stops by its deadline when a send hangs, with the batch on the wire spilled too', async () => {
+    const dir = join(tempDir(), 'metrics');
+    const first = harness({ dir });
+    first.sender.answer = never;
+    first.put('a', 1);
+    first.put('b', 2);
+    first.put('c', 3);
+    await waitFor(() => first.sender.got.length === 1);
+    const started = Date.now();
+    const stopping = first.queue.shutdown(started + 150);
+    expect(first.queue.shutdown(started + 60_000)).toBe(stopping);
+    await stopping;
+    // The send's own timeout is 10 s; the stop waits for the deadline only.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(Date.now() - started).toBeLessThan(400);
+    expect(first.stats.snapshot()).toMatchObject({ spooled: 6, buffered: 0 });
+
+    const second = harness({ dir });
+    await waitFor(() => !second.queue.pending());
+    expect(sentTags(second.sender)).toEqual(['batch-a-', 'batch-b-', 'batch-c-']);
+    expect(second.queue.status().replayed).toEqual({ exported: 6, dropped: 0 });
+    expect(second.stats.snapshot().exported).toBe(0);
+  });
+
+  it('sends what it can before the deadline and spills only the rest', async () => {
+    const dir = join(tempDir(), 'metrics');
+    const { queue, sender, stats, put } = harness({ dir });
+    sender.answer = () => retryable(60_000);
+    put('a', 1);
+    await waitFor(() => queue.status().failures === 1);
+    put('b', 2);
+    sender.answer = (text) => (text.startsWith('batch-b-') ? retryable() : OK);
+    await queue.shutdown(Date.now() + 2000);
+    expect(sentTags(sender)).toEqual(['batch-a-', 'batch-a-', 'batch-b-']);
+    expect(stats.snapshot()).toMatchObject({ exported: 1, spooled: 2, buffered: 0 });
+  });
+
+  it('flushes: true once everything is sent, false while the collector keeps failing', async () => {
+    const { queue, sender, put } = harness({ retry: { initialMs: 60_000, maxMs: 60_000 } });
+    sender.answer = () => retryable();
+    put('a', 1);
+    put('b', 1);
+    const started = Date.now();
+    expect(await queue.flush(300)).toBe(false);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(queue.pending()).toBe(true);
+    expect(queue.status().failures).toBeGreaterThanOrEqual(1);
+    // The backoff is a minute; flush does not wait for it.
+    sender.answer = () => OK;
+    expect(await queue.flush(1000)).toBe(true);
+    expect(queue.pending()).toBe(false);
+    expect(sentTags(sender).slice(-2)).toEqual(['batch-a-', 'batch-b-']);
+    expect(await queue.flush(1000)).toBe(true);
+  });
+
+  it('flush gives up at its timeout while a send hangs', async () => {
+    const { queue, sender, put } = harness();
+    sender.answer = never;
+    put('a', 1);
+    await waitFor(() => sender.got.length === 1);
+    const started = Date.now();
+    expect(await queue.flush(100)).toBe(false);
+    expect(Date.now() - started).toBeLessThan(400);
+  });
+});
+
+// Each of these failed before the fix it names.
+describe('regressions', () => {
+  it('a stopped queue sends nothing more: its retry timer outlives shutdown and consumes the spool', async () => {
+    const dir = join(tempDir(), 'metrics');
+    const { queue, sender, put } = harness({ dir });
+    sender.answer = () => retryable();
+    put('a', 1);
+    await waitFor(() => queue.status().failures >= 1);
+    await queue.shutdown(Date.now() + 1000);
+    const calls = sender.got.length;
+    expect(segmentFiles(dir)).toHaveLength(1);
+    // The collector is back; the spilled batch is the next daemon's to send, not this one's.
+    sender.answer = () => OK;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(sender.got.length).toBe(calls);
+    expect(segmentFiles(dir)).toHaveLength(1);
+  });
+
+  it('a send that completes after the stop spilled its batch leaves the counts balanced', async () => {
+    const { queue, sender, stats, put } = harness();
+    let finish: (outcome: SendOutcome) => void = () => undefined;
+    sender.answer = () => new Promise((resolve) => (finish = resolve));
+    put('a', 1);
+    await waitFor(() => sender.got.length === 1);
+    await queue.shutdown(Date.now() + 50);
+    finish(OK);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Before the fix: memoryBytes -100 (done() shifted an empty memory), buffered -1 (exported and spooled).
+    expect(queue.status().memoryBytes).toBe(0);
+    expect(stats.buffered()).toBe(0);
+  });
+
+  it('a batch on the wire when a spill happens is still delivered before the younger batches spilled', async () => {
+    const { queue, sender, put } = harness({ maxMemoryBytes: 250 });
+    let finish: (outcome: SendOutcome) => void = () => undefined;
+    sender.answer = () => new Promise((resolve) => (finish = resolve));
+    put('a', 1);
+    await waitFor(() => sender.got.length === 1);
+    // a stays in memory (on the wire); b and c pass the bound and go to disk.
+    put('b', 1);
+    put('c', 1);
+    sender.answer = () => OK;
+    finish(retryable());
+    await waitFor(() => !queue.pending());
+    // Before the fix: b, c, a: the spool was replayed first, though a is older.
+    expect(sentTags(sender).slice(1)).toEqual(['batch-a-', 'batch-b-', 'batch-c-']);
+  });
+
+  it('the spool bound never drops the segment under replay: the newer batches give way, and nothing is both dropped and sent', async () => {
+    const dir = join(tempDir(), 'metrics');
+    openSegmentSpool(dir, 300).append([batch('s0', 5), batch('s1', 6)]);
+    const sender = fakeSender();
+    sender.answer = () => retryable(60_000);
+    const { queue, stats, put } = harness({ spool: openSegmentSpool(dir, 300), sender, maxMemoryBytes: 150 });
+    await waitFor(() => queue.status().failures === 1);
+    // The spill of m0 and m1 (248 bytes) does not fit beside the segment under replay (248
+    // bytes), which the queue holds: the spilled batches give way, counted.
+    put('m0', 1);
+    put('m1', 2);
+    expect(stats.snapshot().dropped).toEqual({ spool_full: 3 });
+    sender.answer = (text) => (text.startsWith('batch-s1-') ? retryable(60_000) : OK);
+    await queue.flush(1000);
+    expect(queue.status().replayed.exported).toBe(5);
+    const orphans = readdirSync(dir).filter((name) => name.endsWith('.sent') && !segmentFiles(dir).includes(name.slice(0, -'.sent'.length)));
+    expect(orphans).toEqual([]);
+  });
+
+  it('counts the damage of a file cut inside a batch header', () => {
+    const dir = join(tempDir(), 'metrics');
+    const spool = openSegmentSpool(dir, 1 << 20);
+    spool.append([batch('a', 1), batch('b', 2)]);
+    const [name] = segmentFiles(dir);
+    const path = join(dir, name as string);
+    writeFileSync(path, readFileSync(path).subarray(0, MAGIC_BYTES + ENTRY_HEADER + 100 + 10));
+    const segment = spool.oldest();
+    expect(tags(segment?.batches ?? [])).toEqual(['batch-a-']);
+    // Before the fix: 0; fewer than 20 trailing bytes were ignored silently.
+    expect(segment?.corrupt).toBe(1);
+  });
+
+  it('counts the records of damaged spool batches as dropped, not the number of batches', async () => {
+    const dir = join(tempDir(), 'metrics');
+    openSegmentSpool(dir, 1 << 20).append([batch('a', 1), batch('b', 50), batch('c', 3)]);
+    const [name] = segmentFiles(dir);
+    const path = join(dir, name as string);
+    const content = readFileSync(path);
+    const at = MAGIC_BYTES + ENTRY_HEADER + 100 + ENTRY_HEADER + 40;
+    content[at] = (content[at] as number) ^ 0x01;
+    writeFileSync(path, content);
+    const { queue, stats } = harness({ dir });
+    await waitFor(() => !queue.pending());
+    // Before the fix: { spool_corrupt: 1 }, a batch count in a map of record counts.
+    expect(stats.snapshot().dropped).toEqual({ spool_corrupt: 50 });
+  });
+});
