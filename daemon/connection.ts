@@ -60,6 +60,8 @@ export interface DaemonServices {
   readonly insights: SessionInsights;
   readonly events: EventIngest;
   readonly feedback: FeedbackService;
+  /** Makes what was taken in so far durable (the journal), before a request is answered. */
+  syncJournal(): void;
   /** Counts a message-level protocol error by reason (malformed frame, unknown method, …). */
   protocolError(reason: string): void;
   isShuttingDown(): boolean;
@@ -289,6 +291,8 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
       handled((params: unknown) => {
         const result = handler(params);
         if (result instanceof ResponseError) throw result;
+        // A request's answer says the records are the daemon's: they are on disk first.
+        services.syncJournal();
         return result;
       }),
     );

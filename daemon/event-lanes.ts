@@ -48,6 +48,14 @@ export interface LaneOptions {
   readonly scheduledDelayMs: number;
   readonly exportTimeoutMs: number;
   readonly onError: (message: string) => void;
+  /** Sees every entry a lane took, with the lanes that took it, for the journal. */
+  readonly onAccepted?: (entry: LaneEntry, lanes: LaneChoice) => void;
+}
+
+/** Which lanes an entry goes to (a replay sends it only where it was taken the first time). */
+export interface LaneChoice {
+  readonly log: boolean;
+  readonly span: boolean;
 }
 
 /** One session event, ready for the lanes. */
@@ -69,7 +77,7 @@ export interface EventLanes {
    * no span was made), so a log and its span correlate. Each lane counts `accepted` or why it
    * refused; neither counts `received`.
    */
-  emit(entry: LaneEntry): void;
+  emit(entry: LaneEntry, only?: LaneChoice): void;
   /** Exports what both lanes hold, waiting at most `timeoutMs`. */
   forceFlush(timeoutMs: number): Promise<FlushOutcome>;
   /** Exports what is left and stops, within the deadline; a second call returns the first call's promise. */
@@ -235,16 +243,22 @@ export function createEventLanes(options: LaneOptions): EventLanes {
   }
 
   return {
-    emit(entry) {
+    emit(entry, only = { log: true, span: true }) {
       const parent = parentContext(entry.parent, entry.tracestate);
       let context = parent;
-      if (entry.parent !== null && !entry.parent.sampled) traceStats.dropped('not_sampled', 1);
+      let spanTaken = false;
+      if (!only.span) {
+        // A replay of an entry whose span was not taken the first time.
+      } else if (entry.parent !== null && !entry.parent.sampled) traceStats.dropped('not_sampled', 1);
       else if (admit(traceStats, spanHeld, entry.spanAttributes, tracer === undefined) && tracer !== undefined) {
         const span = tracer.startSpan(entry.name, { kind: SpanKind.INTERNAL, startTime: hrTimeOf(entry.timeMs - entry.durationMs), attributes: entry.spanAttributes }, parent);
         span.end(hrTimeOf(entry.timeMs));
         context = trace.setSpan(parent, span);
+        spanTaken = true;
       }
-      if (!admit(logStats, logHeld, entry.logAttributes, logger === undefined)) return;
+      const logTaken = only.log && admit(logStats, logHeld, entry.logAttributes, logger === undefined) && logger !== undefined;
+      if (spanTaken || logTaken) options.onAccepted?.(entry, { log: logTaken, span: spanTaken });
+      if (!logTaken) return;
       logger?.emit({
         eventName: entry.name,
         timestamp: hrTimeOf(entry.timeMs),

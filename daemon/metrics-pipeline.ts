@@ -35,6 +35,8 @@ export interface MetricsPipelineOptions {
   readonly intervalMs: number;
   readonly exportTimeoutMs: number;
   readonly onError: (message: string) => void;
+  /** Sees every record the SDK took, for the journal (not called when export is turned off). */
+  readonly onAccepted?: (records: readonly MetricRecord[]) => void;
 }
 
 export interface FlushOutcome {
@@ -152,6 +154,7 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
   return {
     record(records, indexOf, rejected) {
       let accepted = 0;
+      const taken: MetricRecord[] | null = options.onAccepted === undefined ? null : [];
       for (let position = 0; position < records.length; position++) {
         const record = records[position] as MetricRecord;
         let instrument = instruments.get(record.name);
@@ -163,6 +166,7 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
           kindAllowed(kinds, record, indexOf(position), rejected);
           continue;
         }
+        taken?.push(record);
         const tags = record.tags ?? NO_TAGS;
         const values = record.values;
         if (values !== undefined && instrument.kind === 'histogram') {
@@ -177,6 +181,7 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
       }
       uncollected += accepted;
       options.stats.accepted(accepted);
+      if (taken !== null && taken.length > 0) options.onAccepted?.(taken);
       return accepted;
     },
 

@@ -20,11 +20,11 @@ import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 
-import { type DaemonFlush, type DaemonStatus, type ExporterStatus, type Signal, RUNTIME_FILES, runtimeFolder, type StartedBy, isNamedPipe, PACKAGE_VERSION, PROTOCOL_VERSION, SERVER_NAME } from '../protocol/index.js';
+import { type DaemonFlush, type DaemonStatus, type ExporterStatus, measurementsIn, type MetricRecord, type Signal, RUNTIME_FILES, runtimeFolder, type StartedBy, isNamedPipe, PACKAGE_VERSION, PROTOCOL_VERSION, SERVER_NAME } from '../protocol/index.js';
 import { type ExporterConfig, loadConfig } from './config.js';
 import { type ClientConnection, type DaemonServices, serveConnection } from './connection.js';
 import { createEventIngest, type EventSource } from './event-ingest.js';
-import { createEventLanes } from './event-lanes.js';
+import { createEventLanes, type LaneChoice, type LaneEntry } from './event-lanes.js';
 import { createFeedbackService, UPLOAD_TIMEOUT_MS } from './feedback/service.js';
 import { createSessionLogs } from './feedback/session-logs.js';
 import { openFeedbackSpool } from './feedback/spool.js';
@@ -35,6 +35,7 @@ import { ingestMetricBatch } from './metric-ingest.js';
 import { createExportQueue, type ExportQueue } from './delivery/export-queue.js';
 import { createGrpcSender, type Sender } from './delivery/grpc-sender.js';
 import { createQueuedLogExporter, createQueuedMetricExporter, createQueuedSpanExporter } from './delivery/queued-exporters.js';
+import { type Journal, type JournalLine, openJournal, readJournal, removeJournalFiles } from './delivery/journal.js';
 import { openSegmentSpool } from './delivery/segment-spool.js';
 import { createDaemonLogger } from './logger.js';
 import { createMetricsPipeline } from './metrics-pipeline.js';
@@ -131,9 +132,11 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     errorCounts.set(message, (errorCounts.get(message) ?? 0) + 1);
   };
 
-  const metricStats = createSignalStats();
-  const logStats = createSignalStats();
-  const traceStats = createSignalStats();
+  // Whatever settles is noted in the journal at once: a crash right after replays none of it.
+  const noteSettled = (): void => journal?.noteSettled();
+  const metricStats = createSignalStats(noteSettled);
+  const logStats = createSignalStats(noteSettled);
+  const traceStats = createSignalStats(noteSettled);
   const sessions = createSessionRegistry(config.sessionIdleTimeoutMs);
   const insights = createSessionInsights();
   // Sessions a client never ended are expired, checked a few times per timeout.
@@ -191,6 +194,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     intervalMs: config.exportIntervalMs,
     exportTimeoutMs: config.flushDeadlineMs,
     onError: reportError,
+    onAccepted: (records) => journal?.append({ m: records }),
   });
   const lanes = createEventLanes({
     resource,
@@ -205,6 +209,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     scheduledDelayMs: config.exportIntervalMs,
     exportTimeoutMs: config.flushDeadlineMs,
     onError: reportError,
+    onAccepted: (entry, taken) => journal?.append({ e: [entry, taken] }),
   });
   const sessionLogs = createSessionLogs();
   const events = createEventIngest({
@@ -239,6 +244,56 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     logger: log.logger.child({ component: 'feedback' }),
   });
   const buffered = (): number => metricStats.buffered() + logStats.buffered() + traceStats.buffered();
+
+  // The journal: what was accepted and not yet exported or spilled, on disk, replayed first by
+  // the next daemon after a crash. An earlier daemon's journal is taken in again here, before
+  // anything new, and journaled anew; its files go once the new journal holds it.
+  const journalDir = join(paths.logDir, 'journal');
+  const earlier = readJournal(journalDir);
+  let journal: Journal | null = null;
+  journal = openJournal({
+    dir: journalDir,
+    counts: {
+      accepted: (signal) => statsOf[signal].snapshot().accepted,
+      settled: (signal) => {
+        const counts = statsOf[signal].snapshot();
+        return counts.exported + counts.failed + counts.spooled;
+      },
+    },
+    maxBytes: config.delivery.spoolMaxBytes / 4,
+    // The journal grows while batches wait: the collector has been failing a while. What waits
+    // in memory goes to the disk spool, which settles it.
+    onPressure: () => {
+      for (const { queue } of queues.values()) queue.spillNow();
+    },
+    onError: reportError,
+  });
+  if (earlier.lines.length > 0 || earlier.torn > 0) {
+    const replayed = replayJournal(earlier.lines);
+    journal.sync();
+    removeJournalFiles(earlier.files);
+    logger.info({ ...replayed, torn: earlier.torn }, 'replayed the journal of an earlier daemon');
+  }
+
+  /** Takes in again what an earlier daemon journaled: metric records, and event entries on the lanes that took them. */
+  function replayJournal(lines: readonly JournalLine[]): { records: number; events: number } {
+    let records = 0;
+    let events = 0;
+    for (const line of lines) {
+      if ('m' in line && Array.isArray(line.m)) {
+        const batch = line.m as MetricRecord[];
+        metricStats.received(measurementsIn(batch));
+        records += metrics.record(batch, (position) => position, []);
+      } else if ('e' in line && Array.isArray(line.e)) {
+        const [entry, taken] = line.e as [LaneEntry, LaneChoice];
+        if (taken.log) logStats.received(1);
+        if (taken.span) traceStats.received(1);
+        lanes.emit(entry, taken);
+        events++;
+      }
+    }
+    return { records, events };
+  }
 
   const connections = new Set<ClientConnection>();
   const protocolErrors = new Map<string, number>();
@@ -343,6 +398,8 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       //    the deadline and spills the rest to disk, for the next daemon to send.
       await Promise.all([...queues.values()].map(({ queue }) => queue.shutdown(deadlineAt)));
       for (const { sender } of queues.values()) sender.close();
+      // Everything accepted is now exported, spilled, or counted as lost: the journal goes.
+      journal?.close();
       // 4. Close the clients' connections; they reconnect to the next daemon.
       for (const connection of connections) connection.close();
       await Promise.race([Promise.all([...connections].map((connection) => connection.closed)), new Promise((resolve) => setTimeout(resolve, 200).unref())]);
@@ -370,6 +427,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     insights,
     events,
     feedback,
+    syncJournal: () => journal?.sync(),
     protocolError(reason) {
       protocolErrors.set(reason, (protocolErrors.get(reason) ?? 0) + 1);
     },

@@ -31,7 +31,8 @@ function total(map: Map<string, number>): number {
   return sum;
 }
 
-export function createSignalStats(): SignalStats {
+/** `onSettled` is told whenever records leave the daemon's hands (exported, failed, spooled). */
+export function createSignalStats(onSettled?: () => void): SignalStats {
   let received = 0;
   let accepted = 0;
   let exported = 0;
@@ -51,16 +52,19 @@ export function createSignalStats(): SignalStats {
     },
     exported(count) {
       exported += count;
+      onSettled?.();
     },
     failed(count, reason) {
       failed += count;
       bump(dropped, reason, count);
+      onSettled?.();
     },
     dropped(reason, count) {
       bump(dropped, reason, count);
     },
     spooled(count) {
       spooled += count;
+      onSettled?.();
     },
     buffered() {
       return accepted - exported - failed - spooled;

@@ -121,4 +121,50 @@ describe('delivery through outages', () => {
     await current.waitFor(() => current.sumOf('codex.test.calls', { client: 'hung' }) >= 300, 15_000, 'the spilled batch');
     expect(receiver.sumOf('codex.test.calls', { client: 'hung' })).toBe(300);
   });
+
+  it('after kill -9, replays the journal: every request-acknowledged record arrives once, and notifications older than the sync interval too', async () => {
+    const { home, receiver } = await setUp();
+    daemon = await startDaemonProcess(home);
+    peer = await openRawPeer(home.socketPath);
+    await peer.initialize('codex-app-server');
+    await peer.request(1, 'session/start', { sessionId: 'crash-1', attributes: { model: 'gpt-5.1-codex' } });
+    // Requests: each answer means the records are on disk.
+    for (let batch = 0; batch < 20; batch++) {
+      const reply = await peer.request(10 + batch, 'metric/record', {
+        records: [
+          { name: 'codex.test.acked', kind: 'counter', value: 5, tags: { batch: String(batch % 4) }, sessionId: 'crash-1' },
+          { name: 'codex.test.acked_ms', kind: 'histogram', values: [1, 2, 3], sessionId: 'crash-1' },
+        ],
+      });
+      expect(reply.result).toEqual({ accepted: 4, rejected: [] });
+    }
+    const events = await peer.request(40, 'session/event', { events: Array.from({ length: 25 }, (_, index) => ({ sessionId: 'crash-1', name: 'codex.tool_result', traceSafe: { tool_name: 'shell', success: true, n: index }, durationMs: 3 })) });
+    expect(events.result).toEqual({ accepted: 25, rejected: [] });
+    // Notifications, then longer than the journal's sync interval before the kill.
+    for (let index = 0; index < 30; index++) peer.send({ jsonrpc: '2.0', method: 'metric/record', params: { records: [{ name: 'codex.test.notified', kind: 'counter', value: 1 }] } });
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(receiver.sumOf('codex.test.acked')).toBe(0);
+    peer.destroy();
+    daemon.child.kill('SIGKILL');
+    await daemon.exited;
+
+    daemon = await startDaemonProcess(home);
+    await daemon.request('daemon/flush', {});
+    const current = receiver;
+    await current.waitFor(() => current.logRecords().length >= 25 && current.spans().length >= 25, 10_000, 'the replayed events');
+    expect(receiver.sumOf('codex.test.acked')).toBe(100);
+    expect(receiver.sumOf('codex.test.acked', { batch: '0', model: 'gpt-5.1-codex', 'client.name': 'codex-app-server' })).toBe(25);
+    expect(receiver.histogramTotals('codex.test.acked_ms')).toEqual({ count: 60, sum: 120 });
+    expect(receiver.sumOf('codex.test.notified')).toBe(30);
+    // The derived metrics were journaled with the events' metrics: once.
+    expect(receiver.sumOf('codex.tool.call', { tool: 'shell' })).toBe(25);
+    expect(receiver.logRecords()).toHaveLength(25);
+    expect(receiver.spans()).toHaveLength(25);
+    // A clean stop leaves no journal to replay.
+    await daemon.stop();
+    daemon = await startDaemonProcess(home);
+    await daemon.request('daemon/flush', {});
+    expect(receiver.sumOf('codex.test.acked')).toBe(100);
+    expect(receiver.logRecords()).toHaveLength(25);
+  });
 });

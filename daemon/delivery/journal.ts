@@ -1,0 +1,267 @@
+/**
+ * The journal of accepted records: what the daemon took in and has not yet exported or spilled,
+ * on disk, so that a daemon killed with SIGKILL loses (almost) nothing. The next daemon replays
+ * it before it takes anything new.
+ *
+ *   accepted metric records / event lane entries --> buffer --(every 200 ms, or before a
+ *   request is answered)--> <dir>/<seq>.jnl (JSON lines, fdatasync'd)
+ *
+ * Records leave (exported, failed or spilled) in the order they came in, so counts are enough to
+ * know what is settled. Each file opens with a line holding how many records each signal had
+ * accepted before it; `settled.json` holds how many have settled, rewritten every tick. The
+ * journal rotates every {@link ROTATE_MS}, and a closed file whose every record has settled is
+ * deleted. A replay skips what `settled.json` says is settled. Bounded: past `maxBytes`,
+ * `onPressure` is asked to spill the export queues to disk, which settles what they hold.
+ *
+ * The guarantee this gives: a record in a batch answered as a request is on disk before the
+ * answer; one sent as a notification is lost only if the daemon dies within
+ * {@link SYNC_INTERVAL_MS} of taking it in. A record can be exported twice only if the daemon
+ * dies after its export and before the next trim ({@link SYNC_INTERVAL_MS} later at most).
+ */
+import { closeSync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { measurementsOf, type Signal } from '../../protocol/index.js';
+
+/** Longest a notification's records wait in memory before they are on disk. */
+export const SYNC_INTERVAL_MS = 200;
+/** How often the journal starts a new file (files are deleted whole). */
+export const ROTATE_MS = 2000;
+
+export type JournalLine = { readonly m: readonly unknown[] } | { readonly e: readonly unknown[] };
+/** The first line of a file: what each signal had accepted before it. */
+type BaseLine = { readonly b: Readonly<Record<Signal, number>> };
+
+export interface JournalCounts {
+  /** Records each signal has accepted so far. */
+  accepted(signal: Signal): number;
+  /** Records each signal has exported, failed, or spilled to disk so far. */
+  settled(signal: Signal): number;
+}
+
+export interface Journal {
+  /** Buffers one line; it is on disk within {@link SYNC_INTERVAL_MS}. */
+  append(line: JournalLine): void;
+  /** Writes and syncs what is buffered, now (before a request's answer). */
+  sync(): void;
+  /** Records have settled: notes it on disk at once, so a crash right after replays none of them. */
+  noteSettled(): void;
+  /** Bytes of journal on disk. */
+  bytes(): number;
+  /** Writes what is buffered and stops the timer (at a clean stop every record is settled). */
+  close(): void;
+}
+
+export interface JournalOptions {
+  readonly dir: string;
+  readonly counts: JournalCounts;
+  /** Past this many bytes on disk, `onPressure` is called (at most once per rotation). */
+  readonly maxBytes: number;
+  readonly onPressure: () => void;
+  readonly onError: (message: string) => void;
+}
+
+const SIGNALS: readonly Signal[] = ['metrics', 'logs', 'traces'];
+
+const SETTLED = 'settled.json';
+
+function readSettled(dir: string): Record<Signal, number> {
+  try {
+    const value = JSON.parse(readFileSync(join(dir, SETTLED), 'utf8')) as Partial<Record<Signal, unknown>>;
+    return Object.fromEntries(SIGNALS.map((signal) => [signal, typeof value[signal] === 'number' ? value[signal] : 0])) as Record<Signal, number>;
+  } catch {
+    return { metrics: 0, logs: 0, traces: 0 };
+  }
+}
+
+/**
+ * What an earlier daemon journaled and had not settled, oldest first: metric lines keep only
+ * their records past the settled count, event lines only the lanes past it. A torn line (a
+ * crash mid-write) is skipped and counted.
+ */
+export function readJournal(dir: string): { files: string[]; lines: JournalLine[]; torn: number } {
+  const { files, lines, torn } = readJournalFiles(dir);
+  const settled = readSettled(dir);
+  const seen: Record<Signal, number> = { metrics: 0, logs: 0, traces: 0 };
+  const pending: JournalLine[] = [];
+  for (const line of lines) {
+    if ('b' in line) {
+      for (const signal of SIGNALS) seen[signal] = Math.max(seen[signal], Number((line as BaseLine).b[signal]) || 0);
+    } else if ('m' in line && Array.isArray(line.m)) {
+      const kept = line.m.filter((record) => {
+        seen.metrics += measurementsOf(record);
+        return seen.metrics > settled.metrics;
+      });
+      if (kept.length > 0) pending.push({ m: kept });
+    } else if ('e' in line && Array.isArray(line.e)) {
+      const [entry, taken] = line.e as [unknown, { log?: boolean; span?: boolean }];
+      const log = taken?.log === true && ++seen.logs > settled.logs;
+      const span = taken?.span === true && ++seen.traces > settled.traces;
+      if (log || span) pending.push({ e: [entry, { log, span }] });
+    }
+  }
+  return { files, lines: pending, torn };
+}
+
+function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine | BaseLine)[]; torn: number } {
+  let names: string[];
+  try {
+    names = readdirSync(dir)
+      .filter((name) => name.endsWith('.jnl'))
+      .sort();
+  } catch {
+    return { files: [], lines: [], torn: 0 };
+  }
+  const lines: (JournalLine | BaseLine)[] = [];
+  let torn = 0;
+  for (const name of names) {
+    let text: string;
+    try {
+      text = readFileSync(join(dir, name), 'utf8');
+    } catch {
+      continue;
+    }
+    for (const raw of text.split('\n')) {
+      if (raw === '') continue;
+      try {
+        lines.push(JSON.parse(raw) as JournalLine | BaseLine);
+      } catch {
+        torn++;
+      }
+    }
+  }
+  return { files: names.map((name) => join(dir, name)), lines, torn };
+}
+
+let sequence = 0;
+
+export function openJournal(options: JournalOptions): Journal {
+  const { dir, counts } = options;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  let buffer: string[] = [];
+  let current: { path: string; fd: number; openedAt: number; size: number } | null = null;
+  /** Closed files, oldest first, with what each signal had accepted when they closed. */
+  const closed: { path: string; size: number; marks: Record<Signal, number> }[] = [];
+  let closedBytes = 0;
+  let pressured = false;
+  /** Records in `buffer`, by signal: accepted already, not yet in a file. */
+  const unwritten: Record<Signal, number> = { metrics: 0, logs: 0, traces: 0 };
+
+  function open(): { path: string; fd: number; openedAt: number; size: number } {
+    const path = join(dir, `${String(Date.now()).padStart(15, '0')}-${String(sequence++ % 1e6).padStart(6, '0')}.jnl`);
+    return { path, fd: openSync(path, 'a', 0o600), openedAt: Date.now(), size: 0 };
+  }
+
+  let lastSettled = '';
+  /** Rewrites `settled.json` when it changed (renamed into place; a stale one only means more replayed). */
+  function writeSettled(): void {
+    const text = JSON.stringify(Object.fromEntries(SIGNALS.map((signal) => [signal, counts.settled(signal)])));
+    if (text === lastSettled) return;
+    writeFileSync(join(dir, `${SETTLED}.tmp`), text, { mode: 0o600 });
+    renameSync(join(dir, `${SETTLED}.tmp`), join(dir, SETTLED));
+    lastSettled = text;
+  }
+
+  function write(): void {
+    if (buffer.length === 0) return;
+    if (current === null) {
+      current = open();
+      // What each signal had accepted before this file's lines: the lines buffered now were
+      // counted as accepted when they were taken in, so they are subtracted.
+      const base = Object.fromEntries(SIGNALS.map((signal) => [signal, counts.accepted(signal) - unwritten[signal]])) as Record<Signal, number>;
+      buffer.unshift(JSON.stringify({ b: base }));
+    }
+    const text = Buffer.from(`${buffer.join('\n')}\n`);
+    buffer = [];
+    writeSync(current.fd, text);
+    fdatasyncSync(current.fd);
+    current.size += text.length;
+    unwritten.metrics = unwritten.logs = unwritten.traces = 0;
+  }
+
+  function rotate(): void {
+    if (current === null) return;
+    closeSync(current.fd);
+    const marks = Object.fromEntries(SIGNALS.map((signal) => [signal, counts.accepted(signal)])) as Record<Signal, number>;
+    closed.push({ path: current.path, size: current.size, marks });
+    closedBytes += current.size;
+    current = null;
+    pressured = false;
+  }
+
+  /** Deletes closed files whose every record has settled, oldest first. */
+  function trim(): void {
+    while (closed.length > 0) {
+      const oldest = closed[0] as (typeof closed)[number];
+      if (!SIGNALS.every((signal) => counts.settled(signal) >= oldest.marks[signal])) break;
+      rmSync(oldest.path, { force: true });
+      closedBytes -= oldest.size;
+      closed.shift();
+    }
+  }
+
+  function tick(): void {
+    try {
+      write();
+      writeSettled();
+      if (current !== null && Date.now() - current.openedAt >= ROTATE_MS) rotate();
+      trim();
+      if (!pressured && closedBytes + (current?.size ?? 0) > options.maxBytes) {
+        pressured = true;
+        options.onPressure();
+        trim();
+      }
+    } catch (error) {
+      options.onError(`journal: ${(error as Error).message}`);
+    }
+  }
+
+  const timer = setInterval(tick, SYNC_INTERVAL_MS);
+  timer.unref();
+
+  return {
+    append(line) {
+      if ('m' in line) for (const record of line.m) unwritten.metrics += measurementsOf(record);
+      else {
+        const taken = line.e[1] as { log?: boolean; span?: boolean } | undefined;
+        if (taken?.log === true) unwritten.logs++;
+        if (taken?.span === true) unwritten.traces++;
+      }
+      buffer.push(JSON.stringify(line));
+    },
+    sync() {
+      try {
+        write();
+      } catch (error) {
+        options.onError(`journal: ${(error as Error).message}`);
+      }
+    },
+    noteSettled() {
+      try {
+        writeSettled();
+      } catch (error) {
+        options.onError(`journal: ${(error as Error).message}`);
+      }
+    },
+    bytes: () => closedBytes + (current?.size ?? 0),
+    close() {
+      clearInterval(timer);
+      tick();
+      rotate();
+      trim();
+      // A clean stop settles everything: nothing is left to replay.
+      if (closed.length === 0) rmSync(join(dir, SETTLED), { force: true });
+    },
+  };
+}
+
+/** Removes the files of an earlier journal once its lines are taken in again. */
+export function removeJournalFiles(files: readonly string[]): void {
+  for (const path of files) {
+    try {
+      if (statSync(path).isFile()) rmSync(path, { force: true });
+    } catch {
+      // Already gone.
+    }
+  }
+}
