@@ -151,7 +151,7 @@ async function flush(args: string[]): Promise<number> {
   const signals = (['metrics', 'logs', 'traces'] as const)
     // A lane nothing was sent to says nothing.
     .filter((signal) => signal === 'metrics' || result[signal].received > 0)
-    .map((signal) => `${signal} exported ${result[signal].exported}, buffered ${result[signal].buffered}, dropped ${result[signal].droppedTotal}`);
+    .map((signal) => `${signal} exported ${result[signal].exported}, buffered ${result[signal].buffered}, ${result[signal].spooled > 0 ? `spooled ${result[signal].spooled}, ` : ''}dropped ${result[signal].droppedTotal}`);
   process.stdout.write(`flush ${state} in ${result.durationMs} ms: ${signals.join('; ')}\n`);
   return result.complete ? 0 : 3;
 }

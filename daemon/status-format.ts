@@ -9,6 +9,12 @@ function duration(ms: number): string {
   return `${Math.floor(minutes / 60)}h${minutes % 60}m`;
 }
 
+function bytes(count: number): string {
+  if (count < 1024) return `${count} B`;
+  if (count < 1024 * 1024) return `${(count / 1024).toFixed(1)} KiB`;
+  return `${(count / 1024 / 1024).toFixed(1)} MiB`;
+}
+
 function reasons(map: Readonly<Record<string, number>>): string {
   const entries = Object.entries(map).filter(([, count]) => count > 0);
   return entries.length === 0 ? '' : ` (${entries.map(([reason, count]) => `${reason} ${count}`).join(', ')})`;
@@ -70,6 +76,18 @@ export function formatStatus(status: DaemonStatus.Result): string {
       ]),
     ]),
   );
+  for (const exporter of status.exporters) {
+    const queue = exporter.queue;
+    if (queue === undefined) continue;
+    const parts = [
+      `${queue.memoryBatches} batches (${bytes(queue.memoryBytes)}) in memory`,
+      `${queue.spooledSegments} segments (${bytes(queue.spooledBytes)}) on disk`,
+      ...(queue.oldestAgeMs === null ? [] : [`oldest ${duration(queue.oldestAgeMs)}`]),
+      ...(queue.failures > 0 ? [`${queue.failures} failures in a row, next attempt ${queue.nextAttemptAt ?? 'now'}`] : []),
+      ...(queue.replayed.exported + queue.replayed.dropped > 0 ? [`replayed ${queue.replayed.exported} records of an earlier daemon (${queue.replayed.dropped} refused)`] : []),
+    ];
+    lines.push(`queue ${exporter.signal}: ${parts.join(', ')}`);
+  }
   lines.push('');
   if (status.clients.length === 0) lines.push('clients: none connected');
   else {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { createTestHome, type DaemonProcess, grpcConfig, ROOT, runNode, startDaemonProcess, type TestHome } from './support/daemon.js';
+import { createTestHome, type DaemonProcess, grpcConfig, ROOT, runCli, runNode, startDaemonProcess, type TestHome } from './support/daemon.js';
 import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
 import { openRawPeer, type RawPeer } from './support/raw-client.js';
 
@@ -57,6 +57,8 @@ describe('delivery through outages', () => {
     const failing = await daemon.status();
     expect(failing.exporters.every((exporter) => exporter.state === 'failing')).toBe(true);
     expect(failing.signals.metrics).toMatchObject({ exported: 0, failed: 0, droppedTotal: 0 });
+    const table = await runCli(home, ['status']);
+    expect(table.stdout).toMatch(/queue metrics: \d+ batches \([\d.]+ (B|KiB)\) in memory, 0 segments \(0 B\) on disk, oldest \d+s, \d+ failures in a row, next attempt /);
 
     const started = Date.now();
     expect(await daemon.stop()).toEqual({ code: 0, signal: null });
