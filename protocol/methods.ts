@@ -404,7 +404,10 @@ export interface QueueStatus {
   readonly failures: number;
   readonly nextAttemptAt: string | null;
   readonly lastError: { readonly at: string; readonly message: string } | null;
-  /** Records of batches an earlier daemon spilled: sent, and refused for good. */
+  /**
+   * Records sent from the disk spool (spilled by this daemon, counted then as `spooled`, or by
+   * an earlier one), and refused for good.
+   */
   readonly replayed: { readonly exported: number; readonly dropped: number };
   /** Records this daemon spilled to disk. */
   readonly spooled: number;

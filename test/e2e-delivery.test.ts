@@ -3,6 +3,7 @@
  * could not send to disk within its deadline, and the next daemon sends it, in order, once.
  * Delta temporality makes a duplicate or a loss visible in every sum.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
@@ -168,5 +169,60 @@ describe('delivery through outages', () => {
     await daemon.request('daemon/flush', {});
     expect(receiver.sumOf('codex.test.acked')).toBe(100);
     expect(receiver.logRecords()).toHaveLength(25);
+  });
+
+  it('4 clients record through an outage: when the collector is back every count arrives exactly, nothing twice', async () => {
+    const { home, receiver } = await setUp();
+    daemon = await startDaemonProcess(home);
+    receiver.setBehavior('unavailable');
+    const clients = ['c0', 'c1', 'c2', 'c3'];
+    const runs = clients.map((name) => runNode(home, RECORDER, [name, '25000', 'tagged']));
+    // Collections during the outage go to the queue, which keeps retrying.
+    const collecting = setInterval(() => void daemon?.request('daemon/flush', { timeoutMs: 100 }).catch(() => undefined), 150);
+    for (const run of await Promise.all(runs)) expect(run.code, run.stderr).toBe(0);
+    await sendEvents(500, 'outage');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    clearInterval(collecting);
+    expect(receiver.sumOf('codex.test.calls')).toBe(0);
+    receiver.setBehavior('ok');
+    const current = receiver;
+    await current.waitFor(() => current.sumOf('codex.test.calls') >= 100_000 && current.logRecords().length >= 500, 20_000, 'every count');
+    await daemon.request('daemon/flush', {});
+    for (const name of clients) expect(receiver.sumOf('codex.test.calls', { client: name })).toBe(25_000);
+    expect(receiver.logRecords()).toHaveLength(500);
+    expect(receiver.spans()).toHaveLength(500);
+    expect((await daemon.status()).signals.metrics).toMatchObject({ buffered: 0, failed: 0, droppedTotal: 0 });
+  });
+
+  it('when the spool is full the oldest batches go, counted, and memory stays bounded', async () => {
+    // A collection of one round is a batch of about 420 bytes: memory holds a handful, disk a few more.
+    const { home, receiver } = await setUp('export_queue_max_bytes = 2000\nexport_spool_max_bytes = 4000\n');
+    daemon = await startDaemonProcess(home);
+    receiver.setBehavior('unavailable');
+    // Distinct tags per run make every collection a batch of its own.
+    for (let round = 0; round < 30; round++) {
+      const run = await runNode(home, RECORDER, [`r${round}`, '300', 'tagged']);
+      expect(run.code, run.stderr).toBe(0);
+      await daemon.request('daemon/flush', { timeoutMs: 50 });
+    }
+    const status = await daemon.status();
+    const queue = status.exporters.find((exporter) => exporter.signal === 'metrics')?.queue;
+    expect(queue?.memoryBytes).toBeLessThanOrEqual(2000);
+    expect(queue?.spooledBytes).toBeLessThanOrEqual(4000);
+    expect(status.signals.metrics.spooled).toBeGreaterThan(0);
+    expect(status.signals.metrics.dropped.spool_full).toBeGreaterThan(0);
+    const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${daemon.child.pid}/status`, 'utf8'))?.[1]);
+    expect(rssKiB).toBeLessThan(300 * 1024);
+    // What survived arrives when the collector is back: the newest rounds, the oldest dropped.
+    receiver.setBehavior('ok');
+    await daemon.request('daemon/flush', {});
+    const current = receiver;
+    await current.waitFor(() => current.sumOf('codex.test.calls', { client: 'r29' }) === 300, 15_000, 'the newest round');
+    expect(receiver.sumOf('codex.test.calls', { client: 'r0' })).toBe(0);
+    const delivered = receiver.sumOf('codex.test.calls');
+    const dropped = (await daemon.status()).signals.metrics.dropped.spool_full ?? 0;
+    // Every record is accounted for: delivered, or dropped by the bound (in summed records).
+    expect(delivered).toBeLessThan(30 * 300);
+    expect(dropped).toBeGreaterThan(0);
   });
 });

@@ -59,6 +59,7 @@ export interface ExportQueue {
 interface Batch extends SpooledBatch {
   /** Set for batches replayed from a segment: where they came from. */
   readonly replayed: boolean;
+  readonly segment?: string;
 }
 
 export function createExportQueue(options: ExportQueueOptions): ExportQueue {
@@ -111,14 +112,16 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
     }
     if (replaying !== null) {
       const batch = replaying.segment.batches[replaying.sentNow] as SpooledBatch;
-      return { ...batch, replayed: true };
+      return { ...batch, replayed: true, segment: replaying.segment.name };
     }
     return memory[0] ?? null;
   }
 
   /** Removes the batch just sent (or refused) from where it came from. */
   function done(batch: Batch): void {
-    if (batch.replayed && replaying !== null) {
+    if (batch.replayed) {
+      // The bound may have dropped the segment while this batch was on the wire.
+      if (replaying === null || replaying.segment.name !== batch.segment) return;
       replaying.sentNow++;
       const { segment, sentNow } = replaying;
       spool?.markSent(segment.name, segment.sent + sentNow, segment.total);
@@ -223,8 +226,10 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
       return;
     }
     try {
-      const { name, dropped } = spool.append(moved, (replaying as { segment: Segment } | null)?.segment.name);
+      const { name, dropped, droppedSegments } = spool.append(moved);
       if (keep === 1 && name !== null) spilledPastWire ??= name;
+      // The bound dropped the oldest segments, perhaps the one under replay: let it go.
+      if (replaying !== null && droppedSegments.includes((replaying as { segment: Segment }).segment.name)) replaying = null;
       // Spilled records are out of this daemon's hands: a later replay sends them.
       // The bound may drop older spilled records (this daemon's or an earlier one's): counted as
       // dropped, apart from the balance of this daemon's accepted records.

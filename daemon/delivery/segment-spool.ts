@@ -42,11 +42,11 @@ export interface Segment {
 export interface SegmentSpool {
   readonly dir: string;
   /**
-   * Writes `batches` as the newest segment, durably. Returns its name and the records of what
-   * the bound made it drop (oldest segments first, never `protect`, then the oldest of these
-   * batches).
+   * Writes `batches` as the newest segment, durably. Returns its name, the records of what the
+   * bound made it drop (oldest segments first, then the oldest of these batches), and the
+   * names of the segments it dropped.
    */
-  append(batches: readonly SpooledBatch[], protect?: string): { name: string | null; dropped: number };
+  append(batches: readonly SpooledBatch[]): { name: string | null; dropped: number; droppedSegments: string[] };
   /** Writes `batches` as a segment that comes just before the segment `name`. */
   insertBefore(name: string, batches: readonly SpooledBatch[]): void;
   /** The oldest segment with what is left of it, or null when the spool is empty. */
@@ -165,8 +165,9 @@ export function openSegmentSpool(dir: string, maxBytes: number): SegmentSpool {
 
   return {
     dir,
-    append(batches, protect) {
-      if (batches.length === 0) return { name: null, dropped: 0 };
+    append(batches) {
+      const droppedSegments: string[] = [];
+      if (batches.length === 0) return { name: null, dropped: 0, droppedSegments };
       let dropped = 0;
       let kept = [...batches];
       let content = encode(kept);
@@ -177,21 +178,16 @@ export function openSegmentSpool(dir: string, maxBytes: number): SegmentSpool {
       }
       for (const name of names()) {
         if (total + content.length <= maxBytes) break;
-        // The segment being replayed is held by the queue: it is not the bound's to drop.
-        if (name === protect) continue;
         dropped += recordsLeftIn(name);
         remove(name);
+        droppedSegments.push(name);
       }
-      while (total + content.length > maxBytes && kept.length > 0) {
-        dropped += (kept.shift() as SpooledBatch).records;
-        content = encode(kept);
-      }
-      if (kept.length === 0) return { name: null, dropped };
+      if (kept.length === 0) return { name: null, dropped, droppedSegments };
       const name = `${String(Date.now()).padStart(15, '0')}-${String(sequence++ % 1e6).padStart(6, '0')}-1.seg`;
       writeDurably(join(dir, name), content);
       syncFolder(dir);
       total += content.length;
-      return { name, dropped };
+      return { name, dropped, droppedSegments };
     },
     insertBefore(name, batches) {
       // "-0" sorts just before "-1": between the segment and the one before it.
