@@ -108,6 +108,8 @@ function weightOf(attributes: Attributes): number {
 /** What a lane holds unexported, in characters; the accounted exporter releases what it settles. */
 interface Held {
   chars: number;
+  /** Records taken and not yet handed over by an export (settled, or queued for delivery). */
+  records: number;
 }
 
 function accounted<T extends { readonly attributes: Attributes }>(
@@ -131,6 +133,7 @@ function accounted<T extends { readonly attributes: Attributes }>(
         settled = true;
         clearTimeout(timer);
         for (const item of items) held.chars -= weightOf(item.attributes);
+        held.records -= items.length;
         if (!abandoned) {
           if (result.code === ExportResultCode.SUCCESS) {
             succeeded++;
@@ -200,8 +203,8 @@ export function createEventLanes(options: LaneOptions): EventLanes {
     // Above the accounted exporter's own timeout, so that one settles a hanging export first.
     exportTimeoutMillis: options.exportTimeoutMs + 1000,
   };
-  const logHeld: Held = { chars: 0 };
-  const spanHeld: Held = { chars: 0 };
+  const logHeld: Held = { chars: 0, records: 0 };
+  const spanHeld: Held = { chars: 0, records: 0 };
   const logBooks = options.logExporter === null ? null : accounted('logs', options.logExporter, logStats, logHeld, options.exportTimeoutMs, options.onError);
   const spanBooks = options.spanExporter === null ? null : accounted('traces', options.spanExporter, traceStats, spanHeld, options.exportTimeoutMs, options.onError);
   const logProvider =
@@ -233,12 +236,14 @@ export function createEventLanes(options: LaneOptions): EventLanes {
       return false;
     }
     const weight = weightOf(attributes);
-    if (stats.buffered() >= MAX_LANE_QUEUE || held.chars + weight > MAX_LANE_CHARS) {
+    // What the lane holds, not what an export queue behind it holds: that one spills to disk.
+    if (held.records >= MAX_LANE_QUEUE || held.chars + weight > MAX_LANE_CHARS) {
       stats.dropped('queue_full', 1);
       return false;
     }
     stats.accepted(1);
     held.chars += weight;
+    held.records++;
     return true;
   }
 

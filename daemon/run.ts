@@ -12,7 +12,7 @@
  */
 import { hostname, tmpdir } from 'node:os';
 import type { Socket } from 'node:net';
-import { rmSync, unlinkSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -35,7 +35,7 @@ import { ingestMetricBatch } from './metric-ingest.js';
 import { createExportQueue, type ExportQueue } from './delivery/export-queue.js';
 import { createGrpcSender, type Sender } from './delivery/grpc-sender.js';
 import { createQueuedLogExporter, createQueuedMetricExporter, createQueuedSpanExporter } from './delivery/queued-exporters.js';
-import { type Journal, type JournalLine, openJournal, readJournal, removeJournalFiles } from './delivery/journal.js';
+import { type Journal, type JournalLine, openJournal, orphanedJournals, readJournal, removeJournal } from './delivery/journal.js';
 import { openSegmentSpool } from './delivery/segment-spool.js';
 import { createDaemonLogger } from './logger.js';
 import { createMetricsPipeline } from './metrics-pipeline.js';
@@ -248,11 +248,13 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   // The journal: what was accepted and not yet exported or spilled, on disk, replayed first by
   // the next daemon after a crash. An earlier daemon's journal is taken in again here, before
   // anything new, and journaled anew; its files go once the new journal holds it.
-  const journalDir = join(paths.logDir, 'journal');
-  const earlier = readJournal(journalDir);
+  const journalRoot = join(paths.logDir, 'journal');
+  const ownJournal = join(journalRoot, String(process.pid));
+  if (existsSync(ownJournal)) renameSync(ownJournal, `${ownJournal}.${Date.now()}`);
+  const earlier = orphanedJournals(journalRoot).map((dir) => ({ dir, ...readJournal(dir) }));
   let journal: Journal | null = null;
   journal = openJournal({
-    dir: journalDir,
+    dir: ownJournal,
     counts: {
       accepted: (signal) => statsOf[signal].snapshot().accepted,
       settled: (signal) => {
@@ -268,12 +270,14 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     },
     onError: reportError,
   });
-  if (earlier.lines.length > 0 || earlier.torn > 0) {
-    const replayed = replayJournal(earlier.lines);
+  for (const { dir, lines, torn } of earlier) {
+    const replayed = replayJournal(lines);
+    // In this daemon's journal first, then the old one goes; a crash in between replays twice.
     journal.sync();
-    removeJournalFiles(earlier.files);
-    logger.info({ ...replayed, torn: earlier.torn }, 'replayed the journal of an earlier daemon');
+    removeJournal(dir);
+    if (lines.length > 0 || torn > 0) logger.info({ ...replayed, torn, from: dir }, 'replayed the journal of an earlier daemon');
   }
+  journal.start();
 
   /** Takes in again what an earlier daemon journaled: metric records, and event entries on the lanes that took them. */
   function replayJournal(lines: readonly JournalLine[]): { records: number; events: number } {
@@ -329,9 +333,10 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     const [metricOutcome, eventOutcome] = await Promise.all([metrics.forceFlush(left), lanes.forceFlush(left)]);
     // What the pipelines handed over waits in the queues: send it now.
     const sent = await Promise.all([...queues.values()].map(({ queue }) => queue.flush(Math.max(1, budget - (Date.now() - started)))));
+    const allSent = sent.every(Boolean);
     return {
-      complete: metricOutcome.complete && eventOutcome.complete && sent.every(Boolean),
-      timedOut: metricOutcome.timedOut || eventOutcome.timedOut,
+      complete: metricOutcome.complete && eventOutcome.complete && allSent,
+      timedOut: metricOutcome.timedOut || eventOutcome.timedOut || (!allSent && Date.now() - started >= budget),
       durationMs: Date.now() - started,
       metrics: metricStats.snapshot(),
       logs: logStats.snapshot(),

@@ -84,7 +84,7 @@ export function formatStatus(status: DaemonStatus.Result): string {
       `${queue.spooledSegments} segments (${bytes(queue.spooledBytes)}) on disk`,
       ...(queue.oldestAgeMs === null ? [] : [`oldest ${duration(queue.oldestAgeMs)}`]),
       ...(queue.failures > 0 ? [`${queue.failures} failures in a row, next attempt ${queue.nextAttemptAt ?? 'now'}`] : []),
-      ...(queue.replayed.exported + queue.replayed.dropped > 0 ? [`replayed ${queue.replayed.exported} records of an earlier daemon (${queue.replayed.dropped} refused)`] : []),
+      ...(queue.replayed.exported + queue.replayed.dropped > 0 ? [`sent ${queue.replayed.exported} records from disk (${queue.replayed.dropped} refused)`] : []),
     ];
     lines.push(`queue ${exporter.signal}: ${parts.join(', ')}`);
   }

@@ -225,4 +225,24 @@ describe('delivery through outages', () => {
     expect(delivered).toBeLessThan(30 * 300);
     expect(dropped).toBeGreaterThan(0);
   });
+
+  it('a journal whose records were all exported before a kill -9 is never replayed, by the next daemon or a later one', async () => {
+    const { home, receiver } = await setUp();
+    daemon = await startDaemonProcess(home);
+    peer = await openRawPeer(home.socketPath);
+    await peer.initialize('codex-cli');
+    expect((await peer.request(1, 'metric/record', { records: [{ name: 'codex.test.once', kind: 'counter', value: 7 }] })).result).toEqual({ accepted: 1, rejected: [] });
+    await daemon.request('daemon/flush', {});
+    expect(receiver.sumOf('codex.test.once')).toBe(7);
+    peer.destroy();
+    daemon.child.kill('SIGKILL');
+    await daemon.exited;
+    for (let round = 0; round < 2; round++) {
+      daemon = await startDaemonProcess(home);
+      await daemon.request('daemon/flush', {});
+      await daemon.stop();
+    }
+    daemon = undefined;
+    expect(receiver.sumOf('codex.test.once')).toBe(7);
+  });
 });

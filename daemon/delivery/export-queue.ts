@@ -77,10 +77,10 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
   /** Set when a stop begins: no retry timer may start from then on. */
   let stopping = false;
   /**
-   * The segment a spill wrote while a memory batch was on the wire: should that send fail, the
-   * batch goes to disk just before it, so the order holds.
+   * A batch a spill moved to disk while it was on the wire: it went first in the segment, so
+   * the order holds. When its send ends, the segment learns whether it still needs sending.
    */
-  let spilledPastWire: string | null = null;
+  let wireSpilled: { batch: Batch; segment: string; written: number } | null = null;
   let shutdownPromise: Promise<void> | null = null;
   let replayedExported = 0;
   let replayedDropped = 0;
@@ -157,23 +157,23 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
     try {
       for (let batch = next(); batch !== null && Date.now() < until; batch = next()) {
         const outcome = await sender.send(batch.bytes, Math.max(1, Math.min(options.sendTimeoutMs, until - Date.now())));
-        // A stop spilled this batch while it was on the wire: the next daemon sends it (again,
-        // if this send went through); its records are counted as spooled already.
-        if (stopped) return false;
-        if (outcome.kind === 'retryable' && !batch.replayed && spilledPastWire !== null && spool !== null && memory[0] === batch) {
-          // Younger batches went to disk while this one was on the wire: it goes just before them.
-          memory.shift();
-          memoryBytes -= batch.bytes.length;
-          try {
-            spool.insertBefore(spilledPastWire, [batch]);
-            stats.spooled(batch.records);
-            spooled += batch.records;
-          } catch (error) {
-            stats.failed(batch.records, 'spool_failed');
-            options.onError(`${options.signal} spool write failed, ${batch.records} records lost: ${(error as Error).message}`);
+        const spilled = wireSpilled !== null && wireSpilled.batch === batch ? wireSpilled : null;
+        if (spilled !== null) {
+          // Spilled while on the wire (its records counted as spooled then): sent or refused,
+          // its place on disk is marked done; otherwise it waits there, first, in order.
+          wireSpilled = null;
+          if (outcome.kind !== 'retryable') {
+            if (replaying?.segment.name === spilled.segment && replaying.sentNow === 0) {
+              replaying.sentNow = 1;
+              if (replaying.segment.batches.length <= 1) replaying = null;
+            }
+            spool?.markSent(spilled.segment, 1, spilled.written);
+            if (outcome.kind === 'ok') replayedExported += batch.records;
+            else replayedDropped += batch.records;
           }
-          spilledPastWire = null;
         }
+        // A stop spilled this batch while it was on the wire (as above): nothing more to do.
+        if (stopped) return false;
         if (outcome.kind === 'retryable') {
           failures++;
           lastError = { at: new Date().toISOString(), message: outcome.message };
@@ -181,10 +181,10 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
           options.onError(`${options.signal} export failed, will retry: ${outcome.message}`);
           return false;
         }
-        done(batch);
-        if (!batch.replayed) spilledPastWire = null;
         failures = 0;
         nextAttemptAt = 0;
+        if (spilled !== null) continue;
+        done(batch);
         if (outcome.kind === 'ok') {
           if (batch.replayed) replayedExported += batch.records;
           else stats.exported(batch.records);
@@ -209,16 +209,16 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
   function spill(limit: number): void {
     const moved: Batch[] = [];
     let bytes = memoryBytes;
-    // While a send is under way, the first batch may be on the wire: it stays, unless the
-    // queue is stopping, when it goes to disk too (and may then be sent twice: see shutdown).
-    const keep = sending && !stopped && memory[0] !== undefined && replaying === null ? 1 : 0;
-    while (bytes > limit && memory.length > keep + moved.length) {
-      const batch = memory[keep + moved.length] as Batch;
+    // The oldest go first, the one on the wire (if any) included: the order on disk is the
+    // order they came in, and the journal's count of settled records stays a prefix.
+    const onWire = sending && replaying === null && memory[0] !== undefined && wireSpilled === null ? memory[0] : null;
+    while (bytes > limit && memory.length > moved.length) {
+      const batch = memory[moved.length] as Batch;
       moved.push(batch);
       bytes -= batch.bytes.length;
     }
     if (moved.length === 0) return;
-    memory.splice(keep, moved.length);
+    memory.splice(0, moved.length);
     memoryBytes = bytes;
     const records = moved.reduce((sum, batch) => sum + batch.records, 0);
     if (spool === null) {
@@ -226,8 +226,8 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
       return;
     }
     try {
-      const { name, dropped, droppedSegments } = spool.append(moved);
-      if (keep === 1 && name !== null) spilledPastWire ??= name;
+      const { name, written, skipped, dropped, droppedSegments } = spool.append(moved);
+      if (onWire !== null && moved[0] === onWire && skipped === 0 && name !== null) wireSpilled = { batch: onWire, segment: name, written };
       // The bound dropped the oldest segments, perhaps the one under replay: let it go.
       if (replaying !== null && droppedSegments.includes((replaying as { segment: Segment }).segment.name)) replaying = null;
       // Spilled records are out of this daemon's hands: a later replay sends them.
@@ -267,7 +267,11 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
       // A pass under way finishes first; then one pass now, which stops at a failure.
       if (sending) await Promise.race([passing, new Promise((resolve) => setTimeout(resolve, Math.max(0, until - Date.now())).unref())]);
       if (next() === null) return true;
-      if (Date.now() >= until) return false;
+      if (Date.now() >= until) {
+        // Out of time: the retry timer this flush cleared must run again.
+        schedule();
+        return false;
+      }
       return pump(until);
     },
     shutdown(deadline) {

@@ -28,6 +28,8 @@ const PATHS: Readonly<Record<Signal, string>> = {
 /** Status codes the OTLP specification says to retry (RESOURCE_EXHAUSTED only with RetryInfo). */
 const RETRYABLE = new Set([1 /* CANCELLED */, 4 /* DEADLINE_EXCEEDED */, 10 /* ABORTED */, 11 /* OUT_OF_RANGE */, 14 /* UNAVAILABLE */, 15 /* DATA_LOSS */]);
 const RESOURCE_EXHAUSTED = 8;
+/** Longest wait a collector's RetryInfo is honoured for. */
+export const MAX_RETRY_INFO_MS = 60 * 60 * 1000;
 
 /** Reads a protobuf varint at `offset`; returns the value and the offset after it. */
 function varint(bytes: Uint8Array, offset: number): [number, number] {
@@ -88,7 +90,8 @@ export function retryInfoDelayMs(statusDetails: Uint8Array | undefined): number 
       const parts = fields(duration);
       const seconds = Number(parts.get(1)?.[0] ?? 0);
       const nanos = Number(parts.get(2)?.[0] ?? 0);
-      return Math.max(0, Math.round(seconds * 1000 + nanos / 1e6));
+      // A collector asking for more than an hour is taken as asking for an hour.
+      return Math.min(MAX_RETRY_INFO_MS, Math.max(0, Math.round(seconds * 1000 + nanos / 1e6)));
     }
   } catch {
     // A malformed trailer is as good as none.

@@ -50,6 +50,12 @@ export interface Journal {
   bytes(): number;
   /** Writes what is buffered and stops the timer (at a clean stop every record is settled). */
   close(): void;
+  /**
+   * Starts noting what settles. Until then nothing is noted: the journal of an earlier daemon
+   * is being replayed into this one, and its own note must not be overwritten before its files
+   * are gone.
+   */
+  start(): void;
 }
 
 export interface JournalOptions {
@@ -153,8 +159,10 @@ export function openJournal(options: JournalOptions): Journal {
   }
 
   let lastSettled = '';
+  let started = false;
   /** Rewrites `settled.json` when it changed (renamed into place; a stale one only means more replayed). */
   function writeSettled(): void {
+    if (!started) return;
     const text = JSON.stringify(Object.fromEntries(SIGNALS.map((signal) => [signal, counts.settled(signal)])));
     if (text === lastSettled) return;
     writeFileSync(join(dir, `${SETTLED}.tmp`), text, { mode: 0o600 });
@@ -244,24 +252,52 @@ export function openJournal(options: JournalOptions): Journal {
       }
     },
     bytes: () => closedBytes + (current?.size ?? 0),
+    start() {
+      started = true;
+      writeSettled();
+    },
     close() {
       clearInterval(timer);
       tick();
       rotate();
       trim();
       // A clean stop settles everything: nothing is left to replay.
-      if (closed.length === 0) rmSync(join(dir, SETTLED), { force: true });
+      if (closed.length === 0) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
-/** Removes the files of an earlier journal once its lines are taken in again. */
-export function removeJournalFiles(files: readonly string[]): void {
-  for (const path of files) {
-    try {
-      if (statSync(path).isFile()) rmSync(path, { force: true });
-    } catch {
-      // Already gone.
-    }
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The journals of daemons that are gone: each daemon journals in `<root>/<pid>/`, and a
+ * successor that starts while a daemon still drains must not take its journal from under it.
+ * A folder named for this process's own pid is an earlier daemon's too (the pid was reused):
+ * the caller moves it aside as `<pid>.<time>` before opening its own.
+ */
+export function orphanedJournals(root: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return [];
+  }
+  // `<pid>.<time>`: a folder this process's own pid left behind, moved aside (see run.ts).
+  return names.filter((name) => /^\d+\.\d+$/.test(name) || (/^\d+$/.test(name) && Number(name) !== process.pid && !isAlive(Number(name)))).map((name) => join(root, name));
+}
+
+/** Removes an earlier daemon's journal folder once its lines are taken in again. */
+export function removeJournal(dir: string): void {
+  try {
+    if (statSync(dir).isDirectory()) rmSync(dir, { recursive: true, force: true });
+  } catch {
+    // Already gone.
   }
 }

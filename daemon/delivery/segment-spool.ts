@@ -5,8 +5,6 @@
  *   <dir>/<time>-<seq>-1.seg      a segment: "CDXSEG1\n", then per batch
  *                                 [u32 length][u32 crc32][u32 records][f64 created ms][bytes]
  *   <dir>/<time>-<seq>-1.seg.sent how many of its batches have been sent (replay progress)
- *   <dir>/<time>-<seq>-0.seg      a batch that belongs just before that segment (it was on the
- *                                 wire when the younger ones were spilled, and then failed)
  *
  * A segment is written to a temporary name, synced, renamed and the folder synced: it is there
  * whole or not at all. A batch whose checksum does not match is skipped and counted. Bounded:
@@ -42,13 +40,12 @@ export interface Segment {
 export interface SegmentSpool {
   readonly dir: string;
   /**
-   * Writes `batches` as the newest segment, durably. Returns its name, the records of what the
-   * bound made it drop (oldest segments first, then the oldest of these batches), and the
-   * names of the segments it dropped.
+   * Writes `batches` as the newest segment, durably. Returns its name and how many batches it
+   * holds, how many of the given batches the bound left out (from the front), the records of
+   * what the bound made it drop (oldest segments first, then the oldest of these batches), and
+   * the names of the segments it dropped.
    */
-  append(batches: readonly SpooledBatch[]): { name: string | null; dropped: number; droppedSegments: string[] };
-  /** Writes `batches` as a segment that comes just before the segment `name`. */
-  insertBefore(name: string, batches: readonly SpooledBatch[]): void;
+  append(batches: readonly SpooledBatch[]): { name: string | null; written: number; skipped: number; dropped: number; droppedSegments: string[] };
   /** The oldest segment with what is left of it, or null when the spool is empty. */
   oldest(): Segment | null;
   /** Notes that the first `count` of the segment's `total` batches are sent; all of them removes it. */
@@ -67,7 +64,9 @@ function syncFolder(dir: string): void {
 }
 
 function writeDurably(path: string, content: Buffer | string): void {
-  const temp = `${path}.tmp`;
+  // The pid in the name: a successor starting while this daemon drains removes only the
+  // temporary files of daemons that are gone.
+  const temp = `${path}.${process.pid}.tmp`;
   const fd = openSync(temp, 'w', 0o600);
   try {
     writeFileSync(fd, content);
@@ -124,10 +123,23 @@ function decode(content: Buffer): { batches: SpooledBatch[]; corrupt: number; co
 
 let sequence = 0;
 
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Opens (creating it 0700) a signal's spool folder; temporary files of an interrupted write are removed. */
 export function openSegmentSpool(dir: string, maxBytes: number): SegmentSpool {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  for (const name of readdirSync(dir)) if (name.endsWith('.tmp')) rmSync(join(dir, name), { force: true });
+  for (const name of readdirSync(dir)) {
+    const owner = /\.(\d+)\.tmp$/.exec(name);
+    if (name.endsWith('.tmp') && (owner === null || !isAlive(Number(owner[1])))) rmSync(join(dir, name), { force: true });
+  }
   const names = (): string[] =>
     readdirSync(dir)
       .filter((name) => name.endsWith('.seg'))
@@ -167,7 +179,7 @@ export function openSegmentSpool(dir: string, maxBytes: number): SegmentSpool {
     dir,
     append(batches) {
       const droppedSegments: string[] = [];
-      if (batches.length === 0) return { name: null, dropped: 0, droppedSegments };
+      if (batches.length === 0) return { name: null, written: 0, skipped: 0, dropped: 0, droppedSegments };
       let dropped = 0;
       let kept = [...batches];
       let content = encode(kept);
@@ -182,20 +194,13 @@ export function openSegmentSpool(dir: string, maxBytes: number): SegmentSpool {
         remove(name);
         droppedSegments.push(name);
       }
-      if (kept.length === 0) return { name: null, dropped, droppedSegments };
-      const name = `${String(Date.now()).padStart(15, '0')}-${String(sequence++ % 1e6).padStart(6, '0')}-1.seg`;
+      if (kept.length === 0) return { name: null, written: 0, skipped: batches.length, dropped, droppedSegments };
+      // Time first (the order), then the pid and a sequence: two daemons never pick one name.
+      const name = `${String(Date.now()).padStart(15, '0')}-${String(process.pid).padStart(10, '0')}-${String(sequence++ % 1e6).padStart(6, '0')}-1.seg`;
       writeDurably(join(dir, name), content);
       syncFolder(dir);
       total += content.length;
-      return { name, dropped, droppedSegments };
-    },
-    insertBefore(name, batches) {
-      // "-0" sorts just before "-1": between the segment and the one before it.
-      const before = name.replace(/-1\.seg$/, '-0.seg');
-      const content = encode(batches);
-      writeDurably(join(dir, before), content);
-      syncFolder(dir);
-      total += content.length;
+      return { name, written: kept.length, skipped: batches.length - kept.length, dropped, droppedSegments };
     },
     oldest() {
       for (const name of names()) {
