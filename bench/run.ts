@@ -13,19 +13,24 @@
  *      processes, kept within what the lanes hold (6: accepted, 6c: exported by both lanes; 6d:
  *      the same clients unthrottled, and what the lanes drop); 6b: per-event cost of
  *      `session.event()` incl. its flush vs the in-process SDK emitting the same log record and span
+ *   7. a one-hour outage at accelerated rate: a daemon exporting over OTLP/gRPC while its receiver
+ *      answers UNAVAILABLE, 4 client processes recording 1,000,000 histogram records (and session
+ *      events); what arrived, exactly, vs an in-process SDK through the same outage; its memory and
+ *      disk against the configured bounds (7b, 7c; baseline: the same hour with the receiver up),
+ *      its drain once the receiver is back (7d); 7e: the same outage with a spool too small for it
  *
  * Every child runs on this process's Node (the pinned one under `npm run bench`). Every child
  * process, every daemon a client auto-spawned and every temp folder is removed at the end, also
  * on failure or Ctrl-C.
  *
- *   node bench/run.ts [--quick] [--only=1,2,3,4,5,6]
+ *   node bench/run.ts [--quick] [--only=1,2,3,4,5,6,7]
  *
  * --quick: small counts; --only: some rows. Either prints only and leaves docs/benchmarks.md
  * alone. BENCH_DAEMON_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" passes Node options to the
  * daemons (for profiling; the figures are then not comparable).
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { type Dirent, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -33,15 +38,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { ClientStats } from '../dist/client/index.js';
 import { type ControlConnection, openControlConnection } from '../dist/daemon/control-client.js';
-import type { DaemonStatus, SignalCounts } from '../dist/protocol/index.js';
+import type { DaemonStatus, QueueStatus, Signal, SignalCounts } from '../dist/protocol/index.js';
 import { type BenchEnv, createBenchEnv, DAEMON_CLI, ORPHAN_GUARD, removeBenchEnvs, ROOT, type RunningDaemon, startDaemon } from './lib/daemon.ts';
-import { finished, killAllChildren, runTimed, startChild } from './lib/processes.ts';
-import { loadReceiverModule, type OtlpReceiver } from './lib/receiver.ts';
+import { type Finished, finished, killAllChildren, runTimed, startChild } from './lib/processes.ts';
+import { loadReceiverModule, type OtlpReceiver, type ReceivedPoint, type ReceiverModule } from './lib/receiver.ts';
 import { fmt, markdownTable, median, minMax, type Row, textTable } from './lib/report.ts';
 import { findSpawnedDaemons, killSpawnedDaemonsSync, stopSpawnedDaemon, trackSpawnedPid, watchSocketFolder } from './lib/spawned.ts';
 
 const QUICK = process.argv.includes('--quick');
-const ALL_ROWS = ['1', '2', '3', '4', '5', '6'];
+const ALL_ROWS = ['1', '2', '3', '4', '5', '6', '7'];
 const ONLY = new Set((process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length) ?? ALL_ROWS.join(',')).split(','));
 const PARTIAL = QUICK || !ALL_ROWS.every((row) => ONLY.has(row)) || process.env.BENCH_DAEMON_ARGS !== undefined;
 const DAEMON_ARGS = (process.env.BENCH_DAEMON_ARGS ?? '').split(' ').filter((arg) => arg !== '');
@@ -96,6 +101,18 @@ const CONFIG = {
   eventCostEvents: QUICK ? 5000 : 10_000,
   eventCostRounds: QUICK ? 3 : 7,
   eventCostWarmup: QUICK ? 1 : 3,
+  /** Row 7: client processes, histogram records and session events they record in all, over this much wall time (the "hour"). */
+  outageClients: 4,
+  outageRecords: QUICK ? 100_000 : 1_000_000,
+  outageEvents: QUICK ? 2000 : 10_000,
+  outageRecordMs: QUICK ? 4000 : 20_000,
+  /** The outage lasts this much longer than the recording (and at least 5 collections past the last record counted). */
+  outageTailMs: 2000,
+  /** Status, memory and folder sizes are polled this often during the outage, and during the drain. */
+  outagePollMs: 50,
+  drainPollMs: 20,
+  /** From the recovery until every signal has sent everything, at most. */
+  drainTimeoutMs: 60_000,
 };
 
 const TARGETS = { costRatio: 0.25, cliOverNodeMs: 10, ingestRate: 300_000 };
@@ -899,7 +916,660 @@ async function measureEventCost(bench: BenchEnv, daemon: RunningDaemon): Promise
   return result;
 }
 
+// ---------------------------------------------------------------- row 7: an outage
+
+const SIGNALS = ['metrics', 'logs', 'traces'] as const satisfies readonly Signal[];
+type PerSignal<T> = Record<Signal, T>;
+const MIB = 1024 * 1024;
+
+function perSignal<T>(make: (signal: Signal) => T): PerSignal<T> {
+  return { metrics: make('metrics'), logs: make('logs'), traces: make('traces') };
+}
+
+/**
+ * Row 7's `[codexd]` keys: collections every 200 ms, so batches keep coming during the outage;
+ * a memory bound small enough that the accelerated hour's batches (≈ 1 MiB/s) pass it every
+ * couple of seconds and spill; a spool that holds the whole hour; fast retries. Row 7e runs the
+ * same hour with a spool too small for it.
+ */
+const OUTAGE_DAEMON_CONFIG = {
+  export_interval_ms: 200,
+  export_queue_max_bytes: 2 * MIB,
+  export_spool_max_bytes: 64 * MIB,
+  export_retry_initial_ms: 100,
+  export_retry_max_ms: 1000,
+} as const;
+/** Row 7e's `export_spool_max_bytes`: less than the hour's batches take (about 1 MiB per second of recording). */
+const OUTAGE_SMALL_SPOOL_BYTES = (QUICK ? 2 : 16) * MIB;
+
+/** Resident set size of a process (VmRSS), in bytes; null without /proc. */
+function memoryOf(pid: number): { rss: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return { rss: Number(/^VmRSS:\s+(\d+) kB$/m.exec(text)?.[1] ?? Number.NaN) * 1024 };
+  } catch {
+    return null;
+  }
+}
+
+/** Bytes of the files under a folder, subfolders included (the journal keeps one per daemon); 0 when it does not exist. */
+function folderBytes(dir: string): number {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  let total = 0;
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      total += folderBytes(path);
+      continue;
+    }
+    try {
+      total += statSync(path).size;
+    } catch {
+      // Removed between the listing and the stat (a segment sent, a journal file trimmed).
+    }
+  }
+  return total;
+}
+
+/** The largest journal file (`*.jnl`) under the journal folder (one subfolder per daemon), in bytes. */
+function largestJournalFile(dir: string): number {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  let largest = 0;
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) largest = Math.max(largest, largestJournalFile(path));
+    else if (entry.name.endsWith('.jnl')) {
+      try {
+        largest = Math.max(largest, statSync(path).size);
+      } catch {
+        // Trimmed meanwhile.
+      }
+    }
+  }
+  return largest;
+}
+
+/**
+ * The records a set of received metric points stands for: each histogram point's count, plus
+ * each sum point's value (every counter here, the clients' readiness counter and the daemon's
+ * derived ones, adds 1 per record, and all points are delta).
+ */
+function recordsInPoints(points: readonly ReceivedPoint[]): number {
+  let records = 0;
+  for (const point of points) {
+    if (point.temporality === 'cumulative') throw new Error(`row 7: ${point.name} arrived as a cumulative point; delta was expected`);
+    if (point.kind === 'histogram') records += point.count ?? 0;
+    else if (point.kind === 'sum') records += point.value ?? 0;
+  }
+  return records;
+}
+
+function queueOf(status: DaemonStatus.Result, signal: Signal): QueueStatus | undefined {
+  return status.exporters.find((exporter) => exporter.signal === signal)?.queue;
+}
+
+/** Records of one signal the daemon lost after accepting them: export failures, the spool's bound, damaged spool batches, replays refused. */
+function lostAfterAcceptance(before: DaemonStatus.Result, after: DaemonStatus.Result, signal: Signal): { total: number; byReason: Record<string, number> } {
+  const delta = laneDelta(before.signals[signal], after.signals[signal]);
+  const byReason: Record<string, number> = {};
+  // `failed` reasons are in `dropped` too; spool_full and spool_corrupt only there.
+  for (const [reason, count] of Object.entries(delta.dropped)) byReason[reason] = count;
+  const replayedDropped = (queueOf(after, signal)?.replayed.dropped ?? 0) - (queueOf(before, signal)?.replayed.dropped ?? 0);
+  if (replayedDropped > 0) byReason.replay_refused = replayedDropped;
+  return { total: Object.values(byReason).reduce((sum, count) => sum + count, 0), byReason };
+}
+
+/** Metric records a daemon has sent: `exported` (from memory) + `queue.replayed.exported` (from its spool). */
+function sentByStatus(status: DaemonStatus.Result, signal: Signal): number {
+  return status.signals[signal].exported + (queueOf(status, signal)?.replayed.exported ?? 0);
+}
+
+/** Every signal has sent everything: nothing buffered, no batch in memory, no spool segment. */
+function drainedStatus(status: DaemonStatus.Result): boolean {
+  return SIGNALS.every((signal) => status.signals[signal].buffered === 0 && (queueOf(status, signal)?.memoryBatches ?? 0) === 0 && (queueOf(status, signal)?.spooledSegments ?? 0) === 0);
+}
+
+/** One run of row 7: the hour recorded while the receiver is down (or, for comparison, up). */
+interface OutageVariant {
+  readonly label: string;
+  readonly receiverDown: boolean;
+  readonly spoolMaxBytes: number;
+  /** Runs the in-process SDK baseline alongside, to its own receiver, down and back at the same moments. */
+  readonly withSdk: boolean;
+}
+
+interface OutageSdkResult {
+  readonly records: number;
+  readonly valueSum: number;
+  readonly exportsOk: number;
+  readonly exportsFailed: number;
+  readonly recordsOk: number;
+  readonly recordsFailed: number;
+  readonly firstError: string | null;
+  readonly shutdownMs: number;
+  /** What its receiver took. */
+  readonly delivered: number;
+  readonly rejectedCalls: number;
+}
+
+interface OutageResult {
+  readonly variant: OutageVariant;
+  /** Histogram records the clients recorded during the outage, and session events they sent. */
+  readonly records: number;
+  readonly events: number;
+  /** Metric measurements the daemon derived from those events (2 per tool result and API request). */
+  readonly derived: number;
+  /** From "go" to the last client's exit, and from the receiver going down to coming back. */
+  readonly recordMs: number;
+  readonly outageMs: number;
+  /** Export calls the daemon's receiver answered UNAVAILABLE. */
+  readonly rejectedCalls: number;
+  readonly rssBefore: number | null;
+  /** The highest VmRSS seen at a poll during the outage, and during the drain. */
+  readonly rssPeakOutage: number | null;
+  readonly rssPeakDrain: number | null;
+  readonly polls: number;
+  /** Peaks seen at the polls: `queue.memoryBytes`, `queue.spooledBytes`, the spool folders' files, the journal folder's files. */
+  readonly peakMemory: PerSignal<number>;
+  readonly peakSpooledStatus: PerSignal<number>;
+  readonly peakSpoolFolder: PerSignal<number>;
+  readonly peakJournal: number;
+  /** The largest single journal file seen at a poll (a file holds one 2 s rotation). */
+  readonly peakJournalFile: number;
+  readonly journalAtEnd: number;
+  /** Bytes left in each spool folder once drained. */
+  readonly spoolAtEnd: PerSignal<number>;
+  /** Records each signal spilled to disk (`queue.spooled`), and batches its receiver took after the recovery. */
+  readonly spooled: PerSignal<number>;
+  readonly drainBatches: PerSignal<number>;
+  /** From the recovery to the first batch the receiver took, and to the poll that saw everything sent. */
+  readonly firstDeliveryMs: number;
+  readonly drainMs: number;
+  readonly drained: boolean;
+  /** Metric records sent during the drain (`exported` + `queue.replayed.exported`). */
+  readonly drainRecords: number;
+  /** Per signal: accepted during the outage, lost after acceptance (by reason), delivered as the receiver counts it, and as status counts it. */
+  readonly accepted: PerSignal<number>;
+  readonly lost: PerSignal<{ total: number; byReason: Record<string, number> }>;
+  readonly delivered: PerSignal<number>;
+  readonly deliveredByStatus: PerSignal<number>;
+  /** The clients' histogram alone: count and sum of values at the receiver, and the sum the clients recorded. */
+  readonly histogramCount: number;
+  readonly histogramSum: number;
+  readonly recordedSum: number;
+  readonly clientDropped: Record<string, number>;
+  readonly sdk: OutageSdkResult | null;
+}
+
+/**
+ * Row 7, one run. A fresh daemon exporting every signal over OTLP/gRPC to a receiver of its
+ * own; with `withSdk`, an in-process SDK process exporting to a second receiver. Once the
+ * clients' readiness counters are exported, the receivers go down (UNAVAILABLE) together, the
+ * clients and the SDK process record the same accelerated hour, and the receivers come back
+ * together; the daemon's status, memory and folders are polled all along. Then what arrived is
+ * checked against what was recorded, on each side.
+ */
+async function measureOutage(module: ReceiverModule, variant: OutageVariant): Promise<OutageResult> {
+  const n = CONFIG.outageClients;
+  const perClient = Math.floor(CONFIG.outageRecords / n);
+  const eventsPerClient = Math.floor(CONFIG.outageEvents / n);
+  const receiver = await module.startOtlpReceiver();
+  const sdkReceiver = variant.withSdk ? await module.startOtlpReceiver() : null;
+  const receivers = [receiver, ...(sdkReceiver === null ? [] : [sdkReceiver])];
+  let daemon: RunningDaemon | null = null;
+  try {
+    const bench = createBenchEnv({ otlpEndpoint: receiver.endpoint, codexd: { ...OUTAGE_DAEMON_CONFIG, export_spool_max_bytes: variant.spoolMaxBytes } });
+    const spoolDirs = perSignal((signal) => join(bench.stateDir, 'spool', signal));
+    const journalDir = join(bench.stateDir, 'journal');
+    daemon = await startDaemon(bench, DAEMON_ARGS);
+    const running = daemon;
+    const kinds = (await running.status()).exporters.map((exporter) => `${exporter.signal}:${exporter.kind}`);
+    if (!kinds.every((kind) => kind.endsWith(':otlp-grpc'))) throw new Error(`${variant.label}: the daemon does not export over OTLP/gRPC (${kinds.join(', ')})`);
+
+    const clients: ChildProcess[] = [];
+    for (let index = 0; index < n; index++) {
+      clients.push(
+        startChild(['--import', ORPHAN_GUARD, join(FIXTURES, 'outage-client.mjs'), String(perClient), String(eventsPerClient), String(CONFIG.outageRecordMs), String(index)], {
+          env: bench.env,
+          cwd: ROOT,
+          stdio: ['pipe', 'pipe', 'pipe'],
+        }),
+      );
+    }
+    const sdk =
+      sdkReceiver === null
+        ? null
+        : startChild(['--import', ORPHAN_GUARD, join(FIXTURES, 'outage-sdk.mjs'), String(perClient), String(n), String(CONFIG.outageRecordMs), String(OUTAGE_DAEMON_CONFIG.export_interval_ms)], {
+            env: { ...bench.env, BENCH_OTLP_ENDPOINT: sdkReceiver.endpoint },
+            cwd: ROOT,
+            stdio: ['pipe', 'pipe', 'pipe'],
+          });
+    sdk?.stdin?.on('error', () => undefined);
+    const recorders = [...clients, ...(sdk === null ? [] : [sdk])];
+    const readies = recorders.map((child) => waitForLine(child, 'ready', 20_000));
+    let clientsRunning = n;
+    const exits = clients.map((child) =>
+      finished(child).finally(() => {
+        clientsRunning--;
+      }),
+    );
+    // Attached before "go", so the line cannot be missed.
+    const sdkRecorded = sdk === null ? Promise.resolve() : waitForLine(sdk, 'recorded', CONFIG.outageRecordMs + 60_000);
+    // Awaited only after the outage: until then, a rejection must not count as unhandled.
+    sdkRecorded.catch(() => undefined);
+    const sdkExit = sdk === null ? null : finished(sdk);
+    await Promise.all(readies);
+
+    // Before the outage: each client's readiness counter is exported while the receiver is up
+    // (which also opens the daemon's gRPC channel), and nothing waits in any queue.
+    let pre = await running.status();
+    for (let attempt = 0; !(pre.signals.metrics.accepted >= n && drainedStatus(pre) && recordsInPoints(receiver.points()) >= n); attempt++) {
+      if (attempt > 500) throw new Error(`${variant.label}: the clients' readiness counters were not exported before the outage`);
+      await sleep(20);
+      pre = await running.status();
+    }
+    const preDelivered = { metrics: recordsInPoints(receiver.points()), logs: receiver.logRecords().length, traces: receiver.spans().length };
+    const rssBefore = memoryOf(running.pid)?.rss ?? null;
+
+    // The outage: the receivers answer UNAVAILABLE; then the hour is recorded.
+    if (variant.receiverDown) for (const each of receivers) each.setBehavior('unavailable');
+    const outageStarted = performance.now();
+    for (const child of recorders) child.stdin?.write('go\n');
+    for (const child of clients) child.stdin?.end();
+
+    const peakMemory = perSignal(() => 0);
+    const peakSpooledStatus = perSignal(() => 0);
+    const peakSpoolFolder = perSignal(() => 0);
+    let peakJournal = 0;
+    let peakJournalFile = 0;
+    let rssPeak: number | null = null;
+    let polls = 0;
+    const poll = async (): Promise<DaemonStatus.Result> => {
+      const status = await running.status();
+      polls++;
+      const memory = memoryOf(running.pid);
+      if (memory !== null) rssPeak = Math.max(rssPeak ?? 0, memory.rss);
+      for (const signal of SIGNALS) {
+        const queue = queueOf(status, signal);
+        peakMemory[signal] = Math.max(peakMemory[signal], queue?.memoryBytes ?? 0);
+        peakSpooledStatus[signal] = Math.max(peakSpooledStatus[signal], queue?.spooledBytes ?? 0);
+        peakSpoolFolder[signal] = Math.max(peakSpoolFolder[signal], folderBytes(spoolDirs[signal]));
+      }
+      peakJournal = Math.max(peakJournal, folderBytes(journalDir));
+      peakJournalFile = Math.max(peakJournalFile, largestJournalFile(journalDir));
+      return status;
+    };
+
+    let recordMs = Number.NaN;
+    let outcomes: Finished[] | null = null;
+    const clientStats: (ClientStats & { valueSum: number })[] = [];
+    let countedAt = Number.NaN;
+    let last = pre;
+    const sent = { records: 0, events: 0 };
+    for (;;) {
+      last = await poll();
+      const now = performance.now();
+      if (clientsRunning === 0 && outcomes === null) {
+        recordMs = now - outageStarted;
+        outcomes = await Promise.all(exits);
+        for (const outcome of outcomes) {
+          if (outcome.code !== 0) throw new Error(`${variant.label}: an outage client exited with ${outcome.code ?? outcome.signal}: ${outcome.stderr.slice(-500)}`);
+          const stats = JSON.parse(outcome.stdout.trim().split('\n').pop() as string) as ClientStats & { valueSum: number };
+          clientStats.push(stats);
+          sent.records += stats.sent - 1; // its readiness counter went before the outage
+          sent.events += stats.events.sent;
+        }
+      }
+      // Once the daemon has counted everything the clients sent, the outage lasts its full
+      // length, and at least 5 more collections, so the last records are collected and queued.
+      if (outcomes !== null && Number.isNaN(countedAt)) {
+        const derived = last.events.derivedMeasurements - pre.events.derivedMeasurements;
+        if (last.signals.metrics.received - pre.signals.metrics.received >= sent.records + derived && last.signals.logs.received - pre.signals.logs.received >= sent.events) countedAt = now;
+      }
+      if (!Number.isNaN(countedAt) && now - outageStarted >= CONFIG.outageRecordMs + CONFIG.outageTailMs && now - countedAt >= 5 * OUTAGE_DAEMON_CONFIG.export_interval_ms) break;
+      if (now - outageStarted > CONFIG.outageRecordMs + 60_000) throw new Error(`${variant.label}: the clients did not record and deliver their hour within a minute of its end`);
+      await sleep(CONFIG.outagePollMs);
+    }
+    await sdkRecorded;
+    const rssPeakOutage = rssPeak;
+    rssPeak = null;
+
+    // The recovery: the receivers take exports again, at the same moment.
+    const beforeDrain = last;
+    const requestsBefore = { metrics: receiver.metricsRequests.length, logs: receiver.logsRequests.length, traces: receiver.tracesRequests.length };
+    for (const each of receivers) each.setBehavior('ok');
+    const recoveredAt = performance.now();
+    const outageMs = recoveredAt - outageStarted;
+    let firstDeliveryMs = Number.NaN;
+    let drainMs = Number.NaN;
+    let drained = false;
+    for (;;) {
+      last = await poll();
+      const now = performance.now();
+      if (Number.isNaN(firstDeliveryMs) && receiver.metricsRequests.length > requestsBefore.metrics) firstDeliveryMs = now - recoveredAt;
+      if (drainedStatus(last)) {
+        drainMs = now - recoveredAt;
+        drained = true;
+        break;
+      }
+      if (now - recoveredAt > CONFIG.drainTimeoutMs) break;
+      await sleep(CONFIG.drainPollMs);
+    }
+    const end = last;
+    const drainBatches = {
+      metrics: receiver.metricsRequests.length - requestsBefore.metrics,
+      logs: receiver.logsRequests.length - requestsBefore.logs,
+      traces: receiver.tracesRequests.length - requestsBefore.traces,
+    };
+    const spoolAtEnd = perSignal((signal) => folderBytes(spoolDirs[signal]));
+    const journalAtEnd = folderBytes(journalDir);
+
+    // The SDK process shuts down now that its receiver is back: a last collection and export.
+    let sdkResult: OutageSdkResult | null = null;
+    if (sdk !== null && sdkExit !== null && sdkReceiver !== null) {
+      sdk.stdin?.end('stop\n');
+      const outcome = await sdkExit;
+      if (outcome.code !== 0) throw new Error(`${variant.label}: the SDK baseline exited with ${outcome.code ?? outcome.signal}: ${outcome.stderr.slice(-500)}`);
+      const reported = JSON.parse(outcome.stdout.trim().split('\n').pop() as string) as Omit<OutageSdkResult, 'delivered' | 'rejectedCalls'>;
+      sdkResult = { ...reported, delivered: sdkReceiver.histogramTotals('codex.tool.duration_ms').count, rejectedCalls: sdkReceiver.rejectedCalls };
+    }
+
+    // What arrived, against what was recorded.
+    const histogram = receiver.histogramTotals('codex.tool.duration_ms');
+    const clientDropped: Record<string, number> = {};
+    for (const stats of clientStats) {
+      for (const [reason, count] of [...Object.entries(stats.dropped), ...Object.entries(stats.events.dropped)]) clientDropped[reason] = (clientDropped[reason] ?? 0) + count;
+    }
+    return {
+      variant,
+      records: sent.records,
+      events: sent.events,
+      derived: end.events.derivedMeasurements - pre.events.derivedMeasurements,
+      recordMs,
+      outageMs,
+      rejectedCalls: receiver.rejectedCalls,
+      rssBefore,
+      rssPeakOutage,
+      rssPeakDrain: rssPeak,
+      polls,
+      peakMemory,
+      peakSpooledStatus,
+      peakSpoolFolder,
+      peakJournal,
+      peakJournalFile,
+      journalAtEnd,
+      spoolAtEnd,
+      spooled: perSignal((signal) => (queueOf(end, signal)?.spooled ?? 0) - (queueOf(pre, signal)?.spooled ?? 0)),
+      drainBatches,
+      firstDeliveryMs,
+      drainMs,
+      drained,
+      drainRecords: sentByStatus(end, 'metrics') - sentByStatus(beforeDrain, 'metrics'),
+      accepted: perSignal((signal) => end.signals[signal].accepted - pre.signals[signal].accepted),
+      lost: perSignal((signal) => lostAfterAcceptance(pre, end, signal)),
+      delivered: {
+        metrics: recordsInPoints(receiver.points()) - preDelivered.metrics,
+        logs: receiver.logRecords().length - preDelivered.logs,
+        traces: receiver.spans().length - preDelivered.traces,
+      },
+      deliveredByStatus: perSignal((signal) => sentByStatus(end, signal) - sentByStatus(pre, signal)),
+      histogramCount: histogram.count,
+      histogramSum: histogram.sum,
+      recordedSum: clientStats.reduce((sum, stats) => sum + stats.valueSum, 0),
+      clientDropped,
+      sdk: sdkResult,
+    };
+  } finally {
+    await daemon?.stop().catch(() => undefined);
+    for (const each of receivers) await each.close();
+  }
+}
+
+const mib = (bytes: number | null): string => (bytes === null ? 'n/a' : `${(bytes / MIB).toFixed(1)} MiB`);
+const count = (value: number): string => value.toLocaleString('en-US');
+const bySignal = (values: PerSignal<number>, format: (value: number) => string): string => SIGNALS.map((signal) => `${signal} ${format(values[signal])}`).join(', ');
+const rssPeakOf = (run: OutageResult): number | null => (run.rssPeakOutage === null ? null : Math.max(run.rssPeakOutage, run.rssPeakDrain ?? 0));
+
+/** Row 7's checks for one run: what the clients sent, the bounds, the drain, and delivery, exactly. */
+function checkOutage(run: OutageResult): { exact: boolean; withinMemory: boolean; withinSpool: boolean } {
+  const { label, receiverDown, spoolMaxBytes } = run.variant;
+  const n = CONFIG.outageClients;
+  const expectedRecords = Math.floor(CONFIG.outageRecords / n) * n;
+  const expectedEvents = Math.floor(CONFIG.outageEvents / n) * n;
+  const memoryBound = OUTAGE_DAEMON_CONFIG.export_queue_max_bytes;
+  log(
+    `  ${label}: ${receiverDown ? `outage ${(run.outageMs / 1000).toFixed(1)} s, ${count(run.rejectedCalls)} exports refused` : `receiver up, ${(run.outageMs / 1000).toFixed(1)} s`}; ` +
+      `peaks: queue memory ${bySignal(run.peakMemory, mib)}; spool ${bySignal(run.peakSpoolFolder, mib)}; journal ${mib(run.peakJournal)}; RSS ${mib(run.rssPeakOutage)} then ${mib(run.rssPeakDrain)} (before ${mib(run.rssBefore)})`,
+  );
+  log(
+    `  ${label}: drain ${count(run.drainRecords)} metric records in ${run.drainMs.toFixed(0)} ms (first batch after ${run.firstDeliveryMs.toFixed(0)} ms), batches ${bySignal(run.drainBatches, count)}; ` +
+      `delivered ${bySignal(run.delivered, count)}, lost ${bySignal(perSignal((signal) => run.lost[signal].total), count)}` +
+      (run.sdk === null ? '' : `; SDK delivered ${count(run.sdk.delivered)} of ${count(run.sdk.records)}`),
+  );
+  check(
+    run.records === expectedRecords &&
+      run.events === expectedEvents &&
+      Object.keys(run.clientDropped).length === 0 &&
+      run.accepted.metrics === run.records + run.derived &&
+      run.accepted.logs === run.events &&
+      run.accepted.traces === run.events,
+    `${label}: ${n} clients sent ${count(run.records)} of ${count(expectedRecords)} histogram records and ${count(run.events)} of ${count(expectedEvents)} session events in ${(run.recordMs / 1000).toFixed(1)} s, dropped ${JSON.stringify(run.clientDropped)}; ` +
+      `the daemon accepted ${count(run.accepted.metrics)} metric records (theirs + ${count(run.derived)} derived from the events), ${count(run.accepted.logs)} log records and ${count(run.accepted.traces)} spans`,
+  );
+  if (receiverDown) {
+    check(
+      run.rejectedCalls > 0 && run.spooled.metrics > 0,
+      `${label}: the outage was real and spilled to disk: the receiver answered ${count(run.rejectedCalls)} export calls UNAVAILABLE (and took none) over ${(run.outageMs / 1000).toFixed(1)} s; ` +
+        `the daemon spilled ${bySignal(run.spooled, count)} records to its spool (\`queue.spooled\`)`,
+    );
+  } else {
+    // What matters here is that nothing was refused; a spill by journal pressure is reported, not
+    // failed: it breaks no bound and loses nothing (see the doc's section 7).
+    check(
+      run.rejectedCalls === 0,
+      `${label}: with the receiver up no export was refused (${run.rejectedCalls}); the daemon still spilled ${bySignal(run.spooled, count)} records to disk ` +
+        `(the journal peaked at ${count(run.peakJournal)} B at a poll, against its pressure threshold of ${count(run.variant.spoolMaxBytes / 4)} B, a quarter of export_spool_max_bytes; spool folders at most ${bySignal(run.peakSpoolFolder, (bytes) => `${count(bytes)} B`)} at a poll)`,
+    );
+  }
+  const withinMemory = SIGNALS.every((signal) => run.peakMemory[signal] <= memoryBound);
+  check(
+    withinMemory,
+    `${label}: each export queue kept within export_queue_max_bytes = ${mib(memoryBound)} in memory at every one of ${run.polls} polls (peak \`queue.memoryBytes\`: ${bySignal(run.peakMemory, (bytes) => `${count(bytes)} B`)})`,
+  );
+  const withinSpool = SIGNALS.every((signal) => run.peakSpoolFolder[signal] <= spoolMaxBytes && run.peakSpooledStatus[signal] <= spoolMaxBytes);
+  check(
+    withinSpool,
+    `${label}: each spool kept within export_spool_max_bytes = ${mib(spoolMaxBytes)} on disk at every poll (peak folder size: ${bySignal(run.peakSpoolFolder, (bytes) => `${count(bytes)} B`)}; ` +
+      `peak \`queue.spooledBytes\`: ${bySignal(run.peakSpooledStatus, (bytes) => `${count(bytes)} B`)}); the journal peaked at ${count(run.peakJournal)} B and held ${count(run.journalAtEnd)} B once drained`,
+  );
+  check(
+    run.drained && SIGNALS.every((signal) => run.spoolAtEnd[signal] === 0),
+    `${label}: after the ${receiverDown ? 'recovery' : 'hour'} every signal drained within ${(CONFIG.drainTimeoutMs / 1000).toFixed(0)} s: buffered 0, no batch in memory, no spool segment ` +
+      `(${run.drained ? `after ${run.drainMs.toFixed(0)} ms` : 'NOT drained'}; spool folders then: ${bySignal(run.spoolAtEnd, (bytes) => `${count(bytes)} B`)})`,
+  );
+  const exact = SIGNALS.every((signal) => run.delivered[signal] === run.accepted[signal] - run.lost[signal].total && run.delivered[signal] === run.deliveredByStatus[signal]);
+  check(
+    exact,
+    `${label}: the receiver got exactly what the daemon accepted minus what its status counts as lost, and what its status counts as sent, for every signal: ` +
+      SIGNALS.map(
+        (signal) =>
+          `${signal} ${count(run.delivered[signal])} = ${count(run.accepted[signal])} − ${count(run.lost[signal].total)} ${JSON.stringify(run.lost[signal].byReason)} (status: exported + replayed ${count(run.deliveredByStatus[signal])})`,
+      ).join('; '),
+  );
+  const noLoss = SIGNALS.every((signal) => run.lost[signal].total === 0);
+  if (noLoss) {
+    const sumClose = Math.abs(run.histogramSum - run.recordedSum) <= 1e-9 * Math.max(1, run.recordedSum);
+    check(
+      run.histogramCount === run.records && sumClose,
+      `${label}: nothing was lost, so the clients' histogram at the receiver matches what they recorded: count ${count(run.histogramCount)} of ${count(run.records)}, ` +
+        `sum of values ${run.histogramSum.toFixed(3)} against ${run.recordedSum.toFixed(3)} recorded (no duplicate, no loss)`,
+    );
+  }
+  if (run.sdk !== null) {
+    check(
+      run.sdk.records === run.records && run.sdk.delivered === run.sdk.recordsOk,
+      `${label} baseline: the in-process SDK recorded the same ${count(run.sdk.records)} records; its exporter reported ${count(run.sdk.exportsOk)} exports ok (${count(run.sdk.recordsOk)} records) ` +
+        `and ${count(run.sdk.exportsFailed)} failed (${count(run.sdk.recordsFailed)} records); its receiver answered ${count(run.sdk.rejectedCalls)} calls UNAVAILABLE and took ${count(run.sdk.delivered)} records`,
+    );
+  }
+  return { exact, withinMemory, withinSpool };
+}
+
+async function rowOutage(): Promise<Pick<Details, 'outage' | 'outageUp' | 'outageSmallSpool'>> {
+  const hour = `${count(CONFIG.outageRecords)} records in ${(CONFIG.outageRecordMs / 1000).toFixed(0)} s`;
+  const { module } = await loadReceiverModule();
+  const spool = OUTAGE_DAEMON_CONFIG.export_spool_max_bytes;
+  log(`row 7: a one-hour outage at accelerated rate (${hour}, receiver UNAVAILABLE; the in-process SDK alongside)`);
+  const outage = await measureOutage(module, { label: 'row 7', receiverDown: true, spoolMaxBytes: spool, withSdk: true });
+  const main = checkOutage(outage);
+  log('row 7: the same hour with the receiver up (the baseline of 7b and 7c)');
+  const outageUp = await measureOutage(module, { label: 'row 7 (receiver up)', receiverDown: false, spoolMaxBytes: spool, withSdk: false });
+  checkOutage(outageUp);
+  log(`row 7e: the same outage with export_spool_max_bytes = ${mib(OUTAGE_SMALL_SPOOL_BYTES)}`);
+  const outageSmallSpool = await measureOutage(module, { label: 'row 7e', receiverDown: true, spoolMaxBytes: OUTAGE_SMALL_SPOOL_BYTES, withSdk: false });
+  const small = checkOutage(outageSmallSpool);
+  check(
+    (outageSmallSpool.lost.metrics.byReason.spool_full ?? 0) > 0,
+    `row 7e: the smaller spool could not hold the hour, so its bound dropped the oldest batches, counted as \`spool_full\`: ${bySignal(perSignal((signal) => outageSmallSpool.lost[signal].byReason.spool_full ?? 0), count)} records`,
+  );
+
+  const n = CONFIG.outageClients;
+  const share = (value: number, of: number): string => `${count(value)} of ${count(of)} (${((100 * value) / of).toFixed(value === of ? 0 : 1)}%)`;
+  const sdk = outage.sdk as OutageSdkResult;
+  rows.push({
+    id: '7',
+    what: `outage, accel. hour, ${n} procs × ${count(CONFIG.outageRecords / n)} histogram recs: delivered`,
+    measured: `${share(outage.histogramCount, outage.records)}, ${count(outage.lost.metrics.total)} dropped`,
+    baseline: `in-process SDK + OTLP/gRPC: ${share(sdk.delivered, sdk.records)}`,
+    comparison: `+${count(outage.histogramCount - sdk.delivered)} recs`,
+    target: 'recorded − dropped, exactly',
+    met: main.exact,
+  });
+  const peak = rssPeakOf(outage);
+  const peakUp = rssPeakOf(outageUp);
+  rows.push({
+    id: '7b',
+    what: 'same outage: daemon memory, peak',
+    measured: `RSS ${mib(peak)}; queues ${SIGNALS.map((signal) => (outage.peakMemory[signal] / MIB).toFixed(1)).join('/')} MiB`,
+    baseline: `receiver up: RSS ${mib(peakUp)}`,
+    comparison: peak === null || peakUp === null ? '—' : `${peak >= peakUp ? '+' : '−'}${mib(Math.abs(peak - peakUp))}`,
+    target: `queue ≤ ${mib(OUTAGE_DAEMON_CONFIG.export_queue_max_bytes)} per signal`,
+    met: main.withinMemory,
+  });
+  rows.push({
+    id: '7c',
+    what: 'same outage: disk, peak (spool per signal; journal)',
+    measured: `spool ${SIGNALS.map((signal) => (outage.peakSpoolFolder[signal] / MIB).toFixed(1)).join('/')} MiB; journal ${mib(outage.peakJournal)}`,
+    baseline: `receiver up: journal ${mib(outageUp.peakJournal)}`,
+    comparison: '—',
+    target: `spool ≤ ${mib(spool)} per signal`,
+    met: main.withinSpool,
+  });
+  const drainRate = outage.drainRecords / (outage.drainMs / 1000);
+  const recordRate = outage.records / (outage.recordMs / 1000);
+  rows.push({
+    id: '7d',
+    what: 'after recovery: drain, metrics (until all signals empty)',
+    measured: `${fmt.rate(drainRate)}, ${(outage.drainBatches.metrics / (outage.drainMs / 1000)).toFixed(0)} batches/s`,
+    baseline: `recorded in the outage: ${fmt.rate(recordRate)}`,
+    comparison: fmt.ratio(drainRate / recordRate),
+    target: '—',
+    met: null,
+  });
+  rows.push({
+    id: '7e',
+    what: `same outage, spool bound ${mib(OUTAGE_SMALL_SPOOL_BYTES)}: metric recs delivered`,
+    measured: `${share(outageSmallSpool.delivered.metrics, outageSmallSpool.accepted.metrics)}, ${count(outageSmallSpool.lost.metrics.byReason.spool_full ?? 0)} dropped (spool_full)`,
+    baseline: `${mib(spool)} spool (row 7): ${share(outage.delivered.metrics, outage.accepted.metrics)}`,
+    comparison: `−${count(outage.delivered.metrics - outageSmallSpool.delivered.metrics)} recs`,
+    target: `spool ≤ ${mib(OUTAGE_SMALL_SPOOL_BYTES)}; recorded − dropped, exactly`,
+    met: small.exact && small.withinSpool && small.withinMemory,
+  });
+  return { outage, outageUp, outageSmallSpool };
+}
+
 // ---------------------------------------------------------------- the doc
+
+/** Section 7 of the doc: how row 7 was measured, with the figures of its three runs. */
+function outageDoc(outage: OutageResult, up: OutageResult, small: OutageResult): string[] {
+  const n = CONFIG.outageClients;
+  const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+  const hourFactor = 3600_000 / CONFIG.outageRecordMs;
+  const sdk = outage.sdk as OutageSdkResult;
+  const journalThreshold = (run: OutageResult): number => run.variant.spoolMaxBytes / 4;
+  const batchKiB = outage.drainBatches.metrics === 0 ? Number.NaN : outage.peakSpooledStatus.metrics / outage.drainBatches.metrics / 1024;
+  const sendingMs = outage.drainMs - outage.firstDeliveryMs;
+  const spilledBy = (run: OutageResult): string => bySignal(run.spooled, count);
+  const lostText = (run: OutageResult): string =>
+    SIGNALS.map((signal) => `${signal} ${count(run.delivered[signal])} = ${count(run.accepted[signal])} accepted − ${count(run.lost[signal].total)} lost${run.lost[signal].total === 0 ? '' : ` (${JSON.stringify(run.lost[signal].byReason)})`}`).join('; ');
+  return [
+    `Three runs, each with a fresh daemon in a temp folder of its own, set up as in row 3 except that every signal (metrics, the log lane, the trace lane) is exported over OTLP/gRPC ` +
+      '(`[otel] metrics_exporter`, `exporter` and `trace_exporter` all `{ otlp-grpc = { endpoint = … } }`) to a receiver of its own: test/support/otlp-receiver.ts, the real `@grpc/grpc-js` receiver, running in the benchmark process, ' +
+      'which decodes every export it takes and can be told to answer every export with gRPC UNAVAILABLE. The `[codexd]` keys, chosen for this row: ' +
+      `\`export_interval_ms = ${OUTAGE_DAEMON_CONFIG.export_interval_ms}\` (a collection every 200 ms, so batches keep coming through the outage), ` +
+      `\`export_queue_max_bytes = ${OUTAGE_DAEMON_CONFIG.export_queue_max_bytes}\` (${mib(OUTAGE_DAEMON_CONFIG.export_queue_max_bytes)} per signal in memory: below what this hour's batches add up to within a few seconds, so that the memory bound is reached and spills), ` +
+      `\`export_spool_max_bytes = ${OUTAGE_DAEMON_CONFIG.export_spool_max_bytes}\` (${mib(OUTAGE_DAEMON_CONFIG.export_spool_max_bytes)} per signal on disk: room for the whole hour; row 7e uses ${mib(OUTAGE_SMALL_SPOOL_BYTES)}), ` +
+      `\`export_retry_initial_ms = ${OUTAGE_DAEMON_CONFIG.export_retry_initial_ms}\` and \`export_retry_max_ms = ${OUTAGE_DAEMON_CONFIG.export_retry_max_ms}\` (with the queue's jitter, an attempt every 0.5 to 1.5 s once the backoff has grown). ` +
+      'The spool bound also sets the journal\'s pressure threshold, a quarter of it (daemon/run.ts): past it, the daemon moves every batch waiting in memory to the spool, which settles their records so that the journal\'s files can go.',
+    '',
+    `The hour: ${n} client processes (bench/fixtures/outage-client.mjs) connect, start a session and send one readiness counter, which the daemon exports while the receiver is up (it also opens the daemon's gRPC channel); ` +
+      `then, after "go", each records ${count(CONFIG.outageRecords / n)} \`histogram('codex.tool.duration_ms', value, tags)\` values (distinct values) and sends ${count(CONFIG.outageEvents / n)} session events (bench/fixtures/session-events.mjs, as in row 6), ` +
+      `paced evenly over ${seconds(CONFIG.outageRecordMs)}: every 20 ms it takes its due share and calls \`await flush()\`. The tags are tool (4) × status (2) × minute (60) = 480 series, the \`minute\` rotating every eighth record, ` +
+      `so every 200 ms collection carries all 480 histogram points (a metrics batch of about ${batchKiB.toFixed(0)} KiB serialised) rather than a handful: ${count(CONFIG.outageRecords)} records at ${fmt.rate(outage.records / (outage.recordMs / 1000))}, ` +
+      `an hour of a host recording ${(CONFIG.outageRecords / 3600).toFixed(0)} records a second compressed ${hourFactor.toFixed(0)}×. What the compression does not scale: the hour makes ${count(outage.drainBatches.metrics)} metrics batches here, where a real hour at the default 5 s interval makes 720 of the same kind; ` +
+      `the backoff, the journal's 2 s rotation and its 200 ms sync run in real time; and the daemon ingests ${fmt.rate(outage.records / (outage.recordMs / 1000))} throughout, which is what sizes its journal (below).`,
+    '',
+    `Row 7: both receivers (the daemon's, and the SDK baseline's, below) answer UNAVAILABLE from just before "go" until the recording is over, the daemon has counted everything the clients sent and at least ${(CONFIG.outageTailMs / 1000).toFixed(0)} s more have passed ` +
+      `(${seconds(outage.outageMs)} in all; the receiver refused ${count(outage.rejectedCalls)} export calls and took none). Every ${CONFIG.outagePollMs} ms meanwhile (${CONFIG.drainPollMs} ms during the drain) the benchmark reads \`daemon/status\`, ` +
+      'the daemon\'s VmRSS from /proc/<pid>/status, and the sizes of the files under `$XDG_STATE_HOME/codexd/spool/<signal>/` and `$XDG_STATE_HOME/codexd/journal/`; peaks are the highest value seen at a poll. ' +
+      `The daemon spilled ${spilledBy(outage)} records to its spool (\`queue.spooled\`). Memory (7b): \`queue.memoryBytes\` peaked at ${bySignal(outage.peakMemory, (bytes) => `${count(bytes)} B`)}, within the ${mib(OUTAGE_DAEMON_CONFIG.export_queue_max_bytes)} bound (past it, the queue moves its oldest batches to disk until it holds half). ` +
+      `The daemon's RSS went from ${mib(outage.rssBefore)} before the outage to ${mib(outage.rssPeakOutage)} during it and ${mib(outage.rssPeakDrain)} during the drain; ` +
+      `most of that is the load, not the outage: the same hour with the receiver up (the baseline column: another daemon, run right after) peaked at ${mib(rssPeakOf(up))} from ${mib(up.rssBefore)}. ` +
+      `Disk (7c): the spool folders peaked at ${bySignal(outage.peakSpoolFolder, mib)} (\`queue.spooledBytes\` peaked within a few bytes of that; the folders also hold replay-progress files), within the ${mib(OUTAGE_DAEMON_CONFIG.export_spool_max_bytes)} bound; ` +
+      `the journal peaked at ${mib(outage.peakJournal)} at a poll (threshold ${mib(journalThreshold(outage))}; a poll sees it between its 200 ms writes, and its pressure check follows a write, so its top is up to one write higher than any poll shows). The journal is not bounded by a key: its files rotate every 2 s and go once every record in them has settled, so it holds a few seconds of accepted records whatever the collector does. ` +
+      `With the receiver up it peaked at ${mib(up.peakJournal)} at a poll` +
+      (up.spooled.metrics + up.spooled.logs + up.spooled.traces === 0
+        ? ', and nothing spilled.'
+        : `, and its pressure made the daemon spill ${spilledBy(up)} records to disk although no export was refused (they were sent from the spool right away).`),
+    '',
+    `Row 7d: when both receivers come back, the daemon's next attempt comes after the backoff (its receiver took the first metrics batch ${fmt.ms(outage.firstDeliveryMs)} after the recovery); ` +
+      `every signal had sent everything (\`buffered\` 0, no batch in memory, no spool segment; the spool folders empty) ${fmt.ms(outage.drainMs)} after the recovery. ` +
+      `In that time the metrics queue sent ${count(outage.drainRecords)} records (\`exported\` + \`queue.replayed.exported\`) in ${count(outage.drainBatches.metrics)} batches, the log and trace queues ${count(outage.drainBatches.logs)} and ${count(outage.drainBatches.traces)} batches, ` +
+      `the three side by side, each one batch at a time, oldest first, mostly read back from spool segments. The rate is taken over the whole time from the recovery, the wait for the first attempt included ` +
+      `(from the first batch on: ${fmt.rate(outage.drainRecords / (sendingMs / 1000))}, ${(outage.drainBatches.metrics / (sendingMs / 1000)).toFixed(0)} batches/s); the receiver decodes every batch in the benchmark's process, on the same ${os.cpus().length} cores. ` +
+      'The baseline column is the rate at which the clients recorded during the outage: the ratio is how many times faster than it accumulated the backlog drains. Records per second depend on how many records a batch aggregates; batches per second less so.',
+    '',
+    `Row 7, delivered: what the receiver took after the recovery (histogram counts plus counter sums, all points delta; log records; spans) against what the daemon accepted during the outage (its \`signals\` counts) minus what its status counts as lost after accepting ` +
+      `(\`dropped\` by reason, which includes \`failed\`, plus \`queue.replayed.dropped\`): ${lostText(outage)}; and the same figure as status counts it sent. ` +
+      'With delta temporality a batch sent twice would show as too many, one lost as too few' +
+      (SIGNALS.every((signal) => outage.lost[signal].total === 0) ? '; the clients\' histogram alone matched too, count and sum of values (see Checks). ' : '. ') +
+      `The baseline is what a host's own SDK delivers through the same outage: bench/fixtures/outage-sdk.mjs records the same ${count(sdk.records)} values (the ${n} clients' streams, at the same pace, from the same "go") into a \`MeterProvider\` whose \`PeriodicExportingMetricReader\` collects every ${OUTAGE_DAEMON_CONFIG.export_interval_ms} ms ` +
+      'and exports with `@opentelemetry/exporter-metrics-otlp-grpc`\'s `OTLPMetricExporter` (delta temporality, default timeout) to a second receiver, which goes down and comes back at the same moments as the daemon\'s; once it is back, the process calls `provider.shutdown()` (a last collection and export). ' +
+      `Its receiver took ${count(sdk.delivered)} of them. The exporter reported ${count(sdk.exportsFailed)} failed exports (${count(sdk.recordsFailed)} records) and ${count(sdk.exportsOk)} successful ones, and its receiver answered ${count(sdk.rejectedCalls)} calls UNAVAILABLE` +
+      (sdk.rejectedCalls === sdk.exportsFailed ? ': one attempt per batch. ' : '. ') +
+      'In this version (0.301) the gRPC transport reports every error as a failure, never as retryable, so the exporter\'s retrying transport does not retry at all (node_modules/@opentelemetry/otlp-grpc-exporter-base, `GrpcExporterTransport.send`); ' +
+      'a failed batch is dropped, and with delta temporality its records are gone. So the comparison is about what survives an outage, not about speed; the HTTP exporters do retry (up to 5 times within their 10 s timeout), which would still lose everything but the outage\'s last seconds.',
+    '',
+    `Row 7e: the same outage (${seconds(small.outageMs)}, ${count(small.rejectedCalls)} calls refused) with \`export_spool_max_bytes = ${small.variant.spoolMaxBytes}\` (${mib(small.variant.spoolMaxBytes)}), less than the hour's metrics batches take, and so a journal threshold of ${mib(journalThreshold(small))}. ` +
+      `The spool folders peaked at ${bySignal(small.peakSpoolFolder, mib)}, within the bound, which dropped the oldest segments to make room: \`spool_full\` ${count(small.lost.metrics.byReason.spool_full ?? 0)} metric records. ` +
+      `Delivered after the recovery (drained within ${fmt.ms(small.drainMs)}): ${lostText(small)}, exactly. Queue memory peaked at ${bySignal(small.peakMemory, mib)}; ` +
+      `the journal, though, peaked at ${mib(small.peakJournal)}, ${(small.peakJournal / journalThreshold(small)).toFixed(1)}× its threshold${small.peakJournal > small.variant.spoolMaxBytes ? ' and more than the spool bound itself' : ''}: ` +
+      'the threshold is checked right after a rotation closes a file, and the spill it triggers then cannot settle that file\'s last records (accepted since the last 200 ms collection, not yet in any batch); ' +
+      `pressure fires at most once per rotation, so that file waits for the next rotation's spill, and the journal holds about two rotations of accepted records (its largest file at a poll held ${mib(small.peakJournalFile)}, one rotation's worth). ` +
+      'What the configured bounds cap is the spool, not the journal.',
+  ];
+}
+
 
 const loadAtStart = os.loadavg()[0] ?? 0;
 
@@ -923,6 +1593,9 @@ interface Details {
   events: EventsResult[];
   eventFlood: EventsResult;
   eventCost: EventCostResult;
+  outage: OutageResult;
+  outageUp: OutageResult;
+  outageSmallSpool: OutageResult;
 }
 
 function spread(values: readonly number[], digits: number): string {
@@ -932,7 +1605,7 @@ function spread(values: readonly number[], digits: number): string {
 
 function renderDoc(details: Details, date: string): string {
   const m = machine();
-  const { counter, histogram, cli, ingest, sdkRates, firstUse, events, eventFlood, eventCost } = details;
+  const { counter, histogram, cli, ingest, sdkRates, firstUse, events, eventFlood, eventCost, outage, outageUp, outageSmallSpool } = details;
   const eventTotal = CONFIG.eventClients * CONFIG.eventCount;
   const eventDaemonCpus = events.map((run) => run.daemonCpuMs).filter((ms): ms is number => ms !== null);
   const eventDaemonCpu =
@@ -1089,6 +1762,10 @@ function renderDoc(details: Details, date: string): string {
       '(awaiting a resolved promise instead, as row 1 does, the log processor\'s export, a chain of promises, does not complete during a round, and its queue of 2,048 fills and drops; here none dropped, checked). Serialising and exporting those batches, which a real exporter does on the host\'s thread, is not in the SDK figure. ' +
       `Client and SDK rounds alternate in one process (order swapped every round), ${CONFIG.eventCostWarmup} warm-up rounds each, then the median of ${eventCost.clientNs.length} rounds: ns = timed wall time / events. ` +
       `Per-round spread: client ${spread(eventCost.clientNs, 0)} ns, SDK ${spread(eventCost.sdkNs, 0)} ns.`,
+    '',
+    '### 7. A one-hour outage at accelerated rate (7, 7b–7d), and a spool too small for it (7e)',
+    '',
+    ...outageDoc(outage, outageUp, outageSmallSpool),
     '',
     '## Checks',
     '',
@@ -1336,9 +2013,11 @@ async function main(): Promise<void> {
       await daemon.stop();
       daemon = null;
     }
+    // Its own daemon, folder and receivers (OTLP/gRPC instead of files).
+    if (ONLY.has('7')) Object.assign(details, await rowOutage());
     // Last, with no daemon of the benchmark's running: each round's daemon is started by a client.
     if (ONLY.has('4')) Object.assign(details, await rowFirstUse());
-    // Rows in table order (1, 1b, 2a…2d, 3, 4, 5, 6, 6b…6d), whatever order they were measured in.
+    // Rows in table order (1, 1b, 2a…2d, 3, 4, 5, 6, 6b…6d, 7, 7b…7d), whatever order they were measured in.
     rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 
     process.stdout.write(`\n${textTable(rows)}\n\n`);

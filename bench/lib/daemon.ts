@@ -21,18 +21,28 @@ export interface BenchEnv {
   readonly root: string;
   readonly socketPath: string;
   readonly telemetryDir: string;
+  /** The daemon's state folder (`$XDG_STATE_HOME/codexd`): its log, its export spool and its journal. */
+  readonly stateDir: string;
   /** The environment every child gets: the temp folders, and no inherited OTEL_* or CODEXD_*. */
   readonly env: NodeJS.ProcessEnv;
 }
 
 const created: string[] = [];
 
-/**
- * Makes the temp folder tree. The socket path stays short (Unix sockets allow ~103 bytes).
- * `idleTimeoutMs` sets `[codexd] idle_timeout_ms`, after which an auto-spawned daemon exits by
- * itself (row 4: a safety net should the benchmark be killed before it can end them).
- */
-export function createBenchEnv(options: { idleTimeoutMs?: number } = {}): BenchEnv {
+export interface BenchEnvOptions {
+  /**
+   * `[codexd] idle_timeout_ms`, after which an auto-spawned daemon exits by itself (row 4: a
+   * safety net should the benchmark be killed before it can end them).
+   */
+  readonly idleTimeoutMs?: number;
+  /** Exports every signal (metrics, the log lane, the trace lane) over OTLP/gRPC to this endpoint instead of to files (row 7). */
+  readonly otlpEndpoint?: string;
+  /** More `[codexd]` keys, e.g. `export_interval_ms` (which replaces the default 1000) or the export queue's bounds. */
+  readonly codexd?: Readonly<Record<string, number>>;
+}
+
+/** Makes the temp folder tree and a config.toml. The socket path stays short (Unix sockets allow ~103 bytes). */
+export function createBenchEnv(options: BenchEnvOptions = {}): BenchEnv {
   const root = mkdtempSync(join(tmpdir(), 'cxb-'));
   created.push(root);
   const dirs = {
@@ -49,17 +59,19 @@ export function createBenchEnv(options: { idleTimeoutMs?: number } = {}): BenchE
   // The file exporter (the default) is kept on purpose, and named for every signal (metrics, the
   // log lane, the trace lane): with "none" the daemon skips the SDK altogether, and the ingest
   // figures would not include socket -> OpenTelemetry SDK (-> file, for the event lanes).
+  const exporter = options.otlpEndpoint === undefined ? '"file"' : `{ otlp-grpc = { endpoint = ${JSON.stringify(options.otlpEndpoint)} } }`;
+  const codexd: Record<string, number> = { export_interval_ms: 1000, ...options.codexd };
+  if (options.idleTimeoutMs !== undefined) codexd.idle_timeout_ms = options.idleTimeoutMs;
   writeFileSync(
     join(dirs.codexHome, 'config.toml'),
     [
       '[otel]',
-      'metrics_exporter = "file"',
-      'exporter = "file"',
-      'trace_exporter = "file"',
+      `metrics_exporter = ${exporter}`,
+      `exporter = ${exporter}`,
+      `trace_exporter = ${exporter}`,
       '',
       '[codexd]',
-      'export_interval_ms = 1000',
-      ...(options.idleTimeoutMs === undefined ? [] : [`idle_timeout_ms = ${options.idleTimeoutMs}`]),
+      ...Object.entries(codexd).map(([key, value]) => `${key} = ${value}`),
       '',
       '[codexd.file_exporter]',
       `dir = ${JSON.stringify(telemetryDir)}`,
@@ -85,7 +97,7 @@ export function createBenchEnv(options: { idleTimeoutMs?: number } = {}): BenchE
     // would outlive the run (the clients' auto-start is only taken when nothing answers).
     CODEXD_NO_SPAWN: '1',
   });
-  return { root, socketPath, telemetryDir, env };
+  return { root, socketPath, telemetryDir, stateDir: join(dirs.state, 'codexd'), env };
 }
 
 /** Removes every temp folder made by {@link createBenchEnv}; synchronous, so an 'exit' handler can call it. */
