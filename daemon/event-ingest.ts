@@ -27,7 +27,7 @@ import {
   type SessionEvent,
   type TraceParent,
 } from '../protocol/index.js';
-import type { EventLanes } from './event-lanes.js';
+import { type EventLanes, MAX_LANE_CHARS, MAX_LANE_QUEUE } from './event-lanes.js';
 import { batchRefused, type IngestOutcome } from './metric-ingest.js';
 import type { Session, SessionRegistry } from './session-registry.js';
 import type { SignalStats } from './stats.js';
@@ -221,7 +221,6 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
           rejected.push({ index, code: 'unknown_session', message: `events[${index}].sessionId: no session ${JSON.stringify(event.sessionId)}; start it with session/start` });
           continue;
         }
-        accepted++;
         const { log, span, all } = split(event, session, source.clientName);
         const time = event.time ?? Date.now();
         if (options.logLine !== undefined) {
@@ -231,12 +230,20 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
         }
         const durationMs = event.durationMs ?? numberOf(all.duration_ms);
         const { parent, tracestate } = traceContext(event);
-        lanes.emit({ name: event.name, timeMs: time, durationMs: durationMs ?? 0, logAttributes: log, spanAttributes: span, parent, tracestate });
+        const outcome = lanes.emit({ name: event.name, timeMs: time, durationMs: durationMs ?? 0, logAttributes: log, spanAttributes: span, parent, tracestate });
+        if (outcome.full) {
+          // A request learns it, to send the event again later; its metrics are not derived, so
+          // that doing so does not count them twice.
+          rejected.push({ index, code: 'queue_full', message: `events[${index}]: the daemon's event lanes are full (${MAX_LANE_QUEUE} records or ${MAX_LANE_CHARS} characters waiting); send it again later` });
+          continue;
+        }
+        accepted++;
         derived.push(...derive(event, all, durationMs, time));
       }
       if (rejected.length > 0) {
         rejected.sort((a, b) => a.index - b.index);
-        for (const rejection of rejected) countBoth((stats) => stats.rejected(rejection.code));
+        // A lane's refusal for want of room is counted by the lane (dropped `queue_full`).
+        for (const rejection of rejected) if (rejection.code !== 'queue_full') countBoth((stats) => stats.rejected(rejection.code));
       }
       if (derived.length > 0) {
         derivedMeasurements += derived.length;

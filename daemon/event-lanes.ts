@@ -52,6 +52,11 @@ export interface LaneOptions {
   readonly onAccepted?: (entry: LaneEntry, lanes: LaneChoice) => void;
 }
 
+/** What became of an entry: whether a lane refused it for want of room (counted as `queue_full`). */
+export interface EmitOutcome {
+  readonly full: boolean;
+}
+
 /** Which lanes an entry goes to (a replay sends it only where it was taken the first time). */
 export interface LaneChoice {
   readonly log: boolean;
@@ -77,7 +82,7 @@ export interface EventLanes {
    * no span was made), so a log and its span correlate. Each lane counts `accepted` or why it
    * refused; neither counts `received`.
    */
-  emit(entry: LaneEntry, only?: LaneChoice): void;
+  emit(entry: LaneEntry, only?: LaneChoice): EmitOutcome;
   /** Exports what both lanes hold, waiting at most `timeoutMs`. */
   forceFlush(timeoutMs: number): Promise<FlushOutcome>;
   /** Exports what is left and stops, within the deadline; a second call returns the first call's promise. */
@@ -228,6 +233,9 @@ export function createEventLanes(options: LaneOptions): EventLanes {
   const tracer = traceProvider?.getTracer('codex');
   let shutdownPromise: Promise<void> | null = null;
 
+  /** Set by admit() when it refuses for want of room. */
+  let refusedFull = false;
+
   /** Whether a lane may take one more record; counts the refusal when it may not. */
   function admit(stats: SignalStats, held: Held, attributes: Attributes, disabled: boolean): boolean {
     if (disabled) {
@@ -239,6 +247,7 @@ export function createEventLanes(options: LaneOptions): EventLanes {
     // What the lane holds, not what an export queue behind it holds: that one spills to disk.
     if (held.records >= MAX_LANE_QUEUE || held.chars + weight > MAX_LANE_CHARS) {
       stats.dropped('queue_full', 1);
+      refusedFull = true;
       return false;
     }
     stats.accepted(1);
@@ -249,6 +258,7 @@ export function createEventLanes(options: LaneOptions): EventLanes {
 
   return {
     emit(entry, only = { log: true, span: true }) {
+      refusedFull = false;
       const parent = parentContext(entry.parent, entry.tracestate);
       let context = parent;
       let spanTaken = false;
@@ -263,7 +273,8 @@ export function createEventLanes(options: LaneOptions): EventLanes {
       }
       const logTaken = only.log && admit(logStats, logHeld, entry.logAttributes, logger === undefined) && logger !== undefined;
       if (spanTaken || logTaken) options.onAccepted?.(entry, { log: logTaken, span: spanTaken });
-      if (!logTaken) return;
+      const outcome = { full: refusedFull };
+      if (!logTaken) return outcome;
       logger?.emit({
         eventName: entry.name,
         timestamp: hrTimeOf(entry.timeMs),
@@ -273,6 +284,7 @@ export function createEventLanes(options: LaneOptions): EventLanes {
         attributes: entry.logAttributes,
         context,
       });
+      return outcome;
     },
     async forceFlush(timeoutMs) {
       const failedBefore = logStats.snapshot().failed + traceStats.snapshot().failed;

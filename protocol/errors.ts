@@ -72,7 +72,9 @@ export type RejectionCode =
   /** An event attribute value longer than `MAX_EVENT_ATTRIBUTE_LENGTH`. */
   | 'attribute_too_long'
   /** An event's `durationMs` is not a non-negative finite number. */
-  | 'invalid_duration';
+  | 'invalid_duration'
+  /** A lane already held as much as it may: the event was not (fully) taken; send it again later. */
+  | 'queue_full';
 
 export const REJECTION_CODES: readonly RejectionCode[] = [
   'invalid_record',
@@ -93,6 +95,7 @@ export const REJECTION_CODES: readonly RejectionCode[] = [
   'too_many_attributes',
   'attribute_too_long',
   'invalid_duration',
+  'queue_full',
 ];
 
 /**

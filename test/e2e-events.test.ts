@@ -360,18 +360,23 @@ describe('session events', () => {
     expect(receiver.spans().length).toBe(51);
   });
 
-  it('bounds what a lane holds unexported in characters, counting what it refuses, while the collector hangs', async () => {
+  it('bounds what a lane holds in characters under a burst, refusing what does not fit to the request that sent it', async () => {
     const { receiver, daemon, peer } = await start({ codexd: 'log_tool_content = true' }, 600_000);
     await peer.request(1, 'session/start', { sessionId: 's-7' });
     receiver.setBehavior('hang');
     const output = 'o'.repeat(MAX_EVENT_ATTRIBUTE_LENGTH);
     const perBatch = 100;
     const batches = Math.ceil((MAX_LANE_CHARS / output.length) * 1.2 / perBatch);
+    let answeredAccepted = 0;
+    let answeredFull = 0;
     for (let batch = 0; batch < batches; batch++) {
       const reply = await peer.request(2 + batch, 'session/event', {
         events: Array.from({ length: perBatch }, (_, index) => ({ sessionId: 's-7', name: 'codex.tool_result', traceSafe: { tool_name: 'shell', call_id: `c${batch}-${index}` }, logOnly: { output } })),
       });
-      expect((reply.result as { accepted: number }).accepted).toBe(perBatch);
+      const result = reply.result as { accepted: number; rejected: { code: string }[] };
+      answeredAccepted += result.accepted;
+      answeredFull += result.rejected.filter((rejection) => rejection.code === 'queue_full').length;
+      expect(result.accepted + result.rejected.length).toBe(perBatch);
     }
     const status = await daemon.status();
     const sent = batches * perBatch;
@@ -380,6 +385,9 @@ describe('session events', () => {
     expect(logs.dropped.queue_full).toBeGreaterThan(0);
     expect(logs.accepted).toBeLessThanOrEqual(Math.floor(MAX_LANE_CHARS / output.length));
     expect(logs.accepted + (logs.dropped.queue_full ?? 0)).toBe(sent);
+    // Each event the log lane refused was refused to its request, and nothing was counted twice.
+    expect([answeredAccepted, answeredFull]).toEqual([logs.accepted, logs.dropped.queue_full]);
+    expect(logs.rejectedTotal).toBe(0);
     // The trace lane carries no content and takes every span.
     expect(status.signals.traces.accepted).toBe(sent);
   });
