@@ -321,6 +321,24 @@ function harness(options: Partial<ExportQueueOptions> & { dir?: string; sender?:
 const sentTags = (sender: FakeSender): string[] => sender.got.map((text) => text.replace(/\.+$/, ''));
 
 describe('export queue', () => {
+  it('moves what waits in memory to disk once sends have been failing a while, and sends it from there in order', async () => {
+    const sender = fakeSender();
+    sender.answer = () => retryable(null);
+    const { queue, stats, put } = harness({ sender, spillAfterFailingMs: 50 });
+    put('a', 1);
+    put('b', 2);
+    await waitFor(() => queue.status().failures >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    await waitFor(() => queue.status().memoryBatches === 0);
+    expect(stats.snapshot().spooled).toBe(3);
+    expect(queue.status().spooledSegments).toBe(1);
+    sender.answer = () => OK;
+    expect(await queue.flush(1000)).toBe(true);
+    expect(sentTags(sender).slice(-2)).toEqual(['batch-a-', 'batch-b-']);
+    expect(queue.status().replayed.exported).toBe(3);
+  });
+
+
   it('sends batches in the order they came and counts them exported', async () => {
     const { queue, sender, stats, put } = harness();
     put('a', 1);

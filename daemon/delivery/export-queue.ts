@@ -25,6 +25,9 @@ export interface RetryPolicy {
   readonly maxMs: number;
 }
 
+/** How long a batch may wait in memory while sends keep failing before it is moved to disk. */
+export const SPILL_AFTER_FAILING_MS = 30_000;
+
 export interface ExportQueueOptions {
   readonly signal: Signal;
   readonly sender: Sender;
@@ -37,6 +40,8 @@ export interface ExportQueueOptions {
   /** Longest one send may take. */
   readonly sendTimeoutMs: number;
   readonly onError: (message: string) => void;
+  /** Default {@link SPILL_AFTER_FAILING_MS}. */
+  readonly spillAfterFailingMs?: number;
 }
 
 export interface ExportQueue {
@@ -81,6 +86,8 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
    * the order holds. When its send ends, the segment learns whether it still needs sending.
    */
   let wireSpilled: { batch: Batch; segment: string; written: number } | null = null;
+  /** The batch being sent now, if any. */
+  let wire: Batch | null = null;
   let shutdownPromise: Promise<void> | null = null;
   let replayedExported = 0;
   let replayedDropped = 0;
@@ -128,6 +135,8 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
       if (sentNow >= segment.batches.length) replaying = null;
       return;
     }
+    // Only the batch at the head: one a spill moved to disk meanwhile is no longer here.
+    if (memory[0] !== batch) return;
     memory.shift();
     memoryBytes -= batch.bytes.length;
   }
@@ -156,7 +165,10 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
   async function pass(until: number): Promise<boolean> {
     try {
       for (let batch = next(); batch !== null && Date.now() < until; batch = next()) {
-        const outcome = await sender.send(batch.bytes, Math.max(1, Math.min(options.sendTimeoutMs, until - Date.now())));
+        wire = batch;
+        const outcome = await sender.send(batch.bytes, Math.max(1, Math.min(options.sendTimeoutMs, until - Date.now()))).finally(() => {
+          wire = null;
+        });
         const spilled = wireSpilled !== null && wireSpilled.batch === batch ? wireSpilled : null;
         if (spilled !== null) {
           // Spilled while on the wire (its records counted as spooled then): sent or refused,
@@ -179,6 +191,10 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
           lastError = { at: new Date().toISOString(), message: outcome.message };
           nextAttemptAt = Date.now() + Math.max(outcome.retryAfterMs ?? 0, backoff());
           options.onError(`${options.signal} export failed, will retry: ${outcome.message}`);
+          // Failing a while: what waits in memory goes to disk, where a crash cannot take it
+          // and where it no longer holds the journal.
+          const oldest = memory[0];
+          if (oldest !== undefined && Date.now() - oldest.createdAt >= (options.spillAfterFailingMs ?? SPILL_AFTER_FAILING_MS)) spill(0);
           return false;
         }
         failures = 0;
@@ -205,13 +221,15 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
     }
   }
 
-  /** Moves the oldest batches in memory to disk until memory is within `limit` bytes. */
+  /**
+   * Moves the oldest batches in memory to disk until memory is within `limit` bytes.
+   */
   function spill(limit: number): void {
     const moved: Batch[] = [];
     let bytes = memoryBytes;
     // The oldest go first, the one on the wire (if any) included: the order on disk is the
     // order they came in, and the journal's count of settled records stays a prefix.
-    const onWire = sending && replaying === null && memory[0] !== undefined && wireSpilled === null ? memory[0] : null;
+    const onWire = wire !== null && !wire.replayed && memory[0] === wire ? wire : null;
     while (bytes > limit && memory.length > moved.length) {
       const batch = memory[moved.length] as Batch;
       moved.push(batch);
