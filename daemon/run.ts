@@ -29,12 +29,12 @@ import { createFeedbackService, UPLOAD_TIMEOUT_MS } from './feedback/service.js'
 import { createSessionLogs } from './feedback/session-logs.js';
 import { openFeedbackSpool } from './feedback/spool.js';
 import { describeTarget, uploadReport } from './feedback/upload.js';
-import { createFileLogExporter, createFileMetricExporter, createFileSpanExporter } from './exporters/file-exporter.js';
+import { createFileSender, type FileExporterOptions } from './exporters/file-exporter.js';
 import { type HandoffIngest, startHandoffIngest } from './handoff-ingest.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import { createExportQueue, type ExportQueue } from './delivery/export-queue.js';
 import { createGrpcSender, type Sender } from './delivery/grpc-sender.js';
-import { createQueuedLogExporter, createQueuedMetricExporter, createQueuedSpanExporter } from './delivery/queued-exporters.js';
+import { createQueuedLogExporter, createQueuedMetricExporter, createQueuedSpanExporter, type WireFormat } from './delivery/queued-exporters.js';
 import { type Journal, type JournalLine, openJournal, orphanedJournals, readJournal, removeJournal } from './delivery/journal.js';
 import { openSegmentSpool } from './delivery/segment-spool.js';
 import { createDaemonLogger } from './logger.js';
@@ -93,7 +93,7 @@ function describeExporter(exporter: ExporterConfig): { kind: 'none' | 'file' | '
 }
 
 interface ExporterFactories<T> {
-  readonly file: (options: { dir: string; maxFileBytes: number; maxFiles: number }) => T;
+  readonly file: (options: { dir: string; maxFileBytes: number; maxFiles: number }) => Promise<T>;
   readonly grpc: (options: { endpoint: string; headers: Readonly<Record<string, string>>; timeoutMillis: number }) => Promise<T>;
 }
 
@@ -103,7 +103,7 @@ async function createExporter<T>(exporter: ExporterConfig, flushDeadlineMs: numb
     case 'none':
       return null;
     case 'file':
-      return factories.file(exporter);
+      return factories.file({ dir: exporter.dir, maxFileBytes: exporter.maxFileBytes, maxFiles: exporter.maxFiles });
     case 'otlp-grpc':
       return factories.grpc({ endpoint: exporter.endpoint, headers: exporter.headers, timeoutMillis: flushDeadlineMs });
   }
@@ -148,9 +148,9 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   const queues = new Map<Signal, { queue: ExportQueue; sender: Sender }>();
   const statsOf: Record<Signal, typeof metricStats> = { metrics: metricStats, logs: logStats, traces: traceStats };
   const queued =
-    <T>(signal: Signal, make: (queue: ExportQueue) => T) =>
-    async (target: { endpoint: string; headers: Readonly<Record<string, string>> }): Promise<T> => {
-      const sender = await createGrpcSender({ signal, endpoint: target.endpoint, headers: target.headers });
+    <T, O>(signal: Signal, make: (queue: ExportQueue, format: WireFormat) => T, format: WireFormat, open: (options: O) => Sender | Promise<Sender>) =>
+    async (options: O): Promise<T> => {
+      const sender = await open(options);
       const queue = createExportQueue({
         signal,
         sender,
@@ -162,12 +162,17 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
         onError: reportError,
       });
       queues.set(signal, { queue, sender });
-      return make(queue);
+      return make(queue, format);
     };
+  // Every exporter has its queue: OTLP protobuf to a collector, OTLP JSON lines to the file.
+  const viaQueue = <T>(signal: Signal, make: (queue: ExportQueue, format: WireFormat) => T): ExporterFactories<T> => ({
+    file: queued(signal, make, 'json', (options: FileExporterOptions) => createFileSender(signal, options)),
+    grpc: queued(signal, make, 'protobuf', (target: { endpoint: string; headers: Readonly<Record<string, string>> }) => createGrpcSender({ signal, endpoint: target.endpoint, headers: target.headers })),
+  });
   const [metricExporter, logExporter, spanExporter] = await Promise.all([
-    createExporter<PushMetricExporter>(config.metrics, config.flushDeadlineMs, { file: createFileMetricExporter, grpc: queued('metrics', createQueuedMetricExporter) }),
-    createExporter<LogRecordExporter>(config.logs, config.flushDeadlineMs, { file: createFileLogExporter, grpc: queued('logs', createQueuedLogExporter) }),
-    createExporter<SpanExporter>(config.traces, config.flushDeadlineMs, { file: createFileSpanExporter, grpc: queued('traces', createQueuedSpanExporter) }),
+    createExporter<PushMetricExporter>(config.metrics, config.flushDeadlineMs, viaQueue('metrics', createQueuedMetricExporter)),
+    createExporter<LogRecordExporter>(config.logs, config.flushDeadlineMs, viaQueue('logs', createQueuedLogExporter)),
+    createExporter<SpanExporter>(config.traces, config.flushDeadlineMs, viaQueue('traces', createQueuedSpanExporter)),
   ]);
   /** An exporter's status with its queue's: a queue that keeps failing is what "failing" means now. */
   const withQueue = (status: ExporterStatus): ExporterStatus => {

@@ -285,8 +285,10 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
       // A pass under way finishes first; then one pass now, which stops at a failure.
       if (sending) await Promise.race([passing, new Promise((resolve) => setTimeout(resolve, Math.max(0, until - Date.now())).unref())]);
       if (next() === null) return true;
-      if (Date.now() >= until) {
-        // Out of time: the retry timer this flush cleared must run again.
+      // Out of time, or a send still on the wire (the timer may fire a moment before `until`
+      // by the clock): joining that pass could wait for as long as the send hangs.
+      if (Date.now() >= until || sending) {
+        // The retry timer this flush cleared must run again.
         schedule();
         return false;
       }

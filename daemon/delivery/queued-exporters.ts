@@ -2,10 +2,14 @@
  * Exporters that hand serialised batches to an export queue instead of sending them: the SDK
  * sees an export succeed as soon as the batch is queued (the queue then owns its delivery and
  * its accounting), so a collector that is down never holds a collection or a batch processor.
- * Each batch is serialised once, as OTLP protobuf, whatever retries follow.
+ * Each batch is serialised once, whatever retries follow: as OTLP protobuf for a collector, as
+ * OTLP JSON for the file exporter.
  */
+
+/** How batches are serialised: what the sender behind the queue sends. */
+export type WireFormat = 'protobuf' | 'json';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
-import { ProtobufLogsSerializer, ProtobufMetricsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { JsonLogsSerializer, JsonMetricsSerializer, JsonTraceSerializer, ProtobufLogsSerializer, ProtobufMetricsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { AggregationTemporality, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
@@ -23,14 +27,15 @@ export interface CountedMetricExporter extends PushMetricExporter, Delivering {
 }
 
 function enqueue(queue: ExportQueue, bytes: Uint8Array | undefined, records: number, what: string, done: (result: ExportResult) => void): void {
-  if (bytes === undefined) return done({ code: ExportResultCode.FAILED, error: new Error(`${what} could not be serialised as OTLP protobuf`) });
+  if (bytes === undefined) return done({ code: ExportResultCode.FAILED, error: new Error(`${what} could not be serialised as OTLP`) });
   queue.enqueue(bytes, records);
   done({ code: ExportResultCode.SUCCESS });
 }
 
-export function createQueuedMetricExporter(queue: ExportQueue): CountedMetricExporter {
+export function createQueuedMetricExporter(queue: ExportQueue, format: WireFormat = 'protobuf'): CountedMetricExporter {
+  const serializer = format === 'json' ? JsonMetricsSerializer : ProtobufMetricsSerializer;
   const exportCounted = (metrics: ResourceMetrics, records: number, done: (result: ExportResult) => void): void =>
-    enqueue(queue, ProtobufMetricsSerializer.serializeRequest(metrics), records, 'metrics', done);
+    enqueue(queue, serializer.serializeRequest(metrics), records, 'metrics', done);
   return {
     delivers: true,
     exportCounted,
@@ -43,19 +48,21 @@ export function createQueuedMetricExporter(queue: ExportQueue): CountedMetricExp
   };
 }
 
-export function createQueuedLogExporter(queue: ExportQueue): LogRecordExporter & Delivering {
+export function createQueuedLogExporter(queue: ExportQueue, format: WireFormat = 'protobuf'): LogRecordExporter & Delivering {
+  const serializer = format === 'json' ? JsonLogsSerializer : ProtobufLogsSerializer;
   return {
     delivers: true,
-    export: (logs: ReadableLogRecord[], done) => enqueue(queue, ProtobufLogsSerializer.serializeRequest(logs), logs.length, 'logs', done),
+    export: (logs: ReadableLogRecord[], done) => enqueue(queue, serializer.serializeRequest(logs), logs.length, 'logs', done),
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve(),
   };
 }
 
-export function createQueuedSpanExporter(queue: ExportQueue): SpanExporter & Delivering {
+export function createQueuedSpanExporter(queue: ExportQueue, format: WireFormat = 'protobuf'): SpanExporter & Delivering {
+  const serializer = format === 'json' ? JsonTraceSerializer : ProtobufTraceSerializer;
   return {
     delivers: true,
-    export: (spans: ReadableSpan[], done) => enqueue(queue, ProtobufTraceSerializer.serializeRequest(spans), spans.length, 'traces', done),
+    export: (spans: ReadableSpan[], done) => enqueue(queue, serializer.serializeRequest(spans), spans.length, 'traces', done),
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve(),
   };

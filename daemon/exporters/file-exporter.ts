@@ -14,6 +14,7 @@ import { AggregationTemporality, type PushMetricExporter, type ResourceMetrics }
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 
 import type { Signal } from '../../protocol/index.js';
+import type { Sender } from '../delivery/grpc-sender.js';
 
 const NEWLINE = Buffer.from('\n');
 
@@ -105,6 +106,23 @@ export function createFileMetricExporter(options: FileExporterOptions): PushMetr
     forceFlush: writer.forceFlush,
     shutdown: writer.shutdown,
     selectAggregationTemporality: () => AggregationTemporality.DELTA,
+  };
+}
+
+/**
+ * The file as the sender behind an export queue: each batch, already serialised as one OTLP
+ * JSON export request, becomes one line. A write that fails (a full disk) is retried.
+ */
+export function createFileSender(signal: Signal, options: FileExporterOptions): Sender {
+  const writer = createLineWriter(signal, options);
+  return {
+    send: (bytes) =>
+      new Promise((resolve) =>
+        writer.write(bytes, (result) =>
+          resolve(result.code === ExportResultCode.SUCCESS ? { kind: 'ok' } : { kind: 'retryable', message: result.error?.message ?? `${signal} file write failed`, retryAfterMs: null }),
+        ),
+      ),
+    close: () => void writer.shutdown(),
   };
 }
 
