@@ -155,7 +155,9 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
         signal,
         sender,
         stats: statsOf[signal],
-        spool: openSegmentSpool(join(paths.logDir, 'spool', signal), config.delivery.spoolMaxBytes),
+        // One spool per signal and kind of exporter: protobuf batches never reach the file, nor
+        // JSON lines a collector, when the configuration changes between two daemons.
+        spool: openSegmentSpool(join(paths.logDir, 'spool', signal, format === 'json' ? 'file' : 'otlp-grpc'), config.delivery.spoolMaxBytes),
         maxMemoryBytes: config.delivery.queueMaxBytes,
         retry: { initialMs: config.delivery.retryInitialMs, maxMs: config.delivery.retryMaxMs },
         sendTimeoutMs: config.flushDeadlineMs,

@@ -3,7 +3,7 @@
  * could not send to disk within its deadline, and the next daemon sends it, in order, once.
  * Delta temporality makes a duplicate or a loss visible in every sum.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
@@ -244,5 +244,32 @@ describe('delivery through outages', () => {
     }
     daemon = undefined;
     expect(receiver.sumOf('codex.test.once')).toBe(7);
+  });
+
+  it('the file exporter has a queue too: a write that fails is retried, not dropped, and lands once it can', async () => {
+    home = createTestHome();
+    receiver = await startOtlpReceiver();
+    const dir = join(home.dir, 'telemetry');
+    // A file where the exporter's folder should be: every write fails until it is gone.
+    writeFileSync(dir, 'in the way');
+    home.writeConfig(`[codexd]\nexport_interval_ms = 600000\nexport_retry_initial_ms = 50\nexport_retry_max_ms = 200\n\n[codexd.file_exporter]\ndir = "${dir}"\n`);
+    daemon = await startDaemonProcess(home);
+    const run = await runNode(home, RECORDER, ['blocked', '900', 'tagged']);
+    expect(run.code, run.stderr).toBe(0);
+    const flush = await daemon.request<{ complete: boolean }>('daemon/flush', { timeoutMs: 300 });
+    expect(flush.complete).toBe(false);
+    const failing = await daemon.status();
+    expect(failing.exporters[0]).toMatchObject({ kind: 'file', state: 'failing' });
+    expect(failing.signals.metrics).toMatchObject({ buffered: 3, failed: 0, droppedTotal: 0 });
+    rmSync(dir);
+    await expect.poll(async () => (await daemon?.status())?.signals.metrics.exported, { timeout: 10_000 }).toBe(3);
+    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    const sum = lines
+      .flatMap((line) => (JSON.parse(line) as { resourceMetrics: { scopeMetrics: { metrics: { name: string; sum?: { dataPoints: { asDouble?: number; asInt?: number }[] } }[] }[] }[] }).resourceMetrics)
+      .flatMap((resource) => resource.scopeMetrics.flatMap((scope) => scope.metrics))
+      .filter((metric) => metric.name === 'codex.test.calls')
+      .flatMap((metric) => metric.sum?.dataPoints ?? [])
+      .reduce((total, point) => total + Number(point.asDouble ?? point.asInt ?? 0), 0);
+    expect(sum).toBe(900);
   });
 });
