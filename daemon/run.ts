@@ -270,10 +270,11 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       },
     },
     maxBytes: config.delivery.spoolMaxBytes / 4,
-    // The journal grows while batches wait: the collector has been failing a while. What waits
-    // in memory goes to the disk spool, which settles it.
+    // The journal grows while batches wait: if a queue is failing, what waits in its memory
+    // goes to the disk spool, which settles it. A queue that is sending is left alone: there the
+    // journal is large because the rate is, and its records settle as fast as they are sent.
     onPressure: () => {
-      for (const { queue } of queues.values()) queue.spillNow();
+      for (const { queue } of queues.values()) if (queue.status().failures > 0) queue.spillNow();
     },
     onError: reportError,
   });
