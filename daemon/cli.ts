@@ -20,6 +20,7 @@ import {
   type StartedBy,
   ToolsMetrics,
 } from '../protocol/index.js';
+import { config } from './cli-config.js';
 import { feedback } from './cli-feedback.js';
 import { ConfigError } from './config.js';
 import { REQUEST_TIMEOUT_MS, rejectUnknown, socketPath, takeFlag, takeOption, UsageError, withDaemon } from './cli-support.js';
@@ -49,6 +50,9 @@ commands:
   service install|uninstall|status [--dry-run]
                                          set codexd up as a systemd user service (socket
                                          activated) or a launchd agent
+  config path | check [--json]           where config.toml is read, and the settings codexd
+                                         takes from it, the environment and its defaults
+                                         (secrets redacted)
   version                                print the version
 
 environment:
@@ -213,6 +217,8 @@ async function main(argv: string[]): Promise<number> {
       return flush(args);
     case 'feedback':
       return feedback(args);
+    case 'config':
+      return config(args);
     case 'stop':
       return stop(args);
     case 'restart':

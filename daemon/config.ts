@@ -140,7 +140,37 @@ function readExporter(file: string, key: string, value: unknown, fileDefault: Ex
       return { kind: 'otlp-grpc', endpoint, headers: headersOf(file, grpc.headers, `${key}.otlp-grpc.headers`) };
     }
   }
+  if (value === 'statsig' || (isTable(value) && Object.keys(value).length === 1 && isTable(value['otlp-http']))) {
+    fail(file, key, `"none", "file" or { otlp-grpc = { ... } }: ${value === 'statsig' ? '"statsig"' : 'otlp-http'} is not supported by this version of codexd yet`);
+  }
   return fail(file, key, '"none", "file" or { otlp-grpc = { endpoint = "http://host:4317" } }');
+}
+
+/** The keys each table codexd reads may hold; like Codex, an unknown key is an error, not ignored. */
+const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
+  otel: ['environment', 'exporter', 'trace_exporter', 'metrics_exporter', 'log_user_prompt', 'span_attributes', 'tracestate'],
+  analytics: ['enabled'],
+  codexd: [
+    'socket',
+    'export_interval_ms',
+    'flush_deadline_ms',
+    'idle_timeout_ms',
+    'session_idle_timeout_ms',
+    'log_level',
+    'log_tool_content',
+    'file_exporter',
+    'export_queue_max_bytes',
+    'export_spool_max_bytes',
+    'export_retry_initial_ms',
+    'export_retry_max_ms',
+  ],
+  'codexd.file_exporter': ['dir', 'max_file_bytes', 'max_files'],
+};
+
+/** Refuses a key the table does not know, naming it and the ones it does. */
+function knownKeysOnly(file: string, table: Table, path: string): void {
+  const known = KNOWN_KEYS[path] ?? [];
+  for (const key of Object.keys(table)) if (!known.includes(key)) fail(file, `${path}.${key}`, `one of ${known.join(', ')} (unknown key)`);
 }
 
 /**
@@ -167,12 +197,22 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
       throw new ConfigError(`${file}: not valid TOML: ${(error as Error).message.split('\n')[0]}`);
     }
   }
+  // The rest of config.toml is Codex's own: only the tables codexd reads are checked.
   const otel = root.otel ?? {};
   if (!isTable(otel)) fail(file, 'otel', 'a table');
+  knownKeysOnly(file, otel, 'otel');
   const analytics = root.analytics ?? {};
   if (!isTable(analytics)) fail(file, 'analytics', 'a table');
+  knownKeysOnly(file, analytics, 'analytics');
   const own = root.codexd ?? {};
   if (!isTable(own)) fail(file, 'codexd', 'a table');
+  knownKeysOnly(file, own, 'codexd');
+  const spanAttributes = otel.span_attributes ?? {};
+  if (!isTable(spanAttributes) || !Object.values(spanAttributes).every((value) => typeof value === 'string')) fail(file, 'otel.span_attributes', 'a table of string values');
+  const tracestate = otel.tracestate ?? {};
+  if (!isTable(tracestate) || !Object.values(tracestate).every((member) => isTable(member) && Object.values(member).every((value) => typeof value === 'string'))) {
+    fail(file, 'otel.tracestate', 'a table of member tables of string values');
+  }
 
   const environment = otel.environment ?? 'dev';
   if (typeof environment !== 'string') fail(file, 'otel.environment', 'a string');
@@ -184,6 +224,7 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
   }
   const fileExporter = own.file_exporter ?? {};
   if (!isTable(fileExporter)) fail(file, 'codexd.file_exporter', 'a table');
+  knownKeysOnly(file, fileExporter, 'codexd.file_exporter');
   const dir = fileExporter.dir ?? join(paths.dataDir, 'telemetry');
   if (typeof dir !== 'string' || dir === '') fail(file, 'codexd.file_exporter.dir', 'a non-empty path');
   const fileDefault: ExporterConfig = {

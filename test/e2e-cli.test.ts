@@ -164,4 +164,58 @@ describe('codexd command line', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toBe(`codexd: ${join(home.codexHome, 'config.toml')}: otel.metrics_exporter.otlp-grpc.endpoint: expected a URL starting with http:// or https://\n`);
   });
+
+  it('config check prints the settings with their sources and no secrets; config path says where it reads', async () => {
+    const file = join(home.codexHome, 'config.toml');
+    expect((await runCli(home, ['config', 'path'])).stdout).toBe(`${file}\n`);
+    home.writeConfig(
+      [
+        'model = "gpt-5.1-codex"  # Codex\'s own keys are none of codexd\'s business',
+        '[otel]',
+        'environment = "prod"',
+        'metrics_exporter = { otlp-grpc = { endpoint = "https://collector.example:4317", headers = { authorization = "Bearer sekret-123" } } }',
+        '[feedback]',
+        'sentry_dsn = "https://0123456789abcdef@sentry.example/42"',
+        '[codexd]',
+        'export_interval_ms = 1000',
+        '',
+      ].join('\n'),
+    );
+    const text = await runCli(home, ['config', 'check']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/otel\.environment\s+"prod"\s+\(file\)/);
+    expect(text.stdout).toMatch(/codexd\.export_interval_ms\s+1000\s+\(file\)/);
+    expect(text.stdout).toMatch(/codexd\.flush_deadline_ms\s+5000\s+\(default\)/);
+    expect(text.stdout).not.toMatch(/sekret-123|0123456789abcdef/);
+    const json = await runCli(home, ['config', 'check', '--json']);
+    const parsed = JSON.parse(json.stdout) as { ok: boolean; settings: { key: string; value: unknown; source: string }[] };
+    expect(parsed.ok).toBe(true);
+    expect(parsed.settings.find((row) => row.key === 'otel.metrics_exporter')).toEqual({
+      key: 'otel.metrics_exporter',
+      value: { 'otlp-grpc': { endpoint: 'https://collector.example:4317', headers: { authorization: '[REDACTED]' } } },
+      source: 'file',
+    });
+    expect(parsed.settings.find((row) => row.key === 'feedback.target')?.value).toEqual({ sentry_dsn: 'https://[REDACTED]@sentry.example/42' });
+    expect(json.stdout).not.toMatch(/sekret-123|0123456789abcdef/);
+  });
+
+  it('refuses an unknown key in the tables codexd reads, naming the file, the key and what is expected', async () => {
+    const file = join(home.codexHome, 'config.toml');
+    const cases: [string, string][] = [
+      ['[otel]\nmetrics_exporterr = "none"\n', `${file}: otel.metrics_exporterr: expected one of environment, exporter, trace_exporter, metrics_exporter, log_user_prompt, span_attributes, tracestate (unknown key)`],
+      ['[codexd]\nexport_intervall_ms = 5\n', `${file}: codexd.export_intervall_ms: expected one of socket, export_interval_ms, flush_deadline_ms, idle_timeout_ms, session_idle_timeout_ms, log_level, log_tool_content, file_exporter, export_queue_max_bytes, export_spool_max_bytes, export_retry_initial_ms, export_retry_max_ms (unknown key)`],
+      ['[codexd.file_exporter]\nfolder = "/tmp/x"\n', `${file}: codexd.file_exporter.folder: expected one of dir, max_file_bytes, max_files (unknown key)`],
+      ['[otel]\nexporter = "statsig"\n', `${file}: otel.exporter: expected "none", "file" or { otlp-grpc = { ... } }: "statsig" is not supported by this version of codexd yet`],
+      ['[otel]\nspan_attributes = { a = 1 }\n', `${file}: otel.span_attributes: expected a table of string values`],
+    ];
+    for (const [toml, message] of cases) {
+      home.writeConfig(toml);
+      const check = await runCli(home, ['config', 'check']);
+      expect(check.code).toBe(2);
+      expect(check.stderr).toBe(`codexd: ${message}\n`);
+    }
+    // Keys of Codex's own, outside the tables codexd reads, are left alone.
+    home.writeConfig('approval_policy = "never"\n[mcp_servers.docs]\ncommand = "docs-server"\n');
+    expect((await runCli(home, ['config', 'check'])).code).toBe(0);
+  });
 });
