@@ -33,6 +33,8 @@ function exporterValue(exporter: ExporterConfig): unknown {
       return { file: { dir: exporter.dir, max_file_bytes: exporter.maxFileBytes, max_files: exporter.maxFiles } };
     case 'otlp-grpc':
       return { 'otlp-grpc': { endpoint: exporter.endpoint, headers: redactHeaders(exporter.headers) } };
+    case 'otlp-http':
+      return { 'otlp-http': { endpoint: exporter.endpoint, headers: redactHeaders(exporter.headers), protocol: exporter.protocol } };
   }
 }
 

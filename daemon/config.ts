@@ -15,7 +15,9 @@ import type { DaemonPaths } from './paths.js';
 export type ExporterConfig =
   | { readonly kind: 'none' }
   | { readonly kind: 'file'; readonly dir: string; readonly maxFileBytes: number; readonly maxFiles: number }
-  | { readonly kind: 'otlp-grpc'; readonly endpoint: string; readonly headers: Readonly<Record<string, string>> };
+  | { readonly kind: 'otlp-grpc'; readonly endpoint: string; readonly headers: Readonly<Record<string, string>> }
+  /** OTLP/HTTP: `endpoint` is the base URL; `/v1/metrics`, `/v1/logs` or `/v1/traces` is appended. */
+  | { readonly kind: 'otlp-http'; readonly endpoint: string; readonly headers: Readonly<Record<string, string>>; readonly protocol: 'binary' | 'json' };
 
 /** `[feedback]`: where `feedback/submit` reports go. No endpoint: they wait in the spool. */
 export interface FeedbackConfig {
@@ -139,11 +141,21 @@ function readExporter(file: string, key: string, value: unknown, fileDefault: Ex
       }
       return { kind: 'otlp-grpc', endpoint, headers: headersOf(file, grpc.headers, `${key}.otlp-grpc.headers`) };
     }
+    const http = value['otlp-http'];
+    if (names.length === 1 && isTable(http)) {
+      for (const name of Object.keys(http)) {
+        if (name === 'tls') fail(file, `${key}.otlp-http.tls`, 'no tls table: custom CAs and client certificates are not supported by this version of codexd yet');
+        if (name !== 'endpoint' && name !== 'headers' && name !== 'protocol') fail(file, `${key}.otlp-http.${name}`, 'one of "endpoint", "headers", "protocol" (unknown key)');
+      }
+      const endpoint = http.endpoint;
+      if (typeof endpoint !== 'string' || !/^https?:\/\/[^/\s]+/.test(endpoint)) fail(file, `${key}.otlp-http.endpoint`, 'a URL starting with http:// or https://');
+      const protocol = http.protocol ?? 'binary';
+      if (protocol !== 'binary' && protocol !== 'json') fail(file, `${key}.otlp-http.protocol`, '"binary" or "json"');
+      return { kind: 'otlp-http', endpoint, headers: headersOf(file, http.headers, `${key}.otlp-http.headers`), protocol };
+    }
   }
-  if (value === 'statsig' || (isTable(value) && Object.keys(value).length === 1 && isTable(value['otlp-http']))) {
-    fail(file, key, `"none", "file" or { otlp-grpc = { ... } }: ${value === 'statsig' ? '"statsig"' : 'otlp-http'} is not supported by this version of codexd yet`);
-  }
-  return fail(file, key, '"none", "file" or { otlp-grpc = { endpoint = "http://host:4317" } }');
+  if (value === 'statsig') fail(file, key, '"none", "file", { otlp-grpc = { ... } } or { otlp-http = { ... } }: "statsig" is not supported by this version of codexd yet');
+  return fail(file, key, '"none", "file", { otlp-grpc = { endpoint = "http://host:4317" } } or { otlp-http = { endpoint = "http://host:4318", protocol = "binary" } }');
 }
 
 /** The keys each table codexd reads may hold; like Codex, an unknown key is an error, not ignored. */

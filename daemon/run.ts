@@ -34,6 +34,7 @@ import { type HandoffIngest, startHandoffIngest } from './handoff-ingest.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import { createExportQueue, type ExportQueue } from './delivery/export-queue.js';
 import { createGrpcSender, type Sender } from './delivery/grpc-sender.js';
+import { createHttpSender, type HttpProtocol } from './delivery/http-sender.js';
 import { createQueuedLogExporter, createQueuedMetricExporter, createQueuedSpanExporter, type WireFormat } from './delivery/queued-exporters.js';
 import { type Journal, type JournalLine, openJournal, orphanedJournals, readJournal, removeJournal } from './delivery/journal.js';
 import { openSegmentSpool } from './delivery/segment-spool.js';
@@ -78,16 +79,17 @@ export interface RunningDaemon {
   readonly stopped: Promise<void>;
 }
 
-function describeExporter(exporter: ExporterConfig): { kind: 'none' | 'file' | 'otlp-grpc'; endpoint: string | null } {
+function describeExporter(exporter: ExporterConfig): { kind: ExporterStatus['kind']; endpoint: string | null } {
   switch (exporter.kind) {
     case 'none':
       return { kind: 'none', endpoint: null };
     case 'file':
       return { kind: 'file', endpoint: exporter.dir };
-    case 'otlp-grpc': {
+    case 'otlp-grpc':
+    case 'otlp-http': {
       // Credentials never reach status: keep only scheme, host, port and path.
       const url = new URL(exporter.endpoint);
-      return { kind: 'otlp-grpc', endpoint: `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}` };
+      return { kind: exporter.kind, endpoint: `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}` };
     }
   }
 }
@@ -95,6 +97,7 @@ function describeExporter(exporter: ExporterConfig): { kind: 'none' | 'file' | '
 interface ExporterFactories<T> {
   readonly file: (options: { dir: string; maxFileBytes: number; maxFiles: number }) => Promise<T>;
   readonly grpc: (options: { endpoint: string; headers: Readonly<Record<string, string>>; timeoutMillis: number }) => Promise<T>;
+  readonly http: (options: { endpoint: string; headers: Readonly<Record<string, string>>; protocol: HttpProtocol }) => Promise<T>;
 }
 
 /** The exporter a signal's config names, or `null` when its export is off. */
@@ -106,6 +109,8 @@ async function createExporter<T>(exporter: ExporterConfig, flushDeadlineMs: numb
       return factories.file({ dir: exporter.dir, maxFileBytes: exporter.maxFileBytes, maxFiles: exporter.maxFiles });
     case 'otlp-grpc':
       return factories.grpc({ endpoint: exporter.endpoint, headers: exporter.headers, timeoutMillis: flushDeadlineMs });
+    case 'otlp-http':
+      return factories.http({ endpoint: exporter.endpoint, headers: exporter.headers, protocol: exporter.protocol });
   }
 }
 
@@ -148,7 +153,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   const queues = new Map<Signal, { queue: ExportQueue; sender: Sender }>();
   const statsOf: Record<Signal, typeof metricStats> = { metrics: metricStats, logs: logStats, traces: traceStats };
   const queued =
-    <T, O>(signal: Signal, make: (queue: ExportQueue, format: WireFormat) => T, format: WireFormat, open: (options: O) => Sender | Promise<Sender>) =>
+    <T, O>(signal: Signal, make: (queue: ExportQueue, format: WireFormat) => T, format: WireFormat, spoolKind: string, open: (options: O) => Sender | Promise<Sender>) =>
     async (options: O): Promise<T> => {
       const sender = await open(options);
       const queue = createExportQueue({
@@ -157,7 +162,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
         stats: statsOf[signal],
         // One spool per signal and kind of exporter: protobuf batches never reach the file, nor
         // JSON lines a collector, when the configuration changes between two daemons.
-        spool: openSegmentSpool(join(paths.logDir, 'spool', signal, format === 'json' ? 'file' : 'otlp-grpc'), config.delivery.spoolMaxBytes),
+        spool: openSegmentSpool(join(paths.logDir, 'spool', signal, spoolKind), config.delivery.spoolMaxBytes),
         maxMemoryBytes: config.delivery.queueMaxBytes,
         retry: { initialMs: config.delivery.retryInitialMs, maxMs: config.delivery.retryMaxMs },
         sendTimeoutMs: config.flushDeadlineMs,
@@ -168,8 +173,12 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     };
   // Every exporter has its queue: OTLP protobuf to a collector, OTLP JSON lines to the file.
   const viaQueue = <T>(signal: Signal, make: (queue: ExportQueue, format: WireFormat) => T): ExporterFactories<T> => ({
-    file: queued(signal, make, 'json', (options: FileExporterOptions) => createFileSender(signal, options)),
-    grpc: queued(signal, make, 'protobuf', (target: { endpoint: string; headers: Readonly<Record<string, string>> }) => createGrpcSender({ signal, endpoint: target.endpoint, headers: target.headers })),
+    file: queued(signal, make, 'json', 'file', (options: FileExporterOptions) => createFileSender(signal, options)),
+    grpc: queued(signal, make, 'protobuf', 'otlp-grpc', (target: { endpoint: string; headers: Readonly<Record<string, string>> }) => createGrpcSender({ signal, endpoint: target.endpoint, headers: target.headers })),
+    // The format is the configured protocol's; each has its spool, so a change of protocol
+    // never sends one format where the other is expected.
+    http: async (target: { endpoint: string; headers: Readonly<Record<string, string>>; protocol: HttpProtocol }) =>
+      queued(signal, make, target.protocol === 'json' ? 'json' : 'protobuf', `otlp-http-${target.protocol}`, () => createHttpSender({ signal, ...target }))(target),
   });
   const [metricExporter, logExporter, spanExporter] = await Promise.all([
     createExporter<PushMetricExporter>(config.metrics, config.flushDeadlineMs, viaQueue('metrics', createQueuedMetricExporter)),

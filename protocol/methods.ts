@@ -380,7 +380,7 @@ export type Signal = 'metrics' | 'logs' | 'traces';
 
 export interface ExporterStatus {
   readonly signal: Signal;
-  readonly kind: 'none' | 'file' | 'otlp-grpc';
+  readonly kind: 'none' | 'file' | 'otlp-grpc' | 'otlp-http';
   /** Where the data goes: a URL or a folder. Never carries credentials. */
   readonly endpoint: string | null;
   readonly state: ExporterState;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { createTestHome, type DaemonProcess, grpcConfig, ROOT, runCli, runNode, startDaemonProcess, type TestHome } from './support/daemon.js';
+import { startOtlpHttpReceiver, sumOf } from './support/otlp-http-receiver.js';
 import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
 import { openRawPeer, type RawPeer } from './support/raw-client.js';
 
@@ -271,5 +272,51 @@ describe('delivery through outages', () => {
       .flatMap((metric) => metric.sum?.dataPoints ?? [])
       .reduce((total, point) => total + Number(point.asDouble ?? point.asInt ?? 0), 0);
     expect(sum).toBe(900);
+  });
+
+  it('exports over OTLP/HTTP, protobuf and JSON, per signal beside gRPC, retrying a 503 after its Retry-After', async () => {
+    home = createTestHome();
+    receiver = await startOtlpReceiver();
+    const http = await startOtlpHttpReceiver();
+    try {
+      home.writeConfig(
+        [
+          '[otel]',
+          `metrics_exporter = { otlp-http = { endpoint = "${http.endpoint}", protocol = "binary", headers = { "x-api-key" = "k-1" } } }`,
+          `exporter = { otlp-http = { endpoint = "${http.endpoint}", protocol = "json" } }`,
+          `trace_exporter = { otlp-grpc = { endpoint = "${receiver.endpoint}" } }`,
+          '[codexd]',
+          'export_interval_ms = 600000',
+          'export_retry_initial_ms = 50',
+          '',
+        ].join('\n'),
+      );
+      daemon = await startDaemonProcess(home);
+      http.setStatus(503, { 'retry-after': '1' });
+      const run = await runNode(home, RECORDER, ['over-http', '600', 'tagged']);
+      expect(run.code, run.stderr).toBe(0);
+      await sendEvents(3, 'http-1');
+      await daemon.request('daemon/flush', { timeoutMs: 300 });
+      expect(http.refused).toBeGreaterThan(0);
+      const waiting = await daemon.status();
+      expect(waiting.exporters.find((exporter) => exporter.signal === 'metrics')).toMatchObject({ kind: 'otlp-http', state: 'failing', endpoint: http.endpoint });
+      http.setStatus(200);
+      await expect.poll(() => sumOf(http.exports(), 'codex.test.calls'), { timeout: 10_000 }).toBe(600);
+      const metrics = http.exports().filter((entry) => entry.signal === 'metrics');
+      // Retry-After: 1 was honoured: the metrics were not sent again sooner (the backoff alone would have taken 25 to 75 ms).
+      const firstRefusal = http.refusedAt[0] as number;
+      expect((metrics[0]?.at ?? 0) - firstRefusal).toBeGreaterThanOrEqual(900);
+      expect(metrics.every((entry) => entry.contentType === 'application/x-protobuf' && entry.headers['x-api-key'] === 'k-1')).toBe(true);
+      await expect.poll(() => http.exports().filter((entry) => entry.signal === 'logs').length, { timeout: 10_000 }).toBeGreaterThan(0);
+      const logs = http.exports().filter((entry) => entry.signal === 'logs');
+      expect(logs.every((entry) => entry.contentType === 'application/json')).toBe(true);
+      expect(JSON.stringify(logs.map((entry) => entry.body))).toContain('codex.sse_event');
+      const current = receiver;
+      await current.waitFor(() => current.spans().length === 3, 10_000, 'three spans over gRPC');
+      expect(sumOf(http.exports(), 'codex.test.calls')).toBe(600);
+    } finally {
+      await daemon?.stop();
+      await http.close();
+    }
   });
 });
