@@ -124,7 +124,7 @@ function headersOf(file: string, value: unknown, path: string): Record<string, s
 
 type ReadExporter = ExporterConfig | { kind: 'otlp-grpc'; endpoint: string | undefined; headers: Record<string, string> };
 
-function readExporter(file: string, key: string, value: unknown, fileDefault: ExporterConfig): ReadExporter {
+function readExporter(file: string, key: string, value: unknown, fileDefault: ExporterConfig, env: NodeJS.ProcessEnv): ReadExporter {
   if (value === undefined) return fileDefault;
   if (value === 'none') return { kind: 'none' };
   if (value === 'file') return fileDefault;
@@ -154,8 +154,37 @@ function readExporter(file: string, key: string, value: unknown, fileDefault: Ex
       return { kind: 'otlp-http', endpoint, headers: headersOf(file, http.headers, `${key}.otlp-http.headers`), protocol };
     }
   }
-  if (value === 'statsig') fail(file, key, '"none", "file", { otlp-grpc = { ... } } or { otlp-http = { ... } }: "statsig" is not supported by this version of codexd yet');
+  if (value === 'statsig') {
+    // As in Codex: OTLP/HTTP JSON to Statsig, with the key from the environment; none is built in.
+    const apiKey = env.STATSIG_SERVER_SDK_SECRET;
+    if (apiKey === undefined || apiKey === '') fail(file, key, '"statsig" with an API key in STATSIG_SERVER_SDK_SECRET (none is built in)');
+    return { kind: 'otlp-http', endpoint: STATSIG_ENDPOINT, headers: { 'statsig-api-key': apiKey }, protocol: 'json' };
+  }
   return fail(file, key, '"none", "file", { otlp-grpc = { endpoint = "http://host:4317" } } or { otlp-http = { endpoint = "http://host:4318", protocol = "binary" } }');
+}
+
+/** Where `"statsig"` sends: Statsig's OTLP/HTTP JSON ingestion. */
+export const STATSIG_ENDPOINT = 'https://api.statsig.com/otlp';
+
+/**
+ * `OTEL_EXPORTER_OTLP_HEADERS`-style text, `name=value,name2=value2` with percent-encoded values,
+ * as headers; a malformed one is an error naming the variable.
+ */
+function envHeaders(name: string, text: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (text === undefined || text.trim() === '') return headers;
+  for (const pair of text.split(',')) {
+    if (pair.trim() === '') continue;
+    const at = pair.indexOf('=');
+    const key = pair.slice(0, at).trim();
+    if (at <= 0 || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(key)) throw new ConfigError(`${name}: expected name=value pairs separated by commas; "${pair.trim().slice(0, 40).replace(/=.*/, '=…')}" is not one`);
+    try {
+      headers[key.toLowerCase()] = decodeURIComponent(pair.slice(at + 1).trim());
+    } catch {
+      throw new ConfigError(`${name}: the value of ${key} is not valid percent-encoding`);
+    }
+  }
+  return headers;
 }
 
 /** The keys each table codexd reads may hold; like Codex, an unknown key is an error, not ignored. */
@@ -246,19 +275,39 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
     maxFiles: positiveInteger(file, fileExporter, 'max_files', 'codexd.file_exporter.max_files', DEFAULT_FILE_MAX_FILES),
   };
 
-  const signalExporter = (key: string, value: unknown, envSpecific: string | undefined): ExporterConfig => {
-    const envEndpoint = envSpecific || env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined;
-    let chosen: ReadExporter = readExporter(file, key, value, fileDefault);
-    if (value === undefined && envEndpoint !== undefined) chosen = { kind: 'otlp-grpc', endpoint: undefined, headers: {} };
-    if (chosen.kind === 'otlp-grpc') chosen = { kind: 'otlp-grpc', endpoint: envEndpoint ?? chosen.endpoint ?? 'http://localhost:4317', headers: chosen.headers };
+  /**
+   * A signal's exporter: the file's, else one the standard OTLP variables select. Per signal
+   * (`OTEL_EXPORTER_OTLP_<SIGNAL>_*`) before generic (`OTEL_EXPORTER_OTLP_*`): `_ENDPOINT` sets
+   * the endpoint (and, with no exporter in the file, selects OTLP), `_PROTOCOL` (`grpc`, the
+   * default, `http/protobuf` or `http/json`) the kind, `_HEADERS` adds headers over the file's.
+   */
+  const signalExporter = (key: string, value: unknown, signal: 'METRICS' | 'LOGS' | 'TRACES'): ExporterConfig => {
+    const pick = (suffix: string): [string, string] | undefined => {
+      for (const name of [`OTEL_EXPORTER_OTLP_${signal}_${suffix}`, `OTEL_EXPORTER_OTLP_${suffix}`]) if ((env[name] ?? '') !== '') return [name, env[name] as string];
+      return undefined;
+    };
+    const envEndpoint = pick('ENDPOINT')?.[1];
+    const protocolVar = pick('PROTOCOL');
+    const protocol = protocolVar?.[1] ?? 'grpc';
+    if (!['grpc', 'http/protobuf', 'http/json'].includes(protocol)) throw new ConfigError(`${protocolVar?.[0]}: expected grpc, http/protobuf or http/json`);
+    const headersVar = pick('HEADERS');
+    const extraHeaders = headersVar === undefined ? {} : envHeaders(headersVar[0], headersVar[1]);
+    let chosen: ReadExporter = readExporter(file, key, value, fileDefault, env);
+    // Statsig is a destination of its own: the generic OTLP variables do not redirect it.
+    if (value === 'statsig') return chosen as ExporterConfig;
+    if (value === undefined && envEndpoint !== undefined) {
+      chosen = protocol === 'grpc' ? { kind: 'otlp-grpc', endpoint: undefined, headers: {} } : { kind: 'otlp-http', endpoint: envEndpoint, headers: {}, protocol: protocol === 'http/json' ? 'json' : 'binary' };
+    }
+    if (chosen.kind === 'otlp-grpc') chosen = { kind: 'otlp-grpc', endpoint: envEndpoint ?? chosen.endpoint ?? 'http://localhost:4317', headers: { ...chosen.headers, ...extraHeaders } };
+    else if (chosen.kind === 'otlp-http') chosen = { ...chosen, endpoint: envEndpoint ?? chosen.endpoint, headers: { ...chosen.headers, ...extraHeaders } };
     return chosen as ExporterConfig;
   };
-  let metrics = signalExporter('otel.metrics_exporter', otel.metrics_exporter, env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT);
+  let metrics = signalExporter('otel.metrics_exporter', otel.metrics_exporter, 'METRICS');
   if (analytics.enabled === false) metrics = { kind: 'none' };
   else if (analytics.enabled !== undefined && typeof analytics.enabled !== 'boolean') fail(file, 'analytics.enabled', 'true or false');
   // As in Codex, the trace exporter defaults to the log exporter.
-  const logs = signalExporter('otel.exporter', otel.exporter, env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT);
-  const traces = otel.trace_exporter === undefined && otel.exporter !== undefined ? signalExporter('otel.exporter', otel.exporter, env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) : signalExporter('otel.trace_exporter', otel.trace_exporter, env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+  const logs = signalExporter('otel.exporter', otel.exporter, 'LOGS');
+  const traces = otel.trace_exporter === undefined && otel.exporter !== undefined ? signalExporter('otel.exporter', otel.exporter, 'TRACES') : signalExporter('otel.trace_exporter', otel.trace_exporter, 'TRACES');
   const logUserPrompt = otel.log_user_prompt ?? false;
   if (typeof logUserPrompt !== 'boolean') fail(file, 'otel.log_user_prompt', 'true or false');
   const feedback = readFeedback(file, root.feedback ?? {});

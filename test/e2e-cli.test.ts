@@ -205,7 +205,7 @@ describe('codexd command line', () => {
       ['[otel]\nmetrics_exporterr = "none"\n', `${file}: otel.metrics_exporterr: expected one of environment, exporter, trace_exporter, metrics_exporter, log_user_prompt, span_attributes, tracestate (unknown key)`],
       ['[codexd]\nexport_intervall_ms = 5\n', `${file}: codexd.export_intervall_ms: expected one of socket, export_interval_ms, flush_deadline_ms, idle_timeout_ms, session_idle_timeout_ms, log_level, log_tool_content, file_exporter, export_queue_max_bytes, export_spool_max_bytes, export_retry_initial_ms, export_retry_max_ms (unknown key)`],
       ['[codexd.file_exporter]\nfolder = "/tmp/x"\n', `${file}: codexd.file_exporter.folder: expected one of dir, max_file_bytes, max_files (unknown key)`],
-      ['[otel]\nexporter = "statsig"\n', `${file}: otel.exporter: expected "none", "file", { otlp-grpc = { ... } } or { otlp-http = { ... } }: "statsig" is not supported by this version of codexd yet`],
+      ['[otel]\nexporter = "statsig"\n', `${file}: otel.exporter: expected "statsig" with an API key in STATSIG_SERVER_SDK_SECRET (none is built in)`],
       ['[otel]\nspan_attributes = { a = 1 }\n', `${file}: otel.span_attributes: expected a table of string values`],
     ];
     for (const [toml, message] of cases) {
@@ -217,5 +217,37 @@ describe('codexd command line', () => {
     // Keys of Codex's own, outside the tables codexd reads, are left alone.
     home.writeConfig('approval_policy = "never"\n[mcp_servers.docs]\ncommand = "docs-server"\n');
     expect((await runCli(home, ['config', 'check'])).code).toBe(0);
+  });
+
+  it('resolves statsig and the standard OTLP variables, with header values never shown, and names a malformed variable', async () => {
+    const check = async (): Promise<{ code: number | null; rows: Record<string, { value: unknown; source: string }>; stderr: string }> => {
+      const result = await runCli(home, ['config', 'check', '--json']);
+      const parsed = result.code === 0 ? (JSON.parse(result.stdout) as { settings: { key: string; value: unknown; source: string }[] }) : { settings: [] };
+      return { code: result.code, stderr: result.stderr, rows: Object.fromEntries(parsed.settings.map((row) => [row.key, row])) };
+    };
+    home.writeConfig('[otel]\nexporter = "statsig"\n');
+    home.env.STATSIG_SERVER_SDK_SECRET = 'secret-statsig-key';
+    // The generic variables do not redirect statsig.
+    home.env.OTEL_EXPORTER_OTLP_ENDPOINT = 'http://collector.example:4318';
+    home.env.OTEL_EXPORTER_OTLP_PROTOCOL = 'http/json';
+    home.env.OTEL_EXPORTER_OTLP_METRICS_HEADERS = 'authorization=Bearer%20tok-9,x-team=codex';
+    try {
+      const statsig = await check();
+      expect(statsig.code, statsig.stderr).toBe(0);
+      expect(statsig.rows['otel.exporter']?.value).toEqual({ 'otlp-http': { endpoint: 'https://api.statsig.com/otlp', headers: { 'statsig-api-key': '[REDACTED]' }, protocol: 'json' } });
+      // Metrics: no exporter in the file, so the variables choose: OTLP/HTTP JSON with their headers.
+      expect(statsig.rows['otel.metrics_exporter']).toEqual({
+        key: 'otel.metrics_exporter',
+        value: { 'otlp-http': { endpoint: 'http://collector.example:4318', headers: { authorization: '[REDACTED]', 'x-team': '[REDACTED]' }, protocol: 'json' } },
+        source: 'environment',
+      });
+      expect(JSON.stringify(statsig.rows)).not.toMatch(/secret-statsig-key|tok-9/);
+      home.env.OTEL_EXPORTER_OTLP_METRICS_HEADERS = 'no-equals-sign';
+      const bad = await runCli(home, ['config', 'check']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toBe('codexd: OTEL_EXPORTER_OTLP_METRICS_HEADERS: expected name=value pairs separated by commas; "no-equals-sign" is not one\n');
+    } finally {
+      for (const name of ['STATSIG_SERVER_SDK_SECRET', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_METRICS_HEADERS']) delete home.env[name];
+    }
   });
 });
