@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'smol-toml';
 
 import { rejectUnknown, takeFlag, UsageError } from './cli-support.js';
-import { ConfigError, type DaemonConfig, type ExporterConfig, loadConfig } from './config.js';
+import { ConfigError, type DaemonConfig, type ExporterConfig, loadConfig, type TlsConfig } from './config.js';
 import { resolvePaths } from './paths.js';
 
 type Source = 'default' | 'file' | 'environment';
@@ -25,6 +25,13 @@ function redactHeaders(headers: Readonly<Record<string, string>>): Record<string
   return Object.fromEntries(Object.keys(headers).map((name) => [name, REDACTED]));
 }
 
+/** The files a `tls` table names; never their contents. */
+function tlsValue(tls: TlsConfig | undefined): { tls?: Record<string, string> } {
+  if (tls === undefined) return {};
+  const { ca, cert, key } = tls.paths;
+  return { tls: { ...(ca === undefined ? {} : { 'ca-certificate': ca }), ...(cert === undefined ? {} : { 'client-certificate': cert }), ...(key === undefined ? {} : { 'client-private-key': key }) } };
+}
+
 function exporterValue(exporter: ExporterConfig): unknown {
   switch (exporter.kind) {
     case 'none':
@@ -32,9 +39,9 @@ function exporterValue(exporter: ExporterConfig): unknown {
     case 'file':
       return { file: { dir: exporter.dir, max_file_bytes: exporter.maxFileBytes, max_files: exporter.maxFiles } };
     case 'otlp-grpc':
-      return { 'otlp-grpc': { endpoint: exporter.endpoint, headers: redactHeaders(exporter.headers) } };
+      return { 'otlp-grpc': { endpoint: exporter.endpoint, headers: redactHeaders(exporter.headers), ...tlsValue(exporter.tls) } };
     case 'otlp-http':
-      return { 'otlp-http': { endpoint: exporter.endpoint, headers: redactHeaders(exporter.headers), protocol: exporter.protocol } };
+      return { 'otlp-http': { endpoint: exporter.endpoint, headers: redactHeaders(exporter.headers), protocol: exporter.protocol, ...tlsValue(exporter.tls) } };
   }
 }
 

@@ -15,9 +15,20 @@ import type { DaemonPaths } from './paths.js';
 export type ExporterConfig =
   | { readonly kind: 'none' }
   | { readonly kind: 'file'; readonly dir: string; readonly maxFileBytes: number; readonly maxFiles: number }
-  | { readonly kind: 'otlp-grpc'; readonly endpoint: string; readonly headers: Readonly<Record<string, string>> }
+  | { readonly kind: 'otlp-grpc'; readonly endpoint: string; readonly headers: Readonly<Record<string, string>>; readonly tls?: TlsConfig }
   /** OTLP/HTTP: `endpoint` is the base URL; `/v1/metrics`, `/v1/logs` or `/v1/traces` is appended. */
-  | { readonly kind: 'otlp-http'; readonly endpoint: string; readonly headers: Readonly<Record<string, string>>; readonly protocol: 'binary' | 'json' };
+  | { readonly kind: 'otlp-http'; readonly endpoint: string; readonly headers: Readonly<Record<string, string>>; readonly protocol: 'binary' | 'json'; readonly tls?: TlsConfig };
+
+/** An exporter's `tls` table, Codex's keys: files read when the config is loaded. */
+export interface TlsConfig {
+  /** The files, for `config check` (their contents are never printed). */
+  readonly paths: { readonly ca?: string; readonly cert?: string; readonly key?: string };
+  /** A custom CA to verify the collector by (PEM), instead of the system's. */
+  readonly ca?: string;
+  /** A client certificate and its private key (PEM), always together. */
+  readonly cert?: string;
+  readonly key?: string;
+}
 
 /** `[feedback]`: where `feedback/submit` reports go. No endpoint: they wait in the spool. */
 export interface FeedbackConfig {
@@ -122,7 +133,37 @@ function headersOf(file: string, value: unknown, path: string): Record<string, s
   return headers;
 }
 
-type ReadExporter = ExporterConfig | { kind: 'otlp-grpc'; endpoint: string | undefined; headers: Record<string, string> };
+type ReadExporter = ExporterConfig | { kind: 'otlp-grpc'; endpoint: string | undefined; headers: Record<string, string>; tls?: TlsConfig };
+
+const TLS_KEYS = ['ca-certificate', 'client-certificate', 'client-private-key'];
+
+/** Reads an exporter's `tls` table: each file must be readable; a certificate needs its key and the other way round. */
+function readTls(file: string, value: unknown, path: string, endpoint: unknown): TlsConfig | undefined {
+  if (value === undefined) return undefined;
+  if (!isTable(value)) fail(file, path, `a table of ${TLS_KEYS.join(', ')}`);
+  for (const name of Object.keys(value)) if (!TLS_KEYS.includes(name)) fail(file, `${path}.${name}`, `one of ${TLS_KEYS.join(', ')} (unknown key)`);
+  if (typeof endpoint === 'string' && !endpoint.startsWith('https://')) fail(file, path, 'an https:// endpoint: TLS settings with an http:// endpoint would never be used');
+  const read = (name: string): { path: string; pem: string } | undefined => {
+    const where = value[name];
+    if (where === undefined) return undefined;
+    if (typeof where !== 'string' || where === '') fail(file, `${path}.${name}`, 'the path of a PEM file');
+    try {
+      return { path: where, pem: readFileSync(where, 'utf8') };
+    } catch (error) {
+      return fail(file, `${path}.${name}`, `a readable PEM file; ${where}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  };
+  const ca = read('ca-certificate');
+  const cert = read('client-certificate');
+  const key = read('client-private-key');
+  if ((cert === undefined) !== (key === undefined)) fail(file, path, 'client-certificate and client-private-key together: one without the other cannot authenticate');
+  return {
+    paths: { ...(ca === undefined ? {} : { ca: ca.path }), ...(cert === undefined ? {} : { cert: cert.path }), ...(key === undefined ? {} : { key: key.path }) },
+    ...(ca === undefined ? {} : { ca: ca.pem }),
+    ...(cert === undefined ? {} : { cert: cert.pem }),
+    ...(key === undefined ? {} : { key: key.pem }),
+  };
+}
 
 function readExporter(file: string, key: string, value: unknown, fileDefault: ExporterConfig, env: NodeJS.ProcessEnv): ReadExporter {
   if (value === undefined) return fileDefault;
@@ -133,25 +174,26 @@ function readExporter(file: string, key: string, value: unknown, fileDefault: Ex
     const grpc = value['otlp-grpc'];
     if (names.length === 1 && isTable(grpc)) {
       for (const name of Object.keys(grpc)) {
-        if (name !== 'endpoint' && name !== 'headers') fail(file, `${key}.otlp-grpc.${name}`, 'one of "endpoint", "headers" (unknown key)');
+        if (name !== 'endpoint' && name !== 'headers' && name !== 'tls') fail(file, `${key}.otlp-grpc.${name}`, 'one of "endpoint", "headers", "tls" (unknown key)');
       }
       const endpoint = grpc.endpoint;
       if (endpoint !== undefined && (typeof endpoint !== 'string' || !/^https?:\/\//.test(endpoint))) {
         fail(file, `${key}.otlp-grpc.endpoint`, 'a URL starting with http:// or https://');
       }
-      return { kind: 'otlp-grpc', endpoint, headers: headersOf(file, grpc.headers, `${key}.otlp-grpc.headers`) };
+      const tls = readTls(file, grpc.tls, `${key}.otlp-grpc.tls`, endpoint);
+      return { kind: 'otlp-grpc', endpoint, headers: headersOf(file, grpc.headers, `${key}.otlp-grpc.headers`), ...(tls === undefined ? {} : { tls }) };
     }
     const http = value['otlp-http'];
     if (names.length === 1 && isTable(http)) {
       for (const name of Object.keys(http)) {
-        if (name === 'tls') fail(file, `${key}.otlp-http.tls`, 'no tls table: custom CAs and client certificates are not supported by this version of codexd yet');
-        if (name !== 'endpoint' && name !== 'headers' && name !== 'protocol') fail(file, `${key}.otlp-http.${name}`, 'one of "endpoint", "headers", "protocol" (unknown key)');
+        if (name !== 'endpoint' && name !== 'headers' && name !== 'protocol' && name !== 'tls') fail(file, `${key}.otlp-http.${name}`, 'one of "endpoint", "headers", "protocol", "tls" (unknown key)');
       }
       const endpoint = http.endpoint;
       if (typeof endpoint !== 'string' || !/^https?:\/\/[^/\s]+/.test(endpoint)) fail(file, `${key}.otlp-http.endpoint`, 'a URL starting with http:// or https://');
       const protocol = http.protocol ?? 'binary';
       if (protocol !== 'binary' && protocol !== 'json') fail(file, `${key}.otlp-http.protocol`, '"binary" or "json"');
-      return { kind: 'otlp-http', endpoint, headers: headersOf(file, http.headers, `${key}.otlp-http.headers`), protocol };
+      const tls = readTls(file, http.tls, `${key}.otlp-http.tls`, endpoint);
+      return { kind: 'otlp-http', endpoint, headers: headersOf(file, http.headers, `${key}.otlp-http.headers`), protocol, ...(tls === undefined ? {} : { tls }) };
     }
   }
   if (value === 'statsig') {
@@ -298,7 +340,7 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
     if (value === undefined && envEndpoint !== undefined) {
       chosen = protocol === 'grpc' ? { kind: 'otlp-grpc', endpoint: undefined, headers: {} } : { kind: 'otlp-http', endpoint: envEndpoint, headers: {}, protocol: protocol === 'http/json' ? 'json' : 'binary' };
     }
-    if (chosen.kind === 'otlp-grpc') chosen = { kind: 'otlp-grpc', endpoint: envEndpoint ?? chosen.endpoint ?? 'http://localhost:4317', headers: { ...chosen.headers, ...extraHeaders } };
+    if (chosen.kind === 'otlp-grpc') chosen = { ...chosen, endpoint: envEndpoint ?? chosen.endpoint ?? 'http://localhost:4317', headers: { ...chosen.headers, ...extraHeaders } };
     else if (chosen.kind === 'otlp-http') chosen = { ...chosen, endpoint: envEndpoint ?? chosen.endpoint, headers: { ...chosen.headers, ...extraHeaders } };
     return chosen as ExporterConfig;
   };

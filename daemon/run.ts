@@ -21,7 +21,7 @@ import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 
 import { type DaemonFlush, type DaemonStatus, type ExporterStatus, measurementsIn, type MetricRecord, type Signal, RUNTIME_FILES, runtimeFolder, type StartedBy, isNamedPipe, PACKAGE_VERSION, PROTOCOL_VERSION, SERVER_NAME } from '../protocol/index.js';
-import { type ExporterConfig, loadConfig } from './config.js';
+import { type ExporterConfig, loadConfig, type TlsConfig } from './config.js';
 import { type ClientConnection, type DaemonServices, serveConnection } from './connection.js';
 import { createEventIngest, type EventSource } from './event-ingest.js';
 import { createEventLanes, type LaneChoice, type LaneEntry } from './event-lanes.js';
@@ -96,8 +96,8 @@ function describeExporter(exporter: ExporterConfig): { kind: ExporterStatus['kin
 
 interface ExporterFactories<T> {
   readonly file: (options: { dir: string; maxFileBytes: number; maxFiles: number }) => Promise<T>;
-  readonly grpc: (options: { endpoint: string; headers: Readonly<Record<string, string>>; timeoutMillis: number }) => Promise<T>;
-  readonly http: (options: { endpoint: string; headers: Readonly<Record<string, string>>; protocol: HttpProtocol }) => Promise<T>;
+  readonly grpc: (options: { endpoint: string; headers: Readonly<Record<string, string>>; timeoutMillis: number; tls?: TlsConfig }) => Promise<T>;
+  readonly http: (options: { endpoint: string; headers: Readonly<Record<string, string>>; protocol: HttpProtocol; tls?: TlsConfig }) => Promise<T>;
 }
 
 /** The exporter a signal's config names, or `null` when its export is off. */
@@ -108,9 +108,9 @@ async function createExporter<T>(exporter: ExporterConfig, flushDeadlineMs: numb
     case 'file':
       return factories.file({ dir: exporter.dir, maxFileBytes: exporter.maxFileBytes, maxFiles: exporter.maxFiles });
     case 'otlp-grpc':
-      return factories.grpc({ endpoint: exporter.endpoint, headers: exporter.headers, timeoutMillis: flushDeadlineMs });
+      return factories.grpc({ endpoint: exporter.endpoint, headers: exporter.headers, timeoutMillis: flushDeadlineMs, ...(exporter.tls === undefined ? {} : { tls: exporter.tls }) });
     case 'otlp-http':
-      return factories.http({ endpoint: exporter.endpoint, headers: exporter.headers, protocol: exporter.protocol });
+      return factories.http({ endpoint: exporter.endpoint, headers: exporter.headers, protocol: exporter.protocol, ...(exporter.tls === undefined ? {} : { tls: exporter.tls }) });
   }
 }
 
@@ -174,10 +174,12 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   // Every exporter has its queue: OTLP protobuf to a collector, OTLP JSON lines to the file.
   const viaQueue = <T>(signal: Signal, make: (queue: ExportQueue, format: WireFormat) => T): ExporterFactories<T> => ({
     file: queued(signal, make, 'json', 'file', (options: FileExporterOptions) => createFileSender(signal, options)),
-    grpc: queued(signal, make, 'protobuf', 'otlp-grpc', (target: { endpoint: string; headers: Readonly<Record<string, string>> }) => createGrpcSender({ signal, endpoint: target.endpoint, headers: target.headers })),
+    grpc: queued(signal, make, 'protobuf', 'otlp-grpc', (target: { endpoint: string; headers: Readonly<Record<string, string>>; tls?: TlsConfig }) =>
+      createGrpcSender({ signal, endpoint: target.endpoint, headers: target.headers, ...(target.tls === undefined ? {} : { tls: target.tls }) }),
+    ),
     // The format is the configured protocol's; each has its spool, so a change of protocol
     // never sends one format where the other is expected.
-    http: async (target: { endpoint: string; headers: Readonly<Record<string, string>>; protocol: HttpProtocol }) =>
+    http: async (target: { endpoint: string; headers: Readonly<Record<string, string>>; protocol: HttpProtocol; tls?: TlsConfig }) =>
       queued(signal, make, target.protocol === 'json' ? 'json' : 'protobuf', `otlp-http-${target.protocol}`, () => createHttpSender({ signal, ...target }))(target),
   });
   const [metricExporter, logExporter, spanExporter] = await Promise.all([

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { createTestHome, type DaemonProcess, grpcConfig, ROOT, runCli, runNode, startDaemonProcess, type TestHome } from './support/daemon.js';
+import { makeTestPki } from './support/certificates.js';
 import { startOtlpHttpReceiver, sumOf } from './support/otlp-http-receiver.js';
 import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
 import { openRawPeer, type RawPeer } from './support/raw-client.js';
@@ -316,6 +317,58 @@ describe('delivery through outages', () => {
       expect(sumOf(http.exports(), 'codex.test.calls')).toBe(600);
     } finally {
       await daemon?.stop();
+      await http.close();
+    }
+  });
+
+  it('exports over TLS with a custom CA and a client certificate, gRPC and OTLP/HTTP; a wrong CA fails with a clear error', async () => {
+    const pki = await makeTestPki();
+    const wrong = await makeTestPki('some other CA');
+    home = createTestHome();
+    receiver = await startOtlpReceiver({ tls: { cert: pki.server.cert, key: pki.server.key, clientCa: pki.ca.cert } });
+    const http = await startOtlpHttpReceiver({ tls: { cert: pki.server.cert, key: pki.server.key, clientCa: pki.ca.cert } });
+    const write = (name: string, text: string): string => {
+      const path = join((home as TestHome).dir, name);
+      writeFileSync(path, text, { mode: 0o600 });
+      return path;
+    };
+    const files = { ca: write('ca.pem', pki.ca.cert), wrongCa: write('wrong-ca.pem', wrong.ca.cert), cert: write('client.pem', pki.client.cert), key: write('client-key.pem', pki.client.key) };
+    const tls = (ca: string): string => `tls = { ca-certificate = "${ca}", client-certificate = "${files.cert}", client-private-key = "${files.key}" }`;
+    try {
+      home.writeConfig(
+        [
+          '[otel]',
+          `metrics_exporter = { otlp-grpc = { endpoint = "${receiver.endpoint}", ${tls(files.ca)} } }`,
+          `exporter = { otlp-http = { endpoint = "${http.endpoint}", protocol = "json", ${tls(files.ca)} } }`,
+          `trace_exporter = { otlp-grpc = { endpoint = "${receiver.endpoint}", ${tls(files.wrongCa)} } }`,
+          '[codexd]',
+          'export_interval_ms = 600000',
+          'export_retry_initial_ms = 50',
+          '',
+        ].join('\n'),
+      );
+      daemon = await startDaemonProcess(home);
+      const run = await runNode(home, RECORDER, ['over-tls', '300', 'tagged']);
+      expect(run.code, run.stderr).toBe(0);
+      await sendEvents(2, 'tls-1');
+      await daemon.request('daemon/flush', { timeoutMs: 2000 });
+      const current = receiver;
+      await current.waitFor(() => current.sumOf('codex.test.calls') === 300, 10_000, 'metrics over gRPC with TLS');
+      await expect.poll(() => http.exports().filter((entry) => entry.signal === 'logs').length, { timeout: 10_000 }).toBeGreaterThan(0);
+      // The trace exporter trusts another CA: the collector's certificate is refused, and status says why.
+      const status = await daemon.status();
+      const traces = status.exporters.find((exporter) => exporter.signal === 'traces');
+      expect(traces?.state).toBe('failing');
+      expect(traces?.lastError?.message).toMatch(/certificate/);
+      expect(receiver.spans()).toHaveLength(0);
+      // Half a pair is refused at start, naming the table.
+      await daemon.stop();
+      daemon = undefined;
+      home.writeConfig(`[otel]\nmetrics_exporter = { otlp-grpc = { endpoint = "${receiver.endpoint}", tls = { client-certificate = "${files.cert}" } } }\n`);
+      const refused = await runCli(home, ['run']);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain('otel.metrics_exporter.otlp-grpc.tls: expected client-certificate and client-private-key together');
+    } finally {
       await http.close();
     }
   });

@@ -104,6 +104,8 @@ export interface GrpcSenderOptions {
   /** `http://host:port` (plaintext) or `https://host:port` (TLS with the system's roots). */
   readonly endpoint: string;
   readonly headers: Readonly<Record<string, string>>;
+  /** With an https:// endpoint: a custom CA, and a client certificate with its key (PEM). */
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
 }
 
 /** Loads `@grpc/grpc-js` and opens a channel to the collector; it connects on the first send. */
@@ -111,7 +113,9 @@ export async function createGrpcSender(options: GrpcSenderOptions): Promise<Send
   const grpc: typeof Grpc = await import('@grpc/grpc-js');
   const url = new URL(options.endpoint);
   const address = `${url.hostname}:${url.port === '' ? (url.protocol === 'https:' ? '443' : '80') : url.port}`;
-  const credentials = url.protocol === 'https:' ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
+  const pem = (text: string | undefined): Buffer | null => (text === undefined ? null : Buffer.from(text));
+  const tls = options.tls;
+  const credentials = url.protocol === 'https:' ? grpc.credentials.createSsl(pem(tls?.ca), pem(tls?.key), pem(tls?.cert)) : grpc.credentials.createInsecure();
   const client = new grpc.Client(address, credentials);
   const identity = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return {

@@ -22,6 +22,8 @@ export interface HttpSenderOptions {
   readonly endpoint: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly protocol: HttpProtocol;
+  /** With an https:// endpoint: a custom CA, and a client certificate with its key (PEM). */
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
 }
 
 /** The URL a signal's requests go to: the base endpoint with `/v1/<signal>` appended. */
@@ -37,8 +39,46 @@ function retryAfterMs(value: string | null): number | null {
   return Number.isNaN(at) || !/^[A-Za-z]/.test(text) ? null : Math.min(Math.max(0, at - Date.now()), MAX_RETRY_AFTER_MS);
 }
 
+/**
+ * One POST through node:https with the exporter's own CA and client certificate (`fetch` takes
+ * neither). Resolves with the status and the Retry-After header; rejects on a network or TLS
+ * failure, or after `timeoutMs`.
+ */
+function postWithTls(url: string, headers: Record<string, string>, body: Uint8Array, tls: NonNullable<HttpSenderOptions['tls']>, timeoutMs: number): Promise<{ status: number; retryAfter: string | null }> {
+  const https = process.getBuiltinModule('node:https');
+  return new Promise((resolve, reject) => {
+    const request = https.request(url, { method: 'POST', headers: { ...headers, 'content-length': String(body.byteLength) }, ca: tls.ca, cert: tls.cert, key: tls.key, timeout: timeoutMs }, (response) => {
+      response.resume();
+      const retryAfter = response.headers['retry-after'];
+      resolve({ status: response.statusCode ?? 0, retryAfter: typeof retryAfter === 'string' ? retryAfter : null });
+    });
+    request.on('timeout', () => request.destroy(Object.assign(new Error(`timed out after ${timeoutMs} ms`), { name: 'TimeoutError' })));
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
 export function createHttpSender(options: HttpSenderOptions): Sender {
   const url = signalUrl(options.endpoint, options.signal);
+  const tls = options.tls;
+  if (tls !== undefined) {
+    const plain: Record<string, string> = { ...Object.fromEntries(Object.entries(options.headers).map(([name, value]) => [name.toLowerCase(), value])), 'content-type': options.protocol === 'json' ? 'application/json' : 'application/x-protobuf' };
+    return {
+      async send(bytes, timeoutMs): Promise<SendOutcome> {
+        let answer: { status: number; retryAfter: string | null };
+        try {
+          answer = await postWithTls(url, plain, bytes, tls, timeoutMs);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          return { kind: 'retryable', message: (error as Error).name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : `request failed (${code ?? (error as Error).message})`, retryAfterMs: null };
+        }
+        if (answer.status >= 200 && answer.status <= 299) return { kind: 'ok' };
+        if (RETRYABLE.has(answer.status)) return { kind: 'retryable', message: `HTTP ${answer.status}`, retryAfterMs: retryAfterMs(answer.retryAfter) };
+        return { kind: 'permanent', message: `HTTP ${answer.status}` };
+      },
+      close: () => undefined,
+    };
+  }
   const headers = new Headers();
   for (const [name, value] of Object.entries(options.headers)) headers.set(name, value);
   headers.set('content-type', options.protocol === 'json' ? 'application/json' : 'application/x-protobuf');

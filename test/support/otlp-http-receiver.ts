@@ -3,7 +3,8 @@
  * `POST /v1/{metrics,logs,traces}` as protobuf (decoded with protobufjs from the same
  * hand-written protos the gRPC receiver uses) or as JSON, and can be told to answer with an error.
  */
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -49,14 +50,21 @@ async function loadType(signal: HttpSignal): Promise<protobuf.Type> {
   return root.lookupType(TYPES[signal][1]);
 }
 
-export async function startOtlpHttpReceiver(): Promise<OtlpHttpReceiver> {
+/** TLS for the receiver: its certificate and key, and a CA whose client certificates it requires. */
+export interface HttpReceiverTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly clientCa?: string;
+}
+
+export async function startOtlpHttpReceiver(opts: { tls?: HttpReceiverTls } = {}): Promise<OtlpHttpReceiver> {
   const types = { metrics: await loadType('metrics'), logs: await loadType('logs'), traces: await loadType('traces') };
   const received: HttpExport[] = [];
   let refused = 0;
   const refusedAt: number[] = [];
   let status = 200;
   let extraHeaders: Readonly<Record<string, string>> = {};
-  const server: Server = createServer((request, response) => {
+  const handle = (request: IncomingMessage, response: ServerResponse): void => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
@@ -79,11 +87,16 @@ export async function startOtlpHttpReceiver(): Promise<OtlpHttpReceiver> {
       received.push({ signal, contentType, headers: request.headers, body, at: Date.now() });
       response.writeHead(200, { 'content-type': contentType.includes('json') ? 'application/json' : 'application/x-protobuf' }).end();
     });
-  });
+  };
+  const tls = opts.tls;
+  const server: Server =
+    tls === undefined
+      ? createServer(handle)
+      : createTlsServer({ cert: tls.cert, key: tls.key, ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }) }, handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: tls === undefined ? `http://127.0.0.1:${port}` : `https://localhost:${port}`,
     exports: () => received,
     get refused() {
       return refused;

@@ -199,7 +199,14 @@ function serviceDefinition(pkg: protoLoader.PackageDefinition, name: string): gr
   return def;
 }
 
-export async function startOtlpReceiver(opts: { port?: number } = {}): Promise<OtlpReceiver> {
+/** TLS for the receiver: its certificate and key, and a CA whose client certificates it requires. */
+export interface ReceiverTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly clientCa?: string;
+}
+
+export async function startOtlpReceiver(opts: { port?: number; tls?: ReceiverTls } = {}): Promise<OtlpReceiver> {
   const definitions = await loadDefinitions();
   const server = new grpc.Server();
   const receiver = new Receiver(server);
@@ -208,12 +215,18 @@ export async function startOtlpReceiver(opts: { port?: number } = {}): Promise<O
   }
   try {
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`127.0.0.1:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      const tls = opts.tls;
+      const credentials =
+        tls === undefined
+          ? grpc.ServerCredentials.createInsecure()
+          : grpc.ServerCredentials.createSsl(tls.clientCa === undefined ? null : Buffer.from(tls.clientCa), [{ cert_chain: Buffer.from(tls.cert), private_key: Buffer.from(tls.key) }], tls.clientCa !== undefined);
+      server.bindAsync(`127.0.0.1:${opts.port ?? 0}`, credentials, (err, bound) => {
         if (err) reject(err);
         else resolve(bound);
       });
     });
     receiver.port = port;
+    receiver.scheme = opts.tls === undefined ? 'http' : 'https';
     return receiver;
   } catch (err) {
     server.forceShutdown();
@@ -245,8 +258,11 @@ class Receiver implements OtlpReceiver {
     this.server = server;
   }
 
+  /** `https` when the receiver was started with TLS: then its certificate is for `localhost`. */
+  scheme: 'http' | 'https' = 'http';
+
   get endpoint(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return this.scheme === 'https' ? `https://localhost:${this.port}` : `http://127.0.0.1:${this.port}`;
   }
 
   handler(signal: Signal): grpc.handleUnaryCall<unknown, unknown> {
