@@ -32,6 +32,11 @@ function tlsValue(tls: TlsConfig | undefined): { tls?: Record<string, string> } 
   return { tls: { ...(ca === undefined ? {} : { 'ca-certificate': ca }), ...(cert === undefined ? {} : { 'client-certificate': cert }), ...(key === undefined ? {} : { 'client-private-key': key }) } };
 }
 
+/** A URL without credentials: user, password and query are replaced. */
+function redactUrl(url: string): string {
+  return url.replace(/^(https?:\/\/)[^@/]*@/, `$1${REDACTED}@`).replace(/\?.*$/, `?${REDACTED}`);
+}
+
 function exporterValue(exporter: ExporterConfig): unknown {
   switch (exporter.kind) {
     case 'none':
@@ -39,9 +44,9 @@ function exporterValue(exporter: ExporterConfig): unknown {
     case 'file':
       return { file: { dir: exporter.dir, max_file_bytes: exporter.maxFileBytes, max_files: exporter.maxFiles } };
     case 'otlp-grpc':
-      return { 'otlp-grpc': { endpoint: exporter.endpoint, headers: redactHeaders(exporter.headers), ...tlsValue(exporter.tls) } };
+      return { 'otlp-grpc': { endpoint: redactUrl(exporter.endpoint), headers: redactHeaders(exporter.headers), ...tlsValue(exporter.tls) } };
     case 'otlp-http':
-      return { 'otlp-http': { endpoint: exporter.endpoint, headers: redactHeaders(exporter.headers), protocol: exporter.protocol, ...tlsValue(exporter.tls) } };
+      return { 'otlp-http': { endpoint: redactUrl(exporter.endpoint), headers: redactHeaders(exporter.headers), protocol: exporter.protocol, ...tlsValue(exporter.tls), ...(exporter.exactUrl === true ? { url: 'exact (from a per-signal variable)' } : {}) } };
   }
 }
 
@@ -84,7 +89,7 @@ function settings(config: DaemonConfig, root: Record<string, unknown>, env: Node
     { key: 'feedback.enabled', value: feedback.enabled, source: from('feedback.enabled') },
     {
       key: 'feedback.target',
-      value: target === null ? 'none: reports wait in the spool' : target.kind === 'http' ? { endpoint: target.endpoint, headers: redactHeaders(target.headers) } : { sentry_dsn: redactDsn(target.dsn) },
+      value: target === null ? 'none: reports wait in the spool' : target.kind === 'http' ? { endpoint: redactUrl(target.endpoint), headers: redactHeaders(target.headers) } : { sentry_dsn: redactDsn(target.dsn) },
       source: inFile('feedback.endpoint') || inFile('feedback.sentry_dsn') ? 'file' : 'default',
     },
     { key: 'feedback.max_spool_bytes', value: feedback.maxSpoolBytes, source: from('feedback.max_spool_bytes') },

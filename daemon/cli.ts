@@ -240,6 +240,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that goes away (`codexd config check | head`) is not an error of ours.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -17,7 +17,15 @@ export type ExporterConfig =
   | { readonly kind: 'file'; readonly dir: string; readonly maxFileBytes: number; readonly maxFiles: number }
   | { readonly kind: 'otlp-grpc'; readonly endpoint: string; readonly headers: Readonly<Record<string, string>>; readonly tls?: TlsConfig }
   /** OTLP/HTTP: `endpoint` is the base URL; `/v1/metrics`, `/v1/logs` or `/v1/traces` is appended. */
-  | { readonly kind: 'otlp-http'; readonly endpoint: string; readonly headers: Readonly<Record<string, string>>; readonly protocol: 'binary' | 'json'; readonly tls?: TlsConfig };
+  | {
+      readonly kind: 'otlp-http';
+      readonly endpoint: string;
+      readonly headers: Readonly<Record<string, string>>;
+      readonly protocol: 'binary' | 'json';
+      readonly tls?: TlsConfig;
+      /** The endpoint is the signal's full URL (from `OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT`): nothing is appended. */
+      readonly exactUrl?: boolean;
+    };
 
 /** An exporter's `tls` table, Codex's keys: files read when the config is loaded. */
 export interface TlsConfig {
@@ -328,7 +336,10 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
       for (const name of [`OTEL_EXPORTER_OTLP_${signal}_${suffix}`, `OTEL_EXPORTER_OTLP_${suffix}`]) if ((env[name] ?? '') !== '') return [name, env[name] as string];
       return undefined;
     };
-    const envEndpoint = pick('ENDPOINT')?.[1];
+    const endpointVar = pick('ENDPOINT');
+    const envEndpoint = endpointVar?.[1];
+    // As the OpenTelemetry specification says: a signal's own endpoint variable is its full URL.
+    const exactUrl = endpointVar?.[0] === `OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`;
     const protocolVar = pick('PROTOCOL');
     const protocol = protocolVar?.[1] ?? 'grpc';
     if (!['grpc', 'http/protobuf', 'http/json'].includes(protocol)) throw new ConfigError(`${protocolVar?.[0]}: expected grpc, http/protobuf or http/json`);
@@ -341,7 +352,11 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
       chosen = protocol === 'grpc' ? { kind: 'otlp-grpc', endpoint: undefined, headers: {} } : { kind: 'otlp-http', endpoint: envEndpoint, headers: {}, protocol: protocol === 'http/json' ? 'json' : 'binary' };
     }
     if (chosen.kind === 'otlp-grpc') chosen = { ...chosen, endpoint: envEndpoint ?? chosen.endpoint ?? 'http://localhost:4317', headers: { ...chosen.headers, ...extraHeaders } };
-    else if (chosen.kind === 'otlp-http') chosen = { ...chosen, endpoint: envEndpoint ?? chosen.endpoint, headers: { ...chosen.headers, ...extraHeaders } };
+    else if (chosen.kind === 'otlp-http') chosen = { ...chosen, endpoint: envEndpoint ?? chosen.endpoint, headers: { ...chosen.headers, ...extraHeaders }, ...(envEndpoint !== undefined && exactUrl ? { exactUrl: true } : {}) };
+    // TLS settings only mean something over https: whatever set the endpoint, say so.
+    if ((chosen.kind === 'otlp-grpc' || chosen.kind === 'otlp-http') && chosen.tls !== undefined && !(chosen.endpoint ?? '').startsWith('https://')) {
+      throw new ConfigError(`${file}: ${key}: its tls table needs an https:// endpoint, and the endpoint is ${JSON.stringify(chosen.endpoint ?? '')}${envEndpoint === undefined ? '' : ` (from ${endpointVar?.[0]})`}`);
+    }
     return chosen as ExporterConfig;
   };
   let metrics = signalExporter('otel.metrics_exporter', otel.metrics_exporter, 'METRICS');

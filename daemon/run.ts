@@ -97,7 +97,7 @@ function describeExporter(exporter: ExporterConfig): { kind: ExporterStatus['kin
 interface ExporterFactories<T> {
   readonly file: (options: { dir: string; maxFileBytes: number; maxFiles: number }) => Promise<T>;
   readonly grpc: (options: { endpoint: string; headers: Readonly<Record<string, string>>; timeoutMillis: number; tls?: TlsConfig }) => Promise<T>;
-  readonly http: (options: { endpoint: string; headers: Readonly<Record<string, string>>; protocol: HttpProtocol; tls?: TlsConfig }) => Promise<T>;
+  readonly http: (options: { endpoint: string; headers: Readonly<Record<string, string>>; protocol: HttpProtocol; tls?: TlsConfig; exactUrl?: boolean }) => Promise<T>;
 }
 
 /** The exporter a signal's config names, or `null` when its export is off. */
@@ -110,7 +110,7 @@ async function createExporter<T>(exporter: ExporterConfig, flushDeadlineMs: numb
     case 'otlp-grpc':
       return factories.grpc({ endpoint: exporter.endpoint, headers: exporter.headers, timeoutMillis: flushDeadlineMs, ...(exporter.tls === undefined ? {} : { tls: exporter.tls }) });
     case 'otlp-http':
-      return factories.http({ endpoint: exporter.endpoint, headers: exporter.headers, protocol: exporter.protocol, ...(exporter.tls === undefined ? {} : { tls: exporter.tls }) });
+      return factories.http({ endpoint: exporter.endpoint, headers: exporter.headers, protocol: exporter.protocol, ...(exporter.tls === undefined ? {} : { tls: exporter.tls }), ...(exporter.exactUrl === true ? { exactUrl: true } : {}) });
   }
 }
 
@@ -179,7 +179,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     ),
     // The format is the configured protocol's; each has its spool, so a change of protocol
     // never sends one format where the other is expected.
-    http: async (target: { endpoint: string; headers: Readonly<Record<string, string>>; protocol: HttpProtocol; tls?: TlsConfig }) =>
+    http: async (target: { endpoint: string; headers: Readonly<Record<string, string>>; protocol: HttpProtocol; tls?: TlsConfig; exactUrl?: boolean }) =>
       queued(signal, make, target.protocol === 'json' ? 'json' : 'protobuf', `otlp-http-${target.protocol}`, () => createHttpSender({ signal, ...target }))(target),
   });
   const [metricExporter, logExporter, spanExporter] = await Promise.all([

@@ -2,7 +2,7 @@
  * The codexd command line and the daemon's socket rules, run as real processes.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -242,12 +242,27 @@ describe('codexd command line', () => {
         source: 'environment',
       });
       expect(JSON.stringify(statsig.rows)).not.toMatch(/secret-statsig-key|tok-9/);
+      // A signal's own endpoint variable is its full URL: nothing is appended to it.
+      home.writeConfig('');
+      home.env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT = 'http://collector.example:4318/custom/logs';
+      const exact = await check();
+      expect(exact.rows['otel.exporter']?.value).toEqual({ 'otlp-http': { endpoint: 'http://collector.example:4318/custom/logs', headers: {}, protocol: 'json', url: 'exact (from a per-signal variable)' } });
+      delete home.env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT;
+      // TLS settings with an endpoint that is not https are refused, whatever set the endpoint.
+      const ca = join(home.dir, 'ca.pem');
+      writeFileSync(ca, 'not checked at load');
+      home.writeConfig(`[otel]\nmetrics_exporter = { otlp-grpc = { tls = { ca-certificate = "${ca}" } } }\n`);
+      delete home.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+      const plain = await runCli(home, ['config', 'check']);
+      expect(plain.code).toBe(2);
+      expect(plain.stderr).toBe(`codexd: ${join(home.codexHome, 'config.toml')}: otel.metrics_exporter: its tls table needs an https:// endpoint, and the endpoint is "http://localhost:4317"\n`);
+      home.writeConfig('');
       home.env.OTEL_EXPORTER_OTLP_METRICS_HEADERS = 'no-equals-sign';
       const bad = await runCli(home, ['config', 'check']);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toBe('codexd: OTEL_EXPORTER_OTLP_METRICS_HEADERS: expected name=value pairs separated by commas; "no-equals-sign" is not one\n');
     } finally {
-      for (const name of ['STATSIG_SERVER_SDK_SECRET', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_METRICS_HEADERS']) delete home.env[name];
+      for (const name of ['STATSIG_SERVER_SDK_SECRET', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_METRICS_HEADERS', 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT']) delete home.env[name];
     }
   });
 });

@@ -22,6 +22,8 @@ export interface HttpSenderOptions {
   readonly endpoint: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly protocol: HttpProtocol;
+  /** The endpoint is the full URL: nothing is appended. */
+  readonly exactUrl?: boolean;
   /** With an https:// endpoint: a custom CA, and a client certificate with its key (PEM). */
   readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
 }
@@ -59,7 +61,7 @@ function postWithTls(url: string, headers: Record<string, string>, body: Uint8Ar
 }
 
 export function createHttpSender(options: HttpSenderOptions): Sender {
-  const url = signalUrl(options.endpoint, options.signal);
+  const url = options.exactUrl === true ? options.endpoint : signalUrl(options.endpoint, options.signal);
   const tls = options.tls;
   if (tls !== undefined) {
     const plain: Record<string, string> = { ...Object.fromEntries(Object.entries(options.headers).map(([name, value]) => [name.toLowerCase(), value])), 'content-type': options.protocol === 'json' ? 'application/json' : 'application/x-protobuf' };
