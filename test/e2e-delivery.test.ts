@@ -372,4 +372,51 @@ describe('delivery through outages', () => {
       await http.close();
     }
   });
+
+  it('never writes a configured secret to the daemon log, status or the status command, through failures and refusals', async () => {
+    home = createTestHome();
+    receiver = await startOtlpReceiver();
+    const secrets = ['Bearer grpc-secret-1', 'http-secret-2', 'trace-secret-3', 'feedback-secret-4'];
+    home.writeConfig(
+      [
+        '[otel]',
+        `metrics_exporter = { otlp-grpc = { endpoint = "${receiver.endpoint}", headers = { authorization = "${secrets[0]}" } } }`,
+        // A collector that is not there: its failures get logged.
+        `exporter = { otlp-http = { endpoint = "http://127.0.0.1:9", headers = { "x-api-key" = "${secrets[1]}" } } }`,
+        // (statsig would send to Statsig itself: its key is checked by config check's test instead.)
+        `trace_exporter = { otlp-grpc = { endpoint = "${receiver.endpoint}", headers = { "x-trace-key" = "${secrets[2]}" } } }`,
+        '[feedback]',
+        `endpoint = "http://127.0.0.1:9/feedback"`,
+        `headers = { authorization = "${secrets[3]}" }`,
+        '[codexd]',
+        'export_interval_ms = 100',
+        'export_retry_initial_ms = 50',
+        '',
+      ].join('\n'),
+    );
+    daemon = await startDaemonProcess(home);
+    receiver.setBehavior('unavailable');
+    await sendEvents(5, 'secret-1');
+    const run = await runNode(home, RECORDER, ['secrets', '30', 'tagged']);
+    expect(run.code, run.stderr).toBe(0);
+    peer = await openRawPeer(home.socketPath);
+    await peer.initialize('codex-tui');
+    expect((await peer.request(1, 'feedback/submit', { category: 'bug', includeLogs: false })).result).toMatchObject({ status: 'queued' });
+    await daemon.request('daemon/flush', { timeoutMs: 500 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const status = JSON.stringify(await daemon.status());
+    const table = (await runCli(home, ['status'])).stdout;
+    const stopped = daemon;
+    await stopped.stop();
+    daemon = undefined;
+    // The test daemon logs to standard error (--log-stderr): the same pino lines as the log file.
+    const log = stopped.stderr();
+    // The log did record the failures it should.
+    expect(log).toMatch(/export failed|feedback upload failed/);
+    for (const secret of secrets) {
+      expect(log).not.toContain(secret);
+      expect(status).not.toContain(secret);
+      expect(table).not.toContain(secret);
+    }
+  });
 });
