@@ -15,6 +15,7 @@
  */
 import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { isAlive } from './process-alive.js';
 
 export const LOCK_FILE_NAME = 'codexd.lock';
 /** How long a live lock holder may take to start listening before its lock counts as stale. */
@@ -28,16 +29,6 @@ export class DaemonLockedError extends Error {
 export interface DaemonLock {
   /** Removes the lock file if it is still ours. */
   release(): void;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function readHolder(path: string): { pid: number; ageMs: number } | null {

@@ -22,6 +22,7 @@ import { closeSync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSyn
 import { join } from 'node:path';
 
 import { measurementsOf, type Signal } from '../../protocol/index.js';
+import { isAlive } from '../process-alive.js';
 
 /** Longest a notification's records wait in memory before they are on disk. */
 export const SYNC_INTERVAL_MS = 200;
@@ -265,15 +266,6 @@ export function openJournal(options: JournalOptions): Journal {
       if (closed.length === 0) rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

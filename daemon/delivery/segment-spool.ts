@@ -13,6 +13,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { isAlive } from '../process-alive.js';
 
 const MAGIC = Buffer.from('CDXSEG1\n');
 const ENTRY_HEADER = 20;
@@ -122,16 +123,6 @@ function decode(content: Buffer): { batches: SpooledBatch[]; corrupt: number; co
 }
 
 let sequence = 0;
-
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Opens (creating it 0700) a signal's spool folder; temporary files of an interrupted write are removed. */
 export function openSegmentSpool(dir: string, maxBytes: number): SegmentSpool {
