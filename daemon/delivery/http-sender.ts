@@ -6,6 +6,7 @@
  * retried.
  */
 import type { Signal } from '../../protocol/index.js';
+import { parseRetryAfter } from '../retry-after.js';
 import type { Sender, SendOutcome } from './grpc-sender.js';
 
 export type HttpProtocol = 'binary' | 'json';
@@ -33,12 +34,12 @@ export function signalUrl(endpoint: string, signal: Signal): string {
   return `${endpoint.replace(/\/+$/, '')}${PATHS[signal]}`;
 }
 
-function retryAfterMs(value: string | null): number | null {
-  if (value === null) return null;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Math.min(Number(text) * 1000, MAX_RETRY_AFTER_MS);
-  const at = Date.parse(text);
-  return Number.isNaN(at) || !/^[A-Za-z]/.test(text) ? null : Math.min(Math.max(0, at - Date.now()), MAX_RETRY_AFTER_MS);
+/** What a response's status and `Retry-After` mean for the batch, as the OTLP specification says. */
+function outcomeOf(status: number, retryAfter: string | null): SendOutcome {
+  if (status >= 200 && status <= 299) return { kind: 'ok' };
+  const message = `HTTP ${status}`;
+  if (RETRYABLE.has(status)) return { kind: 'retryable', message, retryAfterMs: parseRetryAfter(retryAfter, MAX_RETRY_AFTER_MS) };
+  return { kind: 'permanent', message };
 }
 
 /**
@@ -74,9 +75,7 @@ export function createHttpSender(options: HttpSenderOptions): Sender {
           const code = (error as NodeJS.ErrnoException).code;
           return { kind: 'retryable', message: (error as Error).name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : `request failed (${code ?? (error as Error).message})`, retryAfterMs: null };
         }
-        if (answer.status >= 200 && answer.status <= 299) return { kind: 'ok' };
-        if (RETRYABLE.has(answer.status)) return { kind: 'retryable', message: `HTTP ${answer.status}`, retryAfterMs: retryAfterMs(answer.retryAfter) };
-        return { kind: 'permanent', message: `HTTP ${answer.status}` };
+        return outcomeOf(answer.status, answer.retryAfter);
       },
       close: () => undefined,
     };
@@ -95,10 +94,7 @@ export function createHttpSender(options: HttpSenderOptions): Sender {
         return { kind: 'retryable', message: name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : `request failed (${cause ?? name})`, retryAfterMs: null };
       }
       response.body?.cancel().catch(() => undefined);
-      if (response.status >= 200 && response.status <= 299) return { kind: 'ok' };
-      const message = `HTTP ${response.status}`;
-      if (RETRYABLE.has(response.status)) return { kind: 'retryable', message, retryAfterMs: retryAfterMs(response.headers.get('retry-after')) };
-      return { kind: 'permanent', message };
+      return outcomeOf(response.status, response.headers.get('retry-after'));
     },
     close: () => undefined,
   };

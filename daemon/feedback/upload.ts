@@ -18,6 +18,7 @@
 import { STATUS_CODES } from 'node:http';
 
 import { MAX_RETRY_AFTER_MS, type StoredReport, type UploadOutcome, type UploadTarget } from './report.js';
+import { parseRetryAfter as parseRetryAfterWithin } from '../retry-after.js';
 import { parseSentryDsn, sentryEnvelope, sentryRateLimitMs } from './sentry.js';
 
 export { MAX_RETRY_AFTER_MS } from './report.js';
@@ -229,18 +230,9 @@ function reasonPhrase(status: number, statusText: string): string {
   return reason === '' ? '' : ` ${reason}`;
 }
 
-/**
- * `Retry-After` as delay-seconds or an HTTP-date (RFC 9110 section 10.2.3), in milliseconds from
- * now, at most {@link MAX_RETRY_AFTER_MS}; null when absent or unreadable.
- */
+/** A feedback receiver's `Retry-After`, at most {@link MAX_RETRY_AFTER_MS} (a day). */
 export function parseRetryAfter(value: string | null, now: number = Date.now()): number | null {
-  if (value === null) return null;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Math.min(Number(text) * 1000, MAX_RETRY_AFTER_MS);
-  // All three HTTP-date forms open with the day's name; Date.parse alone would take "-5" as a year.
-  const at = /^[A-Za-z]{3}/.test(text) ? Date.parse(text) : Number.NaN;
-  if (!Number.isFinite(at)) return null;
-  return Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
+  return parseRetryAfterWithin(value, MAX_RETRY_AFTER_MS, now);
 }
 
 /** What Node's error codes mean, in a few words; the code itself is added after. */
