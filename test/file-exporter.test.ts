@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { ExportResultCode } from '@opentelemetry/core';
+import { JsonMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { createFileMetricExporter } from '../daemon/exporters/file-exporter.js';
+import type { Sender } from '../daemon/delivery/grpc-sender.js';
+import { createFileSender } from '../daemon/exporters/file-exporter.js';
 
 class ManualReader extends MetricReader {
   protected override async onForceFlush(): Promise<void> {}
@@ -23,8 +25,10 @@ async function sample(value: number): Promise<ResourceMetrics> {
   return resourceMetrics;
 }
 
-function exportOnce(exporter: ReturnType<typeof createFileMetricExporter>, metrics: ResourceMetrics): Promise<number> {
-  return new Promise((resolve) => exporter.export(metrics, (result) => resolve(result.code)));
+/** One export as the daemon makes it: serialised once as OTLP JSON, then handed to the file sender. */
+async function exportOnce(exporter: Sender, metrics: ResourceMetrics): Promise<number> {
+  const outcome = await exporter.send(JsonMetricsSerializer.serializeRequest(metrics) as Uint8Array, 5000);
+  return outcome.kind === 'ok' ? ExportResultCode.SUCCESS : ExportResultCode.FAILED;
 }
 
 describe('file exporter', () => {
@@ -36,7 +40,7 @@ describe('file exporter', () => {
   it('writes one OTLP JSON export request per line, files 0600 in a 0700 folder', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'cdx-file-')), 'telemetry');
     dirs.push(dir);
-    const exporter = createFileMetricExporter({ dir, maxFileBytes: 1 << 20, maxFiles: 2 });
+    const exporter = createFileSender('metrics', { dir, maxFileBytes: 1 << 20, maxFiles: 2 });
     expect(await exportOnce(exporter, await sample(3))).toBe(ExportResultCode.SUCCESS);
     expect(await exportOnce(exporter, await sample(4))).toBe(ExportResultCode.SUCCESS);
     const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
@@ -48,14 +52,14 @@ describe('file exporter', () => {
     expect(values).toEqual([3, 4]);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(statSync(join(dir, 'metrics.jsonl')).mode & 0o777).toBe(0o600);
-    await exporter.shutdown();
+    exporter.close();
     expect(await exportOnce(exporter, await sample(1))).toBe(ExportResultCode.FAILED);
   });
 
   it('rotates before a file passes its cap and keeps at most max_files', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'cdx-file-')), 'telemetry');
     dirs.push(dir);
-    const exporter = createFileMetricExporter({ dir, maxFileBytes: 2000, maxFiles: 3 });
+    const exporter = createFileSender('metrics', { dir, maxFileBytes: 2000, maxFiles: 3 });
     for (let i = 1; i <= 20; i++) expect(await exportOnce(exporter, await sample(i))).toBe(ExportResultCode.SUCCESS);
     const files = readdirSync(dir).sort();
     expect(files).toEqual(['metrics.1.jsonl', 'metrics.2.jsonl', 'metrics.jsonl']);

@@ -2,19 +2,14 @@
  * The embedded default exporter: OTLP JSON lines, one export request per line (the format the
  * OpenTelemetry Collector's file exporter writes), one size-capped file series per signal in a
  * folder on this machine. Nothing leaves the machine until the user configures a network
- * exporter.
+ * exporter. Batches reach it through an export queue (delivery/queued-exporters.ts, serialised
+ * as OTLP JSON), like every exporter's.
  */
 import { appendFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
-import { JsonLogsSerializer, JsonMetricsSerializer, JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
-import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
-import { AggregationTemporality, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-
 import type { Signal } from '../../protocol/index.js';
-import type { Sender } from '../delivery/grpc-sender.js';
+import type { Sender, SendOutcome } from '../delivery/grpc-sender.js';
 
 const NEWLINE = Buffer.from('\n');
 
@@ -31,19 +26,12 @@ export function signalFileName(signal: Signal, generation: number): string {
   return generation === 0 ? `${signal}.jsonl` : `${signal}.${generation}.jsonl`;
 }
 
-interface LineWriter {
-  /** Appends one line; `done` gets the outcome. Lines are written in call order. */
-  write(line: Uint8Array | undefined, done: (result: ExportResult) => void): void;
-  forceFlush(): Promise<void>;
-  shutdown(): Promise<void>;
-}
-
-function failure(error: unknown): ExportResult {
-  return { code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) };
-}
-
-/** The rotating JSON-lines file of one signal. Does not create the folder until the first line. */
-function createLineWriter(signal: Signal, options: FileExporterOptions): LineWriter {
+/**
+ * The file as the sender behind an export queue: each batch, already serialised as one OTLP JSON
+ * export request, becomes one line of the signal's rotating file. A write that fails (a full
+ * disk) is retryable. Does not create the folder until the first line.
+ */
+export function createFileSender(signal: Signal, options: FileExporterOptions): Sender {
   const current = join(options.dir, signalFileName(signal, 0));
   let size = -1;
   let queue: Promise<unknown> = Promise.resolve();
@@ -76,76 +64,18 @@ function createLineWriter(signal: Signal, options: FileExporterOptions): LineWri
   }
 
   return {
-    write(line, done) {
-      if (closed) return done(failure(new Error(`${signal} file exporter is shut down`)));
-      if (line === undefined) return done(failure(new Error(`${signal} could not be serialised as OTLP JSON`)));
+    send(bytes) {
+      if (closed) return Promise.resolve({ kind: 'retryable', message: `${signal} file exporter is shut down`, retryAfterMs: null });
       // Writes are chained so lines never interleave and rotation sees a settled size.
-      queue = queue.then(() => append(line)).then(
-        () => done({ code: ExportResultCode.SUCCESS }),
-        (error: unknown) => done(failure(error)),
+      const written = queue.then(() => append(bytes));
+      queue = written.catch(() => undefined);
+      return written.then(
+        (): SendOutcome => ({ kind: 'ok' }),
+        (error: unknown): SendOutcome => ({ kind: 'retryable', message: error instanceof Error ? error.message : `${signal} file write failed`, retryAfterMs: null }),
       );
     },
-    forceFlush: () => queue.then(() => undefined),
-    shutdown() {
+    close() {
       closed = true;
-      return queue.then(() => undefined);
     },
-  };
-}
-
-/**
- * The metrics file exporter. It asks for delta temporality, as Codex's exporters do, so each
- * line holds only what changed since the line before.
- */
-export function createFileMetricExporter(options: FileExporterOptions): PushMetricExporter {
-  const writer = createLineWriter('metrics', options);
-  return {
-    export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
-      writer.write(JsonMetricsSerializer.serializeRequest(metrics), resultCallback);
-    },
-    forceFlush: writer.forceFlush,
-    shutdown: writer.shutdown,
-    selectAggregationTemporality: () => AggregationTemporality.DELTA,
-  };
-}
-
-/**
- * The file as the sender behind an export queue: each batch, already serialised as one OTLP
- * JSON export request, becomes one line. A write that fails (a full disk) is retried.
- */
-export function createFileSender(signal: Signal, options: FileExporterOptions): Sender {
-  const writer = createLineWriter(signal, options);
-  return {
-    send: (bytes) =>
-      new Promise((resolve) =>
-        writer.write(bytes, (result) =>
-          resolve(result.code === ExportResultCode.SUCCESS ? { kind: 'ok' } : { kind: 'retryable', message: result.error?.message ?? `${signal} file write failed`, retryAfterMs: null }),
-        ),
-      ),
-    close: () => void writer.shutdown(),
-  };
-}
-
-/** The log-lane file exporter (`logs.jsonl`). */
-export function createFileLogExporter(options: FileExporterOptions): LogRecordExporter {
-  const writer = createLineWriter('logs', options);
-  return {
-    export(logs: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {
-      writer.write(JsonLogsSerializer.serializeRequest(logs), resultCallback);
-    },
-    forceFlush: writer.forceFlush,
-    shutdown: writer.shutdown,
-  };
-}
-
-/** The trace-lane file exporter (`traces.jsonl`). */
-export function createFileSpanExporter(options: FileExporterOptions): SpanExporter {
-  const writer = createLineWriter('traces', options);
-  return {
-    export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-      writer.write(JsonTraceSerializer.serializeRequest(spans), resultCallback);
-    },
-    forceFlush: writer.forceFlush,
-    shutdown: writer.shutdown,
   };
 }
