@@ -37,6 +37,11 @@ function redactUrl(url: string): string {
   return url.replace(/^(https?:\/\/)[^@/]*@/, `$1${REDACTED}@`).replace(/\?.*$/, `?${REDACTED}`);
 }
 
+/** A request timeout set by `OTEL_EXPORTER_OTLP_[<SIGNAL>_]TIMEOUT`. */
+function timeoutValue(timeoutMs: number | undefined): { timeout_ms?: number } {
+  return timeoutMs === undefined ? {} : { timeout_ms: timeoutMs };
+}
+
 function exporterValue(exporter: ExporterConfig): unknown {
   switch (exporter.kind) {
     case 'none':
@@ -44,9 +49,18 @@ function exporterValue(exporter: ExporterConfig): unknown {
     case 'file':
       return { file: { dir: exporter.dir, max_file_bytes: exporter.maxFileBytes, max_files: exporter.maxFiles } };
     case 'otlp-grpc':
-      return { 'otlp-grpc': { endpoint: redactUrl(exporter.endpoint), headers: redactHeaders(exporter.headers), ...tlsValue(exporter.tls) } };
+      return { 'otlp-grpc': { endpoint: redactUrl(exporter.endpoint), headers: redactHeaders(exporter.headers), ...tlsValue(exporter.tls), ...timeoutValue(exporter.timeoutMs) } };
     case 'otlp-http':
-      return { 'otlp-http': { endpoint: redactUrl(exporter.endpoint), headers: redactHeaders(exporter.headers), protocol: exporter.protocol, ...tlsValue(exporter.tls), ...(exporter.exactUrl === true ? { url: 'exact (from a per-signal variable)' } : {}) } };
+      return {
+        'otlp-http': {
+          endpoint: redactUrl(exporter.endpoint),
+          headers: redactHeaders(exporter.headers),
+          protocol: exporter.protocol,
+          ...tlsValue(exporter.tls),
+          ...(exporter.exactUrl === true ? { url: 'exact (from a per-signal variable)' } : {}),
+          ...timeoutValue(exporter.timeoutMs),
+        },
+      };
   }
 }
 
@@ -74,6 +88,8 @@ function settings(config: DaemonConfig, root: Record<string, unknown>, env: Node
     { key: 'otel.exporter', value: exporterValue(config.logs), source: exporterSource('otel.exporter', 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT') },
     { key: 'otel.trace_exporter', value: exporterValue(config.traces), source: inFile('otel.trace_exporter') || inFile('otel.exporter') ? 'file' : from('otel.trace_exporter', ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT']) },
     { key: 'otel.log_user_prompt', value: config.logUserPrompt, source: from('otel.log_user_prompt') },
+    { key: 'otel.span_attributes', value: config.spanAttributes, source: from('otel.span_attributes') },
+    { key: 'otel.tracestate', value: config.tracestate, source: from('otel.tracestate') },
     { key: 'analytics.enabled', value: (root.analytics as { enabled?: unknown } | undefined)?.enabled ?? true, source: from('analytics.enabled') },
     { key: 'codexd.socket', value: env.CODEXD_SOCKET ?? config.socketPath ?? '(the default path)', source: (env.CODEXD_SOCKET ?? '') !== '' ? 'environment' : from('codexd.socket') },
     { key: 'codexd.export_interval_ms', value: config.exportIntervalMs, source: from('codexd.export_interval_ms') },

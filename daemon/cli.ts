@@ -9,7 +9,9 @@
  */
 import {
   DaemonFlush,
+  DaemonReload,
   DaemonShutdown,
+  ErrorCodes,
   DaemonStatus,
   type MetricKind,
   type MetricRecord,
@@ -44,6 +46,9 @@ commands:
   feedback list [--json] | show ID [--json] | retry ID
                                          reports in the spool; retry a failed one
   flush [--timeout MS]                   export everything accepted so far
+  reload                                 read config.toml again and apply it (as SIGHUP does):
+                                         exporters switch without losing what they hold; an
+                                         invalid file changes nothing
   stop                                   drain and stop the daemon
   restart                                stop it and start it again (through its service
                                          manager when it runs under one)
@@ -95,6 +100,8 @@ async function run(args: string[]): Promise<number> {
   }
   process.stderr.write(`codexd ${PACKAGE_VERSION} listening on ${daemon.socketPath}\n`);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void daemon.shutdown(signal));
+  // A refused reload is logged and shown in status; the daemon runs on as it was.
+  process.on('SIGHUP', () => void daemon.reload('SIGHUP').catch(() => undefined));
   await daemon.stopped;
   return 0;
 }
@@ -160,6 +167,21 @@ async function flush(args: string[]): Promise<number> {
   return result.complete ? 0 : 3;
 }
 
+async function reload(args: string[]): Promise<number> {
+  rejectUnknown(args);
+  try {
+    const result = await withDaemon((connection) => connection.request<DaemonReload.Result>(DaemonReload.method, {}, REQUEST_TIMEOUT_MS));
+    const applied = result.applied.length === 0 ? 'nothing changed' : `applied ${result.applied.join(', ')}`;
+    process.stdout.write(`reloaded ${result.file ?? '(no config file: defaults)'}: ${applied}\n`);
+    if (result.needsRestart.length > 0) process.stdout.write(`takes effect at the next start (codexd restart): ${result.needsRestart.join(', ')}\n`);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof RpcError) || error.code !== ErrorCodes.ReloadFailed) throw error;
+    process.stderr.write(`codexd: reload refused, the daemon keeps its settings: ${error.message}\n`);
+    return 2;
+  }
+}
+
 async function stop(args: string[]): Promise<number> {
   rejectUnknown(args);
   return withDaemon(async (connection) => {
@@ -219,6 +241,8 @@ async function main(argv: string[]): Promise<number> {
       return feedback(args);
     case 'config':
       return config(args);
+    case 'reload':
+      return reload(args);
     case 'stop':
       return stop(args);
     case 'restart':

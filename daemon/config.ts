@@ -9,13 +9,21 @@ import { join } from 'node:path';
 
 import { parse } from 'smol-toml';
 
+import { checkTracestateFields, type TracestateFields } from '../protocol/index.js';
 import { parseSentryDsn } from './feedback/sentry.js';
 import type { DaemonPaths } from './paths.js';
 
 export type ExporterConfig =
   | { readonly kind: 'none' }
   | { readonly kind: 'file'; readonly dir: string; readonly maxFileBytes: number; readonly maxFiles: number }
-  | { readonly kind: 'otlp-grpc'; readonly endpoint: string; readonly headers: Readonly<Record<string, string>>; readonly tls?: TlsConfig }
+  | {
+      readonly kind: 'otlp-grpc';
+      readonly endpoint: string;
+      readonly headers: Readonly<Record<string, string>>;
+      readonly tls?: TlsConfig;
+      /** Longest one export request may take (`OTEL_EXPORTER_OTLP_[<SIGNAL>_]TIMEOUT`); default the flush deadline. */
+      readonly timeoutMs?: number;
+    }
   /** OTLP/HTTP: `endpoint` is the base URL; `/v1/metrics`, `/v1/logs` or `/v1/traces` is appended. */
   | {
       readonly kind: 'otlp-http';
@@ -25,6 +33,7 @@ export type ExporterConfig =
       readonly tls?: TlsConfig;
       /** The endpoint is the signal's full URL (from `OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT`): nothing is appended. */
       readonly exactUrl?: boolean;
+      readonly timeoutMs?: number;
     };
 
 /** An exporter's `tls` table, Codex's keys: files read when the config is loaded. */
@@ -61,6 +70,10 @@ export interface DaemonConfig {
   readonly logUserPrompt: boolean;
   /** `[codexd] log_tool_content`: tool arguments and output may reach the log lane. */
   readonly logToolContent: boolean;
+  /** `[otel] span_attributes`: set on every span (an event's own attribute of the same name wins). */
+  readonly spanAttributes: Readonly<Record<string, string>>;
+  /** `[otel.tracestate.<member>]`: fields upserted into every span's W3C tracestate. */
+  readonly tracestate: TracestateFields;
   readonly exportIntervalMs: number;
   readonly flushDeadlineMs: number;
   /** Idle time after which an auto-spawned or socket-activated daemon exits. */
@@ -113,6 +126,11 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/** A reload refused: the config file is invalid, or could not be applied. The daemon keeps the settings it had. */
+export class ReloadError extends Error {
+  override readonly name = 'ReloadError';
+}
+
 type Table = Record<string, unknown>;
 
 function isTable(value: unknown): value is Table {
@@ -135,11 +153,18 @@ function headersOf(file: string, value: unknown, path: string): Record<string, s
   if (!isTable(value)) fail(file, path, 'a table of header names to string values');
   const headers: Record<string, string> = {};
   for (const [name, text] of Object.entries(value)) {
-    if (typeof text !== 'string') fail(file, `${path}.${name}`, 'a string');
-    headers[name] = text;
+    // A header that would not go on the wire is an error, not dropped on the way.
+    if (!HEADER_NAME.test(name)) fail(file, `${path}.${JSON.stringify(name)}`, 'a header name of letters, digits and !#$%&\'*+.^_`|~-');
+    if (typeof text !== 'string' || !HEADER_VALUE.test(text)) fail(file, `${path}.${name}`, 'a string of printable ASCII (no line breaks or control characters)');
+    headers[name.toLowerCase()] = text;
   }
   return headers;
 }
+
+/** An HTTP header name (RFC 9110 token); gRPC metadata takes the same names, lowercased. */
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+/** A header value both HTTP and gRPC metadata carry as given. */
+const HEADER_VALUE = /^[\x20-\x7e]*$/;
 
 type ReadExporter = ExporterConfig | { kind: 'otlp-grpc'; endpoint: string | undefined; headers: Record<string, string>; tls?: TlsConfig };
 
@@ -227,12 +252,13 @@ function envHeaders(name: string, text: string | undefined): Record<string, stri
     if (pair.trim() === '') continue;
     const at = pair.indexOf('=');
     const key = pair.slice(0, at).trim();
-    if (at <= 0 || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(key)) throw new ConfigError(`${name}: expected name=value pairs separated by commas; "${pair.trim().slice(0, 40).replace(/=.*/, '=…')}" is not one`);
+    if (at <= 0 || !HEADER_NAME.test(key)) throw new ConfigError(`${name}: expected name=value pairs separated by commas; "${pair.trim().slice(0, 40).replace(/=.*/, '=…')}" is not one`);
     try {
       headers[key.toLowerCase()] = decodeURIComponent(pair.slice(at + 1).trim());
     } catch {
       throw new ConfigError(`${name}: the value of ${key} is not valid percent-encoding`);
     }
+    if (!HEADER_VALUE.test(headers[key.toLowerCase()] as string)) throw new ConfigError(`${name}: the value of ${key} holds a line break or control character`);
   }
   return headers;
 }
@@ -304,6 +330,8 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
   if (!isTable(tracestate) || !Object.values(tracestate).every((member) => isTable(member) && Object.values(member).every((value) => typeof value === 'string'))) {
     fail(file, 'otel.tracestate', 'a table of member tables of string values');
   }
+  const tracestateProblem = checkTracestateFields(tracestate as TracestateFields);
+  if (tracestateProblem !== null) fail(file, `otel.tracestate${tracestateProblem[0] === '' ? '' : `.${tracestateProblem[0]}`}`, tracestateProblem[1]);
 
   const environment = otel.environment ?? 'dev';
   if (typeof environment !== 'string') fail(file, 'otel.environment', 'a string');
@@ -345,14 +373,18 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
     if (!['grpc', 'http/protobuf', 'http/json'].includes(protocol)) throw new ConfigError(`${protocolVar?.[0]}: expected grpc, http/protobuf or http/json`);
     const headersVar = pick('HEADERS');
     const extraHeaders = headersVar === undefined ? {} : envHeaders(headersVar[0], headersVar[1]);
+    const timeoutVar = pick('TIMEOUT');
+    const timeoutMs = timeoutVar === undefined ? undefined : Number(timeoutVar[1].trim());
+    if (timeoutMs !== undefined && (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0)) throw new ConfigError(`${timeoutVar?.[0]}: expected a positive whole number of milliseconds`);
+    const timeout = timeoutMs === undefined ? {} : { timeoutMs };
     let chosen: ReadExporter = readExporter(file, key, value, fileDefault, env);
     // Statsig is a destination of its own: the generic OTLP variables do not redirect it.
     if (value === 'statsig') return chosen as ExporterConfig;
     if (value === undefined && envEndpoint !== undefined) {
       chosen = protocol === 'grpc' ? { kind: 'otlp-grpc', endpoint: undefined, headers: {} } : { kind: 'otlp-http', endpoint: envEndpoint, headers: {}, protocol: protocol === 'http/json' ? 'json' : 'binary' };
     }
-    if (chosen.kind === 'otlp-grpc') chosen = { ...chosen, endpoint: envEndpoint ?? chosen.endpoint ?? 'http://localhost:4317', headers: { ...chosen.headers, ...extraHeaders } };
-    else if (chosen.kind === 'otlp-http') chosen = { ...chosen, endpoint: envEndpoint ?? chosen.endpoint, headers: { ...chosen.headers, ...extraHeaders }, ...(envEndpoint !== undefined && exactUrl ? { exactUrl: true } : {}) };
+    if (chosen.kind === 'otlp-grpc') chosen = { ...chosen, endpoint: envEndpoint ?? chosen.endpoint ?? 'http://localhost:4317', headers: { ...chosen.headers, ...extraHeaders }, ...timeout };
+    else if (chosen.kind === 'otlp-http') chosen = { ...chosen, endpoint: envEndpoint ?? chosen.endpoint, headers: { ...chosen.headers, ...extraHeaders }, ...(envEndpoint !== undefined && exactUrl ? { exactUrl: true } : {}), ...timeout };
     // TLS settings only mean something over https: whatever set the endpoint, say so.
     if ((chosen.kind === 'otlp-grpc' || chosen.kind === 'otlp-http') && chosen.tls !== undefined && !(chosen.endpoint ?? '').startsWith('https://')) {
       throw new ConfigError(`${file}: ${key}: its tls table needs an https:// endpoint, and the endpoint is ${JSON.stringify(chosen.endpoint ?? '')}${envEndpoint === undefined ? '' : ` (from ${endpointVar?.[0]})`}`);
@@ -380,6 +412,8 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
     traces,
     logUserPrompt,
     logToolContent,
+    spanAttributes: spanAttributes as Record<string, string>,
+    tracestate: tracestate as TracestateFields,
     exportIntervalMs: positiveInteger(file, own, 'export_interval_ms', 'codexd.export_interval_ms', DEFAULT_EXPORT_INTERVAL_MS),
     flushDeadlineMs: positiveInteger(file, own, 'flush_deadline_ms', 'codexd.flush_deadline_ms', DEFAULT_FLUSH_DEADLINE_MS),
     idleTimeoutMs: positiveInteger(file, own, 'idle_timeout_ms', 'codexd.idle_timeout_ms', DEFAULT_IDLE_TIMEOUT_MS),

@@ -16,6 +16,7 @@ import {
   checkSessionStartParams,
   type ClientStatus,
   DaemonFlush,
+  DaemonReload,
   DaemonShutdown,
   DaemonStatus,
   encodeFrame,
@@ -41,6 +42,7 @@ import {
   ToolsReset,
 } from '../protocol/index.js';
 import { createBoundedMessageReader } from './bounded-message-reader.js';
+import { ReloadError } from './config.js';
 import type { EventIngest } from './event-ingest.js';
 import type { FeedbackService } from './feedback/service.js';
 import { ingestMetricBatch } from './metric-ingest.js';
@@ -69,6 +71,8 @@ export interface DaemonServices {
   /** Flushes; `from` is the asking connection, whose own pending request is not waited for. */
   flush(timeoutMs: number | undefined, from: ClientConnection): Promise<DaemonFlush.Result>;
   requestShutdown(reason: string): void;
+  /** Reads the config file again and applies it; throws {@link ReloadError} when it cannot. */
+  reload(trigger: string): Promise<DaemonReload.Result>;
 }
 
 export interface ClientConnection {
@@ -399,6 +403,18 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
         throw new ResponseError(ErrorCodes.InvalidParams, 'params.timeoutMs: must be a positive number of milliseconds');
       }
       return services.flush(timeoutMs, self);
+    }),
+  );
+  connection.onRequest(
+    DaemonReload.method,
+    handled(async (): Promise<DaemonReload.Result> => {
+      requireInitialized();
+      try {
+        return await services.reload(`daemon/reload from ${client?.name ?? 'a client'}`);
+      } catch (error) {
+        if (error instanceof ReloadError) throw new ResponseError(ErrorCodes.ReloadFailed, error.message);
+        throw error;
+      }
     }),
   );
   connection.onRequest(

@@ -26,6 +26,8 @@ import {
   sanitizeTagValue,
   type SessionEvent,
   type TraceParent,
+  type TracestateFields,
+  upsertTracestate,
 } from '../protocol/index.js';
 import { type EventLanes, MAX_LANE_CHARS, MAX_LANE_QUEUE } from './event-lanes.js';
 import { batchRefused, type IngestOutcome } from './metric-ingest.js';
@@ -40,6 +42,10 @@ export interface EventPolicy {
   readonly logUserPrompt: boolean;
   /** `[codexd] log_tool_content`: tool arguments and output. */
   readonly logToolContent: boolean;
+  /** `[otel] span_attributes`: set on every span, under the event's own attributes. */
+  readonly spanAttributes: Readonly<Record<string, string>>;
+  /** `[otel.tracestate.<member>]`: upserted into every span's tracestate. */
+  readonly tracestate: TracestateFields;
 }
 
 export interface EventSource {
@@ -54,7 +60,8 @@ export interface EventIngestOptions {
   readonly lanes: EventLanes;
   readonly logStats: SignalStats;
   readonly traceStats: SignalStats;
-  readonly policy: EventPolicy;
+  /** Read per event: a reload of the config may change it. */
+  readonly policy: () => EventPolicy;
   /** Ingests the derived metric records (as a `metric/record` batch from the same source). */
   readonly recordDerived: (records: MetricRecord[], source: EventSource) => void;
   /** A failed tool call's error, for `tools/metrics`. */
@@ -96,7 +103,7 @@ function tagOf(value: AttributeValue | undefined): string | undefined {
 }
 
 export function createEventIngest(options: EventIngestOptions): EventIngest {
-  const { lanes, logStats, traceStats, policy } = options;
+  const { lanes, logStats, traceStats } = options;
   const logOnly = logOnlyFields();
   const redactions = redactedFields();
   const laneOverrides = new Map<string, number>();
@@ -107,13 +114,15 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
   const toolErrors: [tool: string, message: string][] = [];
 
   function allowed(redaction: Redaction, session: Session | undefined): boolean {
+    const policy = options.policy();
     return redaction === 'user_prompt' ? policy.logUserPrompt && session?.logUserPrompt === true : policy.logToolContent;
   }
 
   /** The log lane's and the trace lane's attributes of one event. */
   function split(event: SessionEvent, session: Session | undefined, clientName: string | null): { log: Attributes; span: Attributes; all: EventAttributes } {
     const log: Attributes = {};
-    const span: Attributes = {};
+    // The configured span attributes first: the session's and the event's own win over them.
+    const span: Attributes = { ...options.policy().spanAttributes };
     if (session !== undefined) {
       for (const key in session.attributes) {
         const value = session.attributes[key] as string;
@@ -194,7 +203,8 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
       else invalid = true;
     }
     if (invalid) invalidTraceContext++;
-    return { parent, tracestate: parent === null ? null : tracestate };
+    // A root span has no propagated state; the configured members go into either.
+    return { parent, tracestate: upsertTracestate(parent === null ? null : tracestate, options.policy().tracestate) };
   }
 
   function countBoth(count: (stats: SignalStats) => void): void {

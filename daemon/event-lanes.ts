@@ -12,11 +12,11 @@
  * records, or {@link MAX_LANE_CHARS} characters of them, are still unexported, and each
  * processor's queue is sized above the first bound.
  */
-import { type Attributes, type Context, type HrTime, ROOT_CONTEXT, SeverityNumber, SpanKind, trace, TraceFlags, type TraceState } from '@opentelemetry/api';
+import { type Attributes, type Context, createContextKey, type HrTime, ROOT_CONTEXT, SeverityNumber, SpanKind, trace, TraceFlags, type TraceState } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode, TraceState as W3CTraceState } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, type LogRecordExporter, LoggerProvider } from '@opentelemetry/sdk-logs';
-import { AlwaysOnSampler, BatchSpanProcessor, type SpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor, type Sampler, SamplingDecision, type SpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
 
 import type { ExporterState, ExporterStatus, Signal, TraceParent } from '../protocol/index.js';
 import { deadline } from './deadline.js';
@@ -35,13 +35,13 @@ const MAX_EXPORT_BATCH = 512;
 
 export interface LaneOptions {
   readonly resource: Resource;
-  /** `null` when the lane's export is off: events are still checked, then counted as dropped. */
-  readonly logExporter: LogRecordExporter | null;
-  readonly spanExporter: SpanExporter | null;
-  readonly logKind: ExporterStatus['kind'];
-  readonly logEndpoint: string | null;
-  readonly traceKind: ExporterStatus['kind'];
-  readonly traceEndpoint: string | null;
+  readonly logExporter: LogRecordExporter;
+  readonly spanExporter: SpanExporter;
+  /**
+   * A lane's exporter as configured now, read per event and per status: while its kind is
+   * `none`, events are still checked, then counted as dropped (`exporter_disabled`).
+   */
+  readonly describe: (signal: 'logs' | 'traces') => { readonly kind: ExporterStatus['kind']; readonly endpoint: string | null };
   readonly logStats: SignalStats;
   readonly traceStats: SignalStats;
   /** How long records wait in a batch processor before export. */
@@ -186,10 +186,23 @@ function hrTimeOf(ms: number): HrTime {
   return [seconds, nanos];
 }
 
+/** Where the span's tracestate rides to the sampler, which is how a root span gets one. */
+const TRACE_STATE_KEY = createContextKey('codexd.tracestate');
+
+/** Samples every span, with the tracestate its context carries under {@link TRACE_STATE_KEY}. */
+const SAMPLER: Sampler = {
+  shouldSample(context) {
+    const traceState = context.getValue(TRACE_STATE_KEY) as TraceState | undefined;
+    return traceState === undefined ? { decision: SamplingDecision.RECORD_AND_SAMPLED } : { decision: SamplingDecision.RECORD_AND_SAMPLED, traceState };
+  },
+  toString: () => 'codexd(AlwaysOn, tracestate)',
+};
+
 function parentContext(parent: TraceParent | null, tracestate: string | null): Context {
-  if (parent === null) return ROOT_CONTEXT;
   const traceState: TraceState | undefined = tracestate === null ? undefined : new W3CTraceState(tracestate);
-  return trace.setSpanContext(ROOT_CONTEXT, {
+  const root = traceState === undefined ? ROOT_CONTEXT : ROOT_CONTEXT.setValue(TRACE_STATE_KEY, traceState);
+  if (parent === null) return root;
+  return trace.setSpanContext(root, {
     traceId: parent.traceId,
     spanId: parent.spanId,
     traceFlags: parent.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
@@ -210,27 +223,22 @@ export function createEventLanes(options: LaneOptions): EventLanes {
   };
   const logHeld: Held = { chars: 0, records: 0 };
   const spanHeld: Held = { chars: 0, records: 0 };
-  const logBooks = options.logExporter === null ? null : accounted('logs', options.logExporter, logStats, logHeld, options.exportTimeoutMs, options.onError);
-  const spanBooks = options.spanExporter === null ? null : accounted('traces', options.spanExporter, traceStats, spanHeld, options.exportTimeoutMs, options.onError);
-  const logProvider =
-    logBooks === null || options.logExporter === null
-      ? null
-      : new LoggerProvider({
-          resource: options.resource,
-          processors: [new BatchLogRecordProcessor({ ...processorOptions, exporter: { ...logBooks, shutdown: () => options.logExporter?.shutdown() ?? Promise.resolve(), forceFlush: () => options.logExporter?.forceFlush?.() ?? Promise.resolve() } })],
-        });
-  const traceProvider =
-    spanBooks === null || options.spanExporter === null
-      ? null
-      : new TracerProvider({
-          resource: options.resource,
-          // The caller's sampling decision is honoured before a span is made (not_sampled);
-          // every span that gets this far is recorded.
-          sampler: new AlwaysOnSampler(),
-          spanProcessors: [new BatchSpanProcessor({ ...processorOptions, exporter: { ...spanBooks, shutdown: () => options.spanExporter?.shutdown() ?? Promise.resolve(), forceFlush: () => options.spanExporter?.forceFlush?.() ?? Promise.resolve() } })],
-        });
-  const logger = logProvider?.getLogger('codex');
-  const tracer = traceProvider?.getTracer('codex');
+  const logBooks = accounted('logs', options.logExporter, logStats, logHeld, options.exportTimeoutMs, options.onError);
+  const spanBooks = accounted('traces', options.spanExporter, traceStats, spanHeld, options.exportTimeoutMs, options.onError);
+  const { logExporter, spanExporter } = options;
+  const logProvider = new LoggerProvider({
+    resource: options.resource,
+    processors: [new BatchLogRecordProcessor({ ...processorOptions, exporter: { ...logBooks, shutdown: () => logExporter.shutdown(), forceFlush: () => logExporter.forceFlush?.() ?? Promise.resolve() } })],
+  });
+  const traceProvider = new TracerProvider({
+    resource: options.resource,
+    // The caller's sampling decision is honoured before a span is made (not_sampled);
+    // every span that gets this far is recorded.
+    sampler: SAMPLER,
+    spanProcessors: [new BatchSpanProcessor({ ...processorOptions, exporter: { ...spanBooks, shutdown: () => spanExporter.shutdown(), forceFlush: () => spanExporter.forceFlush?.() ?? Promise.resolve() } })],
+  });
+  const logger = logProvider.getLogger('codex');
+  const tracer = traceProvider.getTracer('codex');
   let shutdownPromise: Promise<void> | null = null;
 
   /** Set by admit() when it refuses for want of room. */
@@ -265,17 +273,17 @@ export function createEventLanes(options: LaneOptions): EventLanes {
       if (!only.span) {
         // A replay of an entry whose span was not taken the first time.
       } else if (entry.parent !== null && !entry.parent.sampled) traceStats.dropped('not_sampled', 1);
-      else if (admit(traceStats, spanHeld, entry.spanAttributes, tracer === undefined) && tracer !== undefined) {
+      else if (admit(traceStats, spanHeld, entry.spanAttributes, options.describe('traces').kind === 'none')) {
         const span = tracer.startSpan(entry.name, { kind: SpanKind.INTERNAL, startTime: hrTimeOf(entry.timeMs - entry.durationMs), attributes: entry.spanAttributes }, parent);
         span.end(hrTimeOf(entry.timeMs));
         context = trace.setSpan(parent, span);
         spanTaken = true;
       }
-      const logTaken = only.log && admit(logStats, logHeld, entry.logAttributes, logger === undefined) && logger !== undefined;
+      const logTaken = only.log && admit(logStats, logHeld, entry.logAttributes, options.describe('logs').kind === 'none');
       if (spanTaken || logTaken) options.onAccepted?.(entry, { log: logTaken, span: spanTaken });
       const outcome = { full: refusedFull };
       if (!logTaken) return outcome;
-      logger?.emit({
+      logger.emit({
         eventName: entry.name,
         timestamp: hrTimeOf(entry.timeMs),
         severityNumber: SeverityNumber.INFO,
@@ -288,7 +296,7 @@ export function createEventLanes(options: LaneOptions): EventLanes {
     },
     async forceFlush(timeoutMs) {
       const failedBefore = logStats.snapshot().failed + traceStats.snapshot().failed;
-      const outcome = await deadline(Promise.all([logProvider?.forceFlush(), traceProvider?.forceFlush()]), timeoutMs).catch((error: unknown) => {
+      const outcome = await deadline(Promise.all([logProvider.forceFlush(), traceProvider.forceFlush()]), timeoutMs).catch((error: unknown) => {
         options.onError(`event flush: ${error instanceof Error ? error.message : String(error)}`);
         return 'failed' as const;
       });
@@ -301,13 +309,12 @@ export function createEventLanes(options: LaneOptions): EventLanes {
         // Each provider's shutdown flushes its processor's queue through the exporter and then
         // shuts the exporter down. The deadline bounds both lanes together; what is still
         // unexported when it passes is counted as dropped here, once.
-        const lanes: [LoggerProvider | TracerProvider | null, Books | null, SignalStats][] = [
+        const lanes: [LoggerProvider | TracerProvider, Books, SignalStats][] = [
           [logProvider, logBooks, logStats],
           [traceProvider, spanBooks, traceStats],
         ];
         await Promise.all(
           lanes.map(async ([provider, books, stats]) => {
-            if (provider === null || books === null) return;
             const outcome = await deadline(provider.shutdown(), timeoutMillis).catch((error: unknown) => {
               options.onError(`event lane shutdown: ${error instanceof Error ? error.message : String(error)}`);
               return 'failed' as const;
@@ -322,13 +329,11 @@ export function createEventLanes(options: LaneOptions): EventLanes {
       return shutdownPromise;
     },
     exporterStatus() {
-      const status = (signal: Signal, kind: ExporterStatus['kind'], endpoint: string | null, books: Books | null): ExporterStatus => ({
-        signal,
-        kind: books === null ? 'none' : kind,
-        endpoint: books === null ? null : endpoint,
-        ...(books === null ? DISABLED_HEALTH : books.health()),
-      });
-      return [status('logs', options.logKind, options.logEndpoint, logBooks), status('traces', options.traceKind, options.traceEndpoint, spanBooks)];
+      const status = (signal: 'logs' | 'traces', books: Books): ExporterStatus => {
+        const { kind, endpoint } = options.describe(signal);
+        return { signal, kind, endpoint, ...(kind === 'none' ? DISABLED_HEALTH : books.health()) };
+      };
+      return [status('logs', logBooks), status('traces', spanBooks)];
     },
   };
 }

@@ -27,10 +27,12 @@ export const CARDINALITY_LIMIT = 2000;
 
 export interface MetricsPipelineOptions {
   readonly resource: Resource;
-  /** `null` when metrics export is turned off: records are still checked, then counted as dropped. */
-  readonly exporter: PushMetricExporter | null;
-  readonly exporterKind: ExporterStatus['kind'];
-  readonly exporterEndpoint: string | null;
+  readonly exporter: PushMetricExporter;
+  /**
+   * The exporter as configured now, read per record and per status: while its kind is `none`,
+   * records are still checked, then counted as dropped (`exporter_disabled`).
+   */
+  readonly describe: () => { readonly kind: ExporterStatus['kind']; readonly endpoint: string | null };
   readonly stats: SignalStats;
   readonly intervalMs: number;
   readonly exportTimeoutMs: number;
@@ -84,37 +86,10 @@ function kindAllowed(kinds: Map<string, MetricKind>, record: MetricRecord, index
   return false;
 }
 
-function createDisabledPipeline(options: MetricsPipelineOptions): MetricsPipeline {
-  const kinds = new Map<string, MetricKind>();
-  return {
-    record(records, indexOf, rejected) {
-      let accepted = 0;
-      for (let position = 0; position < records.length; position++) {
-        const record = records[position] as MetricRecord;
-        if (kindAllowed(kinds, record, indexOf(position), rejected)) accepted += measurementsOf(record);
-      }
-      options.stats.accepted(accepted);
-      options.stats.failed(accepted, 'exporter_disabled');
-      return accepted;
-    },
-    forceFlush: () => Promise.resolve({ complete: true, timedOut: false }),
-    shutdown: () => Promise.resolve(),
-    exporterStatus: () => ({
-      signal: 'metrics',
-      kind: 'none',
-      endpoint: null,
-      state: 'disabled',
-      exportsSucceeded: 0,
-      exportsFailed: 0,
-      lastSuccessAt: null,
-      lastError: null,
-    }),
-  };
-}
+const DISABLED_HEALTH = { state: 'disabled', exportsSucceeded: 0, exportsFailed: 0, lastSuccessAt: null, lastError: null } as const;
 
 /** Creates the pipeline; nothing is exported until the first interval or flush. */
 export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsPipeline {
-  if (options.exporter === null) return createDisabledPipeline(options);
   let uncollected = 0;
   const accounted = createAccountedReader({
     exporter: options.exporter,
@@ -154,6 +129,16 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
   return {
     record(records, indexOf, rejected) {
       let accepted = 0;
+      if (options.describe().kind === 'none') {
+        // Export is off: checked and counted, not kept.
+        for (let position = 0; position < records.length; position++) {
+          const record = records[position] as MetricRecord;
+          if (kindAllowed(kinds, record, indexOf(position), rejected)) accepted += measurementsOf(record);
+        }
+        options.stats.accepted(accepted);
+        options.stats.failed(accepted, 'exporter_disabled');
+        return accepted;
+      }
       const taken: MetricRecord[] | null = options.onAccepted === undefined ? null : [];
       for (let position = 0; position < records.length; position++) {
         const record = records[position] as MetricRecord;
@@ -215,8 +200,8 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
     },
 
     exporterStatus(): ExporterStatus {
-      const health = accounted.health();
-      return { signal: 'metrics', kind: options.exporterKind, endpoint: options.exporterEndpoint, ...health };
+      const { kind, endpoint } = options.describe();
+      return { signal: 'metrics', kind, endpoint, ...(kind === 'none' ? DISABLED_HEALTH : accounted.health()) };
     },
   };
 }

@@ -16,28 +16,21 @@ import { existsSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
-import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
-import type { SpanExporter } from '@opentelemetry/sdk-trace';
 
-import { type DaemonFlush, type DaemonStatus, type ExporterStatus, measurementsIn, type MetricRecord, type Signal, RUNTIME_FILES, runtimeFolder, type StartedBy, isNamedPipe, PACKAGE_VERSION, PROTOCOL_VERSION, SERVER_NAME } from '../protocol/index.js';
-import { type ExporterConfig, loadConfig, type TlsConfig } from './config.js';
+import { type DaemonFlush, type DaemonReload, type DaemonStatus, type ExporterStatus, measurementsIn, type MetricRecord, type Signal, RUNTIME_FILES, runtimeFolder, type StartedBy, isNamedPipe, PACKAGE_VERSION, PROTOCOL_VERSION, SERVER_NAME } from '../protocol/index.js';
+import { ConfigError, type DaemonConfig, type ExporterConfig, loadConfig, ReloadError } from './config.js';
 import { type ClientConnection, type DaemonServices, serveConnection } from './connection.js';
-import { createEventIngest, type EventSource } from './event-ingest.js';
+import { createEventIngest, type EventPolicy, type EventSource } from './event-ingest.js';
 import { createEventLanes, type LaneChoice, type LaneEntry } from './event-lanes.js';
 import { createFeedbackService, UPLOAD_TIMEOUT_MS } from './feedback/service.js';
 import { createSessionLogs } from './feedback/session-logs.js';
 import { openFeedbackSpool } from './feedback/spool.js';
 import { describeTarget, uploadReport } from './feedback/upload.js';
-import { createFileSender, type FileExporterOptions } from './exporters/file-exporter.js';
 import { type HandoffIngest, startHandoffIngest } from './handoff-ingest.js';
 import { ingestMetricBatch } from './metric-ingest.js';
-import { createExportQueue, type ExportQueue } from './delivery/export-queue.js';
-import { createGrpcSender, type Sender } from './delivery/grpc-sender.js';
-import { createHttpSender, type HttpProtocol } from './delivery/http-sender.js';
-import { createQueuedLogExporter, createQueuedMetricExporter, createQueuedSpanExporter, type WireFormat } from './delivery/queued-exporters.js';
+import { createDestinations } from './delivery/destinations.js';
+import { createQueuedLogExporter, createQueuedMetricExporter, createQueuedSpanExporter } from './delivery/queued-exporters.js';
 import { type Journal, type JournalLine, openJournal, orphanedJournals, readJournal, removeJournal } from './delivery/journal.js';
-import { openSegmentSpool } from './delivery/segment-spool.js';
 import { createDaemonLogger } from './logger.js';
 import { createMetricsPipeline } from './metrics-pipeline.js';
 import { type DaemonPaths, resolvePaths, socketPathFor, userName } from './paths.js';
@@ -76,6 +69,11 @@ export interface RunningDaemon {
   readonly socketPath: string;
   /** Stops accepting, exports within the flush deadline, closes connections. Idempotent. */
   shutdown(reason: string): Promise<void>;
+  /**
+   * Reads the config file again and applies it (`SIGHUP`, `daemon/reload`). Throws
+   * {@link ReloadError} when the file is invalid; the daemon keeps the settings it had.
+   */
+  reload(trigger: string): Promise<DaemonReload.Result>;
   readonly stopped: Promise<void>;
 }
 
@@ -94,24 +92,40 @@ function describeExporter(exporter: ExporterConfig): { kind: ExporterStatus['kin
   }
 }
 
-interface ExporterFactories<T> {
-  readonly file: (options: { dir: string; maxFileBytes: number; maxFiles: number }) => Promise<T>;
-  readonly grpc: (options: { endpoint: string; headers: Readonly<Record<string, string>>; timeoutMillis: number; tls?: TlsConfig }) => Promise<T>;
-  readonly http: (options: { endpoint: string; headers: Readonly<Record<string, string>>; protocol: HttpProtocol; tls?: TlsConfig; exactUrl?: boolean }) => Promise<T>;
+/** Settings a reload applies at once, as config keys, and where each is in the loaded config. */
+const LIVE_SETTINGS: readonly [string, (config: DaemonConfig) => unknown][] = [
+  ['otel.metrics_exporter', (config) => config.metrics],
+  ['otel.exporter', (config) => config.logs],
+  ['otel.trace_exporter', (config) => config.traces],
+  ['otel.log_user_prompt', (config) => config.logUserPrompt],
+  ['otel.span_attributes', (config) => config.spanAttributes],
+  ['otel.tracestate', (config) => config.tracestate],
+  ['codexd.log_tool_content', (config) => config.logToolContent],
+];
+
+/** Settings read once, at start: a reload reports a change to them as needing a restart. */
+const RESTART_SETTINGS: readonly [string, (config: DaemonConfig) => unknown][] = [
+  ['otel.environment', (config) => config.environment],
+  ['codexd.socket', (config) => config.socketPath],
+  ['codexd.export_interval_ms', (config) => config.exportIntervalMs],
+  ['codexd.flush_deadline_ms', (config) => config.flushDeadlineMs],
+  ['codexd.idle_timeout_ms', (config) => config.idleTimeoutMs],
+  ['codexd.session_idle_timeout_ms', (config) => config.sessionIdleTimeoutMs],
+  ['codexd.log_level', (config) => config.logLevel],
+  ['codexd.export_queue_max_bytes', (config) => config.delivery.queueMaxBytes],
+  ['codexd.export_spool_max_bytes', (config) => config.delivery.spoolMaxBytes],
+  ['codexd.export_retry_initial_ms', (config) => config.delivery.retryInitialMs],
+  ['codexd.export_retry_max_ms', (config) => config.delivery.retryMaxMs],
+  ['feedback', (config) => config.feedback],
+];
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** The exporter a signal's config names, or `null` when its export is off. */
-async function createExporter<T>(exporter: ExporterConfig, flushDeadlineMs: number, factories: ExporterFactories<T>): Promise<T | null> {
-  switch (exporter.kind) {
-    case 'none':
-      return null;
-    case 'file':
-      return factories.file({ dir: exporter.dir, maxFileBytes: exporter.maxFileBytes, maxFiles: exporter.maxFiles });
-    case 'otlp-grpc':
-      return factories.grpc({ endpoint: exporter.endpoint, headers: exporter.headers, timeoutMillis: flushDeadlineMs, ...(exporter.tls === undefined ? {} : { tls: exporter.tls }) });
-    case 'otlp-http':
-      return factories.http({ endpoint: exporter.endpoint, headers: exporter.headers, protocol: exporter.protocol, ...(exporter.tls === undefined ? {} : { tls: exporter.tls }), ...(exporter.exactUrl === true ? { exactUrl: true } : {}) });
-  }
+/** What the event ingest applies to each event, from the config. */
+function policyOf(config: DaemonConfig): EventPolicy {
+  return { logUserPrompt: config.logUserPrompt, logToolContent: config.logToolContent, spanAttributes: config.spanAttributes, tracestate: config.tracestate };
 }
 
 /**
@@ -147,54 +161,30 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   // Sessions a client never ended are expired, checked a few times per timeout.
   const sessionTimer = setInterval(() => sessions.expireIdle(Date.now()), Math.max(50, Math.min(60_000, config.sessionIdleTimeoutMs / 4)));
   sessionTimer.unref();
-  // A network exporter is a queue in front of a gRPC sender: batches are serialised once,
-  // retried with backoff, spilled to disk when memory is short or the daemon stops, and
-  // replayed from disk (an earlier daemon's first) in order.
-  const queues = new Map<Signal, { queue: ExportQueue; sender: Sender }>();
+  // Every exporter is an export queue in front of a sender (gRPC, OTLP/HTTP or the file):
+  // batches are serialised once, retried with backoff, spilled to disk when memory is short or
+  // the daemon stops, and replayed from disk (an earlier daemon's first) in order. A reload
+  // points a signal's route at another destination without losing what waits.
   const statsOf: Record<Signal, typeof metricStats> = { metrics: metricStats, logs: logStats, traces: traceStats };
-  const queued =
-    <T, O>(signal: Signal, make: (queue: ExportQueue, format: WireFormat) => T, format: WireFormat, spoolKind: string, open: (options: O) => Sender | Promise<Sender>) =>
-    async (options: O): Promise<T> => {
-      const sender = await open(options);
-      const queue = createExportQueue({
-        signal,
-        sender,
-        stats: statsOf[signal],
-        // One spool per signal and kind of exporter: protobuf batches never reach the file, nor
-        // JSON lines a collector, when the configuration changes between two daemons.
-        spool: openSegmentSpool(join(paths.logDir, 'spool', signal, spoolKind), config.delivery.spoolMaxBytes),
-        maxMemoryBytes: config.delivery.queueMaxBytes,
-        retry: { initialMs: config.delivery.retryInitialMs, maxMs: config.delivery.retryMaxMs },
-        sendTimeoutMs: config.flushDeadlineMs,
-        onError: reportError,
-      });
-      queues.set(signal, { queue, sender });
-      return make(queue, format);
-    };
-  // Every exporter has its queue: OTLP protobuf to a collector, OTLP JSON lines to the file.
-  const viaQueue = <T>(signal: Signal, make: (queue: ExportQueue, format: WireFormat) => T): ExporterFactories<T> => ({
-    file: queued(signal, make, 'json', 'file', (options: FileExporterOptions) => createFileSender(signal, options)),
-    grpc: queued(signal, make, 'protobuf', 'otlp-grpc', (target: { endpoint: string; headers: Readonly<Record<string, string>>; tls?: TlsConfig }) =>
-      createGrpcSender({ signal, endpoint: target.endpoint, headers: target.headers, ...(target.tls === undefined ? {} : { tls: target.tls }) }),
-    ),
-    // The format is the configured protocol's; each has its spool, so a change of protocol
-    // never sends one format where the other is expected.
-    http: async (target: { endpoint: string; headers: Readonly<Record<string, string>>; protocol: HttpProtocol; tls?: TlsConfig; exactUrl?: boolean }) =>
-      queued(signal, make, target.protocol === 'json' ? 'json' : 'protobuf', `otlp-http-${target.protocol}`, () => createHttpSender({ signal, ...target }))(target),
+  const destinations = createDestinations({
+    stateDir: paths.logDir,
+    delivery: config.delivery,
+    flushDeadlineMs: config.flushDeadlineMs,
+    statsOf: (signal) => statsOf[signal],
+    onError: reportError,
+    onRetired: (signal, kind, spooled) => logger.info({ signal, kind, spooled }, 'the replaced exporter sent what it could; the rest waits in its spool'),
   });
-  const [metricExporter, logExporter, spanExporter] = await Promise.all([
-    createExporter<PushMetricExporter>(config.metrics, config.flushDeadlineMs, viaQueue('metrics', createQueuedMetricExporter)),
-    createExporter<LogRecordExporter>(config.logs, config.flushDeadlineMs, viaQueue('logs', createQueuedLogExporter)),
-    createExporter<SpanExporter>(config.traces, config.flushDeadlineMs, viaQueue('traces', createQueuedSpanExporter)),
-  ]);
+  const SIGNALS: readonly Signal[] = ['metrics', 'logs', 'traces'];
+  let current = { metrics: config.metrics, logs: config.logs, traces: config.traces };
+  await Promise.all(SIGNALS.map((signal) => destinations.apply(signal, current[signal])));
+  /** Each signal's exporter for status, redacted; recomputed when a reload changes one. */
+  let described = { metrics: describeExporter(current.metrics), logs: describeExporter(current.logs), traces: describeExporter(current.traces) };
   /** An exporter's status with its queue's: a queue that keeps failing is what "failing" means now. */
   const withQueue = (status: ExporterStatus): ExporterStatus => {
-    const entry = queues.get(status.signal);
-    if (entry === undefined) return status;
-    const queue = entry.queue.status();
+    const queue = destinations.queueStatus(status.signal);
+    if (queue === undefined) return status;
     return { ...status, state: queue.failures > 0 ? 'failing' : status.state, lastError: queue.lastError ?? status.lastError, queue };
   };
-  const described = { metrics: describeExporter(config.metrics), logs: describeExporter(config.logs), traces: describeExporter(config.traces) };
   const resource = resourceFromAttributes({
     'service.name': SERVER_NAME,
     'service.version': PACKAGE_VERSION,
@@ -205,9 +195,8 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   });
   const metrics = createMetricsPipeline({
     resource,
-    exporter: metricExporter,
-    exporterKind: described.metrics.kind,
-    exporterEndpoint: described.metrics.endpoint,
+    exporter: createQueuedMetricExporter(destinations.route('metrics')),
+    describe: () => described.metrics,
     stats: metricStats,
     intervalMs: config.exportIntervalMs,
     exportTimeoutMs: config.flushDeadlineMs,
@@ -216,12 +205,9 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   });
   const lanes = createEventLanes({
     resource,
-    logExporter,
-    spanExporter,
-    logKind: described.logs.kind,
-    logEndpoint: described.logs.endpoint,
-    traceKind: described.traces.kind,
-    traceEndpoint: described.traces.endpoint,
+    logExporter: createQueuedLogExporter(destinations.route('logs')),
+    spanExporter: createQueuedSpanExporter(destinations.route('traces')),
+    describe: (signal) => described[signal],
     logStats,
     traceStats,
     scheduledDelayMs: config.exportIntervalMs,
@@ -230,11 +216,12 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     onAccepted: (entry, taken) => journal?.append({ e: [entry, taken] }),
   });
   const sessionLogs = createSessionLogs();
+  let policy = policyOf(config);
   const events = createEventIngest({
     lanes,
     logStats,
     traceStats,
-    policy: { logUserPrompt: config.logUserPrompt, logToolContent: config.logToolContent },
+    policy: () => policy,
     recordDerived(records, source: EventSource) {
       // Derived metrics are counted like any client's records, from the same connection.
       ingestMetricBatch({ records }, metrics, metricStats, { ...source, unknownSession: 'untagged', observe: insights.observe });
@@ -285,7 +272,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     // goes to the disk spool, which settles it. A queue that is sending is left alone: there the
     // journal is large because the rate is, and its records settle as fast as they are sent.
     onPressure: () => {
-      for (const { queue } of queues.values()) if (queue.status().failures > 0) queue.spillNow();
+      for (const queue of destinations.queues()) if (queue.status().failures > 0) queue.spillNow();
     },
     onError: reportError,
   });
@@ -351,7 +338,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     const left = Math.max(1, budget - (Date.now() - started));
     const [metricOutcome, eventOutcome] = await Promise.all([metrics.forceFlush(left), lanes.forceFlush(left)]);
     // What the pipelines handed over waits in the queues: send it now.
-    const sent = await Promise.all([...queues.values()].map(({ queue }) => queue.flush(Math.max(1, budget - (Date.now() - started)))));
+    const sent = await Promise.all(destinations.queues().map((queue) => queue.flush(Math.max(1, budget - (Date.now() - started)))));
     const allSent = sent.every(Boolean);
     return {
       complete: metricOutcome.complete && eventOutcome.complete && allSent,
@@ -382,7 +369,63 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       sessions: sessions.counts(),
       handoff: handoff?.counts() ?? { filesIngested: 0, recordsIngested: 0, eventsIngested: 0, filesRejected: 0 },
       feedback: feedback.counts(),
+      config: { file: active.file, loadedAt: loadedAt.toISOString(), reloads, lastReload, needsRestart },
     };
+  }
+
+  // Reloads: one at a time, in the order asked.
+  let active = config;
+  let loadedAt = startedAt;
+  let reloads = 0;
+  let lastReload: DaemonStatus.Result['config']['lastReload'] = null;
+  let needsRestart: readonly string[] = [];
+  let reloadChain: Promise<unknown> = Promise.resolve();
+
+  function reload(trigger: string): Promise<DaemonReload.Result> {
+    const run = reloadChain.then(() => reloadNow(trigger));
+    reloadChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async function reloadNow(trigger: string): Promise<DaemonReload.Result> {
+    const refuse = (message: string): never => {
+      lastReload = { at: new Date().toISOString(), trigger, ok: false, error: message };
+      logger.error({ trigger, error: message }, 'reload refused; the settings in force stay');
+      throw new ReloadError(message);
+    };
+    if (shutdownPromise !== null) refuse('the daemon is stopping');
+    let next: DaemonConfig;
+    try {
+      next = loadConfig(paths);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      return refuse(error.message);
+    }
+    const applied = LIVE_SETTINGS.filter(([, of]) => !sameValue(of(active), of(next))).map(([key]) => key);
+    const changedSignals = SIGNALS.filter((signal) => !sameValue(current[signal], next[signal]));
+    if (changedSignals.length > 0) {
+      // What the pipelines hold goes to the queues it was accepted for before any switch: an
+      // exporter turned off does not drop what was taken in while it was on.
+      await Promise.all([metrics.forceFlush(config.flushDeadlineMs), lanes.forceFlush(config.flushDeadlineMs)]);
+      for (const signal of changedSignals) {
+        try {
+          await destinations.apply(signal, next[signal]);
+        } catch (error) {
+          // Signals switched before this one stay switched; this one keeps its exporter.
+          refuse(`${signal} exporter: ${(error as Error).message}`);
+        }
+        current = { ...current, [signal]: next[signal] };
+        described = { ...described, [signal]: describeExporter(next[signal]) };
+      }
+    }
+    policy = policyOf(next);
+    active = next;
+    loadedAt = new Date();
+    reloads++;
+    needsRestart = RESTART_SETTINGS.filter(([, of]) => !sameValue(of(config), of(next))).map(([key]) => key);
+    lastReload = { at: loadedAt.toISOString(), trigger, ok: true, error: null };
+    logger.info({ trigger, applied, needsRestart, exporters: described }, 'configuration reloaded');
+    return { file: next.file, applied, needsRestart };
   }
 
   function shutdown(reason: string): Promise<void> {
@@ -420,8 +463,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       await Promise.all([metrics.shutdown({ timeoutMillis: config.flushDeadlineMs }), lanes.shutdown({ timeoutMillis: config.flushDeadlineMs })]);
       //    The pipelines handed their last batches to the queues: each sends what it can before
       //    the deadline and spills the rest to disk, for the next daemon to send.
-      await Promise.all([...queues.values()].map(({ queue }) => queue.shutdown(deadlineAt)));
-      for (const { sender } of queues.values()) sender.close();
+      await destinations.shutdown(deadlineAt);
       // Everything accepted is now exported, spilled, or counted as lost: the journal goes.
       journal?.close();
       // 4. Close the clients' connections; they reconnect to the next daemon.
@@ -459,6 +501,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     status,
     flush,
     requestShutdown: (reason) => void shutdown(reason),
+    reload,
   };
 
   const onConnection = (socket: Socket): void => {
@@ -500,7 +543,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       if (idleExitAfterMs === null) return;
       // Reports waiting for an endpoint that is configured keep the daemon up to deliver them.
       const feedbackWaiting = config.feedback.target !== null && feedback.counts().pending > 0;
-      const spoolWaiting = [...queues.values()].some(({ queue }) => queue.pending());
+      const spoolWaiting = destinations.queues().some((queue) => queue.pending());
       if (connections.size > 0 || buffered() > 0 || feedbackWaiting || spoolWaiting) {
         busyAt = Date.now();
         return;
@@ -514,5 +557,5 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     { socketPath, startedBy, idleExitAfterMs, version: PACKAGE_VERSION, config: config.file, exporters: described, exportIntervalMs: config.exportIntervalMs },
     'listening',
   );
-  return { socketPath, shutdown, stopped };
+  return { socketPath, shutdown, stopped, reload };
 }

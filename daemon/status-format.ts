@@ -37,6 +37,11 @@ export function formatStatus(status: DaemonStatus.Result): string {
     `started ${status.startedBy}${status.idleExitAfterMs === null ? '' : `, exits after ${duration(status.idleExitAfterMs)} idle`}`,
   ];
   if (status.logFile !== null) lines.push(`log     ${status.logFile}`);
+  const config = status.config;
+  lines.push(`config  ${config.file ?? '(no file: defaults)'}, read ${config.loadedAt}${config.reloads > 0 ? `, ${config.reloads} reloads` : ''}`);
+  const last = config.lastReload;
+  if (last !== null && !last.ok) lines.push(`last reload: refused (${last.trigger}) at ${last.at}: ${last.error ?? ''}; the settings read before stay`);
+  if (config.needsRestart.length > 0) lines.push(`changed, takes effect at the next start: ${config.needsRestart.join(', ')}`);
   const signals = Object.entries(status.signals);
   lines.push('', table([['signal', 'received', 'rejected', 'buffered', 'exported', 'dropped'], ...signals.map(([name, counts]) => signalRow(name, counts))]));
   for (const [name, counts] of signals) {

@@ -1,6 +1,6 @@
 /**
  * Every JSON-RPC error code the daemon sends, in one table. Codes from -32768 to -32000 are
- * JSON-RPC's own or reserved for implementations; codexd uses -32002..-32014 from that range
+ * JSON-RPC's own or reserved for implementations; codexd uses -32002..-32015 from that range
  * (-32002 is "not initialized" as in the Language Server Protocol).
  */
 export const ErrorCodes = {
@@ -40,6 +40,11 @@ export const ErrorCodes = {
   FeedbackDisabled: -32013,
   /** `feedback/submit` could not be written to disk; nothing of the report is kept. */
   FeedbackNotStored: -32014,
+  /**
+   * `daemon/reload` found the config file invalid (the message names the file, the key and
+   * what was expected), or could not apply it; the daemon runs on with the settings it had.
+   */
+  ReloadFailed: -32015,
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -460,7 +460,30 @@ export namespace DaemonStatus {
     readonly handoff: { readonly filesIngested: number; readonly recordsIngested: number; readonly eventsIngested: number; readonly filesRejected: number };
     /** Feedback reports in the spool, by state. */
     readonly feedback: FeedbackCounts;
+    /** The configuration this daemon runs with, and how its last reload went. */
+    readonly config: ConfigStatus;
   }
+}
+
+/** In `daemon/status`: where the settings came from and the last reload. */
+export interface ConfigStatus {
+  /** The config file read, or null when none exists and defaults apply. */
+  readonly file: string | null;
+  /** When the settings in force were read: at start, or by the last reload that succeeded. */
+  readonly loadedAt: string;
+  /** Reloads that succeeded since the start. */
+  readonly reloads: number;
+  /** The last reload, successful or not; null before the first. */
+  readonly lastReload: {
+    readonly at: string;
+    /** What asked for it: `SIGHUP`, or `daemon/reload from <client name>`. */
+    readonly trigger: string;
+    readonly ok: boolean;
+    /** Why it was refused; the daemon kept the settings it had. */
+    readonly error: string | null;
+  } | null;
+  /** Settings changed in the file that take effect only at the next start. */
+  readonly needsRestart: readonly string[];
 }
 
 export namespace DaemonFlush {
@@ -482,6 +505,23 @@ export namespace DaemonFlush {
     readonly metrics: SignalCounts;
     readonly logs: SignalCounts;
     readonly traces: SignalCounts;
+  }
+}
+
+export namespace DaemonReload {
+  export const method = 'daemon/reload';
+  export type Params = Record<string, never>;
+  /**
+   * The config file was read again and is valid. Exporters and the event settings took effect
+   * at once; what exporters held is not lost (README, "Reloading the configuration"). A file
+   * that is not valid is an error (`ReloadFailed`) and changes nothing.
+   */
+  export interface Result {
+    readonly file: string | null;
+    /** Settings that changed and took effect, as config keys (`otel.metrics_exporter`, …). */
+    readonly applied: readonly string[];
+    /** Settings that differ from those in force and take effect only at the next start. */
+    readonly needsRestart: readonly string[];
   }
 }
 

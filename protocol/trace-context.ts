@@ -55,3 +55,77 @@ export function isValidTracestate(value: unknown): value is string {
   }
   return keys.size <= MAX_TRACESTATE_MEMBERS;
 }
+
+/** Fields of configured tracestate members: member key, then field name to value. */
+export type TracestateFields = Readonly<Record<string, Readonly<Record<string, string>>>>;
+
+/** A field name or value inside a member: printable ASCII but the separators `,` `=` `;` `:`. */
+const TRACESTATE_FIELD = /^[\x21-\x2b\x2d-\x39\x3c\x3e-\x7e](?:[\x20-\x2b\x2d-\x39\x3c\x3e-\x7e]*[\x21-\x2b\x2d-\x39\x3c\x3e-\x7e])?$/;
+
+/** A member's fields as its value: `name:value` pairs joined by `;`, in name order. */
+function encodeFields(fields: Readonly<Record<string, string>>): string {
+  return Object.keys(fields)
+    .sort()
+    .map((name) => `${name}:${fields[name] as string}`)
+    .join(';');
+}
+
+/**
+ * What is wrong with configured tracestate members, as `[path under the table, expected]`, or
+ * null when each member key is a W3C key, each field fits inside a member value, and each
+ * encoded member is a valid tracestate value.
+ */
+export function checkTracestateFields(members: TracestateFields): [string, string] | null {
+  const keys = Object.keys(members);
+  if (keys.length > MAX_TRACESTATE_MEMBERS) return ['', `at most ${MAX_TRACESTATE_MEMBERS} members`];
+  for (const key of keys) {
+    if (!TRACESTATE_KEY.test(key)) return [key, 'a W3C tracestate key: lowercase letters, digits, _ - * /, starting with a letter or digit, or tenant@system'];
+    const fields = members[key] as Readonly<Record<string, string>>;
+    if (Object.keys(fields).length === 0) return [key, 'at least one field'];
+    for (const [name, value] of Object.entries(fields)) {
+      if (!TRACESTATE_FIELD.test(name)) return [`${key}.${name}`, 'a field name of printable ASCII without spaces at its ends, nor , = ; or :'];
+      if (!TRACESTATE_FIELD.test(value)) return [`${key}.${name}`, 'a value of printable ASCII without spaces at its ends, nor , = ; or :'];
+    }
+    if (!TRACESTATE_VALUE.test(encodeFields(fields))) return [key, `a member of at most 256 characters once encoded as name:value;…`];
+  }
+  return null;
+}
+
+/**
+ * Upserts configured member fields into a `tracestate`: a member already there keeps its other
+ * fields, with the configured ones set; updated and added members move to the front, as W3C
+ * asks of a vendor that changes its member. `null` when the result is empty.
+ */
+export function upsertTracestate(tracestate: string | null, members: TracestateFields): string | null {
+  const keys = Object.keys(members);
+  if (keys.length === 0) return tracestate;
+  const existing = new Map<string, string>();
+  const order: string[] = [];
+  for (const raw of (tracestate ?? '').split(',')) {
+    const member = raw.trim();
+    const at = member.indexOf('=');
+    if (at <= 0) continue;
+    const key = member.slice(0, at);
+    existing.set(key, member.slice(at + 1));
+    order.push(key);
+  }
+  const front: string[] = [];
+  for (const key of keys) {
+    const fields = new Map<string, string>();
+    const opaque: string[] = [];
+    for (const part of (existing.get(key) ?? '').split(';')) {
+      if (part === '') continue;
+      const colon = part.indexOf(':');
+      if (colon <= 0) opaque.push(part);
+      else fields.set(part.slice(0, colon), part.slice(colon + 1));
+    }
+    const configured = members[key] as Readonly<Record<string, string>>;
+    for (const name of Object.keys(configured).sort()) fields.set(name, configured[name] as string);
+    const value = [...opaque, ...[...fields].map(([name, text]) => `${name}:${text}`)].join(';');
+    // A member the merge would make invalid (too long) keeps its propagated value.
+    front.push(`${key}=${TRACESTATE_VALUE.test(value) ? value : (existing.get(key) ?? encodeFields(members[key] as Readonly<Record<string, string>>))}`);
+  }
+  const rest = order.filter((key) => !(key in members)).map((key) => `${key}=${existing.get(key) as string}`);
+  // The list holds at most 32 members: the rightmost (least recently changed) go first.
+  return [...front, ...rest].slice(0, MAX_TRACESTATE_MEMBERS).join(',');
+}

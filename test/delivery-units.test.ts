@@ -321,6 +321,30 @@ function harness(options: Partial<ExportQueueOptions> & { dir?: string; sender?:
 const sentTags = (sender: FakeSender): string[] => sender.got.map((text) => text.replace(/\.+$/, ''));
 
 describe('export queue', () => {
+  it('sends through a new sender at once after a swap: the backlog, and the batch whose send failed on the old one', async () => {
+    const old = fakeSender();
+    let fail: (outcome: SendOutcome) => void = () => undefined;
+    old.answer = (text) => (text.startsWith('batch-a-') ? new Promise<SendOutcome>((resolve) => (fail = resolve)) : retryable());
+    // A long backoff on the old sender: the new one must not wait for it.
+    const { queue, stats, put } = harness({ sender: old, retry: { initialMs: 60_000, maxMs: 60_000 } });
+    put('a', 1);
+    put('b', 2);
+    await waitFor(() => old.got.length === 1);
+    const fresh = fakeSender();
+    let swapped = false;
+    const swap = queue.setSender(fresh, 1000).then(() => (swapped = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The old sender is still in use while its send is on the wire.
+    expect(swapped).toBe(false);
+    fail(retryable(60_000));
+    await swap;
+    await waitFor(() => fresh.got.length === 2);
+    expect(sentTags(fresh)).toEqual(['batch-a-', 'batch-b-']);
+    expect(sentTags(old)).toEqual(['batch-a-']);
+    expect(stats.snapshot()).toMatchObject({ exported: 3, buffered: 0, failed: 0 });
+    expect(queue.status()).toMatchObject({ failures: 0, memoryBatches: 0 });
+  });
+
   it('moves what waits in memory to disk once sends have been failing a while, and sends it from there in order', async () => {
     const sender = fakeSender();
     sender.answer = () => retryable(null);

@@ -199,7 +199,7 @@ describe('codexd command line', () => {
     expect(json.stdout).not.toMatch(/sekret-123|0123456789abcdef/);
   });
 
-  it('refuses an unknown key in the tables codexd reads, naming the file, the key and what is expected', async () => {
+  it('refuses an unknown key, a wrong type or an invalid value, naming the file, the key and what is expected', async () => {
     const file = join(home.codexHome, 'config.toml');
     const cases: [string, string][] = [
       ['[otel]\nmetrics_exporterr = "none"\n', `${file}: otel.metrics_exporterr: expected one of environment, exporter, trace_exporter, metrics_exporter, log_user_prompt, span_attributes, tracestate (unknown key)`],
@@ -207,6 +207,18 @@ describe('codexd command line', () => {
       ['[codexd.file_exporter]\nfolder = "/tmp/x"\n', `${file}: codexd.file_exporter.folder: expected one of dir, max_file_bytes, max_files (unknown key)`],
       ['[otel]\nexporter = "statsig"\n', `${file}: otel.exporter: expected "statsig" with an API key in STATSIG_SERVER_SDK_SECRET (none is built in)`],
       ['[otel]\nspan_attributes = { a = 1 }\n', `${file}: otel.span_attributes: expected a table of string values`],
+      // Headers that could not go on the wire are refused, never dropped on the way; the value is never shown.
+      [
+        '[otel]\nexporter = { otlp-http = { endpoint = "http://localhost:4318", headers = { "x api key" = "k" } } }\n',
+        `${file}: otel.exporter.otlp-http.headers."x api key": expected a header name of letters, digits and !#$%&'*+.^_\`|~-`,
+      ],
+      [
+        '[otel]\nmetrics_exporter = { otlp-grpc = { endpoint = "http://localhost:4317", headers = { authorization = "Bearer sekret\\r\\nx-evil: 1" } } }\n',
+        `${file}: otel.metrics_exporter.otlp-grpc.headers.authorization: expected a string of printable ASCII (no line breaks or control characters)`,
+      ],
+      ['[otel.tracestate.Congo]\nalpha = "one"\n', `${file}: otel.tracestate.Congo: expected a W3C tracestate key: lowercase letters, digits, _ - * /, starting with a letter or digit, or tenant@system`],
+      ['[otel.tracestate.congo]\nalpha = "one,two"\n', `${file}: otel.tracestate.congo.alpha: expected a value of printable ASCII without spaces at its ends, nor , = ; or :`],
+      [`[otel.tracestate.congo]\nalpha = "${'x'.repeat(300)}"\n`, `${file}: otel.tracestate.congo: expected a member of at most 256 characters once encoded as name:value;…`],
     ];
     for (const [toml, message] of cases) {
       home.writeConfig(toml);

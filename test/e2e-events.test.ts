@@ -256,6 +256,34 @@ describe('session events', () => {
     expect(receiver.logRecords()[0]?.traceId).toBe(TRACE_ID);
   });
 
+  it('adds the configured span attributes to every span, and upserts the configured tracestate members', async () => {
+    const { receiver, daemon, peer } = await start({
+      otel: ['span_attributes = { "deployment.team" = "dev-tools", model = "config-model" }', '[otel.tracestate.congo]', 'beta = "two"', 'alpha = "one"', '[otel.tracestate.acme]', 'tier = "gold"'].join('\n'),
+    });
+    await peer.request(1, 'session/start', { sessionId: 's-5', attributes: { model: 'gpt-5.1-codex' } });
+    await peer.request(2, 'session/event', {
+      events: [
+        // The propagated member keeps its other fields; the configured ones are set and it moves to the front.
+        { sessionId: 's-5', name: 'codex.sse_event', traceparent: TRACEPARENT, tracestate: 'rojo=00f067aa0ba902b7,congo=alpha:zero;keep:me' },
+        // A span that starts a trace carries the configured members alone.
+        { sessionId: 's-5', name: 'codex.websocket_event' },
+      ],
+    });
+    await daemon.request('daemon/flush', {});
+    await receiver.waitFor(() => receiver.spans().length === 2 && receiver.logRecords().length === 2, 10_000, 'two spans and two logs');
+    const child = receiver.spans().find((span) => span.name === 'codex.sse_event');
+    const root = receiver.spans().find((span) => span.name === 'codex.websocket_event');
+    expect(child?.traceState).toBe('congo=alpha:one;keep:me;beta:two,acme=tier:gold,rojo=00f067aa0ba902b7');
+    expect(child?.parentSpanId).toBe(PARENT_SPAN);
+    expect(root?.traceState).toBe('congo=alpha:one;beta:two,acme=tier:gold');
+    for (const span of [child, root]) {
+      // The session's own model wins over the configured one.
+      expect(span?.attributes).toMatchObject({ 'deployment.team': 'dev-tools', model: 'gpt-5.1-codex', 'session.id': 's-5' });
+    }
+    // Span attributes are for spans: the log lane is left as it was.
+    for (const log of receiver.logRecords()) expect(log.attributes).not.toHaveProperty('deployment.team');
+  });
+
   it("sends a host's session events through the client's helpers, cutting long values, and answers its summary", async () => {
     const { receiver, daemon } = await start();
     const run = await runNode(home as TestHome, SESSION_HOST, ['script', 'codex-exec', 'thread-9']);

@@ -73,6 +73,7 @@ describe('service managers', () => {
     const unitDir = join(home.env.XDG_CONFIG_HOME as string, 'systemd', 'user');
     expect(result.stdout).toContain(`would write ${join(unitDir, 'codexd.socket')}:`);
     expect(result.stdout).toContain(`ExecStart=${process.execPath} ${CLI} run --service systemd`);
+    expect(result.stdout).toContain('ExecReload=/bin/kill -HUP $MAINPID');
     expect(result.stdout).toContain('ListenStream=%t/codexd/codexd.sock');
     expect(result.stdout).toContain('systemctl --user enable --now codexd.socket');
     expect(existsSync(unitDir)).toBe(false);

@@ -59,6 +59,13 @@ export interface ExportQueue {
   spillNow(): void;
   /** Whether anything waits, in memory or on disk. */
   pending(): boolean;
+  /**
+   * Sends from now on through `sender` (a reload changed the destination): what waits goes
+   * there, at once, whatever the backoff said. A send on the wire ends on the old sender; if it
+   * fails, the batch goes again through the new one. Resolves when the old sender is no longer
+   * in use, within `sendTimeoutMs` of the old settings, so that it can be closed.
+   */
+  setSender(sender: Sender, sendTimeoutMs: number): Promise<void>;
 }
 
 interface Batch extends SpooledBatch {
@@ -68,7 +75,9 @@ interface Batch extends SpooledBatch {
 }
 
 export function createExportQueue(options: ExportQueueOptions): ExportQueue {
-  const { stats, spool, sender } = options;
+  const { stats, spool } = options;
+  let sender = options.sender;
+  let sendTimeoutMs = options.sendTimeoutMs;
   const memory: Batch[] = [];
   let memoryBytes = 0;
   /** The spool segment being replayed, and how many of its batches are sent. */
@@ -86,8 +95,9 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
    * the order holds. When its send ends, the segment learns whether it still needs sending.
    */
   let wireSpilled: { batch: Batch; segment: string; written: number } | null = null;
-  /** The batch being sent now, if any. */
+  /** The batch being sent now, if any, and its send. */
   let wire: Batch | null = null;
+  let sendOnWire: Promise<unknown> | null = null;
   let shutdownPromise: Promise<void> | null = null;
   let replayedExported = 0;
   let replayedDropped = 0;
@@ -166,8 +176,12 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
     try {
       for (let batch = next(); batch !== null && Date.now() < until; batch = next()) {
         wire = batch;
-        const outcome = await sender.send(batch.bytes, Math.max(1, Math.min(options.sendTimeoutMs, until - Date.now()))).finally(() => {
+        const using = sender;
+        const sent = using.send(batch.bytes, Math.max(1, Math.min(sendTimeoutMs, until - Date.now())));
+        sendOnWire = sent;
+        const outcome = await sent.finally(() => {
           wire = null;
+          sendOnWire = null;
         });
         const spilled = wireSpilled !== null && wireSpilled.batch === batch ? wireSpilled : null;
         if (spilled !== null) {
@@ -186,6 +200,8 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
         }
         // A stop spilled this batch while it was on the wire (as above): nothing more to do.
         if (stopped) return false;
+        // The destination changed while this send was on the wire: the new one gets it now.
+        if (outcome.kind === 'retryable' && using !== sender) continue;
         if (outcome.kind === 'retryable') {
           failures++;
           lastError = { at: new Date().toISOString(), message: outcome.message };
@@ -327,6 +343,19 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
       };
     },
     spillNow: () => spill(0),
+    async setSender(next, nextTimeoutMs) {
+      sender = next;
+      sendTimeoutMs = nextTimeoutMs;
+      failures = 0;
+      nextAttemptAt = 0;
+      if (timer !== null) {
+        clearTimeout(timer);
+        timer = null;
+      }
+      const inUse = sendOnWire;
+      schedule();
+      if (inUse !== null) await inUse.catch(() => undefined);
+    },
     pending: () => memory.length > 0 || replaying !== null || (spool?.segments() ?? 0) > 0,
   };
 }

@@ -26,16 +26,33 @@ export interface CountedMetricExporter extends PushMetricExporter, Delivering {
   exportCounted(metrics: ResourceMetrics, records: number, resultCallback: (result: ExportResult) => void): void;
 }
 
-function enqueue(queue: ExportQueue, bytes: Uint8Array | undefined, records: number, what: string, done: (result: ExportResult) => void): void {
+/**
+ * Where a signal's batches go, read at each export: a reload of the config changes it between
+ * two exports, never during one.
+ */
+export interface Route {
+  /** `null` while the signal's export is off. */
+  readonly queue: ExportQueue | null;
+  readonly format: WireFormat;
+  /** Counts records that reach a route whose export is off (they were accepted before it was turned off). */
+  disabled(records: number): void;
+}
+
+function enqueue(route: Route, serialize: (format: WireFormat) => Uint8Array | undefined, records: number, what: string, done: (result: ExportResult) => void): void {
+  const queue = route.queue;
+  if (queue === null) {
+    route.disabled(records);
+    return done({ code: ExportResultCode.SUCCESS });
+  }
+  const bytes = serialize(route.format);
   if (bytes === undefined) return done({ code: ExportResultCode.FAILED, error: new Error(`${what} could not be serialised as OTLP`) });
   queue.enqueue(bytes, records);
   done({ code: ExportResultCode.SUCCESS });
 }
 
-export function createQueuedMetricExporter(queue: ExportQueue, format: WireFormat = 'protobuf'): CountedMetricExporter {
-  const serializer = format === 'json' ? JsonMetricsSerializer : ProtobufMetricsSerializer;
+export function createQueuedMetricExporter(route: Route): CountedMetricExporter {
   const exportCounted = (metrics: ResourceMetrics, records: number, done: (result: ExportResult) => void): void =>
-    enqueue(queue, serializer.serializeRequest(metrics), records, 'metrics', done);
+    enqueue(route, (format) => (format === 'json' ? JsonMetricsSerializer : ProtobufMetricsSerializer).serializeRequest(metrics), records, 'metrics', done);
   return {
     delivers: true,
     exportCounted,
@@ -48,21 +65,19 @@ export function createQueuedMetricExporter(queue: ExportQueue, format: WireForma
   };
 }
 
-export function createQueuedLogExporter(queue: ExportQueue, format: WireFormat = 'protobuf'): LogRecordExporter & Delivering {
-  const serializer = format === 'json' ? JsonLogsSerializer : ProtobufLogsSerializer;
+export function createQueuedLogExporter(route: Route): LogRecordExporter & Delivering {
   return {
     delivers: true,
-    export: (logs: ReadableLogRecord[], done) => enqueue(queue, serializer.serializeRequest(logs), logs.length, 'logs', done),
+    export: (logs: ReadableLogRecord[], done) => enqueue(route, (format) => (format === 'json' ? JsonLogsSerializer : ProtobufLogsSerializer).serializeRequest(logs), logs.length, 'logs', done),
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve(),
   };
 }
 
-export function createQueuedSpanExporter(queue: ExportQueue, format: WireFormat = 'protobuf'): SpanExporter & Delivering {
-  const serializer = format === 'json' ? JsonTraceSerializer : ProtobufTraceSerializer;
+export function createQueuedSpanExporter(route: Route): SpanExporter & Delivering {
   return {
     delivers: true,
-    export: (spans: ReadableSpan[], done) => enqueue(queue, serializer.serializeRequest(spans), spans.length, 'traces', done),
+    export: (spans: ReadableSpan[], done) => enqueue(route, (format) => (format === 'json' ? JsonTraceSerializer : ProtobufTraceSerializer).serializeRequest(spans), spans.length, 'traces', done),
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve(),
   };
