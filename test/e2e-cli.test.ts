@@ -259,6 +259,17 @@ describe('codexd command line', () => {
       home.env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT = 'http://collector.example:4318/custom/logs';
       const exact = await check();
       expect(exact.rows['otel.exporter']?.value).toEqual({ 'otlp-http': { endpoint: 'http://collector.example:4318/custom/logs', headers: {}, protocol: 'json', url: 'exact (from a per-signal variable)' } });
+      // The request timeout: a signal's own variable before the generic one.
+      home.env.OTEL_EXPORTER_OTLP_TIMEOUT = '2500';
+      home.env.OTEL_EXPORTER_OTLP_METRICS_TIMEOUT = '700';
+      const timed = await check();
+      expect(timed.rows['otel.exporter']?.value).toMatchObject({ 'otlp-http': { timeout_ms: 2500 } });
+      expect(timed.rows['otel.metrics_exporter']?.value).toMatchObject({ 'otlp-http': { timeout_ms: 700 } });
+      home.env.OTEL_EXPORTER_OTLP_METRICS_TIMEOUT = 'soon';
+      const badTimeout = await runCli(home, ['config', 'check']);
+      expect(badTimeout.stderr).toBe('codexd: OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: expected a positive whole number of milliseconds\n');
+      delete home.env.OTEL_EXPORTER_OTLP_TIMEOUT;
+      delete home.env.OTEL_EXPORTER_OTLP_METRICS_TIMEOUT;
       delete home.env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT;
       // TLS settings with an endpoint that is not https are refused, whatever set the endpoint.
       const ca = join(home.dir, 'ca.pem');
@@ -274,7 +285,9 @@ describe('codexd command line', () => {
       expect(bad.code).toBe(2);
       expect(bad.stderr).toBe('codexd: OTEL_EXPORTER_OTLP_METRICS_HEADERS: expected name=value pairs separated by commas; "no-equals-sign" is not one\n');
     } finally {
-      for (const name of ['STATSIG_SERVER_SDK_SECRET', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_METRICS_HEADERS', 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT']) delete home.env[name];
+      for (const name of ['STATSIG_SERVER_SDK_SECRET', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_METRICS_HEADERS', 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'OTEL_EXPORTER_OTLP_TIMEOUT', 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT']) {
+        delete home.env[name];
+      }
     }
   });
 });

@@ -127,6 +127,28 @@ describe('delivery through outages', () => {
     expect(receiver.sumOf('codex.test.calls', { client: 'hung' })).toBe(300);
   });
 
+  it('bounds each request by OTEL_EXPORTER_OTLP_METRICS_TIMEOUT, then retries', async () => {
+    const { home, receiver } = await setUp();
+    home.env.OTEL_EXPORTER_OTLP_METRICS_TIMEOUT = '250';
+    daemon = await startDaemonProcess(home);
+    receiver.setBehavior('hang');
+    expect((await runNode(home, RECORDER, ['slow', '30', 'tagged'])).code).toBe(0);
+    void daemon.request('daemon/flush', { timeoutMs: 100 }).catch(() => undefined);
+    await receiver.waitFor(() => receiver.hungCalls > 0, 10_000, 'a hung export');
+    const hungAt = Date.now();
+    // The flush deadline (3 s here) would be the bound without the variable.
+    let status = await daemon.status();
+    while ((status.exporters[0]?.queue?.failures ?? 0) === 0 && Date.now() - hungAt < 2500) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      status = await daemon.status();
+    }
+    expect(Date.now() - hungAt).toBeLessThan(1500);
+    expect(status.exporters[0]?.queue?.lastError?.message).toMatch(/DEADLINE_EXCEEDED|Deadline exceeded/i);
+    receiver.setBehavior('ok');
+    const current = receiver;
+    await current.waitFor(() => current.sumOf('codex.test.calls', { client: 'slow' }) === 30, 10_000, 'the retried batch');
+  });
+
   it('after kill -9, replays the journal: every request-acknowledged record arrives once, and notifications older than the sync interval too', async () => {
     const { home, receiver } = await setUp();
     daemon = await startDaemonProcess(home);
