@@ -312,7 +312,8 @@ function waitForLine(child: ChildProcess, text: string, timeoutMs: number): Prom
       }
     };
     child.stdout?.on('data', onData);
-    child.once('exit', (code) => {
+    // 'close': the last of stdout can arrive after the exit.
+    child.once('close', (code) => {
       clearTimeout(timer);
       reject(new Error(`a load client exited with ${code} before printing "${text}"`));
     });

@@ -132,7 +132,8 @@ export function runProcess(args: readonly string[], env: NodeJS.ProcessEnv, time
       child.kill('SIGKILL');
       reject(new Error(`node ${args.join(' ')} did not finish within ${timeoutMs} ms\n${stderr}`));
     }, timeoutMs);
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': a busy machine can deliver the last of stdout after the exit.
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr, ms: performance.now() - started });
     });
