@@ -159,6 +159,10 @@ export function createDestinations(options: DestinationsOptions): Destinations {
       if (current !== null && kind === current.kind) {
         // Same format: the queue keeps what it holds and sends it to the new destination.
         const sender = await senderFor(signal, exporter);
+        if (stopping) {
+          sender.close();
+          throw new Error('the daemon is stopping');
+        }
         const old = current.sender;
         current.sender = sender;
         configs.set(signal, exporter);
@@ -172,6 +176,11 @@ export function createDestinations(options: DestinationsOptions): Destinations {
         // it finishes first, so that the new queue finds all of it.
         await retiring.get(`${signal}/${kind}`)?.done;
         const sender = await senderFor(signal, exporter);
+        // A stop that began meanwhile shuts down the queues it found: this one would be left out.
+        if (stopping) {
+          sender.close();
+          throw new Error('the daemon is stopping');
+        }
         const queue = createExportQueue({
           signal,
           sender,
