@@ -102,6 +102,7 @@ function settings(config: DaemonConfig, root: Record<string, unknown>, env: Node
     { key: 'codexd.export_spool_max_bytes', value: config.delivery.spoolMaxBytes, source: from('codexd.export_spool_max_bytes') },
     { key: 'codexd.export_retry_initial_ms', value: config.delivery.retryInitialMs, source: from('codexd.export_retry_initial_ms') },
     { key: 'codexd.export_retry_max_ms', value: config.delivery.retryMaxMs, source: from('codexd.export_retry_max_ms') },
+    { key: 'codexd.export_max_request_bytes', value: config.delivery.maxRequestBytes, source: from('codexd.export_max_request_bytes') },
     { key: 'feedback.enabled', value: feedback.enabled, source: from('feedback.enabled') },
     {
       key: 'feedback.target',

@@ -93,6 +93,8 @@ export interface DeliveryConfig {
   readonly spoolMaxBytes: number;
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
+  /** Largest serialised export request; a bigger batch is cut into several. */
+  readonly maxRequestBytes: number;
 }
 
 /** How often the daemon collects and exports metrics. Codex's SDK default is 60 s; a daemon can afford less. */
@@ -115,6 +117,11 @@ export const DEFAULT_EXPORT_SPOOL_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_EXPORT_RETRY_INITIAL_MS = 500;
 /** Largest backoff step between export attempts, before jitter. */
 export const DEFAULT_EXPORT_RETRY_MAX_MS = 30_000;
+/**
+ * Largest export request codexd makes: under the 4 MiB (4,194,304 bytes) an OpenTelemetry
+ * Collector's gRPC receiver takes by default, which refuses a bigger one for good.
+ */
+export const DEFAULT_EXPORT_MAX_REQUEST_BYTES = 4_000_000;
 /** Bytes the feedback spool may hold (reports waiting or failed). */
 export const DEFAULT_FEEDBACK_SPOOL_BYTES = 64 * 1024 * 1024;
 /** First delay between two feedback upload attempts; it doubles per attempt. */
@@ -280,6 +287,7 @@ const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
     'export_spool_max_bytes',
     'export_retry_initial_ms',
     'export_retry_max_ms',
+    'export_max_request_bytes',
   ],
   'codexd.file_exporter': ['dir', 'max_file_bytes', 'max_files'],
 };
@@ -425,6 +433,7 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
       spoolMaxBytes: positiveInteger(file, own, 'export_spool_max_bytes', 'codexd.export_spool_max_bytes', DEFAULT_EXPORT_SPOOL_BYTES),
       retryInitialMs: positiveInteger(file, own, 'export_retry_initial_ms', 'codexd.export_retry_initial_ms', DEFAULT_EXPORT_RETRY_INITIAL_MS),
       retryMaxMs: positiveInteger(file, own, 'export_retry_max_ms', 'codexd.export_retry_max_ms', DEFAULT_EXPORT_RETRY_MAX_MS),
+      maxRequestBytes: positiveInteger(file, own, 'export_max_request_bytes', 'codexd.export_max_request_bytes', DEFAULT_EXPORT_MAX_REQUEST_BYTES),
     },
   };
 }

@@ -116,6 +116,7 @@ const RESTART_SETTINGS: readonly [string, (config: DaemonConfig) => unknown][] =
   ['codexd.export_spool_max_bytes', (config) => config.delivery.spoolMaxBytes],
   ['codexd.export_retry_initial_ms', (config) => config.delivery.retryInitialMs],
   ['codexd.export_retry_max_ms', (config) => config.delivery.retryMaxMs],
+  ['codexd.export_max_request_bytes', (config) => config.delivery.maxRequestBytes],
   ['feedback', (config) => config.feedback],
 ];
 

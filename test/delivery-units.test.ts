@@ -8,6 +8,9 @@ import { createExportQueue, type ExportQueue, type ExportQueueOptions } from '..
 import { retryInfoDelayMs, type Sender, type SendOutcome } from '../daemon/delivery/grpc-sender.js';
 import { openSegmentSpool, type SegmentSpool, type SpooledBatch } from '../daemon/delivery/segment-spool.js';
 import { createSignalStats, type SignalStats } from '../daemon/stats.js';
+import { createQueuedLogExporter, createQueuedMetricExporter } from '../daemon/delivery/queued-exporters.js';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { ExportResultCode } from '@opentelemetry/core';
 
 // The segment format, as segment-spool.ts writes it: "CDXSEG1\n", then per batch a 20-byte
 // header ([u32 length][u32 crc32][u32 records][f64 created ms]) and the bytes.
@@ -319,6 +322,61 @@ function harness(options: Partial<ExportQueueOptions> & { dir?: string; sender?:
 }
 
 const sentTags = (sender: FakeSender): string[] => sender.got.map((text) => text.replace(/\.+$/, ''));
+
+describe('export requests', () => {
+  /** A route whose queue keeps what it is handed. */
+  function capture(maxRequestBytes: number): { route: Parameters<typeof createQueuedMetricExporter>[0]; requests: { text: string; records: number }[] } {
+    const requests: { text: string; records: number }[] = [];
+    const queue = { enqueue: (bytes: Uint8Array, records: number) => void requests.push({ text: Buffer.from(bytes).toString('utf8'), records }) } as unknown as ExportQueue;
+    return { route: { queue, format: 'json', maxRequestBytes, disabled: () => undefined }, requests };
+  }
+
+  it('cuts a metrics export bigger than the request bound by data point, each series once, the records shared out exactly', async () => {
+    class Reader extends MetricReader {
+      protected override onForceFlush = (): Promise<void> => Promise.resolve();
+      protected override onShutdown = (): Promise<void> => Promise.resolve();
+    }
+    const reader = new Reader();
+    const provider = new MeterProvider({ readers: [reader] });
+    const calls = provider.getMeter('codex').createCounter('codex.test.calls');
+    const latency = provider.getMeter('codex').createHistogram('codex.test.latency_ms');
+    for (let series = 0; series < 1500; series++) {
+      calls.add(2, { series: `${series}:${'s'.repeat(200)}` });
+      latency.record(series, { series: `${series}:${'s'.repeat(200)}` });
+    }
+    const { resourceMetrics } = await reader.collect();
+    const { route, requests } = capture(100_000);
+    const result = await new Promise<number>((resolve) => createQueuedMetricExporter(route).exportCounted(resourceMetrics, 4999, (outcome) => resolve(outcome.code)));
+    expect(result).toBe(ExportResultCode.SUCCESS);
+    expect(requests.length).toBeGreaterThan(5);
+    for (const request of requests) expect(request.text.length).toBeLessThanOrEqual(100_000);
+    expect(requests.reduce((sum, request) => sum + request.records, 0)).toBe(4999);
+    const seen = new Map<string, number>();
+    for (const request of requests) {
+      const body = JSON.parse(request.text) as { resourceMetrics: { scopeMetrics: { metrics: { name: string; sum?: { dataPoints: { attributes: { value: { stringValue: string } }[] }[] }; histogram?: { dataPoints: { attributes: { value: { stringValue: string } }[] }[] } }[] }[] }[] };
+      for (const metric of body.resourceMetrics[0]?.scopeMetrics[0]?.metrics ?? []) {
+        for (const point of (metric.sum ?? metric.histogram)?.dataPoints ?? []) {
+          const key = `${metric.name} ${point.attributes[0]?.value.stringValue ?? ''}`;
+          seen.set(key, (seen.get(key) ?? 0) + 1);
+        }
+      }
+    }
+    expect(seen.size).toBe(3000);
+    expect([...seen.values()].every((count) => count === 1)).toBe(true);
+  });
+
+  it('leaves a batch under the bound whole, and sends a single record over it alone', async () => {
+    const { route, requests } = capture(2_000);
+    const log = (text: string) => ({ body: text, attributes: {}, hrTime: [0, 0], hrTimeObserved: [0, 0], resource: { attributes: {} }, instrumentationScope: { name: 'codex' }, droppedAttributesCount: 0 });
+    const exporter = createQueuedLogExporter(route);
+    const done = (batch: unknown[]): Promise<number> => new Promise((resolve) => exporter.export(batch as never, (outcome) => resolve(outcome.code)));
+    expect(await done([log('a'), log('b')])).toBe(ExportResultCode.SUCCESS);
+    expect(requests.map((request) => request.records)).toEqual([2]);
+    expect(await done([log('c'), log('x'.repeat(5_000)), log('d')])).toBe(ExportResultCode.SUCCESS);
+    expect(requests.slice(1).map((request) => request.records)).toEqual([1, 1, 1]);
+    expect(requests.slice(1).map((request) => request.text.length > 2_000)).toEqual([false, true, false]);
+  });
+});
 
 describe('export queue', () => {
   it('sends through a new sender at once after a swap: the backlog, and the batch whose send failed on the old one', async () => {

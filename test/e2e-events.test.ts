@@ -324,6 +324,24 @@ describe('session events', () => {
     expect(output.endsWith('…[truncated]')).toBe(true);
   });
 
+  it('cuts a batch of long tool outputs into requests a collector takes: under its 4 MiB gRPC limit, every record once, in order', async () => {
+    // 120 outputs of 60 KiB make one log batch of about 7 MiB: sent whole, the receiver (grpc-js,
+    // 4 MiB by default, as a collector) would refuse it for good.
+    const { receiver, daemon, peer } = await start({ codexd: 'log_tool_content = true' }, 60_000);
+    await peer.request(1, 'session/start', { sessionId: 's-big' });
+    const output = (index: number): string => `${String(index).padStart(4, '0')}:${'x'.repeat(60 * 1024 - 5)}`;
+    const events = Array.from({ length: 120 }, (_, index) => ({ sessionId: 's-big', name: 'codex.tool_result', traceSafe: { tool_name: 'shell', success: true, n: index }, logOnly: { output: output(index) } }));
+    expect((await peer.request(2, 'session/event', { events })).result).toEqual({ accepted: 120, rejected: [] });
+    const flushed = await daemon.request<{ complete: boolean }>('daemon/flush', {});
+    expect(flushed.complete).toBe(true);
+    const logs = receiver.logRecords();
+    expect(logs.map((log) => Number(log.attributes.n))).toEqual(Array.from({ length: 120 }, (_, index) => index));
+    expect(logs.every((log, index) => log.attributes.output === output(index))).toBe(true);
+    expect(receiver.logsRequests.length).toBeGreaterThan(1);
+    const status = (await daemon.request('daemon/status', {})) as DaemonStatus.Result;
+    expect(status.signals.logs).toMatchObject({ accepted: 120, exported: 120, failed: 0, buffered: 0 });
+  });
+
   it('hands over the events of a host that exits before the daemon is up, and the daemon ingests them with their session', async () => {
     home = createTestHome();
     receiver = await startOtlpReceiver();

@@ -88,6 +88,7 @@ interface Open {
 interface MutableRoute {
   queue: ExportQueue | null;
   format: WireFormat;
+  readonly maxRequestBytes: number;
   disabled(records: number): void;
 }
 
@@ -102,7 +103,7 @@ export function createDestinations(options: DestinationsOptions): Destinations {
   function routeOf(signal: Signal): MutableRoute {
     let route = routes.get(signal);
     if (route === undefined) {
-      route = { queue: null, format: 'protobuf', disabled: (records) => options.statsOf(signal).failed(records, 'exporter_disabled') };
+      route = { queue: null, format: 'protobuf', maxRequestBytes: options.delivery.maxRequestBytes, disabled: (records) => options.statsOf(signal).failed(records, 'exporter_disabled') };
       routes.set(signal, route);
     }
     return route;

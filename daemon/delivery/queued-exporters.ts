@@ -34,30 +34,118 @@ export interface Route {
   /** `null` while the signal's export is off. */
   readonly queue: ExportQueue | null;
   readonly format: WireFormat;
+  /** Largest serialised request: a bigger batch is split (`[codexd] export_max_request_bytes`). */
+  readonly maxRequestBytes: number;
   /** Counts records that reach a route whose export is off (they were accepted before it was turned off). */
   disabled(records: number): void;
 }
 
-function enqueue(route: Route, serialize: (format: WireFormat) => Uint8Array | undefined, records: number, what: string, done: (result: ExportResult) => void): void {
+/** How one kind of batch is serialised and cut into smaller batches. */
+interface Codec<T> {
+  serialize(batch: T, format: WireFormat): Uint8Array | undefined;
+  /** The smallest pieces a batch can be cut into: records, or metric data points. */
+  units(batch: T): number;
+  /** Cuts a batch of two or more units into `parts` batches of about as many units, in order. */
+  split(batch: T, parts: number): T[];
+}
+
+/**
+ * Serialises a batch as requests of at most `maxBytes` each, cutting it as needed, in order; a
+ * single unit over the bound goes as it is (the collector may refuse it, which is counted). The
+ * batch's `records` are shared out by units, so that the pieces add up to them exactly. False
+ * when a piece could not be serialised.
+ */
+function encodeBounded<T>(codec: Codec<T>, batch: T, records: number, format: WireFormat, maxBytes: number, out: [Uint8Array, number][]): boolean {
+  const bytes = codec.serialize(batch, format);
+  if (bytes === undefined) return false;
+  const units = codec.units(batch);
+  if (bytes.length <= maxBytes || units <= 1) {
+    out.push([bytes, records]);
+    return true;
+  }
+  const pieces = codec.split(batch, Math.min(units, Math.max(2, Math.ceil(bytes.length / maxBytes))));
+  let left = records;
+  let ok = true;
+  pieces.forEach((piece, index) => {
+    const share = index === pieces.length - 1 ? left : Math.min(left, Math.round((records * codec.units(piece)) / units));
+    left -= share;
+    ok = encodeBounded(codec, piece, share, format, maxBytes, out) && ok;
+  });
+  return ok;
+}
+
+function enqueue<T>(route: Route, codec: Codec<T>, batch: T, records: number, what: string, done: (result: ExportResult) => void): void {
   const queue = route.queue;
   if (queue === null) {
     route.disabled(records);
     return done({ code: ExportResultCode.SUCCESS });
   }
-  const bytes = serialize(route.format);
-  if (bytes === undefined) return done({ code: ExportResultCode.FAILED, error: new Error(`${what} could not be serialised as OTLP`) });
-  queue.enqueue(bytes, records);
+  const requests: [Uint8Array, number][] = [];
+  if (!encodeBounded(codec, batch, records, route.format, route.maxRequestBytes, requests)) return done({ code: ExportResultCode.FAILED, error: new Error(`${what} could not be serialised as OTLP`) });
+  for (const [bytes, count] of requests) queue.enqueue(bytes, count);
   done({ code: ExportResultCode.SUCCESS });
 }
 
+/** `items` in `parts` runs of about equal length, in order. */
+function chunks<T>(items: readonly T[], parts: number): T[][] {
+  const size = Math.ceil(items.length / parts);
+  const out: T[][] = [];
+  for (let at = 0; at < items.length; at += size) out.push(items.slice(at, at + size));
+  return out;
+}
+
+type DataPoint = ResourceMetrics['scopeMetrics'][number]['metrics'][number]['dataPoints'][number];
+
+const METRICS: Codec<ResourceMetrics> = {
+  serialize: (metrics, format) => (format === 'json' ? JsonMetricsSerializer : ProtobufMetricsSerializer).serializeRequest(metrics),
+  units: (metrics) => metrics.scopeMetrics.reduce((sum, scope) => sum + scope.metrics.reduce((points, metric) => points + metric.dataPoints.length, 0), 0),
+  split(metrics, parts) {
+    // Cut by data point; each piece keeps the scopes and metric descriptions of its points.
+    const points: { scope: number; metric: number; point: DataPoint }[] = [];
+    metrics.scopeMetrics.forEach((scope, scopeIndex) =>
+      scope.metrics.forEach((metric, metricIndex) => {
+        for (const point of metric.dataPoints) points.push({ scope: scopeIndex, metric: metricIndex, point });
+      }),
+    );
+    return chunks(points, parts).map((run) => {
+      const scopes = new Map<number, Map<number, DataPoint[]>>();
+      for (const { scope, metric, point } of run) {
+        const byMetric = scopes.get(scope) ?? new Map<number, DataPoint[]>();
+        scopes.set(scope, byMetric);
+        const list = byMetric.get(metric);
+        if (list === undefined) byMetric.set(metric, [point]);
+        else list.push(point);
+      }
+      return {
+        resource: metrics.resource,
+        scopeMetrics: [...scopes].map(([scopeIndex, byMetric]) => {
+          const scope = metrics.scopeMetrics[scopeIndex] as ResourceMetrics['scopeMetrics'][number];
+          return { scope: scope.scope, metrics: [...byMetric].map(([metricIndex, dataPoints]) => ({ ...scope.metrics[metricIndex], dataPoints }) as (typeof scope.metrics)[number]) };
+        }),
+      };
+    });
+  },
+};
+
+const LOGS: Codec<ReadableLogRecord[]> = {
+  serialize: (logs, format) => (format === 'json' ? JsonLogsSerializer : ProtobufLogsSerializer).serializeRequest(logs),
+  units: (logs) => logs.length,
+  split: chunks,
+};
+
+const SPANS: Codec<ReadableSpan[]> = {
+  serialize: (spans, format) => (format === 'json' ? JsonTraceSerializer : ProtobufTraceSerializer).serializeRequest(spans),
+  units: (spans) => spans.length,
+  split: chunks,
+};
+
 export function createQueuedMetricExporter(route: Route): CountedMetricExporter {
-  const exportCounted = (metrics: ResourceMetrics, records: number, done: (result: ExportResult) => void): void =>
-    enqueue(route, (format) => (format === 'json' ? JsonMetricsSerializer : ProtobufMetricsSerializer).serializeRequest(metrics), records, 'metrics', done);
+  const exportCounted = (metrics: ResourceMetrics, records: number, done: (result: ExportResult) => void): void => enqueue(route, METRICS, metrics, records, 'metrics', done);
   return {
     delivers: true,
     exportCounted,
     // Without a count (not the daemon's reader): the data points stand for the records.
-    export: (metrics, done) => exportCounted(metrics, metrics.scopeMetrics.reduce((sum, scope) => sum + scope.metrics.reduce((points, metric) => points + metric.dataPoints.length, 0), 0), done),
+    export: (metrics, done) => exportCounted(metrics, METRICS.units(metrics), done),
     forceFlush: () => Promise.resolve(),
     // The queue is shut down by the daemon after the pipelines, with what is left of the deadline.
     shutdown: () => Promise.resolve(),
@@ -68,7 +156,7 @@ export function createQueuedMetricExporter(route: Route): CountedMetricExporter 
 export function createQueuedLogExporter(route: Route): LogRecordExporter & Delivering {
   return {
     delivers: true,
-    export: (logs: ReadableLogRecord[], done) => enqueue(route, (format) => (format === 'json' ? JsonLogsSerializer : ProtobufLogsSerializer).serializeRequest(logs), logs.length, 'logs', done),
+    export: (logs: ReadableLogRecord[], done) => enqueue(route, LOGS, logs, logs.length, 'logs', done),
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve(),
   };
@@ -77,7 +165,7 @@ export function createQueuedLogExporter(route: Route): LogRecordExporter & Deliv
 export function createQueuedSpanExporter(route: Route): SpanExporter & Delivering {
   return {
     delivers: true,
-    export: (spans: ReadableSpan[], done) => enqueue(route, (format) => (format === 'json' ? JsonTraceSerializer : ProtobufTraceSerializer).serializeRequest(spans), spans.length, 'traces', done),
+    export: (spans: ReadableSpan[], done) => enqueue(route, SPANS, spans, spans.length, 'traces', done),
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve(),
   };
