@@ -84,6 +84,13 @@ async function run(args: string[]): Promise<number> {
   rejectUnknown(args);
   const inheritedFd = activationFd();
   const startedBy: StartedBy = inheritedFd !== undefined ? 'systemd-socket' : spawned ? 'auto-spawn' : (service ?? 'foreground');
+  // A SIGHUP while the daemon starts (a service manager's reload) must not kill it: it is
+  // remembered and the reload runs once the daemon is up, with the file as it is then.
+  let reloadAsked = false;
+  const onHangUp = (): void => {
+    reloadAsked = true;
+  };
+  process.on('SIGHUP', onHangUp);
   const { startDaemon } = await import('./run.js');
   let daemon;
   try {
@@ -101,7 +108,9 @@ async function run(args: string[]): Promise<number> {
   process.stderr.write(`codexd ${PACKAGE_VERSION} listening on ${daemon.socketPath}\n`);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void daemon.shutdown(signal));
   // A refused reload is logged and shown in status; the daemon runs on as it was.
+  process.off('SIGHUP', onHangUp);
   process.on('SIGHUP', () => void daemon.reload('SIGHUP').catch(() => undefined));
+  if (reloadAsked) void daemon.reload('SIGHUP').catch(() => undefined);
   await daemon.stopped;
   return 0;
 }
