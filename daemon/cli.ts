@@ -27,6 +27,7 @@ import { feedback } from './cli-feedback.js';
 import { ConfigError } from './config.js';
 import { REQUEST_TIMEOUT_MS, rejectUnknown, socketPath, takeFlag, takeOption, UsageError, withDaemon } from './cli-support.js';
 import { DaemonLockedError } from './daemon-lock.js';
+import type { RunningDaemon } from './run.js';
 import { DaemonNotRunningError, RpcError } from './control-client.js';
 import { formatStatus, formatTools } from './status-format.js';
 
@@ -84,15 +85,17 @@ async function run(args: string[]): Promise<number> {
   rejectUnknown(args);
   const inheritedFd = activationFd();
   const startedBy: StartedBy = inheritedFd !== undefined ? 'systemd-socket' : spawned ? 'auto-spawn' : (service ?? 'foreground');
-  // A SIGHUP while the daemon starts (a service manager's reload) must not kill it: it is
-  // remembered and the reload runs once the daemon is up, with the file as it is then.
+  // SIGHUP reloads the config. One that comes while the daemon starts (a service manager's
+  // reload) must not kill it: it is remembered, and the reload runs once the daemon is up. A
+  // refused reload is logged and shown in status; the daemon runs on as it was.
+  let daemon: RunningDaemon | undefined;
   let reloadAsked = false;
-  const onHangUp = (): void => {
-    reloadAsked = true;
-  };
-  process.on('SIGHUP', onHangUp);
+  const reload = (): void => void daemon?.reload('SIGHUP').catch(() => undefined);
+  process.on('SIGHUP', () => {
+    if (daemon === undefined) reloadAsked = true;
+    else reload();
+  });
   const { startDaemon } = await import('./run.js');
-  let daemon;
   try {
     daemon = await startDaemon({
       ...(socket === undefined ? {} : { socketPath: socket }),
@@ -107,10 +110,7 @@ async function run(args: string[]): Promise<number> {
   }
   process.stderr.write(`codexd ${PACKAGE_VERSION} listening on ${daemon.socketPath}\n`);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void daemon.shutdown(signal));
-  // A refused reload is logged and shown in status; the daemon runs on as it was.
-  process.off('SIGHUP', onHangUp);
-  process.on('SIGHUP', () => void daemon.reload('SIGHUP').catch(() => undefined));
-  if (reloadAsked) void daemon.reload('SIGHUP').catch(() => undefined);
+  if (reloadAsked) reload();
   await daemon.stopped;
   return 0;
 }

@@ -3,13 +3,14 @@
  * switch without losing or doubling what was accepted, buffered or on the wire, and a bad file
  * changes nothing. Delta temporality makes a loss or a duplicate visible in every sum.
  */
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
 import type { DaemonStatus } from '../protocol/index.js';
-import { createTestHome, type DaemonProcess, grpcConfig, ROOT, runCli, runNode, startDaemonProcess, type TestHome } from './support/daemon.js';
+import { CLI, createTestHome, type DaemonProcess, grpcConfig, ROOT, runCli, runNode, startDaemonProcess, type TestHome, waitForSocket } from './support/daemon.js';
 import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
 import { openRawPeer, type RawPeer } from './support/raw-client.js';
 
@@ -133,6 +134,33 @@ describe('reloading the configuration', () => {
     expect(fixed.stdout).toContain('nothing changed');
     expect(fixed.stdout).toContain('takes effect at the next start (codexd restart): codexd.export_interval_ms');
     expect((await daemon.status()).config).toMatchObject({ reloads: 1, lastReload: { ok: true }, needsRestart: ['codexd.export_interval_ms'] });
+  });
+
+  it('keeps a SIGHUP sent while the daemon starts, and reloads once it is up', async () => {
+    home = createTestHome();
+    home.writeConfig('[codexd]\nexport_interval_ms = 1000\n');
+    const child = spawn(process.execPath, [CLI, 'run', '--log-stderr'], { env: home.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      // Once the process catches SIGHUP (bit 1 of SigCgt) and before its socket exists.
+      const catchesHangUp = (): boolean => {
+        const line = readFileSync(`/proc/${child.pid}/status`, 'utf8').match(/^SigCgt:\s*([0-9a-f]+)$/m)?.[1] ?? '0';
+        return (BigInt(`0x${line}`) & 1n) === 1n;
+      };
+      while (!catchesHangUp()) await new Promise((resolve) => setTimeout(resolve, 1));
+      const early = !existsSync(home.socketPath);
+      child.kill('SIGHUP');
+      await waitForSocket(home.socketPath);
+      const status = JSON.parse((await runCli(home, ['status', '--json'])).stdout) as DaemonStatus.Result;
+      expect(status.pid).toBe(child.pid);
+      const reloaded = async (): Promise<DaemonStatus.Result['config']> => (JSON.parse((await runCli(home, ['status', '--json'])).stdout) as DaemonStatus.Result).config;
+      await expect.poll(reloaded, { timeout: 5000 }).toMatchObject({ reloads: 1, lastReload: { ok: true, trigger: 'SIGHUP' } });
+      // The case this test is for: the signal came before the daemon was up.
+      expect(early).toBe(true);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
   });
 
   it('switches each signal on its own: logs from the file to a collector, metrics off, and what each held goes where it was accepted for', async () => {
