@@ -137,9 +137,10 @@ describe('reloading the configuration', () => {
   });
 
   it('keeps a SIGHUP sent while the daemon starts, and reloads once it is up', async () => {
-    home = createTestHome();
-    home.writeConfig('[codexd]\nexport_interval_ms = 1000\n');
-    const child = spawn(process.execPath, [CLI, 'run', '--log-stderr'], { env: home.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const own = createTestHome();
+    home = own;
+    own.writeConfig('[codexd]\nexport_interval_ms = 1000\n');
+    const child = spawn(process.execPath, [CLI, 'run', '--log-stderr'], { env: own.env, stdio: ['ignore', 'ignore', 'pipe'] });
     const exited = new Promise((resolve) => child.once('exit', resolve));
     try {
       // Once the process catches SIGHUP (bit 1 of SigCgt) and before its socket exists.
@@ -148,12 +149,12 @@ describe('reloading the configuration', () => {
         return (BigInt(`0x${line}`) & 1n) === 1n;
       };
       while (!catchesHangUp()) await new Promise((resolve) => setTimeout(resolve, 1));
-      const early = !existsSync(home.socketPath);
+      const early = !existsSync(own.socketPath);
       child.kill('SIGHUP');
-      await waitForSocket(home.socketPath);
-      const status = JSON.parse((await runCli(home, ['status', '--json'])).stdout) as DaemonStatus.Result;
+      await waitForSocket(own.socketPath);
+      const status = JSON.parse((await runCli(own, ['status', '--json'])).stdout) as DaemonStatus.Result;
       expect(status.pid).toBe(child.pid);
-      const reloaded = async (): Promise<DaemonStatus.Result['config']> => (JSON.parse((await runCli(home, ['status', '--json'])).stdout) as DaemonStatus.Result).config;
+      const reloaded = async (): Promise<DaemonStatus.Result['config']> => (JSON.parse((await runCli(own, ['status', '--json'])).stdout) as DaemonStatus.Result).config;
       await expect.poll(reloaded, { timeout: 5000 }).toMatchObject({ reloads: 1, lastReload: { ok: true, trigger: 'SIGHUP' } });
       // The case this test is for: the signal came before the daemon was up.
       expect(early).toBe(true);
