@@ -38,7 +38,7 @@ export function formatStatus(status: DaemonStatus.Result): string {
   ];
   if (status.logFile !== null) lines.push(`log     ${status.logFile}`);
   const config = status.config;
-  lines.push(`config  ${config.file ?? '(no file: defaults)'}, read ${config.loadedAt}${config.reloads > 0 ? `, ${config.reloads} reloads` : ''}`);
+  lines.push(`config  ${config.file ?? '(no file: defaults)'}, read ${config.loadedAt}${config.reloads > 0 ? `, ${config.reloads} reload${config.reloads === 1 ? '' : 's'}` : ''}`);
   const last = config.lastReload;
   if (last !== null && !last.ok) lines.push(`last reload: refused (${last.trigger}) at ${last.at}: ${last.error ?? ''}; the settings read before stay`);
   if (config.needsRestart.length > 0) lines.push(`changed, takes effect at the next start: ${config.needsRestart.join(', ')}`);
