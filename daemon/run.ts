@@ -22,7 +22,7 @@ import { ConfigError, type DaemonConfig, type ExporterConfig, loadConfig, Reload
 import { type ClientConnection, type DaemonServices, serveConnection } from './connection.js';
 import { createEventIngest, type EventPolicy, type EventSource } from './event-ingest.js';
 import { createEventLanes, type LaneChoice, type LaneEntry } from './event-lanes.js';
-import { createFeedbackService, UPLOAD_TIMEOUT_MS } from './feedback/service.js';
+import { createFeedbackService, type FeedbackSettings, UPLOAD_TIMEOUT_MS } from './feedback/service.js';
 import { createSessionLogs } from './feedback/session-logs.js';
 import { openFeedbackSpool } from './feedback/spool.js';
 import { describeTarget, uploadReport } from './feedback/upload.js';
@@ -101,6 +101,10 @@ const LIVE_SETTINGS: readonly [string, (config: DaemonConfig) => unknown][] = [
   ['otel.span_attributes', (config) => config.spanAttributes],
   ['otel.tracestate', (config) => config.tracestate],
   ['codexd.log_tool_content', (config) => config.logToolContent],
+  ['feedback.enabled', (config) => config.feedback.enabled],
+  ['feedback.target', (config) => config.feedback.target],
+  ['feedback.retry_initial_ms', (config) => config.feedback.retryInitialMs],
+  ['feedback.retry_max_ms', (config) => config.feedback.retryMaxMs],
 ];
 
 /** Settings read once, at start: a reload reports a change to them as needing a restart. */
@@ -117,11 +121,22 @@ const RESTART_SETTINGS: readonly [string, (config: DaemonConfig) => unknown][] =
   ['codexd.export_retry_initial_ms', (config) => config.delivery.retryInitialMs],
   ['codexd.export_retry_max_ms', (config) => config.delivery.retryMaxMs],
   ['codexd.export_max_request_bytes', (config) => config.delivery.maxRequestBytes],
-  ['feedback', (config) => config.feedback],
+  ['feedback.max_spool_bytes', (config) => config.feedback.maxSpoolBytes],
 ];
 
 function sameValue(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The `[feedback]` settings the feedback service takes, at start and at each reload. */
+function feedbackSettings(config: DaemonConfig): FeedbackSettings {
+  const { target } = config.feedback;
+  return {
+    target,
+    targetDescription: target === null ? null : describeTarget(target),
+    enabled: config.feedback.enabled,
+    retry: { initialMs: config.feedback.retryInitialMs, maxMs: config.feedback.retryMaxMs },
+  };
 }
 
 /** What the event ingest applies to each event, from the config. */
@@ -232,10 +247,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   });
   const feedback = createFeedbackService({
     spool: openFeedbackSpool(paths.feedbackDir, config.feedback.maxSpoolBytes, reportError),
-    target: config.feedback.target,
-    targetDescription: config.feedback.target === null ? null : describeTarget(config.feedback.target),
-    enabled: config.feedback.enabled,
-    retry: { initialMs: config.feedback.retryInitialMs, maxMs: config.feedback.retryMaxMs },
+    ...feedbackSettings(config),
     upload: (report, target, signal) => uploadReport(report, target, { timeoutMs: UPLOAD_TIMEOUT_MS, userAgent: `${SERVER_NAME}/${PACKAGE_VERSION}`, signal }),
     sessions,
     sessionLogs,
@@ -420,6 +432,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       }
     }
     policy = policyOf(next);
+    if (applied.some((key) => key.startsWith('feedback.'))) await feedback.reconfigure(feedbackSettings(next));
     active = next;
     loadedAt = new Date();
     reloads++;
@@ -543,7 +556,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     () => {
       if (idleExitAfterMs === null) return;
       // Reports waiting for an endpoint that is configured keep the daemon up to deliver them.
-      const feedbackWaiting = config.feedback.target !== null && feedback.counts().pending > 0;
+      const feedbackWaiting = active.feedback.target !== null && feedback.counts().pending > 0;
       const spoolWaiting = destinations.queues().some((queue) => queue.pending());
       if (connections.size > 0 || buffered() > 0 || feedbackWaiting || spoolWaiting) {
         busyAt = Date.now();

@@ -197,6 +197,29 @@ describe('feedback', () => {
     expect((await entries())[0]?.attempts).toBeGreaterThanOrEqual(4);
   });
 
+  it('moves waiting reports to a new endpoint on codexd reload, at once, whatever the old one\'s backoff said', async () => {
+    const { server } = await setUp((server) => `endpoint = "${server.url}/down"\nretry_initial_ms = 60000\nretry_max_ms = 60000`);
+    server.setStatus(503);
+    daemon = await startDaemonProcess(home as TestHome);
+    const peer = await connect();
+    const { feedbackId } = (await peer.request(1, 'feedback/submit', { category: 'bug', note: 'moved', includeLogs: false })).result as { feedbackId: string };
+    await expect.poll(async () => (await entries())[0]?.attempts, { timeout: 10_000 }).toBe(1);
+    // The next attempt is a minute away; the new endpoint does not wait for it.
+    const second = await startFeedbackServer();
+    try {
+      (home as TestHome).writeConfig(`${grpcConfig((receiver as OtlpReceiver).endpoint, 100)}\n[feedback]\nendpoint = "${second.url}/feedback"\n`);
+      const reload = await runCli(home as TestHome, ['reload']);
+      expect(reload.code, reload.stderr).toBe(0);
+      expect(reload.stdout).toContain('applied feedback.target, feedback.retry_initial_ms, feedback.retry_max_ms');
+      await expect.poll(async () => (await entries())[0]?.state, { timeout: 5_000 }).toBe('uploaded');
+      expect(second.reports()).toMatchObject([{ id: feedbackId, note: 'moved' }]);
+      expect(server.requests()).toHaveLength(1);
+      expect((await (daemon as DaemonProcess).status()).feedback).toMatchObject({ uploaded: 1, endpoint: `${second.url}/feedback` });
+    } finally {
+      await second.close();
+    }
+  });
+
   it('does not let a hanging receiver hold up a stop, and delivers the report after the restart', async () => {
     const { server } = await setUp((server) => `endpoint = "${server.url}/feedback"\nretry_initial_ms = 50`);
     server.setHang(true);

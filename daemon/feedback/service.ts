@@ -64,14 +64,23 @@ export interface FeedbackService {
   counts(): FeedbackCounts;
   /** Stops scheduling uploads and aborts the one under way: it is retried after a restart. */
   stop(): void;
+  /**
+   * Takes a reloaded `[feedback]` table. A new endpoint makes every pending report due at once;
+   * an upload under way ends on the old one.
+   */
+  reconfigure(settings: FeedbackSettings): Promise<void>;
 }
+
+/** The `[feedback]` settings a reload may change. */
+export type FeedbackSettings = Pick<FeedbackServiceOptions, 'target' | 'targetDescription' | 'enabled' | 'retry'>;
 
 function refused<T>(code: number, message: string, reason: string): FeedbackOutcome<T> {
   return { ok: false, code, message, reason };
 }
 
 export function createFeedbackService(options: FeedbackServiceOptions): FeedbackService {
-  const { spool, target, logger } = options;
+  const { spool, logger } = options;
+  let { target, targetDescription, enabled, retry } = options;
   let timer: NodeJS.Timeout | null = null;
   let uploading = false;
   let stopped = false;
@@ -80,7 +89,7 @@ export function createFeedbackService(options: FeedbackServiceOptions): Feedback
 
   /** Exponential backoff with full jitter in [½, 1½) of the step, at least the receiver's Retry-After. */
   function nextDelay(attempts: number, retryAfterMs: number | null): number {
-    const step = Math.min(options.retry.maxMs, options.retry.initialMs * 2 ** Math.max(0, attempts - 1));
+    const step = Math.min(retry.maxMs, retry.initialMs * 2 ** Math.max(0, attempts - 1));
     return Math.max(retryAfterMs ?? 0, Math.round(step * (0.5 + Math.random())));
   }
 
@@ -157,20 +166,21 @@ export function createFeedbackService(options: FeedbackServiceOptions): Feedback
 
   /**
    * Reports stored while no endpoint was configured (or whose state a crash cut short) have no
-   * due time: with an endpoint now, they are due at once.
+   * due time: with an endpoint now, they are due at once; `all` makes every pending one due
+   * (a reload named a new endpoint: the old one's backoff says nothing about it).
    */
-  async function dueWaitingReports(): Promise<void> {
+  async function dueWaitingReports(all = false): Promise<void> {
     if (target === null) return;
     const now = new Date().toISOString();
     for (const entry of spool.entries()) {
-      if (entry.state === 'pending' && entry.nextAttemptAt === null) await spool.update({ ...entry, nextAttemptAt: now });
+      if (entry.state === 'pending' && (all || entry.nextAttemptAt === null)) await spool.update({ ...entry, nextAttemptAt: now });
     }
   }
   dueWaitingReports().then(schedule, (error: unknown) => logger.error({ problem: (error as Error).message }, 'feedback spool write failed'));
 
   return {
     async submit(params, client) {
-      if (!options.enabled) return refused(ErrorCodes.FeedbackDisabled, 'feedback/submit: feedback is turned off ([feedback] enabled = false)', 'feedback_disabled');
+      if (!enabled) return refused(ErrorCodes.FeedbackDisabled, 'feedback/submit: feedback is turned off ([feedback] enabled = false)', 'feedback_disabled');
       const checked = checkFeedbackParams(params);
       if (!checked.ok) return refused(ErrorCodes.InvalidParams, checked.message, 'invalid_params');
       const value = checked.value;
@@ -223,7 +233,15 @@ export function createFeedbackService(options: FeedbackServiceOptions): Feedback
     counts() {
       const counts = { pending: 0, uploaded: 0, failed: 0 };
       for (const entry of spool.entries()) counts[entry.state]++;
-      return { ...counts, spoolBytes: spool.bytes(), uploader: target?.kind ?? null, endpoint: options.targetDescription };
+      return { ...counts, spoolBytes: spool.bytes(), uploader: target?.kind ?? null, endpoint: targetDescription };
+    },
+    async reconfigure(settings) {
+      const moved = JSON.stringify(settings.target) !== JSON.stringify(target);
+      ({ target, targetDescription, enabled, retry } = settings);
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      if (moved) await dueWaitingReports(true);
+      schedule();
     },
     stop() {
       stopped = true;
