@@ -18,7 +18,7 @@
  * {@link SYNC_INTERVAL_MS} of taking it in. A record can be exported twice only if the daemon
  * dies after its export and before the next trim ({@link SYNC_INTERVAL_MS} later at most).
  */
-import { closeSync, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { measurementsOf, type Signal } from '../../protocol/index.js';
@@ -71,6 +71,8 @@ export interface JournalOptions {
 const SIGNALS: readonly Signal[] = ['metrics', 'logs', 'traces'];
 
 const SETTLED = 'settled.json';
+/** `settled.json` is its JSON padded with spaces to this many bytes, so that a shorter note never leaves a longer one's tail. */
+const SETTLED_WIDTH = 128;
 
 function readSettled(dir: string): Record<Signal, number> {
   try {
@@ -161,13 +163,20 @@ export function openJournal(options: JournalOptions): Journal {
 
   let lastSettled = '';
   let started = false;
-  /** Rewrites `settled.json` when it changed (renamed into place; a stale one only means more replayed). */
+  let settledFd: number | null = null;
+  let settledClosed = false;
+  /**
+   * Rewrites `settled.json` when it changed: one write of {@link SETTLED_WIDTH} bytes in place,
+   * which a killed process either made or did not (a stale note only means more replayed). It
+   * runs each time records settle, so it must cost little.
+   */
   function writeSettled(): void {
-    if (!started) return;
+    if (!started || settledClosed) return;
     const text = JSON.stringify(Object.fromEntries(SIGNALS.map((signal) => [signal, counts.settled(signal)])));
     if (text === lastSettled) return;
-    writeFileSync(join(dir, `${SETTLED}.tmp`), text, { mode: 0o600 });
-    renameSync(join(dir, `${SETTLED}.tmp`), join(dir, SETTLED));
+    // Opened without truncating: until the first write, the earlier note stays readable.
+    settledFd ??= openSync(join(dir, SETTLED), constants.O_RDWR | constants.O_CREAT, 0o600);
+    writeSync(settledFd, text.padEnd(SETTLED_WIDTH), 0, 'utf8');
     lastSettled = text;
   }
 
@@ -262,6 +271,9 @@ export function openJournal(options: JournalOptions): Journal {
       tick();
       rotate();
       trim();
+      if (settledFd !== null) closeSync(settledFd);
+      settledFd = null;
+      settledClosed = true;
       // A clean stop settles everything: nothing is left to replay.
       if (closed.length === 0) rmSync(dir, { recursive: true, force: true });
     },
