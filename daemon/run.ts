@@ -21,7 +21,7 @@ import { type DaemonFlush, type DaemonReload, type DaemonStatus, type ExporterSt
 import { ConfigError, type DaemonConfig, type ExporterConfig, loadConfig, ReloadError } from './config.js';
 import { type ClientConnection, type DaemonServices, serveConnection } from './connection.js';
 import { createEventIngest, type EventPolicy, type EventSource } from './event-ingest.js';
-import { createEventLanes, type LaneChoice, type LaneEntry } from './event-lanes.js';
+import { createEventLanes, type JournaledEntry, journaledEntry, type LaneChoice, laneEntryOf } from './event-lanes.js';
 import { createFeedbackService, type FeedbackSettings, UPLOAD_TIMEOUT_MS } from './feedback/service.js';
 import { createSessionLogs } from './feedback/session-logs.js';
 import { openFeedbackSpool } from './feedback/spool.js';
@@ -229,7 +229,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     scheduledDelayMs: config.exportIntervalMs,
     exportTimeoutMs: config.flushDeadlineMs,
     onError: reportError,
-    onAccepted: (entry, taken) => journal?.append({ e: [entry, taken] }),
+    onAccepted: (entry, taken) => journal?.append({ e: [journaledEntry(entry), taken] }),
   });
   const sessionLogs = createSessionLogs();
   let policy = policyOf(config);
@@ -308,7 +308,8 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
         metricStats.received(measurementsIn(batch));
         records += metrics.record(batch, (position) => position, []);
       } else if ('e' in line && Array.isArray(line.e)) {
-        const [entry, taken] = line.e as [LaneEntry, LaneChoice];
+        const [journaled, taken] = line.e as [JournaledEntry, LaneChoice];
+        const entry = laneEntryOf(journaled);
         if (taken.log) logStats.received(1);
         if (taken.span) traceStats.received(1);
         lanes.emit(entry, taken);

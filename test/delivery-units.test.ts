@@ -9,6 +9,7 @@ import { retryInfoDelayMs, type Sender, type SendOutcome } from '../daemon/deliv
 import { openSegmentSpool, type SegmentSpool, type SpooledBatch } from '../daemon/delivery/segment-spool.js';
 import { createSignalStats, type SignalStats } from '../daemon/stats.js';
 import { createQueuedLogExporter, createQueuedMetricExporter } from '../daemon/delivery/queued-exporters.js';
+import { journaledEntry, type LaneEntry, laneEntryOf } from '../daemon/event-lanes.js';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { ExportResultCode } from '@opentelemetry/core';
 
@@ -322,6 +323,28 @@ function harness(options: Partial<ExportQueueOptions> & { dir?: string; sender?:
 }
 
 const sentTags = (sender: FakeSender): string[] => sender.got.map((text) => text.replace(/\.+$/, ''));
+
+describe('journaled lane entries', () => {
+  it('write only how the span differs from the log record, and read back the same entry', () => {
+    const entry: LaneEntry = {
+      name: 'codex.tool_result',
+      timeMs: 1_700_000_000_000,
+      durationMs: 42,
+      logAttributes: { 'session.id': 's-1', model: 'gpt-5.1', 'user.email': 'ada@example.com', output: '[REDACTED]', n: 3, ok: true },
+      spanAttributes: { 'deployment.team': 'dev-tools', 'session.id': 's-1', model: 'gpt-5.1', n: 3, ok: true, output: 'kept on the span in this case' },
+      parent: null,
+      tracestate: 'congo=alpha:one',
+    };
+    const journaled = journaledEntry(entry);
+    expect(journaled).not.toHaveProperty('spanAttributes');
+    expect(journaled.spanOmits).toEqual(['user.email']);
+    expect(journaled.spanOwn).toEqual({ 'deployment.team': 'dev-tools', output: 'kept on the span in this case' });
+    expect(JSON.stringify(journaled).length).toBeLessThan(JSON.stringify(entry).length);
+    expect(laneEntryOf(JSON.parse(JSON.stringify(journaled)) as typeof journaled)).toEqual(entry);
+    // An entry an earlier version journaled whole is taken as it is.
+    expect(laneEntryOf(JSON.parse(JSON.stringify(entry)) as typeof journaled)).toEqual(entry);
+  });
+});
 
 describe('export requests', () => {
   /** A route whose queue keeps what it is handed. */
