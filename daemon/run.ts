@@ -101,6 +101,7 @@ const LIVE_SETTINGS: readonly [string, (config: DaemonConfig) => unknown][] = [
   ['otel.span_attributes', (config) => config.spanAttributes],
   ['otel.tracestate', (config) => config.tracestate],
   ['codexd.log_tool_content', (config) => config.logToolContent],
+  ['codexd.log_level', (config) => config.logLevel],
   ['feedback.enabled', (config) => config.feedback.enabled],
   ['feedback.target', (config) => config.feedback.target],
   ['feedback.retry_initial_ms', (config) => config.feedback.retryInitialMs],
@@ -115,7 +116,6 @@ const RESTART_SETTINGS: readonly [string, (config: DaemonConfig) => unknown][] =
   ['codexd.flush_deadline_ms', (config) => config.flushDeadlineMs],
   ['codexd.idle_timeout_ms', (config) => config.idleTimeoutMs],
   ['codexd.session_idle_timeout_ms', (config) => config.sessionIdleTimeoutMs],
-  ['codexd.log_level', (config) => config.logLevel],
   ['codexd.export_queue_max_bytes', (config) => config.delivery.queueMaxBytes],
   ['codexd.export_spool_max_bytes', (config) => config.delivery.spoolMaxBytes],
   ['codexd.export_retry_initial_ms', (config) => config.delivery.retryInitialMs],
@@ -433,6 +433,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       }
     }
     policy = policyOf(next);
+    log.setLevel(next.logLevel);
     if (applied.some((key) => key.startsWith('feedback.'))) await feedback.reconfigure(feedbackSettings(next));
     active = next;
     loadedAt = new Date();

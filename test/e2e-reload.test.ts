@@ -136,6 +136,22 @@ describe('reloading the configuration', () => {
     expect((await daemon.status()).config).toMatchObject({ reloads: 1, lastReload: { ok: true }, needsRestart: ['codexd.export_interval_ms'] });
   });
 
+  it('changes the log level of every part of the daemon at once', async () => {
+    home = createTestHome();
+    home.writeConfig('[codexd]\nlog_level = "warn"\n');
+    daemon = await startDaemonProcess(home);
+    expect((await runCli(home, ['status'])).code).toBe(0);
+    expect(daemon.stderr()).not.toContain('client initialized');
+    home.writeConfig('[codexd]\nlog_level = "debug"\n');
+    const reload = await runCli(home, ['reload']);
+    expect(reload.stdout).toContain('applied codexd.log_level');
+    expect((await runCli(home, ['status'])).code).toBe(0);
+    // A connection's logger, made after the change, and the daemon's own, made at start.
+    await expect.poll(() => daemon?.stderr() ?? '', { timeout: 5000 }).toContain('"msg":"connection closed"');
+    expect(daemon.stderr()).toContain('"msg":"client initialized"');
+    expect(daemon.stderr()).toContain('"msg":"configuration reloaded"');
+  });
+
   it('keeps a SIGHUP sent while the daemon starts, and reloads once it is up', async () => {
     const own = createTestHome();
     home = own;
