@@ -20,6 +20,7 @@ import { BatchSpanProcessor, type Sampler, SamplingDecision, type SpanExporter, 
 
 import type { ExporterState, ExporterStatus, Signal, TraceParent } from '../protocol/index.js';
 import { deadline } from './deadline.js';
+import type { Delivering } from './delivery/queued-exporters.js';
 import type { FlushOutcome } from './metrics-pipeline.js';
 import type { SignalStats } from './stats.js';
 
@@ -35,8 +36,9 @@ const MAX_EXPORT_BATCH = 512;
 
 export interface LaneOptions {
   readonly resource: Resource;
-  readonly logExporter: LogRecordExporter;
-  readonly spanExporter: SpanExporter;
+  /** Each queues its batches for delivery (delivery/queued-exporters.ts); the queue counts what it sends. */
+  readonly logExporter: LogRecordExporter & Delivering;
+  readonly spanExporter: SpanExporter & Delivering;
   /**
    * A lane's exporter as configured now, read per event and per status: while its kind is
    * `none`, events are still checked, then counted as dropped (`exporter_disabled`).
@@ -129,11 +131,6 @@ interface Books {
   health(): Pick<ExporterStatus, 'state' | 'exportsSucceeded' | 'exportsFailed' | 'lastSuccessAt' | 'lastError'>;
 }
 
-/**
- * Wraps an exporter so every record it is handed is counted once, as exported or failed. Its
- * own timeout settles an export that hangs (counted as failed) before the processor's does; a
- * late answer from the exporter is then ignored.
- */
 /** Characters held by a record's attributes: what its memory grows with. */
 function weightOf(attributes: Attributes): number {
   let weight = 0;
@@ -151,6 +148,11 @@ interface Held {
   records: number;
 }
 
+/**
+ * Wraps a lane's exporter so every record it is handed leaves the lane's books once: queued for
+ * delivery (the export queue counts it when it is sent), or counted as failed. Its own timeout
+ * settles an export that hangs before the processor's does; a late answer is then ignored.
+ */
 function accounted<T extends { readonly attributes: Attributes }>(
   signal: Signal,
   exporter: { export(items: T[], done: (result: ExportResult) => void): void },
@@ -175,10 +177,9 @@ function accounted<T extends { readonly attributes: Attributes }>(
         held.records -= items.length;
         if (!abandoned) {
           if (result.code === ExportResultCode.SUCCESS) {
+            // Queued for delivery, not sent: the queue counts the records when it sends them.
             succeeded++;
             lastSuccessAt = new Date().toISOString();
-            // Queued for delivery, not sent: the queue counts the records when it sends them.
-            if ((exporter as { delivers?: boolean }).delivers !== true) stats.exported(items.length);
           } else {
             failedExports++;
             const message = result.error?.message ?? 'export failed';

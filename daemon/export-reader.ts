@@ -8,7 +8,7 @@
  * `collect()` is called, so no record can land between taking the count and the snapshot.
  */
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { MetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 
 import type { ExporterState } from '../protocol/index.js';
 import type { CountedMetricExporter } from './delivery/queued-exporters.js';
@@ -23,7 +23,8 @@ export interface ExportHealth {
 }
 
 export interface AccountedReaderOptions {
-  readonly exporter: PushMetricExporter;
+  /** Queues each export for delivery; the queue counts the records when it sends them. */
+  readonly exporter: CountedMetricExporter;
   readonly stats: SignalStats;
   readonly intervalMs: number;
   /** Longest one export may take before its records are counted as failed. */
@@ -47,12 +48,7 @@ export interface AccountedReader {
   health(): ExportHealth;
 }
 
-/** Whether the exporter queues for delivery (the queue then counts what it sends). */
-function delivers(exporter: PushMetricExporter): exporter is CountedMetricExporter {
-  return (exporter as Partial<CountedMetricExporter>).delivers === true;
-}
-
-function exportOnce(exporter: PushMetricExporter, metrics: ResourceMetrics, records: number, timeoutMs: number): Promise<ExportResult> {
+function exportOnce(exporter: CountedMetricExporter, metrics: ResourceMetrics, records: number, timeoutMs: number): Promise<ExportResult> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve({ code: ExportResultCode.FAILED, error: new Error(`export timed out after ${timeoutMs} ms`) }), timeoutMs);
     timer.unref();
@@ -61,8 +57,7 @@ function exportOnce(exporter: PushMetricExporter, metrics: ResourceMetrics, reco
         clearTimeout(timer);
         resolve(result);
       };
-      if (delivers(exporter)) exporter.exportCounted(metrics, records, done);
-      else exporter.export(metrics, done);
+      exporter.exportCounted(metrics, records, done);
     } catch (error) {
       clearTimeout(timer);
       resolve({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
@@ -107,9 +102,8 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
     if (result.code === ExportResultCode.SUCCESS) {
       if (abandoned) return true;
       succeeded++;
-      lastSuccessAt = new Date().toISOString();
       // Queued for delivery, not sent: the queue counts the records when it sends them.
-      if (!delivers(exporter)) stats.exported(covered);
+      lastSuccessAt = new Date().toISOString();
       return true;
     }
     return failed(covered, result.error?.message ?? 'export failed');

@@ -7,10 +7,11 @@
  */
 import type { Attributes, Counter, Gauge, Histogram } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
-import { MeterProvider, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 
 import { type ExporterStatus, type MetricKind, type MetricRecord, type MetricRecordBatch, measurementsOf } from '../protocol/index.js';
 import { deadline } from './deadline.js';
+import type { CountedMetricExporter } from './delivery/queued-exporters.js';
 import { createAccountedReader } from './export-reader.js';
 import type { SignalStats } from './stats.js';
 
@@ -27,7 +28,8 @@ export const CARDINALITY_LIMIT = 2000;
 
 export interface MetricsPipelineOptions {
   readonly resource: Resource;
-  readonly exporter: PushMetricExporter;
+  /** Queues each export for delivery (delivery/queued-exporters.ts). */
+  readonly exporter: CountedMetricExporter;
   /**
    * The exporter as configured now, read per record and per status: while its kind is `none`,
    * records are still checked, then counted as dropped (`exporter_disabled`).
