@@ -197,10 +197,20 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   let described = { metrics: describeExporter(current.metrics), logs: describeExporter(current.logs), traces: describeExporter(current.traces) };
   /** An exporter's status with its queue's: a queue that keeps failing is what "failing" means now. */
   const withQueue = (status: ExporterStatus): ExporterStatus => {
+    const others = destinations.otherSpools(status.signal);
+    const withOthers = others.length === 0 ? status : { ...status, otherSpools: others };
     const queue = destinations.queueStatus(status.signal);
-    if (queue === undefined) return status;
-    return { ...status, state: queue.failures > 0 ? 'failing' : status.state, lastError: queue.lastError ?? status.lastError, queue };
+    if (queue === undefined) return withOthers;
+    return { ...withOthers, state: queue.failures > 0 ? 'failing' : status.state, lastError: queue.lastError ?? status.lastError, queue };
   };
+  /** Says where batches wait that no exporter of their signal sends now: nothing waits unseen. */
+  const noteOtherSpools = (): void => {
+    for (const signal of SIGNALS) {
+      const spools = destinations.otherSpools(signal);
+      if (spools.length > 0) logger.warn({ signal, spools }, 'batches wait in the spool of another kind of exporter; an exporter of that kind for the signal sends them');
+    }
+  };
+  noteOtherSpools();
   const resource = resourceFromAttributes({
     'service.name': SERVER_NAME,
     'service.version': PACKAGE_VERSION,
@@ -441,6 +451,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     needsRestart = RESTART_SETTINGS.filter(([, of]) => !sameValue(of(config), of(next))).map(([key]) => key);
     lastReload = { at: loadedAt.toISOString(), trigger, ok: true, error: null };
     logger.info({ trigger, applied, needsRestart, exporters: described }, 'configuration reloaded');
+    if (changedSignals.length > 0) noteOtherSpools();
     return { file: next.file, applied, needsRestart };
   }
 

@@ -93,6 +93,11 @@ export function formatStatus(status: DaemonStatus.Result): string {
     ];
     lines.push(`queue ${exporter.signal}: ${parts.join(', ')}`);
   }
+  for (const exporter of status.exporters) {
+    for (const spool of exporter.otherSpools ?? []) {
+      lines.push(`spool ${exporter.signal}/${spool.kind}: ${spool.segments} segments (${bytes(spool.bytes)}) wait for a ${exporter.signal} exporter of that kind`);
+    }
+  }
   lines.push('');
   if (status.clients.length === 0) lines.push('clients: none connected');
   else {

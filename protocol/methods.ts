@@ -391,6 +391,20 @@ export interface ExporterStatus {
   readonly lastError: { readonly at: string; readonly message: string } | null;
   /** The export queue in front of a network exporter: what waits, in memory and on disk, and its retries. */
   readonly queue?: QueueStatus;
+  /**
+   * Spools of this signal that its exporter does not send: batches serialised for another kind
+   * of exporter (another wire format, or the local file), left by a reload or an earlier daemon.
+   * They are sent once the signal has an exporter of that kind again. Left out when there are none.
+   */
+  readonly otherSpools?: readonly OtherSpool[];
+}
+
+/** A spool folder, `spool/<signal>/<kind>/`, that no exporter of the signal sends now. */
+export interface OtherSpool {
+  /** `otlp-protobuf`, `otlp-json` or `file` (or a folder name of an older release). */
+  readonly kind: string;
+  readonly segments: number;
+  readonly bytes: number;
 }
 
 export interface QueueStatus {

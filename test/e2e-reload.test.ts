@@ -136,6 +136,35 @@ describe('reloading the configuration', () => {
     expect((await daemon.status()).config).toMatchObject({ reloads: 1, lastReload: { ok: true }, needsRestart: ['codexd.export_interval_ms'] });
   });
 
+  it('shows batches left in the spool of another kind of exporter, and sends them once a reload brings that kind back', async () => {
+    const [collector] = await twoReceivers();
+    home = createTestHome();
+    const grpc = `{ otlp-grpc = { endpoint = "${collector.endpoint}" } }`;
+    const withMetrics = (exporter: string): string => `[otel]\nmetrics_exporter = ${exporter}\nexporter = "none"\n[codexd]\nexport_interval_ms = 600000\n${CODEXD}\n`;
+    home.writeConfig(withMetrics(grpc));
+    collector.setBehavior('unavailable');
+    daemon = await startDaemonProcess(home);
+    expect((await runNode(home, RECORDER, ['stranded', '700'])).code).toBe(0);
+    await daemon.request('daemon/flush', { timeoutMs: 200 });
+    // The stop spills what the collector did not take to the protobuf spool.
+    await daemon.stop();
+
+    home.writeConfig(withMetrics('"file"'));
+    daemon = await startDaemonProcess(home);
+    const waiting = (await daemon.status()).exporters[0];
+    expect(waiting).toMatchObject({ kind: 'file', otherSpools: [{ kind: 'otlp-protobuf', segments: 1, bytes: expect.any(Number) }] });
+    expect((await runCli(home, ['status'])).stdout).toMatch(/spool metrics\/otlp-protobuf: 1 segments \([\d.]+ (B|KiB)\) wait for a metrics exporter of that kind/);
+    expect(daemon.stderr()).toContain('batches wait in the spool of another kind of exporter');
+
+    collector.setBehavior('ok');
+    home.writeConfig(withMetrics(grpc));
+    expect((await runCli(home, ['reload'])).code).toBe(0);
+    await collector.waitFor(() => collector.sumOf('codex.test.calls', { client: 'stranded' }) === 700, 10_000, 'the stranded batch');
+    const after = (await daemon.status()).exporters[0];
+    expect(after?.otherSpools).toBeUndefined();
+    expect(after?.queue?.replayed.exported).toBeGreaterThan(0);
+  });
+
   it('changes the log level of every part of the daemon at once', async () => {
     home = createTestHome();
     home.writeConfig('[codexd]\nlog_level = "warn"\n');

@@ -13,9 +13,10 @@
  *
  * Nothing accepted is lost on the way: a batch is in one queue or one spool, or counted.
  */
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { QueueStatus, Signal } from '../../protocol/index.js';
+import type { OtherSpool, QueueStatus, Signal } from '../../protocol/index.js';
 import type { DeliveryConfig, ExporterConfig } from '../config.js';
 import { createFileSender } from '../exporters/file-exporter.js';
 import type { SignalStats } from '../stats.js';
@@ -75,6 +76,8 @@ export interface Destinations {
   apply(signal: Signal, exporter: ExporterConfig): Promise<DestinationChange>;
   /** Every queue: the signals' own, and replaced ones still sending what they hold. */
   queues(): ExportQueue[];
+  /** The signal's spools that no queue sends now, with what they hold. */
+  otherSpools(signal: Signal): OtherSpool[];
   /** Sends and spills within the deadline (epoch ms), every queue; then closes the senders. */
   shutdown(deadline: number): Promise<void>;
 }
@@ -202,6 +205,33 @@ export function createDestinations(options: DestinationsOptions): Destinations {
       else open.set(signal, next);
       if (current !== null) retire(signal, current);
       return 'queue';
+    },
+
+    otherSpools(signal) {
+      const root = join(options.stateDir, 'spool', signal);
+      const inUse = new Set([open.get(signal)?.kind, ...[...retiring.keys()].filter((key) => key.startsWith(`${signal}/`)).map((key) => key.slice(signal.length + 1))]);
+      let kinds: string[];
+      try {
+        kinds = readdirSync(root).filter((name) => !inUse.has(name as SpoolKind));
+      } catch {
+        return [];
+      }
+      const found: OtherSpool[] = [];
+      for (const kind of kinds.sort()) {
+        let segments = 0;
+        let bytes = 0;
+        try {
+          for (const name of readdirSync(join(root, kind))) {
+            if (!name.endsWith('.seg')) continue;
+            segments++;
+            bytes += statSync(join(root, kind, name)).size;
+          }
+        } catch {
+          // Not a folder, or gone meanwhile.
+        }
+        if (segments > 0) found.push({ kind, segments, bytes });
+      }
+      return found;
     },
 
     queues: () => [...[...open.values()].map((entry) => entry.queue), ...[...retiring.values()].map((entry) => entry.queue)],
