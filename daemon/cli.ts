@@ -19,6 +19,7 @@ import {
   isMetricKind,
   metricRecordProblem,
   PACKAGE_VERSION,
+  SIGNALS,
   type StartedBy,
   ToolsMetrics,
 } from '../protocol/index.js';
@@ -168,7 +169,7 @@ async function flush(args: string[]): Promise<number> {
     connection.request<DaemonFlush.Result>(DaemonFlush.method, timeoutMs === undefined ? {} : { timeoutMs }, (timeoutMs ?? REQUEST_TIMEOUT_MS) + REQUEST_TIMEOUT_MS),
   );
   const state = result.complete ? 'complete' : result.timedOut ? 'timed out' : 'export failed';
-  const signals = (['metrics', 'logs', 'traces'] as const)
+  const signals = SIGNALS
     // A lane nothing was sent to says nothing.
     .filter((signal) => signal === 'metrics' || result[signal].received > 0)
     .map((signal) => `${signal} exported ${result[signal].exported}, buffered ${result[signal].buffered}, ${result[signal].spooled > 0 ? `spooled ${result[signal].spooled}, ` : ''}dropped ${result[signal].droppedTotal}`);

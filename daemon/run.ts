@@ -17,7 +17,7 @@ import { join } from 'node:path';
 
 import { resourceFromAttributes } from '@opentelemetry/resources';
 
-import { type DaemonFlush, type DaemonReload, type DaemonStatus, type ExporterStatus, measurementsIn, type MetricRecord, type Signal, RUNTIME_FILES, runtimeFolder, type StartedBy, isNamedPipe, PACKAGE_VERSION, PROTOCOL_VERSION, SERVER_NAME } from '../protocol/index.js';
+import { type DaemonFlush, type DaemonReload, type DaemonStatus, type ExporterStatus, measurementsIn, type MetricRecord, type Signal, SIGNALS, RUNTIME_FILES, runtimeFolder, type StartedBy, isNamedPipe, PACKAGE_VERSION, PROTOCOL_VERSION, SERVER_NAME } from '../protocol/index.js';
 import { ConfigError, type DaemonConfig, type ExporterConfig, loadConfig, ReloadError } from './config.js';
 import { type ClientConnection, type DaemonServices, serveConnection } from './connection.js';
 import { createEventIngest, type EventPolicy, type EventSource } from './event-ingest.js';
@@ -190,11 +190,9 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     onError: reportError,
     onRetired: (signal, kind, spooled) => logger.info({ signal, kind, spooled }, 'the replaced exporter sent what it could; the rest waits in its spool'),
   });
-  const SIGNALS: readonly Signal[] = ['metrics', 'logs', 'traces'];
-  let current = { metrics: config.metrics, logs: config.logs, traces: config.traces };
-  await Promise.all(SIGNALS.map((signal) => destinations.apply(signal, current[signal])));
-  /** Each signal's exporter for status, redacted; recomputed when a reload changes one. */
-  let described = { metrics: describeExporter(current.metrics), logs: describeExporter(current.logs), traces: describeExporter(current.traces) };
+  await Promise.all(SIGNALS.map((signal) => destinations.apply(signal, config[signal])));
+  /** Each signal's exporter for status, redacted (read per record and per event); recomputed when a reload changes one. */
+  let described = { metrics: describeExporter(config.metrics), logs: describeExporter(config.logs), traces: describeExporter(config.traces) };
   /** An exporter's status with its queue's: a queue that keeps failing is what "failing" means now. */
   const withQueue = (status: ExporterStatus): ExporterStatus => {
     const others = destinations.otherSpools(status.signal);
@@ -426,7 +424,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       return refuse(error.message);
     }
     const applied = LIVE_SETTINGS.filter(([, of]) => !sameValue(of(active), of(next))).map(([key]) => key);
-    const changedSignals = SIGNALS.filter((signal) => !sameValue(current[signal], next[signal]));
+    const changedSignals = SIGNALS.filter((signal) => !sameValue(destinations.exporter(signal), next[signal]));
     if (changedSignals.length > 0) {
       // What the pipelines hold goes to the queues it was accepted for before any switch: an
       // exporter turned off does not drop what was taken in while it was on.
@@ -438,7 +436,6 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
           // Signals switched before this one stay switched; this one keeps its exporter.
           refuse(`${signal} exporter: ${(error as Error).message}`);
         }
-        current = { ...current, [signal]: next[signal] };
         described = { ...described, [signal]: describeExporter(next[signal]) };
       }
     }

@@ -378,6 +378,9 @@ export type ExporterState = 'idle' | 'ok' | 'failing' | 'disabled';
 
 export type Signal = 'metrics' | 'logs' | 'traces';
 
+/** Every signal, in the order status and the daemon list them. */
+export const SIGNALS: readonly Signal[] = ['metrics', 'logs', 'traces'];
+
 export interface ExporterStatus {
   readonly signal: Signal;
   readonly kind: 'none' | 'file' | 'otlp-grpc' | 'otlp-http';

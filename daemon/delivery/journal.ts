@@ -21,7 +21,7 @@
 import { closeSync, constants, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { measurementsOf, type Signal } from '../../protocol/index.js';
+import { measurementsOf, type Signal, SIGNALS } from '../../protocol/index.js';
 import { isAlive } from '../process-alive.js';
 
 /** Longest a notification's records wait in memory before they are on disk. */
@@ -67,8 +67,6 @@ export interface JournalOptions {
   readonly onPressure: () => void;
   readonly onError: (message: string) => void;
 }
-
-const SIGNALS: readonly Signal[] = ['metrics', 'logs', 'traces'];
 
 const SETTLED = 'settled.json';
 /** `settled.json` is its JSON padded with spaces to this many bytes, so that a shorter note never leaves a longer one's tail. */
