@@ -151,6 +151,12 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
     memoryBytes -= batch.bytes.length;
   }
 
+  /** Cancels the wait for the next attempt (a flush, a new sender or a stop sends at once). */
+  function clearTimer(): void {
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+  }
+
   function schedule(): void {
     if (stopped || stopping || sending || timer !== null || next() === null) return;
     const wait = Math.max(0, nextAttemptAt - Date.now());
@@ -294,10 +300,7 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
     async flush(timeoutMs) {
       const until = Date.now() + timeoutMs;
       nextAttemptAt = 0;
-      if (timer !== null) {
-        clearTimeout(timer);
-        timer = null;
-      }
+      clearTimer();
       // A pass under way finishes first; then one pass now, which stops at a failure.
       if (sending) await Promise.race([passing, new Promise((resolve) => setTimeout(resolve, Math.max(0, until - Date.now())).unref())]);
       if (next() === null) return true;
@@ -313,8 +316,7 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
     shutdown(deadline) {
       shutdownPromise ??= (async () => {
         stopping = true;
-        if (timer !== null) clearTimeout(timer);
-        timer = null;
+        clearTimer();
         // One pass within the deadline, whatever the backoff said; then whatever is left goes
         // to disk, so a stop never loses what was accepted and never waits on a collector. A
         // send still on the wire at the deadline is spilled too: if the collector took it after
@@ -348,10 +350,7 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
       sendTimeoutMs = nextTimeoutMs;
       failures = 0;
       nextAttemptAt = 0;
-      if (timer !== null) {
-        clearTimeout(timer);
-        timer = null;
-      }
+      clearTimer();
       const inUse = sendOnWire;
       schedule();
       if (inUse !== null) await inUse.catch(() => undefined);
