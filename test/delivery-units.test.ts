@@ -33,6 +33,16 @@ function batch(tag: string, records: number, size = 100, createdAt = 1_700_000_0
   return { bytes: Buffer.from(`batch-${tag}-`.padEnd(size, '.')), records, createdAt };
 }
 
+/** Flips one bit of the second batch's payload in the folder's only segment (batches of 100 bytes). */
+function damageSecondBatch(dir: string): void {
+  const [name] = segmentFiles(dir);
+  const path = join(dir, name as string);
+  const content = readFileSync(path);
+  const at = MAGIC_BYTES + ENTRY_HEADER + 100 + ENTRY_HEADER + 40;
+  content[at] = (content[at] as number) ^ 0x01;
+  writeFileSync(path, content);
+}
+
 function segmentFiles(dir: string): string[] {
   return readdirSync(dir)
     .filter((name) => name.endsWith('.seg'))
@@ -97,13 +107,7 @@ describe('segment spool', () => {
     const dir = join(tempDir(), 'metrics');
     const spool = openSegmentSpool(dir, 1 << 20);
     spool.append([batch('a', 1), batch('b', 2), batch('c', 3)]);
-    const [name] = segmentFiles(dir);
-    const path = join(dir, name as string);
-    const content = readFileSync(path);
-    // One bit of the second batch's payload.
-    const at = MAGIC_BYTES + ENTRY_HEADER + 100 + ENTRY_HEADER + 40;
-    content[at] = (content[at] as number) ^ 0x01;
-    writeFileSync(path, content);
+    damageSecondBatch(dir);
     const segment = spool.oldest();
     expect(tags(segment?.batches ?? [])).toEqual(['batch-a-', 'batch-c-']);
     expect(segment).toMatchObject({ corrupt: 1, total: 2, sent: 0 });
@@ -713,12 +717,7 @@ describe('regressions', () => {
   it('counts the records of damaged spool batches as dropped, not the number of batches', async () => {
     const dir = join(tempDir(), 'metrics');
     openSegmentSpool(dir, 1 << 20).append([batch('a', 1), batch('b', 50), batch('c', 3)]);
-    const [name] = segmentFiles(dir);
-    const path = join(dir, name as string);
-    const content = readFileSync(path);
-    const at = MAGIC_BYTES + ENTRY_HEADER + 100 + ENTRY_HEADER + 40;
-    content[at] = (content[at] as number) ^ 0x01;
-    writeFileSync(path, content);
+    damageSecondBatch(dir);
     const { queue, stats } = harness({ dir });
     await waitFor(() => !queue.pending());
     // Before the fix: { spool_corrupt: 1 }, a batch count in a map of record counts.
