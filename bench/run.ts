@@ -852,11 +852,13 @@ async function measureEvents(bench: BenchEnv, daemon: RunningDaemon, label: stri
   // What the daemon did to the events on the way, against what the fixture sends (session-events.mjs).
   const toolResults = byName['codex.tool_result'] ?? 0;
   const apiRequests = byName['codex.api_request'] ?? 0;
+  // Every SSE event the fixture sends has a duration, so each derives Codex's count and timing.
+  const sseEvents = byName['codex.sse_event'] ?? 0;
   // The daemon does all this before a lane admits the event, so it holds in the flood run too.
   check(
-    events.redacted.arguments === toolResults && events.redacted.output === toolResults && Object.keys(events.redacted).length === 2 && events.laneOverrides === 0 && events.invalidTraceContext === 0 && events.derived === 2 * (toolResults + apiRequests),
+    events.redacted.arguments === toolResults && events.redacted.output === toolResults && Object.keys(events.redacted).length === 2 && events.laneOverrides === 0 && events.invalidTraceContext === 0 && events.derived === 2 * (toolResults + apiRequests + sseEvents),
     `${label}: the daemon redacted \`arguments\` and \`output\` of every tool result on the log lane (log_tool_content off, the default: ${JSON.stringify(events.redacted)} for ${toolResults} tool results), ` +
-      `overrode no lane (${events.laneOverrides}), found no malformed trace context (${events.invalidTraceContext}) and derived ${events.derived} metric measurements (2 per tool result and API request: ${2 * (toolResults + apiRequests)})`,
+      `overrode no lane (${events.laneOverrides}), found no malformed trace context (${events.invalidTraceContext}) and derived ${events.derived} metric measurements (2 per tool result, API request and SSE event: ${2 * (toolResults + apiRequests + sseEvents)})`,
   );
   return {
     load,

@@ -102,6 +102,21 @@ function tagOf(value: AttributeValue | undefined): string | undefined {
   return value === undefined ? undefined : (sanitizeTagValue(String(value)) ?? undefined);
 }
 
+/** The latest time a `Date` holds (ECMA-262 time values): an event's `time` has no upper bound. */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * An event's time as Codex writes `event.timestamp`: RFC 3339 UTC with milliseconds
+ * (chrono's `to_rfc3339_opts(SecondsFormat::Millis, true)`). Does not throw: a time past what a
+ * `Date` holds is written as that limit.
+ */
+function timestampOf(ms: number): string {
+  return new Date(Math.min(ms, MAX_DATE_MS)).toISOString();
+}
+
+/** What a derivation that wants a duration reports when the event has neither form of it. */
+const NO_DURATION = 'no durationMs or duration_ms';
+
 export function createEventIngest(options: EventIngestOptions): EventIngest {
   const { lanes, logStats, traceStats } = options;
   const logOnly = logOnlyFields();
@@ -110,6 +125,8 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
   const redacted = new Map<string, number>();
   let invalidTraceContext = 0;
   let derivedMeasurements = 0;
+  /** Derivations that found none of their keys, by `<event name>: no <field>`: never silent. */
+  const derivationsMissed = new Map<string, number>();
   /** Failed tool calls of the batch being ingested, noted after their derived metrics (which record a bare `failed`). */
   const toolErrors: [tool: string, message: string][] = [];
 
@@ -119,7 +136,7 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
   }
 
   /** The log lane's and the trace lane's attributes of one event. */
-  function split(event: SessionEvent, session: Session | undefined, clientName: string | null): { log: Attributes; span: Attributes; all: EventAttributes } {
+  function split(event: SessionEvent, time: number, session: Session | undefined, clientName: string | null): { log: Attributes; span: Attributes; all: EventAttributes } {
     const log: Attributes = {};
     // The configured span attributes first: the session's and the event's own win over them.
     const span: Attributes = { ...options.policy().spanAttributes };
@@ -148,6 +165,12 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
     log['session.id'] = span['session.id'] = event.sessionId;
     if (clientName !== null) log['client.name'] = span['client.name'] = clientName;
     log['event.name'] = span['event.name'] = event.name;
+    // Codex stamps both lanes (its `log_event` and `trace_event` macros): a timestamp is
+    // content-free. A host's own stamp stays on the lanes it sent it to; elsewhere the event's
+    // time goes, over any a session carries, which cannot know when the event happened.
+    const stamp = timestampOf(time);
+    if (all['event.timestamp'] === undefined) log['event.timestamp'] = stamp;
+    if (event.attributes?.['event.timestamp'] === undefined && event.traceSafe?.['event.timestamp'] === undefined) span['event.timestamp'] = stamp;
     for (const key in log) {
       const redaction = redactions.get(key);
       if (redaction !== undefined && !allowed(redaction, session)) {
@@ -158,21 +181,33 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
     return { log, span, all };
   }
 
-  /** The metrics the catalog derives from an event, before session tags. */
+  /**
+   * The metrics the catalog derives from an event, before session tags, as Codex records them in
+   * process (codex-rs `otel` crate, `SessionTelemetry`). A metric not made for want of a field is
+   * counted in `derivationsMissed`, once per event.
+   */
   function derive(event: SessionEvent, all: EventAttributes, durationMs: number | undefined, time: number): MetricRecord[] {
     const base = { sessionId: event.sessionId, time };
+    const missed = (what: string): MetricRecord[] => {
+      bump(derivationsMissed, `${event.name}: ${what}`);
+      return [];
+    };
     const histogram = (name: string, tags: Record<string, string>): MetricRecord[] =>
-      durationMs === undefined ? [] : [{ ...base, name, kind: 'histogram', value: durationMs, tags }];
+      durationMs === undefined ? missed(NO_DURATION) : [{ ...base, name, kind: 'histogram', value: durationMs, tags }];
     switch (event.name) {
       case 'codex.startup_phase': {
-        const phase = tagOf(all.phase);
-        return phase === undefined ? [] : histogram('codex.startup.phase.duration_ms', { phase, status: tagOf(all.status) ?? 'ok' });
+        // Codex 0.169 sends `startup.phase` and `startup.status`; the older `phase` and `status`
+        // (the client's `startPhase` helper) are still read. Codex tags no `status` it was not given.
+        const phase = tagOf(all['startup.phase']) ?? tagOf(all.phase);
+        if (phase === undefined) return missed('no startup.phase');
+        const status = tagOf(all['startup.status']) ?? tagOf(all.status);
+        return histogram('codex.startup.phase.duration_ms', status === undefined ? { phase } : { phase, status });
       }
       case 'codex.turn_ttft':
         return histogram('codex.turn.ttft.duration_ms', {});
       case 'codex.tool_result': {
         const tool = tagOf(all.tool_name);
-        if (tool === undefined) return [];
+        if (tool === undefined) return missed('no tool_name');
         const success = String(all.success !== false && all.success !== 'false');
         if (success === 'false') toolErrors.push([tool, textOf(all['error.message']) ?? 'failed']);
         const tags = { tool, success };
@@ -183,6 +218,14 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
         const success = String(all['error.message'] === undefined && /^2\d\d$/.test(status));
         const tags = { status, success };
         return [{ ...base, name: 'codex.api_request', kind: 'counter', value: 1, tags }, ...histogram('codex.api_request.duration_ms', tags)];
+      }
+      case 'codex.sse_event': {
+        // Codex counts and times each SSE event it waited for, `unknown` when it has no kind; the
+        // `response.completed` summary with the token counts has no duration and no metric there.
+        const kind = tagOf(all['event.kind']) ?? 'unknown';
+        if (durationMs === undefined) return kind === 'response.completed' ? [] : missed(NO_DURATION);
+        const tags = { kind, success: String(all['error.message'] === undefined) };
+        return [{ ...base, name: 'codex.sse_event', kind: 'counter', value: 1, tags }, ...histogram('codex.sse_event.duration_ms', tags)];
       }
       default:
         return [];
@@ -231,8 +274,8 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
           rejected.push({ index, code: 'unknown_session', message: `events[${index}].sessionId: no session ${JSON.stringify(event.sessionId)}; start it with session/start` });
           continue;
         }
-        const { log, span, all } = split(event, session, source.clientName);
         const time = event.time ?? Date.now();
+        const { log, span, all } = split(event, time, session, source.clientName);
         if (options.logLine !== undefined) {
           const fields: Attributes = {};
           for (const key in all) fields[key] = log[key];
@@ -272,6 +315,7 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
       redacted: Object.fromEntries(redacted),
       invalidTraceContext,
       derivedMeasurements,
+      derivationsMissed: Object.fromEntries(derivationsMissed),
     }),
   };
 }

@@ -54,6 +54,8 @@ export function formatStatus(status: DaemonStatus.Result): string {
     ...(Object.keys(events.laneOverrides).length > 0 ? [`kept off traces${reasons(events.laneOverrides)}`] : []),
     ...(events.invalidTraceContext > 0 ? [`${events.invalidTraceContext} invalid trace contexts ignored`] : []),
     ...(events.derivedMeasurements > 0 ? [`${events.derivedMeasurements} metric measurements derived`] : []),
+    // A daemon older than the field leaves it out of its status.
+    ...(Object.keys(events.derivationsMissed ?? {}).length > 0 ? [`metrics not derived${reasons(events.derivationsMissed)}`] : []),
   ];
   if (eventNotes.length > 0) lines.push(`events: ${eventNotes.join('; ')}`);
   const sessions = status.sessions;

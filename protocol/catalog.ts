@@ -69,7 +69,7 @@ export const METRIC_CATALOG: readonly MetricDefinition[] = [
   metric('codex.conversation.turn.count', 'counter', [], 'User and assistant turns per session.'),
   metric('codex.turn.e2e_duration_ms', 'histogram', [], 'End-to-end duration of a turn.'),
   metric('codex.turn.ttft.duration_ms', 'histogram', [], 'Time to first token of a turn.'),
-  metric('codex.startup.phase.duration_ms', 'histogram', ['phase', 'status'], 'Duration of a start-up phase (thread start, prewarm steps).'),
+  metric('codex.startup.phase.duration_ms', 'histogram', ['phase', 'status'], 'Duration of a start-up phase (thread start, prewarm steps); `status` only when the phase reported one.'),
   metric('codex.task.compact', 'counter', ['type'], 'Compactions, by type (`remote` or `local`).'),
   metric('codex.task.undo', 'counter', [], 'Undos.'),
   metric('codex.task.review', 'counter', [], 'Reviews triggered.'),
@@ -106,6 +106,11 @@ const field = (name: string, lane: Lane, description: string, redaction?: Redact
 export const SESSION_EVENT_FIELDS: readonly EventField[] = [
   field('session.id', 'common', 'The `sessionId` of `session/start` (added by the daemon).'),
   field('event.name', 'common', 'The event name (added by the daemon).'),
+  field(
+    'event.timestamp',
+    'common',
+    "When the event happened, as RFC 3339 UTC with milliseconds (`2026-11-23T14:08:03.906Z`), as Codex stamps both its lanes. The host's own `event.timestamp` field when it sent one (on the lanes it sent it to), else the daemon adds the event's `time`, or the time it took the event in.",
+  ),
   field('client.name', 'common', "`clientInfo.name` of the connection that sent the event (added by the daemon)."),
   field('conversation.id', 'common', 'The conversation (thread) id.'),
   field('app.version', 'common', 'Codex version.'),
@@ -120,10 +125,36 @@ export const SESSION_EVENT_FIELDS: readonly EventField[] = [
   field('user.email', 'log_only', 'The account email: logs only.'),
 ];
 
+/**
+ * The `auth.env_*` family: which credentials the environment offers, never their values. Codex
+ * puts them on `codex.conversation_starts`, `codex.api_request` and `codex.websocket_request` alike.
+ */
+const AUTH_ENV_FIELDS: readonly EventField[] = [
+  field('auth.env_openai_api_key_present', 'trace_safe', '`auth.env_*` family: whether `OPENAI_API_KEY` is set.'),
+  field('auth.env_codex_api_key_present', 'trace_safe', '`auth.env_*` family: whether `CODEX_API_KEY` is set.'),
+  field('auth.env_codex_api_key_enabled', 'trace_safe', '`auth.env_*` family: whether `CODEX_API_KEY` is used.'),
+  field('auth.env_provider_key_name', 'trace_safe', "`auth.env_*` family: the name of the provider's key variable (not its value)."),
+  field('auth.env_provider_key_present', 'trace_safe', "`auth.env_*` family: whether the provider's key variable is set."),
+  field('auth.env_refresh_token_url_override_present', 'trace_safe', '`auth.env_*` family: whether the token refresh URL is overridden.'),
+];
+
+const TOKEN_COUNT_FIELDS: readonly EventField[] = [
+  field('input_token_count', 'trace_safe', 'Input tokens, cached ones included (on `response.completed`).'),
+  field('output_token_count', 'trace_safe', 'Output tokens (on `response.completed`).'),
+  field('cached_token_count', 'trace_safe', 'Cached input tokens (on `response.completed`).'),
+  field('reasoning_token_count', 'trace_safe', 'Reasoning output tokens (on `response.completed`).'),
+  field('tool_token_count', 'trace_safe', 'Tool tokens (on `response.completed`).'),
+  field('cache_write_token_count', 'trace_safe', 'Input tokens written to the cache (on `response.completed`).'),
+];
+
+/**
+ * The events under Codex 0.169's field names (codex-rs `otel` crate, `SessionTelemetry`). The
+ * lanes follow Codex's own split: what Codex writes to logs only is `log_only` here.
+ */
 export const EVENT_CATALOG: readonly EventDefinition[] = [
   {
     name: 'codex.conversation_starts',
-    description: 'A conversation starts, with its configuration.',
+    description: 'A conversation starts, with its configuration. Codex writes the MCP server names and the profile to logs only, and their count and presence to traces.',
     fields: [
       field('provider_name', 'common', 'Model provider.'),
       field('reasoning_effort', 'common', 'Configured reasoning effort.'),
@@ -133,39 +164,45 @@ export const EVENT_CATALOG: readonly EventDefinition[] = [
       field('auto_compact_token_limit', 'common', 'Token count that triggers compaction.'),
       field('approval_policy', 'common', 'Approval policy.'),
       field('sandbox_policy', 'common', 'Sandbox policy.'),
-      field('mcp_servers', 'common', 'Configured MCP servers.'),
-      field('active_profile', 'common', 'Active config profile.'),
+      field('mcp_servers', 'log_only', 'Configured MCP servers, comma-separated.'),
+      field('mcp_server_count', 'trace_safe', 'How many MCP servers are configured.'),
+      field('active_profile', 'log_only', 'Active config profile.'),
+      field('active_profile_present', 'trace_safe', 'Whether a config profile is active.'),
+      ...AUTH_ENV_FIELDS,
     ],
   },
   {
     name: 'codex.api_request',
-    description: 'One model API request.',
+    description:
+      'One model API request. Codex also sends `auth.header_name`, `auth.recovery_mode`, `auth.recovery_phase`, `auth.request_id`, `auth.cf_ray`, `auth.error` and `auth.error_code` when it has them; like any field the catalog does not list, they go where the host puts them.',
     derives: ['codex.api_request', 'codex.api_request.duration_ms'],
     fields: [
       field('attempt', 'trace_safe', 'Attempt number.'),
       field('duration_ms', 'trace_safe', 'Duration.'),
-      field('http.response.status_code', 'trace_safe', 'HTTP status.'),
-      field('error.message', 'common', 'The error, when it failed.'),
+      field('http.response.status_code', 'trace_safe', 'HTTP status; the `status` tag of the derived metrics (`none` without one).'),
+      field('endpoint', 'trace_safe', 'The API endpoint called.'),
+      field('auth.header_attached', 'trace_safe', 'Whether an authorization header was sent.'),
+      field('auth.retry_after_unauthorized', 'trace_safe', 'Whether this is the retry after a 401.'),
+      ...AUTH_ENV_FIELDS,
+      field('error.message', 'common', 'The error, when it failed; the `success` tag is `true` only for a 2xx status without it.'),
     ],
   },
   {
     name: 'codex.sse_event',
-    description: 'One server-sent event of a streamed response.',
+    description:
+      'One server-sent event of a streamed response, with the time to it. The daemon derives the metrics Codex records in process from each event with a duration, tagged `kind` (`event.kind`, `unknown` without one) and `success` (`false` when it has `error.message`), so a host sends the event alone and must not record them itself. The `response.completed` summary that carries the token counts and no duration derives none, as in Codex.',
+    derives: ['codex.sse_event', 'codex.sse_event.duration_ms'],
     fields: [
-      field('event.kind', 'trace_safe', 'Event type.'),
+      field('event.kind', 'trace_safe', 'The SSE event type (`response.output_text.delta`, `response.completed`, ...).'),
       field('duration_ms', 'trace_safe', 'Time to this event.'),
       field('error.message', 'common', 'The error, when it failed.'),
-      field('input_token_count', 'trace_safe', 'Input tokens (on completion).'),
-      field('output_token_count', 'trace_safe', 'Output tokens (on completion).'),
-      field('cached_token_count', 'trace_safe', 'Cached input tokens.'),
-      field('reasoning_token_count', 'trace_safe', 'Reasoning tokens.'),
-      field('tool_token_count', 'trace_safe', 'Tool tokens.'),
+      ...TOKEN_COUNT_FIELDS,
     ],
   },
   {
     name: 'codex.websocket_request',
     description: 'One WebSocket request.',
-    fields: [field('duration_ms', 'trace_safe', 'Duration.'), field('success', 'trace_safe', 'Whether it succeeded.'), field('error.message', 'common', 'The error, when it failed.')],
+    fields: [field('duration_ms', 'trace_safe', 'Duration.'), field('success', 'trace_safe', 'Whether it succeeded.'), field('error.message', 'common', 'The error, when it failed.'), ...AUTH_ENV_FIELDS],
   },
   {
     name: 'codex.websocket_event',
@@ -180,7 +217,13 @@ export const EVENT_CATALOG: readonly EventDefinition[] = [
   {
     name: 'codex.user_prompt',
     description: 'The user sent a prompt.',
-    fields: [field('prompt_length', 'trace_safe', 'Prompt length in characters.'), field('prompt', 'log_only', 'The prompt text.', 'user_prompt')],
+    fields: [
+      field('prompt_length', 'trace_safe', 'Prompt length in characters.'),
+      field('prompt', 'log_only', 'The prompt text.', 'user_prompt'),
+      field('text_input_count', 'trace_safe', 'Text inputs in the prompt.'),
+      field('image_input_count', 'trace_safe', 'Images in the prompt.'),
+      field('local_image_input_count', 'trace_safe', 'Local image files in the prompt.'),
+    ],
   },
   {
     name: 'codex.tool_decision',
@@ -208,9 +251,16 @@ export const EVENT_CATALOG: readonly EventDefinition[] = [
   },
   {
     name: 'codex.startup_phase',
-    description: 'A start-up phase ended (thread start, prewarm steps).',
+    description:
+      'A start-up phase ended (thread start, prewarm steps). Codex 0.169 sends `startup.phase` and `startup.status`; the older `phase` and `status` (which codexd\'s client helper `startPhase` sends) are still read when the new ones are missing. The derived metric keeps the tag names `phase` and `status`, and has no `status` tag when the event has no status, as Codex records it.',
     derives: ['codex.startup.phase.duration_ms'],
-    fields: [field('phase', 'trace_safe', 'The phase.'), field('duration_ms', 'trace_safe', 'Duration.'), field('status', 'trace_safe', 'How it ended.')],
+    fields: [
+      field('startup.phase', 'trace_safe', 'The phase; the `phase` tag of the derived metric.'),
+      field('startup.status', 'trace_safe', 'How it ended; the `status` tag of the derived metric.'),
+      field('duration_ms', 'trace_safe', 'Duration.'),
+      field('phase', 'trace_safe', 'The older key of the phase, still read when `startup.phase` is missing.'),
+      field('status', 'trace_safe', 'The older key of how it ended, still read when `startup.status` is missing.'),
+    ],
   },
   {
     name: 'codex.turn_ttft',

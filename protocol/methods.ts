@@ -372,6 +372,12 @@ export interface EventCounts {
   readonly invalidTraceContext: number;
   /** Measurements of the metrics derived from events (`codex.tool.call`, ...), also counted under `signals.metrics`. */
   readonly derivedMeasurements: number;
+  /**
+   * Accepted events of which a derived metric was not made for want of a field, by
+   * `<event name>: no <field>` (`codex.startup_phase: no startup.phase`,
+   * `codex.turn_ttft: no durationMs or duration_ms`). At most one count per event.
+   */
+  readonly derivationsMissed: Readonly<Record<string, number>>;
 }
 
 export type ExporterState = 'idle' | 'ok' | 'failing' | 'disabled';

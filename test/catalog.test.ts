@@ -16,7 +16,8 @@ describe('catalog', () => {
   });
 
   it('keeps content and identity off the trace lane', () => {
-    expect([...logOnlyFields()].sort()).toEqual(['arguments', 'output', 'prompt', 'user.account_id', 'user.email']);
+    // As Codex splits them: the MCP server names and the profile go to its logs only.
+    expect([...logOnlyFields()].sort()).toEqual(['active_profile', 'arguments', 'mcp_servers', 'output', 'prompt', 'user.account_id', 'user.email']);
   });
 
   it('docs/metrics.md and docs/events.md are what `npm run docs` generates from it', () => {

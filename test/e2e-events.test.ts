@@ -186,6 +186,98 @@ describe('session events', () => {
     expect(tools.tools.shell).toEqual({ success: 2, failure: 1, lastError: 'exit status 2', lastLatencyMs: 5, totalLatencyMs: 45 });
     const status = (await daemon.request('daemon/status', {})) as DaemonStatus.Result;
     expect(status.events.derivedMeasurements).toBe(12);
+    expect(status.events.derivationsMissed).toEqual({});
+  });
+
+  it("derives metrics from Codex 0.169's own event fields, stamps every record with event.timestamp, and counts the events it could derive nothing from", async () => {
+    const { receiver, daemon, peer } = await start();
+    await peer.request(1, 'session/start', { sessionId: 's-169', attributes: { ...CONTEXT, service_name: 'codex_vscode' } });
+    const event = (name: string, attributes: Record<string, string | number | boolean>, extra: object = {}): object => ({ sessionId: 's-169', name, attributes, ...extra });
+    const TTFT_TIME = Date.UTC(2026, 10, 23, 14, 8, 3, 906);
+    const HOST_STAMP = '2026-11-23T14:08:01.250Z';
+    // As a replay of `codex exec` sends them: Codex's own keys, its durations as strings.
+    const events = [
+      event('codex.conversation_starts', { provider_name: 'openai', reasoning_effort: 'medium', approval_policy: 'on-request', sandbox_policy: 'workspace-write', mcp_servers: 'github, linear', mcp_server_count: 2, active_profile: 'work', active_profile_present: true, 'auth.env_openai_api_key_present': true }),
+      event('codex.startup_phase', { 'startup.phase': 'thread_start_create_thread', 'startup.status': 'ok', duration_ms: '17' }),
+      event('codex.startup_phase', { 'startup.phase': 'startup_prewarm_total', duration_ms: '40' }),
+      event('codex.api_request', { attempt: 1, duration_ms: '812', 'http.response.status_code': 200, endpoint: '/responses', 'auth.header_attached': true, 'auth.retry_after_unauthorized': false, 'auth.env_openai_api_key_present': true }),
+      event('codex.sse_event', { 'event.kind': 'response.created', duration_ms: '120', 'event.timestamp': HOST_STAMP }),
+      event('codex.sse_event', { 'event.kind': 'response.output_text.delta', duration_ms: '30' }),
+      event('codex.sse_event', { 'event.kind': 'response.completed', duration_ms: '5' }),
+      // The summary Codex sends after the stream, with the token counts: no duration, no metric.
+      event('codex.sse_event', { 'event.kind': 'response.completed', input_token_count: '18211', output_token_count: '912', cached_token_count: 16384, reasoning_token_count: 384, tool_token_count: '0', cache_write_token_count: 0 }),
+      event('codex.sse_event', { duration_ms: '7', 'error.message': 'idle timeout waiting for SSE' }),
+      event('codex.turn_ttft', { duration_ms: '640' }, { time: TTFT_TIME }),
+      // The keys codexd's client helper sends are still read.
+      { sessionId: 's-169', name: 'codex.startup_phase', traceSafe: { phase: 'legacy_phase', status: 'error', duration_ms: 5 } },
+      // Nothing to derive from these: each is counted by what it lacked.
+      event('codex.startup_phase', { 'startup.status': 'ok', duration_ms: '3' }),
+      event('codex.tool_result', { call_id: 'call-9', success: true, duration_ms: '4' }),
+      event('codex.turn_ttft', {}),
+      event('codex.sse_event', { 'event.kind': 'response.output_text.delta' }),
+    ];
+    expect((await peer.request(2, 'session/event', { events })).result).toEqual({ accepted: events.length, rejected: [] });
+    await daemon.request('daemon/flush', {});
+    await receiver.waitFor(() => receiver.logRecords().length === events.length && receiver.spans().length === events.length, 10_000, 'a log and a span per event');
+
+    // Codex's session tags, service_name included, and client.name.
+    const sessionTags = { auth_mode: 'swic', session_source: 'exec', originator: 'codex_cli_rs', service_name: 'codex_vscode', model: 'gpt-5.1-codex', 'app.version': '0.169.0', 'client.name': 'Codex_Desktop' };
+    expect(receiver.histogramTotals('codex.startup.phase.duration_ms', { ...sessionTags, phase: 'thread_start_create_thread', status: 'ok' })).toEqual({ count: 1, sum: 17 });
+    // Without a status, as Codex records it: no status tag.
+    const prewarm = receiver.points().filter((point) => point.name === 'codex.startup.phase.duration_ms' && point.attributes.phase === 'startup_prewarm_total');
+    expect(prewarm.length).toBeGreaterThan(0);
+    for (const point of prewarm) expect(point.attributes).not.toHaveProperty('status');
+    expect(receiver.histogramTotals('codex.startup.phase.duration_ms', { ...sessionTags, phase: 'startup_prewarm_total' })).toEqual({ count: 1, sum: 40 });
+    expect(receiver.histogramTotals('codex.startup.phase.duration_ms', { ...sessionTags, phase: 'legacy_phase', status: 'error' })).toEqual({ count: 1, sum: 5 });
+    expect(receiver.histogramTotals('codex.startup.phase.duration_ms', {})).toEqual({ count: 3, sum: 62 });
+    expect(receiver.sumOf('codex.api_request', { ...sessionTags, status: '200', success: 'true' })).toBe(1);
+    expect(receiver.histogramTotals('codex.api_request.duration_ms', { ...sessionTags, status: '200', success: 'true' })).toEqual({ count: 1, sum: 812 });
+    for (const kind of ['response.created', 'response.output_text.delta', 'response.completed']) expect(receiver.sumOf('codex.sse_event', { ...sessionTags, kind, success: 'true' }), kind).toBe(1);
+    expect(receiver.sumOf('codex.sse_event', { ...sessionTags, kind: 'unknown', success: 'false' })).toBe(1);
+    expect(receiver.sumOf('codex.sse_event', {})).toBe(4);
+    expect(receiver.histogramTotals('codex.sse_event.duration_ms', { ...sessionTags, kind: 'response.created', success: 'true' })).toEqual({ count: 1, sum: 120 });
+    expect(receiver.histogramTotals('codex.sse_event.duration_ms', {})).toEqual({ count: 4, sum: 162 });
+    expect(receiver.histogramTotals('codex.turn.ttft.duration_ms', sessionTags)).toEqual({ count: 1, sum: 640 });
+    expect(receiver.sumOf('codex.tool.call', {})).toBe(0);
+    const summary = (await peer.request(3, 'session/summary', { sessionId: 's-169' })).result;
+    expect(summary).toMatchObject({ apiCalls: { count: 1, totalDurationMs: 812 }, streamingEvents: { count: 4, totalDurationMs: 162 }, lastTtftMs: 640 });
+
+    // Every record, on both lanes, says when its event happened.
+    const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+    const logs = receiver.logRecords();
+    const spans = receiver.spans();
+    for (const record of [...logs, ...spans]) expect(record.attributes['event.timestamp']).toMatch(ISO_MS);
+    for (const log of logs) {
+      // The event's time, or the time the daemon took it in, which is also the record's time.
+      if (log.attributes['event.timestamp'] !== HOST_STAMP) expect(Math.abs(Date.parse(log.attributes['event.timestamp'] as string) - Number(log.timeUnixNano / 1_000_000n))).toBeLessThanOrEqual(1);
+    }
+    const timed = (records: readonly { attributes: Record<string, unknown> }[]): unknown[] => records.filter((record) => record.attributes.duration_ms === '640').map((record) => record.attributes['event.timestamp']);
+    expect([...timed(logs), ...timed(spans)]).toEqual([new Date(TTFT_TIME).toISOString(), new Date(TTFT_TIME).toISOString()]);
+    const created = (records: readonly { attributes: Record<string, unknown> }[]): unknown[] => records.filter((record) => record.attributes['event.kind'] === 'response.created').map((record) => record.attributes['event.timestamp']);
+    expect([...created(logs), ...created(spans)]).toEqual([HOST_STAMP, HOST_STAMP]);
+
+    // The catalog's lanes follow Codex's: MCP server names and the profile go to logs only.
+    const startsLog = logs.find((log) => log.eventName === 'codex.conversation_starts');
+    const startsSpan = spans.find((span) => span.name === 'codex.conversation_starts');
+    expect(startsLog?.attributes).toMatchObject({ mcp_servers: 'github, linear', active_profile: 'work', 'auth.env_openai_api_key_present': true });
+    expect(startsSpan?.attributes).toMatchObject({ mcp_server_count: 2, active_profile_present: true, 'auth.env_openai_api_key_present': true });
+    expect(startsSpan?.attributes).not.toHaveProperty('mcp_servers');
+    expect(startsSpan?.attributes).not.toHaveProperty('active_profile');
+    expect(spans.find((span) => span.attributes['startup.phase'] === 'thread_start_create_thread')?.attributes).toMatchObject({ 'startup.status': 'ok', 'event.name': 'codex.startup_phase' });
+
+    const status = (await daemon.request('daemon/status', {})) as DaemonStatus.Result;
+    expect(status.events.derivedMeasurements).toBe(3 + 2 + 4 * 2 + 1);
+    expect(status.events.derivationsMissed).toEqual({
+      'codex.startup_phase: no startup.phase': 1,
+      'codex.tool_result: no tool_name': 1,
+      'codex.turn_ttft: no durationMs or duration_ms': 1,
+      'codex.sse_event: no durationMs or duration_ms': 1,
+    });
+    expect(status.events.laneOverrides).toEqual({ mcp_servers: 1, active_profile: 1 });
+    const table = await runCli(home as TestHome, ['status']);
+    expect(table.stdout).toContain(
+      'metrics not derived (codex.startup_phase: no startup.phase 1, codex.tool_result: no tool_name 1, codex.turn_ttft: no durationMs or duration_ms 1, codex.sse_event: no durationMs or duration_ms 1)',
+    );
   });
 
   it('rejects bad events one by one with documented codes, ignores bad trace context, and keeps the rest', async () => {
