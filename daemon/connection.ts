@@ -27,6 +27,7 @@ import {
   FeedbackSubmit,
   Initialize,
   MAX_BATCH_EVENTS,
+  MAX_BATCH_SPANS,
   MAX_BATCH_RECORDS,
   MAX_MESSAGE_BYTES,
   MAX_SESSIONS,
@@ -40,15 +41,18 @@ import {
   SessionSummary,
   ToolsMetrics,
   ToolsReset,
+  TraceSpanBatch,
 } from '../protocol/index.js';
 import { createBoundedMessageReader } from './bounded-message-reader.js';
 import { ReloadError } from './config.js';
-import type { EventIngest } from './event-ingest.js';
+import type { EventIngest, EventSource } from './event-ingest.js';
 import type { FeedbackService } from './feedback/service.js';
+import type { HostResource, HostResources } from './host-resources.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
 import type { SessionInsights } from './session-insights.js';
 import type { SessionRegistry } from './session-registry.js';
+import type { SpanIngest } from './span-ingest.js';
 import { createSocketMessageWriter } from './socket-message-writer.js';
 import type { SignalStats } from './stats.js';
 
@@ -61,6 +65,9 @@ export interface DaemonServices {
   readonly sessions: SessionRegistry;
   readonly insights: SessionInsights;
   readonly events: EventIngest;
+  readonly spans: SpanIngest;
+  /** Gives each host its resource, from `initialize`. */
+  readonly resources: HostResources;
   readonly feedback: FeedbackService;
   /** Makes what was taken in so far durable (the journal), before a request is answered. */
   syncJournal(): void;
@@ -98,9 +105,10 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
   const connectedAt = new Date().toISOString();
   const log = services.logger.child({ component: 'connection', connection: id });
   const stats = services.metricStats;
-  let client: { name: string; version: string; pid: number | null } | null = null;
+  let client: { name: string; version: string; pid: number | null; resource: HostResource } | null = null;
   let recordsReceived = 0;
   let eventsReceived = 0;
+  let spansReceived = 0;
   let resolveClosed: () => void = () => undefined;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
 
@@ -199,15 +207,21 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
         );
       }
       const info = checked.value.clientInfo;
-      client = { name: info.name, version: info.version, pid: checked.value.processId ?? null };
-      log.info({ client: info.name, clientVersion: info.version, pid: client.pid }, 'client initialized');
+      const resource = services.resources.forHost(info, checked.value.resource);
+      client = { name: info.name, version: info.version, pid: checked.value.processId ?? null, resource };
+      log.info({ client: info.name, clientVersion: info.version, pid: client.pid, service: resource.serviceName }, 'client initialized');
       return {
         protocolVersion: PROTOCOL_VERSION,
         serverInfo: { name: SERVER_NAME, version: services.version },
-        limits: { maxMessageBytes: MAX_MESSAGE_BYTES, maxBatchRecords: MAX_BATCH_RECORDS, maxBatchEvents: MAX_BATCH_EVENTS },
+        limits: { maxMessageBytes: MAX_MESSAGE_BYTES, maxBatchRecords: MAX_BATCH_RECORDS, maxBatchEvents: MAX_BATCH_EVENTS, maxBatchSpans: MAX_BATCH_SPANS },
       };
     }),
   );
+
+  /** Where this connection's telemetry comes from: its client, its host's resource, the sessions it may name. */
+  function sourceOf(initialized: NonNullable<typeof client>): EventSource {
+    return { sessions: services.sessions, clientName: initialized.name, unknownSession: 'reject', resource: initialized.resource };
+  }
 
   /**
    * Ingests one batch. Returns the per-record result for requests, or an error for a batch
@@ -219,12 +233,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
       stats.dropped('shutting_down', measurementCount(params));
       return new ResponseError(ErrorCodes.ShuttingDown, 'the daemon is shutting down and accepts no new records');
     }
-    const outcome = ingestMetricBatch(params, services.metrics, stats, {
-      sessions: services.sessions,
-      clientName: client.name,
-      unknownSession: 'reject',
-      observe: services.insights.observe,
-    });
+    const outcome = ingestMetricBatch(params, services.metrics, stats, { ...sourceOf(client), observe: services.insights.observe });
     recordsReceived += outcome.received;
     if (outcome.ok) return outcome.result;
     services.protocolError(outcome.protocolError);
@@ -238,8 +247,22 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
       services.events.dropShuttingDown(params);
       return new ResponseError(ErrorCodes.ShuttingDown, 'the daemon is shutting down and accepts no new events');
     }
-    const outcome = services.events.ingest(params, { sessions: services.sessions, clientName: client.name, unknownSession: 'reject' });
+    const outcome = services.events.ingest(params, sourceOf(client));
     eventsReceived += outcome.received;
+    if (outcome.ok) return outcome.result;
+    services.protocolError(outcome.protocolError);
+    return new ResponseError(outcome.code, outcome.message);
+  }
+
+  /** Ingests one `trace/span` batch; as for events, a notification counts what a request answers. */
+  function ingestSpans(params: unknown): TraceSpanBatch.Result | ResponseError {
+    if (client === null) return notInitialized();
+    if (services.isShuttingDown()) {
+      services.spans.dropShuttingDown(params);
+      return new ResponseError(ErrorCodes.ShuttingDown, 'the daemon is shutting down and accepts no new spans');
+    }
+    const outcome = services.spans.ingest(params, sourceOf(client));
+    spansReceived += outcome.received;
     if (outcome.ok) return outcome.result;
     services.protocolError(outcome.protocolError);
     return new ResponseError(outcome.code, outcome.message);
@@ -280,6 +303,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
   const dualHandlers: [string, (params: unknown) => object | ResponseError][] = [
     [MetricRecordBatch.method, ingest],
     [SessionEventBatch.method, ingestEvents],
+    [TraceSpanBatch.method, ingestSpans],
     [SessionStart.method, startSession],
     [SessionEnd.method, endSession],
   ];
@@ -449,6 +473,8 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
         connectedAt,
         recordsReceived,
         eventsReceived,
+        spansReceived,
+        serviceName: client?.resource.serviceName ?? '',
       };
     },
     isQuiet: (quietMs) => reader.isQuiet(quietMs),

@@ -30,6 +30,7 @@ import {
   upsertTracestate,
 } from '../protocol/index.js';
 import { type EventLanes, MAX_LANE_CHARS, MAX_LANE_QUEUE } from './event-lanes.js';
+import type { HostResource } from './host-resources.js';
 import { batchRefused, type IngestOutcome } from './metric-ingest.js';
 import type { Session, SessionRegistry } from './session-registry.js';
 import type { SignalStats } from './stats.js';
@@ -54,6 +55,8 @@ export interface EventSource {
   readonly clientName: string | null;
   /** As for metrics: reject events of unknown sessions, or (hand-off files) keep them without context. */
   readonly unknownSession: 'reject' | 'untagged';
+  /** The sending host's resource: its events are exported under it. */
+  readonly resource: HostResource;
 }
 
 export interface EventIngestOptions {
@@ -102,16 +105,13 @@ function tagOf(value: AttributeValue | undefined): string | undefined {
   return value === undefined ? undefined : (sanitizeTagValue(String(value)) ?? undefined);
 }
 
-/** The latest time a `Date` holds (ECMA-262 time values): an event's `time` has no upper bound. */
-const MAX_DATE_MS = 8.64e15;
-
 /**
  * An event's time as Codex writes `event.timestamp`: RFC 3339 UTC with milliseconds
- * (chrono's `to_rfc3339_opts(SecondsFormat::Millis, true)`). Does not throw: a time past what a
- * `Date` holds is written as that limit.
+ * (chrono's `to_rfc3339_opts(SecondsFormat::Millis, true)`). The protocol bounds `time` to what
+ * a `Date` holds (`MAX_TIME_MS`), so this does not throw.
  */
 function timestampOf(ms: number): string {
-  return new Date(Math.min(ms, MAX_DATE_MS)).toISOString();
+  return new Date(ms).toISOString();
 }
 
 /** What a derivation that wants a duration reports when the event has neither form of it. */
@@ -283,7 +283,7 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
         }
         const durationMs = event.durationMs ?? numberOf(all.duration_ms);
         const { parent, tracestate } = traceContext(event);
-        const outcome = lanes.emit({ name: event.name, timeMs: time, durationMs: durationMs ?? 0, logAttributes: log, spanAttributes: span, parent, tracestate });
+        const outcome = lanes.emit({ name: event.name, timeMs: time, durationMs: durationMs ?? 0, logAttributes: log, spanAttributes: span, parent, tracestate, resource: source.resource });
         if (outcome.full) {
           // A request learns it, to send the event again later; its metrics are not derived, so
           // that doing so does not count them twice.

@@ -9,11 +9,27 @@ import { join } from 'node:path';
 
 import type { Logger } from 'pino';
 
-import { batchEnd, checkEventBatch, checkSessionStartParams, MAX_BATCH_EVENTS, MAX_BATCH_RECORDS, MAX_MESSAGE_BYTES, type MetricRecord } from '../protocol/index.js';
+import {
+  attributesProblem,
+  batchEnd,
+  checkEventBatch,
+  checkSessionStartParams,
+  checkSpanBatch,
+  MAX_BATCH_EVENTS,
+  MAX_BATCH_RECORDS,
+  MAX_BATCH_SPANS,
+  MAX_MESSAGE_BYTES,
+  MAX_RESOURCE_ATTRIBUTE_LENGTH,
+  MAX_RESOURCE_ATTRIBUTES,
+  type MetricRecord,
+  type ResourceAttributes,
+} from '../protocol/index.js';
 import type { EventIngest } from './event-ingest.js';
+import type { HostResources } from './host-resources.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
 import type { SessionRegistry } from './session-registry.js';
+import type { SpanIngest } from './span-ingest.js';
 import type { SignalStats } from './stats.js';
 
 /** How often the folder is scanned. */
@@ -25,6 +41,7 @@ export interface HandoffCounts {
   readonly filesIngested: number;
   readonly recordsIngested: number;
   readonly eventsIngested: number;
+  readonly spansIngested: number;
   /** Unreadable, oversized or malformed files, removed without ingesting. */
   readonly filesRejected: number;
 }
@@ -43,14 +60,17 @@ export interface HandoffIngestOptions {
   readonly sessions: SessionRegistry;
   readonly observe: (record: MetricRecord) => void;
   readonly events: EventIngest;
+  readonly spans: SpanIngest;
+  readonly resources: HostResources;
   readonly logger: Logger;
 }
 
 export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest {
-  const { dir, metrics, stats, sessions, observe, events, logger } = options;
+  const { dir, metrics, stats, sessions, observe, events, spans, resources, logger } = options;
   let filesIngested = 0;
   let recordsIngested = 0;
   let eventsIngested = 0;
+  let spansIngested = 0;
   let filesRejected = 0;
 
   function ingestFile(path: string): void {
@@ -58,14 +78,37 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
       if (statSync(path).size > MAX_MESSAGE_BYTES * 2) throw new Error(`larger than ${MAX_MESSAGE_BYTES * 2} bytes`);
       const content = JSON.parse(readFileSync(path, 'utf8')) as {
         version?: unknown;
-        clientInfo?: { name?: unknown };
+        clientInfo?: { name?: unknown; version?: unknown };
+        resource?: unknown;
         records?: unknown;
         events?: unknown;
+        spans?: unknown;
         dropped?: unknown;
         eventsDropped?: unknown;
+        spansDropped?: unknown;
         sessions?: unknown;
       };
-      // The host's live sessions come with its records: register them first, so the records are tagged.
+      if (content.version !== 1) throw new Error('not a version 1 hand-off');
+      if (!Array.isArray(content.records)) throw new Error('records: must be an array');
+      if (content.events !== undefined && !Array.isArray(content.events)) throw new Error('events: must be an array');
+      if (content.spans !== undefined && !Array.isArray(content.spans)) throw new Error('spans: must be an array');
+      // Checked before anything is ingested, so a file is taken in whole or not at all.
+      if (content.eventsDropped !== undefined) {
+        const checked = checkEventBatch({ events: [], dropped: content.eventsDropped });
+        if (!checked.ok) throw new Error(`eventsDropped: ${checked.message}`);
+      }
+      if (content.spansDropped !== undefined) {
+        const checked = checkSpanBatch({ spans: [], dropped: content.spansDropped });
+        if (!checked.ok) throw new Error(`spansDropped: ${checked.message}`);
+      }
+      if (content.resource !== undefined) {
+        const problem = attributesProblem(content.resource, 'resource', 0, MAX_RESOURCE_ATTRIBUTES, 'the resource', MAX_RESOURCE_ATTRIBUTE_LENGTH);
+        if (typeof problem !== 'number') throw new Error(problem.message);
+      }
+      const info = content.clientInfo;
+      const clientInfo = typeof info?.name === 'string' && typeof info.version === 'string' ? { name: info.name, version: info.version } : null;
+      // The host's live sessions come with its records: once the file passed its checks, they
+      // are registered before anything else, so the records are tagged.
       if (Array.isArray(content.sessions)) {
         for (const candidate of content.sessions) {
           const checked = checkSessionStartParams(candidate);
@@ -73,15 +116,13 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
         }
       }
       // The daemon may have restarted since the host's sessions began: keep their records, untagged.
-      const source = { sessions, clientName: typeof content.clientInfo?.name === 'string' ? content.clientInfo.name : null, unknownSession: 'untagged', observe } as const;
-      if (content.version !== 1) throw new Error('not a version 1 hand-off');
-      if (!Array.isArray(content.records)) throw new Error('records: must be an array');
-      if (content.events !== undefined && !Array.isArray(content.events)) throw new Error('events: must be an array');
-      // Checked before anything is ingested, so a file is taken in whole or not at all.
-      if (content.eventsDropped !== undefined) {
-        const checked = checkEventBatch({ events: [], dropped: content.eventsDropped });
-        if (!checked.ok) throw new Error(`eventsDropped: ${checked.message}`);
-      }
+      const source = {
+        sessions,
+        clientName: clientInfo?.name ?? null,
+        unknownSession: 'untagged',
+        observe,
+        resource: resources.forHost(clientInfo, content.resource as ResourceAttributes | undefined),
+      } as const;
       // A host hands over its whole buffer, which may hold more than one batch may: ingest it
       // in batches of at most MAX_BATCH_RECORDS measurements, splitting a values array that
       // alone is larger.
@@ -109,6 +150,16 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
         const outcome = events.ingest({ events: batch, ...(index === 0 && content.eventsDropped !== undefined ? { dropped: content.eventsDropped } : {}) }, source);
         if (!outcome.ok) throw new Error(outcome.message);
         eventsIngested += outcome.received;
+      });
+      // Spans the same way, in batches of at most MAX_BATCH_SPANS.
+      const handedSpans: unknown[] = content.spans ?? [];
+      const spanBatches: unknown[][] = [];
+      for (let start = 0; start < handedSpans.length; start += MAX_BATCH_SPANS) spanBatches.push(handedSpans.slice(start, start + MAX_BATCH_SPANS));
+      if (spanBatches.length === 0 && content.spansDropped !== undefined) spanBatches.push([]);
+      spanBatches.forEach((batch, index) => {
+        const outcome = spans.ingest({ spans: batch, ...(index === 0 && content.spansDropped !== undefined ? { dropped: content.spansDropped } : {}) }, source);
+        if (!outcome.ok) throw new Error(outcome.message);
+        spansIngested += outcome.received;
       });
       filesIngested++;
     } catch (error) {
@@ -139,7 +190,7 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
   timer.unref();
   return {
     scan,
-    counts: () => ({ filesIngested, recordsIngested, eventsIngested, filesRejected }),
+    counts: () => ({ filesIngested, recordsIngested, eventsIngested, spansIngested, filesRejected }),
     stop: () => clearInterval(timer),
   };
 }

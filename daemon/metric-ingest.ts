@@ -13,6 +13,7 @@ import {
   type MetricRecordBatch,
   sanitizeTagValue,
 } from '../protocol/index.js';
+import type { HostResource } from './host-resources.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
 import { type SessionRegistry, withSessionTags } from './session-registry.js';
 import type { SignalStats } from './stats.js';
@@ -54,6 +55,8 @@ export interface BatchSource {
   readonly unknownSession: 'reject' | 'untagged';
   /** Sees every accepted record, session tags added (for session summaries and tool stats). */
   readonly observe?: (record: MetricRecord) => void;
+  /** The sending host's resource: its records are exported under it, in series of their own. */
+  readonly resource: HostResource;
 }
 
 /**
@@ -94,7 +97,7 @@ export function ingestMetricBatch(params: unknown, metrics: MetricsPipeline, sta
   }
   const checkFailures = rejected.length;
   const indexOf = (position: number): number => (positions === null ? position : (positions[position] as number));
-  const accepted = metrics.record(toRecord, indexOf, rejected);
+  const accepted = metrics.record(toRecord, indexOf, rejected, source.resource);
   if (source.observe !== undefined) {
     // Records the pipeline refused (kind conflicts) are not observed.
     const refused = rejected.length > checkFailures ? new Set(rejected.slice(checkFailures).map((rejection) => rejection.index)) : null;

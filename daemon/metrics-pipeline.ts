@@ -13,6 +13,8 @@ import { type ExporterStatus, type MetricKind, type MetricRecord, type MetricRec
 import { deadline } from './deadline.js';
 import type { CountedMetricExporter } from './delivery/queued-exporters.js';
 import { createAccountedReader } from './export-reader.js';
+import { type HostResource, RESOURCE_ID_ATTRIBUTE } from './host-resources.js';
+import { DISABLED_HEALTH } from './lane-books.js';
 import type { SignalStats } from './stats.js';
 
 /**
@@ -27,6 +29,7 @@ export const HISTOGRAM_BOUNDARIES_MS: readonly number[] = [
 export const CARDINALITY_LIMIT = 2000;
 
 export interface MetricsPipelineOptions {
+  /** The resource of the provider: the daemon's own; points of other hosts are regrouped at export. */
   readonly resource: Resource;
   /** Queues each export for delivery (delivery/queued-exporters.ts). */
   readonly exporter: CountedMetricExporter;
@@ -39,8 +42,8 @@ export interface MetricsPipelineOptions {
   readonly intervalMs: number;
   readonly exportTimeoutMs: number;
   readonly onError: (message: string) => void;
-  /** Sees every record the SDK took, for the journal (not called when export is turned off). */
-  readonly onAccepted?: (records: readonly MetricRecord[]) => void;
+  /** Sees every record the SDK took, with its host's resource, for the journal (not called when export is turned off). */
+  readonly onAccepted?: (records: readonly MetricRecord[], resource: HostResource) => void;
 }
 
 export interface FlushOutcome {
@@ -54,7 +57,7 @@ export interface MetricsPipeline {
    * kind is rejected into `rejected` (the SDK would export two metrics under one name).
    * Returns how many measurements were accepted. Does not count `received`; the caller does.
    */
-  record(records: readonly MetricRecord[], indexOf: (position: number) => number, rejected: MetricRecordBatch.Rejection[]): number;
+  record(records: readonly MetricRecord[], indexOf: (position: number) => number, rejected: MetricRecordBatch.Rejection[], resource: HostResource): number;
   /** Exports everything accepted so far, waiting at most `timeoutMs`. */
   forceFlush(timeoutMs: number): Promise<FlushOutcome>;
   /** Exports what is left and stops; a second call returns the first call's promise. */
@@ -87,8 +90,6 @@ function kindAllowed(kinds: Map<string, MetricKind>, record: MetricRecord, index
   rejected.push({ index, code: 'kind_conflict', message: `records[${index}].kind: metric "${record.name}" is already a ${known}` });
   return false;
 }
-
-const DISABLED_HEALTH = { state: 'disabled', exportsSucceeded: 0, exportsFailed: 0, lastSuccessAt: null, lastError: null } as const;
 
 /** Creates the pipeline; nothing is exported until the first interval or flush. */
 export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsPipeline {
@@ -129,7 +130,7 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
   }
 
   return {
-    record(records, indexOf, rejected) {
+    record(records, indexOf, rejected, resource) {
       let accepted = 0;
       if (options.describe().kind === 'none') {
         // Export is off: checked and counted, not kept.
@@ -154,7 +155,9 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
           continue;
         }
         taken?.push(record);
-        const tags = record.tags ?? NO_TAGS;
+        // Points of another host than the daemon's own carry its resource's id: a series of
+        // their own, grouped under that resource at export (delivery/queued-exporters.ts).
+        const tags = resource.id === 0 ? (record.tags ?? NO_TAGS) : { ...record.tags, [RESOURCE_ID_ATTRIBUTE]: resource.id };
         const values = record.values;
         if (values !== undefined && instrument.kind === 'histogram') {
           for (let at = 0; at < values.length; at++) instrument.sdk.record(values[at] as number, tags);
@@ -168,7 +171,7 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
       }
       uncollected += accepted;
       options.stats.accepted(accepted);
-      if (taken !== null && taken.length > 0) options.onAccepted?.(taken);
+      if (taken !== null && taken.length > 0) options.onAccepted?.(taken, resource);
       return accepted;
     },
 

@@ -10,18 +10,18 @@
  *
  * This is the only module of the command line that loads OpenTelemetry.
  */
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import type { Socket } from 'node:net';
 import { existsSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-
-import { resourceFromAttributes } from '@opentelemetry/resources';
 
 import { type DaemonFlush, type DaemonReload, type DaemonStatus, type ExporterStatus, measurementsIn, type MetricRecord, type Signal, SIGNALS, RUNTIME_FILES, runtimeFolder, type StartedBy, isNamedPipe, PACKAGE_VERSION, PROTOCOL_VERSION, SERVER_NAME } from '../protocol/index.js';
 import { ConfigError, type DaemonConfig, type ExporterConfig, loadConfig, ReloadError } from './config.js';
 import { type ClientConnection, type DaemonServices, serveConnection } from './connection.js';
 import { createEventIngest, type EventPolicy, type EventSource } from './event-ingest.js';
 import { createEventLanes, type JournaledEntry, journaledEntry, type LaneChoice, laneEntryOf } from './event-lanes.js';
+import { createHostResources, type HostResource } from './host-resources.js';
+import type { SpanEntry } from './lane-records.js';
 import { createFeedbackService, type FeedbackSettings, UPLOAD_TIMEOUT_MS } from './feedback/service.js';
 import { createSessionLogs } from './feedback/session-logs.js';
 import { openFeedbackSpool } from './feedback/spool.js';
@@ -37,6 +37,7 @@ import { type DaemonPaths, resolvePaths, socketPathFor, userName } from './paths
 import { type Listening, listenOnInheritedSocket, listenOnSocket } from './socket-listener.js';
 import { createSessionInsights } from './session-insights.js';
 import { createSessionRegistry } from './session-registry.js';
+import { createSpanIngest } from './span-ingest.js';
 import { createSignalStats } from './stats.js';
 
 /** Extra time past the flush deadline before a stop gives up waiting and exits anyway. */
@@ -209,26 +210,19 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     }
   };
   noteOtherSpools();
-  const resource = resourceFromAttributes({
-    'service.name': SERVER_NAME,
-    'service.version': PACKAGE_VERSION,
-    'host.name': hostname(),
-    'deployment.environment.name': config.environment,
-    'telemetry.distro.name': SERVER_NAME,
-    'telemetry.distro.version': PACKAGE_VERSION,
-  });
+  // Each host's telemetry goes out under its own resource; the daemon's own is for what no host sent.
+  const resources = createHostResources({ environment: config.environment, env: process.env, onError: (message) => logger.warn(message) });
   const metrics = createMetricsPipeline({
-    resource,
-    exporter: createQueuedMetricExporter(destinations.route('metrics')),
+    resource: resources.own.resource,
+    exporter: createQueuedMetricExporter(destinations.route('metrics'), (id) => resources.byId(id)?.resource),
     describe: () => described.metrics,
     stats: metricStats,
     intervalMs: config.exportIntervalMs,
     exportTimeoutMs: config.flushDeadlineMs,
     onError: reportError,
-    onAccepted: (records) => journal?.append({ m: records }),
+    onAccepted: (records, resource) => journal?.append({ m: records }, resource),
   });
   const lanes = createEventLanes({
-    resource,
     logExporter: createQueuedLogExporter(destinations.route('logs')),
     spanExporter: createQueuedSpanExporter(destinations.route('traces')),
     describe: (signal) => described[signal],
@@ -237,8 +231,10 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     scheduledDelayMs: config.exportIntervalMs,
     exportTimeoutMs: config.flushDeadlineMs,
     onError: reportError,
-    onAccepted: (entry, taken) => journal?.append({ e: [journaledEntry(entry), taken] }),
+    onAccepted: (entry, taken) => journal?.append({ e: [journaledEntry(entry), taken] }, entry.resource),
+    onSpanAccepted: (entry, resource) => journal?.append({ s: entry }, resource),
   });
+  const spans = createSpanIngest({ lanes, traceStats, policy: () => policy });
   const sessionLogs = createSessionLogs();
   let policy = policyOf(config);
   const events = createEventIngest({
@@ -264,7 +260,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
         { records: [{ name: 'user.feedback.submitted', kind: 'counter', value: 1, tags: { category, include_logs: String(includeLogs), success: String(success) } }] },
         metrics,
         metricStats,
-        { sessions, clientName: null, unknownSession: 'untagged' },
+        { sessions, clientName: null, unknownSession: 'untagged', resource: resources.own },
       );
     },
     logger: log.logger.child({ component: 'feedback' }),
@@ -297,8 +293,12 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     },
     onError: reportError,
   });
-  for (const { dir, lines, torn } of earlier) {
-    const replayed = replayJournal(lines);
+  for (const { dir, lines, torn, resources: journaled } of earlier) {
+    const replayed = replayJournal(lines, (id) => {
+      // A line names its host's resource by the id it had in the daemon that wrote it.
+      const attributes = id === undefined ? undefined : journaled.get(id);
+      return attributes === undefined ? resources.own : resources.exact(attributes as HostResource['attributes']);
+    });
     // In this daemon's journal first, then the old one goes; a crash in between replays twice.
     journal.sync();
     removeJournal(dir);
@@ -306,25 +306,34 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   }
   journal.start();
 
-  /** Takes in again what an earlier daemon journaled: metric records, and event entries on the lanes that took them. */
-  function replayJournal(lines: readonly JournalLine[]): { records: number; events: number } {
+  /**
+   * Takes in again what an earlier daemon journaled, under the resources it was taken with:
+   * metric records, event entries on the lanes that took them, and host-made spans.
+   */
+  function replayJournal(lines: readonly JournalLine[], resourceOf: (id: number | undefined) => HostResource): { records: number; events: number; spans: number } {
     let records = 0;
     let events = 0;
+    let spanCount = 0;
     for (const line of lines) {
+      const resource = resourceOf(line.r);
       if ('m' in line && Array.isArray(line.m)) {
         const batch = line.m as MetricRecord[];
         metricStats.received(measurementsIn(batch));
-        records += metrics.record(batch, (position) => position, []);
+        records += metrics.record(batch, (position) => position, [], resource);
       } else if ('e' in line && Array.isArray(line.e)) {
         const [journaled, taken] = line.e as [JournaledEntry, LaneChoice];
-        const entry = laneEntryOf(journaled);
+        const entry = laneEntryOf(journaled, resource);
         if (taken.log) logStats.received(1);
         if (taken.span) traceStats.received(1);
         lanes.emit(entry, taken);
         events++;
+      } else if ('s' in line) {
+        traceStats.received(1);
+        lanes.emitSpan(line.s as SpanEntry, resource);
+        spanCount++;
       }
     }
-    return { records, events };
+    return { records, events, spans: spanCount };
   }
 
   const connections = new Set<ClientConnection>();
@@ -385,11 +394,13 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       logFile: options.logToStderr === true ? null : paths.logFile,
       signals: { metrics: metricStats.snapshot(), logs: logStats.snapshot(), traces: traceStats.snapshot() },
       events: events.counts(),
+      spans: spans.counts(),
+      resources: resources.counts(),
       protocolErrors: Object.fromEntries(protocolErrors),
       exporters: [metrics.exporterStatus(), ...lanes.exporterStatus()].map(withQueue),
       clients: [...connections].map((connection) => connection.status()),
       sessions: sessions.counts(),
-      handoff: handoff?.counts() ?? { filesIngested: 0, recordsIngested: 0, eventsIngested: 0, filesRejected: 0 },
+      handoff: handoff?.counts() ?? { filesIngested: 0, recordsIngested: 0, eventsIngested: 0, spansIngested: 0, filesRejected: 0 },
       feedback: feedback.counts(),
       config: { file: active.file, loadedAt: loadedAt.toISOString(), reloads, lastReload, needsRestart },
     };
@@ -516,6 +527,8 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     sessions,
     insights,
     events,
+    spans,
+    resources,
     feedback,
     syncJournal: () => journal?.sync(),
     protocolError(reason) {
@@ -555,6 +568,8 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       sessions,
       observe: insights.observe,
       events,
+      spans,
+      resources,
       logger: log.logger.child({ component: 'handoff' }),
     });
     handoff.scan();

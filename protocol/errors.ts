@@ -79,7 +79,19 @@ export type RejectionCode =
   /** An event's `durationMs` is not a non-negative finite number. */
   | 'invalid_duration'
   /** A lane already held as much as it may: the event was not (fully) taken; send it again later. */
-  | 'queue_full';
+  | 'queue_full'
+  /** A span that is not an object. */
+  | 'invalid_span'
+  /** A span's or link's `traceId`, `spanId` or `parentSpanId` is not lowercase hex of the right length, or is all zero. */
+  | 'invalid_span_id'
+  /** A span's `status` is not `{code: "unset" | "ok" | "error", message?}`. */
+  | 'invalid_status'
+  /** A span event is not `{name, time, attributes?}`, or a span has more than `MAX_SPAN_EVENTS`. */
+  | 'invalid_span_event'
+  /** A span link is malformed, or a span has more than `MAX_SPAN_LINKS`. */
+  | 'invalid_link'
+  /** A span's or link's `flags` is not an integer from 0 to 255, or its `tracestate` is not valid W3C tracestate. */
+  | 'invalid_trace_context';
 
 export const REJECTION_CODES: readonly RejectionCode[] = [
   'invalid_record',
@@ -101,6 +113,12 @@ export const REJECTION_CODES: readonly RejectionCode[] = [
   'attribute_too_long',
   'invalid_duration',
   'queue_full',
+  'invalid_span',
+  'invalid_span_id',
+  'invalid_status',
+  'invalid_span_event',
+  'invalid_link',
+  'invalid_trace_context',
 ];
 
 /**
@@ -119,6 +137,8 @@ export type DropReason =
   | 'client_buffer_full'
   /** The client gave up on records it could not deliver (reported only if it reconnects). */
   | 'client_undeliverable'
+  /** A span the host had started and not ended when it exited: never exported, since its end is unknown. */
+  | 'client_span_open'
   /** The export of accepted records failed. */
   | 'export_failed'
   /** The collector refused a batch for good (a permanent gRPC status such as INVALID_ARGUMENT). */
@@ -133,7 +153,7 @@ export type DropReason =
   | 'exporter_disabled'
   /** The log or trace lane already holds as many accepted records awaiting export as it may. */
   | 'queue_full'
-  /** A span whose `traceparent` says the caller did not sample the trace. */
+  /** A span whose `traceparent` (or, for a host-made span, its `flags`) says the trace is not sampled. */
   | 'not_sampled'
   /** Records arrived after a stop had begun. */
   | 'shutting_down'
@@ -142,4 +162,4 @@ export type DropReason =
 
 /** The reasons of its own a client may report in `metric/record`'s `dropped`. */
 export type ClientDropReason = Extract<DropReason, `client_${string}`>;
-export const CLIENT_DROP_REASONS: readonly ClientDropReason[] = ['client_buffer_full', 'client_undeliverable'];
+export const CLIENT_DROP_REASONS: readonly ClientDropReason[] = ['client_buffer_full', 'client_undeliverable', 'client_span_open'];

@@ -11,3 +11,5 @@ export * from './validate.js';
 export * from './version.js';
 export * from './catalog.js';
 export * from './trace-context.js';
+export * from './validate-span.js';
+export * from './handoff.js';

@@ -80,3 +80,33 @@ export const MAX_FEEDBACK_TAG_KEY_LENGTH = 32;
 
 /** Longest feedback tag value: Sentry's limit on tag values. */
 export const MAX_FEEDBACK_TAG_VALUE_LENGTH = 200;
+
+/**
+ * Latest time taken, in milliseconds since the Unix epoch: the end of JavaScript's Date range
+ * (±100,000,000 days), so every accepted time converts to a date and to nanoseconds.
+ */
+export const MAX_TIME_MS = 8.64e15;
+
+/** Most spans in one `trace/span` batch. */
+export const MAX_BATCH_SPANS = 1000;
+
+/** Longest span name, in characters. Any text is allowed (`turn/start`, `thread/items/list`). */
+export const MAX_SPAN_NAME_LENGTH = 1024;
+
+/** Most attributes on one span, and on one of its events or links (OpenTelemetry's default count limit). */
+export const MAX_SPAN_ATTRIBUTES = 128;
+
+/** Most events on one span (OpenTelemetry's default). */
+export const MAX_SPAN_EVENTS = 128;
+
+/** Most links on one span (OpenTelemetry's default). */
+export const MAX_SPAN_LINKS = 128;
+
+/** Longest span status message, in characters. */
+export const MAX_SPAN_STATUS_MESSAGE_LENGTH = 4096;
+
+/** Most resource attributes a host gives in `initialize`. */
+export const MAX_RESOURCE_ATTRIBUTES = 64;
+
+/** Longest string value of a resource attribute, in characters. */
+export const MAX_RESOURCE_ATTRIBUTE_LENGTH = 1024;

@@ -35,7 +35,15 @@ export interface Limits {
   readonly maxBatchRecords: number;
   /** Most events in one `session/event` batch. */
   readonly maxBatchEvents: number;
+  /** Most spans in one `trace/span` batch. */
+  readonly maxBatchSpans: number;
 }
+
+/**
+ * A host's OpenTelemetry resource attributes (`service.name`, `service.version`, `os`, ...),
+ * given once in `initialize`: everything the connection sends is exported under them.
+ */
+export type ResourceAttributes = Readonly<Record<string, string | number | boolean>>;
 
 export namespace Initialize {
   export const method = 'initialize';
@@ -44,6 +52,11 @@ export namespace Initialize {
     readonly clientInfo: ClientInfo;
     /** The client's process id, shown in `daemon/status`. */
     readonly processId?: number;
+    /**
+     * The host's resource. Without it (or without its `service.name` and `service.version`) the
+     * daemon uses `clientInfo.name` and `clientInfo.version`.
+     */
+    readonly resource?: ResourceAttributes;
   }
   export interface Result {
     readonly protocolVersion: number;
@@ -63,7 +76,7 @@ export interface BatchRejection {
 
 /** What a batch sent as a request is answered with; a notification gets no answer. */
 export interface BatchResult {
-  /** Measurements (`metric/record`) or events (`session/event`) accepted. */
+  /** Measurements (`metric/record`), events (`session/event`) or spans (`trace/span`) accepted. */
   readonly accepted: number;
   readonly rejected: readonly BatchRejection[];
 }
@@ -119,6 +132,81 @@ export namespace SessionEventBatch {
     readonly dropped?: Readonly<Partial<Record<ClientDropReason | RejectionCode, number>>>;
   }
   export type Rejection = BatchRejection;
+  export type Result = BatchResult;
+}
+
+/** OpenTelemetry's span kinds, as the wire names them. */
+export const SPAN_KINDS = ['internal', 'server', 'client', 'producer', 'consumer'] as const;
+export type SpanKindName = (typeof SPAN_KINDS)[number];
+
+export const SPAN_STATUS_CODES = ['unset', 'ok', 'error'] as const;
+export type SpanStatusCode = (typeof SPAN_STATUS_CODES)[number];
+
+export interface SpanStatus {
+  readonly code: SpanStatusCode;
+  /** Only with `error`, as OpenTelemetry keeps it. */
+  readonly message?: string;
+}
+
+/** Something that happened during a span, at one time. */
+export interface SpanEventRecord {
+  readonly name: string;
+  /** Milliseconds since the Unix epoch. */
+  readonly time: number;
+  readonly attributes?: EventAttributes;
+}
+
+/** A link from a span to another span, of this trace or another. */
+export interface SpanLink {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly tracestate?: string;
+  /** W3C trace flags of the linked span (0 to 255). */
+  readonly flags?: number;
+  readonly attributes?: EventAttributes;
+}
+
+/**
+ * A finished span the host made itself, with its own ids: the daemon exports it under them
+ * unchanged, so parent links hold exactly.
+ */
+export interface HostSpan {
+  /** 32 lowercase hex digits, not all zero. */
+  readonly traceId: string;
+  /** 16 lowercase hex digits, not all zero. */
+  readonly spanId: string;
+  /** The parent's span id (16 hex digits); left out for a root span. */
+  readonly parentSpanId?: string;
+  /** Any text of 1 to {@link MAX_SPAN_NAME_LENGTH} characters. */
+  readonly name: string;
+  /** Default `internal`. */
+  readonly kind?: SpanKindName;
+  /** Milliseconds since the Unix epoch, fractions allowed. */
+  readonly startTime: number;
+  /** Not before `startTime`. */
+  readonly endTime: number;
+  /** Default `unset`. */
+  readonly status?: SpanStatus;
+  readonly attributes?: EventAttributes;
+  readonly events?: readonly SpanEventRecord[];
+  readonly links?: readonly SpanLink[];
+  /** The span's W3C tracestate. */
+  readonly tracestate?: string;
+  /** W3C trace flags (0 to 255); default 1 (sampled). A span without the sampled bit is not exported. */
+  readonly flags?: number;
+  /** A session started with `session/start`: its trace-safe context joins the span's attributes. */
+  readonly sessionId?: string;
+}
+
+export namespace TraceSpanBatch {
+  export const method = 'trace/span';
+  export interface Params {
+    readonly spans: readonly HostSpan[];
+    /** Spans the client did not send since its previous batch, by reason (as in `metric/record`). */
+    readonly dropped?: Readonly<Partial<Record<ClientDropReason | RejectionCode, number>>>;
+  }
+  export type Rejection = BatchRejection;
+  /** `accepted` counts spans. */
   export type Result = BatchResult;
 }
 
@@ -380,6 +468,14 @@ export interface EventCounts {
   readonly derivationsMissed: Readonly<Record<string, number>>;
 }
 
+/** What the daemon did to host-made spans (`trace/span`) on their way to the trace lane. */
+export interface SpanCounts {
+  /** Fields the catalog marks log-only, taken off spans, span events and links: by field name. */
+  readonly laneOverrides: Readonly<Record<string, number>>;
+  /** Spans that named a session and got its context. */
+  readonly withSession: number;
+}
+
 export type ExporterState = 'idle' | 'ok' | 'failing' | 'disabled';
 
 export type Signal = 'metrics' | 'logs' | 'traces';
@@ -446,6 +542,10 @@ export interface ClientStatus {
   readonly recordsReceived: number;
   /** Session events received on this connection. */
   readonly eventsReceived: number;
+  /** Host-made spans received on this connection. */
+  readonly spansReceived: number;
+  /** The `service.name` this connection's telemetry is exported under. */
+  readonly serviceName: string;
 }
 
 /** How the running daemon was started. */
@@ -465,9 +565,15 @@ export namespace DaemonStatus {
     /** Milliseconds of idleness after which this daemon exits, or null when it never does. */
     readonly idleExitAfterMs: number | null;
     readonly logFile: string | null;
-    /** Per lane: metrics in measurements, logs in log records, traces in spans (one per accepted event). */
+    /** Per lane: metrics in measurements, logs in log records, traces in spans (one per accepted event, and each host-made span). */
     readonly signals: { readonly metrics: SignalCounts; readonly logs: SignalCounts; readonly traces: SignalCounts };
     readonly events: EventCounts;
+    readonly spans: SpanCounts;
+    /**
+     * Distinct resources the daemon exports under (one per host, and its own). Past 1024, a new
+     * host's telemetry goes under the daemon's own resource and is counted in `overflow`.
+     */
+    readonly resources: { readonly held: number; readonly overflow: number };
     /**
      * Messages refused as a whole, by reason: `parse_error`, `invalid_request`,
      * `unknown_method`, `invalid_params`, `batch_too_large`, `not_initialized`,
@@ -480,7 +586,7 @@ export namespace DaemonStatus {
     readonly clients: readonly ClientStatus[];
     readonly sessions: SessionCounts;
     /** Hand-off files left by hosts that exited before their records reached the daemon. */
-    readonly handoff: { readonly filesIngested: number; readonly recordsIngested: number; readonly eventsIngested: number; readonly filesRejected: number };
+    readonly handoff: { readonly filesIngested: number; readonly recordsIngested: number; readonly eventsIngested: number; readonly spansIngested: number; readonly filesRejected: number };
     /** Feedback reports in the spool, by state. */
     readonly feedback: FeedbackCounts;
     /** The configuration this daemon runs with, and how its last reload went. */

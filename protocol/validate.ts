@@ -18,14 +18,17 @@ import {
   MAX_FEEDBACK_TAG_VALUE_LENGTH,
   MAX_FEEDBACK_TAGS,
   MAX_METRIC_NAME_LENGTH,
+  MAX_RESOURCE_ATTRIBUTE_LENGTH,
+  MAX_RESOURCE_ATTRIBUTES,
   MAX_SESSION_ATTRIBUTE_LENGTH,
   MAX_SESSION_ATTRIBUTES,
   MAX_SESSION_ID_LENGTH,
   MAX_TAGS_PER_RECORD,
   MAX_TAG_KEY_LENGTH,
   MAX_TAG_VALUE_LENGTH,
+  MAX_TIME_MS,
 } from './limits.js';
-import { FEEDBACK_CATEGORIES, type FeedbackAttachment, type FeedbackSubmit, type Initialize, type MetricKind, type MetricRecord, type MetricRecordBatch, type SessionEnd, type SessionEvent, type SessionEventBatch, type SessionStart } from './methods.js';
+import { FEEDBACK_CATEGORIES, type FeedbackAttachment, type FeedbackSubmit, type Initialize, type MetricKind, type MetricRecord, type MetricRecordBatch, type ResourceAttributes, type SessionEnd, type SessionEvent, type SessionEventBatch, type SessionStart } from './methods.js';
 
 export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
 
@@ -52,7 +55,15 @@ function remember(known: Set<string>, text: string): void {
   known.add(text);
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/** True for a time the daemon can turn into a date: finite, from 0 to {@link MAX_TIME_MS}. */
+export function isEpochMs(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= MAX_TIME_MS;
+}
+
+/** What {@link isEpochMs} asks, as a rejection message says it. */
+export const TIME_RULE = `must be milliseconds since the Unix epoch, from 0 to ${MAX_TIME_MS}`;
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
@@ -154,9 +165,7 @@ export function metricRecordProblem(raw: unknown, index: number): RecordProblem 
     return problem(index, 'invalid_session_id', 'sessionId', `must be a non-empty string of at most ${MAX_SESSION_ID_LENGTH} characters`);
   }
   const time = raw.time;
-  if (time !== undefined && (typeof time !== 'number' || !Number.isFinite(time) || time < 0)) {
-    return problem(index, 'invalid_time', 'time', 'must be a non-negative number of milliseconds since the Unix epoch');
-  }
+  if (time !== undefined && !isEpochMs(time)) return problem(index, 'invalid_time', 'time', TIME_RULE);
   return null;
 }
 
@@ -202,7 +211,7 @@ export interface CheckedBatch {
 }
 
 /** The client's drop counts of a batch (`params.dropped`), or the problem with them. */
-function checkDropped(raw: unknown): Map<string, number> | string {
+export function checkDropped(raw: unknown): Map<string, number> | string {
   const dropped = new Map<string, number>();
   if (raw === undefined) return dropped;
   if (!isPlainObject(raw)) return 'params.dropped: must be an object of counts';
@@ -266,12 +275,18 @@ export function checkInitializeParams(params: unknown): Checked<Initialize.Param
   if (pid !== undefined && (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0)) {
     return { ok: false, message: 'params.processId: must be a positive integer' };
   }
+  const resource = params.resource;
+  if (resource !== undefined) {
+    const found = attributesProblem(resource, 'params.resource', 0, MAX_RESOURCE_ATTRIBUTES, 'the resource', MAX_RESOURCE_ATTRIBUTE_LENGTH);
+    if (typeof found !== 'number') return { ok: false, message: found.message };
+  }
   return {
     ok: true,
     value: {
       protocolVersion: params.protocolVersion,
       clientInfo: { name: info.name as string, version: info.version as string },
       ...(pid === undefined ? {} : { processId: pid }),
+      ...(resource === undefined ? {} : { resource: resource as ResourceAttributes }),
     },
   };
 }
@@ -354,34 +369,47 @@ export function sessionEventProblem(raw: unknown, index: number): RecordProblem 
   const nameProblem = metricNameProblem(raw.name);
   if (nameProblem !== null) return at('name', 'invalid_name', nameProblem);
   const time = raw.time;
-  if (time !== undefined && (typeof time !== 'number' || !Number.isFinite(time) || time < 0)) {
-    return at('time', 'invalid_time', 'must be a non-negative number of milliseconds since the Unix epoch');
-  }
+  // Bounded by the Date range: the daemon turns an event's time into a date and nanoseconds.
+  if (time !== undefined && !isEpochMs(time)) return at('time', 'invalid_time', TIME_RULE);
   const duration = raw.durationMs;
   if (duration !== undefined && (typeof duration !== 'number' || !Number.isFinite(duration) || duration < 0)) {
     return at('durationMs', 'invalid_duration', 'must be a non-negative number of milliseconds');
   }
   let count = 0;
   for (const bag of ATTRIBUTE_BAGS) {
-    const attributes = raw[bag];
-    if (attributes === undefined) continue;
-    if (!isPlainObject(attributes)) return at(bag, 'invalid_attributes', 'must be an object of string, number or boolean values');
-    for (const key in attributes) {
-      if (++count > MAX_EVENT_ATTRIBUTES) return at(bag, 'too_many_attributes', `the event has more than ${MAX_EVENT_ATTRIBUTES} attributes`);
-      if (key.length > MAX_EVENT_ATTRIBUTE_KEY_LENGTH || !ATTRIBUTE_KEY.test(key)) {
-        return at(`${bag}.${JSON.stringify(key.slice(0, 64))}`, 'invalid_attributes', `key must be 1 to ${MAX_EVENT_ATTRIBUTE_KEY_LENGTH} characters of A-Z a-z 0-9 . _ / -`);
-      }
-      const value = attributes[key];
-      if (typeof value === 'string') {
-        if (value.length > MAX_EVENT_ATTRIBUTE_LENGTH) return at(`${bag}.${key}`, 'attribute_too_long', `value of ${value.length} characters exceeds ${MAX_EVENT_ATTRIBUTE_LENGTH}`);
-      } else if (typeof value === 'number') {
-        if (!Number.isFinite(value)) return at(`${bag}.${key}`, 'invalid_attributes', 'must be a finite number');
-      } else if (typeof value !== 'boolean') {
-        return at(`${bag}.${key}`, 'invalid_attributes', 'must be a string, a number or a boolean');
-      }
-    }
+    const found = attributesProblem(raw[bag], `events[${index}].${bag}`, count, MAX_EVENT_ATTRIBUTES, 'the event');
+    if (typeof found !== 'number') return found;
+    count = found;
   }
   return null;
+}
+
+/**
+ * Checks one bag of attributes (string, number or boolean values under keys of the attribute
+ * alphabet), `undefined` being an empty one. `counted` attributes came before it in bags
+ * checked together, of which `max` may be had in all. Returns the count so far, or the problem
+ * with a message naming `field` and the key.
+ */
+export function attributesProblem(attributes: unknown, field: string, counted: number, max: number, owner: string, maxLength = MAX_EVENT_ATTRIBUTE_LENGTH): number | RecordProblem {
+  const at = (where: string, code: RejectionCode, rule: string): RecordProblem => ({ code, message: `${where}: ${rule}` });
+  if (attributes === undefined) return counted;
+  if (!isPlainObject(attributes)) return at(field, 'invalid_attributes', 'must be an object of string, number or boolean values');
+  let count = counted;
+  for (const key in attributes) {
+    if (++count > max) return at(field, 'too_many_attributes', `${owner} has more than ${max} attributes`);
+    if (key.length > MAX_EVENT_ATTRIBUTE_KEY_LENGTH || !ATTRIBUTE_KEY.test(key)) {
+      return at(`${field}.${JSON.stringify(key.slice(0, 64))}`, 'invalid_attributes', `key must be 1 to ${MAX_EVENT_ATTRIBUTE_KEY_LENGTH} characters of A-Z a-z 0-9 . _ / -`);
+    }
+    const value = attributes[key];
+    if (typeof value === 'string') {
+      if (value.length > maxLength) return at(`${field}.${key}`, 'attribute_too_long', `value of ${value.length} characters exceeds ${maxLength}`);
+    } else if (typeof value === 'number') {
+      if (!Number.isFinite(value)) return at(`${field}.${key}`, 'invalid_attributes', 'must be a finite number');
+    } else if (typeof value !== 'boolean') {
+      return at(`${field}.${key}`, 'invalid_attributes', 'must be a string, a number or a boolean');
+    }
+  }
+  return count;
 }
 
 /** Events in `params.events` when it is an array, else 0. */

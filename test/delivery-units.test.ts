@@ -10,6 +10,9 @@ import { openSegmentSpool, type SegmentSpool, type SpooledBatch } from '../daemo
 import { createSignalStats, type SignalStats } from '../daemon/stats.js';
 import { createQueuedLogExporter, createQueuedMetricExporter } from '../daemon/delivery/queued-exporters.js';
 import { journaledEntry, type LaneEntry, laneEntryOf } from '../daemon/event-lanes.js';
+import { byHostResource } from '../daemon/delivery/queued-exporters.js';
+import { openJournal, readJournal } from '../daemon/delivery/journal.js';
+import { createHostResources, RESOURCE_ID_ATTRIBUTE } from '../daemon/host-resources.js';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { ExportResultCode } from '@opentelemetry/core';
 
@@ -328,6 +331,8 @@ function harness(options: Partial<ExportQueueOptions> & { dir?: string; sender?:
 
 const sentTags = (sender: FakeSender): string[] => sender.got.map((text) => text.replace(/\.+$/, ''));
 
+const HOSTS = createHostResources({ environment: 'test', env: {}, onError: () => undefined });
+
 describe('journaled lane entries', () => {
   it('write only how the span differs from the log record, and read back the same entry', () => {
     const entry: LaneEntry = {
@@ -338,15 +343,89 @@ describe('journaled lane entries', () => {
       spanAttributes: { 'deployment.team': 'dev-tools', 'session.id': 's-1', model: 'gpt-5.1', n: 3, ok: true, output: 'kept on the span in this case' },
       parent: null,
       tracestate: 'congo=alpha:one',
+      resource: HOSTS.forHost({ name: 'codex_exec', version: '0.169.0' }),
     };
     const journaled = journaledEntry(entry);
+    // The resource goes by id on the journal line, not in the entry.
+    expect(journaled).not.toHaveProperty('resource');
     expect(journaled).not.toHaveProperty('spanAttributes');
     expect(journaled.spanOmits).toEqual(['user.email']);
     expect(journaled.spanOwn).toEqual({ 'deployment.team': 'dev-tools', output: 'kept on the span in this case' });
     expect(JSON.stringify(journaled).length).toBeLessThan(JSON.stringify(entry).length);
-    expect(laneEntryOf(JSON.parse(JSON.stringify(journaled)) as typeof journaled)).toEqual(entry);
+    expect(laneEntryOf(JSON.parse(JSON.stringify(journaled)) as typeof journaled, entry.resource)).toEqual(entry);
     // An entry an earlier version journaled whole is taken as it is.
-    expect(laneEntryOf(JSON.parse(JSON.stringify(entry)) as typeof journaled)).toEqual(entry);
+    const { resource: _, ...whole } = entry;
+    expect(laneEntryOf(JSON.parse(JSON.stringify(whole)) as typeof journaled, entry.resource)).toEqual(entry);
+  });
+});
+
+describe('host resources', () => {
+  it('gives each host its own resource, clientInfo when it names none, and codexd only as the distribution', () => {
+    const hosts = createHostResources({ environment: 'prod', env: { OTEL_RESOURCE_ATTRIBUTES: 'team=tools,service.name=ignored-for-hosts', OTEL_SERVICE_NAME: 'codexd-laptop' }, onError: () => undefined });
+    const exec = hosts.forHost({ name: 'codex-exec', version: '1.0.0' }, { 'service.name': 'codex_exec', 'service.version': '0.169.0', os: 'linux', env: 'prod' });
+    const tui = hosts.forHost({ name: 'codex-tui', version: '0.169.0' });
+    expect(exec.attributes).toMatchObject({ 'service.name': 'codex_exec', 'service.version': '0.169.0', os: 'linux', env: 'prod', team: 'tools', 'deployment.environment.name': 'prod', 'telemetry.distro.name': 'codexd' });
+    expect(tui.attributes).toMatchObject({ 'service.name': 'codex-tui', 'service.version': '0.169.0', team: 'tools' });
+    expect(hosts.own.attributes['service.name']).toBe('codexd-laptop');
+    // The same host again is the same resource object (the serialisers group by identity).
+    expect(hosts.forHost({ name: 'codex-tui', version: '0.169.0' })).toBe(tui);
+    expect(new Set([hosts.own.id, exec.id, tui.id]).size).toBe(3);
+    expect(hosts.byId(exec.id)).toBe(exec);
+  });
+
+  it('ignores a malformed OTEL_RESOURCE_ATTRIBUTES whole and says why', () => {
+    const problems: string[] = [];
+    const hosts = createHostResources({ environment: 'dev', env: { OTEL_RESOURCE_ATTRIBUTES: 'team=tools,broken' }, onError: (message) => problems.push(message) });
+    expect(hosts.own.attributes).not.toHaveProperty('team');
+    expect(problems).toEqual([expect.stringContaining('OTEL_RESOURCE_ATTRIBUTES: "broken" is not key=value')]);
+  });
+
+  it('exports one request per host, each under its resource, without the id attribute, the records shared out exactly', async () => {
+    const hosts = createHostResources({ environment: 'dev', env: {}, onError: () => undefined });
+    const a = hosts.forHost({ name: 'a', version: '1' });
+    const b = hosts.forHost({ name: 'b', version: '1' });
+    class Reader extends MetricReader {
+      protected override onForceFlush = (): Promise<void> => Promise.resolve();
+      protected override onShutdown = (): Promise<void> => Promise.resolve();
+    }
+    const reader = new Reader();
+    const provider = new MeterProvider({ resource: hosts.own.resource, readers: [reader] });
+    const calls = provider.getMeter('codex').createCounter('codex.tool.call');
+    calls.add(1, { tool: 'shell', [RESOURCE_ID_ATTRIBUTE]: a.id });
+    calls.add(2, { tool: 'shell', [RESOURCE_ID_ATTRIBUTE]: b.id });
+    calls.add(4, { tool: 'shell' });
+    const { resourceMetrics } = await reader.collect();
+    const parts = byHostResource(resourceMetrics, 7, (id) => hosts.byId(id)?.resource);
+    expect(parts.map(([part]) => part.resource)).toEqual(expect.arrayContaining([a.resource, b.resource, hosts.own.resource]));
+    expect(parts.reduce((sum, [, records]) => sum + records, 0)).toBe(7);
+    for (const [part] of parts) {
+      const points = part.scopeMetrics.flatMap((scope) => scope.metrics.flatMap((metric) => metric.dataPoints as { attributes: object; value: unknown }[]));
+      expect(points).toHaveLength(1);
+      expect(points[0]?.attributes).toEqual({ tool: 'shell' });
+      const expected = part.resource === a.resource ? 1 : part.resource === b.resource ? 2 : 4;
+      expect(points[0]?.value).toBe(expected);
+    }
+  });
+
+  it('journals a resource once per file, before the first line that names it, and reads it back', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'codexd-journal-'));
+    try {
+      const journal = openJournal({ dir, counts: { accepted: () => 0, settled: () => 0 }, maxBytes: 1 << 30, onPressure: () => undefined, onError: (message) => expect.fail(message) });
+      const hosts = createHostResources({ environment: 'dev', env: {}, onError: () => undefined });
+      const exec = hosts.forHost({ name: 'codex_exec', version: '0.169.0' });
+      journal.append({ m: [{ name: 'codex.a', kind: 'counter', value: 1 }] }, exec);
+      journal.append({ m: [{ name: 'codex.b', kind: 'counter', value: 1 }] }, exec);
+      journal.append({ m: [{ name: 'codex.c', kind: 'counter', value: 1 }] }, hosts.own);
+      journal.sync();
+      const text = readdirSync(dir).filter((name) => name.endsWith('.jnl')).map((name) => readFileSync(join(dir, name), 'utf8')).join('');
+      expect(text.match(/"d":/g)).toHaveLength(1);
+      const read = readJournal(dir);
+      expect(read.lines.map((line) => line.r)).toEqual([exec.id, exec.id, undefined]);
+      expect(read.resources.get(exec.id)).toEqual(exec.attributes);
+      journal.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -373,7 +452,7 @@ describe('export requests', () => {
     }
     const { resourceMetrics } = await reader.collect();
     const { route, requests } = capture(100_000);
-    const result = await new Promise<number>((resolve) => createQueuedMetricExporter(route).exportCounted(resourceMetrics, 4999, (outcome) => resolve(outcome.code)));
+    const result = await new Promise<number>((resolve) => createQueuedMetricExporter(route, () => undefined).exportCounted(resourceMetrics, 4999, (outcome) => resolve(outcome.code)));
     expect(result).toBe(ExportResultCode.SUCCESS);
     expect(requests.length).toBeGreaterThan(5);
     for (const request of requests) expect(request.text.length).toBeLessThanOrEqual(100_000);

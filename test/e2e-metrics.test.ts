@@ -60,8 +60,14 @@ describe('metrics end to end', () => {
     const points = receiver.points().filter((point) => point.name === 'codex.test.calls');
     expect(new Set(points.map((point) => point.temporality))).toEqual(new Set(['delta']));
     expect(points.every((point) => point.monotonic === true)).toBe(true);
+    // Each client's points under its own resource: its clientInfo is the service, codexd the distribution.
+    for (const name of clients) {
+      const own = points.filter((point) => point.resource['service.name'] === name);
+      expect(own.length).toBeGreaterThan(0);
+      expect(own.every((point) => point.attributes.client === name)).toBe(true);
+    }
     const resource = points[0]?.resource ?? {};
-    expect(resource['service.name']).toBe('codexd');
+    expect(resource['telemetry.distro.name']).toBe('codexd');
     expect(typeof resource['host.name']).toBe('string');
     expect(resource['deployment.environment.name']).toBe('dev');
 

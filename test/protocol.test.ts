@@ -10,6 +10,8 @@ import {
   isValidTracestate,
   MAX_BATCH_EVENTS,
   MAX_BATCH_RECORDS,
+  MAX_RESOURCE_ATTRIBUTE_LENGTH,
+  MAX_TIME_MS,
   metricNameProblem,
   parseTraceparent,
   resolveSocketPath,
@@ -143,6 +145,24 @@ describe('validation', () => {
     expect(checkInitializeParams({ protocolVersion: '1', clientInfo: { name: 'x', version: '1' } })).toMatchObject({ message: 'params.protocolVersion: must be an integer' });
     expect(checkInitializeParams({ protocolVersion: 1, clientInfo: { name: '', version: '1' } })).toMatchObject({ message: 'params.clientInfo.name: must be a non-empty string' });
     expect(checkInitializeParams({ protocolVersion: 1, clientInfo: { name: 'x', version: '1' }, processId: -1 })).toMatchObject({ ok: false });
+  });
+
+  it('takes a host resource in initialize and names a bad attribute', () => {
+    const resource = { 'service.name': 'codex_exec', 'service.version': '0.169.0', os: 'Linux', pid: 42, ci: false };
+    expect(checkInitializeParams({ protocolVersion: 1, clientInfo: { name: 'codex-exec', version: '0.169.0' }, resource })).toEqual({
+      ok: true,
+      value: { protocolVersion: 1, clientInfo: { name: 'codex-exec', version: '0.169.0' }, resource },
+    });
+    expect(checkInitializeParams({ protocolVersion: 1, clientInfo: { name: 'x', version: '1' }, resource: { os: { name: 'Linux' } } })).toEqual({ ok: false, message: 'params.resource.os: must be a string, a number or a boolean' });
+    expect(checkInitializeParams({ protocolVersion: 1, clientInfo: { name: 'x', version: '1' }, resource: { os: 'x'.repeat(MAX_RESOURCE_ATTRIBUTE_LENGTH + 1) } })).toMatchObject({ message: `params.resource.os: value of ${MAX_RESOURCE_ATTRIBUTE_LENGTH + 1} characters exceeds ${MAX_RESOURCE_ATTRIBUTE_LENGTH}` });
+  });
+
+  it('refuses a record or event time past the Date range, which the daemon could not turn into a date', () => {
+    const far = MAX_TIME_MS + 1;
+    const records = checkMetricBatch({ records: [{ name: 'codex.a', kind: 'counter', value: 1, time: far }, { name: 'codex.a', kind: 'counter', value: 1, time: MAX_TIME_MS }] });
+    expect(records.ok && records.value.rejected).toEqual([{ index: 0, code: 'invalid_time', message: `records[0].time: must be milliseconds since the Unix epoch, from 0 to ${MAX_TIME_MS}` }]);
+    const events = checkEventBatch({ events: [{ sessionId: 's', name: 'codex.a', time: far }] });
+    expect(events.ok && events.value.rejected).toEqual([{ index: 0, code: 'invalid_time', message: `events[0].time: must be milliseconds since the Unix epoch, from 0 to ${MAX_TIME_MS}` }]);
   });
 });
 

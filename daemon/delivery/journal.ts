@@ -29,7 +29,22 @@ export const SYNC_INTERVAL_MS = 200;
 /** How often the journal starts a new file (files are deleted whole). */
 export const ROTATE_MS = 2000;
 
-export type JournalLine = { readonly m: readonly unknown[] } | { readonly e: readonly unknown[] };
+/**
+ * A journaled batch of metric records (`m`), a session event's lane entry with the lanes that
+ * took it (`e`), or a host-made span (`s`); `r` is the id of its host's resource when that is not
+ * the daemon's own.
+ */
+export type JournalLine = ({ readonly m: readonly unknown[] } | { readonly e: readonly unknown[] } | { readonly s: unknown }) & { readonly r?: number };
+/**
+ * A resource's attributes under its id (`d`), written in a file before the first line that
+ * names it there: every file declares what it uses, so it replays alone.
+ */
+type ResourceLine = { readonly d: readonly [number, Readonly<Record<string, unknown>>] };
+/** A resource a line is appended with. */
+export interface JournaledResource {
+  readonly id: number;
+  readonly attributes: Readonly<Record<string, unknown>>;
+}
 /** The first line of a file: what each signal had accepted before it. */
 type BaseLine = { readonly b: Readonly<Record<Signal, number>> };
 
@@ -41,8 +56,11 @@ export interface JournalCounts {
 }
 
 export interface Journal {
-  /** Buffers one line; it is on disk within {@link SYNC_INTERVAL_MS}. */
-  append(line: JournalLine): void;
+  /**
+   * Buffers one line; it is on disk within {@link SYNC_INTERVAL_MS}. With a resource other
+   * than the daemon's own (id 0), the line names it by id, declared in the same file.
+   */
+  append(line: JournalLine, resource?: JournaledResource): void;
   /** Writes and syncs what is buffered, now (before a request's answer). */
   sync(): void;
   /** Records have settled: notes it on disk at once, so a crash right after replays none of them. */
@@ -86,31 +104,38 @@ function readSettled(dir: string): Record<Signal, number> {
  * their records past the settled count, event lines only the lanes past it. A torn line (a
  * crash mid-write) is skipped and counted.
  */
-export function readJournal(dir: string): { files: string[]; lines: JournalLine[]; torn: number } {
+export function readJournal(dir: string): { files: string[]; lines: JournalLine[]; torn: number; resources: Map<number, Readonly<Record<string, unknown>>> } {
   const { files, lines, torn } = readJournalFiles(dir);
   const settled = readSettled(dir);
   const seen: Record<Signal, number> = { metrics: 0, logs: 0, traces: 0 };
   const pending: JournalLine[] = [];
+  const resources = new Map<number, Readonly<Record<string, unknown>>>();
   for (const line of lines) {
+    const resource = 'r' in line && typeof line.r === 'number' ? { r: line.r } : {};
     if ('b' in line) {
       for (const signal of SIGNALS) seen[signal] = Math.max(seen[signal], Number((line as BaseLine).b[signal]) || 0);
+    } else if ('d' in line) {
+      const [id, attributes] = (line as ResourceLine).d;
+      if (typeof id === 'number' && typeof attributes === 'object' && attributes !== null) resources.set(id, attributes);
     } else if ('m' in line && Array.isArray(line.m)) {
       const kept = line.m.filter((record) => {
         seen.metrics += measurementsOf(record);
         return seen.metrics > settled.metrics;
       });
-      if (kept.length > 0) pending.push({ m: kept });
+      if (kept.length > 0) pending.push({ m: kept, ...resource });
     } else if ('e' in line && Array.isArray(line.e)) {
       const [entry, taken] = line.e as [unknown, { log?: boolean; span?: boolean }];
       const log = taken?.log === true && ++seen.logs > settled.logs;
       const span = taken?.span === true && ++seen.traces > settled.traces;
-      if (log || span) pending.push({ e: [entry, { log, span }] });
+      if (log || span) pending.push({ e: [entry, { log, span }], ...resource });
+    } else if ('s' in line) {
+      if (++seen.traces > settled.traces) pending.push({ s: line.s, ...resource });
     }
   }
-  return { files, lines: pending, torn };
+  return { files, lines: pending, torn, resources };
 }
 
-function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine | BaseLine)[]; torn: number } {
+function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine | BaseLine | ResourceLine)[]; torn: number } {
   let names: string[];
   try {
     names = readdirSync(dir)
@@ -119,7 +144,7 @@ function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine |
   } catch {
     return { files: [], lines: [], torn: 0 };
   }
-  const lines: (JournalLine | BaseLine)[] = [];
+  const lines: (JournalLine | BaseLine | ResourceLine)[] = [];
   let torn = 0;
   for (const name of names) {
     let text: string;
@@ -131,7 +156,7 @@ function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine |
     for (const raw of text.split('\n')) {
       if (raw === '') continue;
       try {
-        lines.push(JSON.parse(raw) as JournalLine | BaseLine);
+        lines.push(JSON.parse(raw) as JournalLine | BaseLine | ResourceLine);
       } catch {
         torn++;
       }
@@ -151,6 +176,8 @@ export function openJournal(options: JournalOptions): Journal {
   const closed: { path: string; size: number; marks: Record<Signal, number> }[] = [];
   let closedBytes = 0;
   let pressured = false;
+  /** Resources declared in the file being written (or the next one, while none is open). */
+  const declared = new Set<number>();
   /** Records in `buffer`, by signal: accepted already, not yet in a file. */
   const unwritten: Record<Signal, number> = { metrics: 0, logs: 0, traces: 0 };
 
@@ -203,6 +230,8 @@ export function openJournal(options: JournalOptions): Journal {
     closedBytes += current.size;
     current = null;
     pressured = false;
+    // The next file declares again what its lines use.
+    declared.clear();
   }
 
   /** Deletes closed files whose every record has settled, oldest first. */
@@ -236,14 +265,25 @@ export function openJournal(options: JournalOptions): Journal {
   timer.unref();
 
   return {
-    append(line) {
+    append(line, resource) {
       if ('m' in line) for (const record of line.m) unwritten.metrics += measurementsOf(record);
+      else if ('s' in line) unwritten.traces++;
       else {
         const taken = line.e[1] as { log?: boolean; span?: boolean } | undefined;
         if (taken?.log === true) unwritten.logs++;
         if (taken?.span === true) unwritten.traces++;
       }
-      buffer.push(JSON.stringify(line));
+      if (resource === undefined || resource.id === 0) {
+        buffer.push(JSON.stringify(line));
+        return;
+      }
+      if (!declared.has(resource.id)) {
+        declared.add(resource.id);
+        buffer.push(JSON.stringify({ d: [resource.id, resource.attributes] }));
+      }
+      // The id goes in by text: the line is an object, so its JSON ends with its closing brace.
+      const text = JSON.stringify(line);
+      buffer.push(`${text.slice(0, -1)},"r":${resource.id}}`);
     },
     sync() {
       try {

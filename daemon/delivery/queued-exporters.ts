@@ -12,7 +12,10 @@ import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { JsonLogsSerializer, JsonMetricsSerializer, JsonTraceSerializer, ProtobufLogsSerializer, ProtobufMetricsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { AggregationTemporality, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+
+import { RESOURCE_ID_ATTRIBUTE } from '../host-resources.js';
 
 import type { ExportQueue } from './export-queue.js';
 
@@ -74,16 +77,71 @@ function encodeBounded<T>(codec: Codec<T>, batch: T, records: number, format: Wi
   return ok;
 }
 
-function enqueue<T>(route: Route, codec: Codec<T>, batch: T, records: number, what: string, done: (result: ExportResult) => void): void {
+/** Queues `batches` (each with the records it stands for) as one export: all of them, or none when one cannot be serialised. */
+function enqueue<T>(route: Route, codec: Codec<T>, batches: readonly (readonly [T, number])[], what: string, done: (result: ExportResult) => void): void {
   const queue = route.queue;
   if (queue === null) {
-    route.disabled(records);
+    route.disabled(batches.reduce((sum, [, records]) => sum + records, 0));
     return done({ code: ExportResultCode.SUCCESS });
   }
   const requests: [Uint8Array, number][] = [];
-  if (!encodeBounded(codec, batch, records, route.format, route.maxRequestBytes, requests)) return done({ code: ExportResultCode.FAILED, error: new Error(`${what} could not be serialised as OTLP`) });
+  for (const [batch, records] of batches) {
+    if (!encodeBounded(codec, batch, records, route.format, route.maxRequestBytes, requests)) return done({ code: ExportResultCode.FAILED, error: new Error(`${what} could not be serialised as OTLP`) });
+  }
   for (const [bytes, count] of requests) queue.enqueue(bytes, count);
   done({ code: ExportResultCode.SUCCESS });
+}
+
+/**
+ * One collection as one `ResourceMetrics` per host: points are grouped by the resource id they
+ * carry ({@link RESOURCE_ID_ATTRIBUTE}, removed here), points without one stay under the
+ * collection's own resource. The collection's `records` are shared out by points, so the parts
+ * add up to them exactly.
+ */
+export function byHostResource(metrics: ResourceMetrics, records: number, resourceOf: (id: number) => Resource | undefined): [ResourceMetrics, number][] {
+  const groups = new Map<Resource, Map<number, Map<number, DataPoint[]>>>();
+  let carriesIds = false;
+  metrics.scopeMetrics.forEach((scope, scopeIndex) =>
+    scope.metrics.forEach((metric, metricIndex) => {
+      for (const point of metric.dataPoints) {
+        const id = point.attributes[RESOURCE_ID_ATTRIBUTE];
+        let resource = metrics.resource;
+        let kept = point;
+        if (id !== undefined) {
+          carriesIds = true;
+          const { [RESOURCE_ID_ATTRIBUTE]: _, ...attributes } = point.attributes;
+          resource = resourceOf(Number(id)) ?? metrics.resource;
+          kept = { ...point, attributes } as DataPoint;
+        }
+        const byScope = groups.get(resource) ?? new Map<number, Map<number, DataPoint[]>>();
+        groups.set(resource, byScope);
+        const byMetric = byScope.get(scopeIndex) ?? new Map<number, DataPoint[]>();
+        byScope.set(scopeIndex, byMetric);
+        const points = byMetric.get(metricIndex);
+        if (points === undefined) byMetric.set(metricIndex, [kept]);
+        else points.push(kept);
+      }
+    }),
+  );
+  // Only the daemon's own points (or none): the collection goes as it is.
+  if (groups.size === 0 || (groups.size === 1 && groups.has(metrics.resource) && !carriesIds)) return [[metrics, records]];
+  const total = METRICS.units(metrics);
+  let left = records;
+  let index = 0;
+  return [...groups].map(([resource, byScope]) => {
+    const part = { resource, scopeMetrics: rebuildScopes(metrics, byScope) };
+    const share = ++index === groups.size ? left : Math.min(left, Math.round((records * METRICS.units(part)) / Math.max(1, total)));
+    left -= share;
+    return [part, share];
+  });
+}
+
+/** The scopes and metric descriptions of `metrics` holding only the given points. */
+function rebuildScopes(metrics: ResourceMetrics, byScope: Map<number, Map<number, DataPoint[]>>): ResourceMetrics['scopeMetrics'] {
+  return [...byScope].map(([scopeIndex, byMetric]) => {
+    const scope = metrics.scopeMetrics[scopeIndex] as ResourceMetrics['scopeMetrics'][number];
+    return { scope: scope.scope, metrics: [...byMetric].map(([metricIndex, dataPoints]) => ({ ...scope.metrics[metricIndex], dataPoints }) as (typeof scope.metrics)[number]) };
+  });
 }
 
 /** `items` in `parts` runs of about equal length, in order. */
@@ -116,13 +174,7 @@ const METRICS: Codec<ResourceMetrics> = {
         if (list === undefined) byMetric.set(metric, [point]);
         else list.push(point);
       }
-      return {
-        resource: metrics.resource,
-        scopeMetrics: [...scopes].map(([scopeIndex, byMetric]) => {
-          const scope = metrics.scopeMetrics[scopeIndex] as ResourceMetrics['scopeMetrics'][number];
-          return { scope: scope.scope, metrics: [...byMetric].map(([metricIndex, dataPoints]) => ({ ...scope.metrics[metricIndex], dataPoints }) as (typeof scope.metrics)[number]) };
-        }),
-      };
+      return { resource: metrics.resource, scopeMetrics: rebuildScopes(metrics, scopes) };
     });
   },
 };
@@ -139,8 +191,12 @@ const SPANS: Codec<ReadableSpan[]> = {
   split: chunks,
 };
 
-export function createQueuedMetricExporter(route: Route): CountedMetricExporter {
-  const exportCounted = (metrics: ResourceMetrics, records: number, done: (result: ExportResult) => void): void => enqueue(route, METRICS, metrics, records, 'metrics', done);
+/**
+ * `resourceOf` turns the resource id a data point carries into its host's resource: each
+ * collection is exported as one request (or more, when large) per host.
+ */
+export function createQueuedMetricExporter(route: Route, resourceOf: (id: number) => Resource | undefined): CountedMetricExporter {
+  const exportCounted = (metrics: ResourceMetrics, records: number, done: (result: ExportResult) => void): void => enqueue(route, METRICS, byHostResource(metrics, records, resourceOf), 'metrics', done);
   return {
     delivers: true,
     exportCounted,
@@ -156,7 +212,7 @@ export function createQueuedMetricExporter(route: Route): CountedMetricExporter 
 export function createQueuedLogExporter(route: Route): LogRecordExporter & Delivering {
   return {
     delivers: true,
-    export: (logs: ReadableLogRecord[], done) => enqueue(route, LOGS, logs, logs.length, 'logs', done),
+    export: (logs: ReadableLogRecord[], done) => enqueue(route, LOGS, [[logs, logs.length]], 'logs', done),
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve(),
   };
@@ -165,7 +221,7 @@ export function createQueuedLogExporter(route: Route): LogRecordExporter & Deliv
 export function createQueuedSpanExporter(route: Route): SpanExporter & Delivering {
   return {
     delivers: true,
-    export: (spans: ReadableSpan[], done) => enqueue(route, SPANS, spans, spans.length, 'traces', done),
+    export: (spans: ReadableSpan[], done) => enqueue(route, SPANS, [[spans, spans.length]], 'traces', done),
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve(),
   };

@@ -94,7 +94,14 @@ export interface SpanReceived {
   startTimeUnixNano: bigint;
   endTimeUnixNano: bigint;
   attributes: Attributes;
-  events: { name: string; attributes: Attributes }[];
+  events: { name: string; attributes: Attributes; timeUnixNano: bigint }[];
+  /** The proto enum's name: `SPAN_KIND_INTERNAL`, `SPAN_KIND_SERVER`, ... */
+  kind: string;
+  /** `STATUS_CODE_UNSET`, `STATUS_CODE_OK` or `STATUS_CODE_ERROR`, and the message. */
+  status: { code: string; message: string };
+  links: { traceId: string; spanId: string; traceState: string; attributes: Attributes }[];
+  /** The span's 32-bit flags: W3C trace flags in the low byte. */
+  flags: number;
   resource: Attributes;
   scope: string;
 }
@@ -609,7 +616,21 @@ function flattenTracesRequest(request: unknown): SpanReceived[] {
           startTimeUnixNano: toBigInt(field(span, 'start_time_unix_nano'), 'Span.start_time_unix_nano'),
           endTimeUnixNano: toBigInt(field(span, 'end_time_unix_nano'), 'Span.end_time_unix_nano'),
           attributes: attributesToJs(field(span, 'attributes')),
-          events: list(field(span, 'events')).map((event) => ({ name: str(field(event, 'name')), attributes: attributesToJs(field(event, 'attributes')) })),
+          events: list(field(span, 'events')).map((event) => ({
+            name: str(field(event, 'name')),
+            attributes: attributesToJs(field(event, 'attributes')),
+            timeUnixNano: toBigInt(field(event, 'time_unix_nano'), 'Span.Event.time_unix_nano'),
+          })),
+          // enums: String gives the proto names (SPAN_KIND_SERVER, STATUS_CODE_ERROR).
+          kind: str(field(span, 'kind')),
+          status: { code: str(field(field(span, 'status'), 'code')), message: str(field(field(span, 'status'), 'message')) },
+          links: list(field(span, 'links')).map((link) => ({
+            traceId: hex(field(link, 'trace_id')),
+            spanId: hex(field(link, 'span_id')),
+            traceState: str(field(link, 'trace_state')),
+            attributes: attributesToJs(field(link, 'attributes')),
+          })),
+          flags: Number(field(span, 'flags') ?? 0),
           resource,
           scope,
         });
