@@ -58,6 +58,14 @@ export function formatStatus(status: DaemonStatus.Result): string {
     ...(Object.keys(events.derivationsMissed ?? {}).length > 0 ? [`metrics not derived${reasons(events.derivationsMissed)}`] : []),
   ];
   if (eventNotes.length > 0) lines.push(`events: ${eventNotes.join('; ')}`);
+  // A daemon older than these fields leaves them out of its status.
+  const spans = status.spans ?? { laneOverrides: {}, withSession: 0 };
+  const spanNotes = [
+    ...(Object.keys(spans.laneOverrides).length > 0 ? [`log-only fields kept off${reasons(spans.laneOverrides)}`] : []),
+    ...(spans.withSession > 0 ? [`${spans.withSession} with a session's context`] : []),
+  ];
+  if (spanNotes.length > 0) lines.push(`host spans: ${spanNotes.join('; ')}`);
+  if ((status.resources?.overflow ?? 0) > 0) lines.push(`resources: ${status.resources.held} held; ${status.resources.overflow} hosts past the bound went under the daemon's own`);
   const sessions = status.sessions;
   lines.push(`sessions: ${sessions.active} active (${sessions.started} started, ${sessions.ended} ended, ${sessions.expired} expired)`);
   const feedback = status.feedback;
@@ -105,8 +113,17 @@ export function formatStatus(status: DaemonStatus.Result): string {
   else {
     lines.push(
       table([
-        ['client', 'version', 'pid', 'connected', 'records', 'events'],
-        ...status.clients.map((client) => [client.name, client.version, client.pid === null ? '-' : String(client.pid), client.connectedAt, String(client.recordsReceived), String(client.eventsReceived)]),
+        ['client', 'version', 'service', 'pid', 'connected', 'records', 'events', 'spans'],
+        ...status.clients.map((client) => [
+          client.name,
+          client.version,
+          client.serviceName || '-',
+          client.pid === null ? '-' : String(client.pid),
+          client.connectedAt,
+          String(client.recordsReceived),
+          String(client.eventsReceived),
+          String(client.spansReceived ?? 0),
+        ]),
       ]),
     );
   }

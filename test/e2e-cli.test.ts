@@ -78,7 +78,7 @@ describe('codexd command line', () => {
     expect(table.stdout).toMatch(/^codexd \d+\.\d+\.\d+ \(protocol 1\), pid \d+, up \d+s\n/);
     expect(table.stdout).toMatch(/metrics\s+2\s+0\s+0\s+2\s+0\n/);
     expect(table.stdout).toContain(`file      metrics  ok     ${dir}`);
-    expect(table.stdout).toMatch(/codexd-cli\s+\d+\.\d+\.\d+\s+\d+/);
+    expect(table.stdout).toMatch(/codexd-cli\s+\d+\.\d+\.\d+\s+codexd-cli\s+\d+/);
 
     const json = JSON.parse((await runCli(home, ['status', '--json'])).stdout) as { pid: number; socketPath: string };
     expect(json.pid).toBe(daemon.child.pid);

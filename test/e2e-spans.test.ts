@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { type DaemonStatus, ErrorCodes, type HostSpan, MAX_BATCH_SPANS, MAX_SPAN_EVENTS } from '../protocol/index.js';
-import { createTestHome, type DaemonProcess, grpcConfig, startDaemonProcess, type TestHome } from './support/daemon.js';
+import { createTestHome, type DaemonProcess, grpcConfig, runCli, startDaemonProcess, type TestHome } from './support/daemon.js';
 import { type OtlpReceiver, type SpanReceived, startOtlpReceiver } from './support/otlp-receiver.js';
 import { openRawPeer, type RawPeer } from './support/raw-client.js';
 
@@ -125,6 +125,9 @@ describe('host-made spans', () => {
     expect(status.signals.traces).toMatchObject({ received: 3, accepted: 3, exported: 3, rejectedTotal: 0 });
     expect(status.spans.laneOverrides).toEqual({ prompt: 1, output: 1 });
     expect(status.clients.find((client) => client.name === 'codex-exec')).toMatchObject({ spansReceived: 3, serviceName: 'codex_exec' });
+    const printed = await runCli(home as TestHome, ['status']);
+    expect(printed.stdout).toContain('host spans: log-only fields kept off');
+    expect(printed.stdout).toMatch(/codex-exec\s+9\.9\.9\s+codex_exec\s/);
   });
 
   it('gives a session its trace-safe context on the spans that name it, never its log-only fields', async () => {
