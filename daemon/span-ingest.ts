@@ -59,7 +59,11 @@ export function createSpanIngest(options: SpanIngestOptions): SpanIngest {
     // The configured span attributes first, then the session's context, then the host's own;
     // what the daemon adds on purpose (which session, which client) comes last.
     const attributes: Attributes = { ...policy.spanAttributes };
-    if (session !== undefined) traceSafe(session.attributes, attributes);
+    if (session !== undefined) {
+      // The session's log-only context (account, email) is kept off as it is for its events:
+      // where it belongs, not something a host put in the wrong place, so not counted.
+      for (const key in session.attributes) if (!logOnly.has(key)) attributes[key] = session.attributes[key];
+    }
     traceSafe(span.attributes, attributes);
     if (session !== undefined) {
       attributes['session.id'] = session.id;
