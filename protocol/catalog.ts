@@ -149,9 +149,11 @@ const TOKEN_COUNT_FIELDS: readonly EventField[] = [
 
 /**
  * The events under Codex 0.169's field names (codex-rs `otel` crate, `SessionTelemetry`). The
- * lanes follow Codex's own split: what Codex writes to logs only is `log_only` here.
+ * lanes follow Codex's own split: what Codex writes to logs only is `log_only` here. Made by a
+ * call marked pure: its arrays spread shared field lists, which a bundler cannot prove free of
+ * side effects, and the thin client's bundle must not carry the catalog.
  */
-export const EVENT_CATALOG: readonly EventDefinition[] = [
+export const EVENT_CATALOG: readonly EventDefinition[] = /* @__PURE__ */ (() => [
   {
     name: 'codex.conversation_starts',
     description: 'A conversation starts, with its configuration. Codex writes the MCP server names and the profile to logs only, and their count and presence to traces.',
@@ -268,7 +270,7 @@ export const EVENT_CATALOG: readonly EventDefinition[] = [
     derives: ['codex.turn.ttft.duration_ms'],
     fields: [field('duration_ms', 'trace_safe', 'Time to first token.')],
   },
-];
+])();
 
 let logOnly: ReadonlySet<string> | undefined;
 let redactions: ReadonlyMap<string, Redaction> | undefined;
