@@ -10,7 +10,7 @@
  */
 import type { Socket } from 'node:net';
 
-import { type ClientInfo, createFrameDecoder, DaemonShutdown, encodeFrame, Initialize, type Limits, PACKAGE_VERSION, PROTOCOL_VERSION } from '../protocol/index.js';
+import { type ClientInfo, createFrameDecoder, DaemonShutdown, encodeFrame, Initialize, type Limits, PACKAGE_VERSION, PROTOCOL_VERSION, type ResourceAttributes } from '../protocol/index.js';
 import { type DaemonSpawner, SPAWN_DEADLINE_MS } from './daemon-spawner.js';
 
 /** Reconnect backoff bounds. */
@@ -26,6 +26,8 @@ export const FIRST_CLIENT_REQUEST_ID = 16;
 export interface DaemonLinkOptions {
   readonly socketPath: string;
   readonly clientInfo: ClientInfo;
+  /** The host's resource, sent in every `initialize`; already checked by the client. */
+  readonly resource?: ResourceAttributes | undefined;
   /** `null` when the client may not start daemons (then it also never replaces one). */
   readonly spawner: DaemonSpawner | null;
   readonly report: (kind: string, message: string) => void;
@@ -155,7 +157,12 @@ export function createDaemonLink(options: DaemonLinkOptions): DaemonLink {
           jsonrpc: '2.0',
           id: INITIALIZE_ID,
           method: Initialize.method,
-          params: { protocolVersion: PROTOCOL_VERSION, clientInfo: options.clientInfo, processId: process.pid },
+          params: {
+            protocolVersion: PROTOCOL_VERSION,
+            clientInfo: options.clientInfo,
+            processId: process.pid,
+            ...(options.resource === undefined ? {} : { resource: options.resource }),
+          } satisfies Initialize.Params,
         }),
       );
     });

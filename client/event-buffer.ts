@@ -69,6 +69,11 @@ export function createEventBuffer(maxEvents: number, maxChars: number): EventBuf
   };
 }
 
+/** `text` cut to `max` characters, the cut marked with {@link TRUNCATION_MARK}; the same string when it fits. */
+export function cutText(text: string, max: number): string {
+  return text.length <= max ? text : text.slice(0, max - TRUNCATION_MARK.length) + TRUNCATION_MARK;
+}
+
 /** The bag with string values longer than the limit cut and marked; the same object when none is. */
 function cut(attributes: EventAttributes | undefined): EventAttributes | undefined {
   if (attributes === undefined) return undefined;
@@ -77,7 +82,7 @@ function cut(attributes: EventAttributes | undefined): EventAttributes | undefin
     const value = attributes[key];
     if (typeof value !== 'string' || value.length <= MAX_EVENT_ATTRIBUTE_LENGTH) continue;
     copy ??= { ...attributes };
-    copy[key] = value.slice(0, MAX_EVENT_ATTRIBUTE_LENGTH - TRUNCATION_MARK.length) + TRUNCATION_MARK;
+    copy[key] = cutText(value, MAX_EVENT_ATTRIBUTE_LENGTH);
   }
   return copy ?? attributes;
 }

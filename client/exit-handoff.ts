@@ -5,27 +5,14 @@
  */
 import type { Socket } from 'node:net';
 
-import { type ClientInfo, type MetricRecord, RUNTIME_FILES, type SessionEvent, type SessionStart } from '../protocol/index.js';
+import { type Handoff, RUNTIME_FILES } from '../protocol/index.js';
 
 /** Longest a host's exit may spend writing to the socket before handing the rest over as a file. */
 export const EXIT_WRITE_DEADLINE_MS = 250;
 /** Hand-off files allowed to wait for a daemon; beyond it records are dropped (and counted by the client). */
 export const MAX_HANDOFF_FILES = 256;
 
-/** A hand-off file's content. */
-export interface Handoff {
-  readonly version: 1;
-  readonly clientInfo: ClientInfo;
-  readonly pid: number;
-  readonly records: readonly MetricRecord[];
-  readonly events?: readonly SessionEvent[];
-  /** The host's live sessions, registered before its records and events are ingested. */
-  readonly sessions?: readonly SessionStart.Params[];
-  /** Records the host dropped, by reason. */
-  readonly dropped?: Readonly<Record<string, number>>;
-  /** Events the host dropped, by reason. */
-  readonly eventsDropped?: Readonly<Record<string, number>>;
-}
+export type { Handoff } from '../protocol/index.js';
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 

@@ -8,6 +8,8 @@
  * telemetry.counter('codex.tool.call', 1, { tool: 'shell', status: 'ok' });
  * const session = telemetry.session({ sessionId: 'thread-1', attributes: { model: 'gpt-5.1-codex' } });
  * session.event('codex.tool_result', { traceSafe: { tool_name: 'shell', success: true }, durationMs: 42 });
+ * const turn = session.startSpan('turn', { kind: 'server', parent: process.env.TRACEPARENT });
+ * turn.setAttribute('turn.id', 'turn-1').end();
  * await telemetry.close();
  * ```
  */
@@ -24,7 +26,11 @@ export {
   DEFAULT_CLOSE_TIMEOUT_MS,
   DEFAULT_MAX_BUFFERED_EVENTS,
   DEFAULT_MAX_BUFFERED_RECORDS,
+  DEFAULT_MAX_BUFFERED_SPANS,
+  type SpanStats,
   type Tags,
   type TelemetryClient,
   type Timer,
 } from './telemetry-client.js';
+export type { ClientSpan, SpanAttributes, SpanContext, SpanLinkOptions, SpanOptions } from './span.js';
+export type { AttributeValue, ResourceAttributes, SpanKindName, SpanStatus, SpanStatusCode } from '../protocol/index.js';

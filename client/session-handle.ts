@@ -5,6 +5,7 @@
  * client's, reached through {@link SessionDeps}.
  */
 import { checkSessionStartParams, type EventAttributes, type MetricKind, type SessionStart, type SessionSummary } from '../protocol/index.js';
+import type { ClientSpan, SpanOptions } from './span.js';
 
 export type Tags = Readonly<Record<string, string>>;
 
@@ -31,7 +32,10 @@ export interface EventFields {
 
 /** A start-up phase being timed. */
 export interface Phase {
-  /** Sends `codex.startup_phase` with the elapsed time and `status` and returns the milliseconds; later calls do nothing. */
+  /**
+   * Sends `codex.startup_phase` with the elapsed time, `startup.phase` and `startup.status` (as
+   * Codex does) and returns the milliseconds; later calls do nothing.
+   */
   end(status?: string): number | undefined;
 }
 
@@ -60,6 +64,12 @@ export interface SessionHandle {
   /** Sends `codex.turn_ttft`: the time to the first token of a turn. */
   ttft(durationMs: number, fields?: EventFields): void;
   /**
+   * Starts a span of this session (`sessionId` on the span: the daemon adds the session's
+   * context to it). Never throws. A span ending after the session's `end()` is dropped and
+   * counted (`unknown_session`): the daemon no longer knows the session.
+   */
+  startSpan(name: string, options?: SpanOptions): ClientSpan;
+  /**
    * The daemon's runtime summary of this session, after everything sent before the call; `null`
    * when the daemon does not answer within the request timeout. Never rejects.
    */
@@ -76,6 +86,9 @@ export interface SessionDeps {
   drop(reason: string, count: number, message: string): void;
   dropEvents(reason: string, count: number, message: string): void;
   report(kind: string, message: string): void;
+  startSpan(name: string, options: SpanOptions | undefined, sessionId: string): ClientSpan;
+  /** Counts a span that may not be recorded and returns a non-recording one in its place. */
+  refuseSpan(reason: string, message: string, options: SpanOptions | undefined): ClientSpan;
   /** Registers the session and queues its `session/start`. */
   start(params: SessionStart.Params): void;
   /** Forgets the session and queues its `session/end` behind everything it sent. */
@@ -97,6 +110,7 @@ function invalidSession(options: SessionOptions, message: string, deps: SessionD
     event: dropEvent,
     startPhase: () => ({ end: () => (dropEvent(), undefined) }),
     ttft: dropEvent,
+    startSpan: (_name, spanOptions) => deps.refuseSpan('invalid_session_id', 'codexd: a span of an invalid session was dropped', spanOptions),
     summary: () => Promise.resolve(null),
     end: () => undefined,
   };
@@ -133,13 +147,18 @@ export function createSessionHandle(options: SessionOptions, deps: SessionDeps):
           if (done) return undefined;
           done = true;
           const durationMs = performance.now() - started;
-          event('codex.startup_phase', { traceSafe: { phase, status, duration_ms: durationMs }, durationMs });
+          // Codex 0.169's keys, which the daemon derives codex.startup.phase.duration_ms from.
+          event('codex.startup_phase', { traceSafe: { 'startup.phase': phase, 'startup.status': status, duration_ms: durationMs }, durationMs });
           return durationMs;
         },
       };
     },
     ttft(durationMs, fields) {
       event('codex.turn_ttft', { ...fields, traceSafe: { ...fields?.traceSafe, duration_ms: durationMs }, durationMs });
+    },
+    startSpan(name, spanOptions) {
+      if (ended) return deps.refuseSpan('unknown_session', `codexd: session ${sessionId} has ended; dropping its spans`, spanOptions);
+      return deps.startSpan(name, spanOptions, sessionId);
     },
     // The daemon keeps a summary past the session's end: a TUI may ask once it has ended it.
     summary: () => deps.summary(sessionId),

@@ -7,10 +7,12 @@
  *   counter() --> RecordBuffer --(setImmediate)--> metric/record notification --> socket
  *                  (bounded, counters summed)         (split to fit the limits)   ^
  *   session.event() --> EventBuffer ---------------> session/event notification --+
- *                        (bounded, long values cut)
+ *                        (bounded, long values cut)                               |
+ *   startSpan() ... span.end() --> SpanBuffer -----> trace/span notification -----+
+ *    (span.ts: ids, checks)      (bounded, ended spans only)                      |
  *   session start/end, summary() --> frame queue, in order with the batches ------+
  *
- * Session handles are session-handle.ts.
+ * Session handles are session-handle.ts; spans are span.ts, their queue span-buffer.ts.
  * The connection itself (initialize, reconnecting, starting the daemon when nobody answers,
  * replacing an older one) is daemon-link.ts; records keep buffering meanwhile. When the host
  * exits, what is still buffered or queued is written synchronously, or handed over as a file
@@ -21,14 +23,19 @@
  * milliseconds (measured in bench/).
  */
 import {
+  attributesProblem,
   type ClientInfo,
   checkFeedbackParams,
   encodeFrame,
   ErrorCodes,
   FeedbackSubmit,
+  type HostSpan,
   MAX_BATCH_EVENTS,
   MAX_BATCH_RECORDS,
+  MAX_BATCH_SPANS,
   MAX_MESSAGE_BYTES,
+  MAX_RESOURCE_ATTRIBUTE_LENGTH,
+  MAX_RESOURCE_ATTRIBUTES,
   type MetricKind,
   type MetricRecord,
   MetricRecordBatch,
@@ -36,6 +43,7 @@ import {
   batchEnd,
   metricNameProblem,
   type RejectionCode,
+  type ResourceAttributes,
   resolveSocketPath,
   runtimeFolder,
   SessionEnd,
@@ -45,6 +53,7 @@ import {
   SessionStart,
   SessionSummary,
   tagsProblem,
+  TraceSpanBatch,
 } from '../protocol/index.js';
 import { createDaemonLink, FIRST_CLIENT_REQUEST_ID } from './daemon-link.js';
 import { createEventBuffer, withValuesCut } from './event-buffer.js';
@@ -52,8 +61,10 @@ import { createSessionHandle, type EventFields, type SessionHandle, type Session
 
 export type { EventFields, Phase, SessionHandle, SessionOptions, Tags, Timer } from './session-handle.js';
 import { createDaemonSpawner } from './daemon-spawner.js';
-import { EXIT_WRITE_DEADLINE_MS, socketInternals, writeAllSync, writeHandoffFile } from './exit-handoff.js';
+import { EXIT_WRITE_DEADLINE_MS, type Handoff, socketInternals, writeAllSync, writeHandoffFile } from './exit-handoff.js';
 import { createRecordBuffer } from './record-buffer.js';
+import { type ClientSpan, createSpanRecorder, type SpanOptions } from './span.js';
+import { createSpanBuffer } from './span-buffer.js';
 
 /** Records held while the daemon is unreachable or slow; beyond it new records are dropped and counted. */
 export const DEFAULT_MAX_BUFFERED_RECORDS = 10_000;
@@ -61,6 +72,10 @@ export const DEFAULT_MAX_BUFFERED_RECORDS = 10_000;
 export const DEFAULT_MAX_BUFFERED_EVENTS = 2000;
 /** Characters (keys and string values) the queued events may hold in all. */
 const MAX_BUFFERED_EVENT_CHARS = 16 * 1024 * 1024;
+/** Ended spans held while the daemon is unreachable or slow; beyond it newly ended spans are dropped and counted. */
+export const DEFAULT_MAX_BUFFERED_SPANS = 5000;
+/** Characters (names, keys and string values) the queued spans may hold in all. */
+const MAX_BUFFERED_SPAN_CHARS = 16 * 1024 * 1024;
 /** How long `close()` and `flush()` wait for a connection before giving up on what is buffered. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 2000;
 /** How long `summary()` waits for the daemon's answer. */
@@ -86,6 +101,14 @@ export interface ClientOptions {
   readonly socketPath?: string;
   readonly maxBufferedRecords?: number;
   readonly maxBufferedEvents?: number;
+  readonly maxBufferedSpans?: number;
+  /**
+   * The host's OpenTelemetry resource (`service.name`, `service.version`, ...), sent in
+   * `initialize` on every connection and written into hand-off files: everything this client
+   * sends is exported under it. Without it the daemon uses `clientInfo`'s name and version. An
+   * invalid resource is reported once through `onError` and left out.
+   */
+  readonly resource?: ResourceAttributes;
   readonly closeTimeoutMs?: number;
   /** Called once per kind of problem (daemon unreachable, buffer full, invalid record). */
   readonly onError?: (message: string) => void;
@@ -108,6 +131,25 @@ export interface ClientStats {
   readonly handedOff: number;
   /** The same counts for session events. */
   readonly events: { readonly buffered: number; readonly sent: number; readonly dropped: Readonly<Record<string, number>>; readonly handedOff: number };
+  /** The same counts for ended spans, and more. */
+  readonly spans: SpanStats;
+}
+
+export interface SpanStats {
+  /** Ended spans waiting to be sent. */
+  readonly buffered: number;
+  readonly sent: number;
+  /**
+   * Spans not sent, by reason: `client_buffer_full`, `client_undeliverable`, `client_span_open`
+   * (still open at exit or `close()`), `not_sampled` (under an unsampled parent; the one reason
+   * not reported to the daemon, whose protocol has no such client reason), or a rejection code.
+   */
+  readonly dropped: Readonly<Record<string, number>>;
+  readonly handedOff: number;
+  /** Spans started and not yet ended. */
+  readonly open: number;
+  /** Parts of spans left out, by rejection code: bad attributes, events, links, statuses or kinds, and malformed parents (`invalid_trace_context`). */
+  readonly ignored: Readonly<Record<string, number>>;
 }
 
 export interface TelemetryClient {
@@ -121,6 +163,12 @@ export interface TelemetryClient {
   histogram(name: string, value: number, tags?: Tags): void;
   gauge(name: string, value: number, tags?: Tags): void;
   startTimer(name: string, tags?: Tags): Timer;
+  /**
+   * Starts a span; `span.end()` queues it for the daemon, which exports it under the ids minted
+   * here. Never throws. A span still open at exit or `close()` is never sent, only counted
+   * (`client_span_open`).
+   */
+  startSpan(name: string, options?: SpanOptions): ClientSpan;
   /**
    * Submits a feedback report (`feedback/submit`), sent after everything recorded so far so
    * that `includeLogs` picks up the session's latest events. Resolves with the report's id once
@@ -138,17 +186,31 @@ export interface TelemetryClient {
   stats(): ClientStats;
 }
 
-/** An encoded message and what it carries: a `metric/record` or `session/event` batch, or a control message. */
+/** What a frame carries: a batch of one kind of telemetry, or a control message (session/start, session/end, a request). */
+type FrameKind = 'records' | 'events' | 'spans' | 'control';
+
+/** An encoded message and what it carries: a `metric/record`, `session/event` or `trace/span` batch, or a control message. */
 interface Frame {
   readonly frame: Buffer;
+  readonly kind: FrameKind;
   readonly records: MetricRecord[];
   readonly events: SessionEvent[];
-  /** The drop counts it reports, to put back if the frame is never sent. */
+  readonly spans: HostSpan[];
+  /** The drop counts it reports (of its kind of telemetry), to put back if the frame is never sent. */
   readonly dropped: Readonly<Record<string, number>> | undefined;
-  /** Whether `dropped` counts events (a `session/event` batch) rather than records. */
-  readonly droppedAreEvents: boolean;
   /** Measurements in `records` (each histogram value counts). */
   readonly measurements: number;
+}
+
+const BATCH_METHODS = { records: MetricRecordBatch.method, events: SessionEventBatch.method, spans: TraceSpanBatch.method } as const;
+
+/** The resource as given when the protocol takes it, copied; `undefined` (reported) when it does not. */
+function checkedResource(resource: ResourceAttributes | undefined, report: (kind: string, message: string) => void): ResourceAttributes | undefined {
+  if (resource === undefined) return undefined;
+  const problem = attributesProblem(resource, 'resource', 0, MAX_RESOURCE_ATTRIBUTES, 'the resource', MAX_RESOURCE_ATTRIBUTE_LENGTH);
+  if (typeof problem === 'number') return { ...resource };
+  report('invalid_resource', `codexd: ${problem.message}; sending without a resource (the daemon uses clientInfo)`);
+  return undefined;
 }
 
 /** `os.tmpdir()` on POSIX, without loading node:os (2 ms of a host's start-up). */
@@ -202,6 +264,15 @@ export function createClient(options: ClientOptions): TelemetryClient {
   let eventsSent = 0;
   let eventsHandedOff = 0;
   let maxEvents = MAX_BATCH_EVENTS;
+  const spans = createSpanBuffer(options.maxBufferedSpans ?? DEFAULT_MAX_BUFFERED_SPANS, MAX_BUFFERED_SPAN_CHARS);
+  const spansDropped = new Map<string, number>();
+  const unreportedSpans = new Map<string, number>();
+  const spansIgnored = new Map<string, number>();
+  let spansSent = 0;
+  let spansHandedOff = 0;
+  let maxSpans = MAX_BATCH_SPANS;
+  /** False on a connection to a daemon of a release without `trace/span` (no `maxBatchSpans` in its limits). */
+  let daemonTakesSpans = true;
   /** Requests sent (or queued) and not answered yet: id -> resolver. */
   const requests = new Map<number, (answer: Answer) => void>();
   let nextRequestId = FIRST_CLIENT_REQUEST_ID;
@@ -245,21 +316,59 @@ export function createClient(options: ClientOptions): TelemetryClient {
     report(`event_${reason}`, message);
   }
 
+  function dropSpans(reason: string, count: number, message: string): void {
+    spansDropped.set(reason, (spansDropped.get(reason) ?? 0) + count);
+    unreportedSpans.set(reason, (unreportedSpans.get(reason) ?? 0) + count);
+    report(`span_${reason}`, message);
+  }
+
+  const spanRecorder = createSpanRecorder({
+    drop: dropSpans,
+    notSampled() {
+      // The caller chose not to sample: nothing to report, and `not_sampled` is no client reason the daemon takes.
+      spansDropped.set('not_sampled', (spansDropped.get('not_sampled') ?? 0) + 1);
+    },
+    ignore(reason, message) {
+      spansIgnored.set(reason, (spansIgnored.get(reason) ?? 0) + 1);
+      report(`span_part_${reason}`, message);
+    },
+    isLive: (sessionId) => sessions.has(sessionId),
+    finish(span, weight) {
+      if (!spans.add(span, weight)) {
+        dropSpans('client_buffer_full', 1, `codexd: client span buffer full (${options.maxBufferedSpans ?? DEFAULT_MAX_BUFFERED_SPANS} spans); dropping newly ended spans until the daemon catches up`);
+        return;
+      }
+      if (link.socket === null) return;
+      if (spans.size >= maxSpans) drain();
+      else schedule();
+    },
+  });
+
+  /** Counts the spans still open as never to be sent: at exit, or at `close()`. */
+  function abandonOpenSpans(): void {
+    const open = spanRecorder.close();
+    if (open > 0) dropSpans('client_span_open', open, `codexd: ${open} spans were still open when the client closed; they are not sent (their end is unknown)`);
+  }
+
   function wakeWriters(): void {
     const waiters = writeWaiters;
     writeWaiters = [];
     for (const wake of waiters) wake();
   }
 
+  const resource = checkedResource(options.resource, report);
   const link = createDaemonLink({
     socketPath,
     clientInfo: options.clientInfo,
+    resource,
     spawner: spawnEnabled ? createDaemonSpawner({ socketPath, runtimeDir, report, ...(options.daemonCommand === undefined ? {} : { command: options.daemonCommand }) }) : null,
     report,
     onReady(_socket, limits) {
       maxBatch = Math.min(MAX_BATCH_RECORDS, limits.maxBatchRecords);
       maxBytes = Math.min(MAX_MESSAGE_BYTES, limits.maxMessageBytes);
       maxEvents = Math.min(MAX_BATCH_EVENTS, limits.maxBatchEvents ?? MAX_BATCH_EVENTS);
+      daemonTakesSpans = typeof limits.maxBatchSpans === 'number';
+      maxSpans = Math.min(MAX_BATCH_SPANS, limits.maxBatchSpans ?? MAX_BATCH_SPANS);
       // A new connection may be a new daemon: it must know the sessions before their records.
       pendingFrames.unshift(...[...sessions.values()].map((params) => control(SessionStart.method, params)));
       drain();
@@ -283,13 +392,18 @@ export function createClient(options: ClientOptions): TelemetryClient {
    */
   function control(method: string, params: object, id?: number): Frame {
     const message = id === undefined ? { jsonrpc: '2.0', method, params } : { jsonrpc: '2.0', id, method, params };
-    return { frame: encodeFrame(message), records: [], events: [], dropped: undefined, droppedAreEvents: false, measurements: 0 };
+    return { frame: encodeFrame(message), kind: 'control', records: [], events: [], spans: [], dropped: undefined, measurements: 0 };
   }
 
   function schedule(): void {
     if (link.socket === null || scheduled) return;
     scheduled = true;
     setImmediate(tick);
+  }
+
+  /** The drop counts of a kind of telemetry not yet reported to the daemon. */
+  function unreportedOf(kind: FrameKind): Map<string, number> {
+    return kind === 'events' ? unreportedEvents : kind === 'spans' ? unreportedSpans : unreported;
   }
 
   /** Encodes records as `metric/record` notifications, split to fit the daemon's message limit. */
@@ -302,20 +416,24 @@ export function createClient(options: ClientOptions): TelemetryClient {
     batchFrames('events', batch, out);
   }
 
+  /** Encodes spans as `trace/span` notifications, split to fit the daemon's message limit. */
+  function spanFrames(batch: HostSpan[], out: Frame[]): void {
+    batchFrames('spans', batch, out);
+  }
+
   /**
    * Encodes one batch with the drop counts not yet reported; a batch too big for one message
    * (long tags or values) is sent in halves, and a single item that alone is too big is dropped
    * and counted, since the daemon would close the connection on it.
    */
-  function batchFrames(kind: 'records' | 'events', items: MetricRecord[] | SessionEvent[], out: Frame[]): void {
-    const isEvents = kind === 'events';
-    const counts = isEvents ? unreportedEvents : unreported;
-    const params: { records?: unknown[]; events?: unknown[]; dropped?: Record<string, number> } = { [kind]: items };
+  function batchFrames(kind: 'records' | 'events' | 'spans', items: MetricRecord[] | SessionEvent[] | HostSpan[], out: Frame[]): void {
+    const counts = unreportedOf(kind);
+    const params: { records?: unknown[]; events?: unknown[]; spans?: unknown[]; dropped?: Record<string, number> } = { [kind]: items };
     if (counts.size > 0) {
       params.dropped = Object.fromEntries(counts);
       counts.clear();
     }
-    const frame = encodeFrame({ jsonrpc: '2.0', method: isEvents ? SessionEventBatch.method : MetricRecordBatch.method, params });
+    const frame = encodeFrame({ jsonrpc: '2.0', method: BATCH_METHODS[kind], params });
     if (frame.byteLength > maxBytes) {
       for (const [reason, count] of Object.entries(params.dropped ?? {})) counts.set(reason, (counts.get(reason) ?? 0) + count);
       const half = items.length >> 1;
@@ -323,22 +441,44 @@ export function createClient(options: ClientOptions): TelemetryClient {
         batchFrames(kind, items.slice(0, half) as typeof items, out);
         batchFrames(kind, items.slice(half) as typeof items, out);
       } else {
-        const message = `codexd: one ${isEvents ? 'event' : 'record'} is larger than the daemon's message limit of ${maxBytes} bytes; dropped`;
-        if (isEvents) dropEvents('client_undeliverable', 1, message);
+        const noun = kind === 'records' ? 'record' : kind === 'events' ? 'event' : 'span';
+        const message = `codexd: one ${noun} is larger than the daemon's message limit of ${maxBytes} bytes; dropped`;
+        if (kind === 'events') dropEvents('client_undeliverable', 1, message);
+        else if (kind === 'spans') dropSpans('client_undeliverable', 1, message);
         else drop('client_undeliverable', measurementsIn(items as MetricRecord[]), message);
       }
       return;
     }
-    out.push(
-      isEvents
-        ? { frame, records: [], events: items as SessionEvent[], dropped: params.dropped, droppedAreEvents: true, measurements: 0 }
-        : { frame, records: items as MetricRecord[], events: [], dropped: params.dropped, droppedAreEvents: false, measurements: measurementsIn(items as MetricRecord[]) },
-    );
+    const none: never[] = [];
+    out.push({
+      frame,
+      kind,
+      records: kind === 'records' ? (items as MetricRecord[]) : none,
+      events: kind === 'events' ? (items as SessionEvent[]) : none,
+      spans: kind === 'spans' ? (items as HostSpan[]) : none,
+      dropped: params.dropped,
+      measurements: kind === 'records' ? measurementsIn(items as MetricRecord[]) : 0,
+    });
   }
 
   /** Frames all queued events, in batches the daemon accepts. */
   function frameAllEvents(out: Frame[]): void {
     while (events.size > 0) eventFrames(events.take(maxEvents), out);
+  }
+
+  /**
+   * Frames all queued spans, in batches the daemon accepts; with none queued, span drops not yet
+   * reported (spans open at exit) still go, in a batch of no spans.
+   */
+  function frameAllSpans(out: Frame[]): void {
+    if (spans.size === 0 && unreportedSpans.size > 0) spanFrames([], out);
+    while (spans.size > 0) spanFrames(spans.take(maxSpans), out);
+  }
+
+  /** Ended spans a daemon without `trace/span` would ignore: counted rather than lost unseen. */
+  function dropSpansForOlderDaemon(): void {
+    const count = spans.take(spans.size).length;
+    dropSpans('client_undeliverable', count, `codexd: the daemon is of a release that does not take spans; ${count} spans were dropped`);
   }
 
   /**
@@ -353,16 +493,19 @@ export function createClient(options: ClientOptions): TelemetryClient {
     draining = true;
     try {
       let socket = link.socket;
-      while (socket !== null && (buffer.size > 0 || events.size > 0 || pendingFrames.length > 0) && inFlight.length === 0) {
+      while (socket !== null && (buffer.size > 0 || events.size > 0 || spans.size > 0 || pendingFrames.length > 0) && inFlight.length === 0) {
         if (pendingFrames.length === 0) {
           if (buffer.size > 0) frames(buffer.take(maxBatch), pendingFrames);
-          else eventFrames(events.take(maxEvents), pendingFrames);
+          else if (events.size > 0) eventFrames(events.take(maxEvents), pendingFrames);
+          else if (daemonTakesSpans) spanFrames(spans.take(maxSpans), pendingFrames);
+          else dropSpansForOlderDaemon();
           if (pendingFrames.length === 0) continue;
         }
         const entry = pendingFrames.shift() as Frame;
         inFlight.push(entry);
         sent += entry.measurements;
         eventsSent += entry.events.length;
+        spansSent += entry.spans.length;
         const current = socket;
         current.write(entry.frame, () => {
           inFlight = inFlight.filter((candidate) => candidate !== entry);
@@ -434,6 +577,8 @@ export function createClient(options: ClientOptions): TelemetryClient {
       drop,
       dropEvents,
       report,
+      startSpan: (name, spanOptions, sessionId) => spanRecorder.start(name, spanOptions, sessionId),
+      refuseSpan: (reason, message, spanOptions) => spanRecorder.refuse(reason, message, spanOptions),
       start(params) {
         sessions.set(params.sessionId, params);
         pendingFrames.push(control(SessionStart.method, params));
@@ -472,11 +617,12 @@ export function createClient(options: ClientOptions): TelemetryClient {
     else schedule();
   }
 
-  /** Moves every buffered record and event into the frame queue, behind what is there. */
+  /** Moves every buffered record, event and span into the frame queue, behind what is there. */
   function queueEverything(): void {
-    const { records, events: queued } = takeUnsent();
+    const { records, events: queued, spans: ended } = takeUnsent();
     for (let start = 0; start < records.length; ) start = frameRun(records, start, pendingFrames);
     for (let start = 0; start < queued.length; start += maxEvents) eventFrames(queued.slice(start, start + maxEvents), pendingFrames);
+    for (let start = 0; start < ended.length; start += maxSpans) spanFrames(ended.slice(start, start + maxSpans), pendingFrames);
   }
 
   /** Sends a request in turn with the batches; resolves with its result, or null after the timeout. Never rejects. */
@@ -527,7 +673,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
 
   async function sendAll(untilAbsent: boolean): Promise<void> {
     const deadline = Date.now() + closeTimeoutMs;
-    while ((buffer.size > 0 || events.size > 0 || pendingFrames.length > 0 || inFlight.length > 0) && Date.now() < deadline) {
+    while ((buffer.size > 0 || events.size > 0 || spans.size > 0 || pendingFrames.length > 0 || inFlight.length > 0) && Date.now() < deadline) {
       if (!(await link.whenReady(deadline - Date.now(), untilAbsent))) break;
       drain();
       await written();
@@ -546,51 +692,65 @@ export function createClient(options: ClientOptions): TelemetryClient {
 
   /** Puts a frame's drop counts back to be reported again. */
   function unsend(entry: Frame): void {
-    const into = entry.droppedAreEvents ? unreportedEvents : unreported;
-    for (const [reason, count] of Object.entries(entry.dropped ?? {})) into.set(reason, (into.get(reason) ?? 0) + count);
+    if (entry.dropped === undefined) return;
+    const into = unreportedOf(entry.kind);
+    for (const [reason, count] of Object.entries(entry.dropped)) into.set(reason, (into.get(reason) ?? 0) + count);
   }
 
-  /** Takes everything not yet handed to the socket, as records and events; drop counts go back to be reported. */
-  function takeUnsent(): { records: MetricRecord[]; events: SessionEvent[] } {
+  /** Takes everything not yet handed to the socket, as records, events and spans; drop counts go back to be reported. */
+  function takeUnsent(): { records: MetricRecord[]; events: SessionEvent[]; spans: HostSpan[] } {
     const records: MetricRecord[] = [];
     const taken: SessionEvent[] = [];
+    const ended: HostSpan[] = [];
     const controls: Frame[] = [];
     for (const entry of pendingFrames) {
       // Session frames and requests stay queued, in their order; only batches are taken apart.
-      if (entry.records.length === 0 && entry.events.length === 0) controls.push(entry);
+      if (entry.kind === 'control') controls.push(entry);
       records.push(...entry.records);
       taken.push(...entry.events);
+      ended.push(...entry.spans);
       unsend(entry);
     }
     pendingFrames = controls;
     while (buffer.size > 0) records.push(...buffer.take(maxBatch));
     while (events.size > 0) taken.push(...events.take(maxEvents));
-    return { records, events: taken };
+    while (spans.size > 0) ended.push(...spans.take(maxSpans));
+    return { records, events: taken, spans: ended };
   }
 
-  /** Hands records and events over as a file for the daemon; counts them as dropped if even that fails. */
-  function handOff(records: MetricRecord[], handed: SessionEvent[]): void {
-    if (records.length === 0 && handed.length === 0) return;
+  /**
+   * Hands records, events and spans over as a file for the daemon; counts them as dropped if
+   * even that fails. Span drops alone (spans open at exit) are handed over too: the daemon
+   * learns of spans that will never come.
+   */
+  function handOff(records: MetricRecord[], handed: SessionEvent[], ended: HostSpan[]): void {
+    if (records.length === 0 && handed.length === 0 && ended.length === 0 && unreportedSpans.size === 0) return;
     const measurements = measurementsIn(records);
-    const handoff = {
-      version: 1 as const,
+    const handoff: Handoff = {
+      version: 1,
       clientInfo: options.clientInfo,
+      ...(resource === undefined ? {} : { resource }),
       pid: process.pid,
       records,
       ...(handed.length > 0 ? { events: handed } : {}),
+      ...(ended.length > 0 ? { spans: ended } : {}),
       // The daemon that ingests this may never have seen these sessions: it registers them first.
       ...(sessions.size > 0 ? { sessions: [...sessions.values()] } : {}),
       ...(unreported.size > 0 ? { dropped: Object.fromEntries(unreported) } : {}),
       ...(unreportedEvents.size > 0 ? { eventsDropped: Object.fromEntries(unreportedEvents) } : {}),
+      ...(unreportedSpans.size > 0 ? { spansDropped: Object.fromEntries(unreportedSpans) } : {}),
     };
     if (writeHandoffFile(runtimeDir, handoff)) {
       unreported.clear();
       unreportedEvents.clear();
+      unreportedSpans.clear();
       handedOff += measurements;
       eventsHandedOff += handed.length;
+      spansHandedOff += ended.length;
     } else {
       if (measurements > 0) drop('client_undeliverable', measurements, `codexd: ${measurements} measurements could not be delivered or handed over`);
       if (handed.length > 0) dropEvents('client_undeliverable', handed.length, `codexd: ${handed.length} events could not be delivered or handed over`);
+      if (ended.length > 0) dropSpans('client_undeliverable', ended.length, `codexd: ${ended.length} spans could not be delivered or handed over`);
     }
   }
 
@@ -600,6 +760,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
     handOff(
       entries.flatMap((entry) => entry.records),
       entries.flatMap((entry) => entry.events),
+      entries.flatMap((entry) => entry.spans),
     );
   }
 
@@ -611,9 +772,11 @@ export function createClient(options: ClientOptions): TelemetryClient {
   function onExit(): void {
     if (closing) return;
     const socket = link.socket;
+    // No span ends after this: the open ones are counted, and the count goes with the rest.
+    abandonOpenSpans();
     // A host that exits before its first connection attempt even failed still starts the
     // daemon that will ingest its hand-off (a daemon already up just refuses to start twice).
-    if (socket === null && (buffer.size > 0 || events.size > 0)) link.startDaemon();
+    if (socket === null && (buffer.size > 0 || events.size > 0 || spans.size > 0)) link.startDaemon();
     const deadline = Date.now() + EXIT_WRITE_DEADLINE_MS;
     // Queued frames keep their order (a session's end stays after its records); the buffer follows.
     const pending: Frame[] = pendingFrames;
@@ -622,6 +785,9 @@ export function createClient(options: ClientOptions): TelemetryClient {
     while (buffer.size > 0) rest.push(...buffer.take(maxBatch));
     for (let start = 0; start < rest.length; ) start = frameRun(rest, start, pending);
     frameAllEvents(pending);
+    // A daemon of a release without trace/span would ignore them: they are counted instead.
+    if (socket === null || daemonTakesSpans) frameAllSpans(pending);
+    else dropSpansForOlderDaemon();
     const internals = socket === null ? null : socketInternals(socket);
     if (internals === null) {
       // A frame queued on a connection that cannot be finished is lost with the process.
@@ -663,12 +829,18 @@ export function createClient(options: ClientOptions): TelemetryClient {
     startTimer(name, tags) {
       return timer(name, tags, undefined);
     },
+    startSpan(name, spanOptions) {
+      return spanRecorder.start(name, spanOptions, undefined);
+    },
     submitFeedback,
     async flush() {
       await sendAll(false);
     },
     close() {
       closePromise ??= (async () => {
+        // Spans still open are never sent; their count goes with the last span batch.
+        abandonOpenSpans();
+        if (unreportedSpans.size > 0 && spans.size === 0) spanFrames([], pendingFrames);
         // With a connection up or being made, send and wait for the write. As soon as there
         // is none (the daemon is starting, or cannot be reached), waiting would only delay the
         // host: the records are handed over as a file at once.
@@ -678,7 +850,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
         if (exitHooks.size === 0) process.off('exit', runExitHooks);
         // Not delivered within the close timeout (no daemon yet): the daemon gets them later.
         const unsent = takeUnsent();
-        handOff(unsent.records, unsent.events);
+        handOff(unsent.records, unsent.events, unsent.spans);
         pendingFrames = [];
         link.close();
       })();
@@ -687,6 +859,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
     stats() {
       const waiting = pendingFrames.reduce((total, entry) => total + entry.measurements, 0);
       const eventsWaiting = pendingFrames.reduce((total, entry) => total + entry.events.length, 0);
+      const spansWaiting = pendingFrames.reduce((total, entry) => total + entry.spans.length, 0);
       return {
         connected: link.socket !== null,
         buffered: buffer.size + waiting,
@@ -694,6 +867,14 @@ export function createClient(options: ClientOptions): TelemetryClient {
         handedOff,
         dropped: Object.fromEntries(dropped),
         events: { buffered: events.size + eventsWaiting, sent: eventsSent, dropped: Object.fromEntries(eventsDropped), handedOff: eventsHandedOff },
+        spans: {
+          buffered: spans.size + spansWaiting,
+          sent: spansSent,
+          dropped: Object.fromEntries(spansDropped),
+          handedOff: spansHandedOff,
+          open: spanRecorder.open,
+          ignored: Object.fromEntries(spansIgnored),
+        },
       };
     },
   };

@@ -389,7 +389,7 @@ describe('session events', () => {
     await daemon.request('daemon/flush', {});
     await receiver.waitFor(() => receiver.logRecords().length === 4 && receiver.spans().length === 4, 10_000, 'four logs and spans');
     const phase = receiver.spans().find((span) => span.name === 'codex.startup_phase');
-    expect(phase?.attributes).toMatchObject({ phase: 'thread_start_create_thread', status: 'ok', 'client.name': 'codex-exec', model: 'gpt-5.1-codex' });
+    expect(phase?.attributes).toMatchObject({ 'startup.phase': 'thread_start_create_thread', 'startup.status': 'ok', 'client.name': 'codex-exec', model: 'gpt-5.1-codex' });
     expect(Number((phase?.endTimeUnixNano ?? 0n) - (phase?.startTimeUnixNano ?? 0n)) / 1e6).toBeCloseTo(output.phaseMs, 3);
     expect(receiver.histogramTotals('codex.startup.phase.duration_ms', { phase: 'thread_start_create_thread', 'client.name': 'codex-exec' }).count).toBe(1);
     expect(receiver.histogramTotals('codex.turn.ttft.duration_ms', { session_source: 'exec' })).toEqual({ count: 1, sum: 250 });
