@@ -264,11 +264,11 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
         countBoth((stats) => stats.rejected(BATCH_REJECTION, received));
         return batchRefused(checked, received);
       }
-      const { events, rejected, dropped } = checked.value;
+      const { items: events, rejected, dropped } = checked.value;
       for (const [reason, count] of dropped) countBoth((stats) => stats.dropped(`client_${reason.replace(/^client_/, '')}`, count));
       const derived: MetricRecord[] = [];
       let accepted = 0;
-      for (const { index, event } of events) {
+      for (const { index, item: event } of events) {
         const session = source.sessions.use(event.sessionId);
         if (session === undefined && source.unknownSession === 'reject') {
           rejected.push({ index, code: 'unknown_session', message: `events[${index}].sessionId: no session ${JSON.stringify(event.sessionId)}; start it with session/start` });

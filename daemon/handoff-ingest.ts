@@ -26,7 +26,7 @@ import {
 } from '../protocol/index.js';
 import type { EventIngest } from './event-ingest.js';
 import type { HostResources } from './host-resources.js';
-import { ingestMetricBatch } from './metric-ingest.js';
+import { ingestMetricBatch, type IngestOutcome } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
 import type { SessionRegistry } from './session-registry.js';
 import type { SpanIngest } from './span-ingest.js';
@@ -63,6 +63,20 @@ export interface HandoffIngestOptions {
   readonly spans: SpanIngest;
   readonly resources: HostResources;
   readonly logger: Logger;
+}
+
+/**
+ * Ingests a hand-off file's list in batches of at most `max`, `dropped` riding the first (alone,
+ * when the list is empty). Returns the items received; throws when a batch is refused whole.
+ */
+function inBatches(items: readonly unknown[], max: number, dropped: unknown, ingest: (batch: unknown[], dropped: { dropped?: unknown }) => IngestOutcome): number {
+  let received = 0;
+  for (let start = 0; start < items.length || (start === 0 && dropped !== undefined); start += max) {
+    const outcome = ingest(items.slice(start, start + max), start === 0 && dropped !== undefined ? { dropped } : {});
+    if (!outcome.ok) throw new Error(outcome.message);
+    received += outcome.received;
+  }
+  return received;
 }
 
 export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest {
@@ -141,26 +155,9 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
         recordsIngested += outcome.received;
         start = end;
       }
-      // Events go in batches of at most MAX_BATCH_EVENTS; the host's event drop counts ride the first.
-      const handed: unknown[] = content.events ?? [];
-      const batches: unknown[][] = [];
-      for (let start = 0; start < handed.length; start += MAX_BATCH_EVENTS) batches.push(handed.slice(start, start + MAX_BATCH_EVENTS));
-      if (batches.length === 0 && content.eventsDropped !== undefined) batches.push([]);
-      batches.forEach((batch, index) => {
-        const outcome = events.ingest({ events: batch, ...(index === 0 && content.eventsDropped !== undefined ? { dropped: content.eventsDropped } : {}) }, source);
-        if (!outcome.ok) throw new Error(outcome.message);
-        eventsIngested += outcome.received;
-      });
-      // Spans the same way, in batches of at most MAX_BATCH_SPANS.
-      const handedSpans: unknown[] = content.spans ?? [];
-      const spanBatches: unknown[][] = [];
-      for (let start = 0; start < handedSpans.length; start += MAX_BATCH_SPANS) spanBatches.push(handedSpans.slice(start, start + MAX_BATCH_SPANS));
-      if (spanBatches.length === 0 && content.spansDropped !== undefined) spanBatches.push([]);
-      spanBatches.forEach((batch, index) => {
-        const outcome = spans.ingest({ spans: batch, ...(index === 0 && content.spansDropped !== undefined ? { dropped: content.spansDropped } : {}) }, source);
-        if (!outcome.ok) throw new Error(outcome.message);
-        spansIngested += outcome.received;
-      });
+      // Then events, then spans, each as batches the protocol allows; the host's drop counts ride the first.
+      eventsIngested += inBatches(content.events ?? [], MAX_BATCH_EVENTS, content.eventsDropped, (batch, dropped) => events.ingest({ events: batch, ...dropped }, source));
+      spansIngested += inBatches(content.spans ?? [], MAX_BATCH_SPANS, content.spansDropped, (batch, dropped) => spans.ingest({ spans: batch, ...dropped }, source));
       filesIngested++;
     } catch (error) {
       filesRejected++;

@@ -102,11 +102,11 @@ export function createSpanIngest(options: SpanIngestOptions): SpanIngest {
         traceStats.rejected(BATCH_REJECTION, received);
         return batchRefused(checked, received);
       }
-      const { spans, rejected, dropped } = checked.value;
+      const { items: spans, rejected, dropped } = checked.value;
       for (const [reason, count] of dropped) traceStats.dropped(`client_${reason.replace(/^client_/, '')}`, count);
       const policy = options.policy();
       let accepted = 0;
-      for (const { index, span } of spans) {
+      for (const { index, item: span } of spans) {
         const session = span.sessionId === undefined ? undefined : source.sessions.use(span.sessionId);
         if (span.sessionId !== undefined && session === undefined && source.unknownSession === 'reject') {
           rejected.push({ index, code: 'unknown_session', message: `spans[${index}].sessionId: no session ${JSON.stringify(span.sessionId)}; start it with session/start` });

@@ -12,9 +12,9 @@ import {
   MAX_SPAN_NAME_LENGTH,
   MAX_SPAN_STATUS_MESSAGE_LENGTH,
 } from './limits.js';
-import { type HostSpan, SPAN_KINDS, SPAN_STATUS_CODES, type TraceSpanBatch } from './methods.js';
+import { type HostSpan, SPAN_KINDS, SPAN_STATUS_CODES } from './methods.js';
 import { isValidTracestate } from './trace-context.js';
-import { attributesProblem, type Checked, checkDropped, isEpochMs, isPlainObject, type RecordProblem, TIME_RULE } from './validate.js';
+import { attributesProblem, type Checked, type CheckedItems, checkItemBatch, isEpochMs, isPlainObject, type RecordProblem, TIME_RULE } from './validate.js';
 
 const TRACE_ID = /^[0-9a-f]{32}$/;
 const SPAN_ID = /^[0-9a-f]{16}$/;
@@ -120,31 +120,12 @@ export function spanCount(params: unknown): number {
   return Array.isArray(spans) ? spans.length : 0;
 }
 
-export interface CheckedSpanBatch {
-  /** Valid spans, in batch order, with their index in the batch. */
-  readonly spans: { readonly index: number; readonly span: HostSpan }[];
-  readonly received: number;
-  readonly rejected: TraceSpanBatch.Rejection[];
-  readonly dropped: ReadonlyMap<string, number>;
-}
+export type CheckedSpanBatch = CheckedItems<HostSpan>;
 
 /**
  * Checks `trace/span` params. A malformed envelope (not an object, `spans` not an array, more
  * than {@link MAX_BATCH_SPANS} spans) fails as a whole; otherwise each bad span is rejected alone.
  */
 export function checkSpanBatch(params: unknown): Checked<CheckedSpanBatch> & { tooLarge?: boolean } {
-  if (!isPlainObject(params)) return { ok: false, message: 'params: must be an object with a "spans" array' };
-  const raw = params.spans;
-  if (!Array.isArray(raw)) return { ok: false, message: 'params.spans: must be an array' };
-  if (raw.length > MAX_BATCH_SPANS) return { ok: false, tooLarge: true, message: `params.spans: ${raw.length} spans exceed the batch limit of ${MAX_BATCH_SPANS}` };
-  const dropped = checkDropped(params.dropped);
-  if (typeof dropped === 'string') return { ok: false, message: dropped };
-  const spans: { index: number; span: HostSpan }[] = [];
-  const rejected: TraceSpanBatch.Rejection[] = [];
-  for (let index = 0; index < raw.length; index++) {
-    const found = hostSpanProblem(raw[index], index);
-    if (found === null) spans.push({ index, span: raw[index] as HostSpan });
-    else rejected.push({ index, code: found.code, message: found.message });
-  }
-  return { ok: true, value: { spans, received: raw.length, rejected, dropped } };
+  return checkItemBatch<HostSpan>(params, 'spans', MAX_BATCH_SPANS, hostSpanProblem);
 }

@@ -28,7 +28,7 @@ import {
   MAX_TAG_VALUE_LENGTH,
   MAX_TIME_MS,
 } from './limits.js';
-import { FEEDBACK_CATEGORIES, type FeedbackAttachment, type FeedbackSubmit, type Initialize, type MetricKind, type MetricRecord, type MetricRecordBatch, type ResourceAttributes, type SessionEnd, type SessionEvent, type SessionEventBatch, type SessionStart } from './methods.js';
+import { type BatchRejection, FEEDBACK_CATEGORIES, type FeedbackAttachment, type FeedbackSubmit, type Initialize, type MetricKind, type MetricRecord, type MetricRecordBatch, type ResourceAttributes, type SessionEnd, type SessionEvent, type SessionStart } from './methods.js';
 
 export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
 
@@ -418,12 +418,42 @@ export function eventCount(params: unknown): number {
   return Array.isArray(events) ? events.length : 0;
 }
 
-export interface CheckedEventBatch {
-  /** Valid events, in batch order, with their index in the batch. */
-  readonly events: { readonly index: number; readonly event: SessionEvent }[];
+/** A checked batch of items of one kind: the valid ones with their index, the rejections, the client's drop counts. */
+export interface CheckedItems<T> {
+  /** Valid items, in batch order, with their index in the batch. */
+  readonly items: { readonly index: number; readonly item: T }[];
   readonly received: number;
-  readonly rejected: SessionEventBatch.Rejection[];
+  readonly rejected: BatchRejection[];
   readonly dropped: ReadonlyMap<string, number>;
+}
+
+export type CheckedEventBatch = CheckedItems<SessionEvent>;
+
+/**
+ * Checks a batch whose items are checked one by one (`session/event`'s `events`, `trace/span`'s
+ * `spans`). A malformed envelope (not an object, the list not an array, more than `max` items, a
+ * bad `dropped`) fails as a whole; otherwise each bad item is rejected alone, in batch order.
+ */
+export function checkItemBatch<T>(
+  params: unknown,
+  list: string,
+  max: number,
+  problemOf: (raw: unknown, index: number) => RecordProblem | null,
+): Checked<CheckedItems<T>> & { tooLarge?: boolean } {
+  if (!isPlainObject(params)) return { ok: false, message: `params: must be an object with ${/^[aeiou]/.test(list) ? 'an' : 'a'} "${list}" array` };
+  const raw = params[list];
+  if (!Array.isArray(raw)) return { ok: false, message: `params.${list}: must be an array` };
+  if (raw.length > max) return { ok: false, tooLarge: true, message: `params.${list}: ${raw.length} ${list} exceed the batch limit of ${max}` };
+  const dropped = checkDropped(params.dropped);
+  if (typeof dropped === 'string') return { ok: false, message: dropped };
+  const items: { index: number; item: T }[] = [];
+  const rejected: BatchRejection[] = [];
+  for (let index = 0; index < raw.length; index++) {
+    const found = problemOf(raw[index], index);
+    if (found === null) items.push({ index, item: raw[index] as T });
+    else rejected.push({ index, code: found.code, message: found.message });
+  }
+  return { ok: true, value: { items, received: raw.length, rejected, dropped } };
 }
 
 /**
@@ -432,20 +462,7 @@ export interface CheckedEventBatch {
  * rejected alone.
  */
 export function checkEventBatch(params: unknown): Checked<CheckedEventBatch> & { tooLarge?: boolean } {
-  if (!isPlainObject(params)) return { ok: false, message: 'params: must be an object with an "events" array' };
-  const raw = params.events;
-  if (!Array.isArray(raw)) return { ok: false, message: 'params.events: must be an array' };
-  if (raw.length > MAX_BATCH_EVENTS) return { ok: false, tooLarge: true, message: `params.events: ${raw.length} events exceed the batch limit of ${MAX_BATCH_EVENTS}` };
-  const dropped = checkDropped(params.dropped);
-  if (typeof dropped === 'string') return { ok: false, message: dropped };
-  const events: { index: number; event: SessionEvent }[] = [];
-  const rejected: SessionEventBatch.Rejection[] = [];
-  for (let index = 0; index < raw.length; index++) {
-    const found = sessionEventProblem(raw[index], index);
-    if (found === null) events.push({ index, event: raw[index] as SessionEvent });
-    else rejected.push({ index, code: found.code, message: found.message });
-  }
-  return { ok: true, value: { events, received: raw.length, rejected, dropped } };
+  return checkItemBatch<SessionEvent>(params, 'events', MAX_BATCH_EVENTS, sessionEventProblem);
 }
 
 /** Sentry's tag key alphabet. */

@@ -238,6 +238,6 @@ describe('session/event checks', () => {
       { index: 0, code: 'invalid_attributes', message: 'events[0].attributes.n: must be a finite number' },
       { index: 1, code: 'invalid_session_id', message: 'events[1].sessionId: must be a non-empty string of at most 256 characters' },
     ]);
-    expect(checked.ok && checked.value.events.map((entry) => entry.index)).toEqual([2]);
+    expect(checked.ok && checked.value.items.map((entry) => entry.index)).toEqual([2]);
   });
 });
