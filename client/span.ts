@@ -24,6 +24,7 @@ import {
   MAX_SPAN_EVENTS,
   MAX_SPAN_LINKS,
   MAX_SPAN_NAME_LENGTH,
+  MAX_SPAN_SCOPE_LENGTH,
   MAX_SPAN_STATUS_MESSAGE_LENGTH,
   parseTraceparent,
   SPAN_KINDS,
@@ -71,6 +72,8 @@ export interface SpanOptions {
   /** Milliseconds since the Unix epoch, fractions allowed; default now (sub-millisecond). */
   readonly startTime?: number;
   readonly links?: readonly SpanLinkOptions[];
+  /** The instrumentation scope (a tracer's name and version) to export the span under; default `codex`. */
+  readonly scope?: { readonly name: string; readonly version?: string };
 }
 
 /**
@@ -270,6 +273,7 @@ class RecordingSpan implements ClientSpan {
   events: SpanEventRecord[] | undefined = undefined;
   links: SpanLink[] | undefined = undefined;
   status: SpanStatus | undefined = undefined;
+  scope: { readonly name: string; readonly version?: string } | undefined = undefined;
   /** Characters held in names and values: what the client's queue bounds. */
   weight: number;
   ended = false;
@@ -453,6 +457,7 @@ class RecordingSpan implements ClientSpan {
     if (this.events !== undefined && this.events.length > 0) span.events = this.events;
     if (this.links !== undefined && this.links.length > 0) span.links = this.links;
     if (this.sessionId !== undefined) span.sessionId = this.sessionId;
+    if (this.scope !== undefined) span.scope = this.scope;
     return span;
   }
 }
@@ -507,6 +512,12 @@ export function createSpanRecorder(sink: SpanSink): SpanRecorder {
       state.open++;
       if (options?.attributes !== undefined) span.setAttributes(options.attributes);
       if (options?.links !== undefined) span.addLinks(options.links);
+      const scope = options?.scope;
+      if (scope !== undefined) {
+        const valid = typeof scope.name === 'string' && scope.name.length > 0 && scope.name.length <= MAX_SPAN_SCOPE_LENGTH && (scope.version === undefined || (typeof scope.version === 'string' && scope.version.length <= MAX_SPAN_SCOPE_LENGTH));
+        if (valid) span.scope = scope.version === undefined ? { name: scope.name } : { name: scope.name, version: scope.version };
+        else sink.ignore('invalid_span', `codexd: span ${quoted(name)}: scope ${quoted(scope.name)} is not {name, version?} of 1 to ${MAX_SPAN_SCOPE_LENGTH} characters; sending it under codex`);
+      }
       return span;
     },
     refuse(reason, message, options) {

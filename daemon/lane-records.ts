@@ -37,6 +37,8 @@ export interface SpanEntry {
   readonly tracestate?: string;
   /** W3C trace flags; the lane takes only sampled spans. */
   readonly flags: number;
+  /** The host's instrumentation scope; {@link SCOPE} without one. */
+  readonly scope?: { readonly name: string; readonly version?: string };
 }
 
 /**
@@ -116,7 +118,8 @@ export function readableSpan(entry: SpanEntry, resource: Resource): ReadableSpan
     duration: durationOf(startTime, endTime),
     ended: true,
     resource,
-    instrumentationScope: SCOPE,
+    // The serialisers group spans by the scope's name and version, not by the object.
+    instrumentationScope: entry.scope ?? SCOPE,
     droppedAttributesCount: 0,
     droppedEventsCount: 0,
     droppedLinksCount: 0,

@@ -90,6 +90,7 @@ export function createSpanIngest(options: SpanIngestOptions): SpanIngest {
       })),
       ...(tracestate === null ? {} : { tracestate }),
       flags: span.flags ?? 1,
+      ...(span.scope === undefined ? {} : { scope: span.scope.version === undefined ? { name: span.scope.name } : { name: span.scope.name, version: span.scope.version } }),
     };
   }
 

@@ -102,6 +102,9 @@ export const MAX_SPAN_EVENTS = 128;
 /** Most links on one span (OpenTelemetry's default). */
 export const MAX_SPAN_LINKS = 128;
 
+/** Longest instrumentation scope name or version of a span, in characters. */
+export const MAX_SPAN_SCOPE_LENGTH = 256;
+
 /** Longest span status message, in characters. */
 export const MAX_SPAN_STATUS_MESSAGE_LENGTH = 4096;
 

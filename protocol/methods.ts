@@ -196,6 +196,11 @@ export interface HostSpan {
   readonly flags?: number;
   /** A session started with `session/start`: its trace-safe context joins the span's attributes. */
   readonly sessionId?: string;
+  /**
+   * The instrumentation scope the host made the span under (its tracer's name and version);
+   * default `codex`, the scope of everything else the daemon exports.
+   */
+  readonly scope?: { readonly name: string; readonly version?: string };
 }
 
 export namespace TraceSpanBatch {

@@ -10,6 +10,7 @@ import {
   MAX_SPAN_EVENTS,
   MAX_SPAN_LINKS,
   MAX_SPAN_NAME_LENGTH,
+  MAX_SPAN_SCOPE_LENGTH,
   MAX_SPAN_STATUS_MESSAGE_LENGTH,
 } from './limits.js';
 import { type HostSpan, SPAN_KINDS, SPAN_STATUS_CODES } from './methods.js';
@@ -77,6 +78,11 @@ export function hostSpanProblem(raw: unknown, index: number): RecordProblem | nu
   const sessionId = raw.sessionId;
   if (sessionId !== undefined && (typeof sessionId !== 'string' || sessionId.length === 0 || sessionId.length > MAX_SESSION_ID_LENGTH)) {
     return at('sessionId', 'invalid_session_id', `must be a non-empty string of at most ${MAX_SESSION_ID_LENGTH} characters`);
+  }
+  const scope = raw.scope;
+  if (scope !== undefined) {
+    if (!isPlainObject(scope) || nameProblem(scope.name, MAX_SPAN_SCOPE_LENGTH) !== null) return at('scope', 'invalid_span', `must be {name, version?}, the name 1 to ${MAX_SPAN_SCOPE_LENGTH} characters`);
+    if (scope.version !== undefined && (typeof scope.version !== 'string' || scope.version.length > MAX_SPAN_SCOPE_LENGTH)) return at('scope.version', 'invalid_span', `must be a string of at most ${MAX_SPAN_SCOPE_LENGTH} characters`);
   }
   return eventsProblem(raw.events, index, at) ?? linksProblem(raw.links, index, at);
 }

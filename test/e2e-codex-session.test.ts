@@ -89,6 +89,9 @@ describe('a Codex session through codexd', () => {
         ['prompt.captured', { prompt_length: 31 }],
       ]);
       expect(named('thread/items/list').attributes).toMatchObject({ items: 14 });
+      // Each span under the scope its host made it in: its own where it named one, else codex.
+      expect(named('responses/stream').scope).toBe('codex_client');
+      expect(named('run_turn').scope).toBe('codex');
       // Explicit times kept: turn/start ran 950 ms.
       const turn = named('turn/start');
       expect(Number(turn.endTimeUnixNano - turn.startTimeUnixNano) / 1e6).toBeCloseTo(950, 3);

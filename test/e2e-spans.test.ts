@@ -51,6 +51,7 @@ function turnTree(): HostSpan[] {
       endTime: T0 + 900,
       status: { code: 'error', message: 'stream closed early' },
       tracestate: 'vendor=abc',
+      scope: { name: 'codex_otel', version: '0.169.0' },
     },
   ];
 }
@@ -119,7 +120,9 @@ describe('host-made spans', () => {
 
     // The host's resource, codexd only as the distribution.
     expect(root.resource).toMatchObject({ 'service.name': 'codex_exec', 'service.version': '0.169.0', os: 'Linux', os_version: '6.1', env: 'dev', 'telemetry.distro.name': 'codexd' });
+    // The scope: the host's own where it named one, else codex.
     expect(root.scope).toBe('codex');
+    expect(stream.scope).toBe('codex_otel');
 
     const status = await daemon.status();
     expect(status.signals.traces).toMatchObject({ received: 3, accepted: 3, exported: 3, rejectedTotal: 0 });
@@ -165,6 +168,7 @@ describe('host-made spans', () => {
       { ...good, links: [{ traceId: TRACE }] },
       { ...good, flags: 256 },
       { ...good, attributes: { nested: { no: true } } },
+      { ...good, scope: { name: '' } },
       'not a span',
       good,
     ];
@@ -184,6 +188,7 @@ describe('host-made spans', () => {
       [9, 'invalid_trace_context'],
       [10, 'invalid_attributes'],
       [11, 'invalid_span'],
+      [12, 'invalid_span'],
     ]);
     expect(result.rejected[0]?.message).toBe('spans[0].traceId: must be 32 lowercase hex digits, not all zero');
     expect(result.rejected[4]?.message).toBe('spans[4].endTime: must not be before startTime');
