@@ -18,12 +18,15 @@
  *      events); what arrived, exactly, vs an in-process SDK through the same outage; its memory and
  *      disk against the configured bounds (7b, 7c; baseline: the same hour with the receiver up),
  *      its drain once the receiver is back (7d); 7e: the same outage with a spool too small for it
+ *   8. spans a host makes itself (bench/spans.ts): per-span cost incl. the client's flush vs an SDK
+ *      span (8); spans/s into the daemon's trace lane from 4 client processes, every span
+ *      accounted for (8b); the whole process of one exec-sized session vs the SDK over OTLP/gRPC (8c)
  *
  * Every child runs on this process's Node (the pinned one under `npm run bench`). Every child
  * process, every daemon a client auto-spawned and every temp folder is removed at the end, also
  * on failure or Ctrl-C.
  *
- *   node bench/run.ts [--quick] [--only=1,2,3,4,5,6,7]
+ *   node bench/run.ts [--quick] [--only=1,2,3,4,5,6,7,8]
  *
  * --quick: small counts; --only: some rows. Either prints only and leaves docs/benchmarks.md
  * alone. BENCH_DAEMON_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" passes Node options to the
@@ -38,15 +41,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { ClientStats } from '../dist/client/index.js';
 import { type ControlConnection, openControlConnection } from '../dist/daemon/control-client.js';
-import type { DaemonStatus, QueueStatus, Signal, SignalCounts } from '../dist/protocol/index.js';
+import type { DaemonStatus, QueueStatus, Signal } from '../dist/protocol/index.js';
 import { type BenchEnv, createBenchEnv, DAEMON_CLI, ORPHAN_GUARD, removeBenchEnvs, ROOT, type RunningDaemon, startDaemon } from './lib/daemon.ts';
-import { type Finished, finished, killAllChildren, runTimed, startChild } from './lib/processes.ts';
+import { check, checks, log, problems, rows } from './lib/checks.ts';
+import { delivered, type LaneDelta, laneDelta } from './lib/lanes.ts';
+import { type Finished, finished, killAllChildren, processCpuMs, runTimed, startChild, waitForLine } from './lib/processes.ts';
 import { loadReceiverModule, type OtlpReceiver, type ReceivedPoint, type ReceiverModule } from './lib/receiver.ts';
-import { fmt, markdownTable, median, minMax, type Row, textTable } from './lib/report.ts';
+import { fmt, markdownTable, median, spread, textTable } from './lib/report.ts';
 import { findSpawnedDaemons, killSpawnedDaemonsSync, stopSpawnedDaemon, trackSpawnedPid, watchSocketFolder } from './lib/spawned.ts';
+import { rowSpans, type SpanDetails, spansDoc } from './spans.ts';
 
 const QUICK = process.argv.includes('--quick');
-const ALL_ROWS = ['1', '2', '3', '4', '5', '6', '7'];
+const ALL_ROWS = ['1', '2', '3', '4', '5', '6', '7', '8'];
 const ONLY = new Set((process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length) ?? ALL_ROWS.join(',')).split(','));
 const PARTIAL = QUICK || !ALL_ROWS.every((row) => ONLY.has(row)) || process.env.BENCH_DAEMON_ARGS !== undefined;
 const DAEMON_ARGS = (process.env.BENCH_DAEMON_ARGS ?? '').split(' ').filter((arg) => arg !== '');
@@ -116,20 +122,6 @@ const CONFIG = {
 };
 
 const TARGETS = { costRatio: 0.25, cliOverNodeMs: 10, ingestRate: 300_000 };
-
-const rows: Row[] = [];
-/** Facts checked along the way (delivery, no drops); printed and written to the doc. */
-const checks: string[] = [];
-const problems: string[] = [];
-
-function check(ok: boolean, text: string): void {
-  checks.push(`${ok ? 'ok' : 'FAILED'}: ${text}`);
-  if (!ok) problems.push(text);
-}
-
-function log(text: string): void {
-  process.stderr.write(`[bench] ${text}\n`);
-}
 
 // ---------------------------------------------------------------- cleanup, on every path
 
@@ -285,39 +277,6 @@ interface IngestResult {
   readonly complete: boolean;
   readonly daemonCpuMs: number | null;
   readonly clientsCpuMs: number;
-}
-
-/** user+system CPU of a process from /proc, in ms; null where /proc is not there. */
-function processCpuMs(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after "pid (comm) ".
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return null;
-  }
-}
-
-function waitForLine(child: ChildProcess, text: string, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`a load client did not print "${text}" within ${timeoutMs} ms`)), timeoutMs);
-    const onData = (chunk: Buffer): void => {
-      seen += chunk.toString('utf8');
-      if (seen.includes(`${text}\n`)) {
-        clearTimeout(timer);
-        child.stdout?.off('data', onData);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    // 'close': the last of stdout can arrive after the exit.
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`a load client exited with ${code} before printing "${text}"`));
-    });
-  });
 }
 
 async function measureIngest(bench: BenchEnv, daemon: RunningDaemon, repeat: number, perClient = CONFIG.loadRecords): Promise<IngestResult> {
@@ -627,42 +586,6 @@ interface EventsResult {
   readonly clientsCpuMs: number;
   /** Events the clients themselves did not send, all reasons. */
   readonly clientDropped: number;
-}
-
-interface LaneDelta {
-  readonly received: number;
-  readonly accepted: number;
-  readonly exported: number;
-  readonly failed: number;
-  readonly rejected: number;
-  readonly dropped: Readonly<Record<string, number>>;
-}
-
-/** What changed in one lane's counts between two `daemon/status` answers. */
-/**
- * A signal's counts with `exported` counting what its export queue sent from disk too: a queue
- * that falls behind spills to its spool (`spooled`) and sends from there (`queue.replayed`).
- */
-function delivered(status: DaemonStatus.Result, signal: 'metrics' | 'logs' | 'traces'): SignalCounts {
-  const counts = status.signals[signal];
-  const fromDisk = status.exporters.find((exporter) => exporter.signal === signal)?.queue?.replayed.exported ?? 0;
-  return { ...counts, exported: counts.exported + fromDisk };
-}
-
-function laneDelta(before: SignalCounts, after: SignalCounts): LaneDelta {
-  const dropped: Record<string, number> = {};
-  for (const [reason, count] of Object.entries(after.dropped)) {
-    const more = count - (before.dropped[reason] ?? 0);
-    if (more > 0) dropped[reason] = more;
-  }
-  return {
-    received: after.received - before.received,
-    accepted: after.accepted - before.accepted,
-    exported: after.exported - before.exported,
-    failed: after.failed - before.failed,
-    rejected: after.rejectedTotal - before.rejectedTotal,
-    dropped,
-  };
 }
 
 /** What changed in `events` (redactions, lane overrides, ...) between two `daemon/status` answers. */
@@ -1609,11 +1532,7 @@ interface Details {
   outage: OutageResult;
   outageUp: OutageResult;
   outageSmallSpool: OutageResult;
-}
-
-function spread(values: readonly number[], digits: number): string {
-  const { min, max } = minMax(values);
-  return `${min.toFixed(digits)}–${max.toFixed(digits)}`;
+  spans: SpanDetails;
 }
 
 function renderDoc(details: Details, date: string): string {
@@ -1779,6 +1698,8 @@ function renderDoc(details: Details, date: string): string {
     '### 7. A one-hour outage at accelerated rate (7, 7b–7d), and a spool too small for it (7e)',
     '',
     ...outageDoc(outage, outageUp, outageSmallSpool),
+    '',
+    ...spansDoc(details.spans),
     '',
     '## Checks',
     '',
@@ -2026,11 +1947,18 @@ async function main(): Promise<void> {
       await daemon.stop();
       daemon = null;
     }
+    if (ONLY.has('8')) {
+      // A fresh daemon again: its trace lane starts empty, and nothing of row 6 is in its heap.
+      daemon = await startDaemon(bench, DAEMON_ARGS);
+      Object.assign(details, { spans: await rowSpans(QUICK, bench, daemon) });
+      await daemon.stop();
+      daemon = null;
+    }
     // Its own daemon, folder and receivers (OTLP/gRPC instead of files).
     if (ONLY.has('7')) Object.assign(details, await rowOutage());
     // Last, with no daemon of the benchmark's running: each round's daemon is started by a client.
     if (ONLY.has('4')) Object.assign(details, await rowFirstUse());
-    // Rows in table order (1, 1b, 2a…2d, 3, 4, 5, 6, 6b…6d, 7, 7b…7d), whatever order they were measured in.
+    // Rows in table order (1, 1b, 2a…2d, 3, 4, 5, 6, 6b…6d, 7, 7b…7e, 8, 8b, 8c), whatever order they were measured in.
     rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 
     process.stdout.write(`\n${textTable(rows)}\n\n`);

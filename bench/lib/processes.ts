@@ -3,6 +3,7 @@
  * failure and on Ctrl-C. Every child runs on the pinned Node (`process.execPath`).
  */
 import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 const live = new Set<ChildProcess>();
@@ -71,4 +72,38 @@ export function killAllChildren(): void {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
   live.clear();
+}
+
+/** user+system CPU of a process from /proc, in ms; null where /proc is not there. */
+export function processCpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after "pid (comm) ".
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
+}
+
+/** Resolves once a child has printed the line `text` on its stdout; rejects if it exits first or `timeoutMs` passes. */
+export function waitForLine(child: ChildProcess, text: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`a client process did not print "${text}" within ${timeoutMs} ms`)), timeoutMs);
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.toString('utf8');
+      if (seen.includes(`${text}\n`)) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    // 'close': the last of stdout can arrive after the exit.
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`a client process exited with ${code} before printing "${text}"`));
+    });
+  });
 }

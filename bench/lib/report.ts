@@ -11,6 +11,12 @@ export function minMax(values: readonly number[]): { min: number; max: number } 
   return { min: Math.min(...values), max: Math.max(...values) };
 }
 
+/** "min–max" of the values, to `digits` decimals: the spread the doc gives next to a median. */
+export function spread(values: readonly number[], digits: number): string {
+  const { min, max } = minMax(values);
+  return `${min.toFixed(digits)}–${max.toFixed(digits)}`;
+}
+
 export interface Row {
   readonly id: string;
   readonly what: string;
