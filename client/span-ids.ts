@@ -1,8 +1,9 @@
 /**
  * W3C trace and span ids, minted in the client (https://www.w3.org/TR/trace-context/#trace-id):
- * random, lowercase hex, never all zero. The random bytes come from node:crypto a pool at a
- * time, so a span costs a slice of a buffer rather than a call into the system's random source.
- * (`Buffer` is Node's global.)
+ * random, lowercase hex, never all zero. The random bytes are drawn a pool at a time, so a span
+ * costs a slice of a buffer. They come from `Math.random`, as OpenTelemetry JS's own id
+ * generator's do: ids must be unlikely to collide, not unguessable, and loading node:crypto
+ * costs a short-lived host about 6 ms at its first span. (`Buffer` is Node's global.)
  */
 /** Random bytes drawn at once: 4 KiB is 170 root spans (24 bytes) or 512 child spans (8 bytes). */
 const POOL_BYTES = 4096;
@@ -17,9 +18,8 @@ let offset = POOL_BYTES;
 /** Hex of the next `bytes` random bytes of the pool, refilled when spent. */
 function randomHex(bytes: number): string {
   if (offset + bytes > POOL_BYTES) {
-    // node:crypto is loaded with the first span, not with the client: most hosts make none.
     pool ??= Buffer.allocUnsafeSlow(POOL_BYTES);
-    process.getBuiltinModule('node:crypto').randomFillSync(pool);
+    for (let at = 0; at < POOL_BYTES; at += 4) pool.writeUInt32BE((Math.random() * 2 ** 32) >>> 0, at);
     offset = 0;
   }
   const hex = (pool as Buffer).toString('hex', offset, offset + bytes);
