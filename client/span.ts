@@ -168,6 +168,9 @@ const validKeys = new Set<string>();
 function keyProblem(key: unknown): string | null {
   if (typeof key !== 'string') return 'key must be a string';
   if (validKeys.has(key)) return null;
+  // Attributes are kept in plain objects (JSON.stringify takes its fast path for those), where
+  // this one key would set the prototype instead.
+  if (key === '__proto__') return 'key __proto__ is not taken';
   const found = attributesProblem({ [key]: 0 }, 'attributes', 0, 1, 'the span');
   if (typeof found !== 'number') return found.message.replace(/^attributes\.[^:]*: /, '');
   if (validKeys.size >= KNOWN_KEYS_LIMIT) validKeys.clear();
@@ -402,8 +405,9 @@ class RecordingSpan implements ClientSpan {
   #set(key: string, value: unknown): void {
     const checked = this.#checked(key, value);
     if (checked === undefined) return;
-    const attributes = (this.attributes ??= Object.create(null) as AttributeBag);
-    const old = attributes[key];
+    const attributes = (this.attributes ??= {});
+    // Own keys only: a plain object inherits `constructor`, `toString`, ...
+    const old = Object.hasOwn(attributes, key) ? attributes[key] : undefined;
     if (old !== undefined) this.weight -= weightOf(key, old);
     else if (this.attributeCount >= MAX_SPAN_ATTRIBUTES) {
       this.state.sink.ignore('too_many_attributes', `codexd: span ${quoted(this.name)} has ${MAX_SPAN_ATTRIBUTES} attributes, the most a span may have; leaving the rest out`);
@@ -423,8 +427,8 @@ class RecordingSpan implements ClientSpan {
       if (value === undefined) continue;
       const checked = this.#checked(key, value);
       if (checked === undefined) continue;
-      bag ??= Object.create(null) as AttributeBag;
-      if (!(key in bag) && ++count > MAX_SPAN_ATTRIBUTES) {
+      bag ??= {};
+      if (!Object.hasOwn(bag, key) && ++count > MAX_SPAN_ATTRIBUTES) {
         this.state.sink.ignore('too_many_attributes', `codexd: span ${quoted(this.name)}: ${owner} has more than ${MAX_SPAN_ATTRIBUTES} attributes; leaving the rest out`);
         break;
       }

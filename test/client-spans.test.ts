@@ -222,6 +222,9 @@ describe('client spans', () => {
     const span = telemetry.startSpan('model.request', { kind: 'client', startTime, attributes: { 'http.method': 'POST', attempt: 1 } });
     span.setAttribute('model', 'gpt-5').setAttributes({ streamed: true, tokens: 812, skipped: undefined });
     span.setAttribute('attempt', 2);
+    // Names an object has by inheritance are attributes like any other; __proto__ is not taken.
+    span.setAttribute('constructor', 'ctor').setAttribute('toString', 1);
+    span.setAttribute('__proto__', 'polluted');
     span.addEvent('retry', { reason: 'rate_limited', wait_ms: 250 }, startTime + 10.5);
     span.addEvent('first_token', startTime + 20);
     span.setStatus({ code: 'error', message: 'stream reset' });
@@ -254,7 +257,7 @@ describe('client spans', () => {
       startTime,
       endTime: startTime + 1234.5,
       status: { code: 'error', message: 'stream reset' },
-      attributes: { 'http.method': 'POST', attempt: 2, model: 'gpt-5', streamed: true, tokens: 812 },
+      attributes: { 'http.method': 'POST', attempt: 2, model: 'gpt-5', streamed: true, tokens: 812, constructor: 'ctor', toString: 1 },
       events: [
         { name: 'retry', time: startTime + 10.5, attributes: { reason: 'rate_limited', wait_ms: 250 } },
         { name: 'first_token', time: startTime + 20 },
@@ -265,7 +268,8 @@ describe('client spans', () => {
     expect(timedSpan.endTime).toBeGreaterThanOrEqual(timedSpan.startTime);
     expect(Math.abs(timedSpan.startTime - Date.now())).toBeLessThan(5000);
     expect(spans.find((candidate) => candidate.name === 'ok-is-final')?.status).toEqual({ code: 'ok' });
-    expect(telemetry.stats().spans).toMatchObject({ sent: 3, open: 0, dropped: {} });
+    expect(telemetry.stats().spans).toMatchObject({ sent: 3, open: 0, dropped: {}, ignored: { invalid_attributes: 1 } });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('links to other spans, by span, context or traceparent; a bad link is left out', async () => {
