@@ -11,10 +11,18 @@ const HEADER_END = Buffer.from('\r\n\r\n', 'latin1');
 const CONTENT_LENGTH = /^content-length$/i;
 const DIGITS = /^\d+$/;
 
-/** Encodes one JSON-RPC message as a frame. */
+/**
+ * Encodes one JSON-RPC message as a frame. The body is written straight into the frame's buffer
+ * behind its header: no second copy of a batch that may be megabytes.
+ */
 export function encodeFrame(message: object): Buffer {
   const body = JSON.stringify(message);
-  return Buffer.from(`Content-Length: ${Buffer.byteLength(body, 'utf8')}\r\n\r\n${body}`, 'utf8');
+  const length = Buffer.byteLength(body, 'utf8');
+  const header = `Content-Length: ${length}\r\n\r\n`;
+  const frame = Buffer.allocUnsafe(header.length + length);
+  frame.write(header, 0, 'latin1');
+  frame.write(body, header.length, length, 'utf8');
+  return frame;
 }
 
 export type DecodedFrame =
