@@ -64,16 +64,11 @@ export function accountedExporter<T>(
       };
       const timer = setTimeout(() => settle({ code: ExportResultCode.FAILED, error: new Error(`export timed out after ${timeoutMs} ms`) }), timeoutMs);
       timer.unref();
-      // A batch processor exports a full batch from inside the call that filled it: the ingest
-      // of a client's message. Serialising goes to the next turn of the loop instead, after the
-      // I/O already waiting, so no client waits on another's export.
-      setImmediate(() => {
-        try {
-          exporter.export(items, settle);
-        } catch (error) {
-          settle({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
-        }
-      });
+      try {
+        exporter.export(items, settle);
+      } catch (error) {
+        settle({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
+      }
     },
     abandon() {
       abandoned = true;
