@@ -1645,14 +1645,14 @@ function renderDoc(details: Details, date: string): string {
     '### 6. Session events: through the daemon into the log and trace lanes (6, 6c, 6d), and their cost to the host (6b)',
     '',
     'A fresh daemon, set up as in row 3 (the file exporter for every signal; `export_interval_ms = 1000`, which is also the scheduled delay of both lanes\' batch processors). ' +
-      'Each event the daemon accepts becomes one log record (`LoggerProvider` + `BatchLogRecordProcessor`, written to logs.jsonl) and one span (`TracerProvider` + `BatchSpanProcessor`, ' +
+      'Each event the daemon accepts becomes one log record (a `BatchLogRecordProcessor`, written to logs.jsonl) and one span (a `BatchSpanProcessor`, ' +
       'written to traces.jsonl), both exported in batches of up to 512 as OTLP JSON lines; a lane refuses records (`queue_full`) while it holds 20,000 unexported ones (or 32 Mi characters of their attributes, which these events never reach). ' +
       'The events (bench/fixtures/session-events.mjs) are what Codex sends while streaming a turn: every client\'s session starts with Codex\'s session context ' +
       '(`conversation.id`, `model`, `slug`, `auth_mode`, `originator`, `session_source`, `terminal.type`, `app.version`, and the log-only `user.account_id` and `user.email`), ' +
       'and its events repeat a turn of 16 under one `traceparent`: one `codex.api_request` (trace-safe `attempt`, `duration_ms`, `http.response.status_code`), eight `codex.sse_event` ' +
       '(`event.kind`, `duration_ms`; the last with token counts) and seven `codex.tool_result` (trace-safe `tool_name`, `call_id`, `success`, `duration_ms`; log-only `arguments`, ' +
       'a 107-character JSON command line, and `output`, 185 to 190 characters), each with `durationMs`. On the way the daemon redacts `arguments` and `output` on the log lane ' +
-      '(`log_tool_content` is off by default) and derives two metric measurements from each tool result and API request (checked against `daemon/status` `events` for every run, see Checks).',
+      '(`log_tool_content` is off by default) and derives two metric measurements from each tool result, API request and SSE event (checked against `daemon/status` `events` for every run, see Checks).',
     '',
     `Row 6: after one untimed (but checked) warm-up run (${CONFIG.eventClients} × ${CONFIG.eventWarmupCount.toLocaleString('en-US')} events), ${events.length} runs in which ` +
       `${CONFIG.eventClients} client processes (bench/fixtures/event-client.mjs) connect, start a session and send one readiness event; once the daemon has counted and exported those, ` +

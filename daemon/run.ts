@@ -1,12 +1,13 @@
 /**
  * `codexd run`: the daemon in the foreground.
  *
- *   socket --> connection (initialize, clientInfo) --> checks (protocol/)
+ *   socket --> connection (initialize: clientInfo, the host's resource) --> checks (protocol/)
  *          --> metric/record  --> MetricsPipeline (MeterProvider) --> AccountedReader --> exporter
- *          --> session/event  --> EventIngest --> log lane (LoggerProvider)  --> exporter
- *                                      |      \-> trace lane (TracerProvider) --> exporter
- *                                      \-> derived metrics --> MetricsPipeline
- *                                          (each exporter: file | otlp-grpc | none)
+ *          --> session/event  --> EventIngest --> log lane (BatchLogRecordProcessor) --> exporter
+ *          |                           |      \-> trace lane (BatchSpanProcessor) ----> exporter
+ *          |                           \-> derived metrics --> MetricsPipeline
+ *          --> trace/span     --> SpanIngest ---> trace lane
+ *              (everything under its host's resource; each exporter: file | otlp-grpc | otlp-http | none)
  *
  * This is the only module of the command line that loads OpenTelemetry.
  */
