@@ -25,11 +25,21 @@ import { type ClientInfo, PACKAGE_VERSION, type ResourceAttributes, SERVER_NAME 
 export const MAX_HOST_RESOURCES = 1024;
 
 /**
- * The data point attribute that carries a metric's resource id from the SDK to the export, where
- * points are grouped by it into one request per resource and it is removed. It keeps two hosts'
- * series apart in the aggregation, so they never merge.
+ * A host's metrics are recorded on a meter of its own, named `codex` like the daemon's, whose
+ * version carries the host's resource id from the SDK to the export: there its metrics are put
+ * under the host's resource, as one request, and the version is removed.
  */
-export const RESOURCE_ID_ATTRIBUTE = 'codexd.resource';
+const HOST_METER_VERSION = 'codexd.resource.';
+
+/** The version of the meter of the host with resource `id` (not the daemon's own, 0). */
+export function hostMeterVersion(id: number): string {
+  return `${HOST_METER_VERSION}${id}`;
+}
+
+/** The resource id a meter's version names, or undefined for the daemon's own meter. */
+export function resourceIdOfMeter(version: string | undefined): number | undefined {
+  return version?.startsWith(HOST_METER_VERSION) === true ? Number(version.slice(HOST_METER_VERSION.length)) : undefined;
+}
 
 export interface HostResource {
   /** Unique in this daemon for its life; 0 is the daemon's own. What journal lines and metric points carry. */

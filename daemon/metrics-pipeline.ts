@@ -5,7 +5,7 @@
  *   records --> instruments (one per name) --> MeterProvider --> AccountedReader --> exporter
  *                                                                   (counts exported/failed)
  */
-import type { Attributes, Counter, Gauge, Histogram } from '@opentelemetry/api';
+import type { Attributes, Counter, Gauge, Histogram, Meter } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 
@@ -13,7 +13,7 @@ import { type ExporterStatus, type MetricKind, type MetricRecord, type MetricRec
 import { deadline } from './deadline.js';
 import type { CountedMetricExporter } from './delivery/queued-exporters.js';
 import { createAccountedReader } from './export-reader.js';
-import { type HostResource, RESOURCE_ID_ATTRIBUTE } from './host-resources.js';
+import { type HostResource, hostMeterVersion } from './host-resources.js';
 import { DISABLED_HEALTH } from './lane-books.js';
 import type { SignalStats } from './stats.js';
 
@@ -111,12 +111,22 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
     resource: options.resource,
     readers: [accounted.reader],
   });
-  const meter = provider.getMeter('codex');
-  const instruments = new Map<string, Instrument>();
+  // One meter per host resource, all named `codex`: a host's series are its own in aggregation
+  // (two hosts never merge into one series) and are found by the meter's version at export,
+  // where they are put under the host's resource (delivery/queued-exporters.ts).
+  const meters = new Map<number, { readonly meter: Meter; readonly instruments: Map<string, Instrument> }>();
+  function meterOf(resource: HostResource): { readonly meter: Meter; readonly instruments: Map<string, Instrument> } {
+    let found = meters.get(resource.id);
+    if (found === undefined) {
+      found = { meter: resource.id === 0 ? provider.getMeter('codex') : provider.getMeter('codex', hostMeterVersion(resource.id)), instruments: new Map() };
+      meters.set(resource.id, found);
+    }
+    return found;
+  }
   const kinds = new Map<string, MetricKind>();
   let shutdownPromise: Promise<void> | null = null;
 
-  function create(name: string, kind: MetricKind): Instrument {
+  function create(meter: Meter, name: string, kind: MetricKind): Instrument {
     const unit = unitOf(name);
     const base = unit === undefined ? {} : { unit };
     switch (kind) {
@@ -143,21 +153,20 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
         return accepted;
       }
       const taken: MetricRecord[] | null = options.onAccepted === undefined ? null : [];
+      const { meter, instruments } = meterOf(resource);
       for (let position = 0; position < records.length; position++) {
         const record = records[position] as MetricRecord;
         let instrument = instruments.get(record.name);
         if (instrument === undefined) {
           if (!kindAllowed(kinds, record, indexOf(position), rejected)) continue;
-          instrument = create(record.name, record.kind);
+          instrument = create(meter, record.name, record.kind);
           instruments.set(record.name, instrument);
         } else if (instrument.kind !== record.kind) {
           kindAllowed(kinds, record, indexOf(position), rejected);
           continue;
         }
         taken?.push(record);
-        // Points of another host than the daemon's own carry its resource's id: a series of
-        // their own, grouped under that resource at export (delivery/queued-exporters.ts).
-        const tags = resource.id === 0 ? (record.tags ?? NO_TAGS) : { ...record.tags, [RESOURCE_ID_ATTRIBUTE]: resource.id };
+        const tags = record.tags ?? NO_TAGS;
         const values = record.values;
         if (values !== undefined && instrument.kind === 'histogram') {
           for (let at = 0; at < values.length; at++) instrument.sdk.record(values[at] as number, tags);

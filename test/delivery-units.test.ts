@@ -12,7 +12,7 @@ import { createQueuedLogExporter, createQueuedMetricExporter } from '../daemon/d
 import { journaledEntry, type LaneEntry, laneEntryOf } from '../daemon/event-lanes.js';
 import { byHostResource } from '../daemon/delivery/queued-exporters.js';
 import { openJournal, readJournal } from '../daemon/delivery/journal.js';
-import { createHostResources, RESOURCE_ID_ATTRIBUTE } from '../daemon/host-resources.js';
+import { createHostResources, hostMeterVersion } from '../daemon/host-resources.js';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { ExportResultCode } from '@opentelemetry/core';
 
@@ -380,7 +380,7 @@ describe('host resources', () => {
     expect(problems).toEqual([expect.stringContaining('OTEL_RESOURCE_ATTRIBUTES: "broken" is not key=value')]);
   });
 
-  it('exports one request per host, each under its resource, without the id attribute, the records shared out exactly', async () => {
+  it('exports one request per host, each under its resource, in scope codex without the meter version, the records shared out exactly', async () => {
     const hosts = createHostResources({ environment: 'dev', env: {}, onError: () => undefined });
     const a = hosts.forHost({ name: 'a', version: '1' });
     const b = hosts.forHost({ name: 'b', version: '1' });
@@ -390,15 +390,16 @@ describe('host resources', () => {
     }
     const reader = new Reader();
     const provider = new MeterProvider({ resource: hosts.own.resource, readers: [reader] });
-    const calls = provider.getMeter('codex').createCounter('codex.tool.call');
-    calls.add(1, { tool: 'shell', [RESOURCE_ID_ATTRIBUTE]: a.id });
-    calls.add(2, { tool: 'shell', [RESOURCE_ID_ATTRIBUTE]: b.id });
-    calls.add(4, { tool: 'shell' });
+    // As the metrics pipeline records: each host on a meter of its own, the daemon on plain `codex`.
+    provider.getMeter('codex', hostMeterVersion(a.id)).createCounter('codex.tool.call').add(1, { tool: 'shell' });
+    provider.getMeter('codex', hostMeterVersion(b.id)).createCounter('codex.tool.call').add(2, { tool: 'shell' });
+    provider.getMeter('codex').createCounter('codex.tool.call').add(4, { tool: 'shell' });
     const { resourceMetrics } = await reader.collect();
     const parts = byHostResource(resourceMetrics, 7, (id) => hosts.byId(id)?.resource);
     expect(parts.map(([part]) => part.resource)).toEqual(expect.arrayContaining([a.resource, b.resource, hosts.own.resource]));
     expect(parts.reduce((sum, [, records]) => sum + records, 0)).toBe(7);
     for (const [part] of parts) {
+      expect(part.scopeMetrics.map((scope) => [scope.scope.name, scope.scope.version ?? ''])).toEqual([['codex', '']]);
       const points = part.scopeMetrics.flatMap((scope) => scope.metrics.flatMap((metric) => metric.dataPoints as { attributes: object; value: unknown }[]));
       expect(points).toHaveLength(1);
       expect(points[0]?.attributes).toEqual({ tool: 'shell' });

@@ -220,8 +220,12 @@ describe('host-made spans', () => {
       ['codex_app_server', 5],
       ['codex_exec', 3],
     ]);
-    // The resource id that kept the series apart is the daemon's own business: it never leaves.
+    // What kept the series apart (a meter per host) is the daemon's own business: it never leaves.
     for (const point of points) expect(Object.keys(point.attributes).sort()).toEqual(['success', 'tool']);
+    const scopes = (receiver.metricsRequests as { resource_metrics: { scope_metrics: { scope: { name: string; version: string } }[] }[] }[]).flatMap((request) =>
+      request.resource_metrics.flatMap((resource) => resource.scope_metrics.map((scope) => `${scope.scope.name}@${scope.scope.version}`)),
+    );
+    expect(new Set(scopes)).toEqual(new Set(['codex@']));
     const services = Object.fromEntries(receiver.spans().map((span) => [span.spanId, span.resource['service.name']]));
     expect(services).toEqual({ aaaaaaaaaaaaaaaa: 'codex_exec', bbbbbbbbbbbbbbbb: 'codex_app_server' });
     // The daemon's own, the two hosts' (and the status command's own connection).

@@ -15,7 +15,7 @@ import { AggregationTemporality, type PushMetricExporter, type ResourceMetrics }
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 
-import { RESOURCE_ID_ATTRIBUTE } from '../host-resources.js';
+import { resourceIdOfMeter } from '../host-resources.js';
 
 import type { ExportQueue } from './export-queue.js';
 
@@ -93,43 +93,29 @@ function enqueue<T>(route: Route, codec: Codec<T>, batches: readonly (readonly [
 }
 
 /**
- * One collection as one `ResourceMetrics` per host: points are grouped by the resource id they
- * carry ({@link RESOURCE_ID_ATTRIBUTE}, removed here), points without one stay under the
- * collection's own resource. The collection's `records` are shared out by points, so the parts
- * add up to them exactly.
+ * One collection as one `ResourceMetrics` per host: each host's metrics come from a meter of its
+ * own, whose version names its resource (see host-resources.ts); they go under that resource, in
+ * the scope `codex` without the version. The daemon's own meter stays under the collection's
+ * resource. The collection's `records` are shared out by data points, so the parts add up to
+ * them exactly.
  */
 export function byHostResource(metrics: ResourceMetrics, records: number, resourceOf: (id: number) => Resource | undefined): [ResourceMetrics, number][] {
-  const groups = new Map<Resource, Map<number, Map<number, DataPoint[]>>>();
-  let carriesIds = false;
-  metrics.scopeMetrics.forEach((scope, scopeIndex) =>
-    scope.metrics.forEach((metric, metricIndex) => {
-      for (const point of metric.dataPoints) {
-        const id = point.attributes[RESOURCE_ID_ATTRIBUTE];
-        let resource = metrics.resource;
-        let kept = point;
-        if (id !== undefined) {
-          carriesIds = true;
-          const { [RESOURCE_ID_ATTRIBUTE]: _, ...attributes } = point.attributes;
-          resource = resourceOf(Number(id)) ?? metrics.resource;
-          kept = { ...point, attributes } as DataPoint;
-        }
-        const byScope = groups.get(resource) ?? new Map<number, Map<number, DataPoint[]>>();
-        groups.set(resource, byScope);
-        const byMetric = byScope.get(scopeIndex) ?? new Map<number, DataPoint[]>();
-        byScope.set(scopeIndex, byMetric);
-        const points = byMetric.get(metricIndex);
-        if (points === undefined) byMetric.set(metricIndex, [kept]);
-        else points.push(kept);
-      }
-    }),
-  );
-  // Only the daemon's own points (or none): the collection goes as it is.
-  if (groups.size === 0 || (groups.size === 1 && groups.has(metrics.resource) && !carriesIds)) return [[metrics, records]];
+  const groups = new Map<Resource, ResourceMetrics['scopeMetrics'][number][]>();
+  for (const scope of metrics.scopeMetrics) {
+    const id = resourceIdOfMeter(scope.scope.version);
+    const resource = (id === undefined ? undefined : resourceOf(id)) ?? metrics.resource;
+    const kept = id === undefined ? scope : { ...scope, scope: { name: scope.scope.name } };
+    const list = groups.get(resource);
+    if (list === undefined) groups.set(resource, [kept]);
+    else list.push(kept);
+  }
+  // Only the daemon's own metrics (or none): the collection goes as it is.
+  if (groups.size === 0 || (groups.size === 1 && metrics.scopeMetrics.every((scope) => resourceIdOfMeter(scope.scope.version) === undefined))) return [[metrics, records]];
   const total = METRICS.units(metrics);
   let left = records;
   let index = 0;
-  return [...groups].map(([resource, byScope]) => {
-    const part = { resource, scopeMetrics: rebuildScopes(metrics, byScope) };
+  return [...groups].map(([resource, scopeMetrics]) => {
+    const part = { resource, scopeMetrics };
     const share = ++index === groups.size ? left : Math.min(left, Math.round((records * METRICS.units(part)) / Math.max(1, total)));
     left -= share;
     return [part, share];
