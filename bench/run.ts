@@ -20,7 +20,8 @@
  *      its drain once the receiver is back (7d); 7e: the same outage with a spool too small for it
  *   8. spans a host makes itself (bench/spans.ts): per-span cost incl. the client's flush vs an SDK
  *      span (8); spans/s into the daemon's trace lane from 4 client processes, every span
- *      accounted for (8b); the whole process of one exec-sized session vs the SDK over OTLP/gRPC (8c)
+ *      accounted for (8b); the whole process of one exec-sized session vs the SDK over OTLP/gRPC (8c);
+ *      the span of row 8 vs an SDK that serialises its batches as OTLP does (8d)
  *
  * Every child runs on this process's Node (the pinned one under `npm run bench`). Every child
  * process, every daemon a client auto-spawned and every temp folder is removed at the end, also
@@ -1958,7 +1959,7 @@ async function main(): Promise<void> {
     if (ONLY.has('7')) Object.assign(details, await rowOutage());
     // Last, with no daemon of the benchmark's running: each round's daemon is started by a client.
     if (ONLY.has('4')) Object.assign(details, await rowFirstUse());
-    // Rows in table order (1, 1b, 2a…2d, 3, 4, 5, 6, 6b…6d, 7, 7b…7e, 8, 8b, 8c), whatever order they were measured in.
+    // Rows in table order (1, 1b, 2a…2d, 3, 4, 5, 6, 6b…6d, 7, 7b…7e, 8, 8b…8d), whatever order they were measured in.
     rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 
     process.stdout.write(`\n${textTable(rows)}\n\n`);

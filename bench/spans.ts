@@ -94,6 +94,9 @@ interface SpanCostResult {
   readonly daemonFlushesIncomplete: number;
   readonly sdkMade: number;
   readonly sdkExported: number;
+  /** The same SDK spans with an exporter that serialises each batch as OTLP protobuf. */
+  readonly sdkSerialisedNs: number[];
+  readonly sdkSerialisedExported: number;
 }
 
 /** Row 8: bench/fixtures/span-cost.mjs against the running daemon; checks what both sides delivered. */
@@ -124,8 +127,8 @@ async function measureSpanCost(config: SpanConfig, bench: BenchEnv, daemon: Runn
       `the trace lane received ${count(traces.received)}, accepted ${count(traces.accepted)}, exported ${count(traces.exported)}, rejected ${traces.rejected}, dropped ${JSON.stringify(traces.dropped)}; every \`daemon/flush\` between rounds completed (${result.daemonFlushesIncomplete} did not)`,
   );
   check(
-    result.sdkExported === result.sdkMade,
-    `row 8: the in-process SDK's batch processor handed all of its ${count(result.sdkMade)} spans to the no-op exporter (${count(result.sdkExported)}): its queue never dropped`,
+    result.sdkExported === result.sdkMade && result.sdkSerialisedExported === result.sdkMade,
+    `row 8: the in-process SDK's batch processors handed all of their ${count(result.sdkMade)} spans to the no-op exporter (${count(result.sdkExported)}) and to the serialising one (${count(result.sdkSerialisedExported)}): their queues never dropped`,
   );
   return result;
 }
@@ -502,6 +505,16 @@ export async function rowSpans(quick: boolean, bench: BenchEnv, daemon: RunningD
     target: `≤ ${TARGET_COST_RATIO.toFixed(2)}×`,
     met: clientNs / sdkNs <= TARGET_COST_RATIO,
   });
+  const sdkSerialisedNs = median(cost.sdkSerialisedNs);
+  rows.push({
+    id: '8d',
+    what: 'same span: thin client (incl. flush), against an SDK that serialises',
+    measured: nsPerSpan(clientNs),
+    baseline: `SDK span + BatchSpanProcessor + OTLP protobuf serialising: ${nsPerSpan(sdkSerialisedNs)}`,
+    comparison: fmt.ratio(clientNs / sdkSerialisedNs),
+    target: '—',
+    met: null,
+  });
   const accepted = median(rate.map((run) => run.rate));
   const sdk = median(sdkRate.rates);
   rows.push({
@@ -556,6 +569,8 @@ export function spansDoc(details: SpanDetails): string[] {
       'and yields one turn of the event loop (`setImmediate`) at the same points, so the processor hands its batches on (none dropped: checked). Serialising and exporting those batches, which a real exporter does on the host\'s thread, is not in the SDK figure. ' +
       `Client and SDK rounds alternate in one process (order swapped every round), ${config.costWarmup} warm-up rounds each, then the median of ${cost.clientNs.length} rounds: ns = timed wall time / spans. ` +
       `Per-round spread: client ${spread(cost.clientNs, 0)} ns, SDK ${spread(cost.sdkNs, 0)} ns. ` +
+      'Row 8d, for context: a third side in the same rounds (rotated with the other two) makes the same SDK calls on a second `TracerProvider` whose exporter serialises each batch as an OTLP protobuf request (`ProtobufTraceSerializer`, what the OTLP exporters do on the host\'s thread before they send), with a `forceFlush()` at the end of each round, so that, like the client\'s, its figure includes serialising every span it made; ' +
+      `spread ${spread(cost.sdkSerialisedNs, 0)} ns. ` +
       `Of the client's figure, the calls alone (start, attributes, end, without the flush) took ${nsPerSpan(median(cost.clientCallsNs))} (median, spread ${spread(cost.clientCallsNs, 0)} ns); the rest is the flush: serialising the batch and writing it.`,
     '',
     `Row 8b: after one untimed (but checked) warm-up run (${n} × ${count(config.rateWarmupTurns * TURN_SPANS)} spans), ${rate.length} runs in which ${n} client processes (bench/fixtures/span-client.mjs) connect, name a resource (\`service.name\` \`bench-spans\`), start a session (Codex-like context: \`conversation.id\`, \`model\`, \`originator\`, \`session_source\`) and end one readiness span; ` +
