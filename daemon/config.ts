@@ -148,6 +148,20 @@ function fail(file: string, key: string, expected: string): never {
   throw new ConfigError(`${file}: ${key}: expected ${expected}`);
 }
 
+/**
+ * True for an http:// or https:// URL with a host that the URL parser takes whole: what every
+ * sender parses later, so that a malformed one (`http://[::1`) is refused here, naming the key,
+ * rather than failing the daemon's start or a reload without saying where it came from.
+ */
+export function isHttpUrl(value: unknown): value is string {
+  if (typeof value !== 'string' || !/^https?:\/\/[^/\s]/.test(value)) return false;
+  try {
+    return new URL(value).hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
 function positiveInteger(file: string, table: Table, key: string, path: string, fallback: number): number {
   const value = table[key];
   if (value === undefined) return fallback;
@@ -217,7 +231,7 @@ function readExporter(file: string, key: string, value: unknown, fileDefault: Ex
         if (name !== 'endpoint' && name !== 'headers' && name !== 'tls') fail(file, `${key}.otlp-grpc.${name}`, 'one of "endpoint", "headers", "tls" (unknown key)');
       }
       const endpoint = grpc.endpoint;
-      if (endpoint !== undefined && (typeof endpoint !== 'string' || !/^https?:\/\//.test(endpoint))) {
+      if (endpoint !== undefined && !isHttpUrl(endpoint)) {
         fail(file, `${key}.otlp-grpc.endpoint`, 'a URL starting with http:// or https://');
       }
       const tls = readTls(file, grpc.tls, `${key}.otlp-grpc.tls`, endpoint);
@@ -229,7 +243,7 @@ function readExporter(file: string, key: string, value: unknown, fileDefault: Ex
         if (name !== 'endpoint' && name !== 'headers' && name !== 'protocol' && name !== 'tls') fail(file, `${key}.otlp-http.${name}`, 'one of "endpoint", "headers", "protocol", "tls" (unknown key)');
       }
       const endpoint = http.endpoint;
-      if (typeof endpoint !== 'string' || !/^https?:\/\/[^/\s]+/.test(endpoint)) fail(file, `${key}.otlp-http.endpoint`, 'a URL starting with http:// or https://');
+      if (!isHttpUrl(endpoint)) fail(file, `${key}.otlp-http.endpoint`, 'a URL starting with http:// or https://');
       const protocol = http.protocol ?? 'binary';
       if (protocol !== 'binary' && protocol !== 'json') fail(file, `${key}.otlp-http.protocol`, '"binary" or "json"');
       const tls = readTls(file, http.tls, `${key}.otlp-http.tls`, endpoint);
@@ -374,6 +388,7 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
     };
     const endpointVar = pick('ENDPOINT');
     const envEndpoint = endpointVar?.[1];
+    if (endpointVar !== undefined && !isHttpUrl(endpointVar[1])) throw new ConfigError(`${endpointVar[0]}: expected a URL starting with http:// or https://`);
     // As the OpenTelemetry specification says: a signal's own endpoint variable is its full URL.
     const exactUrl = endpointVar?.[0] === `OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`;
     const protocolVar = pick('PROTOCOL');
@@ -450,7 +465,7 @@ function readFeedback(file: string, table: unknown): FeedbackConfig {
   if (endpoint !== undefined && dsn !== undefined) fail(file, 'feedback', 'either endpoint or sentry_dsn, not both');
   let target: FeedbackConfig['target'] = null;
   if (endpoint !== undefined) {
-    if (typeof endpoint !== 'string' || !/^https?:\/\/[^/\s]+/.test(endpoint)) fail(file, 'feedback.endpoint', 'a URL starting with https:// (or http:// for a local receiver)');
+    if (!isHttpUrl(endpoint)) fail(file, 'feedback.endpoint', 'a URL starting with https:// (or http:// for a local receiver)');
     target = { kind: 'http', endpoint, headers: headersOf(file, table.headers, 'feedback.headers') };
   } else if (table.headers !== undefined) fail(file, 'feedback.headers', 'no headers without feedback.endpoint');
   if (dsn !== undefined) {

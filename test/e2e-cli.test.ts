@@ -216,6 +216,10 @@ describe('codexd command line', () => {
         '[otel]\nmetrics_exporter = { otlp-grpc = { endpoint = "http://localhost:4317", headers = { authorization = "Bearer sekret\\r\\nx-evil: 1" } } }\n',
         `${file}: otel.metrics_exporter.otlp-grpc.headers.authorization: expected a string of printable ASCII (no line breaks or control characters)`,
       ],
+      // A URL the parser cannot take is refused here, naming the key, not when a sender parses it.
+      ['[otel]\nexporter = { otlp-http = { endpoint = "http://[::1" } }\n', `${file}: otel.exporter.otlp-http.endpoint: expected a URL starting with http:// or https://`],
+      ['[otel]\nmetrics_exporter = { otlp-grpc = { endpoint = "http://[::1" } }\n', `${file}: otel.metrics_exporter.otlp-grpc.endpoint: expected a URL starting with http:// or https://`],
+      ['[feedback]\nendpoint = "https://exa mple.com/feedback"\n', `${file}: feedback.endpoint: expected a URL starting with https:// (or http:// for a local receiver)`],
       ['[otel.tracestate.Congo]\nalpha = "one"\n', `${file}: otel.tracestate.Congo: expected a W3C tracestate key: lowercase letters, digits, _ - * /, starting with a letter or digit, or tenant@system`],
       ['[otel.tracestate.congo]\nalpha = "one,two"\n', `${file}: otel.tracestate.congo.alpha: expected a value of printable ASCII without spaces at its ends, nor , = ; or :`],
       [`[otel.tracestate.congo]\nalpha = "${'x'.repeat(300)}"\n`, `${file}: otel.tracestate.congo: expected a member of at most 256 characters once encoded as name:value;…`],
@@ -284,6 +288,14 @@ describe('codexd command line', () => {
       const bad = await runCli(home, ['config', 'check']);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toBe('codexd: OTEL_EXPORTER_OTLP_METRICS_HEADERS: expected name=value pairs separated by commas; "no-equals-sign" is not one\n');
+      delete home.env.OTEL_EXPORTER_OTLP_METRICS_HEADERS;
+      // A malformed endpoint variable is named, by config check and by run alike (exit 2).
+      home.env.OTEL_EXPORTER_OTLP_ENDPOINT = 'http://[::1';
+      for (const args of [['config', 'check'], ['run', '--log-stderr']]) {
+        const malformed = await runCli(home, args);
+        expect(malformed.code, args.join(' ')).toBe(2);
+        expect(malformed.stderr).toContain('codexd: OTEL_EXPORTER_OTLP_ENDPOINT: expected a URL starting with http:// or https://\n');
+      }
     } finally {
       for (const name of ['STATSIG_SERVER_SDK_SECRET', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_METRICS_HEADERS', 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'OTEL_EXPORTER_OTLP_TIMEOUT', 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT']) {
         delete home.env[name];

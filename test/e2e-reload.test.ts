@@ -103,6 +103,7 @@ describe('reloading the configuration', () => {
     const bad: [string, string][] = [
       [good.replace('[codexd]', '[codexd]\nexport_intervall_ms = 5'), `${file}: codexd.export_intervall_ms: expected one of`],
       [good.replace('[otel]', '[otel]\nlog_user_prompt = "yes"'), `${file}: otel.log_user_prompt: expected true or false`],
+      [good.replace(/exporter = \{ otlp-grpc = \{ endpoint = "[^"]*" \} \}/, 'exporter = { otlp-http = { endpoint = "http://[::1" } }'), `${file}: otel.metrics_exporter.otlp-http.endpoint: expected a URL starting with http:// or https://`],
       [good.replace('[otel]', '[otel.tracestate.Congo]\nalpha = "one"\n[otel]'), `${file}: otel.tracestate.Congo: expected a W3C tracestate key`],
     ];
     for (const [toml, message] of bad) {
