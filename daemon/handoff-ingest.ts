@@ -4,7 +4,7 @@
  * rest in time). Scanned at start and then every second; each file is ingested like a
  * `metric/record` batch and removed.
  */
-import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { Logger } from 'pino';
@@ -25,6 +25,7 @@ import {
   type ResourceAttributes,
 } from '../protocol/index.js';
 import type { EventIngest } from './event-ingest.js';
+import { handoffFolderProblem, readHandoffFile, setAside } from './handoff-files.js';
 import type { HostResources } from './host-resources.js';
 import { ingestMetricBatch, type IngestOutcome } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
@@ -34,6 +35,8 @@ import type { SignalStats } from './stats.js';
 
 /** How often the folder is scanned. */
 export const HANDOFF_SCAN_MS = 1000;
+/** Largest hand-off file read: a host hands over at most its bounded buffers. */
+const MAX_HANDOFF_FILE_BYTES = MAX_MESSAGE_BYTES * 2;
 /** Files ingested per scan, so a backlog cannot stall the event loop. */
 const FILES_PER_SCAN = 64;
 
@@ -42,8 +45,10 @@ export interface HandoffCounts {
   readonly recordsIngested: number;
   readonly eventsIngested: number;
   readonly spansIngested: number;
-  /** Unreadable, oversized or malformed files, removed without ingesting. */
+  /** The user's own files that did not parse or check, removed without ingesting. */
   readonly filesRejected: number;
+  /** Entries not read at all, by reason (`symlink`, `not_regular`, `foreign_owner`, `too_large`, `unreadable`, `folder_unsafe`): set aside, never deleted. */
+  readonly refused: Readonly<Record<string, number>>;
 }
 
 export interface HandoffIngest {
@@ -86,11 +91,32 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
   let eventsIngested = 0;
   let spansIngested = 0;
   let filesRejected = 0;
+  const refused = new Map<string, number>();
+  /** The folder's last problem, logged and counted once until it changes. */
+  let folderProblem: string | null = null;
+
+  /** Counts an entry that was not read, logs it (by name and reason only), and sets it aside. */
+  function refuse(path: string, reason: string): void {
+    refused.set(reason, (refused.get(reason) ?? 0) + 1);
+    logger.warn({ file: path, reason }, 'hand-off entry not read; set aside');
+    setAside(path);
+  }
 
   function ingestFile(path: string): void {
+    const read = readHandoffFile(path, MAX_HANDOFF_FILE_BYTES);
+    if (!read.ok) {
+      if (read.reason !== 'gone') refuse(path, read.reason);
+      return;
+    }
     try {
-      if (statSync(path).size > MAX_MESSAGE_BYTES * 2) throw new Error(`larger than ${MAX_MESSAGE_BYTES * 2} bytes`);
-      const content = JSON.parse(readFileSync(path, 'utf8')) as {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(read.text);
+      } catch {
+        // The parser's message quotes the text: say only that it is not JSON.
+        throw new Error('not valid JSON');
+      }
+      const content = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as {
         version?: unknown;
         clientInfo?: { name?: unknown; version?: unknown };
         resource?: unknown;
@@ -171,6 +197,18 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
   }
 
   function scan(): number {
+    const problem = handoffFolderProblem(dir);
+    if (problem === 'missing') return 0;
+    if (problem !== null) {
+      // Never read or delete anything in a folder someone else could have put there.
+      if (problem !== folderProblem) {
+        refused.set('folder_unsafe', (refused.get('folder_unsafe') ?? 0) + 1);
+        logger.error({ dir, problem }, 'hand-off folder not scanned');
+      }
+      folderProblem = problem;
+      return 0;
+    }
+    folderProblem = null;
     let names: string[];
     try {
       // Temporary files (".name.tmp") are still being written by their host.
@@ -187,7 +225,7 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
   timer.unref();
   return {
     scan,
-    counts: () => ({ filesIngested, recordsIngested, eventsIngested, spansIngested, filesRejected }),
+    counts: () => ({ filesIngested, recordsIngested, eventsIngested, spansIngested, filesRejected, refused: Object.fromEntries(refused) }),
     stop: () => clearInterval(timer),
   };
 }

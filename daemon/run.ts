@@ -401,7 +401,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       exporters: [metrics.exporterStatus(), ...lanes.exporterStatus()].map(withQueue),
       clients: [...connections].map((connection) => connection.status()),
       sessions: sessions.counts(),
-      handoff: handoff?.counts() ?? { filesIngested: 0, recordsIngested: 0, eventsIngested: 0, spansIngested: 0, filesRejected: 0 },
+      handoff: handoff?.counts() ?? { filesIngested: 0, recordsIngested: 0, eventsIngested: 0, spansIngested: 0, filesRejected: 0, refused: {} },
       feedback: feedback.counts(),
       config: { file: active.file, loadedAt: loadedAt.toISOString(), reloads, lastReload, needsRestart },
     };

@@ -66,6 +66,9 @@ export function formatStatus(status: DaemonStatus.Result): string {
   ];
   if (spanNotes.length > 0) lines.push(`host spans: ${spanNotes.join('; ')}`);
   if ((status.resources?.overflow ?? 0) > 0) lines.push(`resources: ${status.resources.held} held; ${status.resources.overflow} hosts past the bound went under the daemon's own`);
+  // A daemon older than the field leaves it out of its status.
+  const refusedHandoff = status.handoff.refused ?? {};
+  if (Object.keys(refusedHandoff).length > 0) lines.push(`hand-off folder: entries not read, set aside${reasons(refusedHandoff)}`);
   const sessions = status.sessions;
   lines.push(`sessions: ${sessions.active} active (${sessions.started} started, ${sessions.ended} ended, ${sessions.expired} expired)`);
   const feedback = status.feedback;

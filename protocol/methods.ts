@@ -591,7 +591,15 @@ export namespace DaemonStatus {
     readonly clients: readonly ClientStatus[];
     readonly sessions: SessionCounts;
     /** Hand-off files left by hosts that exited before their records reached the daemon. */
-    readonly handoff: { readonly filesIngested: number; readonly recordsIngested: number; readonly eventsIngested: number; readonly spansIngested: number; readonly filesRejected: number };
+    readonly handoff: {
+      readonly filesIngested: number;
+      readonly recordsIngested: number;
+      readonly eventsIngested: number;
+      readonly spansIngested: number;
+      readonly filesRejected: number;
+      /** Entries of the folder not read at all, by reason; they are set aside, never deleted. */
+      readonly refused: Readonly<Record<string, number>>;
+    };
     /** Feedback reports in the spool, by state. */
     readonly feedback: FeedbackCounts;
     /** The configuration this daemon runs with, and how its last reload went. */
