@@ -2,15 +2,24 @@
  * The daemon's log: pino, asynchronously to a file under the user's log folder, never to the
  * terminal of whoever started it. Callers take `logger.child({ component })`.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, write, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import pino, { type Logger, type LoggerOptions } from 'pino';
 
+/** A log file that could not be written (a full disk): from then on its lines are dropped and counted. */
+export interface LogFailure {
+  readonly at: string;
+  readonly error: string;
+  readonly linesDropped: number;
+}
+
 export interface DaemonLogger {
   readonly logger: Logger;
-  /** Writes out what is buffered; call before exit. */
+  /** Writes out what is buffered; call before exit. Does nothing once the file has failed. */
   flushSync(): void;
+  /** Null while the log is written; else when and why writing it failed, and the lines lost since. */
+  failure(): LogFailure | null;
   /** Changes the level of this logger and every child of it, made before or after (a reload). */
   setLevel(level: string): void;
 }
@@ -43,20 +52,91 @@ export function createDaemonLogger(file: string | null, level: string): DaemonLo
   const { options, setLevel } = levelled(level);
   if (file === null) {
     const logger = pino(options, pino.destination({ dest: 2, sync: true }));
-    return { logger, flushSync: () => undefined, setLevel };
+    return { logger, flushSync: () => undefined, failure: () => null, setLevel };
   }
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const destination = pino.destination({ dest: file, sync: false, mkdir: true, mode: 0o600 });
-  const logger = pino(options, destination);
-  return {
-    logger,
-    setLevel,
-    flushSync() {
+  const writer = createLogFileWriter(file);
+  const logger = pino(options, writer);
+  return { logger, setLevel, failure: writer.failure, flushSync: writer.flushSync };
+}
+
+/** Log text held in memory while a write is under way; past it, lines are dropped and counted. */
+const MAX_PENDING_LOG_BYTES = 1024 * 1024;
+
+/**
+ * The log file, written asynchronously and never retried. Its first failed write (ENOSPC, EIO)
+ * stops it for good: lines from then on are dropped and counted, and nothing else of the daemon
+ * is held up. (pino's own file destination retries a failed write every 100 ms for ever when
+ * it is flushed at exit, which hung a daemon on a full disk.)
+ */
+function createLogFileWriter(file: string): { write(line: string): void; flushSync(): void; failure(): LogFailure | null } {
+  let fd: number | null = null;
+  let failed: { at: string; error: string } | null = null;
+  let linesDropped = 0;
+  let pending: string[] = [];
+  let pendingBytes = 0;
+  let writing = false;
+
+  function fail(error: unknown): void {
+    if (failed !== null) return;
+    failed = { at: new Date().toISOString(), error: (error as NodeJS.ErrnoException).code ?? String(error) };
+    linesDropped += pending.length;
+    pending = [];
+    pendingBytes = 0;
+    if (fd !== null) {
       try {
-        destination.flushSync();
+        closeSync(fd);
       } catch {
-        // Nothing was pending, or the file is gone; neither should stop an exit.
+        // Closed already.
+      }
+      fd = null;
+    }
+  }
+
+  try {
+    fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+  } catch (error) {
+    fail(error);
+  }
+
+  function writeNext(): void {
+    if (writing || failed !== null || fd === null || pending.length === 0) return;
+    const bytes = Buffer.from(pending.join(''), 'utf8');
+    pending = [];
+    pendingBytes = 0;
+    writing = true;
+    write(fd, bytes, (error, written) => {
+      writing = false;
+      if (error !== null) return fail(error);
+      // A short write: what is left goes first.
+      if (written < bytes.length) pending.unshift(bytes.subarray(written).toString('utf8'));
+      writeNext();
+    });
+  }
+
+  return {
+    write(line) {
+      if (failed !== null || pendingBytes + line.length > MAX_PENDING_LOG_BYTES) {
+        linesDropped++;
+        return;
+      }
+      pending.push(line);
+      pendingBytes += line.length;
+      writeNext();
+    },
+    flushSync() {
+      // One synchronous attempt for what waits, never a retry: an exit is never held up.
+      if (failed !== null || fd === null || pending.length === 0) return;
+      const text = pending.join('');
+      pending = [];
+      pendingBytes = 0;
+      try {
+        writeSync(fd, text);
+      } catch (error) {
+        linesDropped++;
+        fail(error);
       }
     },
+    failure: () => (failed === null ? null : { ...failed, linesDropped }),
   };
 }

@@ -393,6 +393,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       startedBy,
       idleExitAfterMs,
       logFile: options.logToStderr === true ? null : paths.logFile,
+      logFailure: log.failure(),
       signals: { metrics: metricStats.snapshot(), logs: logStats.snapshot(), traces: traceStats.snapshot() },
       events: events.counts(),
       spans: spans.counts(),

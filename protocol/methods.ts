@@ -570,6 +570,11 @@ export namespace DaemonStatus {
     /** Milliseconds of idleness after which this daemon exits, or null when it never does. */
     readonly idleExitAfterMs: number | null;
     readonly logFile: string | null;
+    /**
+     * Null while the log file is written. Once a write to it failed (a full disk), when and why,
+     * and the log lines dropped since: the daemon runs on without its log until it restarts.
+     */
+    readonly logFailure: { readonly at: string; readonly error: string; readonly linesDropped: number } | null;
     /** Per lane: metrics in measurements, logs in log records, traces in spans (one per accepted event, and each host-made span). */
     readonly signals: { readonly metrics: SignalCounts; readonly logs: SignalCounts; readonly traces: SignalCounts };
     readonly events: EventCounts;
