@@ -96,6 +96,9 @@ export async function openControlConnection(socketPath: string, timeoutMs: numbe
         const timer = setTimeout(() => {
           pending.delete(id);
           reject(new Error(`${method}: no answer within ${requestTimeoutMs} ms`));
+          // A daemon that let a request pass its deadline may never answer nor close: the
+          // connection is given up, so it cannot hold the command past the deadline it printed.
+          socket.destroy();
         }, requestTimeoutMs);
         pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
         socket.write(encodeFrame({ jsonrpc: '2.0', id, method, params }));
@@ -106,10 +109,16 @@ export async function openControlConnection(socketPath: string, timeoutMs: numbe
       socket.end();
     },
   };
-  await connection.request<Initialize.Result>(
-    Initialize.method,
-    { protocolVersion: PROTOCOL_VERSION, clientInfo: { name: 'codexd-cli', version: PACKAGE_VERSION }, processId: process.pid },
-    timeoutMs,
-  );
+  try {
+    await connection.request<Initialize.Result>(
+      Initialize.method,
+      { protocolVersion: PROTOCOL_VERSION, clientInfo: { name: 'codexd-cli', version: PACKAGE_VERSION }, processId: process.pid },
+      timeoutMs,
+    );
+  } catch (error) {
+    // Refused (an unsupported version, say): the caller gets no connection to close.
+    socket.destroy();
+    throw error;
+  }
   return connection;
 }

@@ -2,6 +2,7 @@
  * The codexd command line and the daemon's socket rules, run as real processes.
  */
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -29,6 +30,26 @@ describe('codexd command line', () => {
       const result = await runCli(home, command);
       expect(result.code).toBe(1);
       expect(result.stderr).toBe(`codexd: codexd is not running (nothing listens on ${home.socketPath})\n`);
+    }
+  });
+
+  it('gives up on a daemon that accepts but never answers, within the deadline it states, and exits', async () => {
+    // A hung daemon: the socket accepts, nothing is ever read or answered, nothing is closed.
+    mkdirSync(join(home.dir, 'run'), { recursive: true, mode: 0o700 });
+    const held: import('node:net').Socket[] = [];
+    const hung = createServer((socket) => held.push(socket)).listen(home.socketPath);
+    await new Promise((resolve) => hung.once('listening', resolve));
+    try {
+      for (const command of [['status'], ['flush']]) {
+        const started = Date.now();
+        const result = await runCli(home, command, 15_000);
+        expect(result.code, command.join(' ')).toBe(1);
+        expect(result.stderr).toMatch(/initialize: no answer within \d+ ms/);
+        expect(Date.now() - started).toBeLessThan(8000);
+      }
+    } finally {
+      for (const socket of held) socket.destroy();
+      hung.close();
     }
   });
 
