@@ -22,6 +22,13 @@ import { createFrameDecoder, ErrorCodes } from '../protocol/index.js';
 /** Messages handed to the connection and not yet handled before the socket is paused. */
 export const MAX_UNHANDLED_MESSAGES = 64;
 
+/**
+ * Bytes of responses waiting to be written to a client before its socket is paused: a client
+ * that sends requests and never reads the answers would otherwise grow the daemon's memory
+ * without bound. Reading resumes once half of them are written.
+ */
+export const MAX_UNSENT_RESPONSE_BYTES = 4 * 1024 * 1024;
+
 export interface BoundedReaderEvents {
   /** Ids of requests delivered and not yet answered (the writer removes them as it answers). */
   readonly pendingIds: Set<string>;
@@ -67,6 +74,7 @@ function messageProblem(value: unknown): string | null {
 class Reader extends AbstractMessageReader implements BoundedMessageReader {
   private unhandled = 0;
   private paused = false;
+  private checkScheduled = false;
   private lastDataAt = 0;
 
   constructor(
@@ -117,11 +125,11 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
         this.unhandled++;
         callback(message);
       }
-      if (this.unhandled >= MAX_UNHANDLED_MESSAGES && !this.paused) {
-        this.paused = true;
-        this.socket.pause();
-      }
+      this.pauseIfBehind();
     };
+    // Answers to what was read may still be queued when the chunk is done: look again once
+    // they are, and whenever the client has taken what waited.
+    const onDrain = (): void => this.resumeIfCaughtUp();
     const onClose = (): void => {
       if (decoder.pendingBytes > 0) this.fireError(new Error(`connection closed inside a frame (${decoder.pendingBytes} bytes unread)`));
       this.fireClose();
@@ -130,7 +138,9 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
     this.socket.on('data', onData);
     this.socket.on('close', onClose);
     this.socket.on('error', onError);
+    this.socket.on('drain', onDrain);
     return Disposable.create(() => {
+      this.socket.off('drain', onDrain);
       this.socket.off('data', onData);
       this.socket.off('close', onClose);
       this.socket.off('error', onError);
@@ -143,7 +153,29 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
 
   handled(): void {
     this.unhandled--;
-    if (this.paused && this.unhandled < MAX_UNHANDLED_MESSAGES / 2) {
+    // The handler's answer is written after it returns: check the write queue then, once for
+    // all the messages handled in this turn of the loop.
+    if (!this.checkScheduled) {
+      this.checkScheduled = true;
+      setImmediate(() => {
+        this.checkScheduled = false;
+        this.pauseIfBehind();
+      });
+    }
+    this.resumeIfCaughtUp();
+  }
+
+  /** Stops reading while too many messages wait to be handled or too many answers to be written. */
+  private pauseIfBehind(): void {
+    if (this.paused || this.socket.destroyed) return;
+    if (this.unhandled >= MAX_UNHANDLED_MESSAGES || this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private resumeIfCaughtUp(): void {
+    if (this.paused && this.unhandled < MAX_UNHANDLED_MESSAGES / 2 && this.socket.writableLength <= MAX_UNSENT_RESPONSE_BYTES / 2) {
       this.paused = false;
       this.socket.resume();
     }
