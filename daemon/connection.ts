@@ -94,6 +94,13 @@ export interface ClientConnection {
 /** How long a connection closed for a framing violation may take to send its error. */
 const CLOSE_GRACE_MS = 1000;
 
+/**
+ * How long a connection may stay open without a successful `initialize`; then it is closed and
+ * counted (`initialize_timeout`). Every client initializes at once, so only a connection that
+ * will never do so waits this long, holding a descriptor and a frame buffer.
+ */
+export const INITIALIZE_TIMEOUT_MS = 5000;
+
 let nextId = 1;
 
 /**
@@ -111,6 +118,13 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
   let spansReceived = 0;
   let resolveClosed: () => void = () => undefined;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+  const initializeTimer = setTimeout(() => {
+    if (client !== null) return;
+    services.protocolError('initialize_timeout');
+    log.info({ afterMs: INITIALIZE_TIMEOUT_MS }, 'closing a connection that never initialized');
+    socket.destroy();
+  }, INITIALIZE_TIMEOUT_MS);
+  initializeTimer.unref();
 
   const pendingIds = new Set<string>();
   const writer = createSocketMessageWriter(socket, pendingIds);
@@ -209,6 +223,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
       const info = checked.value.clientInfo;
       const resource = services.resources.forHost(info, checked.value.resource);
       client = { name: info.name, version: info.version, pid: checked.value.processId ?? null, resource };
+      clearTimeout(initializeTimer);
       log.info({ client: info.name, clientVersion: info.version, pid: client.pid, service: resource.serviceName }, 'client initialized');
       return {
         protocolVersion: PROTOCOL_VERSION,
@@ -485,6 +500,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
     closed,
   };
   socket.on('close', () => {
+    clearTimeout(initializeTimer);
     connection.dispose();
     log.debug('connection closed');
     resolveClosed();

@@ -16,7 +16,7 @@ import type { Socket } from 'node:net';
 import { existsSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { type DaemonFlush, type DaemonReload, type DaemonStatus, type ExporterStatus, measurementsIn, type MetricRecord, type Signal, SIGNALS, RUNTIME_FILES, runtimeFolder, type StartedBy, isNamedPipe, PACKAGE_VERSION, PROTOCOL_VERSION, SERVER_NAME } from '../protocol/index.js';
+import { encodeFrame, ErrorCodes, type DaemonFlush, type DaemonReload, type DaemonStatus, type ExporterStatus, measurementsIn, type MetricRecord, type Signal, SIGNALS, RUNTIME_FILES, runtimeFolder, type StartedBy, isNamedPipe, PACKAGE_VERSION, PROTOCOL_VERSION, SERVER_NAME } from '../protocol/index.js';
 import { ConfigError, type DaemonConfig, type ExporterConfig, loadConfig, ReloadError } from './config.js';
 import { type ClientConnection, type DaemonServices, serveConnection } from './connection.js';
 import { createEventIngest, type EventPolicy, type EventSource } from './event-ingest.js';
@@ -41,6 +41,8 @@ import { createSessionRegistry } from './session-registry.js';
 import { createSpanIngest } from './span-ingest.js';
 import { createSignalStats } from './stats.js';
 
+/** Open connections the daemon serves at once; beyond, a new one is told why and closed. */
+export const MAX_CONNECTIONS = 1024;
 /** Extra time past the flush deadline before a stop gives up waiting and exits anyway. */
 const EXIT_MARGIN_MS = 1000;
 /**
@@ -546,6 +548,14 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   const onConnection = (socket: Socket): void => {
     if (shuttingDown) {
       socket.destroy();
+      return;
+    }
+    if (connections.size >= MAX_CONNECTIONS) {
+      // Said once on the wire, then closed: a client learns why rather than seeing a reset.
+      protocolErrors.set('too_many_connections', (protocolErrors.get('too_many_connections') ?? 0) + 1);
+      socket.on('error', () => undefined);
+      socket.end(encodeFrame({ jsonrpc: '2.0', id: null, error: { code: ErrorCodes.TooManyConnections, message: `the daemon holds its maximum of ${MAX_CONNECTIONS} connections; try again later` } }));
+      setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
     busyAt = Date.now();

@@ -1,6 +1,6 @@
 /**
  * Every JSON-RPC error code the daemon sends, in one table. Codes from -32768 to -32000 are
- * JSON-RPC's own or reserved for implementations; codexd uses -32002..-32015 from that range
+ * JSON-RPC's own or reserved for implementations; codexd uses -32002..-32016 from that range
  * (-32002 is "not initialized" as in the Language Server Protocol).
  */
 export const ErrorCodes = {
@@ -45,6 +45,8 @@ export const ErrorCodes = {
    * what was expected), or could not apply it; the daemon runs on with the settings it had.
    */
   ReloadFailed: -32015,
+  /** The daemon already serves as many connections as it may; this one is closed after the error. */
+  TooManyConnections: -32016,
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

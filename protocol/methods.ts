@@ -589,7 +589,8 @@ export namespace DaemonStatus {
      * `unknown_method`, `invalid_params`, `batch_too_large`, `not_initialized`,
      * `already_initialized`, `unsupported_protocol_version`, `message_too_large`,
      * `framing_error`, `unknown_session`, `too_many_sessions`, `unknown_feedback`,
-     * `feedback_spool_full`, `feedback_disabled`, `feedback_not_stored`.
+     * `feedback_spool_full`, `feedback_disabled`, `feedback_not_stored`, `initialize_timeout`,
+     * `too_many_connections`.
      */
     readonly protocolErrors: Readonly<Record<string, number>>;
     readonly exporters: readonly ExporterStatus[];

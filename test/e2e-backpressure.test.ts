@@ -1,7 +1,9 @@
 /**
- * A client that sends requests and never reads the answers must not grow the daemon's memory
- * without bound: the daemon stops reading from it while its unsent answers pass a bound, serves
- * everyone else meanwhile, and loses nothing: once the client reads, every answer comes.
+ * Bounds on what one client, or many, can make the daemon hold. A client that sends requests and
+ * never reads the answers must not grow the daemon's memory without bound: the daemon stops
+ * reading from it while its unsent answers pass a bound, serves everyone else meanwhile, and
+ * loses nothing. Connections that never initialize are closed; past the connection cap, a new
+ * one is told why and closed.
  */
 import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -9,7 +11,9 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { MAX_UNSENT_RESPONSE_BYTES } from '../daemon/bounded-message-reader.js';
-import { createFrameDecoder, encodeFrame } from '../protocol/index.js';
+import { INITIALIZE_TIMEOUT_MS } from '../daemon/connection.js';
+import { MAX_CONNECTIONS } from '../daemon/run.js';
+import { createFrameDecoder, encodeFrame, ErrorCodes } from '../protocol/index.js';
 import { createTestHome, type DaemonProcess, startDaemonProcess, type TestHome } from './support/daemon.js';
 import { openRawPeer } from './support/raw-client.js';
 
@@ -72,4 +76,62 @@ describe('response backpressure', () => {
     expect(answers).toBe(REQUESTS + 1);
     greedy.destroy();
   }, 60_000);
+
+  it('closes a connection that never initializes, and keeps one that initialized and idles', async () => {
+    home = createTestHome();
+    daemon = await startDaemonProcess(home);
+    const silent = connect(home.socketPath);
+    await new Promise((resolve) => silent.once('connect', resolve));
+    const silentClosed = new Promise<number>((resolve) => silent.once('close', () => resolve(Date.now())));
+    const idle = await openRawPeer(home.socketPath);
+    await idle.initialize('idle-but-initialized');
+    const opened = Date.now();
+    const closedAt = await Promise.race([silentClosed, new Promise<number>((resolve) => setTimeout(() => resolve(-1), INITIALIZE_TIMEOUT_MS + 3000))]);
+    expect(closedAt - opened).toBeGreaterThanOrEqual(INITIALIZE_TIMEOUT_MS - 500);
+    expect(closedAt).not.toBe(-1);
+    // The initialized one is still served.
+    expect((await idle.request(1, 'metric/record', { records: [{ name: 'codex.test.idle', kind: 'counter', value: 1 }] })).result).toEqual({ accepted: 1, rejected: [] });
+    idle.destroy();
+    expect((await daemon.status()).protocolErrors).toMatchObject({ initialize_timeout: 1 });
+  }, 20_000);
+
+  it(`tells the connection past ${MAX_CONNECTIONS} why it is closed, and takes new ones once others leave`, async () => {
+    home = createTestHome();
+    daemon = await startDaemonProcess(home);
+    // In rounds, each connect retried: a Unix socket's listen backlog refuses (EAGAIN) what the
+    // daemon has not accepted yet.
+    const connectOne = async (): Promise<ReturnType<typeof connect>> => {
+      for (;;) {
+        const socket = connect((home as TestHome).socketPath);
+        const ok = await new Promise<boolean>((resolve) => {
+          socket.once('connect', () => resolve(true));
+          socket.once('error', () => resolve(false));
+        });
+        if (ok) {
+          socket.on('error', () => undefined);
+          return socket;
+        }
+        socket.destroy();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    const open: ReturnType<typeof connect>[] = [];
+    while (open.length < MAX_CONNECTIONS) open.push(...(await Promise.all(Array.from({ length: Math.min(64, MAX_CONNECTIONS - open.length) }, connectOne))));
+    const extra = connect(home.socketPath);
+    const decoder = createFrameDecoder();
+    const refusal = await new Promise<Record<string, unknown> | null>((resolve) => {
+      extra.on('data', (chunk: Buffer) => {
+        for (const frame of decoder.push(chunk)) if (frame.kind === 'message') resolve(frame.message as Record<string, unknown>);
+      });
+      extra.on('close', () => resolve(null));
+      extra.on('error', () => undefined);
+    });
+    expect(refusal).toMatchObject({ id: null, error: { code: ErrorCodes.TooManyConnections, message: `the daemon holds its maximum of ${MAX_CONNECTIONS} connections; try again later` } });
+    for (const socket of open.splice(0, 16)) socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const status = await daemon.status();
+    expect(status.protocolErrors).toMatchObject({ too_many_connections: 1 });
+    for (const socket of open) socket.destroy();
+    extra.destroy();
+  }, 20_000);
 });
