@@ -69,8 +69,8 @@ export interface DaemonServices {
   /** Gives each host its resource, from `initialize`. */
   readonly resources: HostResources;
   readonly feedback: FeedbackService;
-  /** Makes what was taken in so far durable (the journal), before a request is answered. */
-  syncJournal(): void;
+  /** Makes what was taken in so far durable (the journal), before a request is answered; false when it could not. */
+  syncJournal(): boolean;
   /** Counts a message-level protocol error by reason (malformed frame, unknown method, …). */
   protocolError(reason: string): void;
   isShuttingDown(): boolean;
@@ -334,8 +334,16 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
       handled((params: unknown) => {
         const result = handler(params);
         if (result instanceof ResponseError) throw result;
-        // A request's answer says the records are the daemon's: they are on disk first.
-        services.syncJournal();
+        // A request's answer says the records are the daemon's: they are on disk first. When
+        // they cannot be, the answer says so instead of "accepted".
+        if (!services.syncJournal()) {
+          services.protocolError('not_durable');
+          throw new ResponseError(
+            ErrorCodes.NotDurable,
+            "the daemon took this in but could not make it durable (its journal cannot be written; see daemon/status journalFailure): it is exported unless the daemon dies first; sending it again may send it twice",
+            result,
+          );
+        }
         return result;
       }),
     );

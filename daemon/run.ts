@@ -396,6 +396,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       idleExitAfterMs,
       logFile: options.logToStderr === true ? null : paths.logFile,
       logFailure: log.failure(),
+      journalFailure: journal?.failure() ?? null,
       signals: { metrics: metricStats.snapshot(), logs: logStats.snapshot(), traces: traceStats.snapshot() },
       events: events.counts(),
       spans: spans.counts(),
@@ -534,7 +535,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     spans,
     resources,
     feedback,
-    syncJournal: () => journal?.sync(),
+    syncJournal: () => journal?.sync() ?? true,
     protocolError(reason) {
       protocolErrors.set(reason, (protocolErrors.get(reason) ?? 0) + 1);
     },

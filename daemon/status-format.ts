@@ -39,6 +39,8 @@ export function formatStatus(status: DaemonStatus.Result): string {
   if (status.logFile !== null) lines.push(`log     ${status.logFile}`);
   // A daemon older than the field leaves it out of its status.
   const logFailure = status.logFailure ?? null;
+  const journalFailure = status.journalFailure ?? null;
+  if (journalFailure !== null) lines.push(`journal: writes fail since ${journalFailure.at} (${journalFailure.error}); requests are answered "not durable" until one succeeds`);
   if (logFailure !== null) lines.push(`log: writing ${status.logFile ?? 'the log'} failed at ${logFailure.at} (${logFailure.error}); ${logFailure.linesDropped} lines dropped since, until the daemon restarts`);
   const config = status.config;
   lines.push(`config  ${config.file ?? '(no file: defaults)'}, read ${config.loadedAt}${config.reloads > 0 ? `, ${config.reloads} reload${config.reloads === 1 ? '' : 's'}` : ''}`);

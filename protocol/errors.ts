@@ -1,6 +1,6 @@
 /**
  * Every JSON-RPC error code the daemon sends, in one table. Codes from -32768 to -32000 are
- * JSON-RPC's own or reserved for implementations; codexd uses -32002..-32016 from that range
+ * JSON-RPC's own or reserved for implementations; codexd uses -32002..-32017 from that range
  * (-32002 is "not initialized" as in the Language Server Protocol).
  */
 export const ErrorCodes = {
@@ -47,6 +47,11 @@ export const ErrorCodes = {
   ReloadFailed: -32015,
   /** The daemon already serves as many connections as it may; this one is closed after the error. */
   TooManyConnections: -32016,
+  /**
+   * A request's telemetry was taken in but could not be written to the journal (a full disk):
+   * it is exported unless the daemon dies first. `data` is the result the request would have had.
+   */
+  NotDurable: -32017,
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

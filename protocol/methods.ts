@@ -575,6 +575,12 @@ export namespace DaemonStatus {
      * and the log lines dropped since: the daemon runs on without its log until it restarts.
      */
     readonly logFailure: { readonly at: string; readonly error: string; readonly linesDropped: number } | null;
+    /**
+     * Null while the journal is written; else since when its writes fail and the error code
+     * (a full disk). Requests are then answered `NotDurable` (-32017). Cleared by a write that
+     * succeeds.
+     */
+    readonly journalFailure: { readonly at: string; readonly error: string } | null;
     /** Per lane: metrics in measurements, logs in log records, traces in spans (one per accepted event, and each host-made span). */
     readonly signals: { readonly metrics: SignalCounts; readonly logs: SignalCounts; readonly traces: SignalCounts };
     readonly events: EventCounts;
@@ -590,7 +596,7 @@ export namespace DaemonStatus {
      * `already_initialized`, `unsupported_protocol_version`, `message_too_large`,
      * `framing_error`, `unknown_session`, `too_many_sessions`, `unknown_feedback`,
      * `feedback_spool_full`, `feedback_disabled`, `feedback_not_stored`, `initialize_timeout`,
-     * `too_many_connections`.
+     * `too_many_connections`, `not_durable`.
      */
     readonly protocolErrors: Readonly<Record<string, number>>;
     readonly exporters: readonly ExporterStatus[];

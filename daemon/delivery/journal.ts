@@ -61,8 +61,13 @@ export interface Journal {
    * than the daemon's own (id 0), the line names it by id, declared in the same file.
    */
   append(line: JournalLine, resource?: JournaledResource): void;
-  /** Writes and syncs what is buffered, now (before a request's answer). */
-  sync(): void;
+  /**
+   * Writes and syncs what is buffered, now (before a request's answer). False when it could not
+   * (a full disk): what was buffered is not durable.
+   */
+  sync(): boolean;
+  /** Null while writes succeed; else when the last failure began and its error code. */
+  failure(): { readonly at: string; readonly error: string } | null;
   /** Records have settled: notes it on disk at once, so a crash right after replays none of them. */
   noteSettled(): void;
   /** Bytes of journal on disk. */
@@ -205,21 +210,41 @@ export function openJournal(options: JournalOptions): Journal {
     lastSettled = text;
   }
 
+  let failure: { at: string; error: string } | null = null;
+
   function write(): void {
     if (buffer.length === 0) return;
-    if (current === null) {
-      current = open();
-      // What each signal had accepted before this file's lines: the lines buffered now were
-      // counted as accepted when they were taken in, so they are subtracted.
-      const base = Object.fromEntries(SIGNALS.map((signal) => [signal, counts.accepted(signal) - unwritten[signal]])) as Record<Signal, number>;
-      buffer.unshift(JSON.stringify({ b: base }));
+    try {
+      if (current === null) {
+        current = open();
+        // What each signal had accepted before this file's lines: the lines buffered now were
+        // counted as accepted when they were taken in, so they are subtracted.
+        const base = Object.fromEntries(SIGNALS.map((signal) => [signal, counts.accepted(signal) - unwritten[signal]])) as Record<Signal, number>;
+        buffer.unshift(JSON.stringify({ b: base }));
+      }
+      const text = Buffer.from(`${buffer.join('\n')}\n`);
+      buffer = [];
+      // A short write (a file size limit, a disk filling up) is not an error by itself: write
+      // the rest, which then fails with the reason.
+      for (let at = 0; at < text.length; ) at += writeSync(current.fd, text, at, text.length - at);
+      fdatasyncSync(current.fd);
+      current.size += text.length;
+      unwritten.metrics = unwritten.logs = unwritten.traces = 0;
+      failure = null;
+    } catch (error) {
+      // These lines are not on disk, and the file may end in part of one (a replay skips it as
+      // torn). The next write starts a new file, whose first line says again how many records
+      // came before it, so the counts stay aligned for what is journaled after.
+      buffer = [];
+      unwritten.metrics = unwritten.logs = unwritten.traces = 0;
+      failure ??= { at: new Date().toISOString(), error: (error as NodeJS.ErrnoException).code ?? (error as Error).message };
+      try {
+        rotate();
+      } catch {
+        current = null;
+      }
+      throw error;
     }
-    const text = Buffer.from(`${buffer.join('\n')}\n`);
-    buffer = [];
-    writeSync(current.fd, text);
-    fdatasyncSync(current.fd);
-    current.size += text.length;
-    unwritten.metrics = unwritten.logs = unwritten.traces = 0;
   }
 
   function rotate(): void {
@@ -288,10 +313,13 @@ export function openJournal(options: JournalOptions): Journal {
     sync() {
       try {
         write();
+        return true;
       } catch (error) {
         options.onError(`journal: ${(error as Error).message}`);
+        return false;
       }
     },
+    failure: () => failure,
     noteSettled() {
       try {
         writeSettled();

@@ -1,0 +1,52 @@
+/**
+ * When the journal cannot be written (here a file size limit, `ulimit -f`, makes every write past
+ * 512 bytes fail with EFBIG, as a full disk fails with ENOSPC), a request is not answered
+ * "accepted": it gets NotDurable (-32017) with what was taken in, status says since when the
+ * journal fails, and the daemon still stops cleanly.
+ */
+import { spawn } from 'node:child_process';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { type DaemonStatus, ErrorCodes } from '../protocol/index.js';
+import { CLI, createTestHome, runCli, type TestHome, waitForSocket } from './support/daemon.js';
+import { openRawPeer } from './support/raw-client.js';
+
+describe('a journal that cannot be written', () => {
+  let home: TestHome | undefined;
+
+  afterEach(() => {
+    home?.remove();
+    home = undefined;
+  });
+
+  it('answers NotDurable instead of accepted, shows the failure in status, and stops cleanly', async () => {
+    home = createTestHome();
+    // Every file the daemon writes is limited to 512 bytes: enough for its lock, too little for
+    // a journal file with a batch in it. Node ignores SIGXFSZ, so the write fails with EFBIG.
+    const child = spawn('sh', ['-c', `ulimit -f 1; exec "${process.execPath}" "${CLI}" run --log-stderr`], { env: home.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    try {
+      await waitForSocket(home.socketPath);
+      const peer = await openRawPeer(home.socketPath);
+      await peer.initialize('codex-exec');
+      const records = Array.from({ length: 20 }, (_, index) => ({ name: 'codex.test.durable', kind: 'counter', value: 1, tags: { index: String(index), tool: 'a-tool-name-long-enough-to-fill-the-line' } }));
+      const answer = await peer.request(1, 'metric/record', { records });
+      expect(answer.error).toMatchObject({ code: ErrorCodes.NotDurable, data: { accepted: 20, rejected: [] } });
+      expect((answer.error as { message: string }).message).toContain('could not make it durable');
+      peer.destroy();
+      const run = await runCli(home, ['status', '--json']);
+      const status = JSON.parse(run.stdout) as DaemonStatus.Result;
+      expect(status.journalFailure).toMatchObject({ error: 'EFBIG' });
+      expect(status.protocolErrors).toMatchObject({ not_durable: 1 });
+      expect((await runCli(home, ['status'])).stdout).toMatch(/journal: writes fail since .* \(EFBIG\)/);
+      child.kill('SIGTERM');
+      expect(await exited).toEqual({ code: 0, signal: null });
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    expect(stderr).toContain('journal: ');
+  }, 30_000);
+});
