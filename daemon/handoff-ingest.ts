@@ -21,6 +21,7 @@ import {
   MAX_MESSAGE_BYTES,
   MAX_RESOURCE_ATTRIBUTE_LENGTH,
   MAX_RESOURCE_ATTRIBUTES,
+  type HandoffCounts,
   type MetricRecord,
   type ResourceAttributes,
 } from '../protocol/index.js';
@@ -39,17 +40,6 @@ export const HANDOFF_SCAN_MS = 1000;
 const MAX_HANDOFF_FILE_BYTES = MAX_MESSAGE_BYTES * 2;
 /** Files ingested per scan, so a backlog cannot stall the event loop. */
 const FILES_PER_SCAN = 64;
-
-export interface HandoffCounts {
-  readonly filesIngested: number;
-  readonly recordsIngested: number;
-  readonly eventsIngested: number;
-  readonly spansIngested: number;
-  /** The user's own files that did not parse or check, removed without ingesting. */
-  readonly filesRejected: number;
-  /** Entries not read at all, by reason (`symlink`, `not_regular`, `foreign_owner`, `too_large`, `unreadable`, `folder_unsafe`): set aside, never deleted. */
-  readonly refused: Readonly<Record<string, number>>;
-}
 
 export interface HandoffIngest {
   /** Ingests what is waiting now; returns how many files are left for later scans. */

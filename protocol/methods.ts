@@ -553,6 +553,19 @@ export interface ClientStatus {
   readonly serviceName: string;
 }
 
+/** Hand-off files (PROTOCOL.md section 1.3.1) the daemon took in or refused since it started. */
+export interface HandoffCounts {
+  readonly filesIngested: number;
+  /** Measurements, events and spans of ingested files, valid or not. */
+  readonly recordsIngested: number;
+  readonly eventsIngested: number;
+  readonly spansIngested: number;
+  /** The user's own files that did not parse or check, removed without ingesting. */
+  readonly filesRejected: number;
+  /** Entries not read at all, by reason (`symlink`, `not_regular`, `foreign_owner`, `too_large`, `unreadable`, `folder_unsafe`): set aside, never deleted. */
+  readonly refused: Readonly<Record<string, number>>;
+}
+
 /** How the running daemon was started. */
 export type StartedBy = 'foreground' | 'auto-spawn' | 'systemd' | 'systemd-socket' | 'launchd';
 
@@ -603,15 +616,7 @@ export namespace DaemonStatus {
     readonly clients: readonly ClientStatus[];
     readonly sessions: SessionCounts;
     /** Hand-off files left by hosts that exited before their records reached the daemon. */
-    readonly handoff: {
-      readonly filesIngested: number;
-      readonly recordsIngested: number;
-      readonly eventsIngested: number;
-      readonly spansIngested: number;
-      readonly filesRejected: number;
-      /** Entries of the folder not read at all, by reason; they are set aside, never deleted. */
-      readonly refused: Readonly<Record<string, number>>;
-    };
+    readonly handoff: HandoffCounts;
     /** Feedback reports in the spool, by state. */
     readonly feedback: FeedbackCounts;
     /** The configuration this daemon runs with, and how its last reload went. */

@@ -3,14 +3,13 @@
  * every write fails with ENOSPC) must neither crash the daemon nor hang it: it serves, says so
  * in status, and stops at SIGTERM within its deadline.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
 import type { DaemonStatus } from '../protocol/index.js';
-import { CLI, createTestHome, runCli, type TestHome, waitForSocket } from './support/daemon.js';
+import { createTestHome, runCli, spawnDaemon, type TestHome } from './support/daemon.js';
 import { openRawPeer } from './support/raw-client.js';
 
 describe('a full disk under the log', () => {
@@ -27,12 +26,8 @@ describe('a full disk under the log', () => {
     mkdirSync(logDir, { recursive: true, mode: 0o700 });
     symlinkSync('/dev/full', join(logDir, 'codexd.log'));
     // Logging to its file, as a daemon started by a client or a service manager does.
-    const child = spawn(process.execPath, [CLI, 'run'], { env: home.env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const daemon = await spawnDaemon(home);
     try {
-      await waitForSocket(home.socketPath);
       const status = async (): Promise<DaemonStatus.Result> => {
         const run = await runCli(home as TestHome, ['status', '--json']);
         expect(run.code, run.stderr).toBe(0);
@@ -53,13 +48,13 @@ describe('a full disk under the log', () => {
       expect(printed.stdout).toMatch(/log: writing .*codexd\.log failed at .* \(ENOSPC\); \d+ lines dropped since/);
       // A stop is not held up by the log: exit 0 well within the flush deadline and its margin.
       const stopping = Date.now();
-      child.kill('SIGTERM');
-      expect(await exited).toEqual({ code: 0, signal: null });
+      daemon.child.kill('SIGTERM');
+      expect(await daemon.exited).toEqual({ code: 0, signal: null });
       expect(Date.now() - stopping).toBeLessThan(6000);
       // No crash on the way: the one line is the command's own greeting.
-      expect(stderr).not.toMatch(/Error|ENOSPC|at /);
+      expect(daemon.stderr()).not.toMatch(/Error|ENOSPC|at /);
     } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      daemon.kill();
     }
   });
 });

@@ -4,12 +4,10 @@
  * "accepted": it gets NotDurable (-32017) with what was taken in, status says since when the
  * journal fails, and the daemon still stops cleanly.
  */
-import { spawn } from 'node:child_process';
-
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { type DaemonStatus, ErrorCodes } from '../protocol/index.js';
-import { CLI, createTestHome, runCli, type TestHome, waitForSocket } from './support/daemon.js';
+import { CLI, createTestHome, runCli, spawnDaemon, type TestHome } from './support/daemon.js';
 import { openRawPeer } from './support/raw-client.js';
 
 describe('a journal that cannot be written', () => {
@@ -24,12 +22,8 @@ describe('a journal that cannot be written', () => {
     home = createTestHome();
     // Every file the daemon writes is limited to 512 bytes: enough for its lock, too little for
     // a journal file with a batch in it. Node ignores SIGXFSZ, so the write fails with EFBIG.
-    const child = spawn('sh', ['-c', `ulimit -f 1; exec "${process.execPath}" "${CLI}" run --log-stderr`], { env: home.env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const daemon = await spawnDaemon(home, ['sh', '-c', `ulimit -f 1; exec "${process.execPath}" "${CLI}" run --log-stderr`]);
     try {
-      await waitForSocket(home.socketPath);
       const peer = await openRawPeer(home.socketPath);
       await peer.initialize('codex-exec');
       const records = Array.from({ length: 20 }, (_, index) => ({ name: 'codex.test.durable', kind: 'counter', value: 1, tags: { index: String(index), tool: 'a-tool-name-long-enough-to-fill-the-line' } }));
@@ -42,11 +36,11 @@ describe('a journal that cannot be written', () => {
       expect(status.journalFailure).toMatchObject({ error: 'EFBIG' });
       expect(status.protocolErrors).toMatchObject({ not_durable: 1 });
       expect((await runCli(home, ['status'])).stdout).toMatch(/journal: writes fail since .* \(EFBIG\)/);
-      child.kill('SIGTERM');
-      expect(await exited).toEqual({ code: 0, signal: null });
+      daemon.child.kill('SIGTERM');
+      expect(await daemon.exited).toEqual({ code: 0, signal: null });
     } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      daemon.kill();
     }
-    expect(stderr).toContain('journal: ');
+    expect(daemon.stderr()).toContain('journal: ');
   }, 30_000);
 });

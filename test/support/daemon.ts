@@ -180,6 +180,36 @@ export async function startDaemonProcess(home: TestHome, extraArgs: readonly str
   };
 }
 
+/** A daemon started as given (logging to its file, under a shell's limits, ...): the process and what it wrote on stderr. */
+export interface SpawnedDaemon {
+  readonly child: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr(): string;
+  /** SIGKILL if it still runs: for a test's `finally`. */
+  kill(): void;
+}
+
+/**
+ * Starts `command` (by default `codexd run` logging to its file, as a daemon a client or a
+ * service manager starts does) and waits until the socket accepts connections.
+ */
+export async function spawnDaemon(home: TestHome, command: readonly string[] = [process.execPath, CLI, 'run']): Promise<SpawnedDaemon> {
+  const child = spawn(command[0] as string, command.slice(1), { env: home.env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const kill = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  try {
+    await waitForSocket(home.socketPath);
+  } catch (error) {
+    kill();
+    throw error;
+  }
+  return { child, exited, stderr: () => stderr, kill };
+}
+
 /** Runs a fixture script under the pinned Node with the test home's environment (or `env`). */
 export function runNode(home: TestHome, script: string, args: readonly string[], timeoutMs = 30_000, env: NodeJS.ProcessEnv = home.env): Promise<ProcessResult> {
   return runProcess([script, ...args], env, timeoutMs);
