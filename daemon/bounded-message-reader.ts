@@ -29,7 +29,22 @@ export const MAX_UNHANDLED_MESSAGES = 64;
  */
 export const MAX_UNSENT_RESPONSE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Bytes of unfinished frames the daemon holds for all its connections together. Each may hold
+ * up to one frame (8 MiB) while it arrives; with a thousand connections that is gigabytes, so
+ * past this bound the connection whose bytes would pass it is refused (`-32018` Overloaded)
+ * and closed, and sends the frame again later.
+ */
+export const MAX_PARTIAL_FRAME_BYTES_TOTAL = 64 * 1024 * 1024;
+
+/** What all readers hold of unfinished frames, shared by the connections of one daemon. */
+export interface PartialFrameBudget {
+  held: number;
+}
+
 export interface BoundedReaderEvents {
+  /** Shared by all connections: the unfinished frames they hold, in bytes. */
+  readonly partialFrames: PartialFrameBudget;
   /** Ids of requests delivered and not yet answered (the writer removes them as it answers). */
   readonly pendingIds: Set<string>;
   /** The stream is broken (oversized or malformed frame); answer with `code`, then close. */
@@ -87,6 +102,14 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
 
   listen(callback: DataCallback): Disposable {
     const decoder = createFrameDecoder({ maxBodyBytes: this.maxBodyBytes });
+    const budget = this.events.partialFrames;
+    /** This connection's share of the budget: the bytes its decoder holds. */
+    let held = 0;
+    const account = (): boolean => {
+      budget.held += decoder.pendingBytes - held;
+      held = decoder.pendingBytes;
+      return held === 0 || budget.held <= MAX_PARTIAL_FRAME_BYTES_TOTAL;
+    };
     const onData = (chunk: Buffer): void => {
       this.lastDataAt = performance.now();
       for (const frame of decoder.push(chunk)) {
@@ -125,12 +148,20 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
         this.unhandled++;
         callback(message);
       }
+      if (!account()) {
+        // Refused, not lost: nothing of the unfinished frame was taken in.
+        this.socket.pause();
+        this.events.onFatal(ErrorCodes.Overloaded, `the daemon holds ${MAX_PARTIAL_FRAME_BYTES_TOTAL} bytes of unfinished frames from all its connections; send this message again later`);
+        return;
+      }
       this.pauseIfBehind();
     };
     // Answers to what was read may still be queued when the chunk is done: look again once
     // they are, and whenever the client has taken what waited.
     const onDrain = (): void => this.resumeIfCaughtUp();
     const onClose = (): void => {
+      budget.held -= held;
+      held = 0;
       if (decoder.pendingBytes > 0) this.fireError(new Error(`connection closed inside a frame (${decoder.pendingBytes} bytes unread)`));
       this.fireClose();
     };

@@ -43,7 +43,7 @@ import {
   ToolsReset,
   TraceSpanBatch,
 } from '../protocol/index.js';
-import { createBoundedMessageReader } from './bounded-message-reader.js';
+import { createBoundedMessageReader, type PartialFrameBudget } from './bounded-message-reader.js';
 import { ReloadError } from './config.js';
 import type { EventIngest, EventSource } from './event-ingest.js';
 import type { FeedbackService } from './feedback/service.js';
@@ -68,6 +68,8 @@ export interface DaemonServices {
   readonly spans: SpanIngest;
   /** Gives each host its resource, from `initialize`. */
   readonly resources: HostResources;
+  /** The unfinished frames all connections hold, in bytes (bounded together). */
+  readonly partialFrames: PartialFrameBudget;
   readonly feedback: FeedbackService;
   /** Makes what was taken in so far durable (the journal), before a request is answered; false when it could not. */
   syncJournal(): boolean;
@@ -136,14 +138,15 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
   };
 
   const reader = createBoundedMessageReader(socket, MAX_MESSAGE_BYTES, {
+    partialFrames: services.partialFrames,
     pendingIds,
     onReserved(messageId, method) {
       services.protocolError('unknown_method');
       if (messageId !== null) void sendError(messageId, ErrorCodes.MethodNotFound, `unknown method "${method}"`);
     },
     onFatal(code, message) {
-      services.protocolError(code === ErrorCodes.MessageTooLarge ? 'message_too_large' : 'framing_error');
-      log.warn({ code, problem: message }, 'closing connection after a framing violation');
+      services.protocolError(code === ErrorCodes.MessageTooLarge ? 'message_too_large' : code === ErrorCodes.Overloaded ? 'overloaded' : 'framing_error');
+      log.warn({ code, problem: message }, code === ErrorCodes.Overloaded ? 'closing a connection: too many unfinished frames held' : 'closing connection after a framing violation');
       void sendError(null, code, message).finally(() => socket.end());
       setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
     },

@@ -534,6 +534,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     events,
     spans,
     resources,
+    partialFrames: { held: 0 },
     feedback,
     syncJournal: () => journal?.sync() ?? true,
     protocolError(reason) {

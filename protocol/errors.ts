@@ -1,6 +1,6 @@
 /**
  * Every JSON-RPC error code the daemon sends, in one table. Codes from -32768 to -32000 are
- * JSON-RPC's own or reserved for implementations; codexd uses -32002..-32017 from that range
+ * JSON-RPC's own or reserved for implementations; codexd uses -32002..-32018 from that range
  * (-32002 is "not initialized" as in the Language Server Protocol).
  */
 export const ErrorCodes = {
@@ -52,6 +52,11 @@ export const ErrorCodes = {
    * it is exported unless the daemon dies first. `data` is the result the request would have had.
    */
   NotDurable: -32017,
+  /**
+   * The daemon is over a bound on what it holds for all clients together (unfinished frames):
+   * this message was not taken in; the connection is closed; send it again later.
+   */
+  Overloaded: -32018,
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { MAX_UNSENT_RESPONSE_BYTES } from '../daemon/bounded-message-reader.js';
+import { MAX_PARTIAL_FRAME_BYTES_TOTAL, MAX_UNSENT_RESPONSE_BYTES } from '../daemon/bounded-message-reader.js';
 import { INITIALIZE_TIMEOUT_MS } from '../daemon/connection.js';
 import { MAX_CONNECTIONS } from '../daemon/run.js';
 import { createFrameDecoder, encodeFrame, ErrorCodes } from '../protocol/index.js';
@@ -134,4 +134,40 @@ describe('response backpressure', () => {
     for (const socket of open) socket.destroy();
     extra.destroy();
   }, 20_000);
+
+  it('bounds the unfinished frames of all connections together: the one past the bound is told to send again later', async () => {
+    home = createTestHome();
+    daemon = await startDaemonProcess(home);
+    // Each connection starts a frame of almost 8 MiB and sends all of it but the last byte.
+    const BODY = 8_000_000;
+    const senders: { socket: ReturnType<typeof connect>; messages: Record<string, unknown>[]; closed: boolean }[] = [];
+    const count = Math.floor(MAX_PARTIAL_FRAME_BYTES_TOTAL / (BODY - 1)) + 1;
+    for (let index = 0; index < count; index++) {
+      const socket = connect(home.socketPath);
+      await new Promise((resolve) => socket.once('connect', resolve));
+      const sender = { socket, messages: [] as Record<string, unknown>[], closed: false };
+      const decoder = createFrameDecoder();
+      socket.on('error', () => undefined);
+      socket.on('data', (chunk: Buffer) => {
+        for (const frame of decoder.push(chunk)) if (frame.kind === 'message') sender.messages.push(frame.message as Record<string, unknown>);
+      });
+      socket.on('close', () => (sender.closed = true));
+      socket.write(encodeFrame({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: 1, clientInfo: { name: `big-${index}`, version: '1' } } }));
+      await new Promise((resolve) => socket.write(`Content-Length: ${BODY}\r\n\r\n${'x'.repeat(BODY - 1)}`, resolve));
+      senders.push(sender);
+    }
+    const deadline = Date.now() + 10_000;
+    const last = senders[senders.length - 1] as (typeof senders)[number];
+    while (!last.closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    // The one whose bytes passed the bound was told why and closed; the others hold on.
+    expect(last.messages.find((message) => message.id === null)).toMatchObject({ error: { code: ErrorCodes.Overloaded } });
+    expect(senders.slice(0, -1).every((sender) => !sender.closed)).toBe(true);
+    // The others hold their frames and are still open; a small client is served.
+    const small = await openRawPeer(home.socketPath);
+    await small.initialize('small');
+    expect((await small.request(1, 'metric/record', { records: [{ name: 'codex.test.small', kind: 'counter', value: 1 }] })).result).toEqual({ accepted: 1, rejected: [] });
+    small.destroy();
+    expect((await daemon.status()).protocolErrors).toMatchObject({ overloaded: 1 });
+    for (const sender of senders) sender.socket.destroy();
+  }, 60_000);
 });
