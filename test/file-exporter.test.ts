@@ -38,8 +38,10 @@ describe('file exporter', () => {
   });
 
   it('writes one OTLP JSON export request per line, files 0600 in a 0700 folder', async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'cdx-file-')), 'telemetry');
-    dirs.push(dir);
+    const root = mkdtempSync(join(tmpdir(), 'cdx-file-'));
+    const dir = join(root, 'telemetry');
+    // The temporary folder goes, not only the exporter's folder in it.
+    dirs.push(root);
     const exporter = createFileSender('metrics', { dir, maxFileBytes: 1 << 20, maxFiles: 2 });
     expect(await exportOnce(exporter, await sample(3))).toBe(ExportResultCode.SUCCESS);
     expect(await exportOnce(exporter, await sample(4))).toBe(ExportResultCode.SUCCESS);
@@ -57,8 +59,10 @@ describe('file exporter', () => {
   });
 
   it('rotates before a file passes its cap and keeps at most max_files', async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'cdx-file-')), 'telemetry');
-    dirs.push(dir);
+    const root = mkdtempSync(join(tmpdir(), 'cdx-file-'));
+    const dir = join(root, 'telemetry');
+    // The temporary folder goes, not only the exporter's folder in it.
+    dirs.push(root);
     const exporter = createFileSender('metrics', { dir, maxFileBytes: 2000, maxFiles: 3 });
     for (let i = 1; i <= 20; i++) expect(await exportOnce(exporter, await sample(i))).toBe(ExportResultCode.SUCCESS);
     const files = readdirSync(dir).sort();
