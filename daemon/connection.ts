@@ -14,6 +14,7 @@ import {
   checkInitializeParams,
   checkSessionIdParams,
   checkSessionStartParams,
+  type BatchResult,
   type ClientStatus,
   DaemonFlush,
   DaemonReload,
@@ -258,29 +259,20 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
     return new ResponseError(outcome.code, outcome.message);
   }
 
-  /** Ingests one `session/event` batch; as for metrics, a notification counts what a request answers. */
-  function ingestEvents(params: unknown): SessionEventBatch.Result | ResponseError {
+  /**
+   * Ingests one `session/event` or `trace/span` batch; as for metrics, a notification counts
+   * what a request answers.
+   */
+  function ingestItems(items: 'events' | 'spans', params: unknown): BatchResult | ResponseError {
     if (client === null) return notInitialized();
+    const ingestor = services[items];
     if (services.isShuttingDown()) {
-      services.events.dropShuttingDown(params);
-      return new ResponseError(ErrorCodes.ShuttingDown, 'the daemon is shutting down and accepts no new events');
+      ingestor.dropShuttingDown(params);
+      return new ResponseError(ErrorCodes.ShuttingDown, `the daemon is shutting down and accepts no new ${items}`);
     }
-    const outcome = services.events.ingest(params, sourceOf(client));
-    eventsReceived += outcome.received;
-    if (outcome.ok) return outcome.result;
-    services.protocolError(outcome.protocolError);
-    return new ResponseError(outcome.code, outcome.message);
-  }
-
-  /** Ingests one `trace/span` batch; as for events, a notification counts what a request answers. */
-  function ingestSpans(params: unknown): TraceSpanBatch.Result | ResponseError {
-    if (client === null) return notInitialized();
-    if (services.isShuttingDown()) {
-      services.spans.dropShuttingDown(params);
-      return new ResponseError(ErrorCodes.ShuttingDown, 'the daemon is shutting down and accepts no new spans');
-    }
-    const outcome = services.spans.ingest(params, sourceOf(client));
-    spansReceived += outcome.received;
+    const outcome = ingestor.ingest(params, sourceOf(client));
+    if (items === 'events') eventsReceived += outcome.received;
+    else spansReceived += outcome.received;
     if (outcome.ok) return outcome.result;
     services.protocolError(outcome.protocolError);
     return new ResponseError(outcome.code, outcome.message);
@@ -320,8 +312,8 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
   // request is answered with.
   const dualHandlers: [string, (params: unknown) => object | ResponseError][] = [
     [MetricRecordBatch.method, ingest],
-    [SessionEventBatch.method, ingestEvents],
-    [TraceSpanBatch.method, ingestSpans],
+    [SessionEventBatch.method, (params) => ingestItems('events', params)],
+    [TraceSpanBatch.method, (params) => ingestItems('spans', params)],
     [SessionStart.method, startSession],
     [SessionEnd.method, endSession],
   ];
