@@ -4,6 +4,8 @@
  *
  *   8   per-span cost on the host's thread: start, three attributes, end, the client's flush
  *       included (bench/fixtures/span-cost.mjs) vs an SDK span through a BatchSpanProcessor
+ *       whose exporter serialises it as OTLP, forceFlush() included; 8d: vs the same SDK with a
+ *       no-op exporter, its floor
  *   8b  spans/s the daemon takes into its trace lane from 4 client processes sending turns of
  *       ended spans (span-client.mjs, span-tree.mjs), every span accounted for; context: one
  *       process's own SDK taking the same spans (span-sdk-rate.mjs)
@@ -36,7 +38,7 @@ const EXEC = { spans: 400, metrics: 60, events: 10, counterSum: 30 } as const;
 /** Records per export of the daemon's trace lane (MAX_EXPORT_BATCH in daemon/event-lanes.ts). */
 const LANE_EXPORT_BATCH = 512;
 
-/** Target of row 8: a span costs the host at most this share of what an in-process SDK span costs. */
+/** Target of row 8: a span costs the host at most this share of what an in-process SDK span costs, serialising included. */
 const TARGET_COST_RATIO = 0.5;
 
 export function spanConfig(quick: boolean) {
@@ -496,22 +498,25 @@ export async function rowSpans(quick: boolean, bench: BenchEnv, daemon: RunningD
 
   const clientNs = median(cost.clientNs);
   const sdkNs = median(cost.sdkNs);
+  const sdkSerialisedNs = median(cost.sdkSerialisedNs);
+  // Like with like: each side's figure holds all it does on the host's thread until its spans
+  // are ready to leave the process (the client: written to the socket; the SDK: serialised as
+  // the OTLP request its exporter sends). The SDK's network send is left out, to its favour.
   rows.push({
     id: '8',
     what: 'span (start, 3 attributes, end): thin client (incl. flush)',
     measured: nsPerSpan(clientNs),
-    baseline: `SDK span + BatchSpanProcessor: ${nsPerSpan(sdkNs)}`,
-    comparison: fmt.ratio(clientNs / sdkNs),
+    baseline: `SDK span + BatchSpanProcessor + OTLP serialising (incl. forceFlush): ${nsPerSpan(sdkSerialisedNs)}`,
+    comparison: fmt.ratio(clientNs / sdkSerialisedNs),
     target: `≤ ${TARGET_COST_RATIO.toFixed(2)}×`,
-    met: clientNs / sdkNs <= TARGET_COST_RATIO,
+    met: clientNs / sdkSerialisedNs <= TARGET_COST_RATIO,
   });
-  const sdkSerialisedNs = median(cost.sdkSerialisedNs);
   rows.push({
     id: '8d',
-    what: 'same span: thin client (incl. flush), against an SDK that serialises',
+    what: "same span: thin client (incl. flush), against the SDK's floor",
     measured: nsPerSpan(clientNs),
-    baseline: `SDK span + BatchSpanProcessor + OTLP protobuf serialising: ${nsPerSpan(sdkSerialisedNs)}`,
-    comparison: fmt.ratio(clientNs / sdkSerialisedNs),
+    baseline: `SDK span + BatchSpanProcessor, no-op exporter (never serialised): ${nsPerSpan(sdkNs)}`,
+    comparison: fmt.ratio(clientNs / sdkNs),
     target: '—',
     met: null,
   });
@@ -565,12 +570,13 @@ export function spansDoc(details: SpanDetails): string[] {
       'The client side (`client.startSpan(name, { parent: root })`) times the chunk and the `await client.flush()` after it, so its figure includes minting the ids, checking the attributes, serialising the `trace/span` batch and writing it to the socket. ' +
       'Not timed: after each chunk, `await session.summary()` on a session kept for that, a round trip the daemon answers once it has taken everything sent before it, so every chunk starts with the daemon caught up and the figure is the client\'s own work (8b is the daemon\'s); ' +
       'and before each client round a `daemon/flush`, so the trace lane starts every round empty. ' +
-      'The SDK side calls `tracer.startSpan()` (the root with `kind: SERVER`, the children under the root\'s context, made once per chunk with `trace.setSpan()`), `setAttribute()` three times and `end()` on a `TracerProvider` with a `BatchSpanProcessor` (default queue of 2,048 and batches of 512, the daemon\'s scheduled delay of 1,000 ms) exporting to a counting no-op exporter, ' +
-      'and yields one turn of the event loop (`setImmediate`) at the same points, so the processor hands its batches on (none dropped: checked). Serialising and exporting those batches, which a real exporter does on the host\'s thread, is not in the SDK figure. ' +
-      `Client and SDK rounds alternate in one process (order swapped every round), ${config.costWarmup} warm-up rounds each, then the median of ${cost.clientNs.length} rounds: ns = timed wall time / spans. ` +
-      `Per-round spread: client ${spread(cost.clientNs, 0)} ns, SDK ${spread(cost.sdkNs, 0)} ns. ` +
-      'Row 8d, for context: a third side in the same rounds (rotated with the other two) makes the same SDK calls on a second `TracerProvider` whose exporter serialises each batch as an OTLP protobuf request (`ProtobufTraceSerializer`, what the OTLP exporters do on the host\'s thread before they send), with a `forceFlush()` at the end of each round, so that, like the client\'s, its figure includes serialising every span it made; ' +
-      `spread ${spread(cost.sdkSerialisedNs, 0)} ns. ` +
+      'The SDK side calls `tracer.startSpan()` (the root with `kind: SERVER`, the children under the root\'s context, made once per chunk with `trace.setSpan()`), `setAttribute()` three times and `end()` on a `TracerProvider` with a `BatchSpanProcessor` (default queue of 2,048 and batches of 512, the daemon\'s scheduled delay of 1,000 ms) ' +
+      'whose exporter serialises each batch as an OTLP protobuf request (`ProtobufTraceSerializer`, what the OTLP exporters do on the host\'s thread before they send), yielding one turn of the event loop (`setImmediate`) at the same points and ending each round with `forceFlush()`, so that, like the client\'s, its figure holds every span until it is ready to leave the process (none dropped: checked). ' +
+      'That is the baseline of the target: each side\'s figure is all it does on the host\'s thread for its spans, short of the SDK\'s network send, which is left out (to the SDK\'s favour). ' +
+      `Per-round spread: client ${spread(cost.clientNs, 0)} ns, SDK ${spread(cost.sdkSerialisedNs, 0)} ns. ` +
+      'Row 8d, for context, is the SDK\'s floor: a third side in the same rounds (all three rotated) makes the same SDK calls on a second `TracerProvider` whose exporter only counts the spans, so they are never serialised; ' +
+      `spread ${spread(cost.sdkNs, 0)} ns; a host whose spans are exported pays at least the serialising as well. Against the floor, the client's span costs ${fmt.ratio(median(cost.clientNs) / median(cost.sdkNs))} the SDK's. ` +
+      `Client and SDK rounds alternate in one process (order rotated every round), ${config.costWarmup} warm-up rounds each, then the median of ${cost.clientNs.length} rounds: ns = timed wall time / spans. ` +
       `Of the client's figure, the calls alone (start, attributes, end, without the flush) took ${nsPerSpan(median(cost.clientCallsNs))} (median, spread ${spread(cost.clientCallsNs, 0)} ns); the rest is the flush: serialising the batch and writing it.`,
     '',
     `Row 8b: after one untimed (but checked) warm-up run (${n} × ${count(config.rateWarmupTurns * TURN_SPANS)} spans), ${rate.length} runs in which ${n} client processes (bench/fixtures/span-client.mjs) connect, name a resource (\`service.name\` \`bench-spans\`), start a session (Codex-like context: \`conversation.id\`, \`model\`, \`originator\`, \`session_source\`) and end one readiness span; ` +

@@ -132,9 +132,12 @@ export interface SpanRecorder {
   close(): number;
 }
 
+/** When the monotonic clock read 0, in milliseconds since the Unix epoch; fixed for the process, and a getter each time it is read. */
+const TIME_ORIGIN = performance.timeOrigin;
+
 /** Now, in milliseconds since the Unix epoch with the monotonic clock's sub-millisecond precision. */
 function now(): number {
-  return performance.timeOrigin + performance.now();
+  return TIME_ORIGIN + performance.now();
 }
 
 /** A string made for display in a message: quoted, and short. */
@@ -200,7 +203,9 @@ type AttributeBag = Record<string, AttributeValue>;
 
 /** The context of a span, whichever way a host gave it; `null` when it is malformed. */
 function contextOf(source: unknown): SpanContext | null {
-  if (source instanceof RecordingSpan || source instanceof NonRecordingSpan) return source.spanContext();
+  // A recording span is its own context: no object made per child.
+  if (source instanceof RecordingSpan) return source;
+  if (source instanceof NonRecordingSpan) return source.spanContext();
   if (typeof source === 'string') {
     const parsed = parseTraceparent(source);
     return parsed === null ? null : { traceId: parsed.traceId, spanId: parsed.spanId, flags: parsed.sampled ? 1 : 0 };
@@ -262,7 +267,7 @@ interface RecorderState {
  * A span being recorded. A class, not a closure per method: a span is made per operation, and
  * eight closures each would be eight allocations on the host's path.
  */
-class RecordingSpan implements ClientSpan {
+class RecordingSpan implements ClientSpan, SpanContext {
   readonly traceId: string;
   readonly spanId: string;
   readonly parentSpanId: string | undefined;
@@ -270,6 +275,8 @@ class RecordingSpan implements ClientSpan {
   readonly kind: SpanKindName | undefined;
   readonly startTime: number;
   readonly sessionId: string | undefined;
+  /** Sampled: a span that records is always sampled. With the ids, this makes the span its own {@link SpanContext}. */
+  readonly flags = 1;
   readonly state: RecorderState;
   attributes: AttributeBag | undefined = undefined;
   attributeCount = 0;
