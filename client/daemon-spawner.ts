@@ -6,7 +6,7 @@
  * keeps failing to start is not started again and again (the crash-loop guard).
  */
 
-import { RUNTIME_FILES, type runtimeFolder } from '../protocol/index.js';
+import { DAEMON_NODE_FLAGS, RUNTIME_FILES, type runtimeFolder } from '../protocol/index.js';
 
 /** How long a started daemon has to answer before its start counts as failed. */
 export const SPAWN_DEADLINE_MS = 5000;
@@ -33,7 +33,7 @@ export interface SpawnerOptions {
   readonly socketPath: string;
   /** Where the spawn marker and the record of failed starts live ({@link runtimeFolder}). */
   readonly runtimeDir: string;
-  /** `[execPath, ...args]` of the daemon; defaults to this Node and the package's `codexd run --spawned`. */
+  /** `[execPath, ...args]` of the daemon; defaults to this Node (with the daemon's flags) and the package's `codexd run --spawned`. */
   readonly command?: readonly string[];
   readonly report: (kind: string, message: string) => void;
 }
@@ -44,7 +44,7 @@ function defaultCommand(): string[] {
   const built = fileURLToPath(new URL('../daemon/cli.js', import.meta.url));
   // Running from the TypeScript sources (tests), the built entry is under dist/.
   const entry = process.getBuiltinModule('node:fs').existsSync(built) ? built : fileURLToPath(new URL('../dist/daemon/cli.js', import.meta.url));
-  return [process.execPath, entry, 'run', '--spawned'];
+  return [process.execPath, ...DAEMON_NODE_FLAGS, entry, 'run', '--spawned'];
 }
 
 function recentFailures(path: string, now: number): number {

@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { AbstractMessageReader, type DataCallback, Disposable, type Message } from 'vscode-jsonrpc/node';
 
 import { createFrameDecoder, ErrorCodes } from '../protocol/index.js';
+import type { MemoryGate } from './memory-limiter.js';
 
 /** Messages handed to the connection and not yet handled before the socket is paused. */
 export const MAX_UNHANDLED_MESSAGES = 64;
@@ -47,6 +48,8 @@ export interface BoundedReaderEvents {
   readonly partialFrames: PartialFrameBudget;
   /** Ids of requests delivered and not yet answered (the writer removes them as it answers). */
   readonly pendingIds: Set<string>;
+  /** The daemon's memory limiter: while it holds, a connection that sends telemetry is not read. */
+  readonly memory: MemoryGate;
   /** The stream is broken (oversized or malformed frame); answer with `code`, then close. */
   onFatal(code: number, message: string): void;
   /** A frame that is not a usable message; answer `id` (or null) with the error and go on. */
@@ -58,6 +61,11 @@ export interface BoundedReaderEvents {
 export interface BoundedMessageReader extends AbstractMessageReader {
   /** Tells the reader that the connection finished handling one delivered message. */
   handled(): void;
+  /**
+   * Tells the reader that the connection sends telemetry: from now on it is not read while the
+   * memory limiter holds. Connections that only ask (status, flush) are always read.
+   */
+  sendsTelemetry(): void;
   /** True when every delivered message was handled and no bytes arrived for `quietMs`. */
   isQuiet(quietMs: number): boolean;
 }
@@ -89,6 +97,10 @@ function messageProblem(value: unknown): string | null {
 class Reader extends AbstractMessageReader implements BoundedMessageReader {
   private unhandled = 0;
   private paused = false;
+  /** Sends telemetry: paused while the memory limiter holds. */
+  private producer = false;
+  /** Not read because of memory; the cancel of the limiter's call back. */
+  private memoryHold: (() => void) | null = null;
   private checkScheduled = false;
   private lastDataAt = 0;
 
@@ -160,6 +172,8 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
     // they are, and whenever the client has taken what waited.
     const onDrain = (): void => this.resumeIfCaughtUp();
     const onClose = (): void => {
+      this.memoryHold?.();
+      this.memoryHold = null;
       budget.held -= held;
       held = 0;
       if (decoder.pendingBytes > 0) this.fireError(new Error(`connection closed inside a frame (${decoder.pendingBytes} bytes unread)`));
@@ -196,9 +210,28 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
     this.resumeIfCaughtUp();
   }
 
-  /** Stops reading while too many messages wait to be handled or too many answers to be written. */
+  sendsTelemetry(): void {
+    this.producer = true;
+  }
+
+  /**
+   * Stops reading while too many messages wait to be handled or too many answers to be written,
+   * or, for a connection that sends telemetry, while the memory limiter holds.
+   */
   private pauseIfBehind(): void {
     if (this.paused || this.socket.destroyed) return;
+    if (this.producer && this.events.memory.holding()) {
+      this.paused = true;
+      this.socket.pause();
+      let released = false;
+      const cancel = this.events.memory.whenReleased(() => {
+        released = true;
+        this.memoryHold = null;
+        this.resumeIfCaughtUp();
+      });
+      if (!released) this.memoryHold = cancel;
+      return;
+    }
     if (this.unhandled >= MAX_UNHANDLED_MESSAGES || this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES) {
       this.paused = true;
       this.socket.pause();
@@ -206,7 +239,7 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
   }
 
   private resumeIfCaughtUp(): void {
-    if (this.paused && this.unhandled < MAX_UNHANDLED_MESSAGES / 2 && this.socket.writableLength <= MAX_UNSENT_RESPONSE_BYTES / 2) {
+    if (this.paused && this.memoryHold === null && this.unhandled < MAX_UNHANDLED_MESSAGES / 2 && this.socket.writableLength <= MAX_UNSENT_RESPONSE_BYTES / 2) {
       this.paused = false;
       this.socket.resume();
     }

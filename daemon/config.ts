@@ -84,6 +84,15 @@ export interface DaemonConfig {
   readonly feedback: FeedbackConfig;
   /** The export queue in front of each network exporter. */
   readonly delivery: DeliveryConfig;
+  /** The memory limiter (daemon/memory-limiter.ts). */
+  readonly memory: MemoryConfig;
+}
+
+export interface MemoryConfig {
+  /** `[codexd] memory_limit_mib`: the hard limit on what the daemon holds, in bytes. */
+  readonly limitBytes: number;
+  /** `[codexd] memory_spike_limit_mib`: the soft limit is this far below the hard one. */
+  readonly spikeBytes: number;
 }
 
 export interface DeliveryConfig {
@@ -110,7 +119,11 @@ export const DEFAULT_FILE_MAX_BYTES = 16 * 1024 * 1024;
 /** Files the file exporter keeps per signal; the oldest is deleted beyond this. */
 export const DEFAULT_FILE_MAX_FILES = 4;
 /** Bytes of serialised batches one signal's export queue holds in memory. */
-export const DEFAULT_EXPORT_QUEUE_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_EXPORT_QUEUE_BYTES = 8 * 1024 * 1024;
+/** The memory limiter's hard limit: V8's heap in use plus Buffers, in MiB. */
+export const DEFAULT_MEMORY_LIMIT_MIB = 128;
+/** How far below the hard limit the soft one lies, as a share of the hard limit (the Collector's default). */
+export const DEFAULT_MEMORY_SPIKE_SHARE = 0.25;
 /** Bytes one signal's export spool may take on disk. */
 export const DEFAULT_EXPORT_SPOOL_BYTES = 256 * 1024 * 1024;
 /** First delay after a failed export; it doubles per failure in a row. */
@@ -302,6 +315,8 @@ const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
     'export_retry_initial_ms',
     'export_retry_max_ms',
     'export_max_request_bytes',
+    'memory_limit_mib',
+    'memory_spike_limit_mib',
   ],
   'codexd.file_exporter': ['dir', 'max_file_bytes', 'max_files'],
 };
@@ -450,7 +465,18 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
       retryMaxMs: positiveInteger(file, own, 'export_retry_max_ms', 'codexd.export_retry_max_ms', DEFAULT_EXPORT_RETRY_MAX_MS),
       maxRequestBytes: positiveInteger(file, own, 'export_max_request_bytes', 'codexd.export_max_request_bytes', DEFAULT_EXPORT_MAX_REQUEST_BYTES),
     },
+    memory: readMemory(file, own),
   };
+}
+
+/** The memory limiter's limits: the soft limit (hard less spike) may be zero, never below. */
+function readMemory(file: string, own: Table): MemoryConfig {
+  const MIB = 1024 * 1024;
+  const limit = positiveInteger(file, own, 'memory_limit_mib', 'codexd.memory_limit_mib', DEFAULT_MEMORY_LIMIT_MIB);
+  const spikeValue = own.memory_spike_limit_mib;
+  const spike = spikeValue === undefined ? Math.round(limit * DEFAULT_MEMORY_SPIKE_SHARE) : spikeValue;
+  if (typeof spike !== 'number' || !Number.isSafeInteger(spike) || spike < 0 || spike >= limit) fail(file, 'codexd.memory_spike_limit_mib', `an integer from 0 to less than memory_limit_mib (${limit})`);
+  return { limitBytes: limit * MIB, spikeBytes: spike * MIB };
 }
 
 const FEEDBACK_KEYS = ['enabled', 'endpoint', 'headers', 'sentry_dsn', 'max_spool_bytes', 'retry_initial_ms', 'retry_max_ms'];

@@ -49,6 +49,7 @@ import { ReloadError } from './config.js';
 import type { EventIngest, EventSource } from './event-ingest.js';
 import type { FeedbackService } from './feedback/service.js';
 import type { HostResource, HostResources } from './host-resources.js';
+import { MEMORY_RETRY_AFTER_MS, type MemoryLimiter } from './memory-limiter.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
 import type { SessionInsights } from './session-insights.js';
@@ -71,6 +72,8 @@ export interface DaemonServices {
   readonly resources: HostResources;
   /** The unfinished frames all connections hold, in bytes (bounded together). */
   readonly partialFrames: PartialFrameBudget;
+  /** Stops reading telemetry connections over the soft limit; refuses their telemetry over the hard one. */
+  readonly memory: MemoryLimiter;
   readonly feedback: FeedbackService;
   /** Makes what was taken in so far durable (the journal), before a request is answered; false when it could not. */
   syncJournal(): boolean;
@@ -141,6 +144,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
   const reader = createBoundedMessageReader(socket, MAX_MESSAGE_BYTES, {
     partialFrames: services.partialFrames,
     pendingIds,
+    memory: services.memory,
     onReserved(messageId, method) {
       services.protocolError('unknown_method');
       if (messageId !== null) void sendError(messageId, ErrorCodes.MethodNotFound, `unknown method "${method}"`);
@@ -198,6 +202,20 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
     if (client === null) throw notInitialized();
   }
 
+  /**
+   * Marks this connection as one that sends telemetry (not read while the memory limiter holds)
+   * and, over the hard limit, returns the refusal of what it sent: read before the limiter
+   * stopped reading it, and not taken in.
+   */
+  function overMemory(what: string): ResponseError<{ retryAfterMs: number }> | null {
+    reader.sendsTelemetry();
+    if (services.memory.check() !== 'hard') return null;
+    services.protocolError('memory_limited');
+    const { heldBytes, hardLimitBytes } = services.memory.status();
+    const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(0);
+    return new ResponseError(ErrorCodes.Overloaded, `the daemon is over its memory limit (${mib(heldBytes)} MiB held of ${mib(hardLimitBytes)} MiB) and took none of these ${what}; send them again after retryAfterMs`, { retryAfterMs: MEMORY_RETRY_AFTER_MS });
+  }
+
 
   connection.onRequest(
     Initialize.method,
@@ -246,11 +264,16 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
    * Ingests one batch. Returns the per-record result for requests, or an error for a batch
    * that fails as a whole; notifications count the same outcomes instead of answering.
    */
-  function ingest(params: unknown): MetricRecordBatch.Result | ResponseError {
+  function ingest(params: unknown): MetricRecordBatch.Result | ResponseError<unknown> {
     if (client === null) return notInitialized();
     if (services.isShuttingDown()) {
       stats.dropped('shutting_down', measurementCount(params));
       return new ResponseError(ErrorCodes.ShuttingDown, 'the daemon is shutting down and accepts no new records');
+    }
+    const refused = overMemory('records');
+    if (refused !== null) {
+      stats.dropped('memory_limited', measurementCount(params));
+      return refused;
     }
     const outcome = ingestMetricBatch(params, services.metrics, stats, { ...sourceOf(client), observe: services.insights.observe });
     recordsReceived += outcome.received;
@@ -263,12 +286,17 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
    * Ingests one `session/event` or `trace/span` batch; as for metrics, a notification counts
    * what a request answers.
    */
-  function ingestItems(items: 'events' | 'spans', params: unknown): BatchResult | ResponseError {
+  function ingestItems(items: 'events' | 'spans', params: unknown): BatchResult | ResponseError<unknown> {
     if (client === null) return notInitialized();
     const ingestor = services[items];
     if (services.isShuttingDown()) {
-      ingestor.dropShuttingDown(params);
+      ingestor.dropAll(params, 'shutting_down');
       return new ResponseError(ErrorCodes.ShuttingDown, `the daemon is shutting down and accepts no new ${items}`);
+    }
+    const refused = overMemory(items);
+    if (refused !== null) {
+      ingestor.dropAll(params, 'memory_limited');
+      return refused;
     }
     const outcome = ingestor.ingest(params, sourceOf(client));
     if (items === 'events') eventsReceived += outcome.received;
@@ -310,7 +338,7 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
 
   // Each of these is a notification or a request: a notification counts the failures a
   // request is answered with.
-  const dualHandlers: [string, (params: unknown) => object | ResponseError][] = [
+  const dualHandlers: [string, (params: unknown) => object | ResponseError<unknown>][] = [
     [MetricRecordBatch.method, ingest],
     [SessionEventBatch.method, (params) => ingestItems('events', params)],
     [TraceSpanBatch.method, (params) => ingestItems('spans', params)],
@@ -381,6 +409,8 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
     FeedbackSubmit.method,
     handled(async (params: unknown): Promise<FeedbackSubmit.Result> => {
       requireInitialized();
+      const refused = overMemory('feedback reports');
+      if (refused !== null) throw refused;
       const outcome = await services.feedback.submit(params, { name: client?.name ?? 'unknown', version: client?.version ?? '' });
       if (outcome.ok) return outcome.value;
       services.protocolError(outcome.reason);

@@ -78,8 +78,8 @@ export type EventIngestOutcome = IngestOutcome;
 
 export interface EventIngest {
   ingest(params: unknown, source: EventSource): EventIngestOutcome;
-  /** Counts refused events while the daemon stops, on both lanes. */
-  dropShuttingDown(params: unknown): void;
+  /** Counts every event of a batch that is not taken in (the daemon is stopping, or over its memory limit) as dropped. */
+  dropAll(params: unknown, reason: 'shutting_down' | 'memory_limited'): void;
   counts(): EventCounts;
 }
 
@@ -306,9 +306,9 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
       toolErrors.length = 0;
       return { ok: true, received, result: { accepted, rejected } };
     },
-    dropShuttingDown(params) {
+    dropAll(params, reason) {
       const count = eventCount(params);
-      countBoth((stats) => stats.dropped('shutting_down', count));
+      countBoth((stats) => stats.dropped(reason, count));
     },
     counts: () => ({
       laneOverrides: Object.fromEntries(laneOverrides),

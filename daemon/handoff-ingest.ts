@@ -28,6 +28,7 @@ import {
 import type { EventIngest } from './event-ingest.js';
 import { handoffFolderProblem, readHandoffFile, setAside } from './handoff-files.js';
 import type { HostResources } from './host-resources.js';
+import type { MemoryGate } from './memory-limiter.js';
 import { ingestMetricBatch, type IngestOutcome } from './metric-ingest.js';
 import type { MetricsPipeline } from './metrics-pipeline.js';
 import type { SessionRegistry } from './session-registry.js';
@@ -57,6 +58,8 @@ export interface HandoffIngestOptions {
   readonly events: EventIngest;
   readonly spans: SpanIngest;
   readonly resources: HostResources;
+  /** While it holds, files wait: reading them would add to what the daemon holds. */
+  readonly memory: MemoryGate;
   readonly logger: Logger;
 }
 
@@ -187,6 +190,7 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
   }
 
   function scan(): number {
+    if (options.memory.holding()) return 0;
     const problem = handoffFolderProblem(dir);
     if (problem === 'missing') return 0;
     if (problem !== null) {

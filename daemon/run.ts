@@ -28,6 +28,7 @@ import { createSessionLogs } from './feedback/session-logs.js';
 import { openFeedbackSpool } from './feedback/spool.js';
 import { describeTarget, uploadReport } from './feedback/upload.js';
 import { type HandoffIngest, startHandoffIngest } from './handoff-ingest.js';
+import { createMemoryLimiter } from './memory-limiter.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import { createDestinations } from './delivery/destinations.js';
 import { createQueuedLogExporter, createQueuedMetricExporter, createQueuedSpanExporter } from './delivery/queued-exporters.js';
@@ -106,6 +107,8 @@ const LIVE_SETTINGS: readonly [string, (config: DaemonConfig) => unknown][] = [
   ['otel.tracestate', (config) => config.tracestate],
   ['codexd.log_tool_content', (config) => config.logToolContent],
   ['codexd.log_level', (config) => config.logLevel],
+  ['codexd.memory_limit_mib', (config) => config.memory.limitBytes],
+  ['codexd.memory_spike_limit_mib', (config) => config.memory.spikeBytes],
   ['feedback.enabled', (config) => config.feedback.enabled],
   ['feedback.target', (config) => config.feedback.target],
   ['feedback.retry_initial_ms', (config) => config.feedback.retryInitialMs],
@@ -296,6 +299,16 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     },
     onError: reportError,
   });
+  // Over its soft limit the daemon stops reading telemetry; what its export queues hold in
+  // memory goes to disk first, which frees the most without losing anything.
+  const memory = createMemoryLimiter({
+    hardLimitBytes: config.memory.limitBytes,
+    softLimitBytes: config.memory.limitBytes - config.memory.spikeBytes,
+    logger: log.logger.child({ component: 'memory' }),
+    onPressure: () => {
+      for (const queue of destinations.queues()) queue.spillNow();
+    },
+  });
   for (const { dir, lines, torn, resources: journaled } of earlier) {
     const replayed = replayJournal(lines, (id) => {
       // A line names its host's resource by the id it had in the daemon that wrote it.
@@ -397,6 +410,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       logFile: options.logToStderr === true ? null : paths.logFile,
       logFailure: log.failure(),
       journalFailure: journal?.failure() ?? null,
+      memory: memory.status(),
       signals: { metrics: metricStats.snapshot(), logs: logStats.snapshot(), traces: traceStats.snapshot() },
       events: events.counts(),
       spans: spans.counts(),
@@ -457,6 +471,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     }
     policy = policyOf(next);
     log.setLevel(next.logLevel);
+    memory.setLimits(next.memory.limitBytes, next.memory.limitBytes - next.memory.spikeBytes);
     if (applied.some((key) => key.startsWith('feedback.'))) await feedback.reconfigure(feedbackSettings(next));
     active = next;
     loadedAt = new Date();
@@ -517,6 +532,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       clearInterval(errorTimer);
       clearInterval(idleTimer);
       clearInterval(sessionTimer);
+      memory.stop();
       clearTimeout(hardStop);
       log.flushSync();
       resolveStopped();
@@ -535,6 +551,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     spans,
     resources,
     partialFrames: { held: 0 },
+    memory,
     feedback,
     syncJournal: () => journal?.sync() ?? true,
     protocolError(reason) {
@@ -584,6 +601,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       events,
       spans,
       resources,
+      memory,
       logger: log.logger.child({ component: 'handoff' }),
     });
     handoff.scan();

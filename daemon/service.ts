@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 
-import { runtimeFolder } from '../protocol/index.js';
+import { DAEMON_NODE_FLAGS, runtimeFolder } from '../protocol/index.js';
 import { userName } from './paths.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,7 +48,13 @@ function template(folder: string, name: string): string {
 
 /** What `install` writes and runs on this platform; throws on a platform without a plan. */
 export function servicePlan(env: NodeJS.ProcessEnv = process.env, platform: string = process.platform): ServicePlan {
-  const values = { NODE: process.execPath, CLI, HOME: homedir() };
+  const values = {
+    NODE: process.execPath,
+    NODEFLAGS: DAEMON_NODE_FLAGS.join(' '),
+    NODEFLAGSXML: DAEMON_NODE_FLAGS.map((flag) => `<string>${flag}</string>`).join('\n    '),
+    CLI,
+    HOME: homedir(),
+  };
   if (platform === 'linux') {
     const dir = join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'systemd', 'user');
     return {
@@ -156,7 +162,7 @@ export function restartManaged(startedBy: 'systemd' | 'systemd-socket' | 'launch
 
 /** Starts `codexd run --spawned` detached from this process, exactly as a client's auto-spawn does. */
 export function startDetached(socketPath: string): void {
-  const child = spawn(process.execPath, [CLI, 'run', '--spawned'], {
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, CLI, 'run', '--spawned'], {
     detached: true,
     stdio: 'ignore',
     windowsHide: true,

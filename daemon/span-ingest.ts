@@ -34,8 +34,8 @@ export interface SpanIngestCounts {
 export interface SpanIngest {
   /** `received` and `accepted` count spans. */
   ingest(params: unknown, source: EventSource): IngestOutcome;
-  /** Counts refused spans while the daemon stops. */
-  dropShuttingDown(params: unknown): void;
+  /** Counts every span of a batch that is not taken in (the daemon is stopping, or over its memory limit) as dropped. */
+  dropAll(params: unknown, reason: 'shutting_down' | 'memory_limited'): void;
   counts(): SpanIngestCounts;
 }
 
@@ -129,8 +129,8 @@ export function createSpanIngest(options: SpanIngestOptions): SpanIngest {
       }
       return { ok: true, received, result: { accepted, rejected } };
     },
-    dropShuttingDown(params) {
-      traceStats.dropped('shutting_down', spanCount(params));
+    dropAll(params, reason) {
+      traceStats.dropped(reason, spanCount(params));
     },
     counts: () => ({ laneOverrides: Object.fromEntries(laneOverrides), withSession }),
   };

@@ -42,6 +42,16 @@ export function formatStatus(status: DaemonStatus.Result): string {
   const journalFailure = status.journalFailure ?? null;
   if (journalFailure !== null) lines.push(`journal: writes fail since ${journalFailure.at} (${journalFailure.error}); requests are answered "not durable" until one succeeds`);
   if (logFailure !== null) lines.push(`log: writing ${status.logFile ?? 'the log'} failed at ${logFailure.at} (${logFailure.error}); ${logFailure.linesDropped} lines dropped since, until the daemon restarts`);
+  const memory = status.memory ?? null;
+  if (memory !== null) {
+    const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+    const limits = `soft ${mib(memory.softLimitBytes)}, hard ${mib(memory.hardLimitBytes)}`;
+    lines.push(`memory  ${mib(memory.heldBytes)} held (${limits}), RSS ${mib(memory.rssBytes)}${memory.softEntered > 0 ? `; over the soft limit ${memory.softEntered}×, the hard ${memory.hardEntered}×` : ''}`);
+    if (memory.state !== 'ok') {
+      const what = memory.state === 'hard' ? 'telemetry that arrives is refused (dropped: memory_limited)' : 'telemetry connections are not read; their clients hold what they send';
+      lines.push(`memory: over the ${memory.state} limit since ${memory.since}; ${memory.pausedConnections} connections waiting; ${what}`);
+    }
+  }
   const config = status.config;
   lines.push(`config  ${config.file ?? '(no file: defaults)'}, read ${config.loadedAt}${config.reloads > 0 ? `, ${config.reloads} reload${config.reloads === 1 ? '' : 's'}` : ''}`);
   const last = config.lastReload;

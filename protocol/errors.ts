@@ -53,8 +53,9 @@ export const ErrorCodes = {
    */
   NotDurable: -32017,
   /**
-   * The daemon is over a bound on what it holds for all clients together (unfinished frames):
-   * this message was not taken in; the connection is closed; send it again later.
+   * The daemon is over a bound on what it holds for all clients together: this message was not
+   * taken in; send it again later. Past the bound of unfinished frames the connection is then
+   * closed; past the memory limit it stays open and `data.retryAfterMs` says when to try again.
    */
   Overloaded: -32018,
 } as const;
@@ -169,6 +170,8 @@ export type DropReason =
   | 'not_sampled'
   /** Records arrived after a stop had begun. */
   | 'shutting_down'
+  /** The daemon was over its memory limit (`[codexd] memory_limit_mib`) when these arrived, as a notification. */
+  | 'memory_limited'
   /** A stop's flush deadline passed before these records were exported. */
   | 'shutdown_deadline';
 

@@ -2,6 +2,7 @@
  * codexd's wire contract: method names, param and result types, error codes, limits and the
  * validators of names and tags. Declarations and pure checks only.
  */
+export * from './daemon-process.js';
 export * from './errors.js';
 export * from './framing.js';
 export * from './limits.js';

@@ -569,6 +569,29 @@ export interface HandoffCounts {
 /** How the running daemon was started. */
 export type StartedBy = 'foreground' | 'auto-spawn' | 'systemd' | 'systemd-socket' | 'launchd';
 
+/**
+ * The daemon's memory limiter (`[codexd] memory_limit_mib`, `memory_spike_limit_mib`). `ok`:
+ * everything is read. `soft` (what it holds passed the soft limit): connections that send
+ * telemetry are not read until it is back under, so their clients keep it; `hard` (past the
+ * hard limit): telemetry that still arrives is refused, requests with -32018 Overloaded, and
+ * notifications dropped and counted as `memory_limited`.
+ */
+export interface MemoryStatus {
+  readonly state: 'ok' | 'soft' | 'hard';
+  /** Since when the state is what it is. */
+  readonly since: string;
+  /** At the last reading (at most 250 ms old while telemetry arrives): V8's heap in use plus Buffers. */
+  readonly heldBytes: number;
+  readonly rssBytes: number;
+  readonly softLimitBytes: number;
+  readonly hardLimitBytes: number;
+  /** Connections not read now because of memory. */
+  readonly pausedConnections: number;
+  /** Times the daemon went over the soft limit, and over the hard one, since it started. */
+  readonly softEntered: number;
+  readonly hardEntered: number;
+}
+
 export namespace DaemonStatus {
   export const method = 'daemon/status';
   export type Params = Record<string, never>;
@@ -594,6 +617,8 @@ export namespace DaemonStatus {
      * succeeds.
      */
     readonly journalFailure: { readonly at: string; readonly error: string } | null;
+    /** The memory limiter: what the daemon holds against its limits, and whether it reads telemetry. */
+    readonly memory: MemoryStatus;
     /** Per lane: metrics in measurements, logs in log records, traces in spans (one per accepted event, and each host-made span). */
     readonly signals: { readonly metrics: SignalCounts; readonly logs: SignalCounts; readonly traces: SignalCounts };
     readonly events: EventCounts;

@@ -499,7 +499,9 @@ describe('session events', () => {
   });
 
   it('bounds what a lane holds in characters under a burst, refusing what does not fit to the request that sent it', async () => {
-    const { receiver, daemon, peer } = await start({ codexd: 'log_tool_content = true' }, 600_000);
+    // The memory limiter's default would refuse part of this burst first (-32018): lifted, so
+    // that the lane's own bound is what is tested.
+    const { receiver, daemon, peer } = await start({ codexd: 'log_tool_content = true\nmemory_limit_mib = 1024' }, 600_000);
     await peer.request(1, 'session/start', { sessionId: 's-7' });
     receiver.setBehavior('hang');
     const output = 'o'.repeat(MAX_EVENT_ATTRIBUTE_LENGTH);

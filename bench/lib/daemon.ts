@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { DaemonStatus, SignalCounts } from '../../dist/protocol/index.js';
+import { DAEMON_NODE_FLAGS, type DaemonStatus, type SignalCounts } from '../../dist/protocol/index.js';
 import { type ControlConnection, openControlConnection } from '../../dist/daemon/control-client.js';
 import { startChild, stopChild } from './processes.ts';
 
@@ -118,7 +118,8 @@ export interface RunningDaemon {
  * the script (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile the daemon).
  */
 export async function startDaemon(bench: BenchEnv, nodeArgs: readonly string[] = []): Promise<RunningDaemon> {
-  const child = startChild([...nodeArgs, '--import', ORPHAN_GUARD, DAEMON_CLI, 'run'], { env: { ...bench.env, BENCH_REMOVE_ON_ORPHAN: bench.root }, cwd: bench.root });
+  // Started as every launcher starts it (its Node flags), plus what the caller adds.
+  const child = startChild([...DAEMON_NODE_FLAGS, ...nodeArgs, '--import', ORPHAN_GUARD, DAEMON_CLI, 'run'], { env: { ...bench.env, BENCH_REMOVE_ON_ORPHAN: bench.root }, cwd: bench.root });
   let stderr = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`codexd did not start within 15 s:\n${stderr}`)), 15_000);

@@ -1,0 +1,201 @@
+/**
+ * The daemon's memory limiter, after the OpenTelemetry Collector's: a hard limit on what the
+ * daemon holds (V8's heap in use plus the memory outside it that JavaScript owns, Buffers
+ * included) and a soft limit a spike below it.
+ *
+ *   ok   --held >= soft--> soft: connections that send telemetry are no longer read (their
+ *                               clients keep what they have, in the socket and their own
+ *                               bounded buffers); export queues move what they hold to disk;
+ *                               hand-off files wait
+ *   soft --held >= hard--> hard: as soft, and telemetry already read is refused: requests with
+ *                               -32018 Overloaded (retryable, `data.retryAfterMs`), notifications
+ *                               dropped and counted as `memory_limited`; a full garbage
+ *                               collection is asked for
+ *   back to ok once held < soft - a tenth of the spike (so it does not flap at the line)
+ *
+ * Memory is read on the ingest path at most every CHECK_INTERVAL_MS, so an idle daemon never
+ * wakes for it; while not ok, a timer reads it at that pace until it is ok again.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+import type { Logger } from 'pino';
+
+import type { MemoryStatus } from '../protocol/index.js';
+
+/** How often memory is read while telemetry arrives, and while the limiter holds. */
+export const CHECK_INTERVAL_MS = 100;
+
+/**
+ * Full collections asked for: over the soft limit at most once a second (paused connections
+ * allocate little, so V8 might not collect on its own); before refusing anything over the hard
+ * limit, at most every 250 ms (a collection of a heap this size takes tens of milliseconds).
+ */
+const SOFT_GC_INTERVAL_MS = 1000;
+const HARD_GC_INTERVAL_MS = 250;
+
+/** What a client is told to wait before sending refused telemetry again. */
+export const MEMORY_RETRY_AFTER_MS = 1000;
+
+export type MemoryState = MemoryStatus['state'];
+
+export interface MemoryLimiterOptions {
+  readonly hardLimitBytes: number;
+  readonly softLimitBytes: number;
+  readonly logger: Logger;
+  /** Called at every reading over the soft limit: the export queues move what they hold in memory to disk. */
+  onPressure(): void;
+  /** Reads memory; the default is the process's own. For tests. */
+  readonly read?: () => { readonly held: number; readonly rss: number };
+}
+
+/** What a connection's reader needs: whether to stop reading, and a call when it may read again. */
+export interface MemoryGate {
+  /** True while telemetry connections should not be read. Reads memory if the last reading is old. */
+  holding(): boolean;
+  /** Calls `resume` once, when the limiter is back to ok; returns a function that cancels the call. */
+  whenReleased(resume: () => void): () => void;
+}
+
+export interface MemoryLimiter extends MemoryGate {
+  /** The state now, memory read if the last reading is older than {@link CHECK_INTERVAL_MS}. */
+  check(): MemoryState;
+  status(): MemoryStatus;
+  /** Changes the limits (a reload). */
+  setLimits(hardLimitBytes: number, softLimitBytes: number): void;
+  stop(): void;
+}
+
+function processMemory(): { held: number; rss: number } {
+  const usage = process.memoryUsage();
+  return { held: usage.heapUsed + usage.external, rss: usage.rss };
+}
+
+/** V8's full collection, made callable once; `null` where the flag cannot be set. */
+function exposeGc(): (() => void) | null {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as unknown;
+    return typeof gc === 'function' ? (gc as () => void) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimiter {
+  const read = options.read ?? processMemory;
+  let hard = options.hardLimitBytes;
+  let soft = options.softLimitBytes;
+  let state: MemoryState = 'ok';
+  let since = new Date();
+  let readAt = 0;
+  let last = read();
+  let softEntered = 0;
+  let hardEntered = 0;
+  let gc: (() => void) | null | undefined;
+  let collectedAt = 0;
+  const waiting = new Set<() => void>();
+  let timer: NodeJS.Timeout | null = null;
+
+  function change(next: MemoryState): void {
+    if (next === state) return;
+    const before = state;
+    state = next;
+    since = new Date();
+    const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+    if (next === 'ok') {
+      options.logger.info({ held: last.held, rss: last.rss }, `memory back under the soft limit (${mib(last.held)} held); reading telemetry again`);
+      stopTimer();
+      const resumes = [...waiting];
+      waiting.clear();
+      for (const resume of resumes) resume();
+      return;
+    }
+    if (next === 'hard') hardEntered++;
+    else if (before === 'ok') softEntered++;
+    options.logger.warn(
+      { held: last.held, rss: last.rss, softLimit: soft, hardLimit: hard },
+      next === 'hard'
+        ? `memory over the hard limit (${mib(last.held)} of ${mib(hard)}): refusing telemetry until under ${mib(soft)}`
+        : `memory over the soft limit (${mib(last.held)} of ${mib(soft)}): telemetry connections wait until it is back under`,
+    );
+    if (before === 'ok') startTimer();
+  }
+
+  function evaluate(): MemoryState {
+    readAt = performance.now();
+    last = read();
+    // Over the hard limit, garbage may be most of it: collect, and refuse only what is still held.
+    if (last.held >= hard && collect(HARD_GC_INTERVAL_MS)) last = read();
+    if (last.held >= soft) options.onPressure();
+    if (last.held >= hard) change('hard');
+    else if (last.held >= soft) {
+      // From hard, only as far as soft: held must fall under soft to read again.
+      change('soft');
+      // With its telemetry connections paused the daemon allocates little, so V8 may never
+      // collect on its own: the garbage would hold it over the line for good.
+      collect(SOFT_GC_INTERVAL_MS);
+    } else if (state !== 'ok' && last.held < soft - (hard - soft) / 10) change('ok');
+    return state;
+  }
+
+  /** Asks V8 for a full collection unless one ran less than `intervalMs` ago; true when it ran. */
+  function collect(intervalMs: number): boolean {
+    const now = performance.now();
+    if (now - collectedAt < intervalMs) return false;
+    collectedAt = now;
+    gc ??= exposeGc();
+    if (gc === null) return false;
+    gc();
+    return true;
+  }
+
+  function startTimer(): void {
+    if (timer !== null) return;
+    timer = setInterval(evaluate, CHECK_INTERVAL_MS);
+    timer.unref();
+  }
+
+  function stopTimer(): void {
+    if (timer === null) return;
+    clearInterval(timer);
+    timer = null;
+  }
+
+  function check(): MemoryState {
+    return performance.now() - readAt >= CHECK_INTERVAL_MS ? evaluate() : state;
+  }
+
+  return {
+    check,
+    holding: () => check() !== 'ok',
+    whenReleased(resume) {
+      if (state === 'ok') {
+        resume();
+        return () => undefined;
+      }
+      waiting.add(resume);
+      return () => waiting.delete(resume);
+    },
+    status: () => ({
+      state,
+      since: since.toISOString(),
+      heldBytes: last.held,
+      rssBytes: last.rss,
+      softLimitBytes: soft,
+      hardLimitBytes: hard,
+      pausedConnections: waiting.size,
+      softEntered,
+      hardEntered,
+    }),
+    setLimits(hardLimitBytes, softLimitBytes) {
+      hard = hardLimitBytes;
+      soft = softLimitBytes;
+      evaluate();
+    },
+    stop() {
+      stopTimer();
+      waiting.clear();
+    },
+  };
+}
