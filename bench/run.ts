@@ -21,13 +21,15 @@
  *   8. spans a host makes itself (bench/spans.ts): per-span cost incl. the client's flush vs an SDK
  *      span (8); spans/s into the daemon's trace lane from 4 client processes, every span
  *      accounted for (8b); the whole process of one exec-sized session vs the SDK over OTLP/gRPC (8c);
- *      the span of row 8 vs an SDK that serialises its batches as OTLP does (8d)
+ *      the span of row 8 vs the SDK's floor, an SDK that never serialises its spans (8d)
+ *   9. the daemon's memory with its defaults (bench/memory.ts): peak RSS while 8 hosts flood it
+ *      for 30 s with the collector up (9) and hanging (9b), RSS over time, every count delivered
  *
  * Every child runs on this process's Node (the pinned one under `npm run bench`). Every child
  * process, every daemon a client auto-spawned and every temp folder is removed at the end, also
  * on failure or Ctrl-C.
  *
- *   node bench/run.ts [--quick] [--only=1,2,3,4,5,6,7,8]
+ *   node bench/run.ts [--quick] [--only=1,2,3,4,5,6,7,8,9]
  *
  * --quick: small counts; --only: some rows. Either prints only and leaves docs/benchmarks.md
  * alone. BENCH_DAEMON_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" passes Node options to the
@@ -50,10 +52,11 @@ import { type Finished, finished, killAllChildren, processCpuMs, runTimed, start
 import { loadReceiverModule, type OtlpReceiver, type ReceivedPoint, type ReceiverModule } from './lib/receiver.ts';
 import { fmt, markdownTable, median, spread, textTable } from './lib/report.ts';
 import { findSpawnedDaemons, killSpawnedDaemonsSync, stopSpawnedDaemon, trackSpawnedPid, watchSocketFolder } from './lib/spawned.ts';
+import { type MemoryDetails, memoryDoc, rowMemory } from './memory.ts';
 import { rowSpans, type SpanDetails, spansDoc } from './spans.ts';
 
 const QUICK = process.argv.includes('--quick');
-const ALL_ROWS = ['1', '2', '3', '4', '5', '6', '7', '8'];
+const ALL_ROWS = ['1', '2', '3', '4', '5', '6', '7', '8', '9'];
 const ONLY = new Set((process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length) ?? ALL_ROWS.join(',')).split(','));
 const PARTIAL = QUICK || !ALL_ROWS.every((row) => ONLY.has(row)) || process.env.BENCH_DAEMON_ARGS !== undefined;
 const DAEMON_ARGS = (process.env.BENCH_DAEMON_ARGS ?? '').split(' ').filter((arg) => arg !== '');
@@ -1534,6 +1537,7 @@ interface Details {
   outageUp: OutageResult;
   outageSmallSpool: OutageResult;
   spans: SpanDetails;
+  memory: MemoryDetails;
 }
 
 function renderDoc(details: Details, date: string): string {
@@ -1701,6 +1705,8 @@ function renderDoc(details: Details, date: string): string {
     ...outageDoc(outage, outageUp, outageSmallSpool),
     '',
     ...spansDoc(details.spans),
+    '',
+    ...memoryDoc(details.memory),
     '',
     '## Checks',
     '',
@@ -1957,9 +1963,11 @@ async function main(): Promise<void> {
     }
     // Its own daemon, folder and receivers (OTLP/gRPC instead of files).
     if (ONLY.has('7')) Object.assign(details, await rowOutage());
+    // Fresh daemons of its own, with their defaults, exporting to receivers of its own.
+    if (ONLY.has('9')) Object.assign(details, { memory: await rowMemory(QUICK) });
     // Last, with no daemon of the benchmark's running: each round's daemon is started by a client.
     if (ONLY.has('4')) Object.assign(details, await rowFirstUse());
-    // Rows in table order (1, 1b, 2a…2d, 3, 4, 5, 6, 6b…6d, 7, 7b…7e, 8, 8b…8d), whatever order they were measured in.
+    // Rows in table order (1, 1b, 2a…2d, 3, 4, 5, 6, 6b…6d, 7, 7b…7e, 8, 8b…8d, 9, 9b), whatever order they were measured in.
     rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 
     process.stdout.write(`\n${textTable(rows)}\n\n`);

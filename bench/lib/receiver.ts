@@ -33,6 +33,8 @@ export interface OtlpReceiver {
   points(): ReceivedPoint[];
   logRecords(): unknown[];
   spans(): unknown[];
+  /** Resolves once `predicate` holds; rejects after `timeoutMs`. */
+  waitFor(predicate: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
   /** 'unavailable' answers every export with gRPC UNAVAILABLE (and records nothing); 'ok' takes them. */
   setBehavior(behavior: 'ok' | 'unavailable' | 'hang'): void;
   close(): Promise<void>;

@@ -59,4 +59,5 @@ export const fmt = {
   rate: (value: number): string => `${Math.round(value).toLocaleString('en-US')} rec/s`,
   eventRate: (value: number): string => `${Math.round(value).toLocaleString('en-US')} events/s`,
   nsPerEvent: (value: number): string => `${value.toFixed(0)} ns/event`,
+  count: (value: number): string => value.toLocaleString('en-US'),
 };
