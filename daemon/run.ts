@@ -28,6 +28,7 @@ import { createSessionLogs } from './feedback/session-logs.js';
 import { openFeedbackSpool } from './feedback/spool.js';
 import { describeTarget, uploadReport } from './feedback/upload.js';
 import { type HandoffIngest, startHandoffIngest } from './handoff-ingest.js';
+import { createDiskConditions } from './disk-conditions.js';
 import { createMemoryLimiter } from './memory-limiter.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import { createDestinations } from './delivery/destinations.js';
@@ -169,6 +170,8 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     errorCounts.clear();
   }, 10_000);
   errorTimer.unref();
+  // Writes that fail (a full disk), by place, for status: the spools and the file exporter.
+  const disk = createDiskConditions();
   const reportError = (message: string): void => {
     if (!errorCounts.has(message)) logger.warn(message);
     errorCounts.set(message, (errorCounts.get(message) ?? 0) + 1);
@@ -195,6 +198,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     flushDeadlineMs: config.flushDeadlineMs,
     statsOf: (signal) => statsOf[signal],
     onError: reportError,
+    disk,
     onRetired: (signal, kind, spooled) => logger.info({ signal, kind, spooled }, 'the replaced exporter sent what it could; the rest waits in its spool'),
   });
   await Promise.all(SIGNALS.map((signal) => destinations.apply(signal, config[signal])));
@@ -256,7 +260,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     logLine: sessionLogs.append,
   });
   const feedback = createFeedbackService({
-    spool: openFeedbackSpool(paths.feedbackDir, config.feedback.maxSpoolBytes, reportError),
+    spool: openFeedbackSpool(paths.feedbackDir, config.feedback.maxSpoolBytes, reportError, disk),
     ...feedbackSettings(config),
     upload: (report, target, signal) => uploadReport(report, target, { timeoutMs: UPLOAD_TIMEOUT_MS, userAgent: `${SERVER_NAME}/${PACKAGE_VERSION}`, signal }),
     sessions,
@@ -411,6 +415,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       logFailure: log.failure(),
       journalFailure: journal?.failure() ?? null,
       memory: memory.status(),
+      disk: disk.list(),
       signals: { metrics: metricStats.snapshot(), logs: logStats.snapshot(), traces: traceStats.snapshot() },
       events: events.counts(),
       spans: spans.counts(),

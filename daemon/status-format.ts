@@ -42,6 +42,9 @@ export function formatStatus(status: DaemonStatus.Result): string {
   const journalFailure = status.journalFailure ?? null;
   if (journalFailure !== null) lines.push(`journal: writes fail since ${journalFailure.at} (${journalFailure.error}); requests are answered "not durable" until one succeeds`);
   if (logFailure !== null) lines.push(`log: writing ${status.logFile ?? 'the log'} failed at ${logFailure.at} (${logFailure.error}); ${logFailure.linesDropped} lines dropped since, until the daemon restarts`);
+  for (const condition of status.disk ?? []) {
+    lines.push(`disk: ${condition.place.replace('_', ' ')} ${condition.path}: writes fail since ${condition.since} (${condition.error}, ${condition.failures} failed); ${condition.effect}`);
+  }
   const memory = status.memory ?? null;
   if (memory !== null) {
     const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;

@@ -569,6 +569,24 @@ export interface HandoffCounts {
 /** How the running daemon was started. */
 export type StartedBy = 'foreground' | 'auto-spawn' | 'systemd' | 'systemd-socket' | 'launchd';
 
+/** Where a write failed: a signal's export spool, the feedback spool, or the file exporter's folder. */
+export type DiskConditionPlace = 'export_spool' | 'feedback_spool' | 'file_exporter';
+
+/** A place whose writes fail (a full disk), from its first failure until a write there succeeds. */
+export interface DiskCondition {
+  readonly place: DiskConditionPlace;
+  /** The folder written to. */
+  readonly path: string;
+  /** The first failure of this run of failures. */
+  readonly since: string;
+  /** The last failure's error code (`ENOSPC`, `EFBIG`, `EIO`, ...). */
+  readonly error: string;
+  /** Writes that failed since. */
+  readonly failures: number;
+  /** What the failures cost: what is dropped, refused or held back. */
+  readonly effect: string;
+}
+
 /**
  * The daemon's memory limiter (`[codexd] memory_limit_mib`, `memory_spike_limit_mib`). `ok`:
  * everything is read. `soft` (what it holds passed the soft limit): connections that send
@@ -619,6 +637,8 @@ export namespace DaemonStatus {
     readonly journalFailure: { readonly at: string; readonly error: string } | null;
     /** The memory limiter: what the daemon holds against its limits, and whether it reads telemetry. */
     readonly memory: MemoryStatus;
+    /** Places other than the journal and the log whose writes fail now; empty while every write succeeds. */
+    readonly disk: readonly DiskCondition[];
     /** Per lane: metrics in measurements, logs in log records, traces in spans (one per accepted event, and each host-made span). */
     readonly signals: { readonly metrics: SignalCounts; readonly logs: SignalCounts; readonly traces: SignalCounts };
     readonly events: EventCounts;

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 
 import type { OtherSpool, QueueStatus, Signal } from '../../protocol/index.js';
 import type { DeliveryConfig, ExporterConfig } from '../config.js';
+import type { DiskConditions } from '../disk-conditions.js';
 import { createFileSender } from '../exporters/file-exporter.js';
 import type { SignalStats } from '../stats.js';
 import { createExportQueue, type ExportQueue } from './export-queue.js';
@@ -61,6 +62,8 @@ export interface DestinationsOptions {
   readonly flushDeadlineMs: number;
   readonly statsOf: (signal: Signal) => SignalStats;
   readonly onError: (message: string) => void;
+  /** Where failing writes of the spools and the file exporter are kept for status. */
+  readonly disk?: DiskConditions;
   /** Told when a replaced queue has sent what it could and spilled the rest. */
   readonly onRetired?: (signal: Signal, kind: SpoolKind, spooled: number) => void;
 }
@@ -121,7 +124,7 @@ export function createDestinations(options: DestinationsOptions): Destinations {
       case 'none':
         throw new Error('no sender for an exporter that is off');
       case 'file':
-        return createFileSender(signal, { dir: exporter.dir, maxFileBytes: exporter.maxFileBytes, maxFiles: exporter.maxFiles });
+        return createFileSender(signal, { dir: exporter.dir, maxFileBytes: exporter.maxFileBytes, maxFiles: exporter.maxFiles, ...(options.disk === undefined ? {} : { disk: options.disk }) });
       case 'otlp-grpc':
         return createGrpcSender({ signal, endpoint: exporter.endpoint, headers: exporter.headers, ...(exporter.tls === undefined ? {} : { tls: exporter.tls }) });
       case 'otlp-http':
@@ -185,15 +188,20 @@ export function createDestinations(options: DestinationsOptions): Destinations {
           sender.close();
           throw new Error('the daemon is stopping');
         }
+        const spoolDir = join(options.stateDir, 'spool', signal, kind);
         const queue = createExportQueue({
           signal,
           sender,
           stats: options.statsOf(signal),
-          spool: openSegmentSpool(join(options.stateDir, 'spool', signal, kind), options.delivery.spoolMaxBytes),
+          spool: openSegmentSpool(spoolDir, options.delivery.spoolMaxBytes),
           maxMemoryBytes: options.delivery.queueMaxBytes,
           retry: { initialMs: options.delivery.retryInitialMs, maxMs: options.delivery.retryMaxMs },
           sendTimeoutMs: timeoutOf(exporter),
           onError: options.onError,
+          onSpoolWrite(error, records) {
+            if (error === null) options.disk?.succeeded('export_spool', spoolDir);
+            else options.disk?.failed('export_spool', spoolDir, error, `${signal} batches that had to leave memory are dropped (spool_failed; ${records} records with the last)`);
+          },
         });
         next = { kind, queue, sender };
       }

@@ -40,6 +40,8 @@ export interface ExportQueueOptions {
   /** Longest one send may take. */
   readonly sendTimeoutMs: number;
   readonly onError: (message: string) => void;
+  /** Told of every write to the spool: `null` when it succeeded, else the error and the records lost with it. */
+  readonly onSpoolWrite?: (error: unknown, records: number) => void;
   /** Default {@link SPILL_AFTER_FAILING_MS}. */
   readonly spillAfterFailingMs?: number;
 }
@@ -277,8 +279,10 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
       if (dropped > 0) stats.dropped('spool_full', dropped);
       spooled += records;
       if (dropped > 0) options.onError(`${options.signal} spool full: the oldest ${dropped} records were dropped`);
+      options.onSpoolWrite?.(null, records);
     } catch (error) {
       stats.failed(records, 'spool_failed');
+      options.onSpoolWrite?.(error, records);
       options.onError(`${options.signal} spool write failed, ${records} records lost: ${(error as Error).message}`);
     }
   }

@@ -5,11 +5,12 @@
  * exporter. Batches reach it through an export queue (delivery/queued-exporters.ts, serialised
  * as OTLP JSON), like every exporter's.
  */
-import { appendFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import type { Signal } from '../../protocol/index.js';
 import type { Sender, SendOutcome } from '../delivery/grpc-sender.js';
+import type { DiskConditions } from '../disk-conditions.js';
 
 const NEWLINE = Buffer.from('\n');
 
@@ -19,6 +20,8 @@ export interface FileExporterOptions {
   readonly maxFileBytes: number;
   /** Files kept per signal, the current one included; the oldest beyond this is deleted. */
   readonly maxFiles: number;
+  /** Told of every write that fails, and of the first that succeeds after. */
+  readonly disk?: DiskConditions;
 }
 
 /** `metrics.jsonl` is the file being written; `metrics.1.jsonl` is the one before it, and so on. */
@@ -59,7 +62,14 @@ export function createFileSender(signal: Signal, options: FileExporterOptions): 
       if (options.maxFiles > 1) await rotate();
       else await rm(current, { force: true }).then(() => (size = 0));
     }
-    await appendFile(current, Buffer.concat([line, NEWLINE]), { mode: 0o600 });
+    try {
+      await appendFile(current, Buffer.concat([line, NEWLINE]), { mode: 0o600 });
+    } catch (error) {
+      // A write cut short (a full disk) leaves part of a line: cut it off, so that the line
+      // written again by the retry is whole and the file stays one request per line.
+      await truncate(current, size).catch(() => undefined);
+      throw error;
+    }
     size += line.byteLength + 1;
   }
 
@@ -70,8 +80,14 @@ export function createFileSender(signal: Signal, options: FileExporterOptions): 
       const written = queue.then(() => append(bytes));
       queue = written.catch(() => undefined);
       return written.then(
-        (): SendOutcome => ({ kind: 'ok' }),
-        (error: unknown): SendOutcome => ({ kind: 'retryable', message: error instanceof Error ? error.message : `${signal} file write failed`, retryAfterMs: null }),
+        (): SendOutcome => {
+          options.disk?.succeeded('file_exporter', options.dir);
+          return { kind: 'ok' };
+        },
+        (error: unknown): SendOutcome => {
+          options.disk?.failed('file_exporter', options.dir, error, `${signal} batches wait in the export queue (then its spool) and are written again`);
+          return { kind: 'retryable', message: error instanceof Error ? error.message : `${signal} file write failed`, retryAfterMs: null };
+        },
       );
     },
     close() {

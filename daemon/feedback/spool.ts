@@ -17,6 +17,7 @@ import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import type { FeedbackEntry } from '../../protocol/index.js';
+import type { DiskConditions } from '../disk-conditions.js';
 import type { StoredReport } from './report.js';
 
 /** Uploaded reports whose state is kept (their payload is deleted at upload); the oldest go first. */
@@ -99,7 +100,7 @@ function fileSize(path: string): number {
  * a write a crash interrupted are removed; a report whose state file never made it is taken
  * as pending, since its reply was not sent before both were written.
  */
-export function openFeedbackSpool(dir: string, maxBytes: number, onProblem: (message: string) => void): FeedbackSpool {
+export function openFeedbackSpool(dir: string, maxBytes: number, onProblem: (message: string) => void, disk?: DiskConditions): FeedbackSpool {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const states = new Map<string, FeedbackEntry>();
   /** Bytes of report and state files, by id. */
@@ -160,7 +161,9 @@ export function openFeedbackSpool(dir: string, maxBytes: number, onProblem: (mes
         await writeDurably(join(dir, report.id + REPORT), content);
         await writeDurably(join(dir, report.id + STATE), state);
         await syncFolder(dir);
+        disk?.succeeded('feedback_spool', dir);
       } catch (error) {
+        disk?.failed('feedback_spool', dir, error, 'feedback/submit is refused (-32014): reports are not stored');
         total -= size;
         await rm(join(dir, report.id + REPORT), { force: true });
         await rm(join(dir, report.id + STATE), { force: true });
@@ -181,7 +184,13 @@ export function openFeedbackSpool(dir: string, maxBytes: number, onProblem: (mes
     async update(entry) {
       const id = entry.feedbackId;
       states.set(id, entry);
-      await writeDurably(join(dir, id + STATE), JSON.stringify(entry));
+      try {
+        await writeDurably(join(dir, id + STATE), JSON.stringify(entry));
+      } catch (error) {
+        disk?.failed('feedback_spool', dir, error, "a stored report's upload state is not saved: after a restart it may be uploaded again");
+        throw error;
+      }
+      disk?.succeeded('feedback_spool', dir);
       // Uploaded: the state says so durably before the payload goes, so a crash in between
       // leaves a report marked uploaded, never one uploaded twice on purpose.
       if (entry.state === 'uploaded') await rm(join(dir, id + REPORT), { force: true });
