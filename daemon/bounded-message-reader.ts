@@ -17,11 +17,18 @@ import { performance } from 'node:perf_hooks';
 
 import { AbstractMessageReader, type DataCallback, Disposable, type Message } from 'vscode-jsonrpc/node';
 
-import { createFrameDecoder, ErrorCodes } from '../protocol/index.js';
+import { createFrameDecoder, type DecodedFrame, ErrorCodes } from '../protocol/index.js';
 import type { MemoryGate } from './memory-limiter.js';
 
 /** Messages handed to the connection and not yet handled before the socket is paused. */
 export const MAX_UNHANDLED_MESSAGES = 64;
+
+/**
+ * Bytes of frame bodies handed to the connection and not yet handled before the socket is
+ * paused: parsed, 64 batches of a few hundred KiB each would be a large part of what the memory
+ * limiter allows, per connection. Reading resumes below half.
+ */
+export const MAX_UNHANDLED_BYTES = 4 * 1024 * 1024;
 
 /**
  * Bytes of responses waiting to be written to a client before its socket is paused: a client
@@ -96,6 +103,12 @@ function messageProblem(value: unknown): string | null {
 
 class Reader extends AbstractMessageReader implements BoundedMessageReader {
   private unhandled = 0;
+  /** Body bytes of the messages not yet handled, oldest first (handlers finish in about that order). */
+  private readonly unhandledSizes: number[] = [];
+  private unhandledBytes = 0;
+  /** Frames read while the memory limiter held, to be handed on, in order, once it lets go. */
+  private backlog: DecodedFrame[] = [];
+  private deliver: ((frames: readonly DecodedFrame[]) => boolean) | null = null;
   private paused = false;
   /** Sends telemetry: paused while the memory limiter holds. */
   private producer = false;
@@ -122,17 +135,27 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
       held = decoder.pendingBytes;
       return held === 0 || budget.held <= MAX_PARTIAL_FRAME_BYTES_TOTAL;
     };
-    const onData = (chunk: Buffer): void => {
-      this.lastDataAt = performance.now();
-      for (const frame of decoder.push(chunk)) {
+    /**
+     * Hands frames on in order; stops, keeping the rest, when the memory limiter holds a
+     * connection that sends telemetry. False when the stream broke (a fatal frame).
+     */
+    const deliver = (frames: readonly DecodedFrame[]): boolean => {
+      for (let at = 0; at < frames.length; at++) {
+        const frame = frames[at] as DecodedFrame;
         if (frame.kind === 'fatal') {
           this.socket.pause();
           this.events.onFatal(frame.code, frame.error);
-          return;
+          return false;
         }
         if (frame.kind === 'invalid-json') {
           this.events.onInvalid(null, ErrorCodes.ParseError, `frame body is not valid JSON: ${frame.error}`);
           continue;
+        }
+        if (this.producer && this.holdForMemory()) {
+          // Read, not handed on: kept here until the limiter lets go, so a connection takes in
+          // at most the message it was on once the daemon is over its soft limit.
+          this.backlog.push(...frames.slice(at));
+          return true;
         }
         const problem = messageProblem(frame.message);
         if (problem !== null) {
@@ -158,8 +181,16 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
         // vscode-jsonrpc hands a handler its cancellation token in place of absent params.
         if (message.params === undefined) message.params = {};
         this.unhandled++;
+        this.unhandledSizes.push(frame.bytes);
+        this.unhandledBytes += frame.bytes;
         callback(message);
       }
+      return true;
+    };
+    this.deliver = deliver;
+    const onData = (chunk: Buffer): void => {
+      this.lastDataAt = performance.now();
+      if (!deliver(decoder.push(chunk))) return;
       if (!account()) {
         // Refused, not lost: nothing of the unfinished frame was taken in.
         this.socket.pause();
@@ -193,11 +224,12 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
   }
 
   isQuiet(quietMs: number): boolean {
-    return this.unhandled === 0 && performance.now() - this.lastDataAt >= quietMs;
+    return this.unhandled === 0 && this.backlog.length === 0 && performance.now() - this.lastDataAt >= quietMs;
   }
 
   handled(): void {
     this.unhandled--;
+    this.unhandledBytes -= this.unhandledSizes.shift() ?? 0;
     // The handler's answer is written after it returns: check the write queue then, once for
     // all the messages handled in this turn of the loop.
     if (!this.checkScheduled) {
@@ -215,31 +247,50 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
   }
 
   /**
-   * Stops reading while too many messages wait to be handled or too many answers to be written,
-   * or, for a connection that sends telemetry, while the memory limiter holds.
+   * While the memory limiter holds, stops reading and waits for it to let go; true when it holds.
+   * Once it does, what was kept is handed on first, then the socket is read again.
+   */
+  private holdForMemory(): boolean {
+    if (this.memoryHold !== null) return true;
+    if (!this.events.memory.holding()) return false;
+    this.paused = true;
+    this.socket.pause();
+    let released = false;
+    const cancel = this.events.memory.whenReleased(() => {
+      released = true;
+      this.memoryHold = null;
+      const kept = this.backlog;
+      this.backlog = [];
+      this.deliver?.(kept);
+      this.resumeIfCaughtUp();
+    });
+    if (!released) this.memoryHold = cancel;
+    return !released;
+  }
+
+  /**
+   * Stops reading while too many messages (or bytes of them) wait to be handled or too many
+   * answers to be written, or, for a connection that sends telemetry, while the memory limiter
+   * holds.
    */
   private pauseIfBehind(): void {
     if (this.paused || this.socket.destroyed) return;
-    if (this.producer && this.events.memory.holding()) {
-      this.paused = true;
-      this.socket.pause();
-      let released = false;
-      const cancel = this.events.memory.whenReleased(() => {
-        released = true;
-        this.memoryHold = null;
-        this.resumeIfCaughtUp();
-      });
-      if (!released) this.memoryHold = cancel;
-      return;
-    }
-    if (this.unhandled >= MAX_UNHANDLED_MESSAGES || this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES) {
+    if (this.producer && this.holdForMemory()) return;
+    if (this.unhandled >= MAX_UNHANDLED_MESSAGES || this.unhandledBytes >= MAX_UNHANDLED_BYTES || this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES) {
       this.paused = true;
       this.socket.pause();
     }
   }
 
   private resumeIfCaughtUp(): void {
-    if (this.paused && this.memoryHold === null && this.unhandled < MAX_UNHANDLED_MESSAGES / 2 && this.socket.writableLength <= MAX_UNSENT_RESPONSE_BYTES / 2) {
+    if (
+      this.paused &&
+      this.memoryHold === null &&
+      this.backlog.length === 0 &&
+      this.unhandled < MAX_UNHANDLED_MESSAGES / 2 &&
+      this.unhandledBytes < MAX_UNHANDLED_BYTES / 2 &&
+      this.socket.writableLength <= MAX_UNSENT_RESPONSE_BYTES / 2
+    ) {
       this.paused = false;
       this.socket.resume();
     }

@@ -63,6 +63,10 @@ export interface MemoryLimiter extends MemoryGate {
   status(): MemoryStatus;
   /** Changes the limits (a reload). */
   setLimits(hardLimitBytes: number, softLimitBytes: number): void;
+  /**
+   * Lets every waiting connection go and holds none from now on: a stopping daemon takes in what
+   * its connections already sent (or counts it as dropped), rather than leaving it unread.
+   */
   stop(): void;
 }
 
@@ -96,6 +100,8 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
   let collectedAt = 0;
   const waiting = new Set<() => void>();
   let timer: NodeJS.Timeout | null = null;
+  /** Set by stop(): nothing is held any more. */
+  let stopped = false;
 
   function change(next: MemoryState): void {
     if (next === state) return;
@@ -163,6 +169,7 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
   }
 
   function check(): MemoryState {
+    if (stopped) return 'ok';
     return performance.now() - readAt >= CHECK_INTERVAL_MS ? evaluate() : state;
   }
 
@@ -170,7 +177,7 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
     check,
     holding: () => check() !== 'ok',
     whenReleased(resume) {
-      if (state === 'ok') {
+      if (state === 'ok' || stopped) {
         resume();
         return () => undefined;
       }
@@ -194,8 +201,11 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
       evaluate();
     },
     stop() {
+      stopped = true;
       stopTimer();
+      const resumes = [...waiting];
       waiting.clear();
+      for (const resume of resumes) resume();
     },
   };
 }

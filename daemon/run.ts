@@ -513,7 +513,9 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       }
       listening?.release();
       // 2. Take in what open connections already sent: wait until each is quiet, within a
-      //    bound; from then on new records are refused and counted as dropped.
+      //    bound; from then on new records are refused and counted as dropped. Connections the
+      //    memory limiter held are let go first, so that nothing read is left unhandled.
+      memory.stop();
       await takeInWhatWasSent(Math.min(MAX_DRAIN_MS, config.flushDeadlineMs / 4), null);
       shuttingDown = true;
       // 3. Collect and export what was accepted, all signals together within the one flush
@@ -537,7 +539,6 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       clearInterval(errorTimer);
       clearInterval(idleTimer);
       clearInterval(sessionTimer);
-      memory.stop();
       clearTimeout(hardStop);
       log.flushSync();
       resolveStopped();

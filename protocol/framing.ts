@@ -27,7 +27,7 @@ export function encodeFrame(message: object): Buffer {
 
 export type DecodedFrame =
   /** A complete frame whose body parsed as JSON (not yet checked to be JSON-RPC). */
-  | { readonly kind: 'message'; readonly message: unknown }
+  | { readonly kind: 'message'; readonly message: unknown; /** The body's length in bytes. */ readonly bytes: number }
   /** A complete frame whose body is not JSON. The stream is still in sync. */
   | { readonly kind: 'invalid-json'; readonly error: string }
   /** The stream cannot be read any further; the decoder accepts nothing more. */
@@ -127,9 +127,10 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
         const all = take();
         const body = all.toString('utf8', 0, bodyLength);
         keep(all.subarray(bodyLength));
+        const bytes = bodyLength;
         bodyLength = -1;
         try {
-          frames.push({ kind: 'message', message: JSON.parse(body) as unknown });
+          frames.push({ kind: 'message', message: JSON.parse(body) as unknown, bytes });
         } catch (error) {
           frames.push({ kind: 'invalid-json', error: error instanceof Error ? error.message : String(error) });
         }

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { createMemoryLimiter, MEMORY_RETRY_AFTER_MS } from '../daemon/memory-limiter.js';
 import { createDaemonLogger } from '../daemon/logger.js';
-import { type DaemonStatus, ErrorCodes } from '../protocol/index.js';
+import { type DaemonStatus, encodeFrame, ErrorCodes } from '../protocol/index.js';
 import { createTestHome, type DaemonProcess, runCli, startDaemonProcess, type TestHome } from './support/daemon.js';
 import { openRawPeer, type RawPeer } from './support/raw-client.js';
 
@@ -46,42 +46,44 @@ describe('memory limiter, end to end', () => {
 
   it('over the soft limit holds a sending connection back, serves the others, and takes everything once under it again', async () => {
     home = createTestHome();
-    // A soft limit of 1 MiB: the daemon is over it from its start.
-    home.writeConfig('[codexd]\nmemory_limit_mib = 4096\nmemory_spike_limit_mib = 4095\n');
+    home.writeConfig('[codexd]\nmemory_limit_mib = 4096\n');
     daemon = await startDaemonProcess(home);
-
     const sender = await openRawPeer(home.socketPath);
     await sender.initialize('memory-sender');
     sender.send({ jsonrpc: '2.0', method: 'metric/record', params: record(1) });
     const control = await openRawPeer(home.socketPath);
     await control.initialize('memory-control');
-    // The first batch is taken in; from then on the connection is not read.
-    const held = await waitForStatus(control, (status) => status.signals.metrics.received === 1 && status.memory.pausedConnections === 1);
-    expect(held.memory.state).toBe('soft');
-    expect(held.memory.softLimitBytes).toBe(1 * MIB);
+    await waitForStatus(control, (status) => status.signals.metrics.received === 1);
+
+    // A soft limit of 1 MiB: the daemon is over it from now on.
+    home.writeConfig('[codexd]\nmemory_limit_mib = 4096\nmemory_spike_limit_mib = 4095\n');
+    expect((await control.request(2, 'daemon/reload', {})).error).toBeUndefined();
+    expect((await statusOf(control, 3)).memory).toMatchObject({ state: 'soft', softLimitBytes: 1 * MIB });
+    // Nine batches in one write, one chunk for the daemon: it reads it, but hands none of it on.
+    sender.write(Buffer.concat([2, 3, 4, 5, 6, 7, 8, 9, 10].map((value) => encodeFrame({ jsonrpc: '2.0', method: 'metric/record', params: record(value) }))));
+    const held = await waitForStatus(control, (status) => status.memory.pausedConnections === 1);
     expect(held.memory.softEntered).toBeGreaterThanOrEqual(1);
-    for (let value = 2; value <= 10; value++) {
-      sender.send({ jsonrpc: '2.0', method: 'metric/record', params: record(value) });
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    // Nothing more is read while the limiter holds; nothing is dropped either.
+    // Nothing more is taken in while the limiter holds; nothing is dropped either.
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const still = await statusOf(control, 2);
+    const still = await statusOf(control, 4);
     expect(still.signals.metrics.received).toBe(1);
     expect(still.signals.metrics.droppedTotal).toBe(0);
 
     const text = await runCli(home, ['status']);
     expect(text.stdout).toMatch(/memory: over the soft limit since \S+; 1 connections waiting; telemetry connections are not read/);
 
-    // Lifted by a reload: the connection is read again and every batch arrives.
+    // Lifted by a reload: what was kept is handed on, the connection is read again, and every
+    // batch arrives.
     home.writeConfig('[codexd]\nmemory_limit_mib = 4096\n');
-    const reloaded = await control.request(3, 'daemon/reload', {});
-    expect(reloaded.error).toBeUndefined();
+    expect((await control.request(5, 'daemon/reload', {})).error).toBeUndefined();
     const after = await waitForStatus(control, (status) => status.signals.metrics.received === 10);
     expect(after.memory.state).toBe('ok');
     expect(after.memory.pausedConnections).toBe(0);
     expect(after.signals.metrics.accepted).toBe(10);
     expect(after.signals.metrics.droppedTotal).toBe(0);
+    // And it is read as ever.
+    sender.send({ jsonrpc: '2.0', method: 'metric/record', params: record(11) });
+    await waitForStatus(control, (status) => status.signals.metrics.received === 11);
     sender.destroy();
     control.destroy();
   }, 30_000);

@@ -28,7 +28,7 @@ describe('framing', () => {
     for (let split = 1; split < bytes.length; split++) {
       const decoder = createFrameDecoder();
       const frames = [...decoder.push(bytes.subarray(0, split)), ...decoder.push(bytes.subarray(split))];
-      expect(frames).toEqual(messages.map((message) => ({ kind: 'message', message })));
+      expect(frames).toEqual(messages.map((message) => ({ kind: 'message', message, bytes: Buffer.byteLength(JSON.stringify(message)) })));
       expect(decoder.pendingBytes).toBe(0);
     }
   });
@@ -42,7 +42,7 @@ describe('framing', () => {
     const decoder = createFrameDecoder();
     const body = '{"a":1}';
     expect(decoder.push(Buffer.from(`content-type: application/vscode-jsonrpc; charset=utf-8\r\ncontent-LENGTH: ${body.length}\r\n\r\n${body}`))).toEqual([
-      { kind: 'message', message: { a: 1 } },
+      { kind: 'message', message: { a: 1 }, bytes: 7 },
     ]);
   });
 
@@ -58,7 +58,7 @@ describe('framing', () => {
     const decoder = createFrameDecoder();
     const frames = decoder.push(Buffer.from(`Content-Length: 3\r\n\r\n{x}Content-Length: 2\r\n\r\n{}`));
     expect(frames[0]?.kind).toBe('invalid-json');
-    expect(frames[1]).toEqual({ kind: 'message', message: {} });
+    expect(frames[1]).toEqual({ kind: 'message', message: {}, bytes: 2 });
   });
 
   it('applies the header limit the same way however the bytes are split', () => {
@@ -68,7 +68,7 @@ describe('framing', () => {
     for (let split = 1; split < whole.length; split++) {
       const decoder = createFrameDecoder();
       const frames = [...decoder.push(whole.subarray(0, split)), ...decoder.push(whole.subarray(split))];
-      expect(frames, `split at ${split}`).toEqual([{ kind: 'message', message: {} }]);
+      expect(frames, `split at ${split}`).toEqual([{ kind: 'message', message: {}, bytes: 2 }]);
     }
     expect(createFrameDecoder().push(Buffer.from(`${header} \r\n\r\n{}`))[0]).toMatchObject({ kind: 'fatal', error: 'frame header exceeds 1024 bytes' });
   });
