@@ -28,7 +28,7 @@ export const MAX_UNHANDLED_MESSAGES = 64;
  * paused: parsed, 64 batches of a few hundred KiB each would be a large part of what the memory
  * limiter allows, per connection. Reading resumes below half.
  */
-export const MAX_UNHANDLED_BYTES = 4 * 1024 * 1024;
+export const MAX_UNHANDLED_BYTES = 2 * 1024 * 1024;
 
 /**
  * Bytes of responses waiting to be written to a client before its socket is paused: a client
@@ -69,10 +69,12 @@ export interface BoundedMessageReader extends AbstractMessageReader {
   /** Tells the reader that the connection finished handling one delivered message. */
   handled(): void;
   /**
-   * Tells the reader that the connection sends telemetry: from now on it is not read while the
-   * memory limiter holds. Connections that only ask (status, flush) are always read.
+   * Tells the reader that the connection sends telemetry: from now on it hands nothing on while
+   * the memory limiter holds. Connections that only ask (status, flush) are always read. Returns
+   * whether it was already known to: then every message it handed on was handed on while the
+   * limiter let it.
    */
-  sendsTelemetry(): void;
+  sendsTelemetry(): boolean;
   /** True when every delivered message was handled and no bytes arrived for `quietMs`. */
   isQuiet(quietMs: number): boolean;
 }
@@ -242,8 +244,10 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
     this.resumeIfCaughtUp();
   }
 
-  sendsTelemetry(): void {
+  sendsTelemetry(): boolean {
+    const known = this.producer;
     this.producer = true;
+    return known;
   }
 
   /**

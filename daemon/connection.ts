@@ -204,11 +204,13 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
 
   /**
    * Marks this connection as one that sends telemetry (not read while the memory limiter holds)
-   * and, over the hard limit, returns the refusal of what it sent: read before the limiter
-   * stopped reading it, and not taken in.
+   * and, over the hard limit, returns the refusal of what it sent. A connection already known to
+   * send telemetry had this message handed on while the limiter let it: refusing what is already
+   * parsed in memory would free little and lose what the client was let send, so it is taken.
+   * What is refused is a connection's first telemetry, which nothing held back.
    */
   function overMemory(what: string): ResponseError<{ retryAfterMs: number }> | null {
-    reader.sendsTelemetry();
+    if (reader.sendsTelemetry()) return null;
     if (services.memory.check() !== 'hard') return null;
     services.protocolError('memory_limited');
     const { heldBytes, hardLimitBytes } = services.memory.status();
