@@ -86,6 +86,15 @@ export interface DaemonConfig {
   readonly delivery: DeliveryConfig;
   /** The memory limiter (daemon/memory-limiter.ts). */
   readonly memory: MemoryConfig;
+  /** `[codexd.otlp_receiver]`: OTLP endpoints for unmodified OpenTelemetry senders (daemon/otlp/). */
+  readonly otlpReceiver: OtlpReceiverConfig;
+}
+
+export interface OtlpReceiverConfig {
+  /** `http`: where the OTLP/HTTP receiver listens; null (the default) when it is off. */
+  readonly http: { readonly host: string; readonly port: number } | null;
+  /** `require_token`: a request must carry the bearer token of codexd's state folder (default true). */
+  readonly requireToken: boolean;
 }
 
 export interface MemoryConfig {
@@ -317,8 +326,10 @@ const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
     'export_max_request_bytes',
     'memory_limit_mib',
     'memory_spike_limit_mib',
+    'otlp_receiver',
   ],
   'codexd.file_exporter': ['dir', 'max_file_bytes', 'max_files'],
+  'codexd.otlp_receiver': ['http', 'require_token'],
 };
 
 /** Refuses a key the table does not know, naming it and the ones it does. */
@@ -466,7 +477,23 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
       maxRequestBytes: positiveInteger(file, own, 'export_max_request_bytes', 'codexd.export_max_request_bytes', DEFAULT_EXPORT_MAX_REQUEST_BYTES),
     },
     memory: readMemory(file, own),
+    otlpReceiver: readOtlpReceiver(file, own.otlp_receiver ?? {}),
   };
+}
+
+/** `host:port`, the host an IPv4 address, a name, or an IPv6 address in brackets. */
+const LISTEN_ADDRESS = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/;
+
+function readOtlpReceiver(file: string, table: unknown): OtlpReceiverConfig {
+  if (!isTable(table)) fail(file, 'codexd.otlp_receiver', 'a table');
+  knownKeysOnly(file, table, 'codexd.otlp_receiver');
+  const requireToken = table.require_token ?? true;
+  if (typeof requireToken !== 'boolean') fail(file, 'codexd.otlp_receiver.require_token', 'true or false');
+  if (table.http === undefined) return { http: null, requireToken };
+  const match = typeof table.http === 'string' ? LISTEN_ADDRESS.exec(table.http) : null;
+  const port = Number(match?.[3]);
+  if (match === null || !(port >= 0 && port <= 65535)) fail(file, 'codexd.otlp_receiver.http', 'an address to listen on, "host:port" (for example "127.0.0.1:4318"; "[::1]:4318" for IPv6; port 0 for any)');
+  return { http: { host: (match[1] ?? match[2]) as string, port }, requireToken };
 }
 
 /** The memory limiter's limits: the soft limit (hard less spike) may be zero, never below. */

@@ -30,6 +30,8 @@ import { describeTarget, uploadReport } from './feedback/upload.js';
 import { type HandoffIngest, startHandoffIngest } from './handoff-ingest.js';
 import { createDiskConditions } from './disk-conditions.js';
 import { createMemoryLimiter } from './memory-limiter.js';
+import { type OtlpHttpReceiver, startOtlpHttpReceiver } from './otlp/http-receiver.js';
+import { loadOrCreateToken, TOKEN_FILE } from './otlp/token.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import { createDestinations } from './delivery/destinations.js';
 import { createQueuedLogExporter, createQueuedMetricExporter, createQueuedSpanExporter } from './delivery/queued-exporters.js';
@@ -120,6 +122,7 @@ const LIVE_SETTINGS: readonly [string, (config: DaemonConfig) => unknown][] = [
 const RESTART_SETTINGS: readonly [string, (config: DaemonConfig) => unknown][] = [
   ['otel.environment', (config) => config.environment],
   ['codexd.socket', (config) => config.socketPath],
+  ['codexd.otlp_receiver', (config) => config.otlpReceiver],
   ['codexd.export_interval_ms', (config) => config.exportIntervalMs],
   ['codexd.flush_deadline_ms', (config) => config.flushDeadlineMs],
   ['codexd.idle_timeout_ms', (config) => config.idleTimeoutMs],
@@ -401,6 +404,15 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     };
   }
 
+  let otlpReceiver: OtlpHttpReceiver | null = null;
+  let otlpError: string | null = null;
+  function otlpStatus(): DaemonStatus.Result['otlpReceiver'] {
+    if (config.otlpReceiver.http === null) return null;
+    const tokenFile = config.otlpReceiver.requireToken ? join(paths.logDir, TOKEN_FILE) : null;
+    if (otlpReceiver === null) return { http: null, tokenFile, error: otlpError, requests: {}, spansBySender: {}, spansRefused: {} };
+    return { ...otlpReceiver.counts(), tokenFile, error: null };
+  }
+
   function status(): DaemonStatus.Result {
     return {
       serverInfo: { name: SERVER_NAME, version: PACKAGE_VERSION },
@@ -416,6 +428,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       journalFailure: journal?.failure() ?? null,
       memory: memory.status(),
       disk: disk.list(),
+      otlpReceiver: otlpStatus(),
       signals: { metrics: metricStats.snapshot(), logs: logStats.snapshot(), traces: traceStats.snapshot() },
       events: events.counts(),
       spans: spans.counts(),
@@ -501,6 +514,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       //    path and lock: a successor (an upgrade, a client's auto-spawn) may start and bind
       //    while this daemon drains; from here on nothing of theirs is touched.
       listening?.server.close();
+      void otlpReceiver?.close();
       handoff?.stop();
       feedback.stop();
       // A socket inherited from a service manager is the manager's to remove, not ours.
@@ -592,6 +606,28 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     );
   };
   listening = options.inheritedFd === undefined ? await listenOnSocket(socketPath, onConnection) : await listenOnInheritedSocket(options.inheritedFd, onConnection);
+
+  // The OTLP/HTTP receiver, when configured: unmodified OpenTelemetry senders join the trace lane.
+  const otlpConfig = config.otlpReceiver;
+  const tokenFile = otlpConfig.http !== null && otlpConfig.requireToken ? join(paths.logDir, TOKEN_FILE) : null;
+  if (otlpConfig.http !== null) {
+    try {
+      otlpReceiver = await startOtlpHttpReceiver({
+        host: otlpConfig.http.host,
+        port: otlpConfig.http.port,
+        token: tokenFile === null ? null : loadOrCreateToken(tokenFile),
+        spans,
+        resources,
+        memory,
+        syncJournal: () => journal?.sync() ?? true,
+        isShuttingDown: () => shuttingDown,
+        logger: log.logger.child({ component: 'otlp' }),
+      });
+    } catch (error) {
+      otlpError = `cannot listen on ${otlpConfig.http.host}:${otlpConfig.http.port}: ${(error as Error).message}`;
+      logger.error({ problem: otlpError }, 'OTLP/HTTP receiver not started');
+    }
+  }
 
   {
     const runtimeDir = runtimeFolder(socketPath, tmpdir(), userName());

@@ -13,6 +13,7 @@ import type { EventPolicy, EventSource } from './event-ingest.js';
 import { type EventLanes, MAX_LANE_CHARS, MAX_LANE_QUEUE } from './event-lanes.js';
 import type { SpanEntry } from './lane-records.js';
 import { batchRefused, type IngestOutcome } from './metric-ingest.js';
+import type { HostResource } from './host-resources.js';
 import type { Session } from './session-registry.js';
 import type { SignalStats } from './stats.js';
 
@@ -36,6 +37,13 @@ export interface SpanIngest {
   ingest(params: unknown, source: EventSource): IngestOutcome;
   /** Counts every span of a batch that is not taken in (the daemon is stopping, or over its memory limit) as dropped. */
   dropAll(params: unknown, reason: 'shutting_down' | 'memory_limited'): void;
+  /**
+   * Takes spans an OpenTelemetry SDK exported over OTLP (daemon/otlp/): each under its own
+   * resource and scope, as sent; the daemon adds nothing (no session context, no configured
+   * span attributes or tracestate: the sender applied its own) and takes the catalog's log-only
+   * fields off, as for every span. `malformed` spans the decoder refused are counted here.
+   */
+  ingestOtlp(resources: readonly { readonly resource: HostResource; readonly scopes: readonly { readonly scope: { readonly name: string; readonly version?: string }; readonly spans: readonly SpanEntry[] }[] }[], malformed: number): { accepted: number; refused: number };
   counts(): SpanIngestCounts;
 }
 
@@ -131,6 +139,30 @@ export function createSpanIngest(options: SpanIngestOptions): SpanIngest {
     },
     dropAll(params, reason) {
       traceStats.dropped(reason, spanCount(params));
+    },
+    ingestOtlp(resources, malformed) {
+      let received = malformed;
+      for (const { scopes } of resources) for (const { spans } of scopes) received += spans.length;
+      traceStats.received(received);
+      if (malformed > 0) traceStats.rejected('invalid_span', malformed);
+      let accepted = 0;
+      let refused = 0;
+      for (const { resource, scopes } of resources) {
+        for (const { scope, spans } of scopes) {
+          for (const span of spans) {
+            const entry: SpanEntry = {
+              ...span,
+              attributes: traceSafe(span.attributes as EventAttributes),
+              events: span.events.map((event) => ({ ...event, attributes: traceSafe(event.attributes as EventAttributes) })),
+              links: span.links.map((link) => ({ ...link, attributes: traceSafe(link.attributes as EventAttributes) })),
+              scope,
+            };
+            if (lanes.emitSpan(entry, resource).full) refused++;
+            else accepted++;
+          }
+        }
+      }
+      return { accepted, refused };
     },
     counts: () => ({ laneOverrides: Object.fromEntries(laneOverrides), withSession }),
   };

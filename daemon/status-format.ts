@@ -42,6 +42,19 @@ export function formatStatus(status: DaemonStatus.Result): string {
   const journalFailure = status.journalFailure ?? null;
   if (journalFailure !== null) lines.push(`journal: writes fail since ${journalFailure.at} (${journalFailure.error}); requests are answered "not durable" until one succeeds`);
   if (logFailure !== null) lines.push(`log: writing ${status.logFile ?? 'the log'} failed at ${logFailure.at} (${logFailure.error}); ${logFailure.linesDropped} lines dropped since, until the daemon restarts`);
+  const otlp = status.otlpReceiver ?? null;
+  if (otlp !== null) {
+    if (otlp.http === null) lines.push(`otlp: not listening: ${otlp.error ?? 'unknown'}`);
+    else {
+      const senders = Object.entries(otlp.spansBySender);
+      const taken = senders.reduce((sum, [, spans]) => sum + spans, 0);
+      const refused = Object.entries(otlp.spansRefused);
+      lines.push(
+        `otlp    http://${otlp.http}/v1/traces (${otlp.tokenFile === null ? 'no token required' : `token in ${otlp.tokenFile}`}); ${taken} spans taken${senders.length > 0 ? `: ${senders.map(([sender, spans]) => `${sender} ${spans}`).join(', ')}` : ''}` +
+          `${refused.length > 0 ? `; refused${reasons(otlp.spansRefused)}` : ''}; answers by HTTP status${reasons(otlp.requests)}`,
+      );
+    }
+  }
   for (const condition of status.disk ?? []) {
     lines.push(`disk: ${condition.place.replace('_', ' ')} ${condition.path}: writes fail since ${condition.since} (${condition.error}, ${condition.failures} failed); ${condition.effect}`);
   }

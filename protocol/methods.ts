@@ -569,6 +569,22 @@ export interface HandoffCounts {
 /** How the running daemon was started. */
 export type StartedBy = 'foreground' | 'auto-spawn' | 'systemd' | 'systemd-socket' | 'launchd';
 
+/** The OTLP/HTTP receiver (`[codexd.otlp_receiver]`), for unmodified OpenTelemetry senders. */
+export interface OtlpReceiverStatus {
+  /** The address it listens on (`host:port`), or null when it could not listen (see `error`). */
+  readonly http: string | null;
+  /** The file holding the bearer token senders must send, or null when none is required. */
+  readonly tokenFile: string | null;
+  /** Why it is not listening, or null. */
+  readonly error: string | null;
+  /** Export requests answered, by HTTP status (`"200"`, `"401"`, `"429"`, ...). */
+  readonly requests: Readonly<Record<string, number>>;
+  /** Spans taken in, by the sender's `service.name`. */
+  readonly spansBySender: Readonly<Record<string, number>>;
+  /** Spans not taken in, by reason (`invalid_span`, `queue_full`). */
+  readonly spansRefused: Readonly<Record<string, number>>;
+}
+
 /** Where a write failed: a signal's export spool, the feedback spool, or the file exporter's folder. */
 export type DiskConditionPlace = 'export_spool' | 'feedback_spool' | 'file_exporter';
 
@@ -639,6 +655,8 @@ export namespace DaemonStatus {
     readonly memory: MemoryStatus;
     /** Places other than the journal and the log whose writes fail now; empty while every write succeeds. */
     readonly disk: readonly DiskCondition[];
+    /** The OTLP receiver, or null when it is off (the default). */
+    readonly otlpReceiver: OtlpReceiverStatus | null;
     /** Per lane: metrics in measurements, logs in log records, traces in spans (one per accepted event, and each host-made span). */
     readonly signals: { readonly metrics: SignalCounts; readonly logs: SignalCounts; readonly traces: SignalCounts };
     readonly events: EventCounts;

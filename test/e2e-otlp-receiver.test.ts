@@ -1,0 +1,151 @@
+/**
+ * The OTLP/HTTP receiver: spans an OpenTelemetry SDK made and serialised itself (its own OTLP
+ * protobuf and JSON serialisers, as its OTLP/HTTP exporters send them) go to the daemon's
+ * /v1/traces with the bearer token, and arrive at a real OTLP/gRPC receiver as the SDK made them:
+ * ids, parents, names, kinds, events, status, the sender's resource and scope. What the catalog
+ * keeps to logs (a prompt) never reaches a span. Without the token, with the wrong content type
+ * or with a body that is not OTLP, the answer says so and nothing is taken in.
+ */
+import { readFileSync, statSync } from 'node:fs';
+
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AlwaysOnSampler, type ReadableSpan, SimpleSpanProcessor, type SpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { decodeTraceRequest } from '../daemon/otlp/decode-traces.js';
+import { ProtobufError } from '../daemon/otlp/protobuf-reader.js';
+import type { DaemonStatus } from '../protocol/index.js';
+import { type DaemonProcess, grpcConfig, runCli, setUpHomeAndReceiver, startDaemonProcess, tearDownHome, type TestHome } from './support/daemon.js';
+import type { OtlpReceiver } from './support/otlp-receiver.js';
+import { openRawPeer } from './support/raw-client.js';
+
+/** A turn as an SDK records it: a server root, a child with an event and a prompt, a failed grandchild. */
+async function sdkSpans(serviceName: string): Promise<ReadableSpan[]> {
+  const finished: ReadableSpan[] = [];
+  const exporter: SpanExporter = {
+    export: (spans, done) => {
+      finished.push(...spans);
+      done({ code: 0 });
+    },
+    shutdown: () => Promise.resolve(),
+  };
+  const provider = new TracerProvider({
+    resource: resourceFromAttributes({ 'service.name': serviceName, 'service.version': '0.169.0', os: 'linux' }),
+    sampler: new AlwaysOnSampler(),
+    spanProcessors: [new SimpleSpanProcessor({ exporter })],
+  });
+  const tracer = provider.getTracer('codex_otel', '0.169.0');
+  const root = tracer.startSpan('turn/start', { kind: SpanKind.SERVER, attributes: { 'turn.id': 't-1' } });
+  const rootContext = trace.setSpan(ROOT_CONTEXT, root);
+  const child = tracer.startSpan('thread/items/list', { attributes: { prompt: 'my secret plan', items: 3 } }, rootContext);
+  child.addEvent('page', { page: 1 });
+  const grandchild = tracer.startSpan('exec', { kind: SpanKind.CLIENT }, trace.setSpan(rootContext, child));
+  grandchild.setStatus({ code: SpanStatusCode.ERROR, message: 'exit 1' });
+  grandchild.end();
+  child.end();
+  root.end();
+  await provider.shutdown();
+  return finished;
+}
+
+describe('OTLP/HTTP receiver', () => {
+  let home: TestHome | undefined;
+  let receiver: OtlpReceiver | undefined;
+  let daemon: DaemonProcess | undefined;
+
+  afterEach(async () => {
+    if (home !== undefined && receiver !== undefined) await tearDownHome(home, receiver, daemon);
+    home = receiver = daemon = undefined;
+  });
+
+  it('takes an SDK\'s spans over /v1/traces, protobuf and JSON, into the trace lane as the SDK made them, and refuses a sender without the token', async () => {
+    ({ home, receiver } = await setUpHomeAndReceiver());
+    home.writeConfig(`${grpcConfig(receiver.endpoint)}\n[codexd.otlp_receiver]\nhttp = "127.0.0.1:0"\n`);
+    daemon = await startDaemonProcess(home);
+    const control = await openRawPeer(home.socketPath);
+    await control.initialize('otlp-test');
+    const status = (await control.request(1, 'daemon/status', {})).result as DaemonStatus.Result;
+    const otlp = status.otlpReceiver;
+    expect(otlp).toMatchObject({ http: expect.stringMatching(/^127\.0\.0\.1:\d+$/), error: null });
+    const tokenFile = otlp?.tokenFile as string;
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    const token = readFileSync(tokenFile, 'utf8').trim();
+    const url = `http://${otlp?.http}/v1/traces`;
+    const headers = { authorization: `Bearer ${token}` };
+
+    const spans = await sdkSpans('codex_exec');
+    const protobuf = ProtobufTraceSerializer.serializeRequest(spans) as Uint8Array;
+    // Refused: no token, a wrong token, a content type it does not take, a body that is not OTLP.
+    expect((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: protobuf })).status).toBe(401);
+    expect((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${'0'.repeat(64)}` }, body: protobuf })).status).toBe(401);
+    expect((await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'text/plain' }, body: 'hello' })).status).toBe(415);
+    const garbage = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-protobuf' }, body: new Uint8Array([0x0a, 0xff, 0xff, 0x01]) });
+    expect(garbage.status).toBe(400);
+    expect(((await garbage.json()) as { message: string }).message).toContain('not an OTLP trace export request');
+    expect((await fetch(`http://${otlp?.http}/v1/metrics`, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-protobuf' }, body: new Uint8Array() })).status).toBe(404);
+
+    // Taken: protobuf, then the same spans' JSON under another service.
+    const taken = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-protobuf' }, body: protobuf });
+    expect(taken.status).toBe(200);
+    expect((await taken.arrayBuffer()).byteLength).toBe(0);
+    const jsonSpans = await sdkSpans('codex_tui');
+    const json = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JsonTraceSerializer.serializeRequest(jsonSpans) as Uint8Array });
+    expect(json.status).toBe(200);
+    expect(await json.json()).toEqual({});
+
+    await receiver.waitFor(() => receiver?.spans().length === 6, 10_000, 'six spans');
+    for (const [service, sent] of [['codex_exec', spans], ['codex_tui', jsonSpans]] as const) {
+      const arrived = (receiver.spans() ?? []).filter((span) => span.resource['service.name'] === service);
+      expect(arrived).toHaveLength(3);
+      for (const made of sent) {
+        const got = arrived.find((span) => span.spanId === made.spanContext().spanId);
+        expect(got, made.name).toBeDefined();
+        expect(got).toMatchObject({ traceId: made.spanContext().traceId, parentSpanId: made.parentSpanContext?.spanId ?? '', name: made.name, scope: 'codex_otel' });
+        expect(got?.resource).toMatchObject({ 'service.name': service, 'service.version': '0.169.0', os: 'linux' });
+        expect(got?.startTimeUnixNano).toBe(BigInt(made.startTime[0]) * 1_000_000_000n + BigInt(Math.floor(made.startTime[1] / 1000) * 1000));
+      }
+      const byName = Object.fromEntries(arrived.map((span) => [span.name, span]));
+      expect(byName['turn/start']?.kind).toBe('SPAN_KIND_SERVER');
+      expect(byName.exec).toMatchObject({ kind: 'SPAN_KIND_CLIENT', status: { code: 'STATUS_CODE_ERROR', message: 'exit 1' } });
+      // The prompt is the catalog's log-only field: never on a span. The rest is as sent.
+      expect(byName['thread/items/list']?.attributes).toEqual({ items: 3 });
+      expect(byName['thread/items/list']?.events.map((event) => [event.name, event.attributes])).toEqual([['page', { page: 1 }]]);
+    }
+
+    const after = (await control.request(2, 'daemon/status', {})).result as DaemonStatus.Result;
+    expect(after.otlpReceiver).toMatchObject({ requests: { '200': 2, '401': 2, '415': 1, '400': 1, '404': 1 }, spansBySender: { codex_exec: 3, codex_tui: 3 }, spansRefused: {} });
+    expect(after.spans.laneOverrides).toEqual({ prompt: 2 });
+    expect(after.signals.traces).toMatchObject({ received: 6, accepted: 6, rejectedTotal: 0 });
+    const text = (await runCli(home, ['status'])).stdout;
+    expect(text).toMatch(/otlp +http:\/\/127\.0\.0\.1:\d+\/v1\/traces \(token in \S+otlp-token\); 6 spans taken: codex_exec 3, codex_tui 3; answers by HTTP status \(200 2, 400 1, 401 2, 404 1, 415 1\)/);
+    expect(text).not.toContain(token);
+    control.destroy();
+  }, 40_000);
+
+  it('refuses an address that is not host:port, naming the key', async () => {
+    ({ home, receiver } = await setUpHomeAndReceiver());
+    home.writeConfig('[codexd.otlp_receiver]\nhttp = "localhost"\n');
+    const result = await runCli(home, ['config', 'check']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('codexd.otlp_receiver.http: expected an address to listen on, "host:port"');
+  });
+});
+
+describe('OTLP trace decoding', () => {
+  it('decodes what the SDK serialises, and refuses every truncation of it with a ProtobufError, never another error', async () => {
+    const spans = await sdkSpans('codex_exec');
+    const bytes = ProtobufTraceSerializer.serializeRequest(spans) as Uint8Array;
+    const whole = decodeTraceRequest(bytes);
+    expect(whole.rejected).toBe(0);
+    expect(whole.resources[0]?.scopes[0]?.spans.map((span) => span.name).sort()).toEqual(['exec', 'thread/items/list', 'turn/start']);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      try {
+        decodeTraceRequest(bytes.subarray(0, cut));
+      } catch (error) {
+        expect(error, `cut at ${cut}`).toBeInstanceOf(ProtobufError);
+      }
+    }
+  });
+});
