@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { type DaemonStatus, ErrorCodes } from '../protocol/index.js';
 import { CLI, createTestHome, runCli, spawnDaemon, type TestHome } from './support/daemon.js';
-import { openRawPeer } from './support/raw-client.js';
+import { openRawPeer, type RawPeer } from './support/raw-client.js';
 
 describe('writes that fail', () => {
   let home: TestHome | undefined;
@@ -43,12 +43,22 @@ describe('writes that fail', () => {
       expect((refused.error as { code: number }).code).toBe(ErrorCodes.FeedbackNotStored);
 
       let status: DaemonStatus.Result | undefined;
-      const until = Date.now() + 15_000;
-      while (Date.now() < until) {
+      const senders: RawPeer[] = [];
+      const until = Date.now() + 30_000;
+      for (let round = 0; Date.now() < until; round++) {
+        // A new batch each round: the file exporter tries one, the limiter moves another to the
+        // spool; which comes first for a given batch is a race, so there are many. Each from a
+        // new connection: one that sent telemetry is held while the daemon is over its soft limit.
+        const sender = await openRawPeer(home.socketPath);
+        await sender.initialize(`round-${round}`);
+        sender.send({ jsonrpc: '2.0', method: 'metric/record', params: { records: [{ name: 'codex.test.disk', kind: 'counter', value: 1, tags: { round: String(round), tool: 'a-tool-name-long-enough-to-fill-the-line' } }] } });
+        senders.push(sender);
         status = JSON.parse((await runCli(home, ['status', '--json'])).stdout) as DaemonStatus.Result;
         if (new Set(status.disk.map((condition) => condition.place)).size === 3) break;
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
+      // On failure, what status said: which places failed and what the queues held.
+      expect(new Set((status?.disk ?? []).map((condition) => condition.place)).size, JSON.stringify({ disk: status?.disk, exporters: status?.exporters, metrics: status?.signals.metrics, memory: status?.memory })).toBe(3);
       const byPlace = Object.fromEntries((status?.disk ?? []).map((condition) => [condition.place, condition]));
       expect(byPlace.file_exporter).toMatchObject({ path: expect.stringContaining('telemetry'), error: 'EFBIG', effect: expect.stringContaining('metrics batches wait in the export queue') });
       expect(byPlace.export_spool).toMatchObject({ path: expect.stringMatching(/spool\/metrics\/file$/), error: 'EFBIG', effect: expect.stringContaining('spool_failed') });
@@ -66,7 +76,7 @@ describe('writes that fail', () => {
       // Still serving everyone.
       const other = await openRawPeer(home.socketPath);
       expect((await other.initialize('another')).result).toBeDefined();
-      for (const peerOf of [peer, feedback, other]) peerOf.destroy();
+      for (const peerOf of [peer, feedback, other, ...senders]) peerOf.destroy();
       daemon.child.kill('SIGTERM');
       expect(await daemon.exited).toEqual({ code: 0, signal: null });
       // A write cut short left no part of a line behind: each line is a whole request.
@@ -76,5 +86,5 @@ describe('writes that fail', () => {
     } finally {
       daemon.kill();
     }
-  }, 40_000);
+  }, 60_000);
 });
