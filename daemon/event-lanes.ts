@@ -22,7 +22,7 @@ import { deadline } from './deadline.js';
 import type { Delivering } from './delivery/queued-exporters.js';
 import type { HostResource } from './host-resources.js';
 import { accountedExporter, DISABLED_HEALTH, type LaneBooks, type LaneHold } from './lane-books.js';
-import { attributesWeight, newSpanId, newTraceId, readableLogRecord, readableSpan, type SpanEntry, spanWeight } from './lane-records.js';
+import { attributesWeight, type LogEntry, logWeight, newSpanId, newTraceId, readableHostLogRecord, readableLogRecord, readableSpan, type SpanEntry, spanWeight } from './lane-records.js';
 import type { FlushOutcome } from './metrics-pipeline.js';
 import type { SignalStats } from './stats.js';
 
@@ -53,6 +53,8 @@ export interface LaneOptions {
   readonly onError: (message: string) => void;
   /** Sees every entry a lane took, with the lanes that took it, for the journal. */
   readonly onAccepted?: (entry: LaneEntry, lanes: LaneChoice) => void;
+  /** Sees every log record a sender's OTLP export put on the log lane, for the journal. */
+  readonly onLogAccepted?: (entry: LogEntry, resource: HostResource) => void;
   /** Sees every host-made span the trace lane took, for the journal. */
   readonly onSpanAccepted?: (entry: SpanEntry, resource: HostResource) => void;
 }
@@ -129,6 +131,12 @@ export interface EventLanes {
    * not taken (`not_sampled`, `exporter_disabled`, `queue_full`); does not count `received`.
    */
   emitSpan(entry: SpanEntry, resource: HostResource): EmitOutcome;
+  /**
+   * Puts a log record a sender exported over OTLP on the log lane, under its resource and scope.
+   * Counts `accepted`, or why it was not taken (`exporter_disabled`, `queue_full`); does not
+   * count `received`.
+   */
+  emitLog(entry: LogEntry, resource: HostResource): EmitOutcome;
   /** Exports what both lanes hold, waiting at most `timeoutMs`. */
   forceFlush(timeoutMs: number): Promise<FlushOutcome>;
   /** Exports what is left and stops, within the deadline; a second call returns the first call's promise. */
@@ -152,7 +160,7 @@ export function createEventLanes(options: LaneOptions): EventLanes {
   const logHold: LaneHold = { chars: 0, records: 0 };
   const spanHold: LaneHold = { chars: 0, records: 0 };
   const books = { timeoutMs: options.exportTimeoutMs, onError: options.onError };
-  const logBooks = accountedExporter<ReadableLogRecord>('logs', options.logExporter, { ...books, stats: logStats, hold: logHold, weigh: (record) => attributesWeight(record.attributes) });
+  const logBooks = accountedExporter<ReadableLogRecord>('logs', options.logExporter, { ...books, stats: logStats, hold: logHold, weigh: (record) => logWeight(record.attributes, record.body) });
   const spanBooks = accountedExporter<ReadableSpan>('traces', options.spanExporter, { ...books, stats: traceStats, hold: spanHold, weigh: spanWeight });
   const { logExporter, spanExporter } = options;
   const logProcessor = new BatchLogRecordProcessor({ ...processorOptions, exporter: { ...logBooks, shutdown: () => logExporter.shutdown(), forceFlush: () => logExporter.forceFlush?.() ?? Promise.resolve() } });
@@ -214,7 +222,7 @@ export function createEventLanes(options: LaneOptions): EventLanes {
         context = made.spanContext();
         spanTaken = true;
       }
-      const logTaken = only.log && admit(logStats, logHold, attributesWeight(entry.logAttributes), options.describe('logs').kind === 'none');
+      const logTaken = only.log && admit(logStats, logHold, logWeight(entry.logAttributes, entry.name), options.describe('logs').kind === 'none');
       if (spanTaken || logTaken) options.onAccepted?.(entry, { log: logTaken, span: spanTaken });
       // The processor types its input as the SDK's writable record; it only keeps it for export,
       // which reads what ReadableLogRecord declares.
@@ -227,6 +235,14 @@ export function createEventLanes(options: LaneOptions): EventLanes {
       else if (admit(traceStats, spanHold, spanWeight(entry), traceDisabled())) {
         options.onSpanAccepted?.(entry, resource);
         spanProcessor.onEnd(readableSpan(entry, resource.resource));
+      }
+      return refusedFull ? FULL : NOT_FULL;
+    },
+    emitLog(entry, resource) {
+      refusedFull = false;
+      if (admit(logStats, logHold, logWeight(entry.attributes, entry.body), options.describe('logs').kind === 'none')) {
+        options.onLogAccepted?.(entry, resource);
+        logProcessor.onEmit(readableHostLogRecord(entry, resource.resource) as unknown as Parameters<BatchLogRecordProcessor['onEmit']>[0]);
       }
       return refusedFull ? FULL : NOT_FULL;
     },

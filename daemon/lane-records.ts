@@ -5,7 +5,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 
-import { type Attributes, type HrTime, type Link, SeverityNumber, type SpanContext, SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
+import { type Attributes, type AttributeValue, type HrTime, type Link, SeverityNumber, type SpanContext, SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
 import { TraceState } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
@@ -144,6 +144,43 @@ export function readableLogRecord(name: string, timeMs: number, attributes: Attr
   };
 }
 
+/**
+ * A log record an OpenTelemetry SDK exported over OTLP, ready for the log lane as plain data
+ * (the journal keeps it as it is): after the privacy rules, under its sender's scope.
+ */
+export interface LogEntry {
+  readonly timeMs: number;
+  readonly observedMs: number;
+  readonly severityNumber: number;
+  readonly severityText?: string;
+  readonly body?: AttributeValue;
+  readonly eventName?: string;
+  readonly attributes: Attributes;
+  /** The span it was recorded in, if any: 32 and 16 hex digits, and the trace flags. */
+  readonly traceId?: string;
+  readonly spanId?: string;
+  readonly flags?: number;
+  readonly scope: { readonly name: string; readonly version?: string };
+}
+
+/** A log record a sender made, for the log lane, under its resource. */
+export function readableHostLogRecord(entry: LogEntry, resource: Resource): ReadableLogRecord {
+  const observed = hrTimeOf(entry.observedMs);
+  return {
+    hrTime: entry.timeMs === 0 ? observed : hrTimeOf(entry.timeMs),
+    hrTimeObserved: observed,
+    ...(entry.traceId === undefined || entry.spanId === undefined ? {} : { spanContext: { traceId: entry.traceId, spanId: entry.spanId, traceFlags: entry.flags ?? 0 } }),
+    severityNumber: entry.severityNumber as SeverityNumber,
+    ...(entry.severityText === undefined ? {} : { severityText: entry.severityText }),
+    ...(entry.body === undefined ? {} : { body: entry.body }),
+    ...(entry.eventName === undefined ? {} : { eventName: entry.eventName }),
+    resource,
+    instrumentationScope: entry.scope.version === undefined ? { name: entry.scope.name } : { name: entry.scope.name, version: entry.scope.version },
+    attributes: entry.attributes,
+    droppedAttributesCount: 0,
+  } as ReadableLogRecord;
+}
+
 /** Characters a span's attributes hold, its events' and links' included: what its memory grows with. */
 export function spanWeight(span: { readonly attributes: Attributes; readonly events: readonly { readonly name: string; readonly attributes?: Attributes }[]; readonly links: readonly { readonly attributes?: Attributes }[] }): number {
   let weight = attributesWeight(span.attributes);
@@ -151,6 +188,11 @@ export function spanWeight(span: { readonly attributes: Attributes; readonly eve
   // A link's ids and flags, then its attributes.
   for (const link of span.links) weight += 48 + (link.attributes === undefined ? 0 : attributesWeight(link.attributes));
   return weight;
+}
+
+/** Characters a log record holds: its attributes' and a string body's, what the log lane bounds. */
+export function logWeight(attributes: Attributes, body: unknown): number {
+  return attributesWeight(attributes) + (typeof body === 'string' ? body.length : 0);
 }
 
 /** Characters held by attributes: keys and string values, 8 for any other value. */

@@ -22,13 +22,14 @@ import { type ClientConnection, type DaemonServices, serveConnection } from './c
 import { createEventIngest, type EventPolicy, type EventSource } from './event-ingest.js';
 import { createEventLanes, type JournaledEntry, journaledEntry, type LaneChoice, laneEntryOf } from './event-lanes.js';
 import { createHostResources, type HostResource } from './host-resources.js';
-import type { SpanEntry } from './lane-records.js';
+import type { LogEntry, SpanEntry } from './lane-records.js';
 import { createFeedbackService, type FeedbackSettings, UPLOAD_TIMEOUT_MS } from './feedback/service.js';
 import { createSessionLogs } from './feedback/session-logs.js';
 import { openFeedbackSpool } from './feedback/spool.js';
 import { describeTarget, uploadReport } from './feedback/upload.js';
 import { type HandoffIngest, startHandoffIngest } from './handoff-ingest.js';
 import { createDiskConditions } from './disk-conditions.js';
+import { createLogIngest } from './log-ingest.js';
 import { createMemoryLimiter } from './memory-limiter.js';
 import { type OtlpHttpReceiver, startOtlpHttpReceiver } from './otlp/http-receiver.js';
 import { loadOrCreateToken, TOKEN_FILE } from './otlp/token.js';
@@ -246,8 +247,10 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     onError: reportError,
     onAccepted: (entry, taken) => journal?.append({ e: [journaledEntry(entry), taken] }, entry.resource),
     onSpanAccepted: (entry, resource) => journal?.append({ s: entry }, resource),
+    onLogAccepted: (entry, resource) => journal?.append({ l: entry }, resource),
   });
   const spans = createSpanIngest({ lanes, traceStats, policy: () => policy });
+  const logs = createLogIngest({ lanes, logStats, policy: () => policy });
   const sessionLogs = createSessionLogs();
   let policy = policyOf(config);
   const events = createEventIngest({
@@ -354,6 +357,10 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
         traceStats.received(1);
         lanes.emitSpan(line.s as SpanEntry, resource);
         spanCount++;
+      } else if ('l' in line) {
+        logStats.received(1);
+        lanes.emitLog(line.l as LogEntry, resource);
+        events++;
       }
     }
     return { records, events, spans: spanCount };
@@ -409,8 +416,8 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   function otlpStatus(): DaemonStatus.Result['otlpReceiver'] {
     if (config.otlpReceiver.http === null) return null;
     const tokenFile = config.otlpReceiver.requireToken ? join(paths.logDir, TOKEN_FILE) : null;
-    if (otlpReceiver === null) return { http: null, tokenFile, error: otlpError, requests: {}, spansBySender: {}, spansRefused: {} };
-    return { ...otlpReceiver.counts(), tokenFile, error: null };
+    if (otlpReceiver === null) return { http: null, tokenFile, error: otlpError, requests: {}, spansBySender: {}, spansRefused: {}, logsBySender: {}, logsRefused: {}, redacted: {} };
+    return { ...otlpReceiver.counts(), redacted: logs.counts().redacted, tokenFile, error: null };
   }
 
   function status(): DaemonStatus.Result {
@@ -617,6 +624,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
         port: otlpConfig.http.port,
         token: tokenFile === null ? null : loadOrCreateToken(tokenFile),
         spans,
+        logs,
         resources,
         memory,
         syncJournal: () => journal?.sync() ?? true,

@@ -43,7 +43,7 @@ export interface SpanIngest {
    * span attributes or tracestate: the sender applied its own) and takes the catalog's log-only
    * fields off, as for every span. `malformed` spans the decoder refused are counted here.
    */
-  ingestOtlp(resources: readonly { readonly resource: HostResource; readonly scopes: readonly { readonly scope: { readonly name: string; readonly version?: string }; readonly spans: readonly SpanEntry[] }[] }[], malformed: number): { accepted: number; refused: number };
+  ingestOtlp(resources: readonly { readonly resource: HostResource; readonly scopes: readonly { readonly scope: { readonly name: string; readonly version?: string }; readonly items: readonly SpanEntry[] }[] }[], malformed: number): { accepted: number; refused: number };
   counts(): SpanIngestCounts;
 }
 
@@ -142,14 +142,14 @@ export function createSpanIngest(options: SpanIngestOptions): SpanIngest {
     },
     ingestOtlp(resources, malformed) {
       let received = malformed;
-      for (const { scopes } of resources) for (const { spans } of scopes) received += spans.length;
+      for (const { scopes } of resources) for (const { items } of scopes) received += items.length;
       traceStats.received(received);
       if (malformed > 0) traceStats.rejected('invalid_span', malformed);
       let accepted = 0;
       let refused = 0;
       for (const { resource, scopes } of resources) {
-        for (const { scope, spans } of scopes) {
-          for (const span of spans) {
+        for (const { scope, items } of scopes) {
+          for (const span of items) {
             const entry: SpanEntry = {
               ...span,
               attributes: traceSafe(span.attributes as EventAttributes),

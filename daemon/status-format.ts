@@ -46,12 +46,15 @@ export function formatStatus(status: DaemonStatus.Result): string {
   if (otlp !== null) {
     if (otlp.http === null) lines.push(`otlp: not listening: ${otlp.error ?? 'unknown'}`);
     else {
-      const senders = Object.entries(otlp.spansBySender);
-      const taken = senders.reduce((sum, [, spans]) => sum + spans, 0);
-      const refused = Object.entries(otlp.spansRefused);
+      const taken = (bySender: Readonly<Record<string, number>>, noun: string): string => {
+        const senders = Object.entries(bySender);
+        const total = senders.reduce((sum, [, count]) => sum + count, 0);
+        return `${total} ${noun} taken${senders.length > 0 ? ` (${senders.map(([sender, count]) => `${sender} ${count}`).join(', ')})` : ''}`;
+      };
       lines.push(
-        `otlp    http://${otlp.http}/v1/traces (${otlp.tokenFile === null ? 'no token required' : `token in ${otlp.tokenFile}`}); ${taken} spans taken${senders.length > 0 ? `: ${senders.map(([sender, spans]) => `${sender} ${spans}`).join(', ')}` : ''}` +
-          `${refused.length > 0 ? `; refused${reasons(otlp.spansRefused)}` : ''}; answers by HTTP status${reasons(otlp.requests)}`,
+        `otlp    http://${otlp.http}/v1/traces and /v1/logs (${otlp.tokenFile === null ? 'no token required' : `token in ${otlp.tokenFile}`}); ${taken(otlp.spansBySender, 'spans')}, ${taken(otlp.logsBySender ?? {}, 'log records')}` +
+          `${Object.keys(otlp.spansRefused).length > 0 ? `; spans refused${reasons(otlp.spansRefused)}` : ''}${Object.keys(otlp.logsRefused ?? {}).length > 0 ? `; log records refused${reasons(otlp.logsRefused)}` : ''}` +
+          `${Object.keys(otlp.redacted ?? {}).length > 0 ? `; redacted${reasons(otlp.redacted)}` : ''}; answers by HTTP status${reasons(otlp.requests)}`,
       );
     }
   }

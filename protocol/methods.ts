@@ -569,7 +569,7 @@ export interface HandoffCounts {
 /** How the running daemon was started. */
 export type StartedBy = 'foreground' | 'auto-spawn' | 'systemd' | 'systemd-socket' | 'launchd';
 
-/** The OTLP/HTTP receiver (`[codexd.otlp_receiver]`), for unmodified OpenTelemetry senders. */
+/** The OTLP/HTTP receiver (`[codexd.otlp_receiver]`), for unmodified OpenTelemetry senders: traces and logs. */
 export interface OtlpReceiverStatus {
   /** The address it listens on (`host:port`), or null when it could not listen (see `error`). */
   readonly http: string | null;
@@ -583,6 +583,12 @@ export interface OtlpReceiverStatus {
   readonly spansBySender: Readonly<Record<string, number>>;
   /** Spans not taken in, by reason (`invalid_span`, `queue_full`). */
   readonly spansRefused: Readonly<Record<string, number>>;
+  /** Log records taken in, by the sender's `service.name`. */
+  readonly logsBySender: Readonly<Record<string, number>>;
+  /** Log records not taken in, by reason (`invalid_log_record`, `queue_full`). */
+  readonly logsRefused: Readonly<Record<string, number>>;
+  /** Log record attributes redacted (`prompt`, `arguments`, `output`), by name. */
+  readonly redacted: Readonly<Record<string, number>>;
 }
 
 /** Where a write failed: a signal's export spool, the feedback spool, or the file exporter's folder. */

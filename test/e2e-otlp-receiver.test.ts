@@ -8,12 +8,14 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { ROOT_CONTEXT, SeverityNumber, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { JsonLogsSerializer, JsonTraceSerializer, ProtobufLogsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { type LogRecordExporter, LoggerProvider, type ReadableLogRecord, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { AlwaysOnSampler, type ReadableSpan, SimpleSpanProcessor, type SpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { decodeLogsRequest } from '../daemon/otlp/decode-logs.js';
 import { decodeTraceRequest } from '../daemon/otlp/decode-traces.js';
 import { ProtobufError } from '../daemon/otlp/protobuf-reader.js';
 import type { DaemonStatus } from '../protocol/index.js';
@@ -46,6 +48,37 @@ async function sdkSpans(serviceName: string): Promise<ReadableSpan[]> {
   grandchild.end();
   child.end();
   root.end();
+  await provider.shutdown();
+  return finished;
+}
+
+/** Two of Codex's log events as its SDK records them: a prompt in a span's context, and a tool result. */
+async function sdkLogRecords(): Promise<ReadableLogRecord[]> {
+  const finished: ReadableLogRecord[] = [];
+  const exporter: LogRecordExporter = {
+    export: (records, done) => {
+      finished.push(...records);
+      done({ code: 0 });
+    },
+    shutdown: () => Promise.resolve(),
+    forceFlush: () => Promise.resolve(),
+  };
+  const provider = new LoggerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'codex_exec', 'service.version': '0.169.0' }),
+    processors: [new SimpleLogRecordProcessor({ exporter })],
+  });
+  const logger = provider.getLogger('codex_otel', '0.169.0');
+  const inSpan = trace.setSpanContext(ROOT_CONTEXT, { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 1 });
+  logger.emit({
+    eventName: 'codex.user_prompt',
+    body: 'codex.user_prompt',
+    severityNumber: SeverityNumber.INFO,
+    severityText: 'INFO',
+    timestamp: [1_764_866_698, 123_456_789],
+    context: inSpan,
+    attributes: { 'event.name': 'codex.user_prompt', prompt: 'my secret plan', prompt_length: 14, 'conversation.id': 'c-1' },
+  });
+  logger.emit({ eventName: 'codex.tool_result', body: 'codex.tool_result', severityNumber: SeverityNumber.INFO, attributes: { tool_name: 'shell', arguments: 'rm -rf ~/secrets', output: 'done', success: 'true' } });
   await provider.shutdown();
   return finished;
 }
@@ -104,7 +137,8 @@ describe('OTLP/HTTP receiver', () => {
         expect(got, made.name).toBeDefined();
         expect(got).toMatchObject({ traceId: made.spanContext().traceId, parentSpanId: made.parentSpanContext?.spanId ?? '', name: made.name, scope: 'codex_otel' });
         expect(got?.resource).toMatchObject({ 'service.name': service, 'service.version': '0.169.0', os: 'linux' });
-        expect(got?.startTimeUnixNano).toBe(BigInt(made.startTime[0]) * 1_000_000_000n + BigInt(Math.floor(made.startTime[1] / 1000) * 1000));
+        const sentNanos = BigInt(made.startTime[0]) * 1_000_000_000n + BigInt(made.startTime[1]);
+        expect(Math.abs(Number((got?.startTimeUnixNano ?? 0n) - sentNanos))).toBeLessThan(1000);
       }
       const byName = Object.fromEntries(arrived.map((span) => [span.name, span]));
       expect(byName['turn/start']?.kind).toBe('SPAN_KIND_SERVER');
@@ -119,9 +153,75 @@ describe('OTLP/HTTP receiver', () => {
     expect(after.spans.laneOverrides).toEqual({ prompt: 2 });
     expect(after.signals.traces).toMatchObject({ received: 6, accepted: 6, rejectedTotal: 0 });
     const text = (await runCli(home, ['status'])).stdout;
-    expect(text).toMatch(/otlp +http:\/\/127\.0\.0\.1:\d+\/v1\/traces \(token in \S+otlp-token\); 6 spans taken: codex_exec 3, codex_tui 3; answers by HTTP status \(200 2, 400 1, 401 2, 404 1, 415 1\)/);
+    expect(text).toMatch(/otlp +http:\/\/127\.0\.0\.1:\d+\/v1\/traces and \/v1\/logs \(token in \S+otlp-token\); 6 spans taken \(codex_exec 3, codex_tui 3\), 0 log records taken; answers by HTTP status \(200 2, 400 1, 401 2, 404 1, 415 1\)/);
     expect(text).not.toContain(token);
     control.destroy();
+  }, 40_000);
+
+  it('takes an SDK\'s log records over /v1/logs as the SDK made them, the prompt and tool content redacted', async () => {
+    ({ home, receiver } = await setUpHomeAndReceiver());
+    home.writeConfig(`${grpcConfig(receiver.endpoint)}\n[codexd.otlp_receiver]\nhttp = "127.0.0.1:0"\n`);
+    daemon = await startDaemonProcess(home);
+    const control = await openRawPeer(home.socketPath);
+    await control.initialize('otlp-test');
+    const otlp = ((await control.request(1, 'daemon/status', {})).result as DaemonStatus.Result).otlpReceiver;
+    const token = readFileSync(otlp?.tokenFile as string, 'utf8').trim();
+    const url = `http://${otlp?.http}/v1/logs`;
+
+    const records = await sdkLogRecords();
+    const protobuf = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-protobuf' }, body: ProtobufLogsSerializer.serializeRequest(records) as Uint8Array });
+    expect(protobuf.status).toBe(200);
+    const json = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JsonLogsSerializer.serializeRequest(records) as Uint8Array });
+    expect(json.status).toBe(200);
+    expect((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
+
+    await receiver.waitFor(() => receiver?.logRecords().length === 4, 10_000, 'four log records');
+    const arrived = receiver.logRecords();
+    for (const got of arrived) {
+      expect(got.resource).toMatchObject({ 'service.name': 'codex_exec', 'service.version': '0.169.0' });
+      expect(got.scope).toBe('codex_otel');
+    }
+    const prompts = arrived.filter((record) => record.eventName === 'codex.user_prompt');
+    expect(prompts).toHaveLength(2);
+    for (const prompt of prompts) {
+      expect(prompt).toMatchObject({ body: 'codex.user_prompt', severityText: 'INFO', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' });
+      // Redacted by field name, as for a session event; the rest exactly as sent.
+      expect(prompt.attributes).toEqual({ 'event.name': 'codex.user_prompt', prompt: '[REDACTED]', prompt_length: 14, 'conversation.id': 'c-1' });
+      // To the microsecond (the lane keeps epoch milliseconds as a double).
+      expect(Math.abs(Number(prompt.timeUnixNano - 1_764_866_698_123_456_000n))).toBeLessThan(1000);
+    }
+    const tools = arrived.filter((record) => record.eventName === 'codex.tool_result');
+    expect(tools.map((record) => record.attributes)).toEqual([0, 1].map(() => ({ tool_name: 'shell', arguments: '[REDACTED]', output: '[REDACTED]', success: 'true' })));
+
+    const after = ((await control.request(2, 'daemon/status', {})).result as DaemonStatus.Result);
+    expect(after.otlpReceiver).toMatchObject({ logsBySender: { codex_exec: 4 }, logsRefused: {}, redacted: { prompt: 2, arguments: 2, output: 2 } });
+    expect(after.signals.logs).toMatchObject({ received: 4, accepted: 4, rejectedTotal: 0 });
+    // Nothing is derived from them: the sender records its own metrics.
+    expect(after.signals.metrics.received).toBe(0);
+    expect(after.events.derivedMeasurements).toBe(0);
+    control.destroy();
+  }, 40_000);
+
+  it('after kill -9, replays what it answered 200 for: the spans and log records, under their senders\' resources', async () => {
+    ({ home, receiver } = await setUpHomeAndReceiver());
+    // Nothing is exported before the kill: the lanes wait a minute for a batch.
+    home.writeConfig(`${grpcConfig(receiver.endpoint, 60_000)}\n[codexd.otlp_receiver]\nhttp = "127.0.0.1:0"\n`);
+    daemon = await startDaemonProcess(home);
+    const otlp = (await daemon.status()).otlpReceiver;
+    const headers = { authorization: `Bearer ${readFileSync(otlp?.tokenFile as string, 'utf8').trim()}`, 'content-type': 'application/x-protobuf' };
+    const spans = await sdkSpans('codex_exec');
+    expect((await fetch(`http://${otlp?.http}/v1/traces`, { method: 'POST', headers, body: ProtobufTraceSerializer.serializeRequest(spans) as Uint8Array })).status).toBe(200);
+    expect((await fetch(`http://${otlp?.http}/v1/logs`, { method: 'POST', headers, body: ProtobufLogsSerializer.serializeRequest(await sdkLogRecords()) as Uint8Array })).status).toBe(200);
+    daemon.child.kill('SIGKILL');
+    await daemon.exited;
+    expect(receiver.spans()).toHaveLength(0);
+
+    daemon = await startDaemonProcess(home);
+    await daemon.request('daemon/flush', {});
+    await receiver.waitFor(() => receiver?.spans().length === 3 && receiver.logRecords().length === 2, 10_000, 'the replayed spans and log records');
+    expect(receiver.spans().map((span) => span.spanId).sort()).toEqual(spans.map((span) => span.spanContext().spanId).sort());
+    expect(new Set([...receiver.spans(), ...receiver.logRecords()].map((item) => item.resource['service.name']))).toEqual(new Set(['codex_exec']));
+    expect(receiver.logRecords().find((record) => record.eventName === 'codex.user_prompt')?.attributes.prompt).toBe('[REDACTED]');
   }, 40_000);
 
   it('refuses an address that is not host:port, naming the key', async () => {
@@ -133,16 +233,31 @@ describe('OTLP/HTTP receiver', () => {
   });
 });
 
-describe('OTLP trace decoding', () => {
+describe('OTLP decoding', () => {
   it('decodes what the SDK serialises, and refuses every truncation of it with a ProtobufError, never another error', async () => {
     const spans = await sdkSpans('codex_exec');
     const bytes = ProtobufTraceSerializer.serializeRequest(spans) as Uint8Array;
     const whole = decodeTraceRequest(bytes);
     expect(whole.rejected).toBe(0);
-    expect(whole.resources[0]?.scopes[0]?.spans.map((span) => span.name).sort()).toEqual(['exec', 'thread/items/list', 'turn/start']);
+    expect(whole.resources[0]?.scopes[0]?.items.map((span) => span.name).sort()).toEqual(['exec', 'thread/items/list', 'turn/start']);
     for (let cut = 1; cut < bytes.length; cut++) {
       try {
         decodeTraceRequest(bytes.subarray(0, cut));
+      } catch (error) {
+        expect(error, `cut at ${cut}`).toBeInstanceOf(ProtobufError);
+      }
+    }
+  });
+
+  it('decodes the SDK\'s log records, and refuses every truncation with a ProtobufError', async () => {
+    const bytes = ProtobufLogsSerializer.serializeRequest(await sdkLogRecords()) as Uint8Array;
+    const whole = decodeLogsRequest(bytes);
+    expect(whole.rejected).toBe(0);
+    expect(whole.resources[0]?.scopes[0]?.items.map((record) => record.eventName)).toEqual(['codex.user_prompt', 'codex.tool_result']);
+    expect(whole.resources[0]?.scopes[0]?.items[0]).toMatchObject({ severityNumber: 9, severityText: 'INFO', body: 'codex.user_prompt', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', flags: 1 });
+    for (let cut = 1; cut < bytes.length; cut++) {
+      try {
+        decodeLogsRequest(bytes.subarray(0, cut));
       } catch (error) {
         expect(error, `cut at ${cut}`).toBeInstanceOf(ProtobufError);
       }

@@ -34,7 +34,7 @@ export const ROTATE_MS = 2000;
  * took it (`e`), or a host-made span (`s`); `r` is the id of its host's resource when that is not
  * the daemon's own.
  */
-export type JournalLine = ({ readonly m: readonly unknown[] } | { readonly e: readonly unknown[] } | { readonly s: unknown }) & { readonly r?: number };
+export type JournalLine = ({ readonly m: readonly unknown[] } | { readonly e: readonly unknown[] } | { readonly s: unknown } | { readonly l: unknown }) & { readonly r?: number };
 /**
  * A resource's attributes under its id (`d`), written in a file before the first line that
  * names it there: every file declares what it uses, so it replays alone.
@@ -135,6 +135,8 @@ export function readJournal(dir: string): { files: string[]; lines: JournalLine[
       if (log || span) pending.push({ e: [entry, { log, span }], ...resource });
     } else if ('s' in line) {
       if (++seen.traces > settled.traces) pending.push({ s: line.s, ...resource });
+    } else if ('l' in line) {
+      if (++seen.logs > settled.logs) pending.push({ l: line.l, ...resource });
     }
   }
   return { files, lines: pending, torn, resources };
@@ -293,6 +295,7 @@ export function openJournal(options: JournalOptions): Journal {
     append(line, resource) {
       if ('m' in line) for (const record of line.m) unwritten.metrics += measurementsOf(record);
       else if ('s' in line) unwritten.traces++;
+      else if ('l' in line) unwritten.logs++;
       else {
         const taken = line.e[1] as { log?: boolean; span?: boolean } | undefined;
         if (taken?.log === true) unwritten.logs++;

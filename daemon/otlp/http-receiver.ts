@@ -1,15 +1,16 @@
 /**
  * The OTLP/HTTP receiver: an unmodified OpenTelemetry SDK (Codex's own exporters) hands its
- * traces to the daemon as it would to a collector, and gets its answer at once from a local
- * process, so its exit never waits on the network. What arrives joins the trace lane like a
- * host-made span: the catalog's privacy rules, the journal, the durable export queue, the counts.
+ * traces and logs to the daemon as it would to a collector, and gets its answer at once from a
+ * local process, so its exit never waits on the network. What arrives joins the lanes like what
+ * the protocol brings: the catalog's privacy rules, the journal, the durable export queues, the
+ * counts.
  *
- *   POST /v1/traces (protobuf or JSON, gzip or not)
+ *   POST /v1/traces, /v1/logs (protobuf or JSON, gzip or not)
  *     --> bearer token --> memory limiter (429) --> size bounds (413) --> decode (400)
- *     --> span-ingest (each resource and scope as sent) --> journal synced --> 200
+ *     --> span-ingest / log-ingest (each resource and scope as sent) --> journal synced --> 200
  *
- * Only traces are taken so far: /v1/logs and /v1/metrics answer 404, which an SDK logs once
- * and counts as failed exports.
+ * Metrics are not taken yet: /v1/metrics answers 404, which an SDK logs and counts as failed
+ * exports.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { gunzip } from 'node:zlib';
@@ -17,9 +18,11 @@ import { gunzip } from 'node:zlib';
 import type { Logger } from 'pino';
 
 import type { HostResources } from '../host-resources.js';
+import type { LogIngest } from '../log-ingest.js';
 import type { MemoryGate } from '../memory-limiter.js';
 import type { SpanIngest } from '../span-ingest.js';
-import { decodeTraceJson, decodeTraceRequest, type DecodedTraces } from './decode-traces.js';
+import { decodeLogsJson, decodeLogsRequest } from './decode-logs.js';
+import { decodeTraceJson, decodeTraceRequest } from './decode-traces.js';
 import { ProtobufError } from './protobuf-reader.js';
 import { bearerMatches } from './token.js';
 
@@ -39,6 +42,10 @@ export interface OtlpReceiverCounts {
   readonly spansBySender: Readonly<Record<string, number>>;
   /** Spans not taken in, by reason: `invalid_span` (malformed), `queue_full` (the trace lane is full). */
   readonly spansRefused: Readonly<Record<string, number>>;
+  /** Log records taken in, by the sender's `service.name`. */
+  readonly logsBySender: Readonly<Record<string, number>>;
+  /** Log records not taken in, by reason: `invalid_log_record` (malformed), `queue_full`. */
+  readonly logsRefused: Readonly<Record<string, number>>;
 }
 
 export interface OtlpHttpReceiver {
@@ -52,6 +59,7 @@ export interface OtlpHttpReceiverOptions {
   /** The bearer token a request must carry, or null when the config lets any local sender in. */
   readonly token: string | null;
   readonly spans: SpanIngest;
+  readonly logs: LogIngest;
   readonly resources: HostResources;
   readonly memory: MemoryGate;
   /** Makes what was taken in durable before the answer; false when the journal cannot be written. */
@@ -62,7 +70,10 @@ export interface OtlpHttpReceiverOptions {
 
 const bump = (map: Map<string, number>, key: string, by = 1): void => void map.set(key, (map.get(key) ?? 0) + by);
 
-/** An `ExportTraceServiceResponse`: empty, or with a partial success (field 1: rejected_spans = 1, error_message = 2). */
+/**
+ * An `ExportTraceServiceResponse` or `ExportLogsServiceResponse` (the same shape): empty, or with
+ * a partial success (field 1: rejected_spans or rejected_log_records = 1, error_message = 2).
+ */
 function protobufResponse(rejected: number, message: string): Buffer {
   if (rejected === 0) return Buffer.alloc(0);
   const text = Buffer.from(message, 'utf8');
@@ -83,8 +94,8 @@ function protobufResponse(rejected: number, message: string): Buffer {
 
 export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): Promise<OtlpHttpReceiver> {
   const requests = new Map<string, number>();
-  const bySender = new Map<string, number>();
-  const refused = new Map<string, number>();
+  const bySender = { traces: new Map<string, number>(), logs: new Map<string, number>() };
+  const refused = { traces: new Map<string, number>(), logs: new Map<string, number>() };
   const { logger } = options;
 
   function answer(response: ServerResponse, status: number, json: boolean, body: Buffer | string, headers: Record<string, string> = {}): void {
@@ -116,8 +127,9 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
     if (options.token !== null && !bearerMatches(request.headers.authorization, options.token)) {
       return fail(response, 401, 'codexd: this OTLP endpoint needs "authorization: Bearer <token>", the token in codexd\'s state folder (otlp-token); see codexd status');
     }
-    if (path === '/v1/logs' || path === '/v1/metrics') return fail(response, 404, `codexd does not take ${path.slice(4)} over OTLP yet; only traces (/v1/traces)`);
-    if (path !== '/v1/traces') return fail(response, 404, `codexd takes OTLP traces at /v1/traces, not ${path}`);
+    if (path === '/v1/metrics') return fail(response, 404, 'codexd does not take metrics over OTLP yet; only traces (/v1/traces) and logs (/v1/logs)');
+    if (path !== '/v1/traces' && path !== '/v1/logs') return fail(response, 404, `codexd takes OTLP traces at /v1/traces and logs at /v1/logs, not ${path}`);
+    const signal = path === '/v1/traces' ? 'traces' : 'logs';
     const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
     const json = type === 'application/json';
     if (!json && type !== 'application/x-protobuf') return fail(response, 415, 'content-type must be application/x-protobuf or application/json');
@@ -137,29 +149,46 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
         return fail(response, 400, `the body is not valid gzip: ${(error as Error).message}`);
       }
     }
-    let decoded: DecodedTraces;
+    let outcome: { rejected: number; firstProblem: string | null; full: number; bySender: Map<string, number> };
     try {
-      decoded = json ? decodeTraceJson(JSON.parse(bytes.toString('utf8')) as unknown) : decodeTraceRequest(bytes);
+      const parsed: unknown = json ? JSON.parse(bytes.toString('utf8')) : null;
+      outcome = signal === 'traces' ? takeTraces(json ? decodeTraceJson(parsed) : decodeTraceRequest(bytes)) : takeLogs(json ? decodeLogsJson(parsed) : decodeLogsRequest(bytes));
     } catch (error) {
-      if (error instanceof ProtobufError || error instanceof SyntaxError) return fail(response, 400, `the body is not an OTLP trace export request: ${error.message}`);
+      if (error instanceof ProtobufError || error instanceof SyntaxError) return fail(response, 400, `the body is not an OTLP ${signal === 'traces' ? 'trace' : 'logs'} export request: ${error.message}`);
       throw error;
     }
+    for (const [sender, count] of outcome.bySender) bump(bySender[signal], sender, count);
+    const malformedReason = signal === 'traces' ? 'invalid_span' : 'invalid_log_record';
+    if (outcome.rejected > 0) bump(refused[signal], malformedReason, outcome.rejected);
+    if (outcome.full > 0) bump(refused[signal], 'queue_full', outcome.full);
+    // The answer says the data is the daemon's: on disk first. When it cannot be, the sender is
+    // asked to send again (a duplicate is better than a loss it was told was none).
+    if (!options.syncJournal()) return fail(response, 503, 'codexd could not make this durable (its journal cannot be written); send again', { 'retry-after': String(RETRY_AFTER_SECONDS) });
+    const rejected = outcome.rejected + outcome.full;
+    const what = signal === 'traces' ? 'spans' : 'log records';
+    const lane = signal === 'traces' ? 'trace' : 'log';
+    const message = rejected === 0 ? '' : [outcome.rejected > 0 ? `${outcome.rejected} malformed (${outcome.firstProblem ?? ''})` : '', outcome.full > 0 ? `${outcome.full} refused: the ${lane} lane is full` : ''].filter(Boolean).join('; ');
+    if (json) answer(response, 200, true, JSON.stringify(rejected === 0 ? {} : { partialSuccess: { [signal === 'traces' ? 'rejectedSpans' : 'rejectedLogRecords']: String(rejected), errorMessage: `${what}: ${message}` } }));
+    else answer(response, 200, false, protobufResponse(rejected, `${what}: ${message}`));
+  }
+
+  /** The sender of a resource, as status lists it. */
+  const senderOf = (resource: Readonly<Record<string, unknown>>): string => (typeof resource['service.name'] === 'string' ? resource['service.name'] : 'unknown_service');
+
+  function takeTraces(decoded: ReturnType<typeof decodeTraceRequest>) {
     const resolved = decoded.resources.map(({ resource, scopes }) => ({ resource: options.resources.exact(resource), scopes }));
     const { refused: full } = options.spans.ingestOtlp(resolved, decoded.rejected);
-    for (const { resource, scopes } of decoded.resources) {
-      const sender = typeof resource['service.name'] === 'string' ? resource['service.name'] : 'unknown_service';
-      const spans = scopes.reduce((sum, scope) => sum + scope.spans.length, 0);
-      if (spans > 0) bump(bySender, sender, spans);
-    }
-    if (decoded.rejected > 0) bump(refused, 'invalid_span', decoded.rejected);
-    if (full > 0) bump(refused, 'queue_full', full);
-    // The answer says the spans are the daemon's: on disk first. When they cannot be, the
-    // sender is asked to send again (a duplicate is better than a loss it was told was none).
-    if (!options.syncJournal()) return fail(response, 503, 'codexd could not make these spans durable (its journal cannot be written); send again', { 'retry-after': String(RETRY_AFTER_SECONDS) });
-    const rejected = decoded.rejected + full;
-    const message = rejected === 0 ? '' : [decoded.rejected > 0 ? `${decoded.rejected} malformed (${decoded.firstProblem ?? ''})` : '', full > 0 ? `${full} refused: the trace lane is full` : ''].filter(Boolean).join('; ');
-    if (json) answer(response, 200, true, JSON.stringify(rejected === 0 ? {} : { partialSuccess: { rejectedSpans: String(rejected), errorMessage: message } }));
-    else answer(response, 200, false, protobufResponse(rejected, message));
+    const senders = new Map<string, number>();
+    for (const { resource, scopes } of decoded.resources) bump(senders, senderOf(resource), scopes.reduce((sum, scope) => sum + scope.items.length, 0));
+    return { rejected: decoded.rejected, firstProblem: decoded.firstProblem, full, bySender: senders };
+  }
+
+  function takeLogs(decoded: ReturnType<typeof decodeLogsRequest>) {
+    const resolved = decoded.resources.map(({ resource, scopes }) => ({ resource: options.resources.exact(resource), scopes }));
+    const { refused: full } = options.logs.ingestOtlp(resolved, decoded.rejected);
+    const senders = new Map<string, number>();
+    for (const { resource, scopes } of decoded.resources) bump(senders, senderOf(resource), scopes.reduce((sum, scope) => sum + scope.items.length, 0));
+    return { rejected: decoded.rejected, firstProblem: decoded.firstProblem, full, bySender: senders };
   }
 
   const server: Server = createServer((request, response) => {
@@ -182,7 +211,14 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
   const where = typeof address === 'object' && address !== null ? `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : `${options.host}:${options.port}`;
   logger.info({ address: where, token: options.token !== null }, 'OTLP/HTTP receiver listening');
   return {
-    counts: () => ({ http: where, requests: Object.fromEntries(requests), spansBySender: Object.fromEntries(bySender), spansRefused: Object.fromEntries(refused) }),
+    counts: () => ({
+      http: where,
+      requests: Object.fromEntries(requests),
+      spansBySender: Object.fromEntries([...bySender.traces].filter(([, count]) => count > 0)),
+      spansRefused: Object.fromEntries(refused.traces),
+      logsBySender: Object.fromEntries([...bySender.logs].filter(([, count]) => count > 0)),
+      logsRefused: Object.fromEntries(refused.logs),
+    }),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
