@@ -17,10 +17,11 @@ import { gunzip } from 'node:zlib';
 
 import type { Logger } from 'pino';
 
-import type { HostResources } from '../host-resources.js';
+import type { HostResource, HostResources } from '../host-resources.js';
 import type { LogIngest } from '../log-ingest.js';
 import type { MemoryGate } from '../memory-limiter.js';
 import type { SpanIngest } from '../span-ingest.js';
+import type { DecodedRequest } from './decode-common.js';
 import { decodeLogsJson, decodeLogsRequest } from './decode-logs.js';
 import { decodeTraceJson, decodeTraceRequest } from './decode-traces.js';
 import { ProtobufError } from './protobuf-reader.js';
@@ -152,7 +153,10 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
     let outcome: { rejected: number; firstProblem: string | null; full: number; bySender: Map<string, number> };
     try {
       const parsed: unknown = json ? JSON.parse(bytes.toString('utf8')) : null;
-      outcome = signal === 'traces' ? takeTraces(json ? decodeTraceJson(parsed) : decodeTraceRequest(bytes)) : takeLogs(json ? decodeLogsJson(parsed) : decodeLogsRequest(bytes));
+      outcome =
+        signal === 'traces'
+          ? take(json ? decodeTraceJson(parsed) : decodeTraceRequest(bytes), options.spans.ingestOtlp)
+          : take(json ? decodeLogsJson(parsed) : decodeLogsRequest(bytes), options.logs.ingestOtlp);
     } catch (error) {
       if (error instanceof ProtobufError || error instanceof SyntaxError) return fail(response, 400, `the body is not an OTLP ${signal === 'traces' ? 'trace' : 'logs'} export request: ${error.message}`);
       throw error;
@@ -175,17 +179,10 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
   /** The sender of a resource, as status lists it. */
   const senderOf = (resource: Readonly<Record<string, unknown>>): string => (typeof resource['service.name'] === 'string' ? resource['service.name'] : 'unknown_service');
 
-  function takeTraces(decoded: ReturnType<typeof decodeTraceRequest>) {
+  /** Hands what a request decoded to its ingest, each resource as the registry holds it; counts it by sender. */
+  function take<T>(decoded: DecodedRequest<T>, ingest: (resources: { resource: HostResource; scopes: DecodedRequest<T>['resources'][number]['scopes'] }[], malformed: number) => { refused: number }) {
     const resolved = decoded.resources.map(({ resource, scopes }) => ({ resource: options.resources.exact(resource), scopes }));
-    const { refused: full } = options.spans.ingestOtlp(resolved, decoded.rejected);
-    const senders = new Map<string, number>();
-    for (const { resource, scopes } of decoded.resources) bump(senders, senderOf(resource), scopes.reduce((sum, scope) => sum + scope.items.length, 0));
-    return { rejected: decoded.rejected, firstProblem: decoded.firstProblem, full, bySender: senders };
-  }
-
-  function takeLogs(decoded: ReturnType<typeof decodeLogsRequest>) {
-    const resolved = decoded.resources.map(({ resource, scopes }) => ({ resource: options.resources.exact(resource), scopes }));
-    const { refused: full } = options.logs.ingestOtlp(resolved, decoded.rejected);
+    const { refused: full } = ingest(resolved, decoded.rejected);
     const senders = new Map<string, number>();
     for (const { resource, scopes } of decoded.resources) bump(senders, senderOf(resource), scopes.reduce((sum, scope) => sum + scope.items.length, 0));
     return { rejected: decoded.rejected, firstProblem: decoded.firstProblem, full, bySender: senders };
