@@ -93,6 +93,8 @@ export interface DaemonConfig {
 export interface OtlpReceiverConfig {
   /** `http`: where the OTLP/HTTP receiver listens; null (the default) when it is off. */
   readonly http: { readonly host: string; readonly port: number } | null;
+  /** `grpc`: where the OTLP/gRPC receiver listens; null (the default) when it is off. */
+  readonly grpc: { readonly host: string; readonly port: number } | null;
   /** `require_token`: a request must carry the bearer token of codexd's state folder (default true). */
   readonly requireToken: boolean;
 }
@@ -329,7 +331,7 @@ const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
     'otlp_receiver',
   ],
   'codexd.file_exporter': ['dir', 'max_file_bytes', 'max_files'],
-  'codexd.otlp_receiver': ['http', 'require_token'],
+  'codexd.otlp_receiver': ['http', 'grpc', 'require_token'],
 };
 
 /** Refuses a key the table does not know, naming it and the ones it does. */
@@ -489,11 +491,14 @@ function readOtlpReceiver(file: string, table: unknown): OtlpReceiverConfig {
   knownKeysOnly(file, table, 'codexd.otlp_receiver');
   const requireToken = table.require_token ?? true;
   if (typeof requireToken !== 'boolean') fail(file, 'codexd.otlp_receiver.require_token', 'true or false');
-  if (table.http === undefined) return { http: null, requireToken };
-  const match = typeof table.http === 'string' ? LISTEN_ADDRESS.exec(table.http) : null;
-  const port = Number(match?.[3]);
-  if (match === null || !(port >= 0 && port <= 65535)) fail(file, 'codexd.otlp_receiver.http', 'an address to listen on, "host:port" (for example "127.0.0.1:4318"; "[::1]:4318" for IPv6; port 0 for any)');
-  return { http: { host: (match[1] ?? match[2]) as string, port }, requireToken };
+  const address = (key: 'http' | 'grpc'): { host: string; port: number } | null => {
+    if (table[key] === undefined) return null;
+    const match = typeof table[key] === 'string' ? LISTEN_ADDRESS.exec(table[key]) : null;
+    const port = Number(match?.[3]);
+    if (match === null || !(port >= 0 && port <= 65535)) fail(file, `codexd.otlp_receiver.${key}`, `an address to listen on, "host:port" (for example "127.0.0.1:${key === 'http' ? 4318 : 4317}"; "[::1]:${key === 'http' ? 4318 : 4317}" for IPv6; port 0 for any)`);
+    return { host: (match[1] ?? match[2]) as string, port };
+  };
+  return { http: address('http'), grpc: address('grpc'), requireToken };
 }
 
 /** The memory limiter's limits: the soft limit (hard less spike) may be zero, never below. */

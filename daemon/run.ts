@@ -31,8 +31,7 @@ import { type HandoffIngest, startHandoffIngest } from './handoff-ingest.js';
 import { createDiskConditions } from './disk-conditions.js';
 import { createLogIngest } from './log-ingest.js';
 import { createMemoryLimiter } from './memory-limiter.js';
-import { type OtlpHttpReceiver, startOtlpHttpReceiver } from './otlp/http-receiver.js';
-import { loadOrCreateToken, TOKEN_FILE } from './otlp/token.js';
+import { type OtlpReceivers, startOtlpReceivers } from './otlp/receivers.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import { createDestinations } from './delivery/destinations.js';
 import { createQueuedLogExporter, createQueuedMetricExporter, createQueuedSpanExporter } from './delivery/queued-exporters.js';
@@ -411,14 +410,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     };
   }
 
-  let otlpReceiver: OtlpHttpReceiver | null = null;
-  let otlpError: string | null = null;
-  function otlpStatus(): DaemonStatus.Result['otlpReceiver'] {
-    if (config.otlpReceiver.http === null) return null;
-    const tokenFile = config.otlpReceiver.requireToken ? join(paths.logDir, TOKEN_FILE) : null;
-    if (otlpReceiver === null) return { http: null, tokenFile, error: otlpError, requests: {}, spansBySender: {}, spansRefused: {}, logsBySender: {}, logsRefused: {}, redacted: {} };
-    return { ...otlpReceiver.counts(), redacted: logs.counts().redacted, tokenFile, error: null };
-  }
+  let otlpReceivers: OtlpReceivers | null = null;
 
   function status(): DaemonStatus.Result {
     return {
@@ -435,7 +427,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       journalFailure: journal?.failure() ?? null,
       memory: memory.status(),
       disk: disk.list(),
-      otlpReceiver: otlpStatus(),
+      otlpReceiver: otlpReceivers?.status() ?? null,
       signals: { metrics: metricStats.snapshot(), logs: logStats.snapshot(), traces: traceStats.snapshot() },
       events: events.counts(),
       spans: spans.counts(),
@@ -521,7 +513,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       //    path and lock: a successor (an upgrade, a client's auto-spawn) may start and bind
       //    while this daemon drains; from here on nothing of theirs is touched.
       listening?.server.close();
-      void otlpReceiver?.close();
+      void otlpReceivers?.close();
       handoff?.stop();
       feedback.stop();
       // A socket inherited from a service manager is the manager's to remove, not ours.
@@ -614,28 +606,18 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   };
   listening = options.inheritedFd === undefined ? await listenOnSocket(socketPath, onConnection) : await listenOnInheritedSocket(options.inheritedFd, onConnection);
 
-  // The OTLP/HTTP receiver, when configured: unmodified OpenTelemetry senders join the trace lane.
-  const otlpConfig = config.otlpReceiver;
-  const tokenFile = otlpConfig.http !== null && otlpConfig.requireToken ? join(paths.logDir, TOKEN_FILE) : null;
-  if (otlpConfig.http !== null) {
-    try {
-      otlpReceiver = await startOtlpHttpReceiver({
-        host: otlpConfig.http.host,
-        port: otlpConfig.http.port,
-        token: tokenFile === null ? null : loadOrCreateToken(tokenFile),
-        spans,
-        logs,
-        resources,
-        memory,
-        syncJournal: () => journal?.sync() ?? true,
-        isShuttingDown: () => shuttingDown,
-        logger: log.logger.child({ component: 'otlp' }),
-      });
-    } catch (error) {
-      otlpError = `cannot listen on ${otlpConfig.http.host}:${otlpConfig.http.port}: ${(error as Error).message}`;
-      logger.error({ problem: otlpError }, 'OTLP/HTTP receiver not started');
-    }
-  }
+  // The OTLP receivers, when configured: unmodified OpenTelemetry senders join the lanes.
+  otlpReceivers = await startOtlpReceivers({
+    config: config.otlpReceiver,
+    stateDir: paths.logDir,
+    spans,
+    logs,
+    resources,
+    memory,
+    syncJournal: () => journal?.sync() ?? true,
+    isShuttingDown: () => shuttingDown,
+    logger: log.logger.child({ component: 'otlp' }),
+  });
 
   {
     const runtimeDir = runtimeFolder(socketPath, tmpdir(), userName());

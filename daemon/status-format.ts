@@ -44,17 +44,19 @@ export function formatStatus(status: DaemonStatus.Result): string {
   if (logFailure !== null) lines.push(`log: writing ${status.logFile ?? 'the log'} failed at ${logFailure.at} (${logFailure.error}); ${logFailure.linesDropped} lines dropped since, until the daemon restarts`);
   const otlp = status.otlpReceiver ?? null;
   if (otlp !== null) {
-    if (otlp.http === null) lines.push(`otlp: not listening: ${otlp.error ?? 'unknown'}`);
-    else {
+    if (otlp.error !== null) lines.push(`otlp: ${otlp.error}`);
+    const endpoints = [otlp.http === null ? '' : `http://${otlp.http}/v1/traces and /v1/logs`, (otlp.grpc ?? null) === null ? '' : `grpc ${otlp.grpc}`].filter(Boolean);
+    if (endpoints.length > 0) {
       const taken = (bySender: Readonly<Record<string, number>>, noun: string): string => {
         const senders = Object.entries(bySender);
         const total = senders.reduce((sum, [, count]) => sum + count, 0);
         return `${total} ${noun} taken${senders.length > 0 ? ` (${senders.map(([sender, count]) => `${sender} ${count}`).join(', ')})` : ''}`;
       };
       lines.push(
-        `otlp    http://${otlp.http}/v1/traces and /v1/logs (${otlp.tokenFile === null ? 'no token required' : `token in ${otlp.tokenFile}`}); ${taken(otlp.spansBySender, 'spans')}, ${taken(otlp.logsBySender ?? {}, 'log records')}` +
-          `${Object.keys(otlp.spansRefused).length > 0 ? `; spans refused${reasons(otlp.spansRefused)}` : ''}${Object.keys(otlp.logsRefused ?? {}).length > 0 ? `; log records refused${reasons(otlp.logsRefused)}` : ''}` +
-          `${Object.keys(otlp.redacted ?? {}).length > 0 ? `; redacted${reasons(otlp.redacted)}` : ''}; answers by HTTP status${reasons(otlp.requests)}`,
+        `otlp    ${endpoints.join(', ')} (${otlp.tokenFile === null ? 'no token required' : `token in ${otlp.tokenFile}`}); ${taken(otlp.spansBySender, 'spans')}, ${taken(otlp.logsBySender, 'log records')}` +
+          `${Object.keys(otlp.spansRefused).length > 0 ? `; spans refused${reasons(otlp.spansRefused)}` : ''}${Object.keys(otlp.logsRefused).length > 0 ? `; log records refused${reasons(otlp.logsRefused)}` : ''}` +
+          `${Object.keys(otlp.redacted).length > 0 ? `; redacted${reasons(otlp.redacted)}` : ''}` +
+          `${Object.keys(otlp.requests).length > 0 ? `; HTTP answers${reasons(otlp.requests)}` : ''}${Object.keys(otlp.grpcRequests ?? {}).length > 0 ? `; gRPC answers${reasons(otlp.grpcRequests)}` : ''}`,
       );
     }
   }

@@ -571,14 +571,18 @@ export type StartedBy = 'foreground' | 'auto-spawn' | 'systemd' | 'systemd-socke
 
 /** The OTLP/HTTP receiver (`[codexd.otlp_receiver]`), for unmodified OpenTelemetry senders: traces and logs. */
 export interface OtlpReceiverStatus {
-  /** The address it listens on (`host:port`), or null when it could not listen (see `error`). */
+  /** Where the OTLP/HTTP receiver listens (`host:port`), or null when it is off or could not listen (see `error`). */
   readonly http: string | null;
+  /** Where the OTLP/gRPC receiver listens, likewise. */
+  readonly grpc: string | null;
   /** The file holding the bearer token senders must send, or null when none is required. */
   readonly tokenFile: string | null;
-  /** Why it is not listening, or null. */
+  /** Why a configured receiver is not listening, or null. */
   readonly error: string | null;
-  /** Export requests answered, by HTTP status (`"200"`, `"401"`, `"429"`, ...). */
+  /** OTLP/HTTP export requests answered, by HTTP status (`"200"`, `"401"`, `"429"`, ...). */
   readonly requests: Readonly<Record<string, number>>;
+  /** OTLP/gRPC export calls answered, by gRPC status (`"OK"`, `"UNAUTHENTICATED"`, ...). */
+  readonly grpcRequests: Readonly<Record<string, number>>;
   /** Spans taken in, by the sender's `service.name`. */
   readonly spansBySender: Readonly<Record<string, number>>;
   /** Spans not taken in, by reason (`invalid_span`, `queue_full`). */

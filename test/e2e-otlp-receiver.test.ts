@@ -8,13 +8,18 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 
+import { Client, credentials, Metadata, type ServiceError, status as GrpcStatus } from '@grpc/grpc-js';
 import { ROOT_CONTEXT, SeverityNumber, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { JsonLogsSerializer, JsonTraceSerializer, ProtobufLogsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { type LogRecordExporter, LoggerProvider, type ReadableLogRecord, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { AlwaysOnSampler, type ReadableSpan, SimpleSpanProcessor, type SpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { retryInfoDelayMs } from '../daemon/delivery/grpc-sender.js';
 import { decodeLogsRequest } from '../daemon/otlp/decode-logs.js';
 import { decodeTraceRequest } from '../daemon/otlp/decode-traces.js';
 import { ProtobufError } from '../daemon/otlp/protobuf-reader.js';
@@ -153,7 +158,7 @@ describe('OTLP/HTTP receiver', () => {
     expect(after.spans.laneOverrides).toEqual({ prompt: 2 });
     expect(after.signals.traces).toMatchObject({ received: 6, accepted: 6, rejectedTotal: 0 });
     const text = (await runCli(home, ['status'])).stdout;
-    expect(text).toMatch(/otlp +http:\/\/127\.0\.0\.1:\d+\/v1\/traces and \/v1\/logs \(token in \S+otlp-token\); 6 spans taken \(codex_exec 3, codex_tui 3\), 0 log records taken; answers by HTTP status \(200 2, 400 1, 401 2, 404 1, 415 1\)/);
+    expect(text).toMatch(/otlp +http:\/\/127\.0\.0\.1:\d+\/v1\/traces and \/v1\/logs \(token in \S+otlp-token\); 6 spans taken \(codex_exec 3, codex_tui 3\), 0 log records taken; HTTP answers \(200 2, 400 1, 401 2, 404 1, 415 1\)/);
     expect(text).not.toContain(token);
     control.destroy();
   }, 40_000);
@@ -222,6 +227,62 @@ describe('OTLP/HTTP receiver', () => {
     expect(receiver.spans().map((span) => span.spanId).sort()).toEqual(spans.map((span) => span.spanContext().spanId).sort());
     expect(new Set([...receiver.spans(), ...receiver.logRecords()].map((item) => item.resource['service.name']))).toEqual(new Set(['codex_exec']));
     expect(receiver.logRecords().find((record) => record.eventName === 'codex.user_prompt')?.attributes.prompt).toBe('[REDACTED]');
+  }, 40_000);
+
+  it('takes spans and log records from the SDK\'s own OTLP/gRPC exporters, and refuses them without the token', async () => {
+    ({ home, receiver } = await setUpHomeAndReceiver());
+    home.writeConfig(`${grpcConfig(receiver.endpoint)}\n[codexd.otlp_receiver]\ngrpc = "127.0.0.1:0"\n`);
+    daemon = await startDaemonProcess(home);
+    const otlp = (await daemon.status()).otlpReceiver;
+    expect(otlp).toMatchObject({ http: null, grpc: expect.stringMatching(/^127\.0\.0\.1:\d+$/), error: null });
+    const metadata = new Metadata();
+    metadata.set('authorization', `Bearer ${readFileSync(otlp?.tokenFile as string, 'utf8').trim()}`);
+    const url = `http://${otlp?.grpc}`;
+    const exported = (exporter: { export(items: never[], done: (result: ExportResult) => void): void }, items: unknown[]): Promise<ExportResult> => new Promise((resolve) => exporter.export(items as never[], resolve));
+
+    const spans = await sdkSpans('codex_exec');
+    const stranger = new OTLPTraceExporter({ url });
+    const refused = await exported(stranger, spans);
+    expect(refused.code).toBe(ExportResultCode.FAILED);
+    expect(String(refused.error)).toContain('UNAUTHENTICATED');
+    await stranger.shutdown();
+    const traces = new OTLPTraceExporter({ url, metadata });
+    expect((await exported(traces, spans)).code).toBe(ExportResultCode.SUCCESS);
+    const logs = new OTLPLogExporter({ url, metadata });
+    expect((await exported(logs, await sdkLogRecords())).code).toBe(ExportResultCode.SUCCESS);
+    await Promise.all([traces.shutdown(), logs.shutdown()]);
+
+    await receiver.waitFor(() => receiver?.spans().length === 3 && receiver.logRecords().length === 2, 10_000, 'three spans and two log records');
+    expect(receiver.spans().map((span) => span.spanId).sort()).toEqual(spans.map((span) => span.spanContext().spanId).sort());
+    expect(receiver.logRecords().find((record) => record.eventName === 'codex.tool_result')?.attributes.output).toBe('[REDACTED]');
+    const after = (await daemon.status()).otlpReceiver;
+    expect(after).toMatchObject({ grpcRequests: { OK: 2, UNAUTHENTICATED: 1 }, spansBySender: { codex_exec: 3 }, logsBySender: { codex_exec: 2 } });
+    expect((await runCli(home, ['status'])).stdout).toMatch(/otlp +grpc 127\.0\.0\.1:\d+ \(token in \S+\); 3 spans taken \(codex_exec 3\), 2 log records taken \(codex_exec 2\); redacted \(prompt 1, arguments 1, output 1\); gRPC answers \(UNAUTHENTICATED 1, OK 2\)/);
+  }, 40_000);
+
+  it('over the memory limit asks senders to come back: 429 with Retry-After, RESOURCE_EXHAUSTED with a RetryInfo', async () => {
+    ({ home, receiver } = await setUpHomeAndReceiver());
+    // A soft limit of 1 MiB: the daemon is over it from its start.
+    home.writeConfig(`${grpcConfig(receiver.endpoint, 200, { codexd: 'memory_limit_mib = 4096\nmemory_spike_limit_mib = 4095' })}\n[codexd.otlp_receiver]\nhttp = "127.0.0.1:0"\ngrpc = "127.0.0.1:0"\n`);
+    daemon = await startDaemonProcess(home);
+    const otlp = (await daemon.status()).otlpReceiver;
+    const token = readFileSync(otlp?.tokenFile as string, 'utf8').trim();
+    const body = ProtobufTraceSerializer.serializeRequest(await sdkSpans('codex_exec')) as Uint8Array;
+    const busy = await fetch(`http://${otlp?.http}/v1/traces`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-protobuf' }, body });
+    expect(busy.status).toBe(429);
+    expect(busy.headers.get('retry-after')).toBe('1');
+
+    const client = new Client(otlp?.grpc as string, credentials.createInsecure());
+    const metadata = new Metadata();
+    metadata.set('authorization', `Bearer ${token}`);
+    const error = await new Promise<ServiceError | null>((resolve) =>
+      client.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', (bytes: Buffer) => bytes, (bytes: Buffer) => bytes, Buffer.from(body), metadata, (problem) => resolve(problem)),
+    );
+    client.close();
+    expect(error?.code).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
+    // What codexd's own OTLP/gRPC exporter reads from a collector: a RetryInfo of 1 s.
+    expect(retryInfoDelayMs(error?.metadata.get('grpc-status-details-bin')[0] as Uint8Array)).toBe(1000);
+    expect((await daemon.status()).signals.traces.received).toBe(0);
   }, 40_000);
 
   it('refuses an address that is not host:port, naming the key', async () => {

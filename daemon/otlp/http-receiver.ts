@@ -17,14 +17,7 @@ import { gunzip } from 'node:zlib';
 
 import type { Logger } from 'pino';
 
-import type { HostResource, HostResources } from '../host-resources.js';
-import type { LogIngest } from '../log-ingest.js';
-import type { MemoryGate } from '../memory-limiter.js';
-import type { SpanIngest } from '../span-ingest.js';
-import type { DecodedRequest } from './decode-common.js';
-import { decodeLogsJson, decodeLogsRequest } from './decode-logs.js';
-import { decodeTraceJson, decodeTraceRequest } from './decode-traces.js';
-import { ProtobufError } from './protobuf-reader.js';
+import { type ExportOutcome, exportResponse, type OtlpExportIngest } from './export-ingest.js';
 import { bearerMatches } from './token.js';
 
 /** The largest request body taken, as sent (compressed or not); OTLP/HTTP senders cut batches far smaller. */
@@ -34,23 +27,11 @@ export const MAX_OTLP_DECODED_BYTES = 32 * 1024 * 1024;
 /** What a sender refused for memory or a stop is told to wait, in seconds (`Retry-After`). */
 const RETRY_AFTER_SECONDS = 1;
 
-export interface OtlpReceiverCounts {
-  /** The address listened on, `host:port`. */
-  readonly http: string;
-  /** Export requests answered, by HTTP status. */
-  readonly requests: Readonly<Record<string, number>>;
-  /** Spans taken in, by the sender's `service.name` (its resource's). */
-  readonly spansBySender: Readonly<Record<string, number>>;
-  /** Spans not taken in, by reason: `invalid_span` (malformed), `queue_full` (the trace lane is full). */
-  readonly spansRefused: Readonly<Record<string, number>>;
-  /** Log records taken in, by the sender's `service.name`. */
-  readonly logsBySender: Readonly<Record<string, number>>;
-  /** Log records not taken in, by reason: `invalid_log_record` (malformed), `queue_full`. */
-  readonly logsRefused: Readonly<Record<string, number>>;
-}
-
 export interface OtlpHttpReceiver {
-  counts(): OtlpReceiverCounts;
+  /** The address listened on, `host:port`. */
+  readonly address: string;
+  /** Export requests answered, by HTTP status. */
+  requests(): Readonly<Record<string, number>>;
   close(): Promise<void>;
 }
 
@@ -59,44 +40,14 @@ export interface OtlpHttpReceiverOptions {
   readonly port: number;
   /** The bearer token a request must carry, or null when the config lets any local sender in. */
   readonly token: string | null;
-  readonly spans: SpanIngest;
-  readonly logs: LogIngest;
-  readonly resources: HostResources;
-  readonly memory: MemoryGate;
-  /** Makes what was taken in durable before the answer; false when the journal cannot be written. */
-  syncJournal(): boolean;
-  isShuttingDown(): boolean;
+  readonly ingest: OtlpExportIngest;
   readonly logger: Logger;
 }
 
-const bump = (map: Map<string, number>, key: string, by = 1): void => void map.set(key, (map.get(key) ?? 0) + by);
-
-/**
- * An `ExportTraceServiceResponse` or `ExportLogsServiceResponse` (the same shape): empty, or with
- * a partial success (field 1: rejected_spans or rejected_log_records = 1, error_message = 2).
- */
-function protobufResponse(rejected: number, message: string): Buffer {
-  if (rejected === 0) return Buffer.alloc(0);
-  const text = Buffer.from(message, 'utf8');
-  const varint = (value: number): number[] => {
-    const bytes: number[] = [];
-    let rest = value;
-    while (rest >= 0x80) {
-      bytes.push((rest & 0x7f) | 0x80);
-      rest = Math.floor(rest / 128);
-    }
-    bytes.push(rest);
-    return bytes;
-  };
-  const inner = Buffer.from([0x08, ...varint(rejected), 0x12, ...varint(text.length)]);
-  const partial = Buffer.concat([inner, text]);
-  return Buffer.concat([Buffer.from([0x0a, ...varint(partial.length)]), partial]);
-}
+const bump = (map: Map<string, number>, key: string): void => void map.set(key, (map.get(key) ?? 0) + 1);
 
 export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): Promise<OtlpHttpReceiver> {
   const requests = new Map<string, number>();
-  const bySender = { traces: new Map<string, number>(), logs: new Map<string, number>() };
-  const refused = { traces: new Map<string, number>(), logs: new Map<string, number>() };
   const { logger } = options;
 
   function answer(response: ServerResponse, status: number, json: boolean, body: Buffer | string, headers: Record<string, string> = {}): void {
@@ -136,8 +87,8 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
     if (!json && type !== 'application/x-protobuf') return fail(response, 415, 'content-type must be application/x-protobuf or application/json');
     const encoding = (request.headers['content-encoding'] ?? 'identity').toLowerCase();
     if (encoding !== 'identity' && encoding !== 'gzip') return fail(response, 415, 'content-encoding must be gzip or left out');
-    if (options.isShuttingDown()) return fail(response, 503, 'codexd is stopping; send again to the next daemon', { 'retry-after': String(RETRY_AFTER_SECONDS) });
-    if (options.memory.holding()) return fail(response, 429, 'codexd is over its memory limit; send again later', { 'retry-after': String(RETRY_AFTER_SECONDS) });
+    const refused = options.ingest.admit();
+    if (refused !== null) return fail(response, statusOf(refused), refused.message, { 'retry-after': String(RETRY_AFTER_SECONDS) });
     const raw = await body(request);
     if (raw === 'too_large') return fail(response, 413, `the request body exceeds ${MAX_OTLP_BODY_BYTES} bytes`);
     let bytes = raw;
@@ -150,42 +101,17 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
         return fail(response, 400, `the body is not valid gzip: ${(error as Error).message}`);
       }
     }
-    let outcome: { rejected: number; firstProblem: string | null; full: number; bySender: Map<string, number> };
-    try {
-      const parsed: unknown = json ? JSON.parse(bytes.toString('utf8')) : null;
-      outcome =
-        signal === 'traces'
-          ? take(json ? decodeTraceJson(parsed) : decodeTraceRequest(bytes), options.spans.ingestOtlp)
-          : take(json ? decodeLogsJson(parsed) : decodeLogsRequest(bytes), options.logs.ingestOtlp);
-    } catch (error) {
-      if (error instanceof ProtobufError || error instanceof SyntaxError) return fail(response, 400, `the body is not an OTLP ${signal === 'traces' ? 'trace' : 'logs'} export request: ${error.message}`);
-      throw error;
-    }
-    for (const [sender, count] of outcome.bySender) bump(bySender[signal], sender, count);
-    const malformedReason = signal === 'traces' ? 'invalid_span' : 'invalid_log_record';
-    if (outcome.rejected > 0) bump(refused[signal], malformedReason, outcome.rejected);
-    if (outcome.full > 0) bump(refused[signal], 'queue_full', outcome.full);
-    // The answer says the data is the daemon's: on disk first. When it cannot be, the sender is
-    // asked to send again (a duplicate is better than a loss it was told was none).
-    if (!options.syncJournal()) return fail(response, 503, 'codexd could not make this durable (its journal cannot be written); send again', { 'retry-after': String(RETRY_AFTER_SECONDS) });
-    const rejected = outcome.rejected + outcome.full;
-    const what = signal === 'traces' ? 'spans' : 'log records';
-    const lane = signal === 'traces' ? 'trace' : 'log';
-    const message = rejected === 0 ? '' : [outcome.rejected > 0 ? `${outcome.rejected} malformed (${outcome.firstProblem ?? ''})` : '', outcome.full > 0 ? `${outcome.full} refused: the ${lane} lane is full` : ''].filter(Boolean).join('; ');
-    if (json) answer(response, 200, true, JSON.stringify(rejected === 0 ? {} : { partialSuccess: { [signal === 'traces' ? 'rejectedSpans' : 'rejectedLogRecords']: String(rejected), errorMessage: `${what}: ${message}` } }));
-    else answer(response, 200, false, protobufResponse(rejected, `${what}: ${message}`));
+    const outcome = options.ingest.take(signal, bytes, json ? 'json' : 'protobuf');
+    if (outcome.kind !== 'ok') return fail(response, statusOf(outcome), outcome.message, outcome.kind === 'retry' ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {});
+    if (!json) return answer(response, 200, false, exportResponse(outcome.rejected, outcome.message));
+    const key = signal === 'traces' ? 'rejectedSpans' : 'rejectedLogRecords';
+    answer(response, 200, true, JSON.stringify(outcome.rejected === 0 ? {} : { partialSuccess: { [key]: String(outcome.rejected), errorMessage: outcome.message } }));
   }
 
-  /** The sender of a resource, as status lists it. */
-  const senderOf = (resource: Readonly<Record<string, unknown>>): string => (typeof resource['service.name'] === 'string' ? resource['service.name'] : 'unknown_service');
-
-  /** Hands what a request decoded to its ingest, each resource as the registry holds it; counts it by sender. */
-  function take<T>(decoded: DecodedRequest<T>, ingest: (resources: { resource: HostResource; scopes: DecodedRequest<T>['resources'][number]['scopes'] }[], malformed: number) => { refused: number }) {
-    const resolved = decoded.resources.map(({ resource, scopes }) => ({ resource: options.resources.exact(resource), scopes }));
-    const { refused: full } = ingest(resolved, decoded.rejected);
-    const senders = new Map<string, number>();
-    for (const { resource, scopes } of decoded.resources) bump(senders, senderOf(resource), scopes.reduce((sum, scope) => sum + scope.items.length, 0));
-    return { rejected: decoded.rejected, firstProblem: decoded.firstProblem, full, bySender: senders };
+  /** 400 for what is not OTLP; 429 over the memory limit, 503 while stopping or when the journal fails. */
+  function statusOf(outcome: Exclude<ExportOutcome, { kind: 'ok' }>): number {
+    if (outcome.kind === 'invalid') return 400;
+    return outcome.reason === 'memory' ? 429 : 503;
   }
 
   const server: Server = createServer((request, response) => {
@@ -208,14 +134,8 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
   const where = typeof address === 'object' && address !== null ? `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : `${options.host}:${options.port}`;
   logger.info({ address: where, token: options.token !== null }, 'OTLP/HTTP receiver listening');
   return {
-    counts: () => ({
-      http: where,
-      requests: Object.fromEntries(requests),
-      spansBySender: Object.fromEntries([...bySender.traces].filter(([, count]) => count > 0)),
-      spansRefused: Object.fromEntries(refused.traces),
-      logsBySender: Object.fromEntries([...bySender.logs].filter(([, count]) => count > 0)),
-      logsRefused: Object.fromEntries(refused.logs),
-    }),
+    address: where,
+    requests: () => Object.fromEntries(requests),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -1,11 +1,29 @@
 /**
- * The protobuf wire format, read: just what OTLP's messages need (varints, fixed 64-bit numbers,
+ * The protobuf wire format, read (and, for the receivers' small answers, written): just what OTLP's messages need (varints, fixed 64-bit numbers,
  * length-delimited fields), with unknown fields skipped as the format asks. Every read is bounds
  * checked; a truncated or malformed message throws {@link ProtobufError}, never reads past its
  * bytes, and never allocates more than the bytes it was given.
  */
 
 export class ProtobufError extends Error {}
+
+/** A varint's bytes, for the few small messages the receivers write (responses, status details). */
+export function encodeVarint(value: number): number[] {
+  const bytes: number[] = [];
+  let rest = value;
+  while (rest >= 0x80) {
+    bytes.push((rest & 0x7f) | 0x80);
+    rest = Math.floor(rest / 128);
+  }
+  bytes.push(rest);
+  return bytes;
+}
+
+/** A length-delimited field: its key, its length, its bytes. */
+export function encodeBytesField(field: number, bytes: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from([(field << 3) | WIRE.bytes, ...encodeVarint(bytes.length)]), bytes]);
+}
+
 
 /** Wire types of protobuf (https://protobuf.dev/programming-guides/encoding/). */
 export const WIRE = { varint: 0, fixed64: 1, bytes: 2, fixed32: 5 } as const;
