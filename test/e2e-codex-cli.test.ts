@@ -1,0 +1,121 @@
+/**
+ * The real Codex CLI (`@openai/codex`, pinned in devDependencies) as a client, unmodified: it
+ * runs `codex exec` offline against a mock Responses API and exports with its own OpenTelemetry
+ * exporters, once straight to an OTLP/gRPC receiver and once to codexd's OTLP/HTTP receiver,
+ * which exports to a second one. What arrives must be the same: the span tree (names, kinds,
+ * who is whose parent), the log events and their attribute keys, the resource; except that
+ * codexd redacts a prompt. Metrics are not taken over OTLP yet, so both runs leave them off.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { createTestHome, type DaemonProcess, grpcConfig, type ProcessResult, runProcess, startDaemonProcess, type TestHome } from './support/daemon.js';
+import { codexConfig, type MockResponses, startMockResponses } from './support/mock-responses.js';
+import { type OtlpReceiver, type SpanReceived, startOtlpReceiver } from './support/otlp-receiver.js';
+
+const CODEX_BIN = join(dirname(createRequire(import.meta.url).resolve('@openai/codex/package.json')), 'bin', 'codex.js');
+const CODEX_VERSION = (JSON.parse(readFileSync(join(dirname(CODEX_BIN), '..', 'package.json'), 'utf8')) as { version: string }).version;
+
+/** Runs `codex exec` with its own home and config, and nothing of this process's environment but PATH. */
+function codexExec(dir: string, config: string): Promise<ProcessResult> {
+  const codexHome = join(dir, 'codex-home');
+  mkdirSync(join(dir, 'home'), { recursive: true });
+  mkdirSync(codexHome, { recursive: true });
+  writeFileSync(join(codexHome, 'config.toml'), config);
+  return runProcess([CODEX_BIN, 'exec', '--skip-git-repo-check', 'say hi'], { PATH: process.env.PATH, HOME: join(dir, 'home'), CODEX_HOME: codexHome }, 60_000);
+}
+
+/** A span tree as names only: each span as "parent name > name (kind)", counted. Ids differ between runs; the shape may not. */
+function treeOf(spans: readonly SpanReceived[]): Record<string, number> {
+  const byId = new Map(spans.map((span) => [span.spanId, span]));
+  const shape: Record<string, number> = {};
+  for (const span of spans) {
+    const key = `${byId.get(span.parentSpanId)?.name ?? (span.parentSpanId === '' ? '(root)' : '(remote)')} > ${span.name} (${span.kind})`;
+    shape[key] = (shape[key] ?? 0) + 1;
+  }
+  return shape;
+}
+
+describe('the real Codex CLI as a client', () => {
+  let home: TestHome | undefined;
+  let daemon: DaemonProcess | undefined;
+  const receivers: OtlpReceiver[] = [];
+  let mock: MockResponses | undefined;
+
+  afterEach(async () => {
+    await daemon?.stop();
+    home?.remove();
+    await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
+    await mock?.close();
+    home = daemon = mock = undefined;
+  });
+
+  it(`codex exec (${CODEX_VERSION}) exports the same spans and log events through codexd as straight to a collector, its prompt redacted`, async () => {
+    mock = await startMockResponses();
+    const straight = await startOtlpReceiver();
+    const behind = await startOtlpReceiver();
+    receivers.push(straight, behind);
+    home = createTestHome();
+
+    // Straight: Codex's own OTLP/gRPC exporters to a collector.
+    const grpc = `{ otlp-grpc = { endpoint = "${straight.endpoint}" } }`;
+    const direct = await codexExec(join(home.dir, 'direct'), codexConfig(mock, `[otel]\nexporter = ${grpc}\ntrace_exporter = ${grpc}\nmetrics_exporter = "none"`));
+    expect(direct.code, direct.stderr).toBe(0);
+    expect(direct.stdout).toContain('hi');
+
+    // Through codexd: Codex's OTLP/HTTP exporters to codexd, codexd's to the second collector.
+    home.writeConfig(`${grpcConfig(behind.endpoint)}\n[codexd.otlp_receiver]\nhttp = "127.0.0.1:0"\n`);
+    daemon = await startDaemonProcess(home);
+    const otlp = (await daemon.status()).otlpReceiver;
+    const token = readFileSync(otlp?.tokenFile as string, 'utf8').trim();
+    const http = (path: string): string => `{ otlp-http = { endpoint = "http://${otlp?.http}${path}", protocol = "binary", headers = { authorization = "Bearer ${token}" } } }`;
+    const through = await codexExec(join(home.dir, 'through'), codexConfig(mock, `[otel]\nexporter = ${http('/v1/logs')}\ntrace_exporter = ${http('/v1/traces')}\nmetrics_exporter = "none"`));
+    expect(through.code, through.stderr).toBe(0);
+    expect(mock.turns).toBe(2);
+
+    await straight.waitFor(() => straight.spans().length > 0 && straight.logRecords().length > 0, 10_000, 'the direct run');
+    await daemon.request('daemon/flush', {});
+    const taken = (await daemon.status()).otlpReceiver;
+    const sent = { spans: taken?.spansBySender.codex_exec ?? 0, logs: taken?.logsBySender.codex_exec ?? 0 };
+    await behind.waitFor(() => behind.spans().length >= sent.spans && behind.logRecords().length >= sent.logs, 10_000, `${sent.spans} spans and ${sent.logs} log records through codexd`);
+
+    // codexd passed on exactly what it took: every span and record, once.
+    expect(behind.spans()).toHaveLength(sent.spans);
+    expect(behind.logRecords()).toHaveLength(sent.logs);
+    expect(new Set(behind.spans().map((span) => span.spanId)).size).toBe(sent.spans);
+    // Two runs of Codex differ a little in how many spans they make (file lookups, say); what
+    // they are may not: the same span names, each with the same kind, in trees whose every parent
+    // is there (roots, and no parent missing, as straight).
+    const kinds = (receiver: OtlpReceiver) => Object.fromEntries(receiver.spans().map((span) => [span.name, span.kind]));
+    expect(kinds(behind)).toEqual(kinds(straight));
+    const shape = (receiver: OtlpReceiver) => {
+      const ids = new Set(receiver.spans().map((span) => span.spanId));
+      const spans = receiver.spans();
+      return { missingParents: spans.filter((span) => span.parentSpanId !== '' && !ids.has(span.parentSpanId)).length, roots: spans.filter((span) => span.parentSpanId === '').length > 0 };
+    };
+    expect(shape(behind)).toEqual(shape(straight));
+    expect(shape(behind).missingParents).toBe(0);
+    expect(Object.keys(treeOf(behind.spans())).length).toBeGreaterThan(10);
+    // The resource, as Codex made it.
+    const resourceKeys = (receiver: OtlpReceiver) => [...new Set(receiver.spans().flatMap((span) => Object.keys(span.resource)))].sort();
+    expect(resourceKeys(behind)).toEqual(resourceKeys(straight));
+    const serviceOf = (receiver: OtlpReceiver) => new Set([...receiver.spans(), ...receiver.logRecords()].map((item) => item.resource['service.name']));
+    expect(serviceOf(behind)).toEqual(new Set(['codex_exec']));
+    expect(serviceOf(straight)).toEqual(new Set(['codex_exec']));
+    // The log events, each with the same attribute keys; a prompt (if Codex logs it) redacted through codexd.
+    const events = (receiver: OtlpReceiver) => {
+      const keys: Record<string, string[]> = {};
+      for (const record of receiver.logRecords()) keys[record.eventName || String(record.body)] = [...new Set([...(keys[record.eventName || String(record.body)] ?? []), ...Object.keys(record.attributes)])].sort();
+      return keys;
+    };
+    expect(events(behind)).toEqual(events(straight));
+    expect(Object.keys(events(behind)).length).toBeGreaterThan(2);
+    for (const record of behind.logRecords()) if ('prompt' in record.attributes) expect(record.attributes.prompt).toBe('[REDACTED]');
+
+    const status = await daemon.status();
+    expect(status.signals.traces.droppedTotal + status.signals.logs.droppedTotal).toBe(0);
+  }, 120_000);
+});
