@@ -1,0 +1,153 @@
+/**
+ * Row 10 of `npm run bench`: the real Codex CLI (`@openai/codex`, a dev dependency), unmodified,
+ * running `codex exec --skip-git-repo-check "say hi"` offline against a mock Responses API
+ * (test/support/mock-responses.ts), its wall time from spawn to exit:
+ *
+ *   10   telemetry off (no [otel] table): the floor
+ *   10b  Codex's own OTLP/gRPC exporters (traces and logs) straight to a local collector
+ *   10c  the same exporters (OTLP/HTTP) to codexd's receiver, codexd exporting to that collector
+ *   10d  straight, the collector hanging (it takes calls and never answers)
+ *   10e  through codexd, codexd's collector hanging
+ *
+ * Metrics are off in every variant: codexd does not take OTLP metrics yet. The variants run
+ * interleaved, round by round. Afterwards codexd must have passed on every span and log record it
+ * took, once its collector answers again.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { check, log, rows } from './lib/checks.ts';
+import { type BenchEnv, createBenchEnv, ROOT, type RunningDaemon, startDaemon } from './lib/daemon.ts';
+import { finished, startChild } from './lib/processes.ts';
+import { loadReceiverModule, type OtlpReceiver } from './lib/receiver.ts';
+import { fmt, median, spread } from './lib/report.ts';
+
+const CODEX_BIN = join(dirname(createRequire(import.meta.url).resolve('@openai/codex/package.json')), 'bin', 'codex.js');
+const CODEX_VERSION = (JSON.parse(readFileSync(join(dirname(CODEX_BIN), '..', 'package.json'), 'utf8')) as { version: string }).version;
+
+type Variant = 'off' | 'straight' | 'codexd' | 'straightHang' | 'codexdHang';
+
+interface MockModule {
+  startMockResponses(): Promise<{ baseUrl: string; readonly turns: number; close(): Promise<void> }>;
+  codexConfig(mock: { baseUrl: string }, extra: string): string;
+}
+
+export interface CodexDetails {
+  readonly version: string;
+  readonly rounds: number;
+  readonly hangRounds: number;
+  readonly ms: Readonly<Record<Variant, number[]>>;
+  readonly spansTaken: number;
+  readonly spansExported: number;
+}
+
+export function codexConfigFor(quick: boolean) {
+  return { rounds: quick ? 3 : 10, hangRounds: quick ? 1 : 3, warmup: 1 } as const;
+}
+
+export async function rowCodex(quick: boolean): Promise<CodexDetails> {
+  const config = codexConfigFor(quick);
+  const mockModule = (await import(pathToFileURL(join(ROOT, 'test/support/mock-responses.ts')).href)) as MockModule;
+  const mock = await mockModule.startMockResponses();
+  const receiver: OtlpReceiver = await (await loadReceiverModule()).module.startOtlpReceiver();
+  // A short retry step: once the collector answers again, the queue tries it within 2 s.
+  const bench: BenchEnv = createBenchEnv({ otlpEndpoint: receiver.endpoint, codexd: { export_interval_ms: 1000, export_retry_max_ms: 2000 } });
+  // The receiver table is codexd's own; createBenchEnv wrote the rest.
+  const configFile = join(bench.env.CODEX_HOME as string, 'config.toml');
+  writeFileSync(configFile, `${readFileSync(configFile, 'utf8')}\n[codexd.otlp_receiver]\nhttp = "127.0.0.1:0"\n`);
+  const daemon: RunningDaemon = await startDaemon(bench);
+  try {
+    const otlp = (await daemon.status()).otlpReceiver;
+    if (otlp === null || otlp.http === null || otlp.tokenFile === null) throw new Error(`codexd's OTLP receiver did not start: ${otlp?.error ?? 'not configured'}`);
+    const token = readFileSync(otlp.tokenFile, 'utf8').trim();
+    const grpc = `{ otlp-grpc = { endpoint = "${receiver.endpoint}" } }`;
+    const http = (path: string): string => `{ otlp-http = { endpoint = "http://${otlp.http}${path}", protocol = "binary", headers = { authorization = "Bearer ${token}" } } }`;
+    const otel: Record<'off' | 'straight' | 'codexd', string> = {
+      off: '',
+      straight: `[otel]\nexporter = ${grpc}\ntrace_exporter = ${grpc}\nmetrics_exporter = "none"`,
+      codexd: `[otel]\nexporter = ${http('/v1/logs')}\ntrace_exporter = ${http('/v1/traces')}\nmetrics_exporter = "none"`,
+    };
+    const homes = Object.fromEntries(
+      Object.entries(otel).map(([name, table]) => {
+        const dir = join(bench.root, `codex-${name}`);
+        mkdirSync(join(dir, 'home'), { recursive: true });
+        mkdirSync(join(dir, 'codex'), { recursive: true });
+        writeFileSync(join(dir, 'codex', 'config.toml'), mockModule.codexConfig(mock, table));
+        return [name, { PATH: process.env.PATH, HOME: join(dir, 'home'), CODEX_HOME: join(dir, 'codex') }];
+      }),
+    ) as unknown as Record<'off' | 'straight' | 'codexd', NodeJS.ProcessEnv>;
+
+    async function exec(home: 'off' | 'straight' | 'codexd'): Promise<number> {
+      const started = performance.now();
+      const child = startChild([CODEX_BIN, 'exec', '--skip-git-repo-check', 'say hi'], { env: homes[home] });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+      const result = await finished(child, started);
+      clearTimeout(timer);
+      if (result.code !== 0) throw new Error(`codex exec (${home}) exited with ${result.code ?? result.signal}\n${result.stderr.slice(-1500)}`);
+      return result.wallMs;
+    }
+
+    const ms: Record<Variant, number[]> = { off: [], straight: [], codexd: [], straightHang: [], codexdHang: [] };
+    const healthy: ('off' | 'straight' | 'codexd')[] = ['off', 'straight', 'codexd'];
+    log(`row 10: codex exec ${CODEX_VERSION}, ${config.rounds} rounds of off / straight / through codexd (after ${config.warmup} warm-up)`);
+    for (let round = 0; round < config.warmup + config.rounds; round++) {
+      const order = healthy.map((_, at) => healthy[(at + round) % healthy.length] as 'off' | 'straight' | 'codexd');
+      for (const variant of order) {
+        const wall = await exec(variant);
+        if (round >= config.warmup) ms[variant].push(wall);
+      }
+    }
+    log(`row 10d/10e: the collector hanging, ${config.hangRounds} rounds of straight / through codexd`);
+    receiver.setBehavior('hang');
+    for (let round = 0; round < config.hangRounds; round++) {
+      ms.codexdHang.push(await exec('codexd'));
+      ms.straightHang.push(await exec('straight'));
+    }
+    receiver.setBehavior('ok');
+    // What codexd took while its collector hung goes out once it answers again.
+    let status = await daemon.status();
+    const until = Date.now() + 60_000;
+    // Drained: nothing buffered, and nothing waiting in an export queue, in memory or spilled to disk.
+    const drained = (): boolean => status.signals.traces.buffered + status.signals.logs.buffered === 0 && status.exporters.every((exporter) => exporter.queue === undefined || (exporter.queue.memoryBatches === 0 && exporter.queue.spooledSegments === 0));
+    while (Date.now() < until && !drained()) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      status = await daemon.status();
+    }
+    const taken = Object.values(status.otlpReceiver?.spansBySender ?? {}).reduce((sum, count) => sum + count, 0);
+    const exported = status.signals.traces.exported + (status.exporters.find((exporter) => exporter.signal === 'traces')?.queue?.replayed.exported ?? 0);
+    check(
+      taken > 0 && status.signals.traces.accepted === taken && exported === taken && status.signals.traces.droppedTotal === 0 && status.signals.logs.droppedTotal === 0,
+      `row 10: codexd took ${fmt.count(taken)} spans and ${fmt.count(Object.values(status.otlpReceiver?.logsBySender ?? {}).reduce((sum, count) => sum + count, 0))} log records from ${config.warmup + config.rounds + config.hangRounds} codex exec runs, accepted ${fmt.count(status.signals.traces.accepted)} spans and exported ${fmt.count(exported)} once its collector answered again, dropped ${JSON.stringify(status.signals.traces.dropped)}/${JSON.stringify(status.signals.logs.dropped)}`,
+    );
+    const off = median(ms.off);
+    const straight = median(ms.straight);
+    const through = median(ms.codexd);
+    rows.push(
+      { id: '10', what: `codex exec ${CODEX_VERSION} (mock model): through codexd (traces + logs)`, measured: fmt.ms(through), baseline: `straight to a local collector: ${fmt.ms(straight)}; telemetry off: ${fmt.ms(off)}`, comparison: `${fmt.signedMs(through - straight)} vs straight; ${fmt.signedMs(through - off)} vs off`, target: '≤ straight', met: through <= straight },
+      { id: '10b', what: 'same, the collector hanging: through codexd', measured: fmt.ms(median(ms.codexdHang)), baseline: `straight to the hanging collector: ${fmt.ms(median(ms.straightHang))}`, comparison: `${fmt.signedMs(median(ms.codexdHang) - median(ms.straightHang))}; ${fmt.signedMs(median(ms.codexdHang) - off)} vs off`, target: 'no exit hold, none lost', met: median(ms.codexdHang) <= straight * 1.5 && exported === taken },
+    );
+    return { version: CODEX_VERSION, rounds: config.rounds, hangRounds: config.hangRounds, ms, spansTaken: taken, spansExported: exported };
+  } finally {
+    await daemon.stop();
+    await receiver.close();
+    await mock.close();
+  }
+}
+
+/** Section 10 of docs/benchmarks.md. */
+export function codexDoc(details: CodexDetails): string[] {
+  const { ms } = details;
+  const describe = (values: number[]): string => `${fmt.ms(median(values))} (spread ${spread(values, 1)} ms)`;
+  return [
+    '### 10. The real Codex CLI, unmodified: through codexd vs straight to a collector',
+    '',
+    `\`codex exec --skip-git-repo-check "say hi"\` of \`@openai/codex\` ${details.version} (the npm package and its platform binary, a dev dependency), each run in a home and CODEX_HOME of its own, against a mock Responses API in the benchmark process (test/support/mock-responses.ts: one assistant message, token usage), timed from \`spawn()\` to exit. ` +
+      'Variants, each a config.toml of its own: telemetry off (no `[otel]` table); Codex\'s own OTLP/gRPC exporters for logs and traces straight to a local collector (the real OTLP/gRPC receiver of the tests, in the benchmark process); and its OTLP/HTTP exporters to codexd\'s OTLP receiver (`[codexd.otlp_receiver] http`, with the token header), codexd exporting over OTLP/gRPC to that collector. ' +
+      '`metrics_exporter = "none"` in every variant: codexd does not take OTLP metrics yet, and Codex\'s metrics exporter is what holds its exit longest (its periodic reader flushes at shutdown), so these figures leave that cost out on both sides. ' +
+      `After one warm-up round, ${details.rounds} rounds of the three, the order rotated every round; then ${details.hangRounds} rounds of the two exporting variants with the collector hanging (it takes every call and never answers). ` +
+      `Medians: off ${describe(ms.off)}, straight ${describe(ms.straight)}, through codexd ${describe(ms.codexd)}; collector hanging: straight ${describe(ms.straightHang)}, through codexd ${describe(ms.codexdHang)}. ` +
+      `codexd took ${fmt.count(details.spansTaken)} spans over all the runs and exported ${fmt.count(details.spansExported)} of them once its collector answered again (see Checks).`,
+  ];
+}
