@@ -7,6 +7,7 @@
  * or with a body that is not OTLP, the answer says so and nothing is taken in.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 
 import { Client, credentials, Metadata, type ServiceError, status as GrpcStatus } from '@grpc/grpc-js';
 import { ROOT_CONTEXT, SeverityNumber, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
@@ -124,8 +125,12 @@ describe('OTLP/HTTP receiver', () => {
     expect(((await garbage.json()) as { message: string }).message).toContain('not an OTLP trace export request');
     expect((await fetch(`http://${otlp?.http}/v1/metrics`, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-protobuf' }, body: new Uint8Array() })).status).toBe(404);
 
+    // gzip is taken; a small body that unpacks past the bound is refused before it fills memory.
+    const bomb = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, body: gzipSync(Buffer.alloc(40 * 1024 * 1024)) });
+    expect(bomb.status).toBe(413);
+    expect(((await bomb.json()) as { message: string }).message).toContain('unpacks past 33554432 bytes');
     // Taken: protobuf, then the same spans' JSON under another service.
-    const taken = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-protobuf' }, body: protobuf });
+    const taken = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, body: gzipSync(protobuf) });
     expect(taken.status).toBe(200);
     expect((await taken.arrayBuffer()).byteLength).toBe(0);
     const jsonSpans = await sdkSpans('codex_tui');
@@ -154,11 +159,11 @@ describe('OTLP/HTTP receiver', () => {
     }
 
     const after = (await control.request(2, 'daemon/status', {})).result as DaemonStatus.Result;
-    expect(after.otlpReceiver).toMatchObject({ requests: { '200': 2, '401': 2, '415': 1, '400': 1, '404': 1 }, spansBySender: { codex_exec: 3, codex_tui: 3 }, spansRefused: {} });
+    expect(after.otlpReceiver).toMatchObject({ requests: { '200': 2, '401': 2, '415': 1, '400': 1, '404': 1, '413': 1 }, spansBySender: { codex_exec: 3, codex_tui: 3 }, spansRefused: {} });
     expect(after.spans.laneOverrides).toEqual({ prompt: 2 });
     expect(after.signals.traces).toMatchObject({ received: 6, accepted: 6, rejectedTotal: 0 });
     const text = (await runCli(home, ['status'])).stdout;
-    expect(text).toMatch(/otlp +http:\/\/127\.0\.0\.1:\d+\/v1\/traces and \/v1\/logs \(token in \S+otlp-token\); 6 spans taken \(codex_exec 3, codex_tui 3\), 0 log records taken; HTTP answers \(200 2, 400 1, 401 2, 404 1, 415 1\)/);
+    expect(text).toMatch(/otlp +http:\/\/127\.0\.0\.1:\d+\/v1\/traces and \/v1\/logs \(token in \S+otlp-token\); 6 spans taken \(codex_exec 3, codex_tui 3\), 0 log records taken; HTTP answers \(200 2, 400 1, 401 2, 404 1, 413 1, 415 1\)/);
     expect(text).not.toContain(token);
     control.destroy();
   }, 40_000);

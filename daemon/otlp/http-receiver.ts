@@ -53,6 +53,8 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
   function answer(response: ServerResponse, status: number, json: boolean, body: Buffer | string, headers: Record<string, string> = {}): void {
     bump(requests, String(status));
     if (response.headersSent) return;
+    // A body refused unread is read and thrown away, so the connection can carry the next request.
+    response.req.resume();
     response.writeHead(status, { 'content-type': json || typeof body === 'string' ? 'application/json' : 'application/x-protobuf', ...headers });
     response.end(body);
   }
