@@ -329,9 +329,11 @@ const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
     'memory_limit_mib',
     'memory_spike_limit_mib',
     'otlp_receiver',
+    'downstream',
   ],
   'codexd.file_exporter': ['dir', 'max_file_bytes', 'max_files'],
   'codexd.otlp_receiver': ['http', 'grpc', 'require_token'],
+  'codexd.downstream': ['exporter', 'trace_exporter', 'metrics_exporter'],
 };
 
 /** Refuses a key the table does not know, naming it and the ones it does. */
@@ -442,12 +444,25 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
     }
     return chosen as ExporterConfig;
   };
-  let metrics = signalExporter('otel.metrics_exporter', otel.metrics_exporter, 'METRICS');
+  // Where codexd exports: [otel]'s exporters, the same Codex uses; or, once Codex's point at
+  // codexd's own OTLP receiver, [codexd.downstream]'s, which then stand for all three.
+  const downstream = own.downstream ?? {};
+  if (!isTable(downstream)) fail(file, 'codexd.downstream', 'a table');
+  knownKeysOnly(file, downstream, 'codexd.downstream');
+  const [exporters, table] = Object.keys(downstream).length > 0 ? [downstream, 'codexd.downstream'] : [otel, 'otel'];
+  let metrics = signalExporter(`${table}.metrics_exporter`, exporters.metrics_exporter, 'METRICS');
   if (analytics.enabled === false) metrics = { kind: 'none' };
   else if (analytics.enabled !== undefined && typeof analytics.enabled !== 'boolean') fail(file, 'analytics.enabled', 'true or false');
   // As in Codex, the trace exporter defaults to the log exporter.
-  const logs = signalExporter('otel.exporter', otel.exporter, 'LOGS');
-  const traces = otel.trace_exporter === undefined && otel.exporter !== undefined ? signalExporter('otel.exporter', otel.exporter, 'TRACES') : signalExporter('otel.trace_exporter', otel.trace_exporter, 'TRACES');
+  const logs = signalExporter(`${table}.exporter`, exporters.exporter, 'LOGS');
+  const traces =
+    exporters.trace_exporter === undefined && exporters.exporter !== undefined ? signalExporter(`${table}.exporter`, exporters.exporter, 'TRACES') : signalExporter(`${table}.trace_exporter`, exporters.trace_exporter, 'TRACES');
+  const otlpReceiver = readOtlpReceiver(file, own.otlp_receiver ?? {});
+  for (const [key, exporter] of [[`${table}.metrics_exporter`, metrics], [`${table}.exporter`, logs], [`${table}.trace_exporter`, traces]] as const) {
+    if (pointsAtReceiver(exporter, otlpReceiver)) {
+      fail(file, key, `an exporter that is not codexd's own OTLP receiver (it would export to itself); when Codex's [otel] exporters point at codexd, put codexd's own destinations in [codexd.downstream]`);
+    }
+  }
   const logUserPrompt = otel.log_user_prompt ?? false;
   if (typeof logUserPrompt !== 'boolean') fail(file, 'otel.log_user_prompt', 'true or false');
   const feedback = readFeedback(file, root.feedback ?? {});
@@ -479,8 +494,22 @@ export function loadConfig(paths: DaemonPaths, env: NodeJS.ProcessEnv = process.
       maxRequestBytes: positiveInteger(file, own, 'export_max_request_bytes', 'codexd.export_max_request_bytes', DEFAULT_EXPORT_MAX_REQUEST_BYTES),
     },
     memory: readMemory(file, own),
-    otlpReceiver: readOtlpReceiver(file, own.otlp_receiver ?? {}),
+    otlpReceiver,
   };
+}
+
+/** True when an OTLP exporter's endpoint is the address one of codexd's own receivers listens on. */
+function pointsAtReceiver(exporter: ExporterConfig, receiver: OtlpReceiverConfig): boolean {
+  if ((exporter.kind !== 'otlp-grpc' && exporter.kind !== 'otlp-http') || exporter.endpoint === undefined) return false;
+  let url: URL;
+  try {
+    url = new URL(exporter.endpoint);
+  } catch {
+    return false;
+  }
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const local = (host: string): boolean => ['localhost', '127.0.0.1', '::1', '[::1]', '0.0.0.0', '::'].includes(host);
+  return [receiver.http, receiver.grpc].some((address) => address !== null && address.port === port && (address.host === url.hostname || (local(address.host) && local(url.hostname))));
 }
 
 /** `host:port`, the host an IPv4 address, a name, or an IPv6 address in brackets. */

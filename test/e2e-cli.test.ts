@@ -224,7 +224,7 @@ describe('codexd command line', () => {
     const file = join(home.codexHome, 'config.toml');
     const cases: [string, string][] = [
       ['[otel]\nmetrics_exporterr = "none"\n', `${file}: otel.metrics_exporterr: expected one of environment, exporter, trace_exporter, metrics_exporter, log_user_prompt, span_attributes, tracestate (unknown key)`],
-      ['[codexd]\nexport_intervall_ms = 5\n', `${file}: codexd.export_intervall_ms: expected one of socket, export_interval_ms, flush_deadline_ms, idle_timeout_ms, session_idle_timeout_ms, log_level, log_tool_content, file_exporter, export_queue_max_bytes, export_spool_max_bytes, export_retry_initial_ms, export_retry_max_ms, export_max_request_bytes, memory_limit_mib, memory_spike_limit_mib, otlp_receiver (unknown key)`],
+      ['[codexd]\nexport_intervall_ms = 5\n', `${file}: codexd.export_intervall_ms: expected one of socket, export_interval_ms, flush_deadline_ms, idle_timeout_ms, session_idle_timeout_ms, log_level, log_tool_content, file_exporter, export_queue_max_bytes, export_spool_max_bytes, export_retry_initial_ms, export_retry_max_ms, export_max_request_bytes, memory_limit_mib, memory_spike_limit_mib, otlp_receiver, downstream (unknown key)`],
       ['[codexd.file_exporter]\nfolder = "/tmp/x"\n', `${file}: codexd.file_exporter.folder: expected one of dir, max_file_bytes, max_files (unknown key)`],
       ['[otel]\nexporter = "statsig"\n', `${file}: otel.exporter: expected "statsig" with an API key in STATSIG_SERVER_SDK_SECRET (none is built in)`],
       ['[otel]\nspan_attributes = { a = 1 }\n', `${file}: otel.span_attributes: expected a table of string values`],

@@ -8,11 +8,12 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { type AddressInfo, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { createTestHome, type DaemonProcess, grpcConfig, type ProcessResult, runProcess, startDaemonProcess, type TestHome } from './support/daemon.js';
+import { CLI, createTestHome, type DaemonProcess, grpcConfig, type ProcessResult, runProcess, startDaemonProcess, type TestHome } from './support/daemon.js';
 import { codexConfig, type MockResponses, startMockResponses } from './support/mock-responses.js';
 import { type OtlpReceiver, type SpanReceived, startOtlpReceiver } from './support/otlp-receiver.js';
 
@@ -118,4 +119,63 @@ describe('the real Codex CLI as a client', () => {
     const status = await daemon.status();
     expect(status.signals.traces.droppedTotal + status.signals.logs.droppedTotal).toBe(0);
   }, 120_000);
+
+  it('shares one config.toml with codexd: Codex\'s [otel] points at codexd, [codexd.downstream] at the collector', async () => {
+    mock = await startMockResponses();
+    const collector = await startOtlpReceiver();
+    receivers.push(collector);
+    home = createTestHome();
+    const port = await freePort();
+    const token = 'ab'.repeat(32);
+    // The token file as a user would keep it; codexd reads it rather than making one.
+    mkdirSync(join(home.dir, 'state', 'codexd'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(home.dir, 'state', 'codexd', 'otlp-token'), `${token}\n`, { mode: 0o600 });
+    const toCodexd = (path: string): string => `{ otlp-http = { endpoint = "http://127.0.0.1:${port}${path}", protocol = "binary", headers = { authorization = "Bearer ${token}" } } }`;
+    const toCollector = `{ otlp-grpc = { endpoint = "${collector.endpoint}" } }`;
+    const shared = codexConfig(
+      mock,
+      [
+        '[otel]',
+        `exporter = ${toCodexd('/v1/logs')}`,
+        `trace_exporter = ${toCodexd('/v1/traces')}`,
+        'metrics_exporter = "none"',
+        '',
+        '[codexd]',
+        'export_interval_ms = 200',
+        '',
+        '[codexd.otlp_receiver]',
+        `http = "127.0.0.1:${port}"`,
+        '',
+        '[codexd.downstream]',
+        `exporter = ${toCollector}`,
+        `trace_exporter = ${toCollector}`,
+        'metrics_exporter = "none"',
+      ].join('\n'),
+    );
+    home.writeConfig(shared);
+    daemon = await startDaemonProcess(home);
+    const run = await runProcess([CODEX_BIN, 'exec', '--skip-git-repo-check', 'say hi'], { PATH: process.env.PATH, HOME: join(home.dir, 'home'), CODEX_HOME: home.codexHome }, 60_000);
+    expect(run.code, run.stderr).toBe(0);
+    const taken = (await daemon.status()).otlpReceiver;
+    expect(taken?.spansBySender.codex_exec).toBeGreaterThan(10);
+    await collector.waitFor(() => collector.spans().length === taken?.spansBySender.codex_exec, 10_000, 'every span codexd took, at the collector');
+    expect(new Set(collector.spans().map((span) => span.resource['service.name']))).toEqual(new Set(['codex_exec']));
+
+    // Without [codexd.downstream], codexd would export to itself: refused, naming the way out.
+    home.writeConfig(shared.slice(0, shared.indexOf('[codexd.downstream]')));
+    const check = await runProcess([CLI, 'config', 'check'], home.env, 20_000);
+    expect(check.code).toBe(2);
+    expect(check.stderr).toContain("otel.exporter: expected an exporter that is not codexd's own OTLP receiver");
+    expect(check.stderr).toContain("codexd's own OTLP receiver (it would export to itself)");
+    expect(check.stderr).toContain('[codexd.downstream]');
+  }, 120_000);
 });
+
+/** A port free on loopback now: bound, then given back. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
