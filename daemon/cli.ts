@@ -57,6 +57,9 @@ commands:
   service install|uninstall|status [--dry-run]
                                          set codexd up as a systemd user service (socket
                                          activated) or a launchd agent
+  setup codex [--dry-run] [--undo]       point Codex at codexd in the config.toml they share:
+                                         its log and trace exporters to codexd's OTLP receiver,
+                                         what they said before to [codexd.downstream]
   config path | check [--json]           where config.toml is read, and the settings codexd
                                          takes from it, the environment and its defaults
                                          (secrets redacted)
@@ -259,6 +262,8 @@ async function main(argv: string[]): Promise<number> {
       return restart(args);
     case 'service':
       return service(args);
+    case 'setup':
+      return (await import('./cli-setup.js')).setup(args);
     case 'version':
     case '--version':
       process.stdout.write(`${PACKAGE_VERSION}\n`);

@@ -171,6 +171,69 @@ describe('the real Codex CLI as a client', () => {
   }, 120_000);
 });
 
+describe('codexd setup codex', () => {
+  let home: TestHome | undefined;
+  let daemon: DaemonProcess | undefined;
+  let collector: OtlpReceiver | undefined;
+  let mock: MockResponses | undefined;
+
+  afterEach(async () => {
+    await daemon?.stop();
+    home?.remove();
+    await collector?.close();
+    await mock?.close();
+    home = daemon = collector = mock = undefined;
+  });
+
+  it('points a Codex that exported straight to a collector at codexd, keeps every other line, and --undo puts the file back', async () => {
+    mock = await startMockResponses();
+    collector = await startOtlpReceiver();
+    home = createTestHome();
+    const port = await freePort();
+    const grpc = `{ otlp-grpc = { endpoint = "${collector.endpoint}" } }`;
+    // A user's file: Codex's model settings, comments, its exporters straight to a collector.
+    const original = codexConfig(mock, ['# my telemetry', '[otel]', 'environment = "staging"', `exporter = ${grpc}  # logs`, 'metrics_exporter = "none"', '', '[codexd]', 'export_interval_ms = 200', '', '[codexd.otlp_receiver]', `http = "127.0.0.1:${port}"`].join('\n'));
+    home.writeConfig(original);
+    const file = join(home.codexHome, 'config.toml');
+
+    const dry = await runProcess([CLI, 'setup', 'codex', '--dry-run'], home.env, 20_000);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('would change');
+    expect(dry.stdout).toMatch(/^- exporter = \{ otlp-grpc/m);
+    expect(dry.stdout).toMatch(/^\+ exporter = \{ otlp-http = \{ endpoint = "http:\/\/127\.0\.0\.1:\d+\/v1\/logs"/m);
+    expect(readFileSync(file, 'utf8')).toBe(original);
+
+    const done = await runProcess([CLI, 'setup', 'codex'], home.env, 20_000);
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stdout).toContain('Bearer [REDACTED]');
+    const token = readFileSync(join(home.dir, 'state', 'codexd', 'otlp-token'), 'utf8').trim();
+    expect(done.stdout).not.toContain(token);
+    const changed = readFileSync(file, 'utf8');
+    // Every line of the user's that is not an exporter is still there, in order.
+    const others = (text: string): string => text.split('\n').filter((line) => !/^(exporter|trace_exporter) =/.test(line)).join('\n').trimEnd();
+    expect(others(changed.slice(0, changed.indexOf('# Where codexd exports')))).toBe(others(original));
+    expect(changed).toContain(`[codexd.downstream]\nexporter = ${grpc}\ntrace_exporter = ${grpc}\nmetrics_exporter = "none"`);
+    expect((await runProcess([CLI, 'config', 'check'], home.env, 20_000)).code).toBe(0);
+    expect((await runProcess([CLI, 'setup', 'codex'], home.env, 20_000)).stderr).toContain('already done');
+
+    // The proof: an unmodified codex exec, this file, its spans at the same collector as before, through codexd.
+    daemon = await startDaemonProcess(home);
+    const run = await runProcess([CODEX_BIN, 'exec', '--skip-git-repo-check', 'say hi'], { PATH: process.env.PATH, HOME: join(home.dir, 'home'), CODEX_HOME: home.codexHome }, 60_000);
+    expect(run.code, run.stderr).toBe(0);
+    const taken = (await daemon.status()).otlpReceiver;
+    expect(taken?.spansBySender.codex_exec).toBeGreaterThan(10);
+    const at = collector;
+    await at.waitFor(() => at.spans().length === taken?.spansBySender.codex_exec && at.logRecords().length === taken?.logsBySender.codex_exec, 10_000, 'everything codexd took, at the collector');
+    await daemon.stop();
+    daemon = undefined;
+
+    const undone = await runProcess([CLI, 'setup', 'codex', '--undo'], home.env, 20_000);
+    expect(undone.code, undone.stderr).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe(original);
+    expect((await runProcess([CLI, 'setup', 'codex', '--undo'], home.env, 20_000)).code).toBe(1);
+  }, 120_000);
+});
+
 /** A port free on loopback now: bound, then given back. */
 async function freePort(): Promise<number> {
   const server = createServer();
