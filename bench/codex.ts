@@ -39,6 +39,8 @@ export interface CodexDetails {
   readonly rounds: number;
   readonly hangRounds: number;
   readonly ms: Readonly<Record<Variant, number[]>>;
+  /** Peak resident set of the Codex binary per run, KiB; empty without /proc. */
+  readonly peakKiB: Readonly<Record<Variant, number[]>>;
   readonly spansTaken: number;
   readonly spansExported: number;
 }
@@ -79,31 +81,51 @@ export async function rowCodex(quick: boolean): Promise<CodexDetails> {
       }),
     ) as unknown as Record<'off' | 'straight' | 'codexd', NodeJS.ProcessEnv>;
 
-    async function exec(home: 'off' | 'straight' | 'codexd'): Promise<number> {
+    /** Runs codex exec; its wall time, and the peak resident set of Codex itself (the native binary the npm script becomes), when /proc shows it. */
+    async function exec(home: 'off' | 'straight' | 'codexd'): Promise<{ wallMs: number; peakKiB: number | null }> {
       const started = performance.now();
       const child = startChild([CODEX_BIN, 'exec', '--skip-git-repo-check', 'say hi'], { env: homes[home] });
       const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+      // The npm package's `codex` script replaces itself with the native binary (execve), in
+      // the same process. VmHWM is the high-water mark of the running image: the last reading
+      // once the process is Codex, before it is gone, holds Codex's peak.
+      let peakKiB: number | null = null;
+      const watch = setInterval(() => {
+        try {
+          const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+          const hwm = /VmHWM:\s+(\d+)/.exec(status);
+          if (/^Name:\s+codex/m.test(status) && hwm !== null) peakKiB = Math.max(peakKiB ?? 0, Number(hwm[1]));
+        } catch {
+          // Not started yet, already gone, or no /proc.
+        }
+      }, 5);
       const result = await finished(child, started);
+      clearInterval(watch);
       clearTimeout(timer);
       if (result.code !== 0) throw new Error(`codex exec (${home}) exited with ${result.code ?? result.signal}\n${result.stderr.slice(-1500)}`);
-      return result.wallMs;
+      return { wallMs: result.wallMs, peakKiB };
     }
 
     const ms: Record<Variant, number[]> = { off: [], straight: [], codexd: [], straightHang: [], codexdHang: [] };
+    const peakKiB: Record<Variant, number[]> = { off: [], straight: [], codexd: [], straightHang: [], codexdHang: [] };
+    const note = (variant: Variant, run: { wallMs: number; peakKiB: number | null }): void => {
+      ms[variant].push(run.wallMs);
+      if (run.peakKiB !== null) peakKiB[variant].push(run.peakKiB);
+    };
     const healthy: ('off' | 'straight' | 'codexd')[] = ['off', 'straight', 'codexd'];
     log(`row 10: codex exec ${CODEX_VERSION}, ${config.rounds} rounds of off / straight / through codexd (after ${config.warmup} warm-up)`);
     for (let round = 0; round < config.warmup + config.rounds; round++) {
       const order = healthy.map((_, at) => healthy[(at + round) % healthy.length] as 'off' | 'straight' | 'codexd');
       for (const variant of order) {
-        const wall = await exec(variant);
-        if (round >= config.warmup) ms[variant].push(wall);
+        const run = await exec(variant);
+        if (round >= config.warmup) note(variant, run);
       }
     }
     log(`row 10d/10e: the collector hanging, ${config.hangRounds} rounds of straight / through codexd`);
     receiver.setBehavior('hang');
     for (let round = 0; round < config.hangRounds; round++) {
-      ms.codexdHang.push(await exec('codexd'));
-      ms.straightHang.push(await exec('straight'));
+      note('codexdHang', await exec('codexd'));
+      note('straightHang', await exec('straight'));
     }
     receiver.setBehavior('ok');
     // What codexd took while its collector hung goes out once it answers again.
@@ -121,14 +143,15 @@ export async function rowCodex(quick: boolean): Promise<CodexDetails> {
       taken > 0 && status.signals.traces.accepted === taken && exported === taken && status.signals.traces.droppedTotal === 0 && status.signals.logs.droppedTotal === 0,
       `row 10: codexd took ${fmt.count(taken)} spans and ${fmt.count(Object.values(status.otlpReceiver?.logsBySender ?? {}).reduce((sum, count) => sum + count, 0))} log records from ${config.warmup + config.rounds + config.hangRounds} codex exec runs, accepted ${fmt.count(status.signals.traces.accepted)} spans and exported ${fmt.count(exported)} once its collector answered again, dropped ${JSON.stringify(status.signals.traces.dropped)}/${JSON.stringify(status.signals.logs.dropped)}`,
     );
+    const mib = (variant: Variant): string => (peakKiB[variant].length === 0 ? 'RSS n/a' : `RSS ${(median(peakKiB[variant]) / 1024).toFixed(1)} MiB`);
     const off = median(ms.off);
     const straight = median(ms.straight);
     const through = median(ms.codexd);
     rows.push(
-      { id: '10', what: `codex exec ${CODEX_VERSION} (mock model): through codexd (traces + logs)`, measured: fmt.ms(through), baseline: `straight to a local collector: ${fmt.ms(straight)}; telemetry off: ${fmt.ms(off)}`, comparison: `${fmt.signedMs(through - straight)} vs straight; ${fmt.signedMs(through - off)} vs off`, target: '≤ straight', met: through <= straight },
-      { id: '10b', what: 'same, the collector hanging: through codexd', measured: fmt.ms(median(ms.codexdHang)), baseline: `straight to the hanging collector: ${fmt.ms(median(ms.straightHang))}`, comparison: `${fmt.signedMs(median(ms.codexdHang) - median(ms.straightHang))}; ${fmt.signedMs(median(ms.codexdHang) - off)} vs off`, target: 'no exit hold, none lost', met: median(ms.codexdHang) <= straight * 1.5 && exported === taken },
+      { id: '10', what: `codex exec ${CODEX_VERSION} (mock model): through codexd (traces + logs)`, measured: `${fmt.ms(through)}, ${mib('codexd')}`, baseline: `straight to a local collector: ${fmt.ms(straight)}, ${mib('straight')}; telemetry off: ${fmt.ms(off)}, ${mib('off')}`, comparison: `${fmt.signedMs(through - straight)} vs straight; ${fmt.signedMs(through - off)} vs off`, target: '≤ straight', met: through <= straight },
+      { id: '10b', what: 'same, the collector hanging: through codexd', measured: `${fmt.ms(median(ms.codexdHang))}, ${mib('codexdHang')}`, baseline: `straight to the hanging collector: ${fmt.ms(median(ms.straightHang))}, ${mib('straightHang')}`, comparison: `${fmt.signedMs(median(ms.codexdHang) - median(ms.straightHang))}; ${fmt.signedMs(median(ms.codexdHang) - off)} vs off`, target: 'no exit hold, none lost', met: median(ms.codexdHang) <= straight * 1.5 && exported === taken },
     );
-    return { version: CODEX_VERSION, rounds: config.rounds, hangRounds: config.hangRounds, ms, spansTaken: taken, spansExported: exported };
+    return { version: CODEX_VERSION, rounds: config.rounds, hangRounds: config.hangRounds, ms, peakKiB, spansTaken: taken, spansExported: exported };
   } finally {
     await daemon.stop();
     await receiver.close();
@@ -148,6 +171,7 @@ export function codexDoc(details: CodexDetails): string[] {
       '`metrics_exporter = "none"` in every variant: codexd does not take OTLP metrics yet, and Codex\'s metrics exporter is what holds its exit longest (its periodic reader flushes at shutdown), so these figures leave that cost out on both sides. ' +
       `After one warm-up round, ${details.rounds} rounds of the three, the order rotated every round; then ${details.hangRounds} rounds of the two exporting variants with the collector hanging (it takes every call and never answers). ` +
       `Medians: off ${describe(ms.off)}, straight ${describe(ms.straight)}, through codexd ${describe(ms.codexd)}; collector hanging: straight ${describe(ms.straightHang)}, through codexd ${describe(ms.codexdHang)}. ` +
+      `Peak resident set of Codex itself (the native binary the npm package's \`codex\` script replaces itself with; VmHWM from /proc, read every 5 ms while it runs), medians: ${(['off', 'straight', 'codexd', 'straightHang', 'codexdHang'] as const).map((variant) => `${variant} ${details.peakKiB[variant].length === 0 ? 'n/a' : `${(median(details.peakKiB[variant]) / 1024).toFixed(1)} MiB`}`).join(', ')}. ` +
       `codexd took ${fmt.count(details.spansTaken)} spans over all the runs and exported ${fmt.count(details.spansExported)} of them once its collector answered again (see Checks).`,
   ];
 }
