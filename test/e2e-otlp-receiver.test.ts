@@ -23,7 +23,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { retryInfoDelayMs } from '../daemon/delivery/grpc-sender.js';
 import { decodeLogsRequest } from '../daemon/otlp/decode-logs.js';
 import { decodeTraceRequest } from '../daemon/otlp/decode-traces.js';
-import { ProtobufError } from '../daemon/otlp/protobuf-reader.js';
+import { ProtobufError } from '../daemon/protobuf.js';
 import type { DaemonStatus } from '../protocol/index.js';
 import { type DaemonProcess, grpcConfig, runCli, setUpHomeAndReceiver, startDaemonProcess, tearDownHome, type TestHome } from './support/daemon.js';
 import type { OtlpReceiver } from './support/otlp-receiver.js';

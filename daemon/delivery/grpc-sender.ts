@@ -7,6 +7,7 @@
 import type * as Grpc from '@grpc/grpc-js';
 
 import type { Signal } from '../../protocol/index.js';
+import { ProtobufReader, WIRE } from '../protobuf.js';
 
 export type SendOutcome =
   | { readonly kind: 'ok' }
@@ -31,45 +32,6 @@ const RESOURCE_EXHAUSTED = 8;
 /** Longest wait a collector's RetryInfo is honoured for. */
 export const MAX_RETRY_INFO_MS = 60 * 60 * 1000;
 
-/** Reads a protobuf varint at `offset`; returns the value and the offset after it. */
-function varint(bytes: Uint8Array, offset: number): [number, number] {
-  let value = 0;
-  let scale = 1;
-  for (let at = offset; at < bytes.length && at < offset + 10; at++) {
-    const byte = bytes[at] as number;
-    value += (byte & 0x7f) * scale;
-    scale *= 128;
-    if ((byte & 0x80) === 0) return [value, at + 1];
-  }
-  throw new Error('truncated varint');
-}
-
-/** The fields of one protobuf message, by number: varints as numbers, length-delimited as bytes. */
-function fields(bytes: Uint8Array): Map<number, (number | Uint8Array)[]> {
-  const found = new Map<number, (number | Uint8Array)[]>();
-  let offset = 0;
-  while (offset < bytes.length) {
-    const [key, afterKey] = varint(bytes, offset);
-    const field = Math.floor(key / 8);
-    const wire = key & 7;
-    let value: number | Uint8Array;
-    if (wire === 0) [value, offset] = varint(bytes, afterKey);
-    else if (wire === 2) {
-      const [length, afterLength] = varint(bytes, afterKey);
-      value = bytes.subarray(afterLength, afterLength + length);
-      offset = afterLength + length;
-    } else if (wire === 1) {
-      value = 0;
-      offset = afterKey + 8;
-    } else if (wire === 5) {
-      value = 0;
-      offset = afterKey + 4;
-    } else throw new Error(`unsupported wire type ${wire}`);
-    found.set(field, [...(found.get(field) ?? []), value]);
-  }
-  return found;
-}
-
 /**
  * The delay of a `google.rpc.RetryInfo` in the `grpc-status-details-bin` trailer (a
  * `google.rpc.Status` whose details hold it), in milliseconds; null when there is none.
@@ -77,19 +39,42 @@ function fields(bytes: Uint8Array): Map<number, (number | Uint8Array)[]> {
 export function retryInfoDelayMs(statusDetails: Uint8Array | undefined): number | null {
   if (statusDetails === undefined) return null;
   try {
-    for (const detail of fields(statusDetails).get(3) ?? []) {
-      if (!(detail instanceof Uint8Array)) continue;
-      const any = fields(detail);
-      const typeUrl = any.get(1)?.[0];
-      const value = any.get(2)?.[0];
-      if (!(typeUrl instanceof Uint8Array) || !Buffer.from(typeUrl).toString('utf8').endsWith('google.rpc.RetryInfo')) continue;
+    const status = new ProtobufReader(statusDetails);
+    while (!status.done) {
+      const { field, wire } = status.tag();
+      // google.rpc.Status: details (3) are Any messages, a type URL (1) and a value (2).
+      if (field !== 3 || wire !== WIRE.bytes) {
+        status.skip(wire);
+        continue;
+      }
+      const any = status.message();
+      let typeUrl = '';
+      let value: ProtobufReader | null = null;
+      while (!any.done) {
+        const part = any.tag();
+        if (part.field === 1 && part.wire === WIRE.bytes) typeUrl = any.string();
+        else if (part.field === 2 && part.wire === WIRE.bytes) value = any.message();
+        else any.skip(part.wire);
+      }
+      if (!typeUrl.endsWith('google.rpc.RetryInfo')) continue;
       // proto3 leaves an empty message out: RetryInfo{} means "retry, with no delay given".
-      if (!(value instanceof Uint8Array)) return 0;
-      const duration = fields(value).get(1)?.[0];
-      if (!(duration instanceof Uint8Array)) return 0;
-      const parts = fields(duration);
-      const seconds = Number(parts.get(1)?.[0] ?? 0);
-      const nanos = Number(parts.get(2)?.[0] ?? 0);
+      let seconds = 0;
+      let nanos = 0;
+      while (value !== null && !value.done) {
+        const part = value.tag();
+        if (part.field !== 1 || part.wire !== WIRE.bytes) {
+          value.skip(part.wire);
+          continue;
+        }
+        // RetryInfo.retry_delay, a Duration: seconds (1) and nanos (2).
+        const duration = value.message();
+        while (!duration.done) {
+          const inner = duration.tag();
+          if (inner.field === 1 && inner.wire === WIRE.varint) seconds = Number(duration.int64());
+          else if (inner.field === 2 && inner.wire === WIRE.varint) nanos = Number(duration.int64());
+          else duration.skip(inner.wire);
+        }
+      }
       // A collector asking for more than an hour is taken as asking for an hour.
       return Math.min(MAX_RETRY_INFO_MS, Math.max(0, Math.round(seconds * 1000 + nanos / 1e6)));
     }

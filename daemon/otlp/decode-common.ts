@@ -6,7 +6,7 @@
  */
 import type { Attributes, AttributeValue } from '@opentelemetry/api';
 
-import { ProtobufError, ProtobufReader, WIRE } from './protobuf-reader.js';
+import { ProtobufError, ProtobufReader, WIRE } from '../protobuf.js';
 
 /** A record the decoder refused (ids of the wrong length, an end before its start): counted, not thrown out of the request. */
 export class Malformed extends Error {}

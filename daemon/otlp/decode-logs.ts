@@ -8,7 +8,7 @@ import type { Attributes, AttributeValue } from '@opentelemetry/api';
 
 import type { LogEntry } from '../lane-records.js';
 import { anyValue, attributeOf, type DecodedRequest, decodeJsonRequest, decodeProtobufRequest, hex, isObject, jsonAnyValue, jsonAttributes, jsonNanos, Malformed, nanosToMs } from './decode-common.js';
-import { type ProtobufError, type ProtobufReader, WIRE } from './protobuf-reader.js';
+import { type ProtobufError, type ProtobufReader, WIRE } from '../protobuf.js';
 
 /** Per resource its attributes, per scope its records (as the log lane takes them, before the privacy rules). */
 export type DecodedLogs = DecodedRequest<LogEntry>;

@@ -10,7 +10,7 @@ import type { Attributes } from '@opentelemetry/api';
 import type { SpanKindName } from '../../protocol/index.js';
 import type { SpanEntry } from '../lane-records.js';
 import { attributeOf, decodeJsonRequest, type DecodedRequest, decodeProtobufRequest, hex, isObject, jsonAttributes, jsonNanos, list, Malformed, nanosToMs } from './decode-common.js';
-import { type ProtobufError, type ProtobufReader, WIRE } from './protobuf-reader.js';
+import { type ProtobufError, type ProtobufReader, WIRE } from '../protobuf.js';
 
 /** Per resource its attributes, per scope its spans (as the trace lane takes them). */
 export type DecodedTraces = DecodedRequest<SpanEntry>;

@@ -11,7 +11,7 @@ import type { SpanIngest } from '../span-ingest.js';
 import type { DecodedRequest } from './decode-common.js';
 import { decodeLogsJson, decodeLogsRequest } from './decode-logs.js';
 import { decodeTraceJson, decodeTraceRequest } from './decode-traces.js';
-import { encodeBytesField, encodeVarint, ProtobufError } from './protobuf-reader.js';
+import { encodeBytesField, encodeVarint, ProtobufError } from '../protobuf.js';
 
 export type OtlpSignal = 'traces' | 'logs';
 

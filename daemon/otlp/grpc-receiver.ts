@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 
 import { type ExportOutcome, exportResponse, type OtlpExportIngest, type OtlpSignal } from './export-ingest.js';
 import { MAX_OTLP_BODY_BYTES } from './http-receiver.js';
-import { encodeBytesField, encodeVarint } from './protobuf-reader.js';
+import { encodeBytesField, encodeVarint } from '../protobuf.js';
 import { bearerMatches } from './token.js';
 
 export interface OtlpGrpcReceiver {

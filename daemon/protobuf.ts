@@ -1,8 +1,10 @@
 /**
- * The protobuf wire format, read (and, for the receivers' small answers, written): just what OTLP's messages need (varints, fixed 64-bit numbers,
- * length-delimited fields), with unknown fields skipped as the format asks. Every read is bounds
- * checked; a truncated or malformed message throws {@link ProtobufError}, never reads past its
- * bytes, and never allocates more than the bytes it was given.
+ * The protobuf wire format, read (and, for small answers, written): just what OTLP's messages
+ * and gRPC's status details need (varints, fixed 64-bit numbers, length-delimited fields), with
+ * unknown fields skipped as the format asks. Every read is bounds checked; a truncated or
+ * malformed message throws {@link ProtobufError}, never reads past its bytes, and never
+ * allocates more than the bytes it was given. The OTLP receivers (otlp/) decode requests with it;
+ * the gRPC exporter (delivery/grpc-sender.ts) reads a collector's RetryInfo with it.
  */
 
 export class ProtobufError extends Error {}
