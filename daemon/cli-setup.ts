@@ -1,12 +1,13 @@
 /**
  * `codexd setup codex [--dry-run] [--undo]`: points the user's Codex at codexd, in the
- * `config.toml` they share. Codex's `[otel] exporter` and `trace_exporter` go to codexd's OTLP
- * receiver (with the token header); what they and `metrics_exporter` said before moves to
- * `[codexd.downstream]`, so everything still ends up where it used to, through codexd; the
- * receiver is turned on. Every other line and comment stays as it was. Prints the change; the
- * file before it is kept beside it, and `--undo` puts it back.
+ * `config.toml` they share. Codex's `[otel] exporter`, `trace_exporter` and (when it exports to
+ * an OTLP endpoint) `metrics_exporter` go to codexd's OTLP receiver (with the token header); what
+ * they said before moves to `[codexd.downstream]`, so everything still ends up where it used to,
+ * through codexd; the receiver is turned on. Every other line and comment stays as it was.
+ * Prints the change; the file before it is kept beside it, and `--undo` puts it back.
  *
- * Codex's metrics exporter is left as it is: codexd does not take OTLP metrics yet.
+ * A `metrics_exporter` that is not an OTLP endpoint is left as it is: `"none"` stays off, and
+ * Codex's built-in destinations (`"statsig"`, or the key left out) carry a key only Codex has.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,7 +84,7 @@ export function lineDiff(before: readonly string[], after: readonly string[]): s
 }
 
 /** The file with Codex pointed at codexd; throws UsageError when it cannot be changed safely. */
-export function setUpText(text: string, token: string): { text: string; receiver: string } {
+export function setUpText(text: string, token: string): { text: string; receiver: string; metrics: boolean } {
   const parsed = parse(text) as Record<string, unknown>;
   const codexd = (parsed.codexd ?? {}) as Record<string, unknown>;
   if (codexd.downstream !== undefined) throw new UsageError('codexd setup codex: already done: [codexd.downstream] is in the file (codexd setup codex --undo puts the file back as it was)');
@@ -98,14 +99,16 @@ export function setUpText(text: string, token: string): { text: string; receiver
   const receiverTable = (codexd.otlp_receiver ?? {}) as Record<string, unknown>;
   const receiver = typeof receiverTable.http === 'string' ? receiverTable.http : DEFAULT_RECEIVER;
   const endpoint = (path: string): string => `{ otlp-http = { endpoint = "http://${receiver}${path}", protocol = "binary", headers = { authorization = "Bearer ${token}" } } }`;
-  const codexLines = { exporter: `exporter = ${endpoint('/v1/logs')}`, trace_exporter: `trace_exporter = ${endpoint('/v1/traces')}` };
+  const codexLines = { exporter: `exporter = ${endpoint('/v1/logs')}`, trace_exporter: `trace_exporter = ${endpoint('/v1/traces')}`, metrics_exporter: `metrics_exporter = ${endpoint('/v1/metrics')}` };
+  // Metrics come through codexd only from an OTLP exporter (an inline table); see the note above.
+  const metricsToo = old.metrics_exporter?.startsWith('{') === true;
 
-  // [otel]: the two exporters codexd takes point at it; metrics stay where they were.
+  // [otel]: the exporters codexd takes point at it.
   if (otel === null) {
     if (lines.length > 0 && lines[lines.length - 1] !== '') lines.push('');
     lines.push('[otel]', codexLines.exporter, codexLines.trace_exporter);
   } else {
-    for (const key of ['trace_exporter', 'exporter'] as const) {
+    for (const key of metricsToo ? (['metrics_exporter', 'trace_exporter', 'exporter'] as const) : (['trace_exporter', 'exporter'] as const)) {
       const found = keyLine(lines, otel.header + 1, otel.end, key);
       if (found !== null) lines[found.at] = codexLines[key];
       else lines.splice(otel.header + 1, 0, codexLines[key]);
@@ -126,7 +129,7 @@ export function setUpText(text: string, token: string): { text: string; receiver
     else lines.push('', '# OTLP endpoints for Codex (and any OpenTelemetry SDK): codexd setup codex.', '[codexd.otlp_receiver]', `http = "${receiver}"`);
   }
   lines.push('');
-  return { text: lines.join('\n'), receiver };
+  return { text: lines.join('\n'), receiver, metrics: metricsToo };
 }
 
 export async function setup(args: string[]): Promise<number> {
@@ -159,7 +162,7 @@ export async function setup(args: string[]): Promise<number> {
     mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
     token = loadOrCreateToken(tokenFile);
   } else if (existsSync(tokenFile)) token = loadOrCreateToken(tokenFile);
-  let next: { text: string; receiver: string };
+  let next: ReturnType<typeof setUpText>;
   try {
     next = setUpText(current, token);
   } catch (error) {
@@ -187,7 +190,8 @@ export async function setup(args: string[]): Promise<number> {
   mkdirSync(paths.codexHome, { recursive: true });
   writeFileSync(temp, next.text, { mode: existsSync(file) ? statSync(file).mode & 0o777 : 0o600 });
   renameSync(temp, file);
-  out(`done: Codex exports logs and traces to codexd at http://${next.receiver} (the token is in ${tokenFile});`);
+  out(`done: Codex exports logs, traces${next.metrics ? ' and metrics' : ''} to codexd at http://${next.receiver} (the token is in ${tokenFile});`);
+  if (!next.metrics) out('Codex\'s metrics_exporter is not an OTLP endpoint, so it is left as it was.');
   out('codexd exports them, and its own, where [otel] said before ([codexd.downstream]). Restart codexd (codexd restart) so that it listens.');
   out(`codexd setup codex --undo puts the file back (kept as ${backup}).`);
   return 0;

@@ -58,8 +58,9 @@ commands:
                                          set codexd up as a systemd user service (socket
                                          activated) or a launchd agent
   setup codex [--dry-run] [--undo]       point Codex at codexd in the config.toml they share:
-                                         its log and trace exporters to codexd's OTLP receiver,
-                                         what they said before to [codexd.downstream]
+                                         its log, trace and (OTLP) metrics exporters to
+                                         codexd's OTLP receiver, what they said before to
+                                         [codexd.downstream]
   config path | check [--json]           where config.toml is read, and the settings codexd
                                          takes from it, the environment and its defaults
                                          (secrets redacted)

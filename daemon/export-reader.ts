@@ -29,8 +29,11 @@ export interface AccountedReaderOptions {
   readonly intervalMs: number;
   /** Longest one export may take before its records are counted as failed. */
   readonly exportTimeoutMs: number;
-  /** Records accepted and not yet covered by a collection; the reader takes it to zero. */
-  readonly takeUncollected: () => number;
+  /**
+   * Records accepted and not yet covered by a collection, and the batches (each with the records
+   * it stands for) to pass on with it as they are; the reader takes both to nothing.
+   */
+  readonly takeUncollected: () => { readonly records: number; readonly passed: readonly (readonly [ResourceMetrics, number])[] };
   /** Distinct tag sets kept per instrument between two exports. */
   readonly cardinalityLimit: number;
   readonly onError: (message: string) => void;
@@ -48,7 +51,7 @@ export interface AccountedReader {
   health(): ExportHealth;
 }
 
-function exportOnce(exporter: CountedMetricExporter, metrics: ResourceMetrics, records: number, timeoutMs: number): Promise<ExportResult> {
+function exportOnce(exporter: CountedMetricExporter, metrics: ResourceMetrics | null, records: number, passed: readonly (readonly [ResourceMetrics, number])[], timeoutMs: number): Promise<ExportResult> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve({ code: ExportResultCode.FAILED, error: new Error(`export timed out after ${timeoutMs} ms`) }), timeoutMs);
     timer.unref();
@@ -57,7 +60,7 @@ function exportOnce(exporter: CountedMetricExporter, metrics: ResourceMetrics, r
         clearTimeout(timer);
         resolve(result);
       };
-      exporter.exportCounted(metrics, records, done);
+      exporter.exportCounted(metrics, records, passed, done);
     } catch (error) {
       clearTimeout(timer);
       resolve({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
@@ -86,16 +89,21 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
   }
 
   async function run(): Promise<boolean> {
-    const covered = options.takeUncollected();
+    // Taken in the same turn as the collection starts: nothing can land between the two.
+    const { records, passed } = options.takeUncollected();
+    let covered = records + passed.reduce((sum, [, count]) => sum + count, 0);
     let result: ExportResult;
     try {
       const { resourceMetrics, errors } = await reader.collect({ timeoutMillis: options.exportTimeoutMs });
       for (const error of errors) options.onError(`metric collection: ${String(error)}`);
-      if (resourceMetrics.scopeMetrics.length === 0) {
-        if (!abandoned) stats.exported(covered);
-        return true;
+      const collected = resourceMetrics.scopeMetrics.length === 0 ? null : resourceMetrics;
+      if (collected === null) {
+        // Nothing of the provider's to export: its records (if any) settle here.
+        if (!abandoned) stats.exported(records);
+        covered -= records;
+        if (passed.length === 0) return true;
       }
-      result = await exportOnce(exporter, resourceMetrics, covered, options.exportTimeoutMs);
+      result = await exportOnce(exporter, collected, collected === null ? 0 : records, passed, options.exportTimeoutMs);
     } catch (error) {
       return failed(covered, error instanceof Error ? error.message : String(error));
     }

@@ -1,13 +1,15 @@
 /**
  * The daemon's metric pipeline: validated records become OpenTelemetry measurements on one
  * MeterProvider (meter `codex`), which an accounted reader collects and exports on an interval.
+ * Metrics an OpenTelemetry SDK exported over OTLP (otlp/) are already aggregated: they wait
+ * beside the provider, untouched, and leave with the next collection, in the same export.
  *
  *   records --> instruments (one per name) --> MeterProvider --> AccountedReader --> exporter
- *                                                                   (counts exported/failed)
+ *   OTLP metrics (as sent) --> passed on ------------------------------^   (counts exported/failed)
  */
 import type { Attributes, Counter, Gauge, Histogram, Meter } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, type ResourceMetrics, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 
 import { type ExporterStatus, type MetricKind, type MetricRecord, type MetricRecordBatch, measurementsOf } from '../protocol/index.js';
 import { deadline } from './deadline.js';
@@ -44,6 +46,8 @@ export interface MetricsPipelineOptions {
   readonly onError: (message: string) => void;
   /** Sees every record the SDK took, with its host's resource, for the journal (not called when export is turned off). */
   readonly onAccepted?: (records: readonly MetricRecord[], resource: HostResource) => void;
+  /** Sees every batch of OTLP metrics taken to pass on, for the journal (not called when export is turned off). */
+  readonly onPassed?: (scopes: readonly ScopeMetrics[], resource: HostResource) => void;
 }
 
 export interface FlushOutcome {
@@ -58,6 +62,12 @@ export interface MetricsPipeline {
    * Returns how many measurements were accepted. Does not count `received`; the caller does.
    */
   record(records: readonly MetricRecord[], indexOf: (position: number) => number, rejected: MetricRecordBatch.Rejection[], resource: HostResource): number;
+  /**
+   * Takes metrics an SDK aggregated and exported over OTLP, to pass on at the next collection
+   * exactly as they are, under `resource`: never merged with other series, never re-bucketed.
+   * Counts each data point as a record accepted (`received` is the caller's). Returns the points.
+   */
+  passOn(scopes: readonly ScopeMetrics[], resource: HostResource): number;
   /** Exports everything accepted so far, waiting at most `timeoutMs`. */
   forceFlush(timeoutMs: number): Promise<FlushOutcome>;
   /** Exports what is left and stops; a second call returns the first call's promise. */
@@ -94,15 +104,20 @@ function kindAllowed(kinds: Map<string, MetricKind>, record: MetricRecord, index
 /** Creates the pipeline; nothing is exported until the first interval or flush. */
 export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsPipeline {
   let uncollected = 0;
+  // OTLP metrics waiting for the next collection, each resource's scopes together.
+  let passed = new Map<HostResource, { scopes: ScopeMetrics[]; points: number }>();
   const accounted = createAccountedReader({
     exporter: options.exporter,
     stats: options.stats,
     intervalMs: options.intervalMs,
     exportTimeoutMs: options.exportTimeoutMs,
     takeUncollected: () => {
-      const taken = uncollected;
+      const records = uncollected;
       uncollected = 0;
-      return taken;
+      const batches: [ResourceMetrics, number][] = [];
+      for (const [resource, { scopes, points }] of passed) batches.push([{ resource: resource.resource, scopeMetrics: scopes }, points]);
+      if (batches.length > 0) passed = new Map();
+      return { records, passed: batches };
     },
     cardinalityLimit: CARDINALITY_LIMIT,
     onError: options.onError,
@@ -182,6 +197,30 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
       options.stats.accepted(accepted);
       if (taken !== null && taken.length > 0) options.onAccepted?.(taken, resource);
       return accepted;
+    },
+
+    passOn(scopes, resource) {
+      let points = 0;
+      const kept: ScopeMetrics[] = [];
+      for (const scope of scopes) {
+        const metrics = scope.metrics.filter((metric) => metric.dataPoints.length > 0);
+        for (const metric of metrics) points += metric.dataPoints.length;
+        if (metrics.length > 0) kept.push(metrics.length === scope.metrics.length ? scope : { ...scope, metrics });
+      }
+      if (points === 0) return 0;
+      options.stats.accepted(points);
+      if (options.describe().kind === 'none') {
+        options.stats.failed(points, 'exporter_disabled');
+        return points;
+      }
+      const held = passed.get(resource);
+      if (held === undefined) passed.set(resource, { scopes: kept, points });
+      else {
+        held.scopes.push(...kept);
+        held.points += points;
+      }
+      options.onPassed?.(kept, resource);
+      return points;
     },
 
     async forceFlush(timeoutMs) {

@@ -31,6 +31,7 @@ import { type HandoffIngest, startHandoffIngest } from './handoff-ingest.js';
 import { createDiskConditions } from './disk-conditions.js';
 import { createLogIngest } from './log-ingest.js';
 import { createMemoryLimiter } from './memory-limiter.js';
+import { journaledMetrics } from './otlp/decode-metrics.js';
 import { type OtlpReceivers, startOtlpReceivers } from './otlp/receivers.js';
 import { ingestMetricBatch } from './metric-ingest.js';
 import { createDestinations } from './delivery/destinations.js';
@@ -234,6 +235,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     exportTimeoutMs: config.flushDeadlineMs,
     onError: reportError,
     onAccepted: (records, resource) => journal?.append({ m: records }, resource),
+    onPassed: (scopes, resource) => journal?.append({ p: scopes }, resource),
   });
   const lanes = createEventLanes({
     logExporter: createQueuedLogExporter(destinations.route('logs')),
@@ -360,6 +362,11 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
         logStats.received(1);
         lanes.emitLog(line.l as LogEntry, resource);
         events++;
+      } else if ('p' in line) {
+        const scopes = journaledMetrics(line.p);
+        const points = scopes.reduce((sum, scope) => sum + scope.metrics.reduce((count, metric) => count + metric.dataPoints.length, 0), 0);
+        metricStats.received(points);
+        records += metrics.passOn(scopes, resource);
       }
     }
     return { records, events, spans: spanCount };
@@ -612,6 +619,8 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     stateDir: paths.logDir,
     spans,
     logs,
+    metrics,
+    metricStats,
     resources,
     memory,
     syncJournal: () => journal?.sync() ?? true,

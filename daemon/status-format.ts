@@ -45,7 +45,7 @@ export function formatStatus(status: DaemonStatus.Result): string {
   const otlp = status.otlpReceiver ?? null;
   if (otlp !== null) {
     if (otlp.error !== null) lines.push(`otlp: ${otlp.error}`);
-    const endpoints = [otlp.http === null ? '' : `http://${otlp.http}/v1/traces and /v1/logs`, (otlp.grpc ?? null) === null ? '' : `grpc ${otlp.grpc}`].filter(Boolean);
+    const endpoints = [otlp.http === null ? '' : `http://${otlp.http}/v1/{traces,logs,metrics}`, (otlp.grpc ?? null) === null ? '' : `grpc ${otlp.grpc}`].filter(Boolean);
     if (endpoints.length > 0) {
       const taken = (bySender: Readonly<Record<string, number>>, noun: string): string => {
         const senders = Object.entries(bySender);
@@ -53,8 +53,9 @@ export function formatStatus(status: DaemonStatus.Result): string {
         return `${total} ${noun} taken${senders.length > 0 ? ` (${senders.map(([sender, count]) => `${sender} ${count}`).join(', ')})` : ''}`;
       };
       lines.push(
-        `otlp    ${endpoints.join(', ')} (${otlp.tokenFile === null ? 'no token required' : `token in ${otlp.tokenFile}`}); ${taken(otlp.spansBySender, 'spans')}, ${taken(otlp.logsBySender, 'log records')}` +
+        `otlp    ${endpoints.join(', ')} (${otlp.tokenFile === null ? 'no token required' : `token in ${otlp.tokenFile}`}); ${taken(otlp.spansBySender, 'spans')}, ${taken(otlp.logsBySender, 'log records')}, ${taken(otlp.metricPointsBySender ?? {}, 'metric points')}` +
           `${Object.keys(otlp.spansRefused).length > 0 ? `; spans refused${reasons(otlp.spansRefused)}` : ''}${Object.keys(otlp.logsRefused).length > 0 ? `; log records refused${reasons(otlp.logsRefused)}` : ''}` +
+          `${Object.keys(otlp.metricPointsRefused ?? {}).length > 0 ? `; metric points refused${reasons(otlp.metricPointsRefused)}` : ''}` +
           `${Object.keys(otlp.redacted).length > 0 ? `; redacted${reasons(otlp.redacted)}` : ''}` +
           `${Object.keys(otlp.requests).length > 0 ? `; HTTP answers${reasons(otlp.requests)}` : ''}${Object.keys(otlp.grpcRequests ?? {}).length > 0 ? `; gRPC answers${reasons(otlp.grpcRequests)}` : ''}`,
       );

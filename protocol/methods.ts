@@ -591,6 +591,10 @@ export interface OtlpReceiverStatus {
   readonly logsBySender: Readonly<Record<string, number>>;
   /** Log records not taken in, by reason (`invalid_log_record`, `queue_full`). */
   readonly logsRefused: Readonly<Record<string, number>>;
+  /** Metric data points taken in to pass on, by the sender's `service.name`. */
+  readonly metricPointsBySender: Readonly<Record<string, number>>;
+  /** Metric data points not taken in, by reason (`invalid_metric`: a summary, no temporality, buckets that do not match their bounds). */
+  readonly metricPointsRefused: Readonly<Record<string, number>>;
   /** Log record attributes redacted (`prompt`, `arguments`, `output`), by name. */
   readonly redacted: Readonly<Record<string, number>>;
 }

@@ -453,7 +453,7 @@ describe('export requests', () => {
     }
     const { resourceMetrics } = await reader.collect();
     const { route, requests } = capture(100_000);
-    const result = await new Promise<number>((resolve) => createQueuedMetricExporter(route, () => undefined).exportCounted(resourceMetrics, 4999, (outcome) => resolve(outcome.code)));
+    const result = await new Promise<number>((resolve) => createQueuedMetricExporter(route, () => undefined).exportCounted(resourceMetrics, 4999, [], (outcome) => resolve(outcome.code)));
     expect(result).toBe(ExportResultCode.SUCCESS);
     expect(requests.length).toBeGreaterThan(5);
     for (const request of requests) expect(request.text.length).toBeLessThanOrEqual(100_000);

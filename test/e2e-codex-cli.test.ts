@@ -3,8 +3,8 @@
  * runs `codex exec` offline against a mock Responses API and exports with its own OpenTelemetry
  * exporters, once straight to an OTLP/gRPC receiver and once to codexd's OTLP/HTTP receiver,
  * which exports to a second one. What arrives must be the same: the span tree (names, kinds,
- * who is whose parent), the log events and their attribute keys, the resource; except that
- * codexd redacts a prompt. Metrics are not taken over OTLP yet, so both runs leave them off.
+ * who is whose parent), the log events and their attribute keys, the metrics (names, kinds,
+ * temporality, attribute keys, counts), the resource; except that codexd redacts a prompt.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -54,7 +54,7 @@ describe('the real Codex CLI as a client', () => {
     home = daemon = mock = undefined;
   });
 
-  it(`codex exec (${CODEX_VERSION}) exports the same spans and log events through codexd as straight to a collector, its prompt redacted`, async () => {
+  it(`codex exec (${CODEX_VERSION}) exports the same spans, log events and metrics through codexd as straight to a collector, its prompt redacted`, async () => {
     mock = await startMockResponses();
     const straight = await startOtlpReceiver();
     const behind = await startOtlpReceiver();
@@ -63,7 +63,7 @@ describe('the real Codex CLI as a client', () => {
 
     // Straight: Codex's own OTLP/gRPC exporters to a collector.
     const grpc = `{ otlp-grpc = { endpoint = "${straight.endpoint}" } }`;
-    const direct = await codexExec(join(home.dir, 'direct'), codexConfig(mock, `[otel]\nexporter = ${grpc}\ntrace_exporter = ${grpc}\nmetrics_exporter = "none"`));
+    const direct = await codexExec(join(home.dir, 'direct'), codexConfig(mock, `[otel]\nexporter = ${grpc}\ntrace_exporter = ${grpc}\nmetrics_exporter = ${grpc}`));
     expect(direct.code, direct.stderr).toBe(0);
     expect(direct.stdout).toContain('hi');
 
@@ -73,19 +73,24 @@ describe('the real Codex CLI as a client', () => {
     const otlp = (await daemon.status()).otlpReceiver;
     const token = readFileSync(otlp?.tokenFile as string, 'utf8').trim();
     const http = (path: string): string => `{ otlp-http = { endpoint = "http://${otlp?.http}${path}", protocol = "binary", headers = { authorization = "Bearer ${token}" } } }`;
-    const through = await codexExec(join(home.dir, 'through'), codexConfig(mock, `[otel]\nexporter = ${http('/v1/logs')}\ntrace_exporter = ${http('/v1/traces')}\nmetrics_exporter = "none"`));
+    const through = await codexExec(join(home.dir, 'through'), codexConfig(mock, `[otel]\nexporter = ${http('/v1/logs')}\ntrace_exporter = ${http('/v1/traces')}\nmetrics_exporter = ${http('/v1/metrics')}`));
     expect(through.code, through.stderr).toBe(0);
     expect(mock.turns).toBe(2);
 
-    await straight.waitFor(() => straight.spans().length > 0 && straight.logRecords().length > 0, 10_000, 'the direct run');
+    await straight.waitFor(() => straight.spans().length > 0 && straight.logRecords().length > 0 && straight.points().length > 0, 10_000, 'the direct run');
     await daemon.request('daemon/flush', {});
     const taken = (await daemon.status()).otlpReceiver;
-    const sent = { spans: taken?.spansBySender.codex_exec ?? 0, logs: taken?.logsBySender.codex_exec ?? 0 };
-    await behind.waitFor(() => behind.spans().length >= sent.spans && behind.logRecords().length >= sent.logs, 10_000, `${sent.spans} spans and ${sent.logs} log records through codexd`);
+    const sent = { spans: taken?.spansBySender.codex_exec ?? 0, logs: taken?.logsBySender.codex_exec ?? 0, points: taken?.metricPointsBySender.codex_exec ?? 0 };
+    await behind.waitFor(
+      () => behind.spans().length >= sent.spans && behind.logRecords().length >= sent.logs && behind.points().length >= sent.points,
+      10_000,
+      `${sent.spans} spans, ${sent.logs} log records and ${sent.points} metric points through codexd`,
+    );
 
-    // codexd passed on exactly what it took: every span and record, once.
+    // codexd passed on exactly what it took: every span, record and point, once.
     expect(behind.spans()).toHaveLength(sent.spans);
     expect(behind.logRecords()).toHaveLength(sent.logs);
+    expect(behind.points()).toHaveLength(sent.points);
     expect(new Set(behind.spans().map((span) => span.spanId)).size).toBe(sent.spans);
     // Two runs of Codex differ a little in how many spans they make (file lookups, say); what
     // they are may not: the same span names, each with the same kind, in trees whose every parent
@@ -115,9 +120,70 @@ describe('the real Codex CLI as a client', () => {
     expect(events(behind)).toEqual(events(straight));
     expect(Object.keys(events(behind)).length).toBeGreaterThan(2);
     for (const record of behind.logRecords()) if ('prompt' in record.attributes) expect(record.attributes.prompt).toBe('[REDACTED]');
+    // The metrics, as Codex aggregated them: each series (name, kind, temporality, unit, attribute
+    // keys) the same, and what counts (sums and histogram counts) the same, but for durations and
+    // for how often Codex read its rollout file while writing it, which vary from run to run.
+    // (That codexd passes every value on exactly is shown with identical input in e2e-otlp-metrics.)
+    const series = (receiver: OtlpReceiver) => [...new Set(receiver.points().map((point) => `${point.name} ${point.kind} ${point.temporality ?? '-'} ${point.unit} [${Object.keys(point.attributes).sort().join(',')}]`))].sort();
+    expect(series(behind)).toEqual(series(straight));
+    expect(series(behind).length).toBeGreaterThan(2);
+    const counts = (receiver: OtlpReceiver) => Object.fromEntries(receiver.points().map((point) => [`${point.name} ${JSON.stringify(point.attributes)}`, point.kind === 'sum' ? point.value : point.count]));
+    const countsWithoutTimes = (receiver: OtlpReceiver) => Object.fromEntries(Object.entries(counts(receiver)).filter(([key]) => !/duration|_ms|latency|rollout_compression\.read/.test(key)));
+    expect(countsWithoutTimes(behind)).toEqual(countsWithoutTimes(straight));
+    expect(new Set(behind.points().map((point) => point.resource['service.name']))).toEqual(new Set(['codex_exec']));
 
     const status = await daemon.status();
-    expect(status.signals.traces.droppedTotal + status.signals.logs.droppedTotal).toBe(0);
+    expect(status.signals.traces.droppedTotal + status.signals.logs.droppedTotal + status.signals.metrics.droppedTotal).toBe(0);
+  }, 120_000);
+
+  it('with the collector behind codexd hanging, codex exec exits as soon as with it up; once it recovers, everything arrives once', async () => {
+    mock = await startMockResponses();
+    const behind = await startOtlpReceiver();
+    receivers.push(behind);
+    home = createTestHome();
+    home.writeConfig(`${grpcConfig(behind.endpoint)}\n[codexd.otlp_receiver]\nhttp = "127.0.0.1:0"\n`);
+    daemon = await startDaemonProcess(home);
+    const otlp = (await daemon.status()).otlpReceiver;
+    const token = readFileSync(otlp?.tokenFile as string, 'utf8').trim();
+    const http = (path: string): string => `{ otlp-http = { endpoint = "http://${otlp?.http}${path}", protocol = "binary", headers = { authorization = "Bearer ${token}" } } }`;
+    const config = codexConfig(mock, `[otel]\nexporter = ${http('/v1/logs')}\ntrace_exporter = ${http('/v1/traces')}\nmetrics_exporter = ${http('/v1/metrics')}`);
+    const timed = async (name: string): Promise<number> => {
+      const started = performance.now();
+      const run = await codexExec(join(home?.dir as string, name), config);
+      expect(run.code, run.stderr).toBe(0);
+      return performance.now() - started;
+    };
+
+    const up = await timed('up');
+    const d = daemon;
+    await d.request('daemon/flush', {});
+    const first = (await d.status()).otlpReceiver;
+    await behind.waitFor(() => behind.spans().length === first?.spansBySender.codex_exec, 10_000, 'the first run, with the collector up');
+    behind.setBehavior('hang');
+    const hanging = await timed('hanging');
+    // Straight to a hanging collector, Codex holds its exit about ten seconds (its exporters'
+    // timeouts); through codexd it may not wait on the collector at all. A run varies by a few
+    // hundred milliseconds: the bound is far below the hold and well above the noise.
+    expect(hanging).toBeLessThan(up + 1500);
+    await behind.waitFor(() => behind.hungCalls > 0, 10_000, 'codexd exporting the second run to the hanging collector');
+
+    behind.setBehavior('ok');
+    await d.request('daemon/flush', {});
+    const taken = (await d.status()).otlpReceiver;
+    const sent = { spans: taken?.spansBySender.codex_exec ?? 0, logs: taken?.logsBySender.codex_exec ?? 0, points: taken?.metricPointsBySender.codex_exec ?? 0 };
+    await behind.waitFor(
+      () => behind.spans().length >= sent.spans && behind.logRecords().length >= sent.logs && behind.points().length >= sent.points,
+      20_000,
+      `everything of both runs (${sent.spans} spans, ${sent.logs} log records, ${sent.points} points) after the collector recovered`,
+    );
+    // Exactly once: a request the hanging collector held was sent again, never counted twice.
+    await d.request('daemon/flush', {});
+    expect(behind.spans()).toHaveLength(sent.spans);
+    expect(new Set(behind.spans().map((span) => span.spanId)).size).toBe(sent.spans);
+    expect(behind.logRecords()).toHaveLength(sent.logs);
+    expect(behind.points()).toHaveLength(sent.points);
+    const status = await d.status();
+    for (const signal of ['metrics', 'logs', 'traces'] as const) expect(status.signals[signal].droppedTotal, signal).toBe(0);
   }, 120_000);
 
   it('shares one config.toml with codexd: Codex\'s [otel] points at codexd, [codexd.downstream] at the collector', async () => {
@@ -192,7 +258,7 @@ describe('codexd setup codex', () => {
     const port = await freePort();
     const grpc = `{ otlp-grpc = { endpoint = "${collector.endpoint}" } }`;
     // A user's file: Codex's model settings, comments, its exporters straight to a collector.
-    const original = codexConfig(mock, ['# my telemetry', '[otel]', 'environment = "staging"', `exporter = ${grpc}  # logs`, 'metrics_exporter = "none"', '', '[codexd]', 'export_interval_ms = 200', '', '[codexd.otlp_receiver]', `http = "127.0.0.1:${port}"`].join('\n'));
+    const original = codexConfig(mock, ['# my telemetry', '[otel]', 'environment = "staging"', `exporter = ${grpc}  # logs`, `metrics_exporter = ${grpc}`, '', '[codexd]', 'export_interval_ms = 200', '', '[codexd.otlp_receiver]', `http = "127.0.0.1:${port}"`].join('\n'));
     home.writeConfig(original);
     const file = join(home.codexHome, 'config.toml');
 
@@ -210,9 +276,10 @@ describe('codexd setup codex', () => {
     expect(done.stdout).not.toContain(token);
     const changed = readFileSync(file, 'utf8');
     // Every line of the user's that is not an exporter is still there, in order.
-    const others = (text: string): string => text.split('\n').filter((line) => !/^(exporter|trace_exporter) =/.test(line)).join('\n').trimEnd();
+    const others = (text: string): string => text.split('\n').filter((line) => !/^(exporter|trace_exporter|metrics_exporter) =/.test(line)).join('\n').trimEnd();
     expect(others(changed.slice(0, changed.indexOf('# Where codexd exports')))).toBe(others(original));
-    expect(changed).toContain(`[codexd.downstream]\nexporter = ${grpc}\ntrace_exporter = ${grpc}\nmetrics_exporter = "none"`);
+    expect(changed).toMatch(/^metrics_exporter = \{ otlp-http = \{ endpoint = "http:\/\/127\.0\.0\.1:\d+\/v1\/metrics"/m);
+    expect(changed).toContain(`[codexd.downstream]\nexporter = ${grpc}\ntrace_exporter = ${grpc}\nmetrics_exporter = ${grpc}`);
     expect((await runProcess([CLI, 'config', 'check'], home.env, 20_000)).code).toBe(0);
     expect((await runProcess([CLI, 'setup', 'codex'], home.env, 20_000)).stderr).toContain('already done');
 
@@ -223,7 +290,13 @@ describe('codexd setup codex', () => {
     const taken = (await daemon.status()).otlpReceiver;
     expect(taken?.spansBySender.codex_exec).toBeGreaterThan(10);
     const at = collector;
-    await at.waitFor(() => at.spans().length === taken?.spansBySender.codex_exec && at.logRecords().length === taken?.logsBySender.codex_exec, 10_000, 'everything codexd took, at the collector');
+    expect(taken?.metricPointsBySender.codex_exec).toBeGreaterThan(10);
+    await daemon.request('daemon/flush', {});
+    await at.waitFor(
+      () => at.spans().length === taken?.spansBySender.codex_exec && at.logRecords().length === taken?.logsBySender.codex_exec && at.points().filter((point) => point.resource['service.name'] === 'codex_exec').length === taken?.metricPointsBySender.codex_exec,
+      10_000,
+      'everything codexd took, at the collector',
+    );
     await daemon.stop();
     daemon = undefined;
 

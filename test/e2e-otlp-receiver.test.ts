@@ -123,7 +123,9 @@ describe('OTLP/HTTP receiver', () => {
     const garbage = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-protobuf' }, body: new Uint8Array([0x0a, 0xff, 0xff, 0x01]) });
     expect(garbage.status).toBe(400);
     expect(((await garbage.json()) as { message: string }).message).toContain('not an OTLP trace export request');
-    expect((await fetch(`http://${otlp?.http}/v1/metrics`, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-protobuf' }, body: new Uint8Array() })).status).toBe(404);
+    const unknownPath = await fetch(`http://${otlp?.http}/v1/profiles`, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-protobuf' }, body: new Uint8Array() });
+    expect(unknownPath.status).toBe(404);
+    expect(((await unknownPath.json()) as { message: string }).message).toContain('metrics at /v1/metrics, not /v1/profiles');
 
     // gzip is taken; a small body that unpacks past the bound is refused before it fills memory.
     const bomb = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, body: gzipSync(Buffer.alloc(40 * 1024 * 1024)) });
@@ -163,7 +165,7 @@ describe('OTLP/HTTP receiver', () => {
     expect(after.spans.laneOverrides).toEqual({ prompt: 2 });
     expect(after.signals.traces).toMatchObject({ received: 6, accepted: 6, rejectedTotal: 0 });
     const text = (await runCli(home, ['status'])).stdout;
-    expect(text).toMatch(/otlp +http:\/\/127\.0\.0\.1:\d+\/v1\/traces and \/v1\/logs \(token in \S+otlp-token\); 6 spans taken \(codex_exec 3, codex_tui 3\), 0 log records taken; HTTP answers \(200 2, 400 1, 401 2, 404 1, 413 1, 415 1\)/);
+    expect(text).toMatch(/otlp +http:\/\/127\.0\.0\.1:\d+\/v1\/\{traces,logs,metrics\} \(token in \S+otlp-token\); 6 spans taken \(codex_exec 3, codex_tui 3\), 0 log records taken, 0 metric points taken; HTTP answers \(200 2, 400 1, 401 2, 404 1, 413 1, 415 1\)/);
     expect(text).not.toContain(token);
     control.destroy();
   }, 40_000);
@@ -262,7 +264,7 @@ describe('OTLP/HTTP receiver', () => {
     expect(receiver.logRecords().find((record) => record.eventName === 'codex.tool_result')?.attributes.output).toBe('[REDACTED]');
     const after = (await daemon.status()).otlpReceiver;
     expect(after).toMatchObject({ grpcRequests: { OK: 2, UNAUTHENTICATED: 1 }, spansBySender: { codex_exec: 3 }, logsBySender: { codex_exec: 2 } });
-    expect((await runCli(home, ['status'])).stdout).toMatch(/otlp +grpc 127\.0\.0\.1:\d+ \(token in \S+\); 3 spans taken \(codex_exec 3\), 2 log records taken \(codex_exec 2\); redacted \(prompt 1, arguments 1, output 1\); gRPC answers \(UNAUTHENTICATED 1, OK 2\)/);
+    expect((await runCli(home, ['status'])).stdout).toMatch(/otlp +grpc 127\.0\.0\.1:\d+ \(token in \S+\); 3 spans taken \(codex_exec 3\), 2 log records taken \(codex_exec 2\), 0 metric points taken; redacted \(prompt 1, arguments 1, output 1\); gRPC answers \(UNAUTHENTICATED 1, OK 2\)/);
   }, 40_000);
 
   it('over the memory limit asks senders to come back: 429 with Retry-After, RESOURCE_EXHAUSTED with a RetryInfo', async () => {

@@ -31,10 +31,19 @@ export const ROTATE_MS = 2000;
 
 /**
  * A journaled batch of metric records (`m`), a session event's lane entry with the lanes that
- * took it (`e`), or a host-made span (`s`); `r` is the id of its host's resource when that is not
- * the daemon's own.
+ * took it (`e`), a span (`s`) or log record (`l`) taken whole, or the scopes of metrics taken
+ * over OTLP to pass on (`p`, counted by data point); `r` is the id of its host's resource when
+ * that is not the daemon's own.
  */
-export type JournalLine = ({ readonly m: readonly unknown[] } | { readonly e: readonly unknown[] } | { readonly s: unknown } | { readonly l: unknown }) & { readonly r?: number };
+export type JournalLine = ({ readonly m: readonly unknown[] } | { readonly e: readonly unknown[] } | { readonly s: unknown } | { readonly l: unknown } | { readonly p: readonly JournaledScope[] }) & { readonly r?: number };
+
+/** A scope of metrics as the journal holds it: only what counting and trimming read is typed. */
+export interface JournaledScope {
+  readonly metrics: readonly { readonly dataPoints: readonly unknown[] }[];
+}
+
+/** Data points in a `p` line's scopes. */
+const pointsIn = (scopes: readonly JournaledScope[]): number => scopes.reduce((sum, scope) => sum + scope.metrics.reduce((points, metric) => points + metric.dataPoints.length, 0), 0);
 /**
  * A resource's attributes under its id (`d`), written in a file before the first line that
  * names it there: every file declares what it uses, so it replays alone.
@@ -137,6 +146,12 @@ export function readJournal(dir: string): { files: string[]; lines: JournalLine[
       if (++seen.traces > settled.traces) pending.push({ s: line.s, ...resource });
     } else if ('l' in line) {
       if (++seen.logs > settled.logs) pending.push({ l: line.l, ...resource });
+    } else if ('p' in line && Array.isArray(line.p)) {
+      // Points past the settled count, each metric and scope keeping only those.
+      const kept = (line.p as readonly JournaledScope[])
+        .map((scope) => ({ ...scope, metrics: scope.metrics.map((metric) => ({ ...metric, dataPoints: metric.dataPoints.filter(() => ++seen.metrics > settled.metrics) })).filter((metric) => metric.dataPoints.length > 0) }))
+        .filter((scope) => scope.metrics.length > 0);
+      if (kept.length > 0) pending.push({ p: kept, ...resource });
     }
   }
   return { files, lines: pending, torn, resources };
@@ -296,6 +311,7 @@ export function openJournal(options: JournalOptions): Journal {
       if ('m' in line) for (const record of line.m) unwritten.metrics += measurementsOf(record);
       else if ('s' in line) unwritten.traces++;
       else if ('l' in line) unwritten.logs++;
+      else if ('p' in line) unwritten.metrics += pointsIn(line.p);
       else {
         const taken = line.e[1] as { log?: boolean; span?: boolean } | undefined;
         if (taken?.log === true) unwritten.logs++;

@@ -24,9 +24,13 @@ export interface Delivering {
   readonly delivers: true;
 }
 
-/** Metrics need the record count the reader knows (points are aggregates of many records). */
+/**
+ * Metrics need the record count the reader knows (points are aggregates of many records). With
+ * a collection (or none) go the batches passed on as they came (OTLP metrics), each with its
+ * count, in the same export.
+ */
 export interface CountedMetricExporter extends PushMetricExporter, Delivering {
-  exportCounted(metrics: ResourceMetrics, records: number, resultCallback: (result: ExportResult) => void): void;
+  exportCounted(metrics: ResourceMetrics | null, records: number, passed: readonly (readonly [ResourceMetrics, number])[], resultCallback: (result: ExportResult) => void): void;
 }
 
 /**
@@ -182,12 +186,13 @@ const SPANS: Codec<ReadableSpan[]> = {
  * collection is exported as one request (or more, when large) per host.
  */
 export function createQueuedMetricExporter(route: Route, resourceOf: (id: number) => Resource | undefined): CountedMetricExporter {
-  const exportCounted = (metrics: ResourceMetrics, records: number, done: (result: ExportResult) => void): void => enqueue(route, METRICS, byHostResource(metrics, records, resourceOf), 'metrics', done);
+  const exportCounted: CountedMetricExporter['exportCounted'] = (metrics, records, passed, done) =>
+    enqueue(route, METRICS, [...(metrics === null ? [] : byHostResource(metrics, records, resourceOf)), ...passed], 'metrics', done);
   return {
     delivers: true,
     exportCounted,
     // Without a count (not the daemon's reader): the data points stand for the records.
-    export: (metrics, done) => exportCounted(metrics, METRICS.units(metrics), done),
+    export: (metrics, done) => exportCounted(metrics, METRICS.units(metrics), [], done),
     forceFlush: () => Promise.resolve(),
     // The queue is shut down by the daemon after the pipelines, with what is left of the deadline.
     shutdown: () => Promise.resolve(),

@@ -8,8 +8,18 @@ import type { Attributes, AttributeValue } from '@opentelemetry/api';
 
 import { ProtobufError, ProtobufReader, WIRE } from '../protobuf.js';
 
-/** A record the decoder refused (ids of the wrong length, an end before its start): counted, not thrown out of the request. */
-export class Malformed extends Error {}
+/**
+ * A record the decoder refused (ids of the wrong length, an end before its start): counted, not
+ * thrown out of the request. `units` is how many it counts as: a metric counts its data points.
+ */
+export class Malformed extends Error {
+  constructor(
+    message: string,
+    readonly units = 1,
+  ) {
+    super(message);
+  }
+}
 
 export const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 /** Nanoseconds since the epoch as milliseconds, to the microsecond. */
@@ -178,7 +188,7 @@ export function decodeProtobufRequest<T>(bytes: Uint8Array, item: (reader: Proto
               items.push(item(reader, scope));
             } catch (error) {
               if (!(error instanceof Malformed)) throw error;
-              rejected++;
+              rejected += error.units;
               firstProblem ??= error.message;
             }
           } else scoped.skip(inner.wire);
@@ -216,7 +226,7 @@ export function decodeJsonRequest<T>(body: unknown, keys: { readonly resources: 
           items.push(item(value, scope));
         } catch (error) {
           if (!(error instanceof Malformed)) throw error;
-          rejected++;
+          rejected += error.units;
           firstProblem ??= error.message;
         }
       }

@@ -1,8 +1,7 @@
 /**
  * The OTLP/gRPC receiver: the same as the OTLP/HTTP one (export-ingest.ts does the work), for
- * senders configured for gRPC. `TraceService/Export` and `LogsService/Export` take the protobuf
- * request as bytes (our own decoder reads it); `MetricsService/Export` is not served yet, and
- * gRPC answers it UNIMPLEMENTED.
+ * senders configured for gRPC. `TraceService/Export`, `LogsService/Export` and
+ * `MetricsService/Export` take the protobuf request as bytes (our own decoder reads it).
  *
  *   UNAUTHENTICATED    no `authorization: Bearer <token>` in the metadata
  *   INVALID_ARGUMENT   not an OTLP export request
@@ -36,6 +35,7 @@ export interface OtlpGrpcReceiverOptions {
 const SERVICES: Readonly<Record<OtlpSignal, string>> = {
   traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
   logs: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
+  metrics: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
 };
 
 /** Bytes in, bytes out: the request is decoded by export-ingest, the response is made there. */

@@ -1,29 +1,31 @@
 /**
  * The OTLP/HTTP receiver: an unmodified OpenTelemetry SDK (Codex's own exporters) hands its
- * traces and logs to the daemon as it would to a collector, and gets its answer at once from a
+ * traces, logs and metrics to the daemon as it would to a collector, and gets its answer at once from a
  * local process, so its exit never waits on the network. What arrives joins the lanes like what
  * the protocol brings: the catalog's privacy rules, the journal, the durable export queues, the
  * counts.
  *
- *   POST /v1/traces, /v1/logs (protobuf or JSON, gzip or not)
+ *   POST /v1/traces, /v1/logs, /v1/metrics (protobuf or JSON, gzip or not)
  *     --> bearer token --> memory limiter (429) --> size bounds (413) --> decode (400)
- *     --> span-ingest / log-ingest (each resource and scope as sent) --> journal synced --> 200
- *
- * Metrics are not taken yet: /v1/metrics answers 404, which an SDK logs and counts as failed
- * exports.
+ *     --> span-ingest / log-ingest / metric pass-through (each resource and scope as sent)
+ *     --> journal synced --> 200
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { gunzip } from 'node:zlib';
 
 import type { Logger } from 'pino';
 
-import { type ExportOutcome, exportResponse, type OtlpExportIngest } from './export-ingest.js';
+import { type ExportOutcome, exportResponse, type OtlpExportIngest, type OtlpSignal } from './export-ingest.js';
 import { bearerMatches } from './token.js';
 
 /** The largest request body taken, as sent (compressed or not); OTLP/HTTP senders cut batches far smaller. */
 export const MAX_OTLP_BODY_BYTES = 8 * 1024 * 1024;
 /** The largest body once decompressed: a small gzip body may not unfold past this. */
 export const MAX_OTLP_DECODED_BYTES = 32 * 1024 * 1024;
+/** The signal each OTLP/HTTP path takes (the paths the specification gives). */
+const PATHS: Readonly<Record<string, OtlpSignal>> = { '/v1/traces': 'traces', '/v1/logs': 'logs', '/v1/metrics': 'metrics' };
+/** A partial success's count, by signal, in OTLP JSON. */
+const REJECTED_KEYS: Readonly<Record<OtlpSignal, string>> = { traces: 'rejectedSpans', logs: 'rejectedLogRecords', metrics: 'rejectedDataPoints' };
 /** What a sender refused for memory or a stop is told to wait, in seconds (`Retry-After`). */
 const RETRY_AFTER_SECONDS = 1;
 
@@ -81,9 +83,8 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
     if (options.token !== null && !bearerMatches(request.headers.authorization, options.token)) {
       return fail(response, 401, 'codexd: this OTLP endpoint needs "authorization: Bearer <token>", the token in codexd\'s state folder (otlp-token); see codexd status');
     }
-    if (path === '/v1/metrics') return fail(response, 404, 'codexd does not take metrics over OTLP yet; only traces (/v1/traces) and logs (/v1/logs)');
-    if (path !== '/v1/traces' && path !== '/v1/logs') return fail(response, 404, `codexd takes OTLP traces at /v1/traces and logs at /v1/logs, not ${path}`);
-    const signal = path === '/v1/traces' ? 'traces' : 'logs';
+    const signal = path === undefined ? undefined : PATHS[path];
+    if (signal === undefined) return fail(response, 404, `codexd takes OTLP traces at /v1/traces, logs at /v1/logs and metrics at /v1/metrics, not ${path}`);
     const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
     const json = type === 'application/json';
     if (!json && type !== 'application/x-protobuf') return fail(response, 415, 'content-type must be application/x-protobuf or application/json');
@@ -106,7 +107,7 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
     const outcome = options.ingest.take(signal, bytes, json ? 'json' : 'protobuf');
     if (outcome.kind !== 'ok') return fail(response, statusOf(outcome), outcome.message, outcome.kind === 'retry' ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {});
     if (!json) return answer(response, 200, false, exportResponse(outcome.rejected, outcome.message));
-    const key = signal === 'traces' ? 'rejectedSpans' : 'rejectedLogRecords';
+    const key = REJECTED_KEYS[signal];
     answer(response, 200, true, JSON.stringify(outcome.rejected === 0 ? {} : { partialSuccess: { [key]: String(outcome.rejected), errorMessage: outcome.message } }));
   }
 
