@@ -4,14 +4,13 @@
  * (test/support/mock-responses.ts), its wall time from spawn to exit:
  *
  *   10   telemetry off (no [otel] table): the floor
- *   10b  Codex's own OTLP/gRPC exporters (traces and logs) straight to a local collector
+ *   10b  Codex's own OTLP/gRPC exporters (traces, logs, metrics) straight to a local collector
  *   10c  the same exporters (OTLP/HTTP) to codexd's receiver, codexd exporting to that collector
  *   10d  straight, the collector hanging (it takes calls and never answers)
  *   10e  through codexd, codexd's collector hanging
  *
- * Metrics are off in every variant: codexd does not take OTLP metrics yet. The variants run
- * interleaved, round by round. Afterwards codexd must have passed on every span and log record it
- * took, once its collector answers again.
+ * The variants run interleaved, round by round. Afterwards codexd must have passed on every
+ * span, log record and metric point it took, once its collector answers again.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -43,6 +42,8 @@ export interface CodexDetails {
   readonly peakKiB: Readonly<Record<Variant, number[]>>;
   readonly spansTaken: number;
   readonly spansExported: number;
+  readonly pointsTaken: number;
+  readonly pointsExported: number;
 }
 
 export function codexConfigFor(quick: boolean) {
@@ -68,8 +69,8 @@ export async function rowCodex(quick: boolean): Promise<CodexDetails> {
     const http = (path: string): string => `{ otlp-http = { endpoint = "http://${otlp.http}${path}", protocol = "binary", headers = { authorization = "Bearer ${token}" } } }`;
     const otel: Record<'off' | 'straight' | 'codexd', string> = {
       off: '',
-      straight: `[otel]\nexporter = ${grpc}\ntrace_exporter = ${grpc}\nmetrics_exporter = "none"`,
-      codexd: `[otel]\nexporter = ${http('/v1/logs')}\ntrace_exporter = ${http('/v1/traces')}\nmetrics_exporter = "none"`,
+      straight: `[otel]\nexporter = ${grpc}\ntrace_exporter = ${grpc}\nmetrics_exporter = ${grpc}`,
+      codexd: `[otel]\nexporter = ${http('/v1/logs')}\ntrace_exporter = ${http('/v1/traces')}\nmetrics_exporter = ${http('/v1/metrics')}`,
     };
     const homes = Object.fromEntries(
       Object.entries(otel).map(([name, table]) => {
@@ -132,26 +133,34 @@ export async function rowCodex(quick: boolean): Promise<CodexDetails> {
     let status = await daemon.status();
     const until = Date.now() + 60_000;
     // Drained: nothing buffered, and nothing waiting in an export queue, in memory or spilled to disk.
-    const drained = (): boolean => status.signals.traces.buffered + status.signals.logs.buffered === 0 && status.exporters.every((exporter) => exporter.queue === undefined || (exporter.queue.memoryBatches === 0 && exporter.queue.spooledSegments === 0));
+    const drained = (): boolean => status.signals.traces.buffered + status.signals.logs.buffered + status.signals.metrics.buffered === 0 && status.exporters.every((exporter) => exporter.queue === undefined || (exporter.queue.memoryBatches === 0 && exporter.queue.spooledSegments === 0));
     while (Date.now() < until && !drained()) {
       await new Promise((resolve) => setTimeout(resolve, 250));
       status = await daemon.status();
     }
-    const taken = Object.values(status.otlpReceiver?.spansBySender ?? {}).reduce((sum, count) => sum + count, 0);
-    const exported = status.signals.traces.exported + (status.exporters.find((exporter) => exporter.signal === 'traces')?.queue?.replayed.exported ?? 0);
+    const total = (counts: Readonly<Record<string, number>> | undefined): number => Object.values(counts ?? {}).reduce((sum, count) => sum + count, 0);
+    const sent = (signal: 'traces' | 'metrics'): number => status.signals[signal].exported + (status.exporters.find((exporter) => exporter.signal === signal)?.queue?.replayed.exported ?? 0);
+    const taken = total(status.otlpReceiver?.spansBySender);
+    const exported = sent('traces');
+    const pointsTaken = total(status.otlpReceiver?.metricPointsBySender);
+    const pointsExported = sent('metrics');
     check(
       taken > 0 && status.signals.traces.accepted === taken && exported === taken && status.signals.traces.droppedTotal === 0 && status.signals.logs.droppedTotal === 0,
-      `row 10: codexd took ${fmt.count(taken)} spans and ${fmt.count(Object.values(status.otlpReceiver?.logsBySender ?? {}).reduce((sum, count) => sum + count, 0))} log records from ${config.warmup + config.rounds + config.hangRounds} codex exec runs, accepted ${fmt.count(status.signals.traces.accepted)} spans and exported ${fmt.count(exported)} once its collector answered again, dropped ${JSON.stringify(status.signals.traces.dropped)}/${JSON.stringify(status.signals.logs.dropped)}`,
+      `row 10: codexd took ${fmt.count(taken)} spans and ${fmt.count(total(status.otlpReceiver?.logsBySender))} log records from ${config.warmup + config.rounds + config.hangRounds} codex exec runs, accepted ${fmt.count(status.signals.traces.accepted)} spans and exported ${fmt.count(exported)} once its collector answered again, dropped ${JSON.stringify(status.signals.traces.dropped)}/${JSON.stringify(status.signals.logs.dropped)}`,
+    );
+    check(
+      pointsTaken > 0 && status.signals.metrics.accepted === pointsTaken && pointsExported === pointsTaken && status.signals.metrics.droppedTotal === 0,
+      `row 10: codexd took ${fmt.count(pointsTaken)} metric points from the same runs, accepted ${fmt.count(status.signals.metrics.accepted)} and exported ${fmt.count(pointsExported)}, dropped ${JSON.stringify(status.signals.metrics.dropped)}`,
     );
     const mib = (variant: Variant): string => (peakKiB[variant].length === 0 ? 'RSS n/a' : `RSS ${(median(peakKiB[variant]) / 1024).toFixed(1)} MiB`);
     const off = median(ms.off);
     const straight = median(ms.straight);
     const through = median(ms.codexd);
     rows.push(
-      { id: '10', what: `codex exec ${CODEX_VERSION} (mock model): through codexd (traces + logs)`, measured: `${fmt.ms(through)}, ${mib('codexd')}`, baseline: `straight to a local collector: ${fmt.ms(straight)}, ${mib('straight')}; telemetry off: ${fmt.ms(off)}, ${mib('off')}`, comparison: `${fmt.signedMs(through - straight)} vs straight; ${fmt.signedMs(through - off)} vs off`, target: '≤ straight', met: through <= straight },
-      { id: '10b', what: 'same, the collector hanging: through codexd', measured: `${fmt.ms(median(ms.codexdHang))}, ${mib('codexdHang')}`, baseline: `straight to the hanging collector: ${fmt.ms(median(ms.straightHang))}, ${mib('straightHang')}`, comparison: `${fmt.signedMs(median(ms.codexdHang) - median(ms.straightHang))}; ${fmt.signedMs(median(ms.codexdHang) - off)} vs off`, target: 'no exit hold, none lost', met: median(ms.codexdHang) <= straight * 1.5 && exported === taken },
+      { id: '10', what: `codex exec ${CODEX_VERSION} (mock model): through codexd (traces, logs, metrics)`, measured: `${fmt.ms(through)}, ${mib('codexd')}`, baseline: `straight to a local collector: ${fmt.ms(straight)}, ${mib('straight')}; telemetry off: ${fmt.ms(off)}, ${mib('off')}`, comparison: `${fmt.signedMs(through - straight)} vs straight; ${fmt.signedMs(through - off)} vs off`, target: '≤ straight', met: through <= straight },
+      { id: '10b', what: 'same, the collector hanging: through codexd', measured: `${fmt.ms(median(ms.codexdHang))}, ${mib('codexdHang')}`, baseline: `straight to the hanging collector: ${fmt.ms(median(ms.straightHang))}, ${mib('straightHang')}`, comparison: `${fmt.signedMs(median(ms.codexdHang) - median(ms.straightHang))}; ${fmt.signedMs(median(ms.codexdHang) - off)} vs off`, target: 'no exit hold, none lost', met: median(ms.codexdHang) <= straight * 1.5 && exported === taken && pointsExported === pointsTaken },
     );
-    return { version: CODEX_VERSION, rounds: config.rounds, hangRounds: config.hangRounds, ms, peakKiB, spansTaken: taken, spansExported: exported };
+    return { version: CODEX_VERSION, rounds: config.rounds, hangRounds: config.hangRounds, ms, peakKiB, spansTaken: taken, spansExported: exported, pointsTaken, pointsExported };
   } finally {
     await daemon.stop();
     await receiver.close();
@@ -167,11 +176,10 @@ export function codexDoc(details: CodexDetails): string[] {
     '### 10. The real Codex CLI, unmodified: through codexd vs straight to a collector',
     '',
     `\`codex exec --skip-git-repo-check "say hi"\` of \`@openai/codex\` ${details.version} (the npm package and its platform binary, a dev dependency), each run in a home and CODEX_HOME of its own, against a mock Responses API in the benchmark process (test/support/mock-responses.ts: one assistant message, token usage), timed from \`spawn()\` to exit. ` +
-      'Variants, each a config.toml of its own: telemetry off (no `[otel]` table); Codex\'s own OTLP/gRPC exporters for logs and traces straight to a local collector (the real OTLP/gRPC receiver of the tests, in the benchmark process); and its OTLP/HTTP exporters to codexd\'s OTLP receiver (`[codexd.otlp_receiver] http`, with the token header), codexd exporting over OTLP/gRPC to that collector. ' +
-      '`metrics_exporter = "none"` in every variant: codexd does not take OTLP metrics yet, and Codex\'s metrics exporter is what holds its exit longest (its periodic reader flushes at shutdown), so these figures leave that cost out on both sides. ' +
+      'Variants, each a config.toml of its own: telemetry off (no `[otel]` table); Codex\'s own OTLP/gRPC exporters for logs, traces and metrics straight to a local collector (the real OTLP/gRPC receiver of the tests, in the benchmark process); and its OTLP/HTTP exporters for all three to codexd\'s OTLP receiver (`[codexd.otlp_receiver] http`, with the token header), codexd exporting over OTLP/gRPC to that collector. ' +
       `After one warm-up round, ${details.rounds} rounds of the three, the order rotated every round; then ${details.hangRounds} rounds of the two exporting variants with the collector hanging (it takes every call and never answers). ` +
       `Medians: off ${describe(ms.off)}, straight ${describe(ms.straight)}, through codexd ${describe(ms.codexd)}; collector hanging: straight ${describe(ms.straightHang)}, through codexd ${describe(ms.codexdHang)}. ` +
       `Peak resident set of Codex itself (the native binary the npm package's \`codex\` script replaces itself with; VmHWM from /proc, read every 5 ms while it runs), medians: ${(['off', 'straight', 'codexd', 'straightHang', 'codexdHang'] as const).map((variant) => `${variant} ${details.peakKiB[variant].length === 0 ? 'n/a' : `${(median(details.peakKiB[variant]) / 1024).toFixed(1)} MiB`}`).join(', ')}. ` +
-      `codexd took ${fmt.count(details.spansTaken)} spans over all the runs and exported ${fmt.count(details.spansExported)} of them once its collector answered again (see Checks).`,
+      `codexd took ${fmt.count(details.spansTaken)} spans and ${fmt.count(details.pointsTaken)} metric points over all the runs and exported ${fmt.count(details.spansExported)} spans and ${fmt.count(details.pointsExported)} points once its collector answered again (see Checks).`,
   ];
 }

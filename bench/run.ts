@@ -24,15 +24,17 @@
  *      the span of row 8 vs the SDK's floor, an SDK that never serialises its spans (8d)
  *   9. the daemon's memory with its defaults (bench/memory.ts): peak RSS while 8 hosts flood it
  *      for 30 s with the collector up (9) and hanging (9b), RSS over time, every count delivered
- *  10. the real Codex CLI (bench/codex.ts): codex exec's wall time exporting traces and logs
- *      through codexd vs straight to a local collector vs telemetry off; and with the collector
- *      hanging (10b)
+ *  10. the real Codex CLI (bench/codex.ts): codex exec's wall time exporting traces, logs and
+ *      metrics through codexd vs straight to a local collector vs telemetry off; and with the
+ *      collector hanging (10b)
+ *  11. OTLP/gRPC ingest (bench/otlp-ingest.ts): spans and metric points per second from 4
+ *      senders at once, codexd vs a bare OTLP/gRPC receiver, every one exported
  *
  * Every child runs on this process's Node (the pinned one under `npm run bench`). Every child
  * process, every daemon a client auto-spawned and every temp folder is removed at the end, also
  * on failure or Ctrl-C.
  *
- *   node bench/run.ts [--quick] [--only=1,2,3,4,5,6,7,8,9,10]
+ *   node bench/run.ts [--quick] [--only=1,2,3,4,5,6,7,8,9,10,11]
  *
  * --quick: small counts; --only: some rows. Either prints only and leaves docs/benchmarks.md
  * alone. BENCH_DAEMON_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" passes Node options to the
@@ -57,10 +59,11 @@ import { fmt, markdownTable, median, spread, textTable } from './lib/report.ts';
 import { findSpawnedDaemons, killSpawnedDaemonsSync, stopSpawnedDaemon, trackSpawnedPid, watchSocketFolder } from './lib/spawned.ts';
 import { type CodexDetails, codexDoc, rowCodex } from './codex.ts';
 import { type MemoryDetails, memoryDoc, rowMemory } from './memory.ts';
+import { type OtlpIngestDetails, otlpIngestDoc, rowOtlpIngest } from './otlp-ingest.ts';
 import { rowSpans, type SpanDetails, spansDoc } from './spans.ts';
 
 const QUICK = process.argv.includes('--quick');
-const ALL_ROWS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10'];
+const ALL_ROWS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11'];
 const ONLY = new Set((process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length) ?? ALL_ROWS.join(',')).split(','));
 const PARTIAL = QUICK || !ALL_ROWS.every((row) => ONLY.has(row)) || process.env.BENCH_DAEMON_ARGS !== undefined;
 const DAEMON_ARGS = (process.env.BENCH_DAEMON_ARGS ?? '').split(' ').filter((arg) => arg !== '');
@@ -1543,6 +1546,7 @@ interface Details {
   spans: SpanDetails;
   memory: MemoryDetails;
   codex: CodexDetails;
+  otlpIngest: OtlpIngestDetails;
 }
 
 function renderDoc(details: Details, date: string): string {
@@ -1714,6 +1718,8 @@ function renderDoc(details: Details, date: string): string {
     ...memoryDoc(details.memory),
     '',
     ...codexDoc(details.codex),
+    '',
+    ...otlpIngestDoc(details.otlpIngest),
     '',
     '## Checks',
     '',
@@ -1974,9 +1980,11 @@ async function main(): Promise<void> {
     if (ONLY.has('9')) Object.assign(details, { memory: await rowMemory(QUICK) });
     // The real Codex CLI, with a daemon, a collector and a mock model of its own.
     if (ONLY.has('10')) Object.assign(details, { codex: await rowCodex(QUICK) });
+    // OTLP senders, with a daemon, a collector and a bare receiver of its own.
+    if (ONLY.has('11')) Object.assign(details, { otlpIngest: await rowOtlpIngest(QUICK) });
     // Last, with no daemon of the benchmark's running: each round's daemon is started by a client.
     if (ONLY.has('4')) Object.assign(details, await rowFirstUse());
-    // Rows in table order (1, 1b, 2a…2d, 3, 4, 5, 6, 6b…6d, 7, 7b…7e, 8, 8b…8d, 9, 9b, 10, 10b), whatever order they were measured in.
+    // Rows in table order (1, 1b, 2a…2d, 3, 4, 5, 6, 6b…6d, 7, 7b…7e, 8, 8b…8d, 9, 9b, 10, 10b, 11), whatever order they were measured in.
     rows.sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
 
     process.stdout.write(`\n${textTable(rows)}\n\n`);

@@ -33,7 +33,12 @@ export type ExportOutcome =
 export interface OtlpExportIngest {
   /** Before a body is read: a `retry` outcome when the daemon takes nothing now, else null. */
   admit(): Extract<ExportOutcome, { kind: 'retry' }> | null;
-  take(signal: OtlpSignal, bytes: Uint8Array, format: 'protobuf' | 'json'): ExportOutcome;
+  /**
+   * Decodes and takes a request, then answers once it is durable. Requests taken in the same
+   * turn of the event loop share one journal sync (group commit): under load one fdatasync covers
+   * many requests, and none is answered before its data is on disk.
+   */
+  take(signal: OtlpSignal, bytes: Uint8Array, format: 'protobuf' | 'json'): Promise<ExportOutcome>;
   counts(): OtlpIngestCounts;
 }
 
@@ -98,6 +103,18 @@ export function createOtlpExportIngest(options: OtlpExportIngestOptions): OtlpEx
     return full;
   }
 
+  // The sync the requests taken in this turn of the loop wait for.
+  let pendingSync: Promise<boolean> | null = null;
+  function durable(): Promise<boolean> {
+    pendingSync ??= new Promise((resolve) =>
+      setImmediate(() => {
+        pendingSync = null;
+        resolve(options.syncJournal());
+      }),
+    );
+    return pendingSync;
+  }
+
   /** Metrics go to the pipeline as they came, to leave with its next collection; none is refused for room. */
   function passOn(resources: Resolved<MetricData>, malformed: number): { refused: number } {
     let points = malformed;
@@ -117,7 +134,7 @@ export function createOtlpExportIngest(options: OtlpExportIngestOptions): OtlpEx
       if (options.memory.holding()) return { kind: 'retry', reason: 'memory', message: 'codexd is over its memory limit; send again later' };
       return null;
     },
-    take(signal, bytes, format) {
+    async take(signal, bytes, format) {
       let decoded: DecodedRequest<unknown>;
       let full: number;
       try {
@@ -141,7 +158,7 @@ export function createOtlpExportIngest(options: OtlpExportIngestOptions): OtlpEx
       }
       // The answer says the data is the daemon's: on disk first. When it cannot be, the sender
       // is asked to send again (a duplicate is better than a loss it was told was none).
-      if (!options.syncJournal()) return { kind: 'retry', reason: 'not_durable', message: 'codexd could not make this durable (its journal cannot be written); send again' };
+      if (!(await durable())) return { kind: 'retry', reason: 'not_durable', message: 'codexd could not make this durable (its journal cannot be written); send again' };
       const rejected = decoded.rejected + full;
       if (rejected === 0) return { kind: 'ok', rejected: 0, message: '' };
       const parts = [decoded.rejected > 0 ? `${decoded.rejected} malformed (${decoded.firstProblem ?? ''})` : '', full > 0 ? `${full} refused: the ${WORDS[signal].lane} is full` : ''];

@@ -75,7 +75,9 @@ export async function startOtlpGrpcReceiver(options: OtlpGrpcReceiverOptions): P
   }
 
   function handler(signal: OtlpSignal): grpc.handleUnaryCall<Buffer, Buffer> {
-    return (call, callback) => {
+    return (call, callback) => void answer(call, callback);
+
+    async function answer(call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>): Promise<void> {
       try {
         if (options.token !== null && !bearerMatches(call.metadata.get('authorization')[0]?.toString(), options.token)) {
           count(grpc.status.UNAUTHENTICATED);
@@ -83,7 +85,7 @@ export async function startOtlpGrpcReceiver(options: OtlpGrpcReceiverOptions): P
         }
         const refused = options.ingest.admit();
         if (refused !== null) return refuse(callback, refused);
-        const outcome = options.ingest.take(signal, call.request, 'protobuf');
+        const outcome = await options.ingest.take(signal, call.request, 'protobuf');
         if (outcome.kind !== 'ok') return refuse(callback, outcome);
         count(grpc.status.OK);
         callback(null, exportResponse(outcome.rejected, outcome.message));
@@ -92,7 +94,7 @@ export async function startOtlpGrpcReceiver(options: OtlpGrpcReceiverOptions): P
         count(grpc.status.INTERNAL);
         callback({ code: grpc.status.INTERNAL, details: 'codexd could not handle this request' });
       }
-    };
+    }
   }
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_OTLP_BODY_BYTES });

@@ -104,7 +104,7 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
         return fail(response, 400, `the body is not valid gzip: ${(error as Error).message}`);
       }
     }
-    const outcome = options.ingest.take(signal, bytes, json ? 'json' : 'protobuf');
+    const outcome = await options.ingest.take(signal, bytes, json ? 'json' : 'protobuf');
     if (outcome.kind !== 'ok') return fail(response, statusOf(outcome), outcome.message, outcome.kind === 'retry' ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {});
     if (!json) return answer(response, 200, false, exportResponse(outcome.rejected, outcome.message));
     const key = REJECTED_KEYS[signal];
