@@ -200,10 +200,18 @@ export function createQueuedMetricExporter(route: Route, resourceOf: (id: number
   };
 }
 
+/**
+ * A batch processor exports a full batch from inside `onEnd`/`onEmit`, on the path of whatever
+ * handed it the record (an OTLP request waiting for its answer). The lanes' exporters serialise
+ * in the next check phase instead: after the group commit that answers the request
+ * (otlp/export-ingest.ts), never before it.
+ */
+const later = (work: () => void): void => void setImmediate(work);
+
 export function createQueuedLogExporter(route: Route): LogRecordExporter & Delivering {
   return {
     delivers: true,
-    export: (logs: ReadableLogRecord[], done) => enqueue(route, LOGS, [[logs, logs.length]], 'logs', done),
+    export: (logs: ReadableLogRecord[], done) => later(() => enqueue(route, LOGS, [[logs, logs.length]], 'logs', done)),
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve(),
   };
@@ -212,7 +220,7 @@ export function createQueuedLogExporter(route: Route): LogRecordExporter & Deliv
 export function createQueuedSpanExporter(route: Route): SpanExporter & Delivering {
   return {
     delivers: true,
-    export: (spans: ReadableSpan[], done) => enqueue(route, SPANS, [[spans, spans.length]], 'traces', done),
+    export: (spans: ReadableSpan[], done) => later(() => enqueue(route, SPANS, [[spans, spans.length]], 'traces', done)),
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve(),
   };

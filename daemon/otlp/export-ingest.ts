@@ -135,6 +135,9 @@ export function createOtlpExportIngest(options: OtlpExportIngestOptions): OtlpEx
       return null;
     },
     async take(signal, bytes, format) {
+      // The sync is asked for first, so that it runs before any work the ingest schedules for
+      // the same check phase (a lane serialising a full batch): the answer waits for the disk only.
+      const synced = durable();
       let decoded: DecodedRequest<unknown>;
       let full: number;
       try {
@@ -158,7 +161,7 @@ export function createOtlpExportIngest(options: OtlpExportIngestOptions): OtlpEx
       }
       // The answer says the data is the daemon's: on disk first. When it cannot be, the sender
       // is asked to send again (a duplicate is better than a loss it was told was none).
-      if (!(await durable())) return { kind: 'retry', reason: 'not_durable', message: 'codexd could not make this durable (its journal cannot be written); send again' };
+      if (!(await synced)) return { kind: 'retry', reason: 'not_durable', message: 'codexd could not make this durable (its journal cannot be written); send again' };
       const rejected = decoded.rejected + full;
       if (rejected === 0) return { kind: 'ok', rejected: 0, message: '' };
       const parts = [decoded.rejected > 0 ? `${decoded.rejected} malformed (${decoded.firstProblem ?? ''})` : '', full > 0 ? `${full} refused: the ${WORDS[signal].lane} is full` : ''];
