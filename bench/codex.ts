@@ -5,9 +5,11 @@
  *
  *   10   telemetry off (no [otel] table): the floor
  *   10b  Codex's own OTLP/gRPC exporters (traces, logs, metrics) straight to a local collector
- *   10c  the same exporters (OTLP/HTTP) to codexd's receiver, codexd exporting to that collector
- *   10d  straight, the collector hanging (it takes calls and never answers)
- *   10e  through codexd, codexd's collector hanging
+ *   10c  the same exporters to codexd's OTLP/gRPC receiver (as `codexd setup codex` writes them),
+ *        codexd exporting to that collector
+ *   10d  Codex's OTLP/HTTP exporters to codexd's OTLP/HTTP receiver, for context
+ *   10e  straight, the collector hanging (it takes calls and never answers)
+ *   10f  through codexd, codexd's collector hanging
  *
  * The variants run interleaved, round by round. Afterwards codexd must have passed on every
  * span, log record and metric point it took, once its collector answers again.
@@ -26,7 +28,8 @@ import { fmt, median, spread } from './lib/report.ts';
 const CODEX_BIN = join(dirname(createRequire(import.meta.url).resolve('@openai/codex/package.json')), 'bin', 'codex.js');
 const CODEX_VERSION = (JSON.parse(readFileSync(join(dirname(CODEX_BIN), '..', 'package.json'), 'utf8')) as { version: string }).version;
 
-type Variant = 'off' | 'straight' | 'codexd' | 'straightHang' | 'codexdHang';
+type Healthy = 'off' | 'straight' | 'codexd' | 'codexdHttp';
+type Variant = Healthy | 'straightHang' | 'codexdHang';
 
 interface MockModule {
   startMockResponses(): Promise<{ baseUrl: string; readonly turns: number; close(): Promise<void> }>;
@@ -36,6 +39,8 @@ interface MockModule {
 export interface CodexDetails {
   /** Median over the rounds of through codexd minus straight, ms. */
   readonly paired: number;
+  /** The same, Codex exporting over OTLP/HTTP to codexd's HTTP receiver. */
+  readonly pairedHttp: number;
   readonly version: string;
   readonly rounds: number;
   readonly hangRounds: number;
@@ -49,7 +54,7 @@ export interface CodexDetails {
 }
 
 export function codexConfigFor(quick: boolean) {
-  return { rounds: quick ? 3 : 20, hangRounds: quick ? 1 : 3, warmup: 1 } as const;
+  return { rounds: quick ? 3 : 30, hangRounds: quick ? 1 : 3, warmup: 1 } as const;
 }
 
 export async function rowCodex(quick: boolean): Promise<CodexDetails> {
@@ -61,18 +66,20 @@ export async function rowCodex(quick: boolean): Promise<CodexDetails> {
   const bench: BenchEnv = createBenchEnv({ otlpEndpoint: receiver.endpoint, codexd: { export_interval_ms: 1000, export_retry_max_ms: 2000 } });
   // The receiver table is codexd's own; createBenchEnv wrote the rest.
   const configFile = join(bench.env.CODEX_HOME as string, 'config.toml');
-  writeFileSync(configFile, `${readFileSync(configFile, 'utf8')}\n[codexd.otlp_receiver]\nhttp = "127.0.0.1:0"\n`);
+  writeFileSync(configFile, `${readFileSync(configFile, 'utf8')}\n[codexd.otlp_receiver]\ngrpc = "127.0.0.1:0"\nhttp = "127.0.0.1:0"\n`);
   const daemon: RunningDaemon = await startDaemon(bench);
   try {
     const otlp = (await daemon.status()).otlpReceiver;
-    if (otlp === null || otlp.http === null || otlp.tokenFile === null) throw new Error(`codexd's OTLP receiver did not start: ${otlp?.error ?? 'not configured'}`);
+    if (otlp === null || otlp.grpc === null || otlp.http === null || otlp.tokenFile === null) throw new Error(`codexd's OTLP receiver did not start: ${otlp?.error ?? 'not configured'}`);
     const token = readFileSync(otlp.tokenFile, 'utf8').trim();
     const grpc = `{ otlp-grpc = { endpoint = "${receiver.endpoint}" } }`;
+    const toCodexd = `{ otlp-grpc = { endpoint = "http://${otlp.grpc}", headers = { authorization = "Bearer ${token}" } } }`;
     const http = (path: string): string => `{ otlp-http = { endpoint = "http://${otlp.http}${path}", protocol = "binary", headers = { authorization = "Bearer ${token}" } } }`;
-    const otel: Record<'off' | 'straight' | 'codexd', string> = {
+    const otel: Record<Healthy, string> = {
       off: '',
       straight: `[otel]\nexporter = ${grpc}\ntrace_exporter = ${grpc}\nmetrics_exporter = ${grpc}`,
-      codexd: `[otel]\nexporter = ${http('/v1/logs')}\ntrace_exporter = ${http('/v1/traces')}\nmetrics_exporter = ${http('/v1/metrics')}`,
+      codexd: `[otel]\nexporter = ${toCodexd}\ntrace_exporter = ${toCodexd}\nmetrics_exporter = ${toCodexd}`,
+      codexdHttp: `[otel]\nexporter = ${http('/v1/logs')}\ntrace_exporter = ${http('/v1/traces')}\nmetrics_exporter = ${http('/v1/metrics')}`,
     };
     const homes = Object.fromEntries(
       Object.entries(otel).map(([name, table]) => {
@@ -82,10 +89,10 @@ export async function rowCodex(quick: boolean): Promise<CodexDetails> {
         writeFileSync(join(dir, 'codex', 'config.toml'), mockModule.codexConfig(mock, table));
         return [name, { PATH: process.env.PATH, HOME: join(dir, 'home'), CODEX_HOME: join(dir, 'codex') }];
       }),
-    ) as unknown as Record<'off' | 'straight' | 'codexd', NodeJS.ProcessEnv>;
+    ) as unknown as Record<Healthy, NodeJS.ProcessEnv>;
 
     /** Runs codex exec; its wall time, and the peak resident set of Codex itself (the native binary the npm script becomes), when /proc shows it. */
-    async function exec(home: 'off' | 'straight' | 'codexd'): Promise<{ wallMs: number; peakKiB: number | null }> {
+    async function exec(home: Healthy): Promise<{ wallMs: number; peakKiB: number | null }> {
       const started = performance.now();
       const child = startChild([CODEX_BIN, 'exec', '--skip-git-repo-check', 'say hi'], { env: homes[home] });
       const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
@@ -109,16 +116,16 @@ export async function rowCodex(quick: boolean): Promise<CodexDetails> {
       return { wallMs: result.wallMs, peakKiB };
     }
 
-    const ms: Record<Variant, number[]> = { off: [], straight: [], codexd: [], straightHang: [], codexdHang: [] };
-    const peakKiB: Record<Variant, number[]> = { off: [], straight: [], codexd: [], straightHang: [], codexdHang: [] };
+    const ms: Record<Variant, number[]> = { off: [], straight: [], codexd: [], codexdHttp: [], straightHang: [], codexdHang: [] };
+    const peakKiB: Record<Variant, number[]> = { off: [], straight: [], codexd: [], codexdHttp: [], straightHang: [], codexdHang: [] };
     const note = (variant: Variant, run: { wallMs: number; peakKiB: number | null }): void => {
       ms[variant].push(run.wallMs);
       if (run.peakKiB !== null) peakKiB[variant].push(run.peakKiB);
     };
-    const healthy: ('off' | 'straight' | 'codexd')[] = ['off', 'straight', 'codexd'];
-    log(`row 10: codex exec ${CODEX_VERSION}, ${config.rounds} rounds of off / straight / through codexd (after ${config.warmup} warm-up)`);
+    const healthy: Healthy[] = ['off', 'straight', 'codexd', 'codexdHttp'];
+    log(`row 10: codex exec ${CODEX_VERSION}, ${config.rounds} rounds of off / straight / through codexd (gRPC, HTTP) (after ${config.warmup} warm-up)`);
     for (let round = 0; round < config.warmup + config.rounds; round++) {
-      const order = healthy.map((_, at) => healthy[(at + round) % healthy.length] as 'off' | 'straight' | 'codexd');
+      const order = healthy.map((_, at) => healthy[(at + round) % healthy.length] as Healthy);
       for (const variant of order) {
         const run = await exec(variant);
         if (round >= config.warmup) note(variant, run);
@@ -160,11 +167,13 @@ export async function rowCodex(quick: boolean): Promise<CodexDetails> {
     const through = median(ms.codexd);
     // Round by round (the two ran within a second of each other): drift of the machine cancels.
     const paired = median(ms.codexd.map((value, round) => value - (ms.straight[round] as number)));
+    const pairedHttp = median(ms.codexdHttp.map((value, round) => value - (ms.straight[round] as number)));
     rows.push(
       { id: '10', what: `codex exec ${CODEX_VERSION} (mock model): through codexd (traces, logs, metrics)`, measured: `${fmt.ms(through)}, ${mib('codexd')}`, baseline: `straight to a local collector: ${fmt.ms(straight)}, ${mib('straight')}; telemetry off: ${fmt.ms(off)}, ${mib('off')}`, comparison: `${fmt.signedMs(paired)} vs straight (median of the rounds' differences); ${fmt.signedMs(through - off)} vs off`, target: '≤ straight', met: paired <= 0 },
       { id: '10b', what: 'same, the collector hanging: through codexd', measured: `${fmt.ms(median(ms.codexdHang))}, ${mib('codexdHang')}`, baseline: `straight to the hanging collector: ${fmt.ms(median(ms.straightHang))}, ${mib('straightHang')}`, comparison: `${fmt.signedMs(median(ms.codexdHang) - median(ms.straightHang))}; ${fmt.signedMs(median(ms.codexdHang) - off)} vs off`, target: 'no exit hold, none lost', met: median(ms.codexdHang) <= straight * 1.5 && exported === taken && pointsExported === pointsTaken },
+      { id: '10c', what: 'same as 10, Codex\'s OTLP/HTTP exporters to codexd\'s OTLP/HTTP receiver', measured: `${fmt.ms(median(ms.codexdHttp))}, ${mib('codexdHttp')}`, baseline: `straight (OTLP/gRPC) to a local collector: ${fmt.ms(straight)}`, comparison: `${fmt.signedMs(pairedHttp)} vs straight (median of the rounds' differences); ${fmt.signedMs(pairedHttp - paired)} vs through codexd over OTLP/gRPC`, target: '—', met: null },
     );
-    return { paired, version: CODEX_VERSION, rounds: config.rounds, hangRounds: config.hangRounds, ms, peakKiB, spansTaken: taken, spansExported: exported, pointsTaken, pointsExported };
+    return { paired, pairedHttp, version: CODEX_VERSION, rounds: config.rounds, hangRounds: config.hangRounds, ms, peakKiB, spansTaken: taken, spansExported: exported, pointsTaken, pointsExported };
   } finally {
     await daemon.stop();
     await receiver.close();
@@ -180,10 +189,10 @@ export function codexDoc(details: CodexDetails): string[] {
     '### 10. The real Codex CLI, unmodified: through codexd vs straight to a collector',
     '',
     `\`codex exec --skip-git-repo-check "say hi"\` of \`@openai/codex\` ${details.version} (the npm package and its platform binary, a dev dependency), each run in a home and CODEX_HOME of its own, against a mock Responses API in the benchmark process (test/support/mock-responses.ts: one assistant message, token usage), timed from \`spawn()\` to exit. ` +
-      'Variants, each a config.toml of its own: telemetry off (no `[otel]` table); Codex\'s own OTLP/gRPC exporters for logs, traces and metrics straight to a local collector (the real OTLP/gRPC receiver of the tests, in the benchmark process); and its OTLP/HTTP exporters for all three to codexd\'s OTLP receiver (`[codexd.otlp_receiver] http`, with the token header), codexd exporting over OTLP/gRPC to that collector. ' +
-      `After one warm-up round, ${details.rounds} rounds of the three, the order rotated every round; then ${details.hangRounds} rounds of the two exporting variants with the collector hanging (it takes every call and never answers). ` +
-      `Medians: off ${describe(ms.off)}, straight ${describe(ms.straight)}, through codexd ${describe(ms.codexd)}; the median of each round's difference, through codexd minus straight, ${fmt.signedMs(details.paired)}; collector hanging: straight ${describe(ms.straightHang)}, through codexd ${describe(ms.codexdHang)}. ` +
-      `Peak resident set of Codex itself (the native binary the npm package's \`codex\` script replaces itself with; VmHWM from /proc, read every 5 ms while it runs), medians: ${(['off', 'straight', 'codexd', 'straightHang', 'codexdHang'] as const).map((variant) => `${variant} ${details.peakKiB[variant].length === 0 ? 'n/a' : `${(median(details.peakKiB[variant]) / 1024).toFixed(1)} MiB`}`).join(', ')}. ` +
+      'Variants, each a config.toml of its own: telemetry off (no `[otel]` table); Codex\'s own OTLP/gRPC exporters for logs, traces and metrics straight to a local collector (the real OTLP/gRPC receiver of the tests, in the benchmark process); the same exporters to codexd\'s OTLP/gRPC receiver (`[codexd.otlp_receiver] grpc`, with the token header), as `codexd setup codex` writes them, codexd exporting over OTLP/gRPC to that collector; and, for context (row 10c), Codex\'s OTLP/HTTP exporters for all three to codexd\'s OTLP/HTTP receiver. ' +
+      `After one warm-up round, ${details.rounds} rounds of the four, the order rotated every round; then ${details.hangRounds} rounds of the two exporting variants with the collector hanging (it takes every call and never answers). ` +
+      `Medians: off ${describe(ms.off)}, straight ${describe(ms.straight)}, through codexd ${describe(ms.codexd)}, through codexd over OTLP/HTTP ${describe(ms.codexdHttp)}; the median of each round's difference, through codexd minus straight, ${fmt.signedMs(details.paired)} (over OTLP/HTTP ${fmt.signedMs(details.pairedHttp)}: Codex's HTTP exporters hold its exit longer than its gRPC ones, which is why \`setup codex\` points them at the gRPC receiver); collector hanging: straight ${describe(ms.straightHang)}, through codexd ${describe(ms.codexdHang)}. ` +
+      `Peak resident set of Codex itself (the native binary the npm package's \`codex\` script replaces itself with; VmHWM from /proc, read every 5 ms while it runs), medians: ${(['off', 'straight', 'codexd', 'codexdHttp', 'straightHang', 'codexdHang'] as const).map((variant) => `${variant} ${details.peakKiB[variant].length === 0 ? 'n/a' : `${(median(details.peakKiB[variant]) / 1024).toFixed(1)} MiB`}`).join(', ')}. ` +
       `codexd took ${fmt.count(details.spansTaken)} spans and ${fmt.count(details.pointsTaken)} metric points over all the runs and exported ${fmt.count(details.spansExported)} spans and ${fmt.count(details.pointsExported)} points once its collector answered again (see Checks).`,
   ];
 }

@@ -26,7 +26,7 @@
  *      for 30 s with the collector up (9) and hanging (9b), RSS over time, every count delivered
  *  10. the real Codex CLI (bench/codex.ts): codex exec's wall time exporting traces, logs and
  *      metrics through codexd vs straight to a local collector vs telemetry off; and with the
- *      collector hanging (10b)
+ *      collector hanging (10b); through codexd over OTLP/HTTP instead of gRPC (10c)
  *  11. OTLP/gRPC ingest (bench/otlp-ingest.ts): spans and metric points per second from 4
  *      senders at once, codexd vs a bare OTLP/gRPC receiver, every one exported
  *

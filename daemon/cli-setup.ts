@@ -8,6 +8,10 @@
  *
  * A `metrics_exporter` that is not an OTLP endpoint is left as it is: `"none"` stays off, and
  * Codex's built-in destinations (`"statsig"`, or the key left out) carry a key only Codex has.
+ *
+ * Codex is pointed at the OTLP/gRPC receiver: with its gRPC exporters `codex exec` exits sooner
+ * than with its HTTP ones (row 10 of docs/benchmarks.md). A file that configures only codexd's
+ * HTTP receiver keeps it, and Codex is pointed there.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,8 +24,12 @@ import { ConfigError, loadConfig } from './config.js';
 import { loadOrCreateToken, TOKEN_FILE } from './otlp/token.js';
 import { resolvePaths } from './paths.js';
 
-/** Where the receiver listens when the file does not say: OTLP/HTTP's usual port, on loopback. */
-export const DEFAULT_RECEIVER = '127.0.0.1:4318';
+/**
+ * Where the gRPC receiver listens when the file does not say: OTLP/gRPC's usual port on loopback,
+ * or, when the exporters codexd takes over already use that port (a local collector, which keeps
+ * it), the second.
+ */
+export const DEFAULT_RECEIVERS = ['127.0.0.1:4317', '127.0.0.1:14317'] as const;
 /** The file before `setup codex` changed it, beside it. */
 export const BACKUP_SUFFIX = '.before-codexd-setup';
 
@@ -97,8 +105,13 @@ export function setUpText(text: string, token: string): { text: string; receiver
   const old: Record<(typeof EXPORTER_KEYS)[number], string | null> = { exporter: null, trace_exporter: null, metrics_exporter: null };
   if (otel !== null) for (const key of EXPORTER_KEYS) old[key] = keyLine(lines, otel.header + 1, otel.end, key)?.value ?? null;
   const receiverTable = (codexd.otlp_receiver ?? {}) as Record<string, unknown>;
-  const receiver = typeof receiverTable.http === 'string' ? receiverTable.http : DEFAULT_RECEIVER;
-  const endpoint = (path: string): string => `{ otlp-http = { endpoint = "http://${receiver}${path}", protocol = "binary", headers = { authorization = "Bearer ${token}" } } }`;
+  // The file's own receiver, gRPC first; else a gRPC one on a port the old exporters leave free.
+  const transport: 'grpc' | 'http' = typeof receiverTable.grpc !== 'string' && typeof receiverTable.http === 'string' ? 'http' : 'grpc';
+  const named = receiverTable[transport];
+  const taken = Object.values(old).join(' ');
+  const receiver = typeof named === 'string' ? named : (DEFAULT_RECEIVERS.find((address) => !taken.includes(`:${address.split(':')[1]}`)) ?? DEFAULT_RECEIVERS[1]);
+  const header = `headers = { authorization = "Bearer ${token}" }`;
+  const endpoint = (path: string): string => (transport === 'grpc' ? `{ otlp-grpc = { endpoint = "http://${receiver}", ${header} } }` : `{ otlp-http = { endpoint = "http://${receiver}${path}", protocol = "binary", ${header} } }`);
   const codexLines = { exporter: `exporter = ${endpoint('/v1/logs')}`, trace_exporter: `trace_exporter = ${endpoint('/v1/traces')}`, metrics_exporter: `metrics_exporter = ${endpoint('/v1/metrics')}` };
   // Metrics come through codexd only from an OTLP exporter (an inline table); see the note above.
   const metricsToo = old.metrics_exporter?.startsWith('{') === true;
@@ -123,13 +136,13 @@ export function setUpText(text: string, token: string): { text: string; receiver
   while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   lines.push('', '# Where codexd exports: what [otel] said before `codexd setup codex` pointed Codex at codexd.', '[codexd.downstream]', ...EXPORTER_KEYS.map((key) => `${key} = ${before[key]}`));
   // The receiver, on unless the file already has one.
-  if (typeof receiverTable.http !== 'string') {
+  if (typeof named !== 'string') {
     const table = tableLines(lines, 'codexd.otlp_receiver');
-    if (table !== null) lines.splice(table.header + 1, 0, `http = "${receiver}"`);
-    else lines.push('', '# OTLP endpoints for Codex (and any OpenTelemetry SDK): codexd setup codex.', '[codexd.otlp_receiver]', `http = "${receiver}"`);
+    if (table !== null) lines.splice(table.header + 1, 0, `${transport} = "${receiver}"`);
+    else lines.push('', '# OTLP endpoints for Codex (and any OpenTelemetry SDK): codexd setup codex.', '[codexd.otlp_receiver]', `${transport} = "${receiver}"`);
   }
   lines.push('');
-  return { text: lines.join('\n'), receiver, metrics: metricsToo };
+  return { text: lines.join('\n'), receiver: `${transport === 'grpc' ? 'OTLP/gRPC' : 'OTLP/HTTP'} http://${receiver}`, metrics: metricsToo };
 }
 
 export async function setup(args: string[]): Promise<number> {
@@ -190,7 +203,7 @@ export async function setup(args: string[]): Promise<number> {
   mkdirSync(paths.codexHome, { recursive: true });
   writeFileSync(temp, next.text, { mode: existsSync(file) ? statSync(file).mode & 0o777 : 0o600 });
   renameSync(temp, file);
-  out(`done: Codex exports logs, traces${next.metrics ? ' and metrics' : ''} to codexd at http://${next.receiver} (the token is in ${tokenFile});`);
+  out(`done: Codex exports logs, traces${next.metrics ? ' and metrics' : ''} to codexd's ${next.receiver} (the token is in ${tokenFile});`);
   if (!next.metrics) out('Codex\'s metrics_exporter is not an OTLP endpoint, so it is left as it was.');
   out('codexd exports them, and its own, where [otel] said before ([codexd.downstream]). Restart codexd (codexd restart) so that it listens.');
   out(`codexd setup codex --undo puts the file back (kept as ${backup}).`);

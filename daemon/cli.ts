@@ -59,8 +59,8 @@ commands:
                                          activated) or a launchd agent
   setup codex [--dry-run] [--undo]       point Codex at codexd in the config.toml they share:
                                          its log, trace and (OTLP) metrics exporters to
-                                         codexd's OTLP receiver, what they said before to
-                                         [codexd.downstream]
+                                         codexd's OTLP/gRPC receiver, what they said before
+                                         to [codexd.downstream]
   config path | check [--json]           where config.toml is read, and the settings codexd
                                          takes from it, the environment and its defaults
                                          (secrets redacted)

@@ -67,13 +67,14 @@ describe('the real Codex CLI as a client', () => {
     expect(direct.code, direct.stderr).toBe(0);
     expect(direct.stdout).toContain('hi');
 
-    // Through codexd: Codex's OTLP/HTTP exporters to codexd, codexd's to the second collector.
-    home.writeConfig(`${grpcConfig(behind.endpoint)}\n[codexd.otlp_receiver]\nhttp = "127.0.0.1:0"\n`);
+    // Through codexd: the same exporters to codexd's OTLP/gRPC receiver (as `setup codex` writes
+    // them), codexd's to the second collector.
+    home.writeConfig(`${grpcConfig(behind.endpoint)}\n[codexd.otlp_receiver]\ngrpc = "127.0.0.1:0"\n`);
     daemon = await startDaemonProcess(home);
     const otlp = (await daemon.status()).otlpReceiver;
     const token = readFileSync(otlp?.tokenFile as string, 'utf8').trim();
-    const http = (path: string): string => `{ otlp-http = { endpoint = "http://${otlp?.http}${path}", protocol = "binary", headers = { authorization = "Bearer ${token}" } } }`;
-    const through = await codexExec(join(home.dir, 'through'), codexConfig(mock, `[otel]\nexporter = ${http('/v1/logs')}\ntrace_exporter = ${http('/v1/traces')}\nmetrics_exporter = ${http('/v1/metrics')}`));
+    const toCodexd = `{ otlp-grpc = { endpoint = "http://${otlp?.grpc}", headers = { authorization = "Bearer ${token}" } } }`;
+    const through = await codexExec(join(home.dir, 'through'), codexConfig(mock, `[otel]\nexporter = ${toCodexd}\ntrace_exporter = ${toCodexd}\nmetrics_exporter = ${toCodexd}`));
     expect(through.code, through.stderr).toBe(0);
     expect(mock.turns).toBe(2);
 
@@ -261,7 +262,7 @@ describe('codexd setup codex', () => {
     const port = await freePort();
     const grpc = `{ otlp-grpc = { endpoint = "${collector.endpoint}" } }`;
     // A user's file: Codex's model settings, comments, its exporters straight to a collector.
-    const original = codexConfig(mock, ['# my telemetry', '[otel]', 'environment = "staging"', `exporter = ${grpc}  # logs`, `metrics_exporter = ${grpc}`, '', '[codexd]', 'export_interval_ms = 200', '', '[codexd.otlp_receiver]', `http = "127.0.0.1:${port}"`].join('\n'));
+    const original = codexConfig(mock, ['# my telemetry', '[otel]', 'environment = "staging"', `exporter = ${grpc}  # logs`, `metrics_exporter = ${grpc}`, '', '[codexd]', 'export_interval_ms = 200', '', '[codexd.otlp_receiver]', `grpc = "127.0.0.1:${port}"`].join('\n'));
     home.writeConfig(original);
     const file = join(home.codexHome, 'config.toml');
 
@@ -269,7 +270,7 @@ describe('codexd setup codex', () => {
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain('would change');
     expect(dry.stdout).toMatch(/^- exporter = \{ otlp-grpc/m);
-    expect(dry.stdout).toMatch(/^\+ exporter = \{ otlp-http = \{ endpoint = "http:\/\/127\.0\.0\.1:\d+\/v1\/logs"/m);
+    expect(dry.stdout).toContain(`+ exporter = { otlp-grpc = { endpoint = "http://127.0.0.1:${port}", headers = { authorization = "Bearer TOKEN" } } }`);
     expect(readFileSync(file, 'utf8')).toBe(original);
 
     const done = await runProcess([CLI, 'setup', 'codex'], home.env, 20_000);
@@ -281,7 +282,7 @@ describe('codexd setup codex', () => {
     // Every line of the user's that is not an exporter is still there, in order.
     const others = (text: string): string => text.split('\n').filter((line) => !/^(exporter|trace_exporter|metrics_exporter) =/.test(line)).join('\n').trimEnd();
     expect(others(changed.slice(0, changed.indexOf('# Where codexd exports')))).toBe(others(original));
-    expect(changed).toMatch(/^metrics_exporter = \{ otlp-http = \{ endpoint = "http:\/\/127\.0\.0\.1:\d+\/v1\/metrics"/m);
+    expect(changed).toContain(`\nmetrics_exporter = { otlp-grpc = { endpoint = "http://127.0.0.1:${port}", headers = { authorization = "Bearer ${token}" } } }\n`);
     expect(changed).toContain(`[codexd.downstream]\nexporter = ${grpc}\ntrace_exporter = ${grpc}\nmetrics_exporter = ${grpc}`);
     expect((await runProcess([CLI, 'config', 'check'], home.env, 20_000)).code).toBe(0);
     expect((await runProcess([CLI, 'setup', 'codex'], home.env, 20_000)).stderr).toContain('already done');
