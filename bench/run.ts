@@ -48,7 +48,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { ClientStats } from '../dist/client/index.js';
-import { type ControlConnection, openControlConnection } from '../dist/daemon/control-client.js';
+import { type ControlConnection, openControlConnection } from '../dist/cli/control-client.js';
 import type { DaemonStatus, QueueStatus, Signal } from '../dist/protocol/index.js';
 import { type BenchEnv, createBenchEnv, DAEMON_CLI, ORPHAN_GUARD, removeBenchEnvs, ROOT, type RunningDaemon, startDaemon } from './lib/daemon.ts';
 import { check, checks, log, problems, rows } from './lib/checks.ts';
@@ -1613,7 +1613,7 @@ function renderDoc(details: Details, date: string): string {
     '',
     '### 3. Daemon ingest throughput',
     '',
-    `A fresh \`node dist/daemon/cli.js run\` with HOME, XDG_*, CODEX_HOME in a temp folder, CODEXD_SOCKET at a short temp path, and a config.toml with ` +
+    `A fresh \`node dist/cli/main.js run\` with HOME, XDG_*, CODEX_HOME in a temp folder, CODEXD_SOCKET at a short temp path, and a config.toml with ` +
       '`[codexd] export_interval_ms = 1000` and the file exporter named for every signal (`[otel] metrics_exporter`, `exporter` and `trace_exporter` all `"file"`, the defaults). The file exporter is chosen on purpose: with ' +
       '`"none"` the daemon skips the OpenTelemetry SDK entirely, so the figure would not cover socket → SDK. ' +
       `After one untimed warm-up run (${CONFIG.loadClients} × ${CONFIG.loadWarmupRecords.toLocaleString('en-US')} records; the daemon is long-lived, so its warmed-up state is what is measured), ` +
@@ -1636,7 +1636,7 @@ function renderDoc(details: Details, date: string): string {
       '(CODEXD_NO_SPAWN removed from its environment, which the other rows set to 1) and `[codexd] idle_timeout_ms = ' +
       `${CONFIG.spawnIdleTimeoutMs}\` in its config.toml (a safety net: a daemon left behind by a killed benchmark ends itself). ` +
       'Each round starts from nothing, checked: no socket file, no process running `--spawned` with the socket folder as its working directory, no hand-off file waiting. ' +
-      'First use (timed): the CLI finds nothing on the socket, so its client starts `node dist/daemon/cli.js run --spawned` detached (cwd = the socket folder), and since `close()` ' +
+      'First use (timed): the CLI finds nothing on the socket, so its client starts `node dist/cli/main.js run --spawned` detached (cwd = the socket folder), and since `close()` ' +
       'comes before any daemon answers, it writes its records as a file in `<socket folder>/handoff/` and the CLI exits; the figure is that CLI\'s wall time from `spawn()` to exit, ' +
       'so it includes loading node:child_process, starting the detached daemon and writing the hand-off file, but not the daemon\'s own start-up, which runs on after the CLI has gone. ' +
       'The benchmark then connects to that daemon (retrying until it answers), reads its pid from `daemon/status` and waits until `signals.metrics.received` counts the round\'s records; ' +

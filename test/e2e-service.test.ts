@@ -108,14 +108,14 @@ describe('service managers', () => {
 
   // python3's plistlib is the parser at hand on Linux (plutil is macOS-only).
   it.skipIf(!toolExists('python3'))('the launchd agent template is a valid property list once filled in', async () => {
-    const { servicePlan } = await import('../daemon/service.js');
+    const { servicePlan } = await import('../cli/service.js');
     const plan = servicePlan({}, 'darwin');
     const plist = plan.files[0]?.content as string;
     const parsed = spawnSync('python3', ['-c', 'import json, plistlib, sys; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))'], { input: plist, encoding: 'utf8' });
     expect(parsed.status, parsed.stderr).toBe(0);
     const agent = JSON.parse(parsed.stdout) as Record<string, unknown>;
     expect(agent).toMatchObject({ Label: 'dev.codexd.daemon', RunAtLoad: true, KeepAlive: true });
-    expect(agent.ProgramArguments).toEqual([process.execPath, '--max-semi-space-size=4', expect.stringMatching(/dist\/daemon\/cli\.js$/), 'run', '--service', 'launchd']);
+    expect(agent.ProgramArguments).toEqual([process.execPath, '--max-semi-space-size=4', expect.stringMatching(/dist\/cli\/main\.js$/), 'run', '--service', 'launchd']);
     expect(agent.StandardErrorPath).toMatch(/Library\/Logs\/codexd\/codexd\.err\.log$/);
   });
 });

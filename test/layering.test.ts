@@ -47,9 +47,16 @@ describe('layering', () => {
   });
 
   it('the command line statically loads no OpenTelemetry, gRPC or vscode-jsonrpc', () => {
-    const graph = staticGraph(join(ROOT, 'dist/daemon/cli.js'));
+    const graph = staticGraph(join(ROOT, 'dist/cli/main.js'));
     expect([...graph.packages].sort()).toEqual(['env-paths', 'smol-toml']);
     expect([...graph.files].some((file) => file.endsWith('run.js'))).toBe(false);
+  });
+
+  it('the daemon does not load the command line: cli/ is a client of it', () => {
+    const graph = staticGraph(join(ROOT, 'dist/daemon/run.js'));
+    expect([...graph.files].filter((file) => file.startsWith(join(ROOT, 'dist/cli')))).toEqual([]);
+    // The former entry (named by service units installed before the move) only forwards.
+    expect([...staticGraph(join(ROOT, 'dist/daemon/cli.js')).files]).toContain(join(ROOT, 'dist/cli/main.js'));
   });
 
   it('protocol/ imports nothing but itself and node:buffer/node:path', () => {

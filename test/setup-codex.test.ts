@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { setUpText } from '../daemon/cli-setup.js';
+import { setUpText } from '../cli/setup-codex.js';
 
 const TOKEN = 'cd'.repeat(32);
 

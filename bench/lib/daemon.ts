@@ -1,6 +1,6 @@
 /**
  * A private codexd for the benchmark: its own temp folder for HOME, XDG_*, CODEX_HOME and the
- * socket, a config.toml, `node dist/daemon/cli.js run` as a child, and a control connection
+ * socket, a config.toml, `node dist/cli/main.js run` as a child, and a control connection
  * for `daemon/status`.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { DAEMON_NODE_FLAGS, type DaemonStatus, type SignalCounts } from '../../dist/protocol/index.js';
-import { type ControlConnection, openControlConnection } from '../../dist/daemon/control-client.js';
+import { type ControlConnection, openControlConnection } from '../../dist/cli/control-client.js';
 import { startChild, stopChild } from './processes.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const DAEMON_CLI = join(ROOT, 'dist/daemon/cli.js');
+export const DAEMON_CLI = join(ROOT, 'dist/cli/main.js');
 export const ORPHAN_GUARD = join(ROOT, 'bench/fixtures/orphan-guard.mjs');
 
 export interface BenchEnv {

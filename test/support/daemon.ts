@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { DaemonStatus } from '../../protocol/index.js';
-import { openControlConnection } from '../../daemon/control-client.js';
+import { openControlConnection } from '../../cli/control-client.js';
 import { type OtlpReceiver, startOtlpReceiver } from './otlp-receiver.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const CLI = join(ROOT, 'dist/daemon/cli.js');
+export const CLI = join(ROOT, 'dist/cli/main.js');
 
 export interface TestHome {
   readonly dir: string;

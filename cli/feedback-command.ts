@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
 import { ErrorCodes, type FeedbackAttachment, type FeedbackEntry, FeedbackList, FeedbackRetry, FeedbackShow, FeedbackSubmit } from '../protocol/index.js';
-import { REQUEST_TIMEOUT_MS, rejectUnknown, takeFlag, takeOption, UsageError, withDaemon } from './cli-support.js';
+import { REQUEST_TIMEOUT_MS, rejectUnknown, takeFlag, takeOption, UsageError, withDaemon } from './support.js';
 import { RpcError } from './control-client.js';
 
 /** Every value of a repeatable option, in order. */

@@ -2,9 +2,9 @@
  * What every `codexd` command shares: argument parsing, usage errors, and one control
  * connection to the daemon.
  */
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig } from '../daemon/config.js';
 import { openControlConnection } from './control-client.js';
-import { resolvePaths, socketPathFor } from './paths.js';
+import { resolvePaths, socketPathFor } from '../daemon/paths.js';
 
 export const CONNECT_TIMEOUT_MS = 2000;
 export const REQUEST_TIMEOUT_MS = 10_000;

@@ -19,10 +19,10 @@ import { join } from 'node:path';
 
 import { parse } from 'smol-toml';
 
-import { rejectUnknown, takeFlag, UsageError } from './cli-support.js';
-import { ConfigError, loadConfig } from './config.js';
-import { loadOrCreateToken, TOKEN_FILE } from './otlp/token.js';
-import { resolvePaths } from './paths.js';
+import { rejectUnknown, takeFlag, UsageError } from './support.js';
+import { ConfigError, loadConfig } from '../daemon/config.js';
+import { loadOrCreateToken, TOKEN_FILE } from '../daemon/otlp/token.js';
+import { resolvePaths } from '../daemon/paths.js';
 
 /**
  * Where the gRPC receiver listens when the file does not say: OTLP/gRPC's usual port on loopback,

@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 
 import { parse } from 'smol-toml';
 
-import { rejectUnknown, takeFlag, UsageError } from './cli-support.js';
-import { ConfigError, type DaemonConfig, type ExporterConfig, loadConfig, type TlsConfig } from './config.js';
-import { resolvePaths } from './paths.js';
+import { rejectUnknown, takeFlag, UsageError } from './support.js';
+import { ConfigError, type DaemonConfig, type ExporterConfig, loadConfig, type TlsConfig } from '../daemon/config.js';
+import { resolvePaths } from '../daemon/paths.js';
 
 type Source = 'default' | 'file' | 'environment';
 

@@ -9,15 +9,15 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { homedir, tmpdir } from 'node:os';
 
 import { DAEMON_NODE_FLAGS, runtimeFolder } from '../protocol/index.js';
-import { userName } from './paths.js';
+import { userName } from '../daemon/paths.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The package root: this file is dist/daemon/service.js (or daemon/service.ts, run from source). */
+/** The package root: this file is dist/cli/service.js (or cli/service.ts, run from source). */
 const PACKAGE_ROOT = [new URL('../../', import.meta.url), new URL('../', import.meta.url)]
   .map((url) => fileURLToPath(url))
   .find((dir) => existsSync(join(dir, 'systemd', 'codexd.service'))) as string;
-const CLI = join(PACKAGE_ROOT, 'dist', 'daemon', 'cli.js');
+const CLI = join(PACKAGE_ROOT, 'dist', 'cli', 'main.js');
 
 export const SYSTEMD_UNITS = ['codexd.socket', 'codexd.service'] as const;
 export const LAUNCHD_LABEL = 'dev.codexd.daemon';
