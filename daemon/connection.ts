@@ -1,8 +1,9 @@
 /**
- * One client connection: the bounded reader, a vscode-jsonrpc connection over it, and the
- * handlers of every method. Handlers are thin: they check params with protocol/ validators and
- * hand typed values to the daemon. Nothing here throws into the socket's event paths; every
- * failure becomes a JSON-RPC error or a count.
+ * One client connection: the bounded reader, a vscode-jsonrpc connection over it, `initialize`,
+ * and the handlers of every other method, registered by area from handlers/ (metrics, sessions
+ * and their events and spans, feedback, daemon control). Handlers are thin: they check params
+ * with protocol/ validators and hand typed values to the daemon. Nothing here throws into the
+ * socket's event paths; every failure becomes a JSON-RPC error or a count.
  */
 import type { Socket } from 'node:net';
 
@@ -10,51 +11,35 @@ import type { Logger } from 'pino';
 import { createMessageConnection, ResponseError } from 'vscode-jsonrpc/node';
 
 import {
-  checkFeedbackIdParams,
   checkInitializeParams,
-  checkSessionIdParams,
-  checkSessionStartParams,
-  type BatchResult,
   type ClientStatus,
-  DaemonFlush,
-  DaemonReload,
-  DaemonShutdown,
-  DaemonStatus,
+  type DaemonFlush,
+  type DaemonReload,
+  type DaemonStatus,
   encodeFrame,
   ErrorCodes,
-  FeedbackList,
-  FeedbackRetry,
-  FeedbackShow,
-  FeedbackSubmit,
   Initialize,
   MAX_BATCH_EVENTS,
   MAX_BATCH_SPANS,
   MAX_BATCH_RECORDS,
   MAX_MESSAGE_BYTES,
-  MAX_SESSIONS,
-  measurementCount,
-  MetricRecordBatch,
   PROTOCOL_VERSION,
   SERVER_NAME,
-  SessionEnd,
-  SessionEventBatch,
-  SessionStart,
-  SessionSummary,
-  ToolsMetrics,
-  ToolsReset,
-  TraceSpanBatch,
 } from '../protocol/index.js';
 import { createBoundedMessageReader, type PartialFrameBudget } from './bounded-message-reader.js';
-import { ReloadError } from './config.js';
-import type { EventIngest, EventSource } from './event-ingest.js';
+import type { EventIngest } from './event-ingest.js';
 import type { FeedbackService } from './feedback/service.js';
-import type { HostResource, HostResources } from './host-resources.js';
+import type { HostResources } from './host-resources.js';
 import { MEMORY_RETRY_AFTER_MS, type MemoryLimiter } from './memory-limiter.js';
-import { ingestMetricBatch } from './metric-ingest.js';
-import type { MetricsPipeline } from './metrics-pipeline.js';
+import type { MetricIngest } from './metric-ingest.js';
 import type { SessionInsights } from './session-insights.js';
 import type { SessionRegistry } from './session-registry.js';
 import type { SpanIngest } from './span-ingest.js';
+import type { ConnectionContext, InitializedClient } from './handlers/context.js';
+import { registerControlHandlers } from './handlers/control.js';
+import { registerFeedbackHandlers } from './handlers/feedback.js';
+import { registerMetricHandlers } from './handlers/metrics.js';
+import { registerSessionHandlers } from './handlers/sessions.js';
 import { createSocketMessageWriter } from './socket-message-writer.js';
 import type { SignalStats } from './stats.js';
 
@@ -62,7 +47,7 @@ import type { SignalStats } from './stats.js';
 export interface DaemonServices {
   readonly version: string;
   readonly logger: Logger;
-  readonly metrics: MetricsPipeline;
+  readonly metricIngest: MetricIngest;
   readonly metricStats: SignalStats;
   readonly sessions: SessionRegistry;
   readonly insights: SessionInsights;
@@ -118,10 +103,8 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
   const connectedAt = new Date().toISOString();
   const log = services.logger.child({ component: 'connection', connection: id });
   const stats = services.metricStats;
-  let client: { name: string; version: string; pid: number | null; resource: HostResource } | null = null;
-  let recordsReceived = 0;
-  let eventsReceived = 0;
-  let spansReceived = 0;
+  let client: InitializedClient | null = null;
+  const received = { records: 0, events: 0, spans: 0 };
   let resolveClosed: () => void = () => undefined;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
   const initializeTimer = setTimeout(() => {
@@ -168,11 +151,6 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
     log: () => undefined,
   });
 
-  /**
-   * Wraps a handler so the reader's count of unhandled messages is kept whatever happens. A
-   * handler that returns a promise (flush) is done when the promise settles, not before: the
-   * shutdown drain and a half-closed client's end both wait on that count.
-   */
   function handled<A extends unknown[], R>(handler: (...args: A) => R): (...args: A) => R {
     return (...args: A): R => {
       let result: R;
@@ -192,32 +170,36 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
     };
   }
 
-  /** Counts and returns the refusal of a method sent before `initialize`. */
   function notInitialized(): ResponseError {
     services.protocolError('not_initialized');
     return new ResponseError(ErrorCodes.NotInitialized, 'not initialized: send "initialize" first');
   }
 
-  function requireInitialized(): void {
-    if (client === null) throw notInitialized();
-  }
-
-  /**
-   * Marks this connection as one that sends telemetry (not read while the memory limiter holds)
-   * and, over the hard limit, returns the refusal of what it sent. A connection already known to
-   * send telemetry had this message handed on while the limiter let it: refusing what is already
-   * parsed in memory would free little and lose what the client was let send, so it is taken.
-   * What is refused is a connection's first telemetry, which nothing held back.
-   */
-  function overMemory(what: string): ResponseError<{ retryAfterMs: number }> | null {
-    if (reader.sendsTelemetry()) return null;
-    if (services.memory.check() !== 'hard') return null;
-    services.protocolError('memory_limited');
-    const { heldBytes, hardLimitBytes } = services.memory.status();
-    const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(0);
-    return new ResponseError(ErrorCodes.Overloaded, `the daemon is over its memory limit (${mib(heldBytes)} MiB held of ${mib(hardLimitBytes)} MiB) and took none of these ${what}; send them again after retryAfterMs`, { retryAfterMs: MEMORY_RETRY_AFTER_MS });
-  }
-
+  const context: ConnectionContext = {
+    services,
+    connection,
+    get self() {
+      return self;
+    },
+    client: () => client,
+    handled,
+    notInitialized,
+    requireInitialized() {
+      if (client === null) throw notInitialized();
+      return client;
+    },
+    overMemory(what) {
+      if (reader.sendsTelemetry()) return null;
+      if (services.memory.check() !== 'hard') return null;
+      services.protocolError('memory_limited');
+      const { heldBytes, hardLimitBytes } = services.memory.status();
+      const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(0);
+      return new ResponseError(ErrorCodes.Overloaded, `the daemon is over its memory limit (${mib(heldBytes)} MiB held of ${mib(hardLimitBytes)} MiB) and took none of these ${what}; send them again after retryAfterMs`, { retryAfterMs: MEMORY_RETRY_AFTER_MS });
+    },
+    received(kind, count) {
+      received[kind] += count;
+    },
+  };
 
   connection.onRequest(
     Initialize.method,
@@ -256,249 +238,10 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
       };
     }),
   );
-
-  /** Where this connection's telemetry comes from: its client, its host's resource, the sessions it may name. */
-  function sourceOf(initialized: NonNullable<typeof client>): EventSource {
-    return { sessions: services.sessions, clientName: initialized.name, unknownSession: 'reject', resource: initialized.resource };
-  }
-
-  /**
-   * Ingests one batch. Returns the per-record result for requests, or an error for a batch
-   * that fails as a whole; notifications count the same outcomes instead of answering.
-   */
-  function ingest(params: unknown): MetricRecordBatch.Result | ResponseError<unknown> {
-    if (client === null) return notInitialized();
-    if (services.isShuttingDown()) {
-      stats.dropped('shutting_down', measurementCount(params));
-      return new ResponseError(ErrorCodes.ShuttingDown, 'the daemon is shutting down and accepts no new records');
-    }
-    const refused = overMemory('records');
-    if (refused !== null) {
-      stats.dropped('memory_limited', measurementCount(params));
-      return refused;
-    }
-    const outcome = ingestMetricBatch(params, services.metrics, stats, { ...sourceOf(client), observe: services.insights.observe });
-    recordsReceived += outcome.received;
-    if (outcome.ok) return outcome.result;
-    services.protocolError(outcome.protocolError);
-    return new ResponseError(outcome.code, outcome.message);
-  }
-
-  /**
-   * Ingests one `session/event` or `trace/span` batch; as for metrics, a notification counts
-   * what a request answers.
-   */
-  function ingestItems(items: 'events' | 'spans', params: unknown): BatchResult | ResponseError<unknown> {
-    if (client === null) return notInitialized();
-    const ingestor = services[items];
-    if (services.isShuttingDown()) {
-      ingestor.dropAll(params, 'shutting_down');
-      return new ResponseError(ErrorCodes.ShuttingDown, `the daemon is shutting down and accepts no new ${items}`);
-    }
-    const refused = overMemory(items);
-    if (refused !== null) {
-      ingestor.dropAll(params, 'memory_limited');
-      return refused;
-    }
-    const outcome = ingestor.ingest(params, sourceOf(client));
-    if (items === 'events') eventsReceived += outcome.received;
-    else spansReceived += outcome.received;
-    if (outcome.ok) return outcome.result;
-    services.protocolError(outcome.protocolError);
-    return new ResponseError(outcome.code, outcome.message);
-  }
-
-  /** Starts a session; for a notification, failures are counted instead of answered. */
-  function startSession(params: unknown): SessionStart.Result | ResponseError {
-    if (client === null) return notInitialized();
-    const checked = checkSessionStartParams(params);
-    if (!checked.ok) {
-      services.protocolError('invalid_params');
-      return new ResponseError(ErrorCodes.InvalidParams, checked.message);
-    }
-    const session = services.sessions.start(checked.value);
-    if (session === null) {
-      services.protocolError('too_many_sessions');
-      return new ResponseError(ErrorCodes.TooManySessions, `session/start: the daemon already holds ${MAX_SESSIONS} sessions; end some with session/end`);
-    }
-    return { sessionId: session.id, tags: session.tags };
-  }
-
-  function endSession(params: unknown): SessionEnd.Result | ResponseError {
-    if (client === null) return notInitialized();
-    const checked = checkSessionIdParams(params);
-    if (!checked.ok) {
-      services.protocolError('invalid_params');
-      return new ResponseError(ErrorCodes.InvalidParams, checked.message);
-    }
-    if (!services.sessions.end(checked.value.sessionId)) {
-      services.protocolError('unknown_session');
-      return new ResponseError(ErrorCodes.UnknownSession, `params.sessionId: no session ${JSON.stringify(checked.value.sessionId)} (never started, ended or expired)`);
-    }
-    return { sessionId: checked.value.sessionId };
-  }
-
-  // Each of these is a notification or a request: a notification counts the failures a
-  // request is answered with.
-  const dualHandlers: [string, (params: unknown) => object | ResponseError<unknown>][] = [
-    [MetricRecordBatch.method, ingest],
-    [SessionEventBatch.method, (params) => ingestItems('events', params)],
-    [TraceSpanBatch.method, (params) => ingestItems('spans', params)],
-    [SessionStart.method, startSession],
-    [SessionEnd.method, endSession],
-  ];
-  for (const [method, handler] of dualHandlers) {
-    connection.onNotification(
-      method,
-      handled((params: unknown) => {
-        handler(params);
-      }),
-    );
-    connection.onRequest(
-      method,
-      handled((params: unknown) => {
-        const result = handler(params);
-        if (result instanceof ResponseError) throw result;
-        // A request's answer says the records are the daemon's: they are on disk first. When
-        // they cannot be, the answer says so instead of "accepted".
-        if (!services.syncJournal()) {
-          services.protocolError('not_durable');
-          throw new ResponseError(
-            ErrorCodes.NotDurable,
-            "the daemon took this in but could not make it durable (its journal cannot be written; see daemon/status journalFailure): it is exported unless the daemon dies first; sending it again may send it twice",
-            result,
-          );
-        }
-        return result;
-      }),
-    );
-  }
-
-  connection.onRequest(
-    SessionSummary.method,
-    handled((params: unknown) => {
-      requireInitialized();
-      const checked = checkSessionIdParams(params);
-      if (!checked.ok) {
-        services.protocolError('invalid_params');
-        throw new ResponseError(ErrorCodes.InvalidParams, checked.message);
-      }
-      const summary = services.insights.summary(checked.value.sessionId);
-      if (summary === undefined) {
-        services.protocolError('unknown_session');
-        throw new ResponseError(ErrorCodes.UnknownSession, `params.sessionId: no metrics recorded for session ${JSON.stringify(checked.value.sessionId)}`);
-      }
-      return summary;
-    }),
-  );
-  connection.onRequest(
-    ToolsMetrics.method,
-    handled(() => {
-      requireInitialized();
-      return services.insights.tools();
-    }),
-  );
-  connection.onRequest(
-    ToolsReset.method,
-    handled((): ToolsReset.Result => {
-      requireInitialized();
-      services.insights.resetTools();
-      return { reset: true };
-    }),
-  );
-
-  connection.onRequest(
-    FeedbackSubmit.method,
-    handled(async (params: unknown): Promise<FeedbackSubmit.Result> => {
-      requireInitialized();
-      const refused = overMemory('feedback reports');
-      if (refused !== null) throw refused;
-      const outcome = await services.feedback.submit(params, { name: client?.name ?? 'unknown', version: client?.version ?? '' });
-      if (outcome.ok) return outcome.value;
-      services.protocolError(outcome.reason);
-      throw new ResponseError(outcome.code, outcome.message);
-    }),
-  );
-  connection.onRequest(
-    FeedbackList.method,
-    handled((): FeedbackList.Result => {
-      requireInitialized();
-      return { reports: services.feedback.list() };
-    }),
-  );
-  /** The report `params` names, or the error for a bad or unknown id. */
-  function namedReport(params: unknown): string {
-    const checked = checkFeedbackIdParams(params);
-    if (!checked.ok) {
-      services.protocolError('invalid_params');
-      throw new ResponseError(ErrorCodes.InvalidParams, checked.message);
-    }
-    return checked.value.feedbackId;
-  }
-  function unknownFeedback(id: string): ResponseError {
-    services.protocolError('unknown_feedback');
-    return new ResponseError(ErrorCodes.UnknownFeedback, `params.feedbackId: no report ${id} in the spool`);
-  }
-  connection.onRequest(
-    FeedbackShow.method,
-    handled((params: unknown): FeedbackShow.Result => {
-      requireInitialized();
-      const id = namedReport(params);
-      const report = services.feedback.show(id);
-      if (report === undefined) throw unknownFeedback(id);
-      return report;
-    }),
-  );
-  connection.onRequest(
-    FeedbackRetry.method,
-    handled(async (params: unknown): Promise<FeedbackRetry.Result> => {
-      requireInitialized();
-      const id = namedReport(params);
-      const entry = await services.feedback.retry(id);
-      if (entry === undefined) throw unknownFeedback(id);
-      return { feedbackId: id, state: entry.state };
-    }),
-  );
-
-  connection.onRequest(
-    DaemonStatus.method,
-    handled(() => {
-      requireInitialized();
-      return services.status();
-    }),
-  );
-  connection.onRequest(
-    DaemonFlush.method,
-    handled((params: unknown) => {
-      requireInitialized();
-      const timeoutMs = typeof params === 'object' && params !== null ? (params as { timeoutMs?: unknown }).timeoutMs : undefined;
-      if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) {
-        services.protocolError('invalid_params');
-        throw new ResponseError(ErrorCodes.InvalidParams, 'params.timeoutMs: must be a positive number of milliseconds');
-      }
-      return services.flush(timeoutMs, self);
-    }),
-  );
-  connection.onRequest(
-    DaemonReload.method,
-    handled(async (): Promise<DaemonReload.Result> => {
-      requireInitialized();
-      try {
-        return await services.reload(`daemon/reload from ${client?.name ?? 'a client'}`);
-      } catch (error) {
-        if (error instanceof ReloadError) throw new ResponseError(ErrorCodes.ReloadFailed, error.message);
-        throw error;
-      }
-    }),
-  );
-  connection.onRequest(
-    DaemonShutdown.method,
-    handled((): DaemonShutdown.Result => {
-      requireInitialized();
-      setImmediate(() => services.requestShutdown(`daemon/shutdown from ${client?.name ?? 'a client'}`));
-      return { draining: true, pid: process.pid };
-    }),
-  );
+  registerMetricHandlers(context);
+  registerSessionHandlers(context);
+  registerFeedbackHandlers(context);
+  registerControlHandlers(context);
 
   connection.onRequest(
     handled((method: string) => {
@@ -521,9 +264,9 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
         version: client?.version ?? '',
         pid: client?.pid ?? null,
         connectedAt,
-        recordsReceived,
-        eventsReceived,
-        spansReceived,
+        recordsReceived: received.records,
+        eventsReceived: received.events,
+        spansReceived: received.spans,
         serviceName: client?.resource.serviceName ?? '',
       };
     },

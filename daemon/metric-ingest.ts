@@ -109,3 +109,39 @@ export function ingestMetricBatch(params: unknown, metrics: MetricsPipeline, sta
   for (const rejection of rejected) stats.rejected(rejection.code, measurementsOf(raw[rejection.index]));
   return { ok: true, received, result: { accepted, rejected } };
 }
+
+/** Where accepted records go and what sees them: the same for every source. */
+export interface MetricIngestOptions {
+  readonly metrics: MetricsPipeline;
+  readonly stats: SignalStats;
+  readonly sessions: SessionRegistry;
+  /** Sees every accepted record (session summaries, tool stats). */
+  readonly observe: (record: MetricRecord) => void;
+  /** The daemon's own resource, for what it measures itself. */
+  readonly ownResource: HostResource;
+}
+
+/**
+ * The metric side of ingest, as the event ingest is the event side: what connections
+ * and hand-off files send, what the event ingest derives, and what the daemon measures itself
+ * (a feedback report's outcome) all go through here, counted alike.
+ */
+export interface MetricIngest {
+  /** One `metric/record` batch; `source` says who sent it and how its sessions are treated. */
+  ingest(params: unknown, source: Omit<BatchSource, 'sessions' | 'observe'>): IngestOutcome;
+  /** Records derived from accepted events, counted as records from the event's source. */
+  recordDerived(records: MetricRecord[], source: Pick<BatchSource, 'clientName' | 'resource'>): void;
+  /** One record of the daemon's own, under its own resource. */
+  recordOwn(record: MetricRecord): void;
+}
+
+export function createMetricIngest(options: MetricIngestOptions): MetricIngest {
+  const { metrics, stats, sessions, observe } = options;
+  const ingest = (params: unknown, source: Omit<BatchSource, 'sessions' | 'observe'>): IngestOutcome => ingestMetricBatch(params, metrics, stats, { ...source, sessions, observe });
+  return {
+    ingest,
+    recordDerived: (records, source) => void ingest({ records }, { ...source, unknownSession: 'untagged' }),
+    // Not observed: the daemon's own measurements are no session's or tool's.
+    recordOwn: (record) => void ingestMetricBatch({ records: [record] }, metrics, stats, { sessions, clientName: null, unknownSession: 'untagged', resource: options.ownResource }),
+  };
+}

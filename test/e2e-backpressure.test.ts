@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { MAX_PARTIAL_FRAME_BYTES_TOTAL, MAX_UNSENT_RESPONSE_BYTES } from '../daemon/bounded-message-reader.js';
 import { INITIALIZE_TIMEOUT_MS } from '../daemon/connection.js';
-import { MAX_CONNECTIONS } from '../daemon/run.js';
+import { MAX_CONNECTIONS } from '../daemon/connections.js';
 import { createFrameDecoder, encodeFrame, ErrorCodes } from '../protocol/index.js';
 import { createTestHome, type DaemonProcess, startDaemonProcess, type TestHome } from './support/daemon.js';
 import { openRawPeer } from './support/raw-client.js';

@@ -1,0 +1,109 @@
+/**
+ * The daemon's journal, opened at start: what was accepted and not yet exported or spilled, on
+ * disk, replayed first by the next daemon after a crash. An earlier daemon's journal is taken in
+ * again here, before anything new, and journaled anew; its files go once the new journal holds
+ * it (a crash in between replays it twice, never loses it).
+ */
+import { existsSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { Logger } from 'pino';
+
+import { measurementsIn, type MetricRecord } from '../../protocol/index.js';
+import type { DaemonConfig } from '../config.js';
+import { type Journal, type JournalLine, openJournal, orphanedJournals, readJournal, removeJournal } from '../delivery/journal.js';
+import { type JournaledEntry, type LaneChoice, laneEntryOf } from '../event-lanes.js';
+import type { HostResource } from '../host-resources.js';
+import type { LogEntry, SpanEntry } from '../lane-records.js';
+import { journaledMetrics } from '../otlp/decode-metrics.js';
+import type { DaemonPaths } from '../paths.js';
+import type { Pipelines } from '../pipelines.js';
+
+export interface OpenJournalOptions {
+  readonly paths: DaemonPaths;
+  readonly config: DaemonConfig;
+  readonly pipelines: Pipelines;
+  readonly logger: Logger;
+  readonly reportError: (message: string) => void;
+}
+
+/** Opens this daemon's journal, attaches it to the pipelines, and replays every earlier daemon's into them. */
+export function openDaemonJournal(options: OpenJournalOptions): Journal {
+  const { pipelines } = options;
+  const root = join(options.paths.logDir, 'journal');
+  const own = join(root, String(process.pid));
+  // A folder of a process that had this pid before is an earlier daemon's: kept for the replay.
+  if (existsSync(own)) renameSync(own, `${own}.${Date.now()}`);
+  const earlier = orphanedJournals(root).map((dir) => ({ dir, ...readJournal(dir) }));
+  const journal = openJournal({
+    dir: own,
+    counts: {
+      accepted: (signal) => pipelines.stats[signal].snapshot().accepted,
+      settled: (signal) => {
+        const counts = pipelines.stats[signal].snapshot();
+        return counts.exported + counts.failed + counts.spooled;
+      },
+    },
+    maxBytes: options.config.delivery.spoolMaxBytes / 4,
+    // The journal grows while batches wait: if a queue is failing, what waits in its memory
+    // goes to the disk spool, which settles it. A queue that is sending is left alone: there the
+    // journal is large because the rate is, and its records settle as fast as they are sent.
+    onPressure: () => {
+      for (const queue of pipelines.destinations.queues()) if (queue.status().failures > 0) queue.spillNow();
+    },
+    onError: options.reportError,
+  });
+  pipelines.journal.attach(journal);
+  for (const { dir, lines, torn, resources: journaled } of earlier) {
+    const replayed = replayJournal(lines, pipelines, (id) => {
+      // A line names its host's resource by the id it had in the daemon that wrote it.
+      const attributes = id === undefined ? undefined : journaled.get(id);
+      return attributes === undefined ? pipelines.resources.own : pipelines.resources.exact(attributes as HostResource['attributes']);
+    });
+    // In this daemon's journal first, then the old one goes.
+    journal.sync();
+    removeJournal(dir);
+    if (lines.length > 0 || torn > 0) options.logger.info({ ...replayed, torn, from: dir }, 'replayed the journal of an earlier daemon');
+  }
+  journal.start();
+  return journal;
+}
+
+/**
+ * Takes in again what an earlier daemon journaled, under the resources it was taken with:
+ * metric records, event entries on the lanes that took them, spans and log records taken whole,
+ * and metrics taken over OTLP to pass on.
+ */
+export function replayJournal(lines: readonly JournalLine[], pipelines: Pipelines, resourceOf: (id: number | undefined) => HostResource): { records: number; events: number; spans: number } {
+  const { stats, metrics, lanes } = pipelines;
+  let records = 0;
+  let events = 0;
+  let spans = 0;
+  for (const line of lines) {
+    const resource = resourceOf(line.r);
+    if ('m' in line && Array.isArray(line.m)) {
+      const batch = line.m as MetricRecord[];
+      stats.metrics.received(measurementsIn(batch));
+      records += metrics.record(batch, (position) => position, [], resource);
+    } else if ('e' in line && Array.isArray(line.e)) {
+      const [journaled, taken] = line.e as [JournaledEntry, LaneChoice];
+      if (taken.log) stats.logs.received(1);
+      if (taken.span) stats.traces.received(1);
+      lanes.emit(laneEntryOf(journaled, resource), taken);
+      events++;
+    } else if ('s' in line) {
+      stats.traces.received(1);
+      lanes.emitSpan(line.s as SpanEntry, resource);
+      spans++;
+    } else if ('l' in line) {
+      stats.logs.received(1);
+      lanes.emitLog(line.l as LogEntry, resource);
+      events++;
+    } else if ('p' in line) {
+      const scopes = journaledMetrics(line.p);
+      stats.metrics.received(scopes.reduce((sum, scope) => sum + scope.metrics.reduce((count, metric) => count + metric.dataPoints.length, 0), 0));
+      records += metrics.passOn(scopes, resource);
+    }
+  }
+  return { records, events, spans };
+}
