@@ -16,6 +16,8 @@ import { startChild, stopChild } from './processes.ts';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DAEMON_CLI = join(ROOT, 'dist/cli/main.js');
 export const ORPHAN_GUARD = join(ROOT, 'bench/fixtures/orphan-guard.mjs');
+/** The scripts the benchmark runs as clients, CLIs and SDK baselines. */
+export const FIXTURES = join(ROOT, 'bench/fixtures');
 
 export interface BenchEnv {
   readonly root: string;

@@ -107,3 +107,11 @@ export function waitForLine(child: ChildProcess, text: string, timeoutMs: number
     });
   });
 }
+
+/**
+ * The last line a fixture printed, parsed as JSON: what every fixture reports as it ends. Does
+ * not check the shape; the caller names it.
+ */
+export function lastJsonLine<T>(stdout: string): T {
+  return JSON.parse(stdout.trim().split('\n').pop() as string) as T;
+}

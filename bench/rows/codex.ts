@@ -19,11 +19,11 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { check, log, rows } from './lib/checks.ts';
-import { type BenchEnv, createBenchEnv, ROOT, type RunningDaemon, startDaemon } from './lib/daemon.ts';
-import { finished, startChild } from './lib/processes.ts';
-import { loadReceiverModule, type OtlpReceiver } from './lib/receiver.ts';
-import { fmt, median, spread } from './lib/report.ts';
+import { check, log, rows } from '../lib/checks.ts';
+import { type BenchEnv, createBenchEnv, ROOT, type RunningDaemon, startDaemon } from '../lib/daemon.ts';
+import { finished, startChild } from '../lib/processes.ts';
+import { loadReceiverModule, type OtlpReceiver } from '../lib/receiver.ts';
+import { fmt, median, spread } from '../lib/report.ts';
 
 const CODEX_BIN = join(dirname(createRequire(import.meta.url).resolve('@openai/codex/package.json')), 'bin', 'codex.js');
 const CODEX_VERSION = (JSON.parse(readFileSync(join(dirname(CODEX_BIN), '..', 'package.json'), 'utf8')) as { version: string }).version;

@@ -15,12 +15,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { DaemonStatus } from '../dist/protocol/index.js';
-import { check, log, rows } from './lib/checks.ts';
-import { createBenchEnv, ROOT, startDaemon } from './lib/daemon.ts';
-import { finished, processCpuMs, startChild, waitForLine } from './lib/processes.ts';
-import { loadReceiverModule } from './lib/receiver.ts';
-import { fmt } from './lib/report.ts';
+import type { DaemonStatus } from '../../dist/protocol/index.js';
+import { check, log, rows } from '../lib/checks.ts';
+import { createBenchEnv, ROOT, startDaemon } from '../lib/daemon.ts';
+import { finished, processCpuMs, startChild, waitForLine } from '../lib/processes.ts';
+import { loadReceiverModule } from '../lib/receiver.ts';
+import { fmt } from '../lib/report.ts';
 
 const SENDERS = 4;
 const KEEP = 4;

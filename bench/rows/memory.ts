@@ -16,12 +16,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { DaemonStatus } from '../dist/protocol/index.js';
-import { check, log, rows } from './lib/checks.ts';
-import { createBenchEnv, ROOT, startDaemon } from './lib/daemon.ts';
-import { finished, startChild } from './lib/processes.ts';
-import { loadReceiverModule } from './lib/receiver.ts';
-import { fmt, median } from './lib/report.ts';
+import type { DaemonStatus } from '../../dist/protocol/index.js';
+import { check, log, rows } from '../lib/checks.ts';
+import { createBenchEnv, ROOT, startDaemon } from '../lib/daemon.ts';
+import { finished, startChild } from '../lib/processes.ts';
+import { loadReceiverModule } from '../lib/receiver.ts';
+import { fmt, median } from '../lib/report.ts';
 
 const MIB = 1024 * 1024;
 /** The target of both rows, with the defaults. */

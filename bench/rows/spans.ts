@@ -20,14 +20,14 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import type { ClientStats, SpanStats } from '../dist/client/index.js';
-import type { DaemonStatus } from '../dist/protocol/index.js';
-import { check, log, problems, rows } from './lib/checks.ts';
-import { type BenchEnv, ORPHAN_GUARD, ROOT, type RunningDaemon } from './lib/daemon.ts';
-import { delivered, type LaneDelta, laneDelta } from './lib/lanes.ts';
-import { finished, processCpuMs, runTimed, startChild, waitForLine } from './lib/processes.ts';
-import { loadReceiverModule, type OtlpReceiver } from './lib/receiver.ts';
-import { fmt, median, spread } from './lib/report.ts';
+import type { ClientStats, SpanStats } from '../../dist/client/index.js';
+import type { DaemonStatus } from '../../dist/protocol/index.js';
+import { check, log, problems, rows } from '../lib/checks.ts';
+import { type BenchEnv, ORPHAN_GUARD, ROOT, type RunningDaemon } from '../lib/daemon.ts';
+import { delivered, type LaneDelta, laneDelta } from '../lib/lanes.ts';
+import { finished, processCpuMs, runTimed, startChild, waitForLine } from '../lib/processes.ts';
+import { loadReceiverModule, type OtlpReceiver } from '../lib/receiver.ts';
+import { fmt, median, spread } from '../lib/report.ts';
 
 const FIXTURES = join(ROOT, 'bench/fixtures');
 

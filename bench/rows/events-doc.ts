@@ -1,0 +1,70 @@
+/** Section 6 of docs/benchmarks.md: how rows 6–6d were measured, with every run's figures. */
+import * as os from 'node:os';
+
+import { fmt, median, spread } from '../lib/report.ts';
+import type { EventsDetails } from './events.ts';
+
+export function eventsDoc(details: EventsDetails): string[] {
+  const { config, events, eventFlood, eventCost } = details;
+  const eventTotal = config.eventClients * config.eventCount;
+  const eventDaemonCpus = events.map((run) => run.daemonCpuMs).filter((ms): ms is number => ms !== null);
+  const eventDaemonCpu =
+    eventDaemonCpus.length === 0
+      ? 'an unknown amount of CPU (no /proc)'
+      : `${median(eventDaemonCpus).toFixed(0)} ms of CPU (${((median(eventDaemonCpus) * 1000) / eventTotal).toFixed(1)} µs per event)`;
+  const floodDropped = Math.max(eventFlood.queueFull.logs, eventFlood.queueFull.traces);
+  return [
+    '### 6. Session events: through the daemon into the log and trace lanes (6, 6c, 6d), and their cost to the host (6b)',
+    '',
+    'A fresh daemon, set up as in row 3 (the file exporter for every signal; `export_interval_ms = 1000`, which is also the scheduled delay of both lanes\' batch processors). ' +
+      'Each event the daemon accepts becomes one log record (a `BatchLogRecordProcessor`, written to logs.jsonl) and one span (a `BatchSpanProcessor`, ' +
+      'written to traces.jsonl), both exported in batches of up to 512 as OTLP JSON lines; a lane refuses records (`queue_full`) while it holds 20,000 unexported ones (or 32 Mi characters of their attributes, which these events never reach). ' +
+      'The events (bench/fixtures/session-events.mjs) are what Codex sends while streaming a turn: every client\'s session starts with Codex\'s session context ' +
+      '(`conversation.id`, `model`, `slug`, `auth_mode`, `originator`, `session_source`, `terminal.type`, `app.version`, and the log-only `user.account_id` and `user.email`), ' +
+      'and its events repeat a turn of 16 under one `traceparent`: one `codex.api_request` (trace-safe `attempt`, `duration_ms`, `http.response.status_code`), eight `codex.sse_event` ' +
+      '(`event.kind`, `duration_ms`; the last with token counts) and seven `codex.tool_result` (trace-safe `tool_name`, `call_id`, `success`, `duration_ms`; log-only `arguments`, ' +
+      'a 107-character JSON command line, and `output`, 185 to 190 characters), each with `durationMs`. On the way the daemon redacts `arguments` and `output` on the log lane ' +
+      '(`log_tool_content` is off by default) and derives two metric measurements from each tool result, API request and SSE event (checked against `daemon/status` `events` for every run, see Checks).',
+    '',
+    `Row 6: after one untimed (but checked) warm-up run (${config.eventClients} × ${config.eventWarmupCount.toLocaleString('en-US')} events), ${events.length} runs in which ` +
+      `${config.eventClients} client processes (bench/fixtures/event-client.mjs) connect, start a session and send one readiness event; once the daemon has counted and exported those, ` +
+      `each sends ${config.eventCount.toLocaleString('en-US')} events in chunks of ${config.eventChunk}, each chunk followed by \`await client.flush()\`. ` +
+      'A client sends a chunk only when the benchmark hands it one (a "+" on its stdin): chunks go to the clients in turn as long as the events handed out but not yet received by the daemon, ' +
+      `plus the larger of the two lanes' unexported records, stay within ${config.eventWindow.toLocaleString('en-US')}, half of what a lane holds. ` +
+      'That window is the benchmark\'s own: nothing tells a client that the lanes are full (`session/event` is a notification, and `flush()` resolves once the socket has taken the bytes, ' +
+      'which the daemon reads as fast as they come), so clients that send as fast as they can outrun the lanes (row 6d); the windowed figure is the rate the daemon sustains into both lanes without dropping. ' +
+      'Events/s = log records accepted (`signals.logs.accepted` from `daemon/status`, polled every ~5 ms over one control connection) / time from handing out the first chunk to the poll that saw the last event arrive; ' +
+      `median of ${events.length} runs (${events.map((run) => fmt.eventRate(run.rate)).join(', ')}). The lanes held at most ${Math.max(...events.map((run) => run.peakBuffered)).toLocaleString('en-US')} unexported records at a poll. ` +
+      `CPU, medians over the runs: the daemon used ${eventDaemonCpu} from the first chunk until both lanes had exported all but their last batch (its answers to the polls included), ` +
+      `the ${config.eventClients} clients together ${median(events.map((run) => run.clientsCpuMs)).toFixed(0)} ms (whole client processes, start-up included), on ${os.cpus().length} cores. ` +
+      'The baseline column is, for context, the rate of one process emitting the same log record and span into its own in-process SDK: 1 s / the SDK figure of row 6b (which leaves out serialising and exporting them).',
+    '',
+    'Row 6c: in the same runs, the time from the first chunk until both lanes had exported every accepted event and held none (`signals.logs.exported` and `signals.traces.exported`, plus what each export queue sent from its disk spool when it fell behind and spilled (`queue.replayed.exported`), reaching `accepted`, `buffered` 0), median. ' +
+      'A batch processor exports as soon as it holds a full batch of 512; once the events stop coming, the last, partial batch waits for the scheduled delay (1,000 ms), which is most of the difference: ' +
+      `all but that last batch had been exported ${fmt.signedMs(median(events.map((run) => run.drainedMs)) - median(events.map((run) => run.acceptedMs)))} after the last event arrived (median; spread of the full export ${spread(events.map((run) => run.exportedMs), 0)} ms).`,
+    '',
+    `Row 6d: once, after the timed runs, the same ${eventTotal.toLocaleString('en-US')} events with every chunk handed out at once, the clients still calling \`await flush()\` after each chunk. ` +
+      `The daemon received them at ${fmt.eventRate(eventFlood.receivedRate)} (all ${eventTotal.toLocaleString('en-US')} within ${fmt.ms(eventFlood.acceptedMs)}), ` +
+      (floodDropped === 0
+        ? `and each lane accepted all of them (log lane ${eventFlood.accepted.toLocaleString('en-US')}): this many fit in a lane's 20,000 (see Checks). `
+        : `but each lane accepted only ${eventFlood.accepted.toLocaleString('en-US')} and refused ${floodDropped.toLocaleString('en-US')} as \`queue_full\` ` +
+          `(log lane ${eventFlood.queueFull.logs.toLocaleString('en-US')}, trace lane ${eventFlood.queueFull.traces.toLocaleString('en-US')}; every event accounted for, see Checks). `) +
+      `While the events arrived, the log lane exported ${eventFlood.exportedOnArrival.toLocaleString('en-US')} records; once they stopped, it exported the rest within ${fmt.ms(eventFlood.drainedMs - eventFlood.acceptedMs)} (all but its last batch). ` +
+      (floodDropped === 0
+        ? ''
+        : 'So under such a load it is the lanes\' exports that fall behind, not the ingest, which fits how they work: each batch processor has one export in flight at a time (sdk-logs and sdk-trace 3.1), and each file export of a batch ' +
+          '(`appendFile`: open, write, close on the thread pool) needs several turns of the daemon\'s event loop to complete, while each turn also parses and ingests whatever the four sockets delivered. ') +
+      `The clients' \`flush()\` backpressure only reaches the socket: they themselves dropped ${eventFlood.clientDropped === 0 ? 'nothing' : eventFlood.clientDropped.toLocaleString('en-US')}.`,
+    '',
+    `Row 6b: bench/fixtures/event-cost.mjs, one process with that daemon running. Each round sends ${eventCost.events.toLocaleString('en-US')} of the same events in chunks of ${eventCost.chunk}. ` +
+      'The client side times `session.event(name, fields)` for each event of a chunk (fresh field objects per call) and the `await client.flush()` after it, so its figure includes serialising the batch and writing it to the socket. ' +
+      'Not timed: after each chunk, `await session.summary()`, a round trip the daemon answers once it has taken everything sent before it, so that every chunk starts with the daemon caught up and the figure is the client\'s own work ' +
+      '(a host that emits faster than the daemon reads waits in `flush()`, which is row 6\'s subject, not this one); and before each client round a `daemon/flush`, so the lanes start every round empty and cannot overflow. ' +
+      'The SDK side builds each event\'s attributes as the daemon does (session context, the event\'s fields, then `session.id`, `client.name` and `event.name`; the span without the log-only ones), calls ' +
+      '`tracer.startSpan()` + `span.end()` under the turn\'s remote parent context and `logger.emit()` in the span\'s context (as the daemon does, so the two correlate), on a `LoggerProvider` with a `BatchLogRecordProcessor` and a `TracerProvider` with a `BatchSpanProcessor` (default queue and batch sizes, the daemon\'s scheduled delay of 1,000 ms) ' +
+      'exporting to counting no-op exporters, and yields one turn of the event loop (`setImmediate`) at the same points, as a host\'s loop turns between bursts, so that the processors can hand their batches on ' +
+      '(awaiting a resolved promise instead, as row 1 does, the log processor\'s export, a chain of promises, does not complete during a round, and its queue of 2,048 fills and drops; here none dropped, checked). Serialising and exporting those batches, which a real exporter does on the host\'s thread, is not in the SDK figure. ' +
+      `Client and SDK rounds alternate in one process (order swapped every round), ${config.eventCostWarmup} warm-up rounds each, then the median of ${eventCost.clientNs.length} rounds: ns = timed wall time / events. ` +
+      `Per-round spread: client ${spread(eventCost.clientNs, 0)} ns, SDK ${spread(eventCost.sdkNs, 0)} ns.`,
+  ];
+}

@@ -1,0 +1,266 @@
+/**
+ * One run of rows 6, 6c and 6d: session events from client processes through the daemon into its
+ * log and trace lanes, handed out as the lanes make room (`window`) or all at once (`flood`);
+ * checks that every event is accounted for and what the daemon did to them on the way.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import type { ClientStats } from '../../dist/client/index.js';
+import type { DaemonStatus } from '../../dist/protocol/index.js';
+import { check, problems } from '../lib/checks.ts';
+import { type BenchEnv, FIXTURES, ORPHAN_GUARD, ROOT, type RunningDaemon } from '../lib/daemon.ts';
+import { delivered, type LaneDelta, laneDelta } from '../lib/lanes.ts';
+import { finished, lastJsonLine, processCpuMs, startChild, waitForLine } from '../lib/processes.ts';
+import type { EventsConfig } from './events.ts';
+
+/** Records per export of the daemon's event lanes (MAX_EXPORT_BATCH in daemon/event-lanes.ts). */
+const LANE_EXPORT_BATCH = 512;
+
+/** How one row 6 run hands out chunks: as the lanes make room, or all at once. */
+export type EventLoad = 'window' | 'flood';
+
+export interface EventsResult {
+  readonly load: EventLoad;
+  readonly total: number;
+  /** Events the log lane accepted per second, from the first chunk handed out to the poll that saw the last event arrive. */
+  readonly rate: number;
+  /** Events received (valid or not, accepted or dropped by a full lane) per second, same interval. */
+  readonly receivedRate: number;
+  readonly acceptedMs: number;
+  /** Log records accepted, and those dropped as `queue_full` on each lane. */
+  readonly accepted: number;
+  readonly queueFull: { readonly logs: number; readonly traces: number };
+  /** Log records already exported when the last event arrived. */
+  readonly exportedOnArrival: number;
+  /** From the start until both lanes had exported all but their last, partial batch. */
+  readonly drainedMs: number;
+  /** From the start until both lanes had exported every accepted event, nothing buffered. */
+  readonly exportedMs: number;
+  /** The most either lane held unexported at a poll. */
+  readonly peakBuffered: number;
+  readonly complete: boolean;
+  readonly exported: boolean;
+  /** The daemon's CPU time from the start until `drainedMs` (or the end of the run, when it never got there). */
+  readonly daemonCpuMs: number | null;
+  readonly clientsCpuMs: number;
+  /** Events the clients themselves did not send, all reasons. */
+  readonly clientDropped: number;
+}
+
+/** What changed in `events` (redactions, lane overrides, ...) between two `daemon/status` answers. */
+function eventCountsDelta(before: DaemonStatus.Result, after: DaemonStatus.Result): { redacted: Record<string, number>; laneOverrides: number; invalidTraceContext: number; derived: number } {
+  const redacted: Record<string, number> = {};
+  for (const [field, count] of Object.entries(after.events.redacted)) {
+    const more = count - (before.events.redacted[field] ?? 0);
+    if (more > 0) redacted[field] = more;
+  }
+  let laneOverrides = 0;
+  for (const [field, count] of Object.entries(after.events.laneOverrides)) laneOverrides += count - (before.events.laneOverrides[field] ?? 0);
+  return {
+    redacted,
+    laneOverrides,
+    invalidTraceContext: after.events.invalidTraceContext - before.events.invalidTraceContext,
+    derived: after.events.derivedMeasurements - before.events.derivedMeasurements,
+  };
+}
+
+/**
+ * Row 6, one run: `eventClients` processes start a session each and send one readiness event;
+ * once the daemon has counted and exported those, the benchmark hands out chunks: with `window`,
+ * one at a time to the clients in turn, as long as the events handed out but not yet received
+ * plus the larger of the two lanes' unexported records stay within `eventWindow`; with `flood`,
+ * all at once. Polls `daemon/status` until the log lane has received every event (the rate is
+ * taken at that poll), then until both lanes have exported every accepted one.
+ */
+export async function measureEvents(config: EventsConfig, bench: BenchEnv, daemon: RunningDaemon, label: string, seedBase: number, perClient: number, load: EventLoad): Promise<EventsResult> {
+  const n = config.eventClients;
+  const chunk = config.eventChunk;
+  const total = n * perClient;
+  const before = await daemon.status();
+  const clients: ChildProcess[] = [];
+  for (let index = 0; index < n; index++) {
+    clients.push(
+      startChild(['--import', ORPHAN_GUARD, join(FIXTURES, 'event-client.mjs'), String(perClient), String(chunk), String(seedBase + index)], {
+        env: bench.env,
+        cwd: ROOT,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      }),
+    );
+    // A client that died has its stdin closed: writing a chunk to it must not end the benchmark
+    // (the exit is reported below).
+    clients[index]?.stdin?.on('error', () => undefined);
+  }
+  const readies = clients.map((child) => waitForLine(child, 'ready', 20_000));
+  let running = n;
+  const exits = clients.map((child) =>
+    finished(child).finally(() => {
+      running--;
+    }),
+  );
+  await Promise.all(readies);
+  // Each client sent one readiness event; wait until the daemon has counted and exported them
+  // (the lanes' scheduled delay, up to a second), so every count below starts from settled figures.
+  let base = before;
+  for (let attempt = 0; ; attempt++) {
+    base = await daemon.status();
+    if (base.signals.logs.received >= before.signals.logs.received + n && base.signals.logs.buffered === 0 && base.signals.traces.buffered === 0) break;
+    if (attempt > 1000) throw new Error(`${label}: the daemon did not count and export the event clients' readiness events`);
+    await sleep(5);
+  }
+
+  // Chunks not yet handed out, per client; handed out in turn.
+  const chunksEach = Math.ceil(perClient / chunk);
+  const left = clients.map(() => chunksEach);
+  let handedOut = 0;
+  let turn = 0;
+  const handOut = (received: number, buffered: number): void => {
+    while (left.some((count) => count > 0) && (load === 'flood' || handedOut - received + buffered + chunk <= config.eventWindow)) {
+      while (left[turn % n] === 0) turn++;
+      const index = turn % n;
+      left[index] = (left[index] as number) - 1;
+      const stdin = clients[index]?.stdin;
+      if (left[index] === 0) stdin?.end('+');
+      else stdin?.write('+');
+      handedOut += Math.min(chunk, perClient - (chunksEach - 1 - (left[index] as number)) * chunk);
+      turn++;
+    }
+  };
+
+  const daemonCpuBefore = processCpuMs(daemon.pid);
+  const started = performance.now();
+  handOut(0, 0);
+  let received = 0;
+  let accepted = 0;
+  let acceptedMs = 0;
+  let exportedOnArrival = 0;
+  let drainedMs = Number.NaN;
+  let daemonCpuDrained: number | null = null;
+  let exportedMs = Number.NaN;
+  let peakBuffered = 0;
+  let complete = false;
+  let exported = false;
+  let lastProgressAt = started;
+  let lastExported = 0;
+  let last = base;
+  for (;;) {
+    const status = await daemon.status();
+    const now = performance.now();
+    last = status;
+    const logs = laneDelta(delivered(base, 'logs'), delivered(status, 'logs'));
+    const traces = laneDelta(delivered(base, 'traces'), delivered(status, 'traces'));
+    const buffered = Math.max(status.signals.logs.buffered, status.signals.traces.buffered);
+    peakBuffered = Math.max(peakBuffered, buffered);
+    if (!complete && logs.received > received) {
+      received = logs.received;
+      accepted = logs.accepted;
+      // Taken at the poll that saw the latest events, so a stall is not counted.
+      acceptedMs = now - started;
+      lastProgressAt = now;
+      exportedOnArrival = logs.exported;
+      complete = received >= total;
+    }
+    handOut(logs.received, buffered);
+    if (logs.exported + traces.exported > lastExported) {
+      lastExported = logs.exported + traces.exported;
+      lastProgressAt = now;
+    }
+    // The batch processors export a full batch at once; the last, partial one waits for their
+    // scheduled delay (export_interval_ms).
+    if (complete && Number.isNaN(drainedMs) && logs.exported + LANE_EXPORT_BATCH > logs.accepted && traces.exported + LANE_EXPORT_BATCH > traces.accepted) {
+      drainedMs = now - started;
+      // The daemon's CPU up to here: what remains is one partial batch and a second of waiting.
+      daemonCpuDrained = processCpuMs(daemon.pid);
+    }
+    if (complete && logs.exported >= logs.accepted && traces.exported >= traces.accepted && status.signals.logs.buffered === 0 && status.signals.traces.buffered === 0) {
+      exported = true;
+      exportedMs = now - started;
+      break;
+    }
+    if (now - started > config.eventTimeoutMs) break;
+    // Every client has written everything and exited, yet nothing moves: events were lost or stuck.
+    if (running === 0 && now - lastProgressAt > config.eventStallMs) break;
+    await sleep(5);
+  }
+  const daemonCpuAfter = daemonCpuDrained ?? processCpuMs(daemon.pid);
+  // Cut short (timeout, stall): hand out what is left, so that no client waits for a chunk forever.
+  for (const [index, count] of left.entries()) {
+    if (count > 0) clients[index]?.stdin?.end('+'.repeat(count));
+  }
+  const outcomes = await Promise.all(exits);
+  let clientsCpuMs = 0;
+  let sent = 0;
+  const dropped: Record<string, number> = {};
+  const byName: Record<string, number> = {};
+  for (const outcome of outcomes) {
+    if (outcome.code !== 0) {
+      problems.push(`${label}: an event client exited with ${outcome.code ?? outcome.signal}: ${outcome.stderr.slice(-500)}`);
+      continue;
+    }
+    const stats = lastJsonLine<ClientStats['events'] & { byName: Record<string, number>; cpuMs: number }>(outcome.stdout);
+    sent += stats.sent;
+    clientsCpuMs += stats.cpuMs;
+    for (const [reason, count] of Object.entries(stats.dropped)) dropped[reason] = (dropped[reason] ?? 0) + count;
+    for (const [name, count] of Object.entries(stats.byName)) byName[name] = (byName[name] ?? 0) + count;
+  }
+  const logs = laneDelta(delivered(base, 'logs'), delivered(last, 'logs'));
+  const traces = laneDelta(delivered(base, 'traces'), delivered(last, 'traces'));
+  const queueFull = { logs: logs.dropped.queue_full ?? 0, traces: traces.dropped.queue_full ?? 0 };
+  const events = eventCountsDelta(base, last);
+  check(
+    complete && sent === total + n && Object.keys(dropped).length === 0,
+    `${label}: ${n} clients sent ${sent - n} of ${total} events, dropped ${JSON.stringify(dropped)}; the daemon received ${received} within ${(acceptedMs / 1000).toFixed(2)} s` +
+      (complete ? '' : ` (${total - received} never counted${running === 0 ? ' although every client had written them and exited' : ''})`),
+  );
+  const otherDrops = (delta: LaneDelta): number => Object.entries(delta.dropped).reduce((sum, [reason, count]) => sum + (reason === 'queue_full' ? 0 : count), 0);
+  const laneBooks =
+    `log lane: accepted ${logs.accepted}, queue_full ${queueFull.logs}, exported ${logs.exported}; trace lane: accepted ${traces.accepted}, queue_full ${queueFull.traces}, exported ${traces.exported}; ` +
+    `rejected ${logs.rejected}/${traces.rejected}, dropped by reason ${JSON.stringify(logs.dropped)}/${JSON.stringify(traces.dropped)}`;
+  if (load === 'window') {
+    check(
+      logs.accepted === total && traces.accepted === total && logs.rejected + traces.rejected === 0 && queueFull.logs + queueFull.traces + otherDrops(logs) + otherDrops(traces) === 0,
+      `${label}: both lanes accepted every event, none dropped (${laneBooks}; the lanes held at most ${peakBuffered} unexported)`,
+    );
+  } else {
+    // Expected to overflow the lanes: what is checked is that every event is accounted for.
+    check(
+      logs.accepted + queueFull.logs === received && traces.accepted + queueFull.traces === received && logs.rejected + traces.rejected + otherDrops(logs) + otherDrops(traces) === 0,
+      `${label}: every event received is accounted for on each lane as accepted or dropped \`queue_full\` (${laneBooks})`,
+    );
+  }
+  check(
+    exported && logs.exported === logs.accepted && traces.exported === traces.accepted && logs.failed + traces.failed === 0,
+    `${label}: both lanes exported every accepted event to logs.jsonl / traces.jsonl within ${(exportedMs / 1000).toFixed(2)} s (buffered at the end: ${last.signals.logs.buffered}/${last.signals.traces.buffered}, failed ${logs.failed}/${traces.failed})`,
+  );
+  // What the daemon did to the events on the way, against what the fixture sends (session-events.mjs).
+  const toolResults = byName['codex.tool_result'] ?? 0;
+  const apiRequests = byName['codex.api_request'] ?? 0;
+  // Every SSE event the fixture sends has a duration, so each derives Codex's count and timing.
+  const sseEvents = byName['codex.sse_event'] ?? 0;
+  // The daemon does all this before a lane admits the event, so it holds in the flood run too.
+  check(
+    events.redacted.arguments === toolResults && events.redacted.output === toolResults && Object.keys(events.redacted).length === 2 && events.laneOverrides === 0 && events.invalidTraceContext === 0 && events.derived === 2 * (toolResults + apiRequests + sseEvents),
+    `${label}: the daemon redacted \`arguments\` and \`output\` of every tool result on the log lane (log_tool_content off, the default: ${JSON.stringify(events.redacted)} for ${toolResults} tool results), ` +
+      `overrode no lane (${events.laneOverrides}), found no malformed trace context (${events.invalidTraceContext}) and derived ${events.derived} metric measurements (2 per tool result, API request and SSE event: ${2 * (toolResults + apiRequests + sseEvents)})`,
+  );
+  return {
+    load,
+    total,
+    rate: accepted / (acceptedMs / 1000),
+    receivedRate: received / (acceptedMs / 1000),
+    acceptedMs,
+    accepted,
+    queueFull,
+    exportedOnArrival,
+    drainedMs,
+    exportedMs,
+    peakBuffered,
+    complete,
+    exported,
+    daemonCpuMs: daemonCpuBefore === null || daemonCpuAfter === null ? null : daemonCpuAfter - daemonCpuBefore,
+    clientsCpuMs,
+    clientDropped: Object.values(dropped).reduce((sum, count) => sum + count, 0),
+  };
+}

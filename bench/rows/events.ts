@@ -1,0 +1,118 @@
+/**
+ * Rows 6–6d of `npm run bench`: session events through the daemon into its log and trace lanes,
+ * and what an event costs the host.
+ *
+ *   6   events/s both lanes accept from 4 client processes, kept within what the lanes hold
+ *   6b  per-event cost of `session.event()`, its flush included, vs the in-process SDK emitting
+ *       the same log record and span (events-cost.ts)
+ *   6c  the same runs: until both lanes have exported every event
+ *   6d  the same clients unthrottled, and what the lanes drop
+ *
+ * One run of 6, 6c and 6d is in events-run.ts; the doc section in events-doc.ts.
+ */
+import { log, rows } from '../lib/checks.ts';
+import type { BenchEnv, RunningDaemon } from '../lib/daemon.ts';
+import { fmt, median } from '../lib/report.ts';
+import { type EventCostResult, measureEventCost } from './events-cost.ts';
+import { type EventsResult, measureEvents } from './events-run.ts';
+
+export function eventsConfig(quick: boolean) {
+  return {
+    /** Row 6: concurrent event client processes, events each, events per flush, repetitions. */
+    eventClients: 4,
+    eventCount: quick ? 5000 : 25_000,
+    eventChunk: 250,
+    eventRepeats: quick ? 1 : 3,
+    eventWarmupCount: quick ? 2000 : 10_000,
+    /**
+     * Events handed out but not yet received plus the larger lane's unexported records, at most:
+     * half of what a lane holds (MAX_LANE_QUEUE in daemon/event-lanes.ts) before it drops.
+     */
+    eventWindow: 10_000,
+    /** From the first chunk handed out until both lanes have exported every event, at most. */
+    eventTimeoutMs: 60_000,
+    /** Once every client has exited, this long without progress (received or exported) ends the wait. */
+    eventStallMs: 5000,
+    /** Row 6b: events per round (below a lane's 20,000), measured rounds, warm-up rounds (events per flush: eventChunk). */
+    eventCostEvents: quick ? 5000 : 10_000,
+    eventCostRounds: quick ? 3 : 7,
+    eventCostWarmup: quick ? 1 : 3,
+  };
+}
+
+export type EventsConfig = ReturnType<typeof eventsConfig>;
+
+export interface EventsDetails {
+  readonly config: EventsConfig;
+  readonly events: EventsResult[];
+  readonly eventFlood: EventsResult;
+  readonly eventCost: EventCostResult;
+}
+
+/** Rows 6–6d on a fresh daemon of run.ts's: a checked warm-up run, the windowed runs, the flood, then 6b. */
+export async function rowEvents(quick: boolean, bench: BenchEnv, daemon: RunningDaemon): Promise<EventsDetails> {
+  const config = eventsConfig(quick);
+  log('row 6: session events through the daemon into the log and trace lanes');
+  const n = config.eventClients;
+  // As in row 3: one short untimed (but checked) run first, so the daemon's steady state is measured.
+  await measureEvents(config, bench, daemon, 'row 6 warm-up', 0, config.eventWarmupCount, 'window');
+  const events: EventsResult[] = [];
+  for (let repeat = 0; repeat < config.eventRepeats; repeat++) {
+    const result = await measureEvents(config, bench, daemon, `row 6 run ${repeat + 1}`, (repeat + 1) * n, config.eventCount, 'window');
+    log(`  run ${repeat + 1}: ${fmt.eventRate(result.rate)} (${result.accepted} events in ${result.acceptedMs.toFixed(0)} ms; both lanes exported after ${result.exportedMs.toFixed(0)} ms)`);
+    events.push(result);
+  }
+  // The same load with every chunk handed out at once: what the lanes do when clients outrun them.
+  const eventFlood = await measureEvents(config, bench, daemon, 'row 6d (flood)', (config.eventRepeats + 1) * n, config.eventCount, 'flood');
+  log(
+    `  flood: received ${fmt.eventRate(eventFlood.receivedRate)}; each lane accepted ${eventFlood.accepted}, dropped queue_full ${eventFlood.queueFull.logs}/${eventFlood.queueFull.traces}; ` +
+      `${eventFlood.exportedOnArrival} log records exported when the last event arrived, all but the last batch ${(eventFlood.drainedMs - eventFlood.acceptedMs).toFixed(0)} ms later`,
+  );
+  log('row 6b: per-event cost, thin client vs in-process SDK (log record + span)');
+  const eventCost = await measureEventCost(config, bench, daemon);
+  const rate = median(events.map((run) => run.rate));
+  const exportedMs = median(events.map((run) => run.exportedMs));
+  const acceptedMs = median(events.map((run) => run.acceptedMs));
+  const drainedMs = median(events.map((run) => run.drainedMs));
+  const clientNs = median(eventCost.clientNs);
+  const sdkNs = median(eventCost.sdkNs);
+  const total = config.eventClients * config.eventCount;
+  rows.push({
+    id: '6',
+    what: `session events, ${n} procs × ${config.eventCount.toLocaleString('en-US')}, accepted (windowed)`,
+    measured: fmt.eventRate(rate),
+    baseline: `1 proc, in-process SDK (6b): ${fmt.eventRate(1e9 / sdkNs)}`,
+    comparison: fmt.ratio(rate / (1e9 / sdkNs)),
+    target: '—',
+    met: null,
+  });
+  rows.push({
+    id: '6b',
+    what: 'session event: thin client (incl. flush)',
+    measured: fmt.nsPerEvent(clientNs),
+    baseline: `SDK log record + span: ${fmt.nsPerEvent(sdkNs)}`,
+    comparison: fmt.ratio(clientNs / sdkNs),
+    target: '—',
+    met: null,
+  });
+  rows.push({
+    id: '6c',
+    what: `same ${total.toLocaleString('en-US')} events: exported by both lanes`,
+    measured: fmt.ms(exportedMs),
+    baseline: `all accepted: ${fmt.ms(acceptedMs)}`,
+    comparison: `${fmt.signedMs(exportedMs - acceptedMs)} (all but the last batch: ${fmt.signedMs(drainedMs - acceptedMs)})`,
+    target: '—',
+    met: null,
+  });
+  const floodDropped = Math.max(eventFlood.queueFull.logs, eventFlood.queueFull.traces);
+  rows.push({
+    id: '6d',
+    what: 'same, not windowed (clients flood): dropped',
+    measured: `${floodDropped.toLocaleString('en-US')} (${((100 * floodDropped) / eventFlood.total).toFixed(0)}%) queue_full`,
+    baseline: `accepted: ${eventFlood.accepted.toLocaleString('en-US')}`,
+    comparison: '—',
+    target: '—',
+    met: null,
+  });
+  return { config, events, eventFlood, eventCost };
+}
