@@ -1,5 +1,8 @@
 /** What changed in a signal's counts (`daemon/status` `signals`) between two answers. */
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import type { DaemonStatus, SignalCounts } from '../../dist/protocol/index.js';
+import type { RunningDaemon } from './daemon.ts';
 
 export interface LaneDelta {
   readonly received: number;
@@ -35,4 +38,15 @@ export function laneDelta(before: SignalCounts, after: SignalCounts): LaneDelta 
     rejected: after.rejectedTotal - before.rejectedTotal,
     dropped,
   };
+}
+
+/** Polls `daemon/status` until `ready(status)` and both event lanes hold nothing unexported (at most 10 s). */
+export async function settled(daemon: RunningDaemon, ready: (status: DaemonStatus.Result) => boolean): Promise<DaemonStatus.Result> {
+  let status = await daemon.status();
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    if (ready(status) && status.signals.logs.buffered === 0 && status.signals.traces.buffered === 0) break;
+    await sleep(10);
+    status = await daemon.status();
+  }
+  return status;
 }

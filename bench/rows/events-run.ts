@@ -3,17 +3,17 @@
  * log and trace lanes, handed out as the lanes make room (`window`) or all at once (`flood`);
  * checks that every event is accounted for and what the daemon did to them on the way.
  */
-import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { ClientStats } from '../../dist/client/index.js';
 import type { DaemonStatus } from '../../dist/protocol/index.js';
-import { check, problems } from '../lib/checks.ts';
-import { type BenchEnv, FIXTURES, ORPHAN_GUARD, ROOT, type RunningDaemon } from '../lib/daemon.ts';
+import { check } from '../lib/checks.ts';
+import { addCounts, type ChunkFeeder, type ClientGroup, type ClientReport, createChunkFeeder, startClientGroup, sumReports } from '../lib/client-group.ts';
+import { type BenchEnv, FIXTURES, type RunningDaemon } from '../lib/daemon.ts';
 import { delivered, type LaneDelta, laneDelta } from '../lib/lanes.ts';
-import { finished, lastJsonLine, processCpuMs, startChild, waitForLine } from '../lib/processes.ts';
+import { processCpuMs } from '../lib/processes.ts';
 import type { EventsConfig } from './events.ts';
 
 /** Records per export of the daemon's event lanes (MAX_EXPORT_BATCH in daemon/event-lanes.ts). */
@@ -80,27 +80,11 @@ export async function measureEvents(config: EventsConfig, bench: BenchEnv, daemo
   const chunk = config.eventChunk;
   const total = n * perClient;
   const before = await daemon.status();
-  const clients: ChildProcess[] = [];
-  for (let index = 0; index < n; index++) {
-    clients.push(
-      startChild(['--import', ORPHAN_GUARD, join(FIXTURES, 'event-client.mjs'), String(perClient), String(chunk), String(seedBase + index)], {
-        env: bench.env,
-        cwd: ROOT,
-        stdio: ['pipe', 'pipe', 'pipe'],
-      }),
-    );
-    // A client that died has its stdin closed: writing a chunk to it must not end the benchmark
-    // (the exit is reported below).
-    clients[index]?.stdin?.on('error', () => undefined);
-  }
-  const readies = clients.map((child) => waitForLine(child, 'ready', 20_000));
-  let running = n;
-  const exits = clients.map((child) =>
-    finished(child).finally(() => {
-      running--;
-    }),
-  );
-  await Promise.all(readies);
+  const group = await startClientGroup(bench, {
+    count: n,
+    args: (index) => [join(FIXTURES, 'event-client.mjs'), String(perClient), String(chunk), String(seedBase + index)],
+    ignoreStdinErrors: true,
+  });
   // Each client sent one readiness event; wait until the daemon has counted and exported them
   // (the lanes' scheduled delay, up to a second), so every count below starts from settled figures.
   let base = before;
@@ -110,28 +94,67 @@ export async function measureEvents(config: EventsConfig, bench: BenchEnv, daemo
     if (attempt > 1000) throw new Error(`${label}: the daemon did not count and export the event clients' readiness events`);
     await sleep(5);
   }
-
-  // Chunks not yet handed out, per client; handed out in turn.
-  const chunksEach = Math.ceil(perClient / chunk);
-  const left = clients.map(() => chunksEach);
-  let handedOut = 0;
-  let turn = 0;
-  const handOut = (received: number, buffered: number): void => {
-    while (left.some((count) => count > 0) && (load === 'flood' || handedOut - received + buffered + chunk <= config.eventWindow)) {
-      while (left[turn % n] === 0) turn++;
-      const index = turn % n;
-      left[index] = (left[index] as number) - 1;
-      const stdin = clients[index]?.stdin;
-      if (left[index] === 0) stdin?.end('+');
-      else stdin?.write('+');
-      handedOut += Math.min(chunk, perClient - (chunksEach - 1 - (left[index] as number)) * chunk);
-      turn++;
-    }
-  };
-
+  const feeder = createChunkFeeder(group.clients, { unitsEach: perClient, chunkUnits: chunk, itemsPerUnit: 1, window: load === 'flood' ? Number.POSITIVE_INFINITY : config.eventWindow });
   const daemonCpuBefore = processCpuMs(daemon.pid);
+  const polled = await pollEvents(config, daemon, group, feeder, base, total);
+  const daemonCpuAfter = polled.daemonCpuDrained ?? processCpuMs(daemon.pid);
+  feeder.handOutRest();
+  const sums = sumReports<ClientStats['events'] & ClientReport & { byName: Record<string, number> }>(await group.exits, `${label}: an event client`);
+  const byName: Record<string, number> = {};
+  for (const report of sums.reports) addCounts(byName, report.byName);
+  const { received, accepted, acceptedMs, complete, exported, last } = polled;
+  const logs = laneDelta(delivered(base, 'logs'), delivered(last, 'logs'));
+  const traces = laneDelta(delivered(base, 'traces'), delivered(last, 'traces'));
+  const queueFull = { logs: logs.dropped.queue_full ?? 0, traces: traces.dropped.queue_full ?? 0 };
+  check(
+    complete && sums.sent === total + n && Object.keys(sums.dropped).length === 0,
+    `${label}: ${n} clients sent ${sums.sent - n} of ${total} events, dropped ${JSON.stringify(sums.dropped)}; the daemon received ${received} within ${(acceptedMs / 1000).toFixed(2)} s` +
+      (complete ? '' : ` (${total - received} never counted${group.running() === 0 ? ' although every client had written them and exited' : ''})`),
+  );
+  checkLanes(label, load, { received, total, logs, traces, queueFull, peakBuffered: polled.peakBuffered, exported, exportedMs: polled.exportedMs, last });
+  checkOnTheWay(label, eventCountsDelta(base, last), byName);
+  return {
+    load,
+    total,
+    rate: accepted / (acceptedMs / 1000),
+    receivedRate: received / (acceptedMs / 1000),
+    acceptedMs,
+    accepted,
+    queueFull,
+    exportedOnArrival: polled.exportedOnArrival,
+    drainedMs: polled.drainedMs,
+    exportedMs: polled.exportedMs,
+    peakBuffered: polled.peakBuffered,
+    complete,
+    exported,
+    daemonCpuMs: daemonCpuBefore === null || daemonCpuAfter === null ? null : daemonCpuAfter - daemonCpuBefore,
+    clientsCpuMs: sums.cpuMs,
+    clientDropped: Object.values(sums.dropped).reduce((sum, count) => sum + count, 0),
+  };
+}
+
+interface EventsPolled {
+  readonly received: number;
+  readonly accepted: number;
+  readonly acceptedMs: number;
+  readonly exportedOnArrival: number;
+  readonly drainedMs: number;
+  readonly daemonCpuDrained: number | null;
+  readonly exportedMs: number;
+  readonly peakBuffered: number;
+  readonly complete: boolean;
+  readonly exported: boolean;
+  /** The last `daemon/status` answer polled. */
+  readonly last: DaemonStatus.Result;
+}
+
+/**
+ * Hands out the first chunks, then polls `daemon/status` every ~5 ms, handing out more as the
+ * lanes make room, until both lanes have exported every event, the run times out, or it stalls.
+ */
+async function pollEvents(config: EventsConfig, daemon: RunningDaemon, group: ClientGroup, feeder: ChunkFeeder, base: DaemonStatus.Result, total: number): Promise<EventsPolled> {
   const started = performance.now();
-  handOut(0, 0);
+  feeder.handOut(0, 0);
   let received = 0;
   let accepted = 0;
   let acceptedMs = 0;
@@ -162,7 +185,7 @@ export async function measureEvents(config: EventsConfig, bench: BenchEnv, daemo
       exportedOnArrival = logs.exported;
       complete = received >= total;
     }
-    handOut(logs.received, buffered);
+    feeder.handOut(logs.received, buffered);
     if (logs.exported + traces.exported > lastExported) {
       lastExported = logs.exported + traces.exported;
       lastProgressAt = now;
@@ -181,39 +204,28 @@ export async function measureEvents(config: EventsConfig, bench: BenchEnv, daemo
     }
     if (now - started > config.eventTimeoutMs) break;
     // Every client has written everything and exited, yet nothing moves: events were lost or stuck.
-    if (running === 0 && now - lastProgressAt > config.eventStallMs) break;
+    if (group.running() === 0 && now - lastProgressAt > config.eventStallMs) break;
     await sleep(5);
   }
-  const daemonCpuAfter = daemonCpuDrained ?? processCpuMs(daemon.pid);
-  // Cut short (timeout, stall): hand out what is left, so that no client waits for a chunk forever.
-  for (const [index, count] of left.entries()) {
-    if (count > 0) clients[index]?.stdin?.end('+'.repeat(count));
-  }
-  const outcomes = await Promise.all(exits);
-  let clientsCpuMs = 0;
-  let sent = 0;
-  const dropped: Record<string, number> = {};
-  const byName: Record<string, number> = {};
-  for (const outcome of outcomes) {
-    if (outcome.code !== 0) {
-      problems.push(`${label}: an event client exited with ${outcome.code ?? outcome.signal}: ${outcome.stderr.slice(-500)}`);
-      continue;
-    }
-    const stats = lastJsonLine<ClientStats['events'] & { byName: Record<string, number>; cpuMs: number }>(outcome.stdout);
-    sent += stats.sent;
-    clientsCpuMs += stats.cpuMs;
-    for (const [reason, count] of Object.entries(stats.dropped)) dropped[reason] = (dropped[reason] ?? 0) + count;
-    for (const [name, count] of Object.entries(stats.byName)) byName[name] = (byName[name] ?? 0) + count;
-  }
-  const logs = laneDelta(delivered(base, 'logs'), delivered(last, 'logs'));
-  const traces = laneDelta(delivered(base, 'traces'), delivered(last, 'traces'));
-  const queueFull = { logs: logs.dropped.queue_full ?? 0, traces: traces.dropped.queue_full ?? 0 };
-  const events = eventCountsDelta(base, last);
-  check(
-    complete && sent === total + n && Object.keys(dropped).length === 0,
-    `${label}: ${n} clients sent ${sent - n} of ${total} events, dropped ${JSON.stringify(dropped)}; the daemon received ${received} within ${(acceptedMs / 1000).toFixed(2)} s` +
-      (complete ? '' : ` (${total - received} never counted${running === 0 ? ' although every client had written them and exited' : ''})`),
-  );
+  return { received, accepted, acceptedMs, exportedOnArrival, drainedMs, daemonCpuDrained, exportedMs, peakBuffered, complete, exported, last };
+}
+
+/** One run's lane books: what both lanes accepted, dropped and exported. */
+interface LaneBooks {
+  readonly received: number;
+  readonly total: number;
+  readonly logs: LaneDelta;
+  readonly traces: LaneDelta;
+  readonly queueFull: { readonly logs: number; readonly traces: number };
+  readonly peakBuffered: number;
+  readonly exported: boolean;
+  readonly exportedMs: number;
+  readonly last: DaemonStatus.Result;
+}
+
+/** Windowed: both lanes accepted every event; flooded: every event is accounted for. Either way both lanes exported all they accepted. */
+function checkLanes(label: string, load: EventLoad, books: LaneBooks): void {
+  const { received, total, logs, traces, queueFull, peakBuffered, exported, exportedMs, last } = books;
   const otherDrops = (delta: LaneDelta): number => Object.entries(delta.dropped).reduce((sum, [reason, count]) => sum + (reason === 'queue_full' ? 0 : count), 0);
   const laneBooks =
     `log lane: accepted ${logs.accepted}, queue_full ${queueFull.logs}, exported ${logs.exported}; trace lane: accepted ${traces.accepted}, queue_full ${queueFull.traces}, exported ${traces.exported}; ` +
@@ -234,7 +246,10 @@ export async function measureEvents(config: EventsConfig, bench: BenchEnv, daemo
     exported && logs.exported === logs.accepted && traces.exported === traces.accepted && logs.failed + traces.failed === 0,
     `${label}: both lanes exported every accepted event to logs.jsonl / traces.jsonl within ${(exportedMs / 1000).toFixed(2)} s (buffered at the end: ${last.signals.logs.buffered}/${last.signals.traces.buffered}, failed ${logs.failed}/${traces.failed})`,
   );
-  // What the daemon did to the events on the way, against what the fixture sends (session-events.mjs).
+}
+
+/** What the daemon did to the events on the way, against what the fixture sends (session-events.mjs). */
+function checkOnTheWay(label: string, events: ReturnType<typeof eventCountsDelta>, byName: Readonly<Record<string, number>>): void {
   const toolResults = byName['codex.tool_result'] ?? 0;
   const apiRequests = byName['codex.api_request'] ?? 0;
   // Every SSE event the fixture sends has a duration, so each derives Codex's count and timing.
@@ -245,22 +260,4 @@ export async function measureEvents(config: EventsConfig, bench: BenchEnv, daemo
     `${label}: the daemon redacted \`arguments\` and \`output\` of every tool result on the log lane (log_tool_content off, the default: ${JSON.stringify(events.redacted)} for ${toolResults} tool results), ` +
       `overrode no lane (${events.laneOverrides}), found no malformed trace context (${events.invalidTraceContext}) and derived ${events.derived} metric measurements (2 per tool result, API request and SSE event: ${2 * (toolResults + apiRequests + sseEvents)})`,
   );
-  return {
-    load,
-    total,
-    rate: accepted / (acceptedMs / 1000),
-    receivedRate: received / (acceptedMs / 1000),
-    acceptedMs,
-    accepted,
-    queueFull,
-    exportedOnArrival,
-    drainedMs,
-    exportedMs,
-    peakBuffered,
-    complete,
-    exported,
-    daemonCpuMs: daemonCpuBefore === null || daemonCpuAfter === null ? null : daemonCpuAfter - daemonCpuBefore,
-    clientsCpuMs,
-    clientDropped: Object.values(dropped).reduce((sum, count) => sum + count, 0),
-  };
 }

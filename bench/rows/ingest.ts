@@ -3,15 +3,15 @@
  * processes recording histogram points at once, every record counted; context: one process
  * recording the same points into its own in-process SDK (bench/fixtures/sdk-rate.mjs).
  */
-import type { ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { check, log, problems, rows } from '../lib/checks.ts';
-import { type BenchEnv, FIXTURES, ORPHAN_GUARD, ROOT, type RunningDaemon } from '../lib/daemon.ts';
-import { finished, lastJsonLine, processCpuMs, runTimed, startChild, waitForLine } from '../lib/processes.ts';
+import { check, log, rows } from '../lib/checks.ts';
+import { type ClientGroup, type ClientReport, startClientGroup, sumReports } from '../lib/client-group.ts';
+import { type BenchEnv, FIXTURES, ROOT, type RunningDaemon } from '../lib/daemon.ts';
+import { processCpuMs, runTimed } from '../lib/processes.ts';
 import { fmt, median } from '../lib/report.ts';
 
 export function ingestConfig(quick: boolean) {
@@ -44,29 +44,19 @@ interface IngestResult {
   readonly clientsCpuMs: number;
 }
 
+/**
+ * Row 3, one run: `loadClients` processes connect and send one readiness record; once the daemon
+ * has counted those, all get "go" at once; the daemon's count is polled until it has every record.
+ */
 async function measureIngest(config: IngestConfig, bench: BenchEnv, daemon: RunningDaemon, repeat: number, perClient = config.loadRecords): Promise<IngestResult> {
   const n = config.loadClients;
   const total = n * perClient;
   const before = await daemon.metrics();
-  const clients: ChildProcess[] = [];
-  for (let index = 0; index < n; index++) {
-    clients.push(
-      startChild(['--import', ORPHAN_GUARD, join(FIXTURES, 'load-client.mjs'), String(perClient), String(config.loadChunk), String((repeat + 1) * n + index)], {
-        env: bench.env,
-        cwd: ROOT,
-        stdio: ['pipe', 'pipe', 'pipe'],
-      }),
-    );
-  }
-  const readies = clients.map((child) => waitForLine(child, 'ready', 20_000));
-  // Attach the collectors before anything can be missed; they resolve when each client exits.
-  let running = n;
-  const exits = clients.map((child) =>
-    finished(child).finally(() => {
-      running--;
-    }),
-  );
-  await Promise.all(readies);
+  const group = await startClientGroup(bench, {
+    count: n,
+    args: (index) => [join(FIXTURES, 'load-client.mjs'), String(perClient), String(config.loadChunk), String((repeat + 1) * n + index)],
+    ignoreStdinErrors: false,
+  });
   // Each client sent one readiness record; wait until the daemon has counted them, so the
   // count below starts from a settled figure.
   const base = before.received + n;
@@ -76,50 +66,16 @@ async function measureIngest(config: IngestConfig, bench: BenchEnv, daemon: Runn
   }
   const daemonCpuBefore = processCpuMs(daemon.pid);
   const started = performance.now();
-  for (const child of clients) child.stdin?.end('go\n');
-  let received = 0;
-  let elapsedMs = 0;
-  let complete = false;
-  let lastProgressAt = started;
-  for (;;) {
-    const metrics = await daemon.metrics();
-    const now = performance.now();
-    if (metrics.received - base > received) {
-      received = metrics.received - base;
-      // The rate is taken at the poll that saw the latest records, so a stall is not counted.
-      elapsedMs = now - started;
-      lastProgressAt = now;
-    }
-    if (received >= total) {
-      complete = true;
-      break;
-    }
-    if (now - started > config.loadTimeoutMs) break;
-    // Every client has written everything and exited, yet nothing new arrives: records were lost.
-    if (running === 0 && now - lastProgressAt > config.loadStallMs) break;
-    await sleep(5);
-  }
+  for (const child of group.clients) child.stdin?.end('go\n');
+  const { received, elapsedMs, complete } = await countUntilDone(config, daemon, group, base, total, started);
   const daemonCpuAfter = processCpuMs(daemon.pid);
-  const outcomes = await Promise.all(exits);
-  let clientsCpuMs = 0;
-  let sent = 0;
-  const dropped: Record<string, number> = {};
-  for (const outcome of outcomes) {
-    if (outcome.code !== 0) {
-      problems.push(`row 3: a load client exited with ${outcome.code ?? outcome.signal}: ${outcome.stderr.slice(-500)}`);
-      continue;
-    }
-    const stats = lastJsonLine<{ sent: number; dropped: Record<string, number>; cpuMs: number }>(outcome.stdout);
-    sent += stats.sent;
-    clientsCpuMs += stats.cpuMs;
-    for (const [reason, count] of Object.entries(stats.dropped)) dropped[reason] = (dropped[reason] ?? 0) + count;
-  }
+  const { sent, cpuMs: clientsCpuMs, dropped } = sumReports<ClientReport>(await group.exits, 'row 3: a load client');
   const after = await daemon.metrics();
   const label = repeat < 0 ? 'row 3 warm-up' : `row 3 run ${repeat + 1}`;
   check(
     complete && sent === total + n && Object.keys(dropped).length === 0,
     `${label}: ${n} clients sent ${sent - n} of ${total} records, dropped ${JSON.stringify(dropped)}; the daemon counted ${received} within ${(elapsedMs / 1000).toFixed(2)} s` +
-      (complete ? '' : ` (${total - received} never counted${running === 0 ? ' although every client had written them and exited' : ''})`),
+      (complete ? '' : ` (${total - received} never counted${group.running() === 0 ? ' although every client had written them and exited' : ''})`),
   );
   check(
     after.rejectedTotal === before.rejectedTotal && after.accepted - before.accepted === after.received - before.received,
@@ -133,6 +89,29 @@ async function measureIngest(config: IngestConfig, bench: BenchEnv, daemon: Runn
     daemonCpuMs: daemonCpuBefore === null || daemonCpuAfter === null ? null : daemonCpuAfter - daemonCpuBefore,
     clientsCpuMs,
   };
+}
+
+/** Polls the daemon's count (every ~5 ms) until it has all `total` records past `base`, the run times out, or it stalls. */
+async function countUntilDone(config: IngestConfig, daemon: RunningDaemon, group: ClientGroup, base: number, total: number, started: number): Promise<{ received: number; elapsedMs: number; complete: boolean }> {
+  let received = 0;
+  let elapsedMs = 0;
+  let lastProgressAt = started;
+  for (;;) {
+    const metrics = await daemon.metrics();
+    const now = performance.now();
+    if (metrics.received - base > received) {
+      received = metrics.received - base;
+      // The rate is taken at the poll that saw the latest records, so a stall is not counted.
+      elapsedMs = now - started;
+      lastProgressAt = now;
+    }
+    if (received >= total) return { received, elapsedMs, complete: true };
+    if (now - started > config.loadTimeoutMs) break;
+    // Every client has written everything and exited, yet nothing new arrives: records were lost.
+    if (group.running() === 0 && now - lastProgressAt > config.loadStallMs) break;
+    await sleep(5);
+  }
+  return { received, elapsedMs, complete: false };
 }
 
 
