@@ -7,9 +7,10 @@
  */
 import { join } from 'node:path';
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { type DaemonProcess, ROOT, runNode, setUpHomeAndReceiver, startDaemonProcess, tearDownHome, type TestHome } from './support/daemon.js';
+import { type DaemonProcess, ROOT, runNode, type TestHome } from './support/daemon.js';
+import { useHarness } from './support/harness.js';
 import type { OtlpReceiver, SpanReceived } from './support/otlp-receiver.js';
 
 const HOST = join(ROOT, 'test/fixtures/codex-session-host.mjs');
@@ -37,18 +38,14 @@ const KINDS: Readonly<Record<string, string>> = {
 const PROMPT = 'fix the flaky test in parser.rs';
 
 describe('a Codex session through codexd', () => {
+  const harness = useHarness();
   let home: TestHome;
   let receiver: OtlpReceiver;
   let daemon: DaemonProcess | undefined;
 
-  afterEach(async () => {
-    await tearDownHome(home, receiver, daemon);
-    daemon = undefined;
-  });
-
   it('arrives as Codex exports it in process: span trees, resources, derived metrics, privacy; two hosts stay apart', async () => {
-    ({ home, receiver } = await setUpHomeAndReceiver());
-    daemon = await startDaemonProcess(home);
+    ({ home, receiver } = await harness.homeWithReceiver());
+    daemon = await harness.daemon();
     const runs = await Promise.all([runNode(home, HOST, ['codex_exec', 'thread-exec']), runNode(home, HOST, ['codex_tui', 'thread-tui'])]);
     const [exec, tui] = runs.map((run) => {
       expect(run.code, run.stderr).toBe(0);

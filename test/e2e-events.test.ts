@@ -4,16 +4,17 @@
  * trace-safe ones, under the caller's trace context; the metrics the catalog derives from
  * events arrive with the session's tags.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { MAX_LANE_CHARS } from '../daemon/event-lanes.js';
 import { type DaemonStatus, ErrorCodes, MAX_BATCH_EVENTS, MAX_EVENT_ATTRIBUTE_LENGTH, MAX_EVENT_ATTRIBUTES } from '../protocol/index.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { createTestHome, type DaemonProcess, grpcConfig, ROOT, runCli, runNode, startDaemonProcess, type TestHome } from './support/daemon.js';
-import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
-import { openRawPeer, type RawPeer } from './support/raw-client.js';
+import { type DaemonProcess, grpcConfig, ROOT, runCli, runNode } from './support/daemon.js';
+import { useHarness } from './support/harness.js';
+import type { OtlpReceiver } from './support/otlp-receiver.js';
+import type { RawPeer } from './support/raw-client.js';
 
 const CONTEXT = {
   'conversation.id': 'c0ffee',
@@ -37,28 +38,12 @@ const ARGUMENTS = '{"cmd":"cat ~/.ssh/id_ed25519"}';
 const OUTPUT = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 private-output';
 
 describe('session events', () => {
-  let home: TestHome | undefined;
-  let receiver: OtlpReceiver | undefined;
-  let daemon: DaemonProcess | undefined;
-  let peer: RawPeer | undefined;
+  const harness = useHarness();
 
   async function start(extra: { otel?: string; codexd?: string } = {}, intervalMs = 100): Promise<{ receiver: OtlpReceiver; daemon: DaemonProcess; peer: RawPeer }> {
-    home = createTestHome();
-    receiver = await startOtlpReceiver();
-    home.writeConfig(grpcConfig(receiver.endpoint, intervalMs, extra));
-    daemon = await startDaemonProcess(home);
-    peer = await openRawPeer(home.socketPath);
-    await peer.initialize('Codex Desktop');
-    return { receiver, daemon, peer };
+    const { receiver, daemon } = await harness.start({ ...extra, intervalMs });
+    return { receiver, daemon, peer: await harness.peer('Codex Desktop') };
   }
-
-  afterEach(async () => {
-    peer?.destroy();
-    await daemon?.stop();
-    await receiver?.close();
-    home?.remove();
-    home = receiver = daemon = peer = undefined;
-  });
 
   it('keeps log-only fields off the trace lane, redacts content, and puts spans under the traceparent', async () => {
     const { receiver, daemon, peer } = await start();
@@ -274,7 +259,7 @@ describe('session events', () => {
       'codex.sse_event: no durationMs or duration_ms': 1,
     });
     expect(status.events.laneOverrides).toEqual({ mcp_servers: 1, active_profile: 1 });
-    const table = await runCli(home as TestHome, ['status']);
+    const table = await runCli(harness.home(), ['status']);
     expect(table.stdout).toContain(
       'metrics not derived (codex.startup_phase: no startup.phase 1, codex.tool_result: no tool_name 1, codex.turn_ttft: no durationMs or duration_ms 1, codex.sse_event: no durationMs or duration_ms 1)',
     );
@@ -378,7 +363,7 @@ describe('session events', () => {
 
   it("sends a host's session events through the client's helpers, cutting long values, and answers its summary", async () => {
     const { receiver, daemon } = await start();
-    const run = await runNode(home as TestHome, SESSION_HOST, ['script', 'codex-exec', 'thread-9']);
+    const run = await runNode(harness.home(), SESSION_HOST, ['script', 'codex-exec', 'thread-9']);
     expect(run.code, run.stderr).toBe(0);
     const output = JSON.parse(run.stdout) as { summary: Record<string, unknown>; phaseMs: number; stats: { events: { sent: number; dropped: Record<string, number> } }; errors: string[] };
     expect(output.stats.events).toMatchObject({ sent: 4, dropped: { invalid_name: 1 } });
@@ -407,7 +392,7 @@ describe('session events', () => {
 
   it('keeps the long tool output, cut and marked, when the config logs tool content', async () => {
     const { receiver, daemon } = await start({ codexd: 'log_tool_content = true' });
-    const run = await runNode(home as TestHome, SESSION_HOST, ['script', 'codex-exec', 'thread-10']);
+    const run = await runNode(harness.home(), SESSION_HOST, ['script', 'codex-exec', 'thread-10']);
     expect(run.code, run.stderr).toBe(0);
     await daemon.request('daemon/flush', {});
     await receiver.waitFor(() => receiver.logRecords().length === 4, 10_000, 'four logs');
@@ -435,14 +420,14 @@ describe('session events', () => {
   });
 
   it('hands over the events of a host that exits before the daemon is up, and the daemon ingests them with their session', async () => {
-    home = createTestHome();
-    receiver = await startOtlpReceiver();
+    const home = harness.home();
+    const receiver = await harness.receiver();
     home.writeConfig(grpcConfig(receiver.endpoint, 100));
     const run = await runNode(home, SESSION_HOST, ['exit', 'codex-exec', 'thread-11']);
     expect(run.code, run.stderr).toBe(0);
     const output = JSON.parse(run.stdout) as { stats: { events: { buffered: number } } };
     expect(output.stats.events.buffered).toBe(4);
-    daemon = await startDaemonProcess(home);
+    const daemon = await harness.daemon();
     const current = receiver;
     await current.waitFor(() => current.logRecords().length === 4, 10_000, 'four handed-over logs');
     expect(current.logRecords().every((log) => log.attributes['session.id'] === 'thread-11' && log.attributes.model === 'gpt-5.1-codex')).toBe(true);
@@ -452,10 +437,9 @@ describe('session events', () => {
   });
 
   it('writes both lanes to the embedded file exporter when nothing is configured', async () => {
-    home = createTestHome();
-    daemon = await startDaemonProcess(home);
-    peer = await openRawPeer(home.socketPath);
-    await peer.initialize('codex-tui');
+    const home = harness.home();
+    await harness.daemon();
+    const peer = await harness.peer('codex-tui');
     await peer.request(1, 'session/start', { sessionId: 's-5', attributes: { 'user.email': 'ada@example.com' } });
     await peer.request(2, 'session/event', { events: [{ sessionId: 's-5', name: 'codex.user_prompt', logOnly: { prompt: PROMPT }, traceSafe: { prompt_length: 3 } }] });
     const flush = await runCli(home, ['flush']);

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 
 import { ErrorCodes, PACKAGE_VERSION, PROTOCOL_VERSION, RUNTIME_FILES } from '../protocol/index.js';
 import {
@@ -20,12 +20,10 @@ import {
   runNode,
   spawnedDaemonPids,
   spawningEnv,
-  startDaemonProcess,
   type TestHome,
-  setUpHomeAndReceiver,
-  tearDownHome,
   waitForSocket,
 } from './support/daemon.js';
+import { useHarness } from './support/harness.js';
 import type { OtlpReceiver } from './support/otlp-receiver.js';
 import { openRawPeer } from './support/raw-client.js';
 
@@ -46,17 +44,13 @@ function parseStats(run: { code: number | null; stdout: string; stderr: string }
 }
 
 describe('daemon lifecycle', () => {
+  const harness = useHarness();
   let home: TestHome;
   let receiver: OtlpReceiver;
   let daemon: DaemonProcess | undefined;
 
   beforeEach(async () => {
-    ({ home, receiver } = await setUpHomeAndReceiver());
-  });
-
-  afterEach(async () => {
-    await tearDownHome(home, receiver, daemon);
-    daemon = undefined;
+    ({ home, receiver } = await harness.homeWithReceiver());
   });
 
   /**
@@ -120,7 +114,7 @@ describe('daemon lifecycle', () => {
   });
 
   it('a host that calls process.exit(0) right after 10,000 records loses none of them', async () => {
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     // Connected: the exit writes what is queued and buffered to the socket synchronously.
     const connected = parseStats(await runNode(home, HOST, ['exit-connected', 'sync', '10000']));
     // Not yet connected: the exit hands the buffer over as a file.
@@ -136,7 +130,7 @@ describe('daemon lifecycle', () => {
   });
 
   it('a host killed with SIGKILL loses only what was still in its own buffer', async () => {
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const run = await runNode(home, HOST, ['kill', 'killed', '2000']);
     expect(run.signal).toBe('SIGKILL');
     await daemon.request('daemon/flush', {});
@@ -184,7 +178,7 @@ describe('daemon lifecycle', () => {
     holder.kill('SIGKILL');
     await new Promise((resolve) => holder.once('exit', resolve));
     writeFileSync(join(dir, 'codexd.lock'), `${deadPid}\n2026-01-01T00:00:00.000Z\n`);
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     expect((await daemon.status()).pid).toBe(daemon.child.pid);
   });
 
@@ -244,7 +238,7 @@ describe('daemon lifecycle', () => {
 
   it('a foreground daemon does not exit when idle', async () => {
     home.writeConfig(`${grpcConfig(receiver.endpoint)}idle_timeout_ms = 200\n`);
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(daemon.child.exitCode).toBeNull();
     expect((await daemon.status()).idleExitAfterMs).toBeNull();
@@ -281,7 +275,7 @@ describe('daemon lifecycle', () => {
   });
 
   it('a daemon asked to speak a newer protocol refuses (-32003) and makes way for that client', async () => {
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const peer = await openRawPeer(home.socketPath);
     const reply = await peer.request(1, 'initialize', { protocolVersion: PROTOCOL_VERSION + 1, clientInfo: { name: 'future', version: '9.0.0' } });
     expect((reply.error as { code: number }).code).toBe(ErrorCodes.UnsupportedProtocolVersion);

@@ -4,9 +4,10 @@
  */
 import { join } from 'node:path';
 
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 
-import { type DaemonProcess, grpcConfig, ROOT, runNode, setUpHomeAndReceiver, startDaemonProcess, tearDownHome, type TestHome } from './support/daemon.js';
+import { type DaemonProcess, grpcConfig, ROOT, runNode, type TestHome } from './support/daemon.js';
+import { useHarness } from './support/harness.js';
 import type { OtlpReceiver } from './support/otlp-receiver.js';
 
 const RECORDER = join(ROOT, 'test/fixtures/record-metrics.mjs');
@@ -24,17 +25,15 @@ describe('metrics end to end', () => {
   let receiver: OtlpReceiver;
   let daemon: DaemonProcess | undefined;
 
+  const harness = useHarness();
   beforeEach(async () => {
-    ({ home, receiver } = await setUpHomeAndReceiver());
-  });
-
-  afterEach(async () => {
-    await tearDownHome(home, receiver, daemon);
-    daemon = undefined;
+    home = harness.home();
+    receiver = await harness.receiver();
+    home.writeConfig(grpcConfig(receiver.endpoint));
   });
 
   it('8 concurrent client processes x 10,000 tagged increments arrive as exactly 80,000, split by tag', async () => {
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const clients = Array.from({ length: 8 }, (_, index) => `client-${index}`);
     const runs = await Promise.all(clients.map((name) => runNode(home, RECORDER, [name, '10000', 'tagged'])));
     const stats = runs.map((run) => {
@@ -79,7 +78,7 @@ describe('metrics end to end', () => {
   });
 
   it('histograms arrive with the exact count and sum, gauges with their value', async () => {
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const runs = await Promise.all([
       runNode(home, RECORDER, ['hist-a', '1000', 'histogram']),
       runNode(home, RECORDER, ['hist-b', '500', 'histogram']),
@@ -100,7 +99,7 @@ describe('metrics end to end', () => {
   it('records made before the daemon is up wait in the client and arrive once it is', async () => {
     const recording = runNode(home, RECORDER, ['early', '300', 'tagged'], 30_000);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const run = await recording;
     expect(run.code, run.stderr).toBe(0);
     await daemon.request('daemon/flush', {});
@@ -110,7 +109,7 @@ describe('metrics end to end', () => {
   it('SIGTERM exports what was accepted before exiting 0', async () => {
     // A long interval: only the shutdown flush can deliver these.
     home.writeConfig(grpcConfig(receiver.endpoint, 600_000));
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const run = await runNode(home, RECORDER, ['late', '5000', 'tagged']);
     expect(run.code, run.stderr).toBe(0);
     expect(receiver.sumOf('codex.test.calls')).toBe(0);
@@ -120,7 +119,7 @@ describe('metrics end to end', () => {
   });
 
   it('keeps what the collector refuses, retries it, shows the exporter failing, and delivers it exactly once when it recovers', async () => {
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     receiver.setBehavior('unavailable');
     const early = await runNode(home, RECORDER, ['early-down', '90', 'tagged']);
     expect(early.code, early.stderr).toBe(0);

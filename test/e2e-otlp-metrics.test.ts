@@ -16,12 +16,13 @@ import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { JsonMetricsSerializer, ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationTemporality, AggregationType, MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { decodeMetricsRequest } from '../daemon/otlp/decode-metrics.js';
 import { ProtobufError } from '../daemon/protobuf.js';
-import { type DaemonProcess, grpcConfig, runCli, setUpHomeAndReceiver, startDaemonProcess, tearDownHome, type TestHome } from './support/daemon.js';
-import { type MetricPoint, type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
+import { type DaemonProcess, grpcConfig, runCli, type TestHome } from './support/daemon.js';
+import { useHarness } from './support/harness.js';
+import type { MetricPoint, OtlpReceiver } from './support/otlp-receiver.js';
 
 class CollectingReader extends MetricReader {
   protected override onForceFlush = (): Promise<void> => Promise.resolve();
@@ -82,22 +83,17 @@ function valueTypes(receiver: OtlpReceiver): Record<string, string> {
 const exported = (exporter: OTLPMetricExporter, metrics: ResourceMetrics): Promise<ExportResult> => new Promise((resolve) => exporter.export(metrics, resolve));
 
 describe('metrics over OTLP', () => {
+  const harness = useHarness();
   let home: TestHome | undefined;
   let receiver: OtlpReceiver | undefined;
   let straight: OtlpReceiver | undefined;
   let daemon: DaemonProcess | undefined;
 
-  afterEach(async () => {
-    if (home !== undefined && receiver !== undefined) await tearDownHome(home, receiver, daemon);
-    await straight?.close();
-    home = receiver = daemon = straight = undefined;
-  });
-
   it('passes an SDK\'s metrics on as the SDK exports them straight: every kind, both temporalities, ints and doubles, times to the nanosecond, each sender apart', async () => {
-    ({ home, receiver } = await setUpHomeAndReceiver());
-    straight = await startOtlpReceiver();
+    ({ home, receiver } = await harness.homeWithReceiver());
+    straight = await harness.receiver();
     home.writeConfig(`${grpcConfig(receiver.endpoint, 60_000)}\n[codexd.otlp_receiver]\nhttp = "127.0.0.1:0"\ngrpc = "127.0.0.1:0"\n`);
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const otlp = (await daemon.status()).otlpReceiver;
     const token = readFileSync(otlp?.tokenFile as string, 'utf8').trim();
     const headers = { authorization: `Bearer ${token}` };
@@ -143,9 +139,9 @@ describe('metrics over OTLP', () => {
   }, 40_000);
 
   it('refuses what it cannot pass on faithfully, by data point, and passes on the rest', async () => {
-    ({ home, receiver } = await setUpHomeAndReceiver());
+    ({ home, receiver } = await harness.homeWithReceiver());
     home.writeConfig(`${grpcConfig(receiver.endpoint)}\n[codexd.otlp_receiver]\nhttp = "127.0.0.1:0"\n`);
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const otlp = (await daemon.status()).otlpReceiver;
     const headers = { authorization: `Bearer ${readFileSync(otlp?.tokenFile as string, 'utf8').trim()}`, 'content-type': 'application/json' };
     const point = (value: number) => ({ startTimeUnixNano: '1764866698000000000', timeUnixNano: '1764866699123456789', asDouble: value, attributes: [{ key: 'queue', value: { stringValue: 'tools' } }] });
@@ -189,11 +185,11 @@ describe('metrics over OTLP', () => {
   }, 40_000);
 
   it('after kill -9, replays the metrics it answered 200 for, once, as they came', async () => {
-    ({ home, receiver } = await setUpHomeAndReceiver());
-    straight = await startOtlpReceiver();
+    ({ home, receiver } = await harness.homeWithReceiver());
+    straight = await harness.receiver();
     // Nothing is exported before the kill: the collection waits a minute.
     home.writeConfig(`${grpcConfig(receiver.endpoint, 60_000)}\n[codexd.otlp_receiver]\nhttp = "127.0.0.1:0"\n`);
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const otlp = (await daemon.status()).otlpReceiver;
     const headers = { authorization: `Bearer ${readFileSync(otlp?.tokenFile as string, 'utf8').trim()}`, 'content-type': 'application/x-protobuf' };
     const metrics = await sdkMetrics('codex_exec', AggregationTemporality.DELTA);
@@ -205,7 +201,7 @@ describe('metrics over OTLP', () => {
     await daemon.exited;
     expect(receiver.points()).toHaveLength(0);
 
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     await daemon.request('daemon/flush', {});
     const behind = receiver;
     await behind.waitFor(() => behind.points().length >= 6, 10_000, 'the replayed points');
@@ -215,6 +211,7 @@ describe('metrics over OTLP', () => {
 });
 
 describe('OTLP metric decoding', () => {
+  const harness = useHarness();
   it('decodes what the SDK serialises, and refuses every truncation of it with a ProtobufError, never another error', async () => {
     const bytes = ProtobufMetricsSerializer.serializeRequest(await sdkMetrics('codex_exec', AggregationTemporality.CUMULATIVE)) as Uint8Array;
     const whole = decodeMetricsRequest(bytes);

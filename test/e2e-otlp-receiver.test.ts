@@ -18,14 +18,15 @@ import { JsonLogsSerializer, JsonTraceSerializer, ProtobufLogsSerializer, Protob
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { type LogRecordExporter, LoggerProvider, type ReadableLogRecord, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { AlwaysOnSampler, type ReadableSpan, SimpleSpanProcessor, type SpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { retryInfoDelayMs } from '../daemon/delivery/grpc-sender.js';
 import { decodeLogsRequest } from '../daemon/otlp/decode-logs.js';
 import { decodeTraceRequest } from '../daemon/otlp/decode-traces.js';
 import { ProtobufError } from '../daemon/protobuf.js';
 import type { DaemonStatus } from '../protocol/index.js';
-import { type DaemonProcess, grpcConfig, runCli, setUpHomeAndReceiver, startDaemonProcess, tearDownHome, type TestHome } from './support/daemon.js';
+import { type DaemonProcess, grpcConfig, runCli, type TestHome } from './support/daemon.js';
+import { useHarness } from './support/harness.js';
 import type { OtlpReceiver } from './support/otlp-receiver.js';
 import { openRawPeer } from './support/raw-client.js';
 
@@ -90,19 +91,15 @@ async function sdkLogRecords(): Promise<ReadableLogRecord[]> {
 }
 
 describe('OTLP/HTTP receiver', () => {
+  const harness = useHarness();
   let home: TestHome | undefined;
   let receiver: OtlpReceiver | undefined;
   let daemon: DaemonProcess | undefined;
 
-  afterEach(async () => {
-    if (home !== undefined && receiver !== undefined) await tearDownHome(home, receiver, daemon);
-    home = receiver = daemon = undefined;
-  });
-
   it('takes an SDK\'s spans over /v1/traces, protobuf and JSON, into the trace lane as the SDK made them, and refuses a sender without the token', async () => {
-    ({ home, receiver } = await setUpHomeAndReceiver());
+    ({ home, receiver } = await harness.homeWithReceiver());
     home.writeConfig(`${grpcConfig(receiver.endpoint)}\n[codexd.otlp_receiver]\nhttp = "127.0.0.1:0"\n`);
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const control = await openRawPeer(home.socketPath);
     await control.initialize('otlp-test');
     const status = (await control.request(1, 'daemon/status', {})).result as DaemonStatus.Result;
@@ -171,9 +168,9 @@ describe('OTLP/HTTP receiver', () => {
   }, 40_000);
 
   it('takes an SDK\'s log records over /v1/logs as the SDK made them, the prompt and tool content redacted', async () => {
-    ({ home, receiver } = await setUpHomeAndReceiver());
+    ({ home, receiver } = await harness.homeWithReceiver());
     home.writeConfig(`${grpcConfig(receiver.endpoint)}\n[codexd.otlp_receiver]\nhttp = "127.0.0.1:0"\n`);
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const control = await openRawPeer(home.socketPath);
     await control.initialize('otlp-test');
     const otlp = ((await control.request(1, 'daemon/status', {})).result as DaemonStatus.Result).otlpReceiver;
@@ -215,10 +212,10 @@ describe('OTLP/HTTP receiver', () => {
   }, 40_000);
 
   it('after kill -9, replays what it answered 200 for: the spans and log records, under their senders\' resources', async () => {
-    ({ home, receiver } = await setUpHomeAndReceiver());
+    ({ home, receiver } = await harness.homeWithReceiver());
     // Nothing is exported before the kill: the lanes wait a minute for a batch.
     home.writeConfig(`${grpcConfig(receiver.endpoint, 60_000)}\n[codexd.otlp_receiver]\nhttp = "127.0.0.1:0"\n`);
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const otlp = (await daemon.status()).otlpReceiver;
     const headers = { authorization: `Bearer ${readFileSync(otlp?.tokenFile as string, 'utf8').trim()}`, 'content-type': 'application/x-protobuf' };
     const spans = await sdkSpans('codex_exec');
@@ -228,7 +225,7 @@ describe('OTLP/HTTP receiver', () => {
     await daemon.exited;
     expect(receiver.spans()).toHaveLength(0);
 
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     await daemon.request('daemon/flush', {});
     await receiver.waitFor(() => receiver?.spans().length === 3 && receiver.logRecords().length === 2, 10_000, 'the replayed spans and log records');
     expect(receiver.spans().map((span) => span.spanId).sort()).toEqual(spans.map((span) => span.spanContext().spanId).sort());
@@ -237,9 +234,9 @@ describe('OTLP/HTTP receiver', () => {
   }, 40_000);
 
   it('takes spans and log records from the SDK\'s own OTLP/gRPC exporters, and refuses them without the token', async () => {
-    ({ home, receiver } = await setUpHomeAndReceiver());
+    ({ home, receiver } = await harness.homeWithReceiver());
     home.writeConfig(`${grpcConfig(receiver.endpoint)}\n[codexd.otlp_receiver]\ngrpc = "127.0.0.1:0"\n`);
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const otlp = (await daemon.status()).otlpReceiver;
     expect(otlp).toMatchObject({ http: null, grpc: expect.stringMatching(/^127\.0\.0\.1:\d+$/), error: null });
     const metadata = new Metadata();
@@ -268,10 +265,10 @@ describe('OTLP/HTTP receiver', () => {
   }, 40_000);
 
   it('over the memory limit asks senders to come back: 429 with Retry-After, RESOURCE_EXHAUSTED with a RetryInfo', async () => {
-    ({ home, receiver } = await setUpHomeAndReceiver());
+    ({ home, receiver } = await harness.homeWithReceiver());
     // A soft limit of 1 MiB: the daemon is over it from its start.
     home.writeConfig(`${grpcConfig(receiver.endpoint, 200, { codexd: 'memory_limit_mib = 4096\nmemory_spike_limit_mib = 4095' })}\n[codexd.otlp_receiver]\nhttp = "127.0.0.1:0"\ngrpc = "127.0.0.1:0"\n`);
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const otlp = (await daemon.status()).otlpReceiver;
     const token = readFileSync(otlp?.tokenFile as string, 'utf8').trim();
     const body = ProtobufTraceSerializer.serializeRequest(await sdkSpans('codex_exec')) as Uint8Array;
@@ -293,7 +290,7 @@ describe('OTLP/HTTP receiver', () => {
   }, 40_000);
 
   it('refuses an address that is not host:port, naming the key', async () => {
-    ({ home, receiver } = await setUpHomeAndReceiver());
+    ({ home, receiver } = await harness.homeWithReceiver());
     home.writeConfig('[codexd.otlp_receiver]\nhttp = "localhost"\n');
     const result = await runCli(home, ['config', 'check']);
     expect(result.code).toBe(2);
@@ -302,6 +299,7 @@ describe('OTLP/HTTP receiver', () => {
 });
 
 describe('OTLP decoding', () => {
+  const harness = useHarness();
   it('decodes what the SDK serialises, and refuses every truncation of it with a ProtobufError, never another error', async () => {
     const spans = await sdkSpans('codex_exec');
     const bytes = ProtobufTraceSerializer.serializeRequest(spans) as Uint8Array;

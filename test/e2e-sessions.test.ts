@@ -7,7 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { createClient } from '../client/index.js';
 import { ErrorCodes } from '../protocol/index.js';
-import { type DaemonProcess, grpcConfig, ROOT, runCli, runProcess, setUpHomeAndReceiver, startDaemonProcess, tearDownHome, type TestHome } from './support/daemon.js';
+import { type DaemonProcess, grpcConfig, ROOT, runCli, runProcess, type TestHome } from './support/daemon.js';
+import { useHarness } from './support/harness.js';
 import type { OtlpReceiver } from './support/otlp-receiver.js';
 import { openRawPeer, type RawPeer } from './support/raw-client.js';
 
@@ -28,22 +29,21 @@ const CONTEXT = {
 };
 
 describe('sessions', () => {
+  const harness = useHarness();
   let home: TestHome;
   let receiver: OtlpReceiver;
   let daemon: DaemonProcess | undefined;
   let peer: RawPeer;
 
   beforeEach(async () => {
-    ({ home, receiver } = await setUpHomeAndReceiver());
-    daemon = await startDaemonProcess(home);
+    ({ home, receiver } = await harness.homeWithReceiver());
+    daemon = await harness.daemon();
     peer = await openRawPeer(home.socketPath);
     await peer.initialize('Codex Desktop');
   });
 
   afterEach(async () => {
     peer.destroy();
-    await tearDownHome(home, receiver, daemon);
-    daemon = undefined;
   });
 
   it("tags a session's metrics with Codex's session tags and client.name, sanitised, the record's own tags winning", async () => {
@@ -169,7 +169,7 @@ describe('sessions', () => {
     peer.destroy();
     await daemon?.stop();
     home.writeConfig(`${grpcConfig(receiver.endpoint)}session_idle_timeout_ms = 300\n`);
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     peer = await openRawPeer(home.socketPath);
     await peer.initialize();
     peer.send({ jsonrpc: '2.0', method: 'session/start', params: { sessionId: 'idle', attributes: { model: 'm' } } });
@@ -178,21 +178,17 @@ describe('sessions', () => {
 });
 
 describe('client sessions', () => {
+  const harness = useHarness();
   let home: TestHome;
   let receiver: OtlpReceiver;
   let daemon: DaemonProcess | undefined;
 
   beforeEach(async () => {
-    ({ home, receiver } = await setUpHomeAndReceiver());
-  });
-
-  afterEach(async () => {
-    await tearDownHome(home, receiver, daemon);
-    daemon = undefined;
+    ({ home, receiver } = await harness.homeWithReceiver());
   });
 
   it("a session handle's records carry the session tags, also after the daemon restarts, and none after end()", async () => {
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const client = createClient({ clientInfo: { name: 'codex-tui', version: '1' }, socketPath: home.socketPath, spawn: false });
     const session = client.session({ sessionId: 'tui-1', attributes: { model: 'gpt-5', session_source: 'cli', originator: 'codex_tui' } });
     session.counter('codex.turn.count', 1, { phase: 'first' });
@@ -201,7 +197,7 @@ describe('client sessions', () => {
     await daemon.stop();
 
     // A new daemon knows no sessions: the client announces its session again on reconnect.
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     await expect.poll(() => client.stats().connected, { timeout: 10_000 }).toBe(true);
     session.counter('codex.turn.count', 1, { phase: 'second' });
     session.end();
@@ -221,7 +217,7 @@ describe('client sessions', () => {
   });
 
   it('a host that exits before connecting hands its session over with its records', async () => {
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const host = `import { createClient } from ${JSON.stringify(CLIENT_URL)};
       const client = createClient({ clientInfo: { name: 'codex-exec', version: '1' } });
       const session = client.session({ sessionId: 'exec-1', attributes: { model: 'gpt-5', session_source: 'exec' } });

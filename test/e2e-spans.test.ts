@@ -7,12 +7,13 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { type DaemonStatus, ErrorCodes, type HostSpan, MAX_BATCH_SPANS, MAX_SPAN_EVENTS } from '../protocol/index.js';
-import { createTestHome, type DaemonProcess, grpcConfig, runCli, startDaemonProcess, type TestHome } from './support/daemon.js';
-import { type OtlpReceiver, type SpanReceived, startOtlpReceiver } from './support/otlp-receiver.js';
-import { openRawPeer, type RawPeer } from './support/raw-client.js';
+import { type DaemonProcess, runCli, type TestHome } from './support/daemon.js';
+import { useHarness } from './support/harness.js';
+import type { OtlpReceiver, SpanReceived } from './support/otlp-receiver.js';
+import type { RawPeer } from './support/raw-client.js';
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
 const T0 = 1_767_225_600_000.25;
@@ -57,34 +58,17 @@ function turnTree(): HostSpan[] {
 }
 
 describe('host-made spans', () => {
-  let home: TestHome | undefined;
-  let receiver: OtlpReceiver | undefined;
-  let daemon: DaemonProcess | undefined;
-  const peers: RawPeer[] = [];
+  const harness = useHarness();
 
-  async function start(): Promise<{ home: TestHome; receiver: OtlpReceiver; daemon: DaemonProcess }> {
-    home = createTestHome();
-    receiver = await startOtlpReceiver();
-    home.writeConfig(grpcConfig(receiver.endpoint, 100, { otel: 'span_attributes = { "deployment.team" = "tools" }\n[otel.tracestate.codexd]\nhost = "laptop"' }));
-    daemon = await startDaemonProcess(home);
-    return { home, receiver, daemon };
-  }
+  const start = (): Promise<{ home: TestHome; receiver: OtlpReceiver; daemon: DaemonProcess }> =>
+    harness.start({ intervalMs: 100, otel: 'span_attributes = { "deployment.team" = "tools" }\n[otel.tracestate.codexd]\nhost = "laptop"' });
 
   async function peer(name: string, resource?: Record<string, string | number | boolean>): Promise<RawPeer> {
-    const opened = await openRawPeer((home as TestHome).socketPath);
-    peers.push(opened);
+    const opened = await harness.peer(null);
     const answer = await opened.request(0, 'initialize', { protocolVersion: 1, clientInfo: { name, version: '9.9.9' }, ...(resource === undefined ? {} : { resource }) });
     expect(answer.result).toMatchObject({ limits: { maxBatchSpans: MAX_BATCH_SPANS } });
     return opened;
   }
-
-  afterEach(async () => {
-    for (const opened of peers.splice(0)) opened.destroy();
-    await daemon?.stop();
-    await receiver?.close();
-    home?.remove();
-    home = receiver = daemon = undefined;
-  });
 
   it('exports each span under the host ids, kind, times, status, events and links, with log-only fields kept off', async () => {
     const { receiver, daemon } = await start();
@@ -128,7 +112,7 @@ describe('host-made spans', () => {
     expect(status.signals.traces).toMatchObject({ received: 3, accepted: 3, exported: 3, rejectedTotal: 0 });
     expect(status.spans.laneOverrides).toEqual({ prompt: 1, output: 1 });
     expect(status.clients.find((client) => client.name === 'codex-exec')).toMatchObject({ spansReceived: 3, serviceName: 'codex_exec' });
-    const printed = await runCli(home as TestHome, ['status']);
+    const printed = await runCli(harness.home(), ['status']);
     expect(printed.stdout).toContain('host spans: log-only fields kept off');
     expect(printed.stdout).toMatch(/codex-exec\s+9\.9\.9\s+codex_exec\s/);
   });
@@ -238,12 +222,12 @@ describe('host-made spans', () => {
     const exec = await peer('codex-exec', { 'service.name': 'codex_exec', 'service.version': '0.169.0' });
     expect((await exec.request(1, 'trace/span', { spans: turnTree() })).result).toEqual({ accepted: 3, rejected: [] });
     expect((await exec.request(2, 'metric/record', { records: [{ name: 'codex.turn.count', kind: 'counter', value: 2 }] })).result).toEqual({ accepted: 1, rejected: [] });
-    const killed = daemon as DaemonProcess;
+    const killed = harness.running as DaemonProcess;
     killed.child.kill('SIGKILL');
     await killed.exited;
     expect(receiver.spans()).toHaveLength(0);
 
-    daemon = await startDaemonProcess(home);
+    const daemon = await harness.daemon();
     await daemon.request('daemon/flush', {});
     await receiver.waitFor(() => receiver.spans().length >= 3 && receiver.sumOf('codex.turn.count') === 2, 10_000, 'the replayed spans and records');
     expect(receiver.spans().map((span) => [span.spanId, span.parentSpanId, span.resource['service.name']]).sort()).toEqual([
