@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 
 import { parse } from 'smol-toml';
 
-import { rejectUnknown, takeFlag, UsageError } from './support.js';
+import { parseCommand, UsageError } from './support.js';
 import { ConfigError, type DaemonConfig, type ExporterConfig, loadConfig, type TlsConfig } from '../daemon/config.js';
 import { resolvePaths } from '../daemon/paths.js';
 
@@ -117,16 +117,16 @@ function settings(config: DaemonConfig, root: Record<string, unknown>, env: Node
 
 /** Runs a `codexd config` subcommand: 0 when the config is good, 2 when it is not. */
 export function config(args: string[]): number {
-  const [action, ...rest] = args;
+  const { flags, positionals } = parseCommand(args, { flags: ['json'], positionals: 1 });
+  const [action] = positionals;
   const paths = resolvePaths();
   if (action === 'path') {
-    rejectUnknown(rest);
+    if (flags.json) throw new UsageError('unknown option --json');
     process.stdout.write(`${paths.configFile}\n`);
     return 0;
   }
   if (action !== 'check') throw new UsageError('usage: codexd config path | check [--json]');
-  const json = takeFlag(rest, '--json');
-  rejectUnknown(rest);
+  const { json } = flags;
   let loaded: DaemonConfig;
   try {
     loaded = loadConfig(paths);

@@ -11,15 +11,8 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
 import { ErrorCodes, type FeedbackAttachment, type FeedbackEntry, FeedbackList, FeedbackRetry, FeedbackShow, FeedbackSubmit } from '../protocol/index.js';
-import { REQUEST_TIMEOUT_MS, rejectUnknown, takeFlag, takeOption, UsageError, withDaemon } from './support.js';
+import { parseCommand, REQUEST_TIMEOUT_MS, UsageError, withDaemon } from './support.js';
 import { RpcError } from './control-client.js';
-
-/** Every value of a repeatable option, in order. */
-function takeAll(args: string[], option: string): string[] {
-  const values: string[] = [];
-  for (let value = takeOption(args, option); value !== undefined; value = takeOption(args, option)) values.push(value);
-  return values;
-}
 
 function readInput(path: string, what: string): Buffer {
   try {
@@ -41,20 +34,17 @@ function table(rows: readonly (readonly string[])[]): string {
 }
 
 async function submit(args: string[]): Promise<number> {
-  const category = takeOption(args, '--category');
+  const parsed = parseCommand(args, { flags: ['include-logs'], options: ['category', 'note', 'logs', 'session'], lists: ['attach', 'tag'] });
+  const { category, note, logs: logsFile, session: sessionId } = parsed.options;
   if (category === undefined) throw new UsageError('feedback submit needs --category (bad_result, good_result, bug, safety_check or other)');
-  const note = takeOption(args, '--note');
-  const logsFile = takeOption(args, '--logs');
-  const includeLogs = takeFlag(args, '--include-logs') || logsFile !== undefined;
-  const sessionId = takeOption(args, '--session');
-  const attachments: FeedbackAttachment[] = takeAll(args, '--attach').map((path) => ({ name: basename(path), data: readInput(path, '--attach').toString('base64') }));
+  const includeLogs = parsed.flags['include-logs'] || logsFile !== undefined;
+  const attachments: FeedbackAttachment[] = parsed.lists.attach.map((path) => ({ name: basename(path), data: readInput(path, '--attach').toString('base64') }));
   const tags: Record<string, string> = {};
-  for (const pair of takeAll(args, '--tag')) {
+  for (const pair of parsed.lists.tag) {
     const at = pair.indexOf('=');
     if (at <= 0) throw new UsageError(`--tag ${pair}: expected key=value`);
     tags[pair.slice(0, at)] = pair.slice(at + 1);
   }
-  rejectUnknown(args);
   const params = {
     category,
     includeLogs,
@@ -70,8 +60,7 @@ async function submit(args: string[]): Promise<number> {
 }
 
 async function list(args: string[]): Promise<number> {
-  const json = takeFlag(args, '--json');
-  rejectUnknown(args);
+  const { json } = parseCommand(args, { flags: ['json'] }).flags;
   const result = await withDaemon((connection) => connection.request<FeedbackList.Result>(FeedbackList.method, {}, REQUEST_TIMEOUT_MS));
   if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else if (result.reports.length === 0) process.stdout.write('feedback: no reports\n');
@@ -80,10 +69,10 @@ async function list(args: string[]): Promise<number> {
 }
 
 async function show(args: string[]): Promise<number> {
-  const json = takeFlag(args, '--json');
-  const [id, ...rest] = args;
+  const { flags, positionals } = parseCommand(args, { flags: ['json'], positionals: 1 });
+  const { json } = flags;
+  const [id] = positionals;
   if (id === undefined) throw new UsageError('feedback show needs a report id');
-  rejectUnknown(rest);
   const report = await withDaemon((connection) => connection.request<FeedbackShow.Result>(FeedbackShow.method, { feedbackId: id }, REQUEST_TIMEOUT_MS));
   if (json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -109,9 +98,8 @@ async function show(args: string[]): Promise<number> {
 }
 
 async function retry(args: string[]): Promise<number> {
-  const [id, ...rest] = args;
+  const [id] = parseCommand(args, { positionals: 1 }).positionals;
   if (id === undefined) throw new UsageError('feedback retry needs a report id');
-  rejectUnknown(rest);
   const result = await withDaemon((connection) => connection.request<FeedbackRetry.Result>(FeedbackRetry.method, { feedbackId: id }, REQUEST_TIMEOUT_MS));
   process.stdout.write(result.state === 'uploaded' ? `feedback ${id} is already uploaded\n` : `feedback ${id} is pending again\n`);
   return 0;

@@ -26,7 +26,7 @@ import {
 import { config } from './config-command.js';
 import { feedback } from './feedback-command.js';
 import { ConfigError } from '../daemon/config.js';
-import { REQUEST_TIMEOUT_MS, rejectUnknown, socketPath, takeFlag, takeOption, UsageError, withDaemon } from './support.js';
+import { parseCommand, REQUEST_TIMEOUT_MS, socketPath, UsageError, withDaemon } from './support.js';
 import { DaemonLockedError } from '../daemon/daemon-lock.js';
 import type { RunningDaemon } from '../daemon/run.js';
 import { DaemonNotRunningError, RpcError } from './control-client.js';
@@ -82,12 +82,11 @@ function activationFd(): number | undefined {
 }
 
 async function run(args: string[]): Promise<number> {
-  const socket = takeOption(args, '--socket');
-  const logToStderr = takeFlag(args, '--log-stderr');
-  const spawned = takeFlag(args, '--spawned');
-  const service = takeOption(args, '--service');
+  const { flags, options } = parseCommand(args, { flags: ['log-stderr', 'spawned'], options: ['socket', 'service'] });
+  const { socket, service } = options;
+  const logToStderr = flags['log-stderr'];
+  const spawned = flags.spawned;
   if (service !== undefined && service !== 'systemd' && service !== 'launchd') throw new UsageError('--service must be systemd or launchd');
-  rejectUnknown(args);
   const inheritedFd = activationFd();
   const startedBy: StartedBy = inheritedFd !== undefined ? 'systemd-socket' : spawned ? 'auto-spawn' : (service ?? 'foreground');
   // SIGHUP reloads the config. One that comes while the daemon starts (a service manager's
@@ -121,9 +120,7 @@ async function run(args: string[]): Promise<number> {
 }
 
 async function status(args: string[]): Promise<number> {
-  const json = takeFlag(args, '--json');
-  const tools = takeFlag(args, '--tools');
-  rejectUnknown(args);
+  const { json, tools } = parseCommand(args, { flags: ['json', 'tools'] }).flags;
   if (tools) {
     const result = await withDaemon((connection) => connection.request<ToolsMetrics.Result>(ToolsMetrics.method, {}, REQUEST_TIMEOUT_MS));
     process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `${formatTools(result)}\n`);
@@ -135,12 +132,16 @@ async function status(args: string[]): Promise<number> {
 }
 
 function parseEmit(args: string[]): MetricRecord {
-  const kindText = takeOption(args, '--kind') ?? 'counter';
+  // A negative VALUE is an argument, not an option.
+  const { options, positionals } = parseCommand(
+    args.map((arg) => (/^-\d/.test(arg) ? ` ${arg}` : arg)),
+    { options: ['kind'], positionals: Number.POSITIVE_INFINITY },
+  );
+  const kindText = options.kind ?? 'counter';
   if (!isMetricKind(kindText)) throw new UsageError(`--kind must be counter, histogram or gauge, not ${JSON.stringify(kindText)}`);
   const kind: MetricKind = kindText;
-  const [what, name, valueText, ...pairs] = args;
+  const [what, name, valueText, ...pairs] = positionals.map((arg) => arg.trimStart());
   if (what !== 'metric' || name === undefined || valueText === undefined) throw new UsageError('usage: codexd emit metric NAME VALUE [key=value ...] [--kind KIND]');
-  rejectUnknown(pairs.filter((pair) => pair.startsWith('--')));
   const value = Number(valueText);
   if (valueText.trim() === '' || Number.isNaN(value)) throw new UsageError(`VALUE must be a number, not ${JSON.stringify(valueText)}`);
   const tags: Record<string, string> = {};
@@ -165,8 +166,7 @@ async function emit(args: string[]): Promise<number> {
 }
 
 async function flush(args: string[]): Promise<number> {
-  const timeoutText = takeOption(args, '--timeout');
-  rejectUnknown(args);
+  const timeoutText = parseCommand(args, { options: ['timeout'] }).options.timeout;
   const timeoutMs = timeoutText === undefined ? undefined : Number(timeoutText);
   if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new UsageError('--timeout must be a positive number of milliseconds');
   const result = await withDaemon((connection) =>
@@ -182,7 +182,7 @@ async function flush(args: string[]): Promise<number> {
 }
 
 async function reload(args: string[]): Promise<number> {
-  rejectUnknown(args);
+  parseCommand(args, {});
   try {
     const result = await withDaemon((connection) => connection.request<DaemonReload.Result>(DaemonReload.method, {}, REQUEST_TIMEOUT_MS));
     const applied = result.applied.length === 0 ? 'nothing changed' : `applied ${result.applied.join(', ')}`;
@@ -197,7 +197,7 @@ async function reload(args: string[]): Promise<number> {
 }
 
 async function stop(args: string[]): Promise<number> {
-  rejectUnknown(args);
+  parseCommand(args, {});
   return withDaemon(async (connection) => {
     const result = await connection.request<DaemonShutdown.Result>(DaemonShutdown.method, {}, REQUEST_TIMEOUT_MS);
     // The daemon closes every connection once it has drained; that is the signal it is done.
@@ -208,9 +208,9 @@ async function stop(args: string[]): Promise<number> {
 }
 
 async function service(args: string[]): Promise<number> {
-  const dryRun = takeFlag(args, '--dry-run');
-  const [action, ...rest] = args;
-  rejectUnknown(rest);
+  const { flags, positionals } = parseCommand(args, { flags: ['dry-run'], positionals: 1 });
+  const dryRun = flags['dry-run'];
+  const [action] = positionals;
   const { installService, serviceStatus, uninstallService } = await import('./service.js');
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   switch (action) {
@@ -226,7 +226,7 @@ async function service(args: string[]): Promise<number> {
 }
 
 async function restart(args: string[]): Promise<number> {
-  rejectUnknown(args);
+  parseCommand(args, {});
   const status = await withDaemon((connection) => connection.request<DaemonStatus.Result>(DaemonStatus.method, {}, REQUEST_TIMEOUT_MS));
   const { restartManaged, startDetached } = await import('./service.js');
   if (status.startedBy === 'systemd' || status.startedBy === 'systemd-socket' || status.startedBy === 'launchd') {

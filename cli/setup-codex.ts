@@ -19,7 +19,7 @@ import { join } from 'node:path';
 
 import { parse } from 'smol-toml';
 
-import { rejectUnknown, takeFlag, UsageError } from './support.js';
+import { parseCommand, UsageError } from './support.js';
 import { ConfigError, loadConfig } from '../daemon/config.js';
 import { loadOrCreateToken, TOKEN_FILE } from '../daemon/otlp/token.js';
 import { resolvePaths } from '../daemon/paths.js';
@@ -146,10 +146,9 @@ export function setUpText(text: string, token: string): { text: string; receiver
 }
 
 export async function setup(args: string[]): Promise<number> {
-  const dryRun = takeFlag(args, '--dry-run');
-  const undo = takeFlag(args, '--undo');
-  const [what, ...rest] = args;
-  rejectUnknown(rest);
+  const { flags, positionals } = parseCommand(args, { flags: ['dry-run', 'undo'], positionals: 1 });
+  const { 'dry-run': dryRun, undo } = flags;
+  const [what] = positionals;
   if (what !== 'codex') throw new UsageError('usage: codexd setup codex [--dry-run] [--undo]');
   const paths = resolvePaths();
   const file = paths.configFile;

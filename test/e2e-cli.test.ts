@@ -62,6 +62,10 @@ describe('codexd command line', () => {
       [['emit', 'metric', 'codex.x', '1', 'tool'], 'codexd: tag "tool" must be key=value'],
       [['emit', 'metric', 'codex.x', '1', '--kind', 'meter'], 'codexd: --kind must be counter, histogram or gauge, not "meter"'],
       [['status', '--yaml'], 'codexd: unknown option --yaml'],
+      [['status', 'now'], 'codexd: unexpected argument "now"'],
+      [['flush', '--timeout'], 'codexd: --timeout needs a value'],
+      [['feedback', 'submit', '--category', 'bug', '--tag', 'ab'], 'codexd: --tag ab: expected key=value'],
+      [['config', 'path', '--json'], 'codexd: unknown option --json'],
     ];
     for (const [args, message] of cases) {
       const result = await runCli(home, args);
