@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { createExportQueue, type ExportQueue, type ExportQueueOptions } from '../daemon/delivery/export-queue.js';
-import { retryInfoDelayMs, type Sender, type SendOutcome } from '../daemon/delivery/grpc-sender.js';
+import { retryInfoDelayMs } from '../daemon/delivery/grpc-sender.js';
+import type { Sender, SendOutcome } from '../daemon/delivery/sender.js';
 import { openSegmentSpool, type SegmentSpool, type SpooledBatch } from '../daemon/delivery/segment-spool.js';
 import { createSignalStats, type SignalStats } from '../daemon/stats.js';
 import { createQueuedLogExporter, createQueuedMetricExporter } from '../daemon/delivery/queued-exporters.js';

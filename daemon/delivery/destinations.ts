@@ -22,10 +22,11 @@ import type { DiskConditions } from '../disk-conditions.js';
 import { createFileSender } from '../exporters/file-exporter.js';
 import type { SignalStats } from '../stats.js';
 import { createExportQueue, type ExportQueue } from './export-queue.js';
-import { createGrpcSender, type Sender } from './grpc-sender.js';
+import { createGrpcSender } from './grpc-sender.js';
 import { createHttpSender } from './http-sender.js';
 import type { Route, WireFormat } from './queued-exporters.js';
 import { openSegmentSpool } from './segment-spool.js';
+import type { Sender } from './sender.js';
 
 /**
  * The format batches are serialised in, and where they may go: a spool holds one kind, so a

@@ -15,8 +15,8 @@
  */
 import type { QueueStatus, Signal } from '../../protocol/index.js';
 import type { SignalStats } from '../stats.js';
-import type { Sender } from './grpc-sender.js';
 import type { Segment, SegmentSpool, SpooledBatch } from './segment-spool.js';
+import type { Sender } from './sender.js';
 
 export interface RetryPolicy {
   /** Delay after the first failure; it doubles per consecutive failure. */

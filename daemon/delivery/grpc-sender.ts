@@ -8,17 +8,7 @@ import type * as Grpc from '@grpc/grpc-js';
 
 import type { Signal } from '../../protocol/index.js';
 import { ProtobufReader, WIRE } from '../protobuf.js';
-
-export type SendOutcome =
-  | { readonly kind: 'ok' }
-  | { readonly kind: 'retryable'; readonly message: string; readonly retryAfterMs: number | null }
-  | { readonly kind: 'permanent'; readonly message: string };
-
-export interface Sender {
-  /** Sends one request; resolves (never rejects) within `timeoutMs`. */
-  send(bytes: Uint8Array, timeoutMs: number): Promise<SendOutcome>;
-  close(): void;
-}
+import { permanent, retryable, SENT, type Sender } from './sender.js';
 
 const PATHS: Readonly<Record<Signal, string>> = {
   metrics: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
@@ -109,12 +99,12 @@ export async function createGrpcSender(options: GrpcSenderOptions): Promise<Send
         const metadata = new grpc.Metadata();
         for (const [name, value] of Object.entries(options.headers)) metadata.set(name.toLowerCase(), value);
         client.makeUnaryRequest(PATHS[options.signal], identity, (response: Buffer) => response, bytes, metadata, { deadline: Date.now() + timeoutMs }, (error) => {
-          if (error === null) return resolve({ kind: 'ok' });
+          if (error === null) return resolve(SENT);
           const code = error.code ?? 2;
           const message = `${grpc.status[code] ?? `gRPC status ${code}`}: ${error.details || error.message}`.slice(0, 300);
           const retryAfterMs = retryInfoDelayMs(error.metadata?.get('grpc-status-details-bin')[0] as Uint8Array | undefined);
-          if (RETRYABLE.has(code) || (code === RESOURCE_EXHAUSTED && retryAfterMs !== null)) resolve({ kind: 'retryable', message, retryAfterMs });
-          else resolve({ kind: 'permanent', message });
+          if (RETRYABLE.has(code) || (code === RESOURCE_EXHAUSTED && retryAfterMs !== null)) resolve(retryable(message, retryAfterMs));
+          else resolve(permanent(message));
         });
       });
     },

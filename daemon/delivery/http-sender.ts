@@ -7,7 +7,7 @@
  */
 import type { Signal } from '../../protocol/index.js';
 import { parseRetryAfter } from '../retry-after.js';
-import type { Sender, SendOutcome } from './grpc-sender.js';
+import { permanent, retryable, SENT, type Sender, type SendOutcome } from './sender.js';
 
 export type HttpProtocol = 'binary' | 'json';
 
@@ -36,10 +36,10 @@ export function signalUrl(endpoint: string, signal: Signal): string {
 
 /** What a response's status and `Retry-After` mean for the batch, as the OTLP specification says. */
 function outcomeOf(status: number, retryAfter: string | null): SendOutcome {
-  if (status >= 200 && status <= 299) return { kind: 'ok' };
+  if (status >= 200 && status <= 299) return SENT;
   const message = `HTTP ${status}`;
-  if (RETRYABLE.has(status)) return { kind: 'retryable', message, retryAfterMs: parseRetryAfter(retryAfter, MAX_RETRY_AFTER_MS) };
-  return { kind: 'permanent', message };
+  if (RETRYABLE.has(status)) return retryable(message, parseRetryAfter(retryAfter, MAX_RETRY_AFTER_MS));
+  return permanent(message);
 }
 
 /**
@@ -73,7 +73,7 @@ export function createHttpSender(options: HttpSenderOptions): Sender {
           answer = await postWithTls(url, plain, bytes, tls, timeoutMs);
         } catch (error) {
           const code = (error as NodeJS.ErrnoException).code;
-          return { kind: 'retryable', message: (error as Error).name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : `request failed (${code ?? (error as Error).message})`, retryAfterMs: null };
+          return retryable((error as Error).name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : `request failed (${code ?? (error as Error).message})`);
         }
         return outcomeOf(answer.status, answer.retryAfter);
       },
@@ -91,7 +91,7 @@ export function createHttpSender(options: HttpSenderOptions): Sender {
       } catch (error) {
         const cause = (error as { cause?: { code?: string } }).cause?.code;
         const name = (error as Error).name;
-        return { kind: 'retryable', message: name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : `request failed (${cause ?? name})`, retryAfterMs: null };
+        return retryable(name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : `request failed (${cause ?? name})`);
       }
       response.body?.cancel().catch(() => undefined);
       return outcomeOf(response.status, response.headers.get('retry-after'));

@@ -9,8 +9,8 @@ import { appendFile, mkdir, rename, rm, stat, truncate } from 'node:fs/promises'
 import { join } from 'node:path';
 
 import type { Signal } from '../../protocol/index.js';
-import type { Sender, SendOutcome } from '../delivery/grpc-sender.js';
 import type { DiskConditions } from '../disk-conditions.js';
+import { retryable, SENT, type Sender, type SendOutcome } from '../delivery/sender.js';
 
 const NEWLINE = Buffer.from('\n');
 
@@ -75,18 +75,18 @@ export function createFileSender(signal: Signal, options: FileExporterOptions): 
 
   return {
     send(bytes) {
-      if (closed) return Promise.resolve({ kind: 'retryable', message: `${signal} file exporter is shut down`, retryAfterMs: null });
+      if (closed) return Promise.resolve(retryable(`${signal} file exporter is shut down`));
       // Writes are chained so lines never interleave and rotation sees a settled size.
       const written = queue.then(() => append(bytes));
       queue = written.catch(() => undefined);
       return written.then(
         (): SendOutcome => {
           options.disk?.succeeded('file_exporter', options.dir);
-          return { kind: 'ok' };
+          return SENT;
         },
         (error: unknown): SendOutcome => {
           options.disk?.failed('file_exporter', options.dir, error, `${signal} batches wait in the export queue (then its spool) and are written again`);
-          return { kind: 'retryable', message: error instanceof Error ? error.message : `${signal} file write failed`, retryAfterMs: null };
+          return retryable(error instanceof Error ? error.message : `${signal} file write failed`);
         },
       );
     },

@@ -37,13 +37,3 @@ export const MAX_RETRY_AFTER_MS = 24 * 60 * 60_000;
 export type UploadTarget =
   | { readonly kind: 'http'; readonly endpoint: string; readonly headers: Readonly<Record<string, string>> }
   | { readonly kind: 'sentry'; readonly dsn: string };
-
-/**
- * What one upload attempt came to. `permanent`: the receiver refused the report for good (a 4xx
- * other than 408 and 429); retrying cannot help. `retryable`: anything else that failed
- * (network, timeout, 5xx, 408, 429), with the receiver's `Retry-After` when it gave one.
- */
-export type UploadOutcome =
-  | { readonly kind: 'ok' }
-  | { readonly kind: 'retryable'; readonly message: string; readonly retryAfterMs: number | null }
-  | { readonly kind: 'permanent'; readonly message: string };

@@ -22,8 +22,9 @@ import {
   type FeedbackSubmit,
   SESSION_TAG_KEYS,
 } from '../../protocol/index.js';
+import type { SendOutcome } from '../delivery/sender.js';
 import type { SessionRegistry } from '../session-registry.js';
-import type { StoredReport, UploadOutcome, UploadTarget } from './report.js';
+import type { StoredReport, UploadTarget } from './report.js';
 import type { SessionLogs } from './session-logs.js';
 import { entryOf, type FeedbackSpool, newReportId, SpoolFullError } from './spool.js';
 
@@ -45,7 +46,7 @@ export interface FeedbackServiceOptions {
   readonly enabled: boolean;
   readonly retry: RetryPolicy;
   /** One attempt; `signal` aborts it when the daemon stops. */
-  readonly upload: (report: StoredReport, target: UploadTarget, signal: AbortSignal) => Promise<UploadOutcome>;
+  readonly upload: (report: StoredReport, target: UploadTarget, signal: AbortSignal) => Promise<SendOutcome>;
   readonly sessions: SessionRegistry;
   readonly sessionLogs: SessionLogs;
   /** Records a submission's final outcome as `user.feedback.submitted`. */

@@ -12,12 +12,13 @@
  * "uploaded" only after the receiver answered; a crash between the two uploads the report
  * again on restart, and the receiver recognises the repeat by that id and drops it.
  *
- * The attempt resolves to an {@link UploadOutcome} and never rejects. Its messages name the
+ * The attempt resolves to a {@link SendOutcome} (delivery/sender.ts) and never rejects. Its messages name the
  * status or the network failure, never the endpoint's credentials, the DSN key or header values.
  */
 import { STATUS_CODES } from 'node:http';
 
-import { MAX_RETRY_AFTER_MS, type StoredReport, type UploadOutcome, type UploadTarget } from './report.js';
+import { permanent, type PermanentOutcome, retryable, SENT, type SendOutcome } from '../delivery/sender.js';
+import { MAX_RETRY_AFTER_MS, type StoredReport, type UploadTarget } from './report.js';
 import { parseRetryAfter as parseRetryAfterWithin } from '../retry-after.js';
 import { parseSentryDsn, sentryEnvelope, sentryRateLimitMs } from './sentry.js';
 
@@ -82,7 +83,7 @@ export function describeTarget(target: UploadTarget): string {
  * `Retry-After` (or Sentry's `X-Sentry-Rate-Limits`) as `retryAfterMs`; `permanent` on any
  * other 4xx and on a target that cannot be used (bad URL, DSN or header). Does not retry.
  */
-export async function uploadReport(report: StoredReport, target: UploadTarget, options: UploadOptions): Promise<UploadOutcome> {
+export async function uploadReport(report: StoredReport, target: UploadTarget, options: UploadOptions): Promise<SendOutcome> {
   try {
     const request = target.kind === 'sentry' ? sentryRequest(report, target.dsn, options.userAgent) : httpRequest(report, target, options.userAgent);
     if ('kind' in request) return request;
@@ -90,7 +91,7 @@ export async function uploadReport(report: StoredReport, target: UploadTarget, o
   } catch (error: unknown) {
     // Not expected (send() maps its failures); kept so the contract holds. The error's own
     // message is not used: it could quote a URL or a header value.
-    return { kind: 'retryable', message: `upload failed (${errorName(error)})`, retryAfterMs: null };
+    return retryable(`upload failed (${errorName(error)})`);
   }
 }
 
@@ -100,11 +101,7 @@ interface PreparedRequest {
   readonly body: Buffer;
 }
 
-type Prepared = PreparedRequest | Extract<UploadOutcome, { kind: 'permanent' }>;
-
-function permanent(message: string): Extract<UploadOutcome, { kind: 'permanent' }> {
-  return { kind: 'permanent', message };
-}
+type Prepared = PreparedRequest | PermanentOutcome;
 
 function parseHttpUrl(endpoint: string): URL | null {
   try {
@@ -119,7 +116,7 @@ function parseHttpUrl(endpoint: string): URL | null {
  * Builds the headers one by one so a bad one is named without its value: `Headers` would throw
  * a message quoting the value, which may be a token.
  */
-function buildHeaders(entries: readonly (readonly [string, string])[]): Headers | Extract<UploadOutcome, { kind: 'permanent' }> {
+function buildHeaders(entries: readonly (readonly [string, string])[]): Headers | PermanentOutcome {
   const headers = new Headers();
   for (const [name, value] of entries) {
     try {
@@ -194,7 +191,7 @@ function boundTimeout(timeoutMs: number): number {
   return Math.min(Math.ceil(timeoutMs), MAX_UPLOAD_TIMEOUT_MS);
 }
 
-async function send(request: PreparedRequest, timeoutMs: number, sentry: boolean, stop: AbortSignal | undefined): Promise<UploadOutcome> {
+async function send(request: PreparedRequest, timeoutMs: number, sentry: boolean, stop: AbortSignal | undefined): Promise<SendOutcome> {
   let response: Response;
   const timeout = AbortSignal.timeout(timeoutMs);
   try {
@@ -206,22 +203,18 @@ async function send(request: PreparedRequest, timeoutMs: number, sentry: boolean
       signal: stop === undefined ? timeout : AbortSignal.any([timeout, stop]),
     });
   } catch (error: unknown) {
-    if (stop?.aborted === true && !timeout.aborted) return { kind: 'retryable', message: 'stopped: the daemon is shutting down', retryAfterMs: null };
-    return { kind: 'retryable', message: networkFailure(error, timeoutMs), retryAfterMs: null };
+    if (stop?.aborted === true && !timeout.aborted) return retryable('stopped: the daemon is shutting down');
+    return retryable(networkFailure(error, timeoutMs));
   }
   // The body is not needed; cancelling it frees the connection instead of waiting for it
   // (and for a receiver that never finishes it).
   response.body?.cancel().catch(() => undefined);
   const status = response.status;
-  if (status >= 200 && status <= 299) return { kind: 'ok' };
+  if (status >= 200 && status <= 299) return SENT;
   const message = `HTTP ${status}${reasonPhrase(status, response.statusText)}`;
   if (status >= 400 && status <= 499 && status !== 408 && status !== 429) return permanent(message);
   const rateLimit = sentry ? sentryRateLimitMs(response.headers.get('x-sentry-rate-limits')) : null;
-  return {
-    kind: 'retryable',
-    message: status >= 300 && status <= 399 ? `${message} (redirects are not followed)` : message,
-    retryAfterMs: rateLimit ?? parseRetryAfter(response.headers.get('retry-after')),
-  };
+  return retryable(status >= 300 && status <= 399 ? `${message} (redirects are not followed)` : message, rateLimit ?? parseRetryAfter(response.headers.get('retry-after')));
 }
 
 /** Node's standard phrase for the status; else the server's own, cut short and stripped of control characters. */
