@@ -14,3 +14,4 @@ export * from './catalog.js';
 export * from './trace-context.js';
 export * from './validate-span.js';
 export * from './handoff.js';
+export * from './backoff.js';

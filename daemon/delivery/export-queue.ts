@@ -13,17 +13,10 @@
  * (`exported`) or refused for good (`failed`, `export_rejected`); batches a stop spilled are
  * `spooled`, and batches an earlier daemon spilled are counted apart, as `replayed`.
  */
-import type { QueueStatus, Signal } from '../../protocol/index.js';
+import { backoffDelayMs, type BackoffPolicy, type QueueStatus, type Signal } from '../../protocol/index.js';
 import type { SignalStats } from '../stats.js';
 import type { Segment, SegmentSpool, SpooledBatch } from './segment-spool.js';
 import type { Sender } from './sender.js';
-
-export interface RetryPolicy {
-  /** Delay after the first failure; it doubles per consecutive failure. */
-  readonly initialMs: number;
-  /** Largest step before jitter. */
-  readonly maxMs: number;
-}
 
 /** How long a batch may wait in memory while sends keep failing before it is moved to disk. */
 export const SPILL_AFTER_FAILING_MS = 30_000;
@@ -36,7 +29,7 @@ export interface ExportQueueOptions {
   readonly spool: SegmentSpool | null;
   /** Bytes of batches held in memory at most. */
   readonly maxMemoryBytes: number;
-  readonly retry: RetryPolicy;
+  readonly retry: BackoffPolicy;
   /** Longest one send may take. */
   readonly sendTimeoutMs: number;
   readonly onError: (message: string) => void;
@@ -106,11 +99,6 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
   let spooled = 0;
   /** Settles when the pass of sends under way ends. */
   let passing: Promise<boolean> = Promise.resolve(true);
-
-  function backoff(): number {
-    const step = Math.min(options.retry.maxMs, options.retry.initialMs * 2 ** Math.max(0, failures - 1));
-    return Math.round(step * (0.5 + Math.random()));
-  }
 
   /** The next batch to send: the spool's oldest first (it is older than anything in memory). */
   function next(): Batch | null {
@@ -213,7 +201,7 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
         if (outcome.kind === 'retryable') {
           failures++;
           lastError = { at: new Date().toISOString(), message: outcome.message };
-          nextAttemptAt = Date.now() + Math.max(outcome.retryAfterMs ?? 0, backoff());
+          nextAttemptAt = Date.now() + backoffDelayMs(failures, options.retry, { retryAfterMs: outcome.retryAfterMs });
           options.onError(`${options.signal} export failed, will retry: ${outcome.message}`);
           // Failing a while: what waits in memory goes to disk, where a crash cannot take it
           // and where it no longer holds the journal.

@@ -13,6 +13,8 @@
 import type { Logger } from 'pino';
 
 import {
+  backoffDelayMs,
+  type BackoffPolicy,
   checkFeedbackParams,
   ErrorCodes,
   type FeedbackCategory,
@@ -31,20 +33,14 @@ import { entryOf, type FeedbackSpool, newReportId, SpoolFullError } from './spoo
 /** Longest one upload attempt may take (Codex gives its Sentry upload 10 s). */
 export const UPLOAD_TIMEOUT_MS = 10_000;
 
-export interface RetryPolicy {
-  /** Delay before the second attempt; it doubles per attempt. */
-  readonly initialMs: number;
-  /** Longest delay between attempts. */
-  readonly maxMs: number;
-}
-
 export interface FeedbackServiceOptions {
   readonly spool: FeedbackSpool;
   /** `null`: no endpoint configured; reports wait in the spool. */
   readonly target: UploadTarget | null;
   readonly targetDescription: string | null;
   readonly enabled: boolean;
-  readonly retry: RetryPolicy;
+  /** Backoff between attempts: the step before the second attempt, doubling per attempt up to the largest. */
+  readonly retry: BackoffPolicy;
   /** One attempt; `signal` aborts it when the daemon stops. */
   readonly upload: (report: StoredReport, target: UploadTarget, signal: AbortSignal) => Promise<SendOutcome>;
   readonly sessions: SessionRegistry;
@@ -88,12 +84,6 @@ export function createFeedbackService(options: FeedbackServiceOptions): Feedback
   /** Aborts the upload under way when the daemon stops: a hanging receiver must not hold its exit. */
   const stopping = new AbortController();
 
-  /** Exponential backoff with full jitter in [½, 1½) of the step, at least the receiver's Retry-After. */
-  function nextDelay(attempts: number, retryAfterMs: number | null): number {
-    const step = Math.min(retry.maxMs, retry.initialMs * 2 ** Math.max(0, attempts - 1));
-    return Math.max(retryAfterMs ?? 0, Math.round(step * (0.5 + Math.random())));
-  }
-
   function due(): FeedbackEntry[] {
     return spool
       .entries()
@@ -134,7 +124,8 @@ export function createFeedbackService(options: FeedbackServiceOptions): Feedback
           logger.info({ feedbackId: entry.feedbackId, attempts }, 'feedback uploaded');
           break;
         case 'retryable': {
-          const next = new Date(now.getTime() + nextDelay(attempts, outcome.retryAfterMs));
+          // Exponential backoff with jitter in [½, 1½) of the step, at least the receiver's Retry-After.
+          const next = new Date(now.getTime() + backoffDelayMs(attempts, retry, { retryAfterMs: outcome.retryAfterMs }));
           await spool.update({ ...entry, state: 'pending', attempts, nextAttemptAt: next.toISOString(), lastError: outcome.message });
           logger.warn({ feedbackId: entry.feedbackId, attempts, nextAttemptAt: next.toISOString(), problem: outcome.message }, 'feedback upload failed; will retry');
           break;
