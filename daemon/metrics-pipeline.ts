@@ -14,7 +14,7 @@ import { MeterProvider, type ResourceMetrics, type ScopeMetrics } from '@opentel
 import { type ExporterStatus, type MetricKind, type MetricRecord, type MetricRecordBatch, measurementsOf } from '../protocol/index.js';
 import { deadline } from './deadline.js';
 import type { CountedMetricExporter } from './delivery/queued-exporters.js';
-import { createAccountedReader } from './export-reader.js';
+import { createAccountedReader } from './accounted-metric-reader.js';
 import { type HostResource, hostMeterVersion } from './host-resources.js';
 import { DISABLED_HEALTH } from './lane-books.js';
 import type { SignalStats } from './stats.js';

@@ -8,8 +8,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { createFileSender } from '../daemon/delivery/file-sender.js';
 import type { Sender } from '../daemon/delivery/sender.js';
-import { createFileSender } from '../daemon/exporters/file-exporter.js';
 
 class ManualReader extends MetricReader {
   protected override async onForceFlush(): Promise<void> {}

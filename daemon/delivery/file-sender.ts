@@ -10,11 +10,11 @@ import { join } from 'node:path';
 
 import type { Signal } from '../../protocol/index.js';
 import type { DiskConditions } from '../disk-conditions.js';
-import { retryable, SENT, type Sender, type SendOutcome } from '../delivery/sender.js';
+import { retryable, SENT, type Sender, type SendOutcome } from './sender.js';
 
 const NEWLINE = Buffer.from('\n');
 
-export interface FileExporterOptions {
+export interface FileSenderOptions {
   readonly dir: string;
   /** The file is rotated before a write would take it past this size. */
   readonly maxFileBytes: number;
@@ -34,7 +34,7 @@ export function signalFileName(signal: Signal, generation: number): string {
  * export request, becomes one line of the signal's rotating file. A write that fails (a full
  * disk) is retryable. Does not create the folder until the first line.
  */
-export function createFileSender(signal: Signal, options: FileExporterOptions): Sender {
+export function createFileSender(signal: Signal, options: FileSenderOptions): Sender {
   const current = join(options.dir, signalFileName(signal, 0));
   let size = -1;
   let queue: Promise<unknown> = Promise.resolve();
