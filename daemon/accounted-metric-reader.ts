@@ -10,17 +10,9 @@
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 
-import type { ExporterState } from '../protocol/index.js';
+import { createExportAccounting, type ExportHealth } from './export-accounting.js';
 import type { CountedMetricExporter } from './delivery/queued-exporters.js';
 import type { SignalStats } from './stats.js';
-
-export interface ExportHealth {
-  readonly state: ExporterState;
-  readonly exportsSucceeded: number;
-  readonly exportsFailed: number;
-  readonly lastSuccessAt: string | null;
-  readonly lastError: { readonly at: string; readonly message: string } | null;
-}
 
 export interface AccountedReaderOptions {
   /** Queues each export for delivery; the queue counts the records when it sends them. */
@@ -73,18 +65,10 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
   let running: Promise<boolean> | null = null;
   let queued: Promise<boolean> | null = null;
   let timer: NodeJS.Timeout | undefined;
-  let succeeded = 0;
-  let failedExports = 0;
-  let lastSuccessAt: string | null = null;
-  let lastError: { at: string; message: string } | null = null;
-  let abandoned = false;
+  const books = createExportAccounting('metrics', stats, options.onError);
 
   function failed(covered: number, message: string): false {
-    if (abandoned) return false;
-    failedExports++;
-    lastError = { at: new Date().toISOString(), message };
-    stats.failed(covered, 'export_failed');
-    options.onError(`metrics export failed, ${covered} records lost: ${message}`);
+    books.failed(covered, message);
     return false;
   }
 
@@ -99,7 +83,7 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
       const collected = resourceMetrics.scopeMetrics.length === 0 ? null : resourceMetrics;
       if (collected === null) {
         // Nothing of the provider's to export: its records (if any) settle here.
-        if (!abandoned) stats.exported(records);
+        if (!books.abandoned) stats.exported(records);
         covered -= records;
         if (passed.length === 0) return true;
       }
@@ -108,10 +92,7 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
       return failed(covered, error instanceof Error ? error.message : String(error));
     }
     if (result.code === ExportResultCode.SUCCESS) {
-      if (abandoned) return true;
-      succeeded++;
-      // Queued for delivery, not sent: the queue counts the records when it sends them.
-      lastSuccessAt = new Date().toISOString();
+      books.succeeded();
       return true;
     }
     return failed(covered, result.error?.message ?? 'export failed');
@@ -170,14 +151,8 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
 
   return {
     reader,
-    abandon() {
-      abandoned = true;
-    },
+    abandon: books.abandon,
     exportNow,
-    health(): ExportHealth {
-      const state: ExporterState =
-        lastError !== null && (lastSuccessAt === null || lastError.at > lastSuccessAt) ? 'failing' : lastSuccessAt !== null ? 'ok' : 'idle';
-      return { state, exportsSucceeded: succeeded, exportsFailed: failedExports, lastSuccessAt, lastError };
-    },
+    health: books.health,
   };
 }

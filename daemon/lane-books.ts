@@ -4,7 +4,8 @@
  */
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 
-import type { ExporterState, ExporterStatus, Signal } from '../protocol/index.js';
+import type { Signal } from '../protocol/index.js';
+import { createExportAccounting, type ExportHealth } from './export-accounting.js';
 import type { SignalStats } from './stats.js';
 
 /** What a lane holds unexported, in characters; the accounted exporter releases what it settles. */
@@ -16,10 +17,8 @@ export interface LaneHold {
 
 export interface LaneBooks {
   abandon(): void;
-  health(): Pick<ExporterStatus, 'state' | 'exportsSucceeded' | 'exportsFailed' | 'lastSuccessAt' | 'lastError'>;
+  health(): ExportHealth;
 }
-
-export const DISABLED_HEALTH = { state: 'disabled', exportsSucceeded: 0, exportsFailed: 0, lastSuccessAt: null, lastError: null } as const;
 
 /**
  * Wraps a lane's exporter so every record it is handed leaves the lane's books once: queued for
@@ -33,11 +32,7 @@ export function accountedExporter<T>(
   options: { readonly stats: SignalStats; readonly hold: LaneHold; readonly weigh: (item: T) => number; readonly timeoutMs: number; readonly onError: (message: string) => void },
 ): { export(items: T[], done: (result: ExportResult) => void): void } & LaneBooks {
   const { stats, hold, weigh, timeoutMs, onError } = options;
-  let succeeded = 0;
-  let failedExports = 0;
-  let lastSuccessAt: string | null = null;
-  let lastError: { at: string; message: string } | null = null;
-  let abandoned = false;
+  const books = createExportAccounting(signal, stats, onError);
   return {
     export(items, done) {
       let settled = false;
@@ -47,19 +42,8 @@ export function accountedExporter<T>(
         clearTimeout(timer);
         for (const item of items) hold.chars -= weigh(item);
         hold.records -= items.length;
-        if (!abandoned) {
-          if (result.code === ExportResultCode.SUCCESS) {
-            // Queued for delivery, not sent: the queue counts the records when it sends them.
-            succeeded++;
-            lastSuccessAt = new Date().toISOString();
-          } else {
-            failedExports++;
-            const message = result.error?.message ?? 'export failed';
-            lastError = { at: new Date().toISOString(), message };
-            stats.failed(items.length, 'export_failed');
-            onError(`${signal} export failed, ${items.length} records lost: ${message}`);
-          }
-        }
+        if (result.code === ExportResultCode.SUCCESS) books.succeeded();
+        else books.failed(items.length, result.error?.message ?? 'export failed');
         done(result);
       };
       const timer = setTimeout(() => settle({ code: ExportResultCode.FAILED, error: new Error(`export timed out after ${timeoutMs} ms`) }), timeoutMs);
@@ -70,12 +54,7 @@ export function accountedExporter<T>(
         settle({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
       }
     },
-    abandon() {
-      abandoned = true;
-    },
-    health() {
-      const state: ExporterState = lastError !== null && (lastSuccessAt === null || lastError.at > lastSuccessAt) ? 'failing' : lastSuccessAt !== null ? 'ok' : 'idle';
-      return { state, exportsSucceeded: succeeded, exportsFailed: failedExports, lastSuccessAt, lastError };
-    },
+    abandon: books.abandon,
+    health: books.health,
   };
 }

@@ -16,7 +16,7 @@ import { deadline } from './deadline.js';
 import type { CountedMetricExporter } from './delivery/queued-exporters.js';
 import { createAccountedReader } from './accounted-metric-reader.js';
 import { type HostResource, hostMeterVersion } from './host-resources.js';
-import { DISABLED_HEALTH } from './lane-books.js';
+import { DISABLED_HEALTH } from './export-accounting.js';
 import type { SignalStats } from './stats.js';
 
 /**
