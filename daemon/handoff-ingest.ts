@@ -9,22 +9,7 @@ import { join } from 'node:path';
 
 import type { Logger } from 'pino';
 
-import {
-  attributesProblem,
-  batchEnd,
-  checkEventBatch,
-  checkSessionStartParams,
-  checkSpanBatch,
-  MAX_BATCH_EVENTS,
-  MAX_BATCH_RECORDS,
-  MAX_BATCH_SPANS,
-  MAX_MESSAGE_BYTES,
-  MAX_RESOURCE_ATTRIBUTE_LENGTH,
-  MAX_RESOURCE_ATTRIBUTES,
-  type HandoffCounts,
-  type MetricRecord,
-  type ResourceAttributes,
-} from '../protocol/index.js';
+import { batchEnd, checkHandoff, type HandoffCounts, MAX_BATCH_EVENTS, MAX_BATCH_RECORDS, MAX_BATCH_SPANS, MAX_MESSAGE_BYTES, type MetricRecord } from '../protocol/index.js';
 import type { EventIngest } from './event-ingest.js';
 import { handoffFolderProblem, readHandoffFile, setAside } from './handoff-files.js';
 import type { HostResources } from './host-resources.js';
@@ -109,52 +94,20 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
         // The parser's message quotes the text: say only that it is not JSON.
         throw new Error('not valid JSON');
       }
-      const content = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as {
-        version?: unknown;
-        clientInfo?: { name?: unknown; version?: unknown };
-        resource?: unknown;
-        records?: unknown;
-        events?: unknown;
-        spans?: unknown;
-        dropped?: unknown;
-        eventsDropped?: unknown;
-        spansDropped?: unknown;
-        sessions?: unknown;
-      };
-      if (content.version !== 1) throw new Error('not a version 1 hand-off');
-      if (!Array.isArray(content.records)) throw new Error('records: must be an array');
-      if (content.events !== undefined && !Array.isArray(content.events)) throw new Error('events: must be an array');
-      if (content.spans !== undefined && !Array.isArray(content.spans)) throw new Error('spans: must be an array');
       // Checked before anything is ingested, so a file is taken in whole or not at all.
-      if (content.eventsDropped !== undefined) {
-        const checked = checkEventBatch({ events: [], dropped: content.eventsDropped });
-        if (!checked.ok) throw new Error(`eventsDropped: ${checked.message}`);
-      }
-      if (content.spansDropped !== undefined) {
-        const checked = checkSpanBatch({ spans: [], dropped: content.spansDropped });
-        if (!checked.ok) throw new Error(`spansDropped: ${checked.message}`);
-      }
-      if (content.resource !== undefined) {
-        const problem = attributesProblem(content.resource, 'resource', 0, MAX_RESOURCE_ATTRIBUTES, 'the resource', MAX_RESOURCE_ATTRIBUTE_LENGTH);
-        if (typeof problem !== 'number') throw new Error(problem.message);
-      }
-      const info = content.clientInfo;
-      const clientInfo = typeof info?.name === 'string' && typeof info.version === 'string' ? { name: info.name, version: info.version } : null;
+      const checked = checkHandoff(parsed);
+      if (!checked.ok) throw new Error(checked.message);
+      const content = checked.value;
       // The host's live sessions come with its records: once the file passed its checks, they
       // are registered before anything else, so the records are tagged.
-      if (Array.isArray(content.sessions)) {
-        for (const candidate of content.sessions) {
-          const checked = checkSessionStartParams(candidate);
-          if (checked.ok) sessions.start(checked.value);
-        }
-      }
+      for (const session of content.sessions) sessions.start(session);
       // The daemon may have restarted since the host's sessions began: keep their records, untagged.
       const source = {
         sessions,
-        clientName: clientInfo?.name ?? null,
+        clientName: content.clientInfo?.name ?? null,
         unknownSession: 'untagged',
         observe,
-        resource: resources.forHost(clientInfo, content.resource as ResourceAttributes | undefined),
+        resource: resources.forHost(content.clientInfo, content.resource),
       } as const;
       // A host hands over its whole buffer, which may hold more than one batch may: ingest it
       // in batches of at most MAX_BATCH_RECORDS measurements, splitting a values array that
@@ -175,8 +128,8 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
         start = end;
       }
       // Then events, then spans, each as batches the protocol allows; the host's drop counts ride the first.
-      eventsIngested += inBatches(content.events ?? [], MAX_BATCH_EVENTS, content.eventsDropped, (batch, dropped) => events.ingest({ events: batch, ...dropped }, source));
-      spansIngested += inBatches(content.spans ?? [], MAX_BATCH_SPANS, content.spansDropped, (batch, dropped) => spans.ingest({ spans: batch, ...dropped }, source));
+      eventsIngested += inBatches(content.events, MAX_BATCH_EVENTS, content.eventsDropped, (batch, dropped) => events.ingest({ events: batch, ...dropped }, source));
+      spansIngested += inBatches(content.spans, MAX_BATCH_SPANS, content.spansDropped, (batch, dropped) => spans.ingest({ spans: batch, ...dropped }, source));
       filesIngested++;
     } catch (error) {
       filesRejected++;
