@@ -5,6 +5,7 @@
  */
 import { connect, type Socket } from 'node:net';
 
+import { createRequestCorrelator } from '../client/request-correlator.js';
 import { createFrameDecoder, encodeFrame, Initialize, PACKAGE_VERSION, PROTOCOL_VERSION } from '../protocol/index.js';
 
 /** Nothing answers on the socket: no file, or nobody listening. */
@@ -30,12 +31,6 @@ export interface ControlConnection {
   close(): void;
 }
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-  timer: NodeJS.Timeout;
-}
-
 function connectTo(socketPath: string, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect(socketPath);
@@ -59,50 +54,29 @@ function connectTo(socketPath: string, timeoutMs: number): Promise<Socket> {
 export async function openControlConnection(socketPath: string, timeoutMs: number): Promise<ControlConnection> {
   const socket = await connectTo(socketPath, timeoutMs);
   const decoder = createFrameDecoder();
-  const pending = new Map<number, Pending>();
-  let nextId = 1;
+  // A daemon that let a request pass its deadline may never answer nor close: the connection
+  // is given up, so it cannot hold the command past the deadline it printed.
+  const requests = createRequestCorrelator({ onTimeout: () => socket.destroy() });
   let resolveClosed: () => void = () => undefined;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
 
-  const failAll = (error: Error): void => {
-    for (const entry of pending.values()) {
-      clearTimeout(entry.timer);
-      entry.reject(error);
-    }
-    pending.clear();
-  };
   socket.on('data', (chunk: Buffer) => {
-    for (const frame of decoder.push(chunk)) {
-      if (frame.kind !== 'message') continue;
-      const message = frame.message as { id?: unknown; result?: unknown; error?: { code: number; message: string } };
-      const entry = typeof message.id === 'number' ? pending.get(message.id) : undefined;
-      if (entry === undefined) continue;
-      pending.delete(message.id as number);
-      clearTimeout(entry.timer);
-      if (message.error !== undefined) entry.reject(new RpcError(message.error.code, message.error.message));
-      else entry.resolve(message.result);
-    }
+    for (const frame of decoder.push(chunk)) if (frame.kind === 'message') requests.settle(frame.message);
   });
-  socket.on('error', (error) => failAll(error));
+  socket.on('error', (error) => requests.rejectAll(error));
   socket.on('close', () => {
-    failAll(new Error('the daemon closed the connection'));
+    requests.rejectAll(new Error('the daemon closed the connection'));
     resolveClosed();
   });
 
   const connection: ControlConnection = {
-    request<R>(method: string, params: object, requestTimeoutMs: number): Promise<R> {
-      const id = nextId++;
-      return new Promise<R>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          pending.delete(id);
-          reject(new Error(`${method}: no answer within ${requestTimeoutMs} ms`));
-          // A daemon that let a request pass its deadline may never answer nor close: the
-          // connection is given up, so it cannot hold the command past the deadline it printed.
-          socket.destroy();
-        }, requestTimeoutMs);
-        pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
-        socket.write(encodeFrame({ jsonrpc: '2.0', id, method, params }));
-      });
+    async request<R>(method: string, params: object, requestTimeoutMs: number): Promise<R> {
+      const id = requests.nextId();
+      const answer = requests.wait(id, method, requestTimeoutMs);
+      socket.write(encodeFrame({ jsonrpc: '2.0', id, method, params }));
+      const { result, error } = await answer;
+      if (error !== undefined) throw new RpcError(error.code, error.message);
+      return result as R;
     },
     closed,
     close() {
