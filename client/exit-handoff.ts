@@ -37,6 +37,27 @@ export function writeAllSync(fd: number, bytes: Uint8Array, deadline: number): n
 }
 
 /**
+ * Finishes writing `frames` to the socket `fd` with blocking writes until `deadline`, skipping
+ * the first `alreadySent` bytes (the part of the first frame the kernel already took). Returns
+ * the index of the first frame not written whole, `frames.length` when all were: the daemon
+ * discards a partly written frame when this process's socket closes.
+ */
+export function writeFramesSync(fd: number, frames: readonly { readonly frame: Uint8Array }[], alreadySent: number, deadline: number): number {
+  let skip = alreadySent;
+  for (let index = 0; index < frames.length; index++) {
+    const frame = (frames[index] as { readonly frame: Uint8Array }).frame;
+    if (skip >= frame.length) {
+      skip -= frame.length;
+      continue;
+    }
+    const rest = frame.subarray(Math.max(0, skip));
+    skip = 0;
+    if (writeAllSync(fd, rest, deadline) < rest.length) return index;
+  }
+  return frames.length;
+}
+
+/**
  * The socket's file descriptor and the bytes still queued in libuv for it (written by the
  * client, not yet accepted by the kernel). Both are Node internals, stable for years; where they
  * are missing (Windows pipes), `null`, and the caller falls back to a hand-off file.

@@ -59,6 +59,11 @@ describe('layering', () => {
     expect([...staticGraph(join(ROOT, 'dist/daemon/cli.js')).files]).toContain(join(ROOT, 'dist/cli/main.js'));
   });
 
+  it('the daemon does not load the client: they meet only in protocol/', () => {
+    const graph = staticGraph(join(ROOT, 'dist/daemon/run.js'));
+    expect([...graph.files].filter((file) => file.startsWith(join(ROOT, 'dist/client')))).toEqual([]);
+  });
+
   it('protocol/ imports nothing but itself and node:buffer/node:path', () => {
     const graph = staticGraph(join(ROOT, 'dist/protocol/index.js'));
     expect([...graph.packages]).toEqual([]);
