@@ -7,10 +7,11 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 
 import { createClient } from '../client/index.js';
-import { type DaemonProcess, ROOT, setUpHomeAndReceiver, startDaemonProcess, tearDownHome, type TestHome } from './support/daemon.js';
+import { type DaemonProcess, ROOT, type TestHome } from './support/daemon.js';
+import { useHarness } from './support/harness.js';
 import type { OtlpReceiver } from './support/otlp-receiver.js';
 
 function exitTime(home: TestHome, source: string): Promise<{ code: number | null; ms: number; stderr: string }> {
@@ -25,17 +26,13 @@ function exitTime(home: TestHome, source: string): Promise<{ code: number | null
 const CLIENT_URL = new URL('../dist/client/codexd-client.js', import.meta.url).href;
 
 describe('thin client', () => {
+  const harness = useHarness();
   let home: TestHome;
   let receiver: OtlpReceiver;
   let daemon: DaemonProcess | undefined;
 
   beforeEach(async () => {
-    ({ home, receiver } = await setUpHomeAndReceiver());
-  });
-
-  afterEach(async () => {
-    await tearDownHome(home, receiver, daemon);
-    daemon = undefined;
+    ({ home, receiver } = await harness.homeWithReceiver());
   });
 
   it('with no daemon: never throws, stays bounded, counts drops, and close() returns within its timeout', async () => {
@@ -70,7 +67,7 @@ describe('thin client', () => {
   });
 
   it("reports its drops to the daemon, which counts them in status", async () => {
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const client = createClient({ clientInfo: { name: 'small', version: '1' }, socketPath: home.socketPath, maxBufferedRecords: 100, spawn: false });
     await client.flush();
     for (let i = 0; i < 1000; i++) client.histogram('codex.test.latency_ms', i);
@@ -87,7 +84,7 @@ describe('thin client', () => {
   });
 
   it('flush() resolves as soon as the batch is written, round after round', async () => {
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const client = createClient({ clientInfo: { name: 'flusher', version: '1' }, socketPath: home.socketPath, spawn: false });
     client.counter('codex.test.calls', 1);
     await client.flush();
@@ -116,7 +113,7 @@ describe('thin client', () => {
   });
 
   it('a timer records once, however often it is stopped', async () => {
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const client = createClient({ clientInfo: { name: 'timer', version: '1' }, socketPath: home.socketPath, spawn: false });
     const timer = client.startTimer('codex.test.step_ms', { step: 'build' });
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -131,7 +128,7 @@ describe('thin client', () => {
   });
 
   it('reconnects after the daemon restarts, and later records arrive', async () => {
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const client = createClient({ clientInfo: { name: 'long-lived', version: '1' }, socketPath: home.socketPath, spawn: false });
     client.counter('codex.test.calls', 5, { phase: 'before' });
     await client.flush();
@@ -139,7 +136,7 @@ describe('thin client', () => {
     expect(receiver.sumOf('codex.test.calls', { phase: 'before' })).toBe(5);
 
     client.counter('codex.test.calls', 7, { phase: 'between' });
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     client.counter('codex.test.calls', 11, { phase: 'after' });
     await expect.poll(() => client.stats().connected, { timeout: 10_000 }).toBe(true);
     await client.close();
@@ -156,7 +153,7 @@ describe('thin client', () => {
     expect(without.code, without.stderr).toBe(0);
     expect(without.ms).toBeLessThan(1500);
 
-    daemon = await startDaemonProcess(home);
+    daemon = await harness.daemon();
     const connected = `import { createClient } from ${JSON.stringify(CLIENT_URL)};
       const client = createClient({ clientInfo: { name: 'idle-host', version: '1' } });
       await client.flush();

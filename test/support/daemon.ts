@@ -12,7 +12,6 @@ import { fileURLToPath } from 'node:url';
 
 import type { DaemonStatus } from '../../protocol/index.js';
 import { openControlConnection } from '../../cli/control-client.js';
-import { type OtlpReceiver, startOtlpReceiver } from './otlp-receiver.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = join(ROOT, 'dist/cli/main.js');
@@ -246,24 +245,4 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** A fresh home whose config exports to a fresh OTLP receiver: the usual start of an end-to-end test. */
-export async function setUpHomeAndReceiver(): Promise<{ home: TestHome; receiver: OtlpReceiver }> {
-  const home = createTestHome();
-  const receiver = await startOtlpReceiver();
-  home.writeConfig(grpcConfig(receiver.endpoint));
-  return { home, receiver };
-}
-
-/** Stops the test's daemon and any daemon a client spawned for the home, then removes it all. */
-export async function tearDownHome(home: TestHome, receiver: OtlpReceiver, daemon: DaemonProcess | undefined): Promise<void> {
-  await daemon?.stop();
-  for (const pid of spawnedDaemonPids(home)) {
-    process.kill(pid, 'SIGTERM');
-    const deadline = Date.now() + 10_000;
-    while (isAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  await receiver.close();
-  home.remove();
 }
