@@ -10,12 +10,14 @@
  */
 import type { Socket } from 'node:net';
 
-import { type ClientInfo, createFrameDecoder, DaemonShutdown, encodeFrame, Initialize, type Limits, PACKAGE_VERSION, PROTOCOL_VERSION, type ResourceAttributes } from '../protocol/index.js';
+import { backoffDelayMs, type ClientInfo, createFrameDecoder, DaemonShutdown, encodeFrame, Initialize, type Limits, PACKAGE_VERSION, PROTOCOL_VERSION, type ResourceAttributes } from '../protocol/index.js';
 import { type DaemonSpawner, SPAWN_DEADLINE_MS } from './daemon-spawner.js';
 
 /** Reconnect backoff bounds. */
 export const RECONNECT_MIN_MS = 50;
 export const RECONNECT_MAX_MS = 5000;
+/** Reconnects double from the first step to the last, without jitter: one host's attempts are its own. */
+const RECONNECT_BACKOFF = { initialMs: RECONNECT_MIN_MS, maxMs: RECONNECT_MAX_MS, jitter: [1, 1] } as const;
 /** Retry interval while a daemon that was just started comes up. */
 const SPAWN_POLL_MS = 20;
 /** Request ids this link uses on its connection; the client's own requests use ids from {@link FIRST_CLIENT_REQUEST_ID}. */
@@ -75,7 +77,8 @@ export function createDaemonLink(options: DaemonLinkOptions): DaemonLink {
   /** The latest connection, initialized or not. */
   let attempt: Socket | null = null;
   let closing = false;
-  let backoff = RECONNECT_MIN_MS;
+  /** Connection attempts that found no daemon since the last one that did. */
+  let failures = 0;
   let reconnectTimer: NodeJS.Timeout | null = null;
   let readyWaiters: ((isReady: boolean) => void)[] = [];
   /** Waiters that also give up as soon as a connection attempt finds no daemon. */
@@ -118,8 +121,8 @@ export function createDaemonLink(options: DaemonLinkOptions): DaemonLink {
       return;
     }
     report('connect', `codexd: cannot reach the daemon at ${socketPath} (${error.code ?? error.message}); buffering records`);
-    scheduleReconnect(backoff);
-    backoff = Math.min(backoff * 2, RECONNECT_MAX_MS);
+    failures++;
+    scheduleReconnect(backoffDelayMs(failures, RECONNECT_BACKOFF));
   }
 
   function onInitialized(current: Socket, message: { result?: Initialize.Result; error?: { message?: string; data?: { serverVersion?: unknown } } }): void {
@@ -139,7 +142,7 @@ export function createDaemonLink(options: DaemonLinkOptions): DaemonLink {
       return;
     }
     ready = current;
-    backoff = RECONNECT_MIN_MS;
+    failures = 0;
     spawnWait = null;
     options.onReady(current, message.result.limits);
     wake(true);

@@ -1,6 +1,6 @@
 /**
  * Exponential backoff with jitter, as one pure formula: the export queues, the feedback uploader
- * and (later) the client's reconnects each keep their own attempt count and timer and ask this for
+ * and the client's reconnects each keep their own attempt count and timer and ask this for
  * the delay. No timers, no clock: the caller adds the delay to its own `now`.
  */
 

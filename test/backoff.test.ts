@@ -1,9 +1,10 @@
 /**
- * The backoff formula of protocol/backoff.ts, shared by the export queues and the feedback
- * uploader: pure, so it is tested with a fixed random source.
+ * The backoff formula of protocol/backoff.ts, shared by the export queues, the feedback
+ * uploader and the client's reconnects: pure, so it is tested with a fixed random source.
  */
 import { describe, expect, it } from 'vitest';
 
+import { RECONNECT_MAX_MS, RECONNECT_MIN_MS } from '../client/daemon-link.js';
 import { backoffDelayMs, DEFAULT_BACKOFF_JITTER } from '../protocol/index.js';
 
 describe('backoff formula', () => {
@@ -35,5 +36,10 @@ describe('backoff formula', () => {
         expect(backoffDelayMs(attempt, policy, { random: () => random, retryAfterMs: 150 })).toBe(Math.max(150, Math.round(step * (0.5 + random))));
       }
     }
+  });
+
+  it('gives the client\'s reconnects the schedule they had: doubling from 50 ms to 5 s, no jitter', () => {
+    const reconnect = { initialMs: RECONNECT_MIN_MS, maxMs: RECONNECT_MAX_MS, jitter: [1, 1] as const };
+    expect(Array.from({ length: 9 }, (_, at) => backoffDelayMs(at + 1, reconnect, { random: Math.random }))).toEqual([50, 100, 200, 400, 800, 1600, 3200, 5000, 5000]);
   });
 });
