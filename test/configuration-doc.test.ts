@@ -3,29 +3,15 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import * as config from '../daemon/config.js';
+import { FEEDBACK_KEYS } from '../daemon/config-sections.js';
+import { KNOWN_KEYS } from '../daemon/config-values.js';
 
 const doc = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8');
-const source = readFileSync(new URL('../daemon/config.ts', import.meta.url), 'utf8');
 
-/** The quoted strings of a list in config.ts's source, such as `['enabled', 'endpoint']`. */
-function quoted(list: string): string[] {
-  return [...list.matchAll(/'([^']+)'/g)].map((match) => match[1] as string);
-}
-
-/**
- * The keys each table codexd reads may hold, from the source of daemon/config.ts: its
- * `KNOWN_KEYS` and `FEEDBACK_KEYS` are not exported, and the test must not depend on that.
- */
+/** The keys each table codexd reads may hold, as the readers check them. */
 function tablesInSource(): Map<string, string[]> {
-  const tables = new Map<string, string[]>();
-  const known = /const KNOWN_KEYS\b[^=]*=\s*\{([\s\S]*?)\n\};/.exec(source);
-  if (known === null) throw new Error('daemon/config.ts: KNOWN_KEYS not found');
-  for (const entry of (known[1] as string).matchAll(/(?:'([\w.-]+)'|([\w-]+))\s*:\s*\[([^\]]*)\]/g)) {
-    tables.set((entry[1] ?? entry[2]) as string, quoted(entry[3] as string));
-  }
-  const feedback = /const FEEDBACK_KEYS\b[^=]*=\s*\[([^\]]*)\]/.exec(source);
-  if (feedback === null) throw new Error('daemon/config.ts: FEEDBACK_KEYS not found');
-  tables.set('feedback', quoted(feedback[1] as string));
+  const tables = new Map<string, string[]>(Object.entries(KNOWN_KEYS).map(([table, keys]) => [table, [...keys]]));
+  tables.set('feedback', [...FEEDBACK_KEYS]);
   return tables;
 }
 
