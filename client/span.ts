@@ -16,14 +16,11 @@
  */
 import {
   type AttributeValue,
-  attributesProblem,
   type HostSpan,
   isEpochMs,
-  MAX_EVENT_ATTRIBUTE_LENGTH,
   MAX_SPAN_ATTRIBUTES,
   MAX_SPAN_EVENTS,
   MAX_SPAN_LINKS,
-  MAX_SPAN_NAME_LENGTH,
   MAX_SPAN_SCOPE_LENGTH,
   MAX_SPAN_STATUS_MESSAGE_LENGTH,
   parseTraceparent,
@@ -35,163 +32,11 @@ import {
   type SpanStatus,
 } from '../protocol/index.js';
 import { cutText } from './event-buffer.js';
+import { keyProblem, nameProblem, now, quoted, weightOf, wireValue } from './span-checks.js';
 import { areValidIds, formatTraceparent, newSpanId, newTraceId } from './span-ids.js';
+import type { ClientSpan, SpanAttributes, SpanContext, SpanLinkOptions, SpanOptions, SpanRecorder, SpanSink } from './span-types.js';
 
-/** A span's trace context, as `traceparent` carries it. */
-export interface SpanContext {
-  /** 32 lowercase hex digits. */
-  readonly traceId: string;
-  /** 16 lowercase hex digits. */
-  readonly spanId: string;
-  /** W3C trace flags: 1 when sampled, 0 when not. */
-  readonly flags: number;
-}
-
-/** Attributes as a host passes them: an `undefined` value is left out, as OpenTelemetry does. */
-export type SpanAttributes = Readonly<Record<string, AttributeValue | undefined>>;
-
-/** A link to another span, of this trace or another. */
-export interface SpanLinkOptions {
-  /** A span of this client, its {@link SpanContext}, or a W3C `traceparent`. */
-  readonly context: ClientSpan | SpanContext | string;
-  readonly attributes?: SpanAttributes;
-}
-
-export interface SpanOptions {
-  /**
-   * The parent: a span of this client, its {@link SpanContext}, or a W3C `traceparent` (from
-   * `TRACEPARENT` in the environment, say). A malformed one is counted and reported once, and
-   * the span starts a new trace. When the parent is not sampled, neither is the span: it is not
-   * sent (counted `not_sampled`), and its own children are not sampled either. `undefined`,
-   * `null` and `''` mean none.
-   */
-  readonly parent?: ClientSpan | SpanContext | string;
-  /** Default `internal`. */
-  readonly kind?: SpanKindName;
-  readonly attributes?: SpanAttributes;
-  /** Milliseconds since the Unix epoch, fractions allowed; default now (sub-millisecond). */
-  readonly startTime?: number;
-  readonly links?: readonly SpanLinkOptions[];
-  /** The instrumentation scope (a tracer's name and version) to export the span under; default `codex`. */
-  readonly scope?: { readonly name: string; readonly version?: string };
-}
-
-/**
- * A span being recorded, shaped after OpenTelemetry's `Span`. Every method returns at once and
- * never throws; after `end()` they do nothing.
- */
-export interface ClientSpan {
-  /** Sets one attribute; a bad key or value is left out, counted and reported once. */
-  setAttribute(key: string, value: AttributeValue | undefined): this;
-  setAttributes(attributes: SpanAttributes): this;
-  /**
-   * Adds an event at `time` (milliseconds since the Unix epoch; default now). As in
-   * OpenTelemetry, the time may come second in place of the attributes.
-   */
-  addEvent(name: string, attributes?: SpanAttributes | number, time?: number): this;
-  /** `ok` is final; `unset` changes nothing; a message is kept with `error` only. */
-  setStatus(status: SpanStatus): this;
-  /**
-   * Ends the span at `endTime` (milliseconds since the Unix epoch; default now) and queues it
-   * for the daemon. A second call does nothing. A span never ended is never sent: at exit or
-   * `close()` it is counted `client_span_open`.
-   */
-  end(endTime?: number): void;
-  /** `00-<trace id>-<span id>-<flags>`, to hand to a child process or put on a request. */
-  traceparent(): string;
-  spanContext(): SpanContext;
-  /** False for a span that will not be sent (not sampled, or refused); its methods do nothing. */
-  isRecording(): boolean;
-}
-
-/** What the recorder needs from its client. */
-export interface SpanSink {
-  /** Queues an ended span of `weight` characters (its size in memory and on the wire grows with them). */
-  finish(span: HostSpan, weight: number): void;
-  /** Counts spans not sent, by reason, and reports the kind once. */
-  drop(reason: string, count: number, message: string): void;
-  /** Counts a span not sent because its trace is not sampled: the caller's choice, not a problem to report. */
-  notSampled(): void;
-  /** Counts a part of a span left out (an attribute, event, link, status or kind; a malformed parent), and reports the kind once. */
-  ignore(reason: string, message: string): void;
-  /** True while the session is started and not ended: the daemon refuses spans of others. */
-  isLive(sessionId: string): boolean;
-}
-
-export interface SpanRecorder {
-  /** Starts a span, of a session when `sessionId` is given. Never throws. */
-  start(name: string, options: SpanOptions | undefined, sessionId: string | undefined): ClientSpan;
-  /** Counts a span that may not be recorded (its session is invalid or ended) and returns a non-recording one in its place. */
-  refuse(reason: string, message: string, options: SpanOptions | undefined): ClientSpan;
-  /** Spans started and not yet ended. */
-  readonly open: number;
-  /**
-   * Stops recording and returns how many spans were still open, which are never sent (their end
-   * is unknown); the caller counts them. Their `end()`, and every span started later, do nothing.
-   */
-  close(): number;
-}
-
-/** When the monotonic clock read 0, in milliseconds since the Unix epoch; fixed for the process, and a getter each time it is read. */
-const TIME_ORIGIN = performance.timeOrigin;
-
-/** Now, in milliseconds since the Unix epoch with the monotonic clock's sub-millisecond precision. */
-function now(): number {
-  return TIME_ORIGIN + performance.now();
-}
-
-/** A string made for display in a message: quoted, and short. */
-function quoted(text: unknown): string {
-  return JSON.stringify(String(text)).slice(0, 80);
-}
-
-/** ES2024's `String.prototype.isWellFormed` (Node 20+); the project's lib is ES2023. */
-const isWellFormed = (String.prototype as unknown as { isWellFormed(this: string): boolean }).isWellFormed;
-
-/**
- * Why `name` is not a valid span or span event name, or `null`: the protocol's rule (1 to
- * {@link MAX_SPAN_NAME_LENGTH} characters of well-formed Unicode) without its regular
- * expression. V8 answers `isWellFormed` at once for a one-byte string, which most names are.
- */
-function nameProblem(name: unknown): string | null {
-  if (typeof name !== 'string' || name.length === 0) return 'must be a non-empty string';
-  if (name.length > MAX_SPAN_NAME_LENGTH) return `exceeds ${MAX_SPAN_NAME_LENGTH} characters`;
-  if (!isWellFormed.call(name)) return 'must be valid Unicode (it holds a lone surrogate)';
-  return null;
-}
-
-/**
- * Attribute keys found valid, so a key seen before is not run through the protocol's regular
- * expression again: the same few keys make up nearly all spans. Bounded; emptied when full.
- */
-const KNOWN_KEYS_LIMIT = 8192;
-const validKeys = new Set<string>();
-
-/** Why `key` is not a valid attribute key, or `null`; the rule is the protocol's own. */
-function keyProblem(key: unknown): string | null {
-  if (typeof key !== 'string') return 'key must be a string';
-  if (validKeys.has(key)) return null;
-  // Attributes are kept in plain objects (JSON.stringify takes its fast path for those), where
-  // this one key would set the prototype instead.
-  if (key === '__proto__') return 'key __proto__ is not taken';
-  const found = attributesProblem({ [key]: 0 }, 'attributes', 0, 1, 'the span');
-  if (typeof found !== 'number') return found.message.replace(/^attributes\.[^:]*: /, '');
-  if (validKeys.size >= KNOWN_KEYS_LIMIT) validKeys.clear();
-  validKeys.add(key);
-  return null;
-}
-
-/** The value as the wire takes it (a long string cut and marked, as events' are), or `undefined` when it cannot be sent. */
-function wireValue(value: unknown): AttributeValue | undefined {
-  if (typeof value === 'string') return value.length > MAX_EVENT_ATTRIBUTE_LENGTH ? cutText(value, MAX_EVENT_ATTRIBUTE_LENGTH) : value;
-  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  return typeof value === 'boolean' ? value : undefined;
-}
-
-/** Characters an attribute adds to a span's weight. */
-function weightOf(key: string, value: AttributeValue): number {
-  return key.length + (typeof value === 'string' ? value.length : 8);
-}
+export type { ClientSpan, SpanAttributes, SpanContext, SpanLinkOptions, SpanOptions, SpanRecorder, SpanSink } from './span-types.js';
 
 /** A writable {@link HostSpan}, filled in once at `end()`. */
 type HostSpanDraft = { -readonly [K in keyof HostSpan]: HostSpan[K] };
