@@ -9,16 +9,14 @@ import { join } from 'node:path';
 
 import type { Logger } from 'pino';
 
-import { batchEnd, checkHandoff, type HandoffCounts, MAX_BATCH_EVENTS, MAX_BATCH_RECORDS, MAX_BATCH_SPANS, MAX_MESSAGE_BYTES, type MetricRecord } from '../protocol/index.js';
+import { batchEnd, checkHandoff, type HandoffCounts, MAX_BATCH_EVENTS, MAX_BATCH_RECORDS, MAX_BATCH_SPANS, MAX_MESSAGE_BYTES } from '../protocol/index.js';
 import type { EventIngest } from './event-ingest.js';
 import { handoffFolderProblem, readHandoffFile, setAside } from './handoff-files.js';
 import type { HostResources } from './host-resources.js';
 import type { MemoryGate } from './memory-limiter.js';
-import { ingestMetricBatch, type IngestOutcome } from './metric-ingest.js';
-import type { MetricsPipeline } from './metrics-pipeline.js';
+import type { IngestOutcome, MetricIngest } from './metric-ingest.js';
 import type { SessionRegistry } from './session-registry.js';
 import type { SpanIngest } from './span-ingest.js';
-import type { SignalStats } from './stats.js';
 
 /** How often the folder is scanned. */
 export const HANDOFF_SCAN_MS = 1000;
@@ -36,10 +34,9 @@ export interface HandoffIngest {
 
 export interface HandoffIngestOptions {
   readonly dir: string;
-  readonly metrics: MetricsPipeline;
-  readonly stats: SignalStats;
+  /** Where the records go, counted and observed as a connection's are. */
+  readonly metricIngest: MetricIngest;
   readonly sessions: SessionRegistry;
-  readonly observe: (record: MetricRecord) => void;
   readonly events: EventIngest;
   readonly spans: SpanIngest;
   readonly resources: HostResources;
@@ -63,7 +60,7 @@ function inBatches(items: readonly unknown[], max: number, dropped: unknown, ing
 }
 
 export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest {
-  const { dir, metrics, stats, sessions, observe, events, spans, resources, logger } = options;
+  const { dir, metricIngest, sessions, events, spans, resources, logger } = options;
   let filesIngested = 0;
   let recordsIngested = 0;
   let eventsIngested = 0;
@@ -106,7 +103,6 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
         sessions,
         clientName: content.clientInfo?.name ?? null,
         unknownSession: 'untagged',
-        observe,
         resource: resources.forHost(content.clientInfo, content.resource),
       } as const;
       // A host hands over its whole buffer, which may hold more than one batch may: ingest it
@@ -122,7 +118,7 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
       let first = true;
       for (let start = 0; first || start < all.length; first = false) {
         const end = batchEnd(all, start, MAX_BATCH_RECORDS);
-        const outcome = ingestMetricBatch({ records: all.slice(start, end), ...(first && content.dropped !== undefined ? { dropped: content.dropped } : {}) }, metrics, stats, source);
+        const outcome = metricIngest.ingest({ records: all.slice(start, end), ...(first && content.dropped !== undefined ? { dropped: content.dropped } : {}) }, source);
         if (!outcome.ok) throw new Error(outcome.message);
         recordsIngested += outcome.received;
         start = end;

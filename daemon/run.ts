@@ -207,10 +207,8 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   for (const name of [RUNTIME_FILES.spawnMarker, RUNTIME_FILES.spawnFailures]) rmSync(join(runtimeDir, name), { force: true });
   handoff = startHandoffIngest({
     dir: join(runtimeDir, RUNTIME_FILES.handoffDir),
-    metrics: pipelines.metrics,
-    stats: pipelines.stats.metrics,
+    metricIngest: pipelines.metricIngest,
     sessions: pipelines.sessions,
-    observe: pipelines.insights.observe,
     events: pipelines.events,
     spans: pipelines.spans,
     resources: pipelines.resources,
