@@ -36,12 +36,14 @@
  *      collector hanging (10b); through codexd over OTLP/HTTP instead of gRPC (10c)
  *  11. OTLP/gRPC ingest (rows/otlp-ingest.ts): spans and metric points per second from 4
  *      senders at once, codexd vs a bare OTLP/gRPC receiver, every one exported
+ *  12. the daemon at rest (rows/idle.ts): wake-ups per second, CPU and resident set over a
+ *      minute with its defaults and no client, beside an idle node
  *
  * Every child runs on this process's Node (the pinned one under `npm run bench`). Every child
  * process, every daemon a client auto-spawned and every temp folder is removed at the end, also
  * on failure or Ctrl-C.
  *
- *   node bench/run.ts [--quick] [--only=1,2,3,4,5,6,7,8,9,10,11]
+ *   node bench/run.ts [--quick] [--only=1,2,3,4,5,6,7,8,9,10,11,12]
  *
  * --quick: small counts; --only: some rows. Either prints only and leaves docs/benchmarks.md
  * alone. BENCH_DAEMON_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" passes Node options to the
@@ -65,6 +67,7 @@ import { type CodexDetails, codexDoc, rowCodex } from './rows/codex.ts';
 import { type EventsDetails, rowEvents } from './rows/events.ts';
 import { eventsDoc } from './rows/events-doc.ts';
 import { type FirstUseDetails, firstUseDoc, rowFirstUse } from './rows/first-use.ts';
+import { type IdleDetails, idleDoc, rowIdle } from './rows/idle.ts';
 import { type IngestDetails, ingestDoc, rowIngest } from './rows/ingest.ts';
 import { type MemoryDetails, memoryDoc, rowMemory } from './rows/memory.ts';
 import { type OtlpIngestDetails, otlpIngestDoc, rowOtlpIngest } from './rows/otlp-ingest.ts';
@@ -73,7 +76,7 @@ import { outageDoc } from './rows/outage-doc.ts';
 import { rowSpans, type SpanDetails, spansDoc } from './rows/spans.ts';
 
 const QUICK = process.argv.includes('--quick');
-const ALL_ROWS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11'];
+const ALL_ROWS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12'];
 const ONLY = new Set((process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length) ?? ALL_ROWS.join(',')).split(','));
 const PARTIAL = QUICK || !ALL_ROWS.every((row) => ONLY.has(row)) || process.env.BENCH_DAEMON_ARGS !== undefined;
 const DAEMON_ARGS = (process.env.BENCH_DAEMON_ARGS ?? '').split(' ').filter((arg) => arg !== '');
@@ -114,9 +117,10 @@ interface Details {
   memory: MemoryDetails;
   codex: CodexDetails;
   otlpIngest: OtlpIngestDetails;
+  idle: IdleDetails;
 }
 
-/** The doc's "How measured" sections, in page order (1 to 11); rows 2 and 5 share a module but not a section. */
+/** The doc's "How measured" sections, in page order (1 to 12); rows 2 and 5 share a module but not a section. */
 function docSections(details: Details): string[][] {
   return [
     clientCostDoc(details.clientCost),
@@ -130,6 +134,7 @@ function docSections(details: Details): string[][] {
     memoryDoc(details.memory),
     codexDoc(details.codex),
     otlpIngestDoc(details.otlpIngest),
+    idleDoc(details.idle),
   ];
 }
 
@@ -170,6 +175,8 @@ async function measureRows(bench: BenchEnv): Promise<Partial<Details>> {
   if (ONLY.has('10')) details.codex = await rowCodex(QUICK);
   // OTLP senders, with a daemon, a collector and a bare receiver of its own.
   if (ONLY.has('11')) details.otlpIngest = await rowOtlpIngest(QUICK);
+  // A daemon of its own with its defaults, nothing else of the benchmark's running.
+  if (ONLY.has('12')) details.idle = await rowIdle(QUICK);
   // Last, with no daemon of the benchmark's running: each round's daemon is started by a client.
   if (ONLY.has('4')) details.firstUse = await rowFirstUse(QUICK);
   return details;

@@ -1,11 +1,13 @@
 /**
  * Ingests the hand-off files hosts leave in the socket's folder when they exit before their
  * records reached the daemon (the daemon was still starting, or the socket could not take the
- * rest in time). Scanned at start and then every second; each file is ingested like a
- * `metric/record` batch and removed.
+ * rest in time). Scanned at start, then whenever the folder changes (a file watch on it and on
+ * the socket's folder, where it is made), and once a minute in case a change went unseen; every
+ * second while files wait (a backlog, the memory limiter holding) or where no file watch works.
+ * Each file is ingested like a `metric/record` batch and removed.
  */
-import { readdirSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, type FSWatcher, readdirSync, unlinkSync, watch } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 import type { Logger } from 'pino';
 
@@ -18,8 +20,10 @@ import type { IngestOutcome, MetricIngest } from './metric-ingest.js';
 import type { SessionRegistry } from './session-registry.js';
 import type { SpanIngest } from './span-ingest.js';
 
-/** How often the folder is scanned. */
+/** How often the folder is scanned while files wait, or when the folder cannot be watched. */
 export const HANDOFF_SCAN_MS = 1000;
+/** How often it is scanned anyway while watched: a change the watch missed waits at most this. */
+export const HANDOFF_SAFETY_SCAN_MS = 60_000;
 /** Largest hand-off file read: a host hands over at most its bounded buffers. */
 const MAX_HANDOFF_FILE_BYTES = MAX_MESSAGE_BYTES * 2;
 /** Files ingested per scan, so a backlog cannot stall the event loop. */
@@ -164,11 +168,68 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
     return Math.max(0, names.length - FILES_PER_SCAN);
   }
 
-  const timer = setInterval(scan, HANDOFF_SCAN_MS);
-  timer.unref();
+  // Watched: a scan soon after the folder (or its parent, where hosts make it) changes.
+  const watchers = new Map<string, FSWatcher>();
+  let stopped = false;
+  let timer: NodeJS.Timeout | null = null;
+  let soon: NodeJS.Timeout | null = null;
+  /** Scans; and polls every second while files are left or the daemon is not reading. */
+  function scanAndPlan(): void {
+    soon = null;
+    if (stopped) return;
+    const left = scan();
+    const busy = left > 0 || options.memory.holding();
+    schedule(busy || !watched() ? HANDOFF_SCAN_MS : HANDOFF_SAFETY_SCAN_MS);
+  }
+  /** Whether a change would be seen: the parent is watched, and the folder too once it exists. */
+  function watched(): boolean {
+    return watchers.has(dirname(dir)) && (watchers.has(dir) || !existsSync(dir));
+  }
+  function schedule(ms: number): void {
+    if (timer !== null) clearTimeout(timer);
+    timer = setTimeout(scanAndPlan, ms);
+    timer.unref();
+  }
+  function scanSoon(): void {
+    watchFolder(dir);
+    if (soon === null && !stopped) {
+      // A few changes in a row (a temporary file, then its rename) make one scan.
+      soon = setTimeout(scanAndPlan, 10);
+      soon.unref();
+    }
+  }
+  function watchFolder(path: string): void {
+    if (watchers.has(path) || stopped) return;
+    try {
+      const watcher = watch(path, { persistent: false }, (_event, name) => {
+        if (path !== dir && name !== null && name !== basename(dir)) return;
+        // The folder itself came, went or was replaced: watch what is there now.
+        if (path !== dir) unwatch(dir);
+        scanSoon();
+      });
+      watcher.on('error', () => unwatch(path));
+      watchers.set(path, watcher);
+    } catch {
+      // Not there yet (the hand-off folder, until a host makes it), or no file watch here:
+      // the poll covers it.
+    }
+  }
+  function unwatch(path: string): void {
+    watchers.get(path)?.close();
+    watchers.delete(path);
+  }
+  watchFolder(dirname(dir));
+  watchFolder(dir);
+  schedule(watched() ? HANDOFF_SAFETY_SCAN_MS : HANDOFF_SCAN_MS);
   return {
     scan,
     counts: () => ({ filesIngested, recordsIngested, eventsIngested, spansIngested, filesRejected, refused: Object.fromEntries(refused) }),
-    stop: () => clearInterval(timer),
+    stop() {
+      stopped = true;
+      if (timer !== null) clearTimeout(timer);
+      if (soon !== null) clearTimeout(soon);
+      for (const watcher of watchers.values()) watcher.close();
+      watchers.clear();
+    },
   };
 }

@@ -287,6 +287,18 @@ export function openJournal(options: JournalOptions): Journal {
     }
   }
 
+  /**
+   * The tick runs only while the journal has work: lines to write, a file open (to rotate) or
+   * closed files to trim. An idle daemon's journal sets no timer.
+   */
+  let timer: NodeJS.Timeout | null = null;
+  let closing = false;
+  function arm(): void {
+    if (timer !== null || closing) return;
+    timer = setInterval(tick, SYNC_INTERVAL_MS);
+    timer.unref();
+  }
+
   function tick(): void {
     try {
       write();
@@ -301,10 +313,11 @@ export function openJournal(options: JournalOptions): Journal {
     } catch (error) {
       options.onError(`journal: ${(error as Error).message}`);
     }
+    if (timer !== null && buffer.length === 0 && current === null && closed.length === 0) {
+      clearInterval(timer);
+      timer = null;
+    }
   }
-
-  const timer = setInterval(tick, SYNC_INTERVAL_MS);
-  timer.unref();
 
   return {
     append(line, resource) {
@@ -317,6 +330,7 @@ export function openJournal(options: JournalOptions): Journal {
         if (taken?.log === true) unwritten.logs++;
         if (taken?.span === true) unwritten.traces++;
       }
+      arm();
       if (resource === undefined || resource.id === 0) {
         buffer.push(JSON.stringify(line));
         return;
@@ -352,7 +366,9 @@ export function openJournal(options: JournalOptions): Journal {
       writeSettled();
     },
     close() {
-      clearInterval(timer);
+      closing = true;
+      if (timer !== null) clearInterval(timer);
+      timer = null;
       tick();
       rotate();
       trim();
