@@ -40,6 +40,11 @@ export interface AccountedReader {
   abandon(): void;
   /** Runs one collection and export after any that is under way; resolves true on success. */
   exportNow(): Promise<boolean>;
+  /**
+   * Says records were accepted: the interval runs from now until a collection finds nothing
+   * (every export is delta), so a daemon with nothing to export sets no timer.
+   */
+  wake(): void;
   health(): ExportHealth;
 }
 
@@ -64,7 +69,9 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
   const { exporter, stats } = options;
   let running: Promise<boolean> | null = null;
   let queued: Promise<boolean> | null = null;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: NodeJS.Timeout | null = null;
+  let initialized = false;
+  let shutDown = false;
   const books = createExportAccounting('metrics', stats, options.onError);
 
   function failed(covered: number, message: string): false {
@@ -75,6 +82,8 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
   async function run(): Promise<boolean> {
     // Taken in the same turn as the collection starts: nothing can land between the two.
     const { records, passed } = options.takeUncollected();
+    // Nothing accepted since the last collection: the interval stops until the next record.
+    if (records === 0 && passed.length === 0) sleep();
     let covered = records + passed.reduce((sum, [, count]) => sum + count, 0);
     let result: ExportResult;
     try {
@@ -123,6 +132,20 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
     return queued;
   }
 
+  function wake(): void {
+    if (timer !== null || !initialized || shutDown) return;
+    timer = setInterval(() => {
+      // A tick that finds an export under way skips: its records ride the next collection.
+      if (running === null) void exportNow();
+    }, options.intervalMs);
+    timer.unref();
+  }
+
+  function sleep(): void {
+    if (timer !== null) clearInterval(timer);
+    timer = null;
+  }
+
   class Reader extends MetricReader {
     constructor() {
       super({
@@ -131,18 +154,15 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
       });
     }
     protected override onInitialized(): void {
-      timer = setInterval(() => {
-        // A tick that finds an export under way skips: its records ride the next collection.
-        if (running === null) void exportNow();
-      }, options.intervalMs);
-      timer.unref();
+      initialized = true;
     }
     protected override async onForceFlush(): Promise<void> {
       await exportNow();
       await exporter.forceFlush();
     }
     protected override async onShutdown(): Promise<void> {
-      clearInterval(timer);
+      shutDown = true;
+      sleep();
       await exportNow();
       await exporter.shutdown();
     }
@@ -153,6 +173,7 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
     reader,
     abandon: books.abandon,
     exportNow,
+    wake,
     health: books.health,
   };
 }

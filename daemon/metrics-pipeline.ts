@@ -194,6 +194,7 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
         accepted++;
       }
       uncollected += accepted;
+      if (accepted > 0) accounted.wake();
       options.stats.accepted(accepted);
       if (taken !== null && taken.length > 0) options.onAccepted?.(taken, resource);
       return accepted;
@@ -219,6 +220,7 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
         held.scopes.push(...kept);
         held.points += points;
       }
+      accounted.wake();
       options.onPassed?.(kept, resource);
       return points;
     },

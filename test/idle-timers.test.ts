@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ExportResultCode } from '@opentelemetry/core';
+import { AggregationTemporality, MeterProvider } from '@opentelemetry/sdk-metrics';
+import { createAccountedReader } from '../daemon/accounted-metric-reader.js';
+import { openJournal } from '../daemon/delivery/journal.js';
+import type { CountedMetricExporter } from '../daemon/delivery/queued-exporters.js';
+import { createSignalStats } from '../daemon/stats.js';
+
+// An idle daemon should not wake up: the parts that tick do so only while they have work.
+// Only intervals and the clock are faked: the SDK's own collection deadlines stay real timeouts.
+describe('timers at rest', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('the journal ticks only while it has lines to write or files to close', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'codexd-idle-journal-'));
+    try {
+      const journal = openJournal({ dir, counts: { accepted: () => 0, settled: () => 0 }, maxBytes: 1 << 30, onPressure: () => undefined, onError: (message) => expect.fail(message) });
+      expect(vi.getTimerCount()).toBe(0);
+      journal.append({ m: [{ name: 'codex.a', kind: 'counter', value: 1 }] });
+      expect(vi.getTimerCount()).toBe(1);
+      // The lines are written, then the file is closed once nothing is unsettled; then it rests.
+      vi.advanceTimersByTime(10_000);
+      expect(vi.getTimerCount()).toBe(0);
+      journal.append({ m: [{ name: 'codex.b', kind: 'counter', value: 1 }] });
+      expect(vi.getTimerCount()).toBe(1);
+      journal.close();
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the metric reader collects on its interval only from a record until a collection finds nothing', async () => {
+    let uncollected = 0;
+    let takes = 0;
+    const exports: number[] = [];
+    const exportCounted: CountedMetricExporter['exportCounted'] = (_metrics, records, _passed, done) => {
+      exports.push(records);
+      done({ code: ExportResultCode.SUCCESS });
+    };
+    const exporter = {
+      exportCounted,
+      selectAggregationTemporality: () => AggregationTemporality.DELTA,
+      forceFlush: () => Promise.resolve(),
+      shutdown: () => Promise.resolve(),
+      export: () => undefined,
+    } as unknown as CountedMetricExporter;
+    const accounted = createAccountedReader({
+      exporter,
+      stats: createSignalStats(),
+      intervalMs: 1000,
+      exportTimeoutMs: 5000,
+      takeUncollected: () => {
+        takes++;
+        const records = uncollected;
+        uncollected = 0;
+        return { records, passed: [] };
+      },
+      cardinalityLimit: 100,
+      onError: (message) => expect.fail(message),
+    });
+    const provider = new MeterProvider({ readers: [accounted.reader] });
+    const counter = provider.getMeter('codex').createCounter('codex.test.calls');
+    expect(vi.getTimerCount()).toBe(0);
+
+    counter.add(1);
+    uncollected++;
+    accounted.wake();
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(exports).toEqual([1]);
+    // The next tick finds nothing accepted since: the interval stops.
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(takes).toBe(2);
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(takes).toBe(2);
+
+    // A record after rest starts it again, and its export comes one interval later.
+    counter.add(2);
+    uncollected++;
+    accounted.wake();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(exports).toEqual([1, 1]);
+    await provider.shutdown();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
