@@ -3,7 +3,6 @@
  * TracerProvider or LoggerProvider: each carries its host's resource (a provider has one), and
  * a host-made span keeps the ids, kind, status, events and links the host gave it.
  */
-import { randomFillSync } from 'node:crypto';
 
 import { type Attributes, type AttributeValue, type HrTime, type Link, SeverityNumber, type SpanContext, SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
 import { TraceState } from '@opentelemetry/core';
@@ -72,7 +71,7 @@ let poolAt = POOL.length;
 function randomHex(bytes: number): string {
   for (;;) {
     if (poolAt + bytes > POOL.length) {
-      randomFillSync(POOL);
+      process.getBuiltinModule('node:crypto').randomFillSync(POOL);
       poolAt = 0;
     }
     const hex = POOL.toString('hex', poolAt, poolAt + bytes);

@@ -136,6 +136,6 @@ export function idleDoc(details: IdleDetails): string[] {
       `After ${SETTLE_MS / 1000} s to settle, for ${details.seconds} s: wake-ups are the context switches of all its threads (voluntary and involuntary, summed from /proc/<pid>/task/<tid>/status) over the window, per second; CPU is utime + stime over the window; the resident set is VmRSS at its end. ` +
       `Beside it in the same window, a Node process that only keeps a timer of 2^30 ms (\`node -e "setInterval(() => {}, 1 << 30)"\`). ` +
       `Daemon: ${daemon.wakeupsPerSecond.toFixed(2)} wake-ups/s, CPU ${daemon.cpuPercent.toFixed(3)}%, RSS ${daemon.rssMiB.toFixed(1)} MiB; idle node: ${node.wakeupsPerSecond.toFixed(2)} wake-ups/s, CPU ${node.cpuPercent.toFixed(3)}%, RSS ${node.rssMiB.toFixed(1)} MiB. ` +
-      'What still wakes an idle daemon is its metric reader, once per export interval; the journal arms its timer only while it has lines to write or files to trim, and the hand-off folder is watched rather than polled (a scan once a minute in case a change went unseen).',
+      'Nothing of its own wakes an idle daemon: the metric reader runs its interval only from a record until a collection finds nothing, the journal arms its timer only while it has lines to write or files to trim, and the hand-off folder is watched rather than polled (a scan once a minute in case a change went unseen).',
   ];
 }

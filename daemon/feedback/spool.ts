@@ -11,7 +11,6 @@
  * it. Bounded: reports waiting or failed may take `maxBytes` in all, and the states of at most
  * {@link MAX_UPLOADED_KEPT} uploaded reports are kept for `codexd feedback list`.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -46,7 +45,7 @@ const STATE = '.state.json';
 
 /** A new report id: 32 lowercase hex digits, the form Sentry wants for `event_id`. */
 export function newReportId(): string {
-  return randomBytes(16).toString('hex');
+  return process.getBuiltinModule('node:crypto').randomBytes(16).toString('hex');
 }
 
 /** A report's first state: pending, never tried, due as soon as there is somewhere to send it. */

@@ -15,7 +15,6 @@
  * The attempt resolves to a {@link SendOutcome} (delivery/sender.ts) and never rejects. Its messages name the
  * status or the network failure, never the endpoint's credentials, the DSN key or header values.
  */
-import { STATUS_CODES } from 'node:http';
 
 import { permanent, type PermanentOutcome, retryable, SENT, type SendOutcome } from '../delivery/sender.js';
 import { MAX_RETRY_AFTER_MS, type StoredReport, type UploadTarget } from './report.js';
@@ -219,7 +218,9 @@ async function send(request: PreparedRequest, timeoutMs: number, sentry: boolean
 
 /** Node's standard phrase for the status; else the server's own, cut short and stripped of control characters. */
 function reasonPhrase(status: number, statusText: string): string {
-  const reason = STATUS_CODES[status] ?? statusText.replace(/[\x00-\x1f\x7f]/g, '').slice(0, MAX_REASON_CHARS).trim();
+  // node:http's reason phrases, read at first use: an ESM import of node:http loads fetch, TLS and
+  // HTTP/2 with it (~20 MiB), which a daemon that never uploads does not need.
+  const reason = process.getBuiltinModule('node:http').STATUS_CODES[status] ?? statusText.replace(/[\x00-\x1f\x7f]/g, '').slice(0, MAX_REASON_CHARS).trim();
   return reason === '' ? '' : ` ${reason}`;
 }
 

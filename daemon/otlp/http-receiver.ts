@@ -10,8 +10,7 @@
  *     --> span-ingest / log-ingest / metric pass-through (each resource and scope as sent)
  *     --> journal synced --> 200
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { gunzip } from 'node:zlib';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 import type { Logger } from 'pino';
 
@@ -97,7 +96,7 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
     let bytes = raw;
     if (encoding === 'gzip') {
       try {
-        bytes = await new Promise<Buffer>((resolve, reject) => gunzip(raw, { maxOutputLength: MAX_OTLP_DECODED_BYTES }, (error, out) => (error === null ? resolve(out) : reject(error))));
+        bytes = await new Promise<Buffer>((resolve, reject) => process.getBuiltinModule('node:zlib').gunzip(raw, { maxOutputLength: MAX_OTLP_DECODED_BYTES }, (error, out) => (error === null ? resolve(out) : reject(error))));
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (code === 'ERR_BUFFER_TOO_LARGE') return fail(response, 413, `the request body unpacks past ${MAX_OTLP_DECODED_BYTES} bytes`);
@@ -117,7 +116,8 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
     return outcome.reason === 'memory' ? 429 : 503;
   }
 
-  const server: Server = createServer((request, response) => {
+  // node:http through getBuiltinModule: an ESM import of it loads fetch, TLS and HTTP/2 with it.
+  const server: Server = process.getBuiltinModule('node:http').createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
       logger.error({ problem: error instanceof Error ? error.message : String(error) }, 'OTLP request failed');
       fail(response, 500, 'codexd could not handle this request');

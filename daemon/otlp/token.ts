@@ -4,7 +4,6 @@
  * needs it in a file of mode 0600 in the daemon's state folder, and kept across restarts so a
  * configured sender goes on working. Compared in constant time; never logged.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:fs';
 
@@ -15,7 +14,7 @@ export function loadOrCreateToken(path: string): string {
   try {
     const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
-      const token = randomBytes(32).toString('hex');
+      const token = process.getBuiltinModule('node:crypto').randomBytes(32).toString('hex');
       writeSync(fd, `${token}\n`);
       return token;
     } finally {
@@ -45,5 +44,5 @@ export function bearerMatches(header: string | undefined, token: string): boolea
   const given = Buffer.from(header.trim());
   // Lengths differ for every wrong scheme or size; comparing equal lengths keeps the time constant.
   if (given.length !== expected.length) return false;
-  return timingSafeEqual(given, expected);
+  return process.getBuiltinModule('node:crypto').timingSafeEqual(given, expected);
 }
