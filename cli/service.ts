@@ -13,11 +13,15 @@ import { userName } from '../daemon/paths.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The package root: this file is dist/cli/service.js (or cli/service.ts, run from source). */
+/**
+ * The package root: this file is a chunk in dist/codexd/, or dist/cli/service.js, or
+ * cli/service.ts run from source.
+ */
 const PACKAGE_ROOT = [new URL('../../', import.meta.url), new URL('../', import.meta.url)]
   .map((url) => fileURLToPath(url))
   .find((dir) => existsSync(join(dir, 'systemd', 'codexd.service'))) as string;
-const CLI = join(PACKAGE_ROOT, 'dist', 'cli', 'main.js');
+/** What units and agents run: the command line's bundle. */
+const CLI = join(PACKAGE_ROOT, 'dist', 'codexd', 'codexd.js');
 
 export const SYSTEMD_UNITS = ['codexd.socket', 'codexd.service'] as const;
 export const LAUNCHD_LABEL = 'dev.codexd.daemon';

@@ -38,12 +38,12 @@ export interface SpawnerOptions {
   readonly report: (kind: string, message: string) => void;
 }
 
-/** This package's daemon entry: `dist/cli/main.js` beside `dist/client/`. */
+/** This package's daemon entry: the `codexd` bundle, `dist/codexd/codexd.js` beside `dist/client/`. */
 function defaultCommand(): string[] {
   const { fileURLToPath } = process.getBuiltinModule('node:url');
-  const built = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+  const built = fileURLToPath(new URL('../codexd/codexd.js', import.meta.url));
   // Running from the TypeScript sources (tests), the built entry is under dist/.
-  const entry = process.getBuiltinModule('node:fs').existsSync(built) ? built : fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+  const entry = process.getBuiltinModule('node:fs').existsSync(built) ? built : fileURLToPath(new URL('../dist/codexd/codexd.js', import.meta.url));
   return [process.execPath, ...DAEMON_NODE_FLAGS, entry, 'run', '--spawned'];
 }
 

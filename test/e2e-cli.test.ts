@@ -116,7 +116,7 @@ describe('codexd command line', () => {
   });
 
   it('creates the socket folder 0700 and the socket 0600, and logs to the state folder', async () => {
-    const child = spawn(process.execPath, [join(import.meta.dirname, '../dist/cli/main.js'), 'run'], { env: home.env, stdio: 'ignore' });
+    const child = spawn(process.execPath, [join(import.meta.dirname, '../dist/codexd/codexd.js'), 'run'], { env: home.env, stdio: 'ignore' });
     try {
       await waitForSocket(home.socketPath);
       expect(statSync(join(home.dir, 'run')).mode & 0o777).toBe(0o700);

@@ -4,7 +4,7 @@
  * recovered, and an auto-spawned daemon goes away when idle.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -250,8 +250,10 @@ describe('daemon lifecycle', () => {
     cpSync(join(ROOT, 'dist'), join(old, 'dist'), { recursive: true });
     cpSync(join(ROOT, 'package.json'), join(old, 'package.json'));
     symlinkSync(join(ROOT, 'node_modules'), join(old, 'node_modules'), 'dir');
-    const versionFile = join(old, 'dist/protocol/version.js');
-    writeFileSync(versionFile, readFileSync(versionFile, 'utf8').replace(/PACKAGE_VERSION = '[^']+'/, "PACKAGE_VERSION = '0.0.1'"));
+    // The daemon runs from the command line's bundle, which holds its own copy of the version.
+    const bundle = join(old, 'dist/codexd');
+    const versionFile = readdirSync(bundle).map((name) => join(bundle, name)).find((file) => /PACKAGE_VERSION = "/.test(readFileSync(file, 'utf8'))) as string;
+    writeFileSync(versionFile, readFileSync(versionFile, 'utf8').replace(/PACKAGE_VERSION = "[^"]+"/, 'PACKAGE_VERSION = "0.0.1"'));
     // A long export interval: what the old daemon holds is only exported by its drain.
     home.writeConfig(grpcConfig(receiver.endpoint, 600_000));
     const oldDaemon = spawn(process.execPath, [join(old, 'dist/daemon/cli.js'), 'run', '--log-stderr'], { env: home.env, stdio: 'ignore' });

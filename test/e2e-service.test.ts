@@ -115,7 +115,7 @@ describe('service managers', () => {
     expect(parsed.status, parsed.stderr).toBe(0);
     const agent = JSON.parse(parsed.stdout) as Record<string, unknown>;
     expect(agent).toMatchObject({ Label: 'dev.codexd.daemon', RunAtLoad: true, KeepAlive: true });
-    expect(agent.ProgramArguments).toEqual([process.execPath, '--max-semi-space-size=4', expect.stringMatching(/dist\/cli\/main\.js$/), 'run', '--service', 'launchd']);
+    expect(agent.ProgramArguments).toEqual([process.execPath, '--max-semi-space-size=4', expect.stringMatching(/dist\/codexd\/codexd\.js$/), 'run', '--service', 'launchd']);
     expect(agent.StandardErrorPath).toMatch(/Library\/Logs\/codexd\/codexd\.err\.log$/);
   });
 });

@@ -3,11 +3,13 @@
  * start-up is the hot path of every short-lived host. This walks the static import graph of
  * the built files (dynamic `import()` is how `run` loads the SDK, and is not followed).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
+import { PACKAGE_VERSION } from '../protocol/index.js';
 import { ROOT } from './support/daemon.js';
 
 const STATIC_IMPORT = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g;
@@ -55,8 +57,22 @@ describe('layering', () => {
   it('the daemon does not load the command line: cli/ is a client of it', () => {
     const graph = staticGraph(join(ROOT, 'dist/daemon/run.js'));
     expect([...graph.files].filter((file) => file.startsWith(join(ROOT, 'dist/cli')))).toEqual([]);
-    // The former entry (named by service units installed before the move) only forwards.
-    expect([...staticGraph(join(ROOT, 'dist/daemon/cli.js')).files]).toContain(join(ROOT, 'dist/cli/main.js'));
+  });
+
+  it('the former entry, named by service units installed before the move, runs the command line', () => {
+    const run = spawnSync(process.execPath, [join(ROOT, 'dist/daemon/cli.js'), 'version'], { encoding: 'utf8' });
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim()).toBe(PACKAGE_VERSION);
+  });
+
+  it('the command line\'s bundle statically loads only its own chunks, none with OpenTelemetry, gRPC or vscode-jsonrpc', () => {
+    const graph = staticGraph(join(ROOT, 'dist/codexd/codexd.js'));
+    expect([...graph.packages]).toEqual([]);
+    expect([...graph.files].every((file) => file.startsWith(join(ROOT, 'dist/codexd')))).toBe(true);
+    // The bundle marks each module it holds with its path.
+    const packageModule = /^\/\/ node_modules\/(@opentelemetry|@grpc|vscode-jsonrpc)\//m;
+    for (const file of graph.files) expect(readFileSync(file, 'utf8')).not.toMatch(packageModule);
+    expect(readdirSync(join(ROOT, 'dist/codexd')).some((name) => packageModule.test(readFileSync(join(ROOT, 'dist/codexd', name), 'utf8')))).toBe(true);
   });
 
   it('the daemon does not load the client: they meet only in protocol/', () => {

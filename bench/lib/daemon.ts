@@ -1,6 +1,6 @@
 /**
  * A private codexd for the benchmark: its own temp folder for HOME, XDG_*, CODEX_HOME and the
- * socket, a config.toml, `node dist/cli/main.js run` as a child, and a control connection
+ * socket, a config.toml, `node dist/codexd/codexd.js run` as a child, and a control connection
  * for `daemon/status`.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -14,7 +14,7 @@ import { type ControlConnection, openControlConnection } from '../../dist/cli/co
 import { startChild, stopChild } from './processes.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const DAEMON_CLI = join(ROOT, 'dist/cli/main.js');
+export const DAEMON_CLI = join(ROOT, 'dist/codexd/codexd.js');
 export const ORPHAN_GUARD = join(ROOT, 'bench/fixtures/orphan-guard.mjs');
 /** The scripts the benchmark runs as clients, CLIs and SDK baselines. */
 export const FIXTURES = join(ROOT, 'bench/fixtures');

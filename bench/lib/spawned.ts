@@ -1,6 +1,6 @@
 /**
  * Daemons a client auto-spawned (row 4). They are not the benchmark's children: the client
- * starts `node dist/cli/main.js run --spawned` detached, in its own session, with the socket's
+ * starts `node dist/codexd/codexd.js run --spawned` detached, in its own session, with the socket's
  * folder as its working directory, and the host that started it exits at once. So they are
  * found by that folder (every process whose cwd is the folder and whose command line has
  * `--spawned`) and by the pids their `daemon/status` reported, and ended explicitly: gracefully

@@ -247,7 +247,7 @@ export function firstUseDoc(details: FirstUseDetails): string[] {
       '(CODEXD_NO_SPAWN removed from its environment, which the other rows set to 1) and `[codexd] idle_timeout_ms = ' +
       `${config.spawnIdleTimeoutMs}\` in its config.toml (a safety net: a daemon left behind by a killed benchmark ends itself). ` +
       'Each round starts from nothing, checked: no socket file, no process running `--spawned` with the socket folder as its working directory, no hand-off file waiting. ' +
-      'First use (timed): the CLI finds nothing on the socket, so its client starts `node dist/cli/main.js run --spawned` detached (cwd = the socket folder), and since `close()` ' +
+      'First use (timed): the CLI finds nothing on the socket, so its client starts `node dist/codexd/codexd.js run --spawned` detached (cwd = the socket folder), and since `close()` ' +
       'comes before any daemon answers, it writes its records as a file in `<socket folder>/handoff/` and the CLI exits; the figure is that CLI\'s wall time from `spawn()` to exit, ' +
       'so it includes loading node:child_process, starting the detached daemon and writing the hand-off file, but not the daemon\'s own start-up, which runs on after the CLI has gone. ' +
       'The benchmark then connects to that daemon (retrying until it answers), reads its pid from `daemon/status` and waits until `signals.metrics.received` counts the round\'s records; ' +

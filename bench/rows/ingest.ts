@@ -161,7 +161,7 @@ export function ingestDoc(details: IngestDetails): string[] {
   return [
     '### 3. Daemon ingest throughput',
     '',
-    `A fresh \`node dist/cli/main.js run\` with HOME, XDG_*, CODEX_HOME in a temp folder, CODEXD_SOCKET at a short temp path, and a config.toml with ` +
+    `A fresh \`node dist/codexd/codexd.js run\` with HOME, XDG_*, CODEX_HOME in a temp folder, CODEXD_SOCKET at a short temp path, and a config.toml with ` +
       '`[codexd] export_interval_ms = 1000` and the file exporter named for every signal (`[otel] metrics_exporter`, `exporter` and `trace_exporter` all `"file"`, the defaults). The file exporter is chosen on purpose: with ' +
       '`"none"` the daemon skips the OpenTelemetry SDK entirely, so the figure would not cover socket → SDK. ' +
       `After one untimed warm-up run (${config.loadClients} × ${config.loadWarmupRecords.toLocaleString('en-US')} records; the daemon is long-lived, so its warmed-up state is what is measured), ` +

@@ -14,7 +14,7 @@ import type { DaemonStatus } from '../../protocol/index.js';
 import { openControlConnection } from '../../cli/control-client.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const CLI = join(ROOT, 'dist/cli/main.js');
+export const CLI = join(ROOT, 'dist/codexd/codexd.js');
 
 export interface TestHome {
   readonly dir: string;
