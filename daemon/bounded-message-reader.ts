@@ -13,7 +13,6 @@
  * must be by name, and absent params become `{}`.
  */
 import type { Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 
 import { AbstractMessageReader, type DataCallback, Disposable, type Message } from 'vscode-jsonrpc/node';
 

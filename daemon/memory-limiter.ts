@@ -16,8 +16,6 @@
  * Memory is read on the ingest path at most every CHECK_INTERVAL_MS, so an idle daemon never
  * wakes for it; while not ok, a timer reads it at that pace until it is ok again.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 import type { Logger } from 'pino';
 
@@ -78,8 +76,9 @@ function processMemory(): { held: number; rss: number } {
 /** V8's full collection, made callable once; `null` where the flag cannot be set. */
 function exposeGc(): (() => void) | null {
   try {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as unknown;
+    // Taken at first use: an ESM import of node:v8 loads its profilers and heap tools with it.
+    process.getBuiltinModule('node:v8').setFlagsFromString('--expose-gc');
+    const gc = process.getBuiltinModule('node:vm').runInNewContext('gc') as unknown;
     return typeof gc === 'function' ? (gc as () => void) : null;
   } catch {
     return null;

@@ -5,12 +5,14 @@
  * exporter. Batches reach it through an export queue (delivery/queued-exporters.ts, serialised
  * as OTLP JSON), like every exporter's.
  */
-import { appendFile, mkdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import type { Signal } from '../../protocol/index.js';
 import type { DiskConditions } from '../disk-conditions.js';
 import { retryable, SENT, type Sender, type SendOutcome } from './sender.js';
+
+/** node:fs/promises, taken at first use like every builtin the daemon may not need. */
+const fsp = (): typeof import('node:fs/promises') => process.getBuiltinModule('node:fs/promises');
 
 const NEWLINE = Buffer.from('\n');
 
@@ -41,9 +43,9 @@ export function createFileSender(signal: Signal, options: FileSenderOptions): Se
   let closed = false;
 
   async function rotate(): Promise<void> {
-    await rm(join(options.dir, signalFileName(signal, options.maxFiles - 1)), { force: true });
+    await fsp().rm(join(options.dir, signalFileName(signal, options.maxFiles - 1)), { force: true });
     for (let generation = options.maxFiles - 2; generation >= 0; generation--) {
-      await rename(join(options.dir, signalFileName(signal, generation)), join(options.dir, signalFileName(signal, generation + 1))).catch((error: NodeJS.ErrnoException) => {
+      await fsp().rename(join(options.dir, signalFileName(signal, generation)), join(options.dir, signalFileName(signal, generation + 1))).catch((error: NodeJS.ErrnoException) => {
         if (error.code !== 'ENOENT') throw error;
       });
     }
@@ -52,22 +54,22 @@ export function createFileSender(signal: Signal, options: FileSenderOptions): Se
 
   async function append(line: Uint8Array): Promise<void> {
     if (size < 0) {
-      await mkdir(options.dir, { recursive: true, mode: 0o700 });
-      size = await stat(current).then(
+      await fsp().mkdir(options.dir, { recursive: true, mode: 0o700 });
+      size = await fsp().stat(current).then(
         (info) => info.size,
         () => 0,
       );
     }
     if (size > 0 && size + line.byteLength + 1 > options.maxFileBytes) {
       if (options.maxFiles > 1) await rotate();
-      else await rm(current, { force: true }).then(() => (size = 0));
+      else await fsp().rm(current, { force: true }).then(() => (size = 0));
     }
     try {
-      await appendFile(current, Buffer.concat([line, NEWLINE]), { mode: 0o600 });
+      await fsp().appendFile(current, Buffer.concat([line, NEWLINE]), { mode: 0o600 });
     } catch (error) {
       // A write cut short (a full disk) leaves part of a line: cut it off, so that the line
       // written again by the retry is whole and the file stays one request per line.
-      await truncate(current, size).catch(() => undefined);
+      await fsp().truncate(current, size).catch(() => undefined);
       throw error;
     }
     size += line.byteLength + 1;

@@ -12,8 +12,10 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { isAlive } from '../process-alive.js';
+
+/** node:zlib's CRC-32, taken at first use: a daemon that spools nothing does not load zlib. */
+const crc32 = (bytes: Uint8Array): number => process.getBuiltinModule('node:zlib').crc32(bytes);
 
 const MAGIC = Buffer.from('CDXSEG1\n');
 const ENTRY_HEADER = 20;

@@ -12,7 +12,6 @@
  * {@link MAX_UPLOADED_KEPT} uploaded reports are kept for `codexd feedback list`.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import type { FeedbackEntry } from '../../protocol/index.js';
@@ -39,6 +38,9 @@ export interface FeedbackSpool {
   /** Bytes the spool's files take. */
   bytes(): number;
 }
+
+/** node:fs/promises, taken at first use like every builtin the daemon may not need. */
+const fsp = (): typeof import('node:fs/promises') => process.getBuiltinModule('node:fs/promises');
 
 const REPORT = '.report.json';
 const STATE = '.state.json';
@@ -68,7 +70,7 @@ export function entryOf(report: StoredReport): FeedbackEntry {
 }
 
 async function syncFolder(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+  const handle = await fsp().open(dir, 'r');
   try {
     await handle.sync();
   } finally {
@@ -82,8 +84,8 @@ let writes = 0;
 async function writeDurably(path: string, content: string): Promise<void> {
   // A name of its own per write: two updates of one report may overlap (a retry during an upload).
   const temp = `${path}.${process.pid}.${writes++}.tmp`;
-  await writeFile(temp, content, { mode: 0o600, flush: true });
-  await rename(temp, path);
+  await fsp().writeFile(temp, content, { mode: 0o600, flush: true });
+  await fsp().rename(temp, path);
 }
 
 function fileSize(path: string): number {
@@ -139,7 +141,7 @@ export function openFeedbackSpool(dir: string, maxBytes: number, onProblem: (mes
       states.delete(entry.feedbackId);
       total -= sizes.get(entry.feedbackId) ?? 0;
       sizes.delete(entry.feedbackId);
-      void rm(join(dir, entry.feedbackId + STATE), { force: true });
+      void fsp().rm(join(dir, entry.feedbackId + STATE), { force: true });
     }
   }
   pruneUploaded();
@@ -164,8 +166,8 @@ export function openFeedbackSpool(dir: string, maxBytes: number, onProblem: (mes
       } catch (error) {
         disk?.failed('feedback_spool', dir, error, 'feedback/submit is refused (-32014): reports are not stored');
         total -= size;
-        await rm(join(dir, report.id + REPORT), { force: true });
-        await rm(join(dir, report.id + STATE), { force: true });
+        await fsp().rm(join(dir, report.id + REPORT), { force: true });
+        await fsp().rm(join(dir, report.id + STATE), { force: true });
         throw error;
       }
       states.set(report.id, entry);
@@ -192,7 +194,7 @@ export function openFeedbackSpool(dir: string, maxBytes: number, onProblem: (mes
       disk?.succeeded('feedback_spool', dir);
       // Uploaded: the state says so durably before the payload goes, so a crash in between
       // leaves a report marked uploaded, never one uploaded twice on purpose.
-      if (entry.state === 'uploaded') await rm(join(dir, id + REPORT), { force: true });
+      if (entry.state === 'uploaded') await fsp().rm(join(dir, id + REPORT), { force: true });
       await syncFolder(dir);
       const size = fileSize(join(dir, id + STATE)) + fileSize(join(dir, id + REPORT));
       total += size - (sizes.get(id) ?? 0);
