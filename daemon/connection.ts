@@ -201,6 +201,12 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
     },
   };
 
+  // A client writes its first batches right behind `initialize`, without waiting for the answer
+  // (PROTOCOL.md, section 2). That holds because this handler is synchronous: the library
+  // handles a connection's messages one per event-loop turn, in order, and writes a synchronous
+  // handler's answer in that turn's microtasks, before the next message. So what follows sees
+  // `client` set, or is refused with -32002 when this refused; and an answer that never reached
+  // the client means nothing behind it was handled. Keep it synchronous.
   connection.onRequest(
     Initialize.method,
     handled((params: unknown): Initialize.Result => {
@@ -230,7 +236,10 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
       const resource = services.resources.forHost(info, checked.value.resource);
       client = { name: info.name, version: info.version, pid: checked.value.processId ?? null, resource };
       clearTimeout(initializeTimer);
-      log.info({ client: info.name, clientVersion: info.version, pid: client.pid, service: resource.serviceName }, 'client initialized');
+      // Logged on the next turn, after the answer is written (in this turn's microtasks): a
+      // short CLI waits for that answer, not for the log line.
+      const logged = { client: info.name, clientVersion: info.version, pid: client.pid, service: resource.serviceName };
+      setImmediate(() => log.info(logged, 'client initialized'));
       return {
         protocolVersion: PROTOCOL_VERSION,
         serverInfo: { name: SERVER_NAME, version: services.version },
