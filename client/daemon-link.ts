@@ -2,16 +2,19 @@
  * The client's link to the daemon: connect, `initialize`, and everything that happens when
  * that does not simply work. It reconnects with backoff, starts the daemon when nobody answers
  * (through the spawner) and waits for it fast, and replaces a daemon of an older release. It
- * knows nothing of records: the client writes frames on the socket it hands out when ready.
+ * knows nothing of records: the client writes frames on the socket it hands out when ready, and
+ * hands it the frames to write right behind `initialize` (onConnect), which the answer settles.
  *
- *   connect --> initialize --+--> ready (onReady) --> ... --> close (onLost) --> reconnect
- *      |                     +--> older daemon: daemon/shutdown, wait for close, start ours
+ *   connect --> initialize, pipelined frames behind it --+--> ready (onSettled, onReady) --> ... --> close (onLost) --> reconnect
+ *      |                                                 +--> refused or closed first: onSettled(0), the frames were not taken
+ *      |                                                 +--> older daemon: daemon/shutdown, wait for close, start ours
  *      +--> ENOENT / ECONNREFUSED --> start the daemon, retry every 20 ms for 5 s, else back off
  */
 import type { Socket } from 'node:net';
 
 import { backoffDelayMs, type ClientInfo, createFrameDecoder, DaemonShutdown, encodeFrame, Initialize, type Limits, PACKAGE_VERSION, PROTOCOL_VERSION, type ResourceAttributes } from '../protocol/index.js';
 import { type DaemonSpawner, SPAWN_DEADLINE_MS } from './daemon-spawner.js';
+import { readUntilSync, socketInternals, writeFramesSync } from './exit-handoff.js';
 
 /** Reconnect backoff bounds. */
 export const RECONNECT_MIN_MS = 50;
@@ -33,6 +36,19 @@ export interface DaemonLinkOptions {
   /** `null` when the client may not start daemons (then it also never replaces one). */
   readonly spawner: DaemonSpawner | null;
   readonly report: (kind: string, message: string) => void;
+  /**
+   * A connection is made: the frames to write right behind `initialize`, without waiting for
+   * its answer. They are the caller's to keep until `onSettled`.
+   */
+  readonly onConnect: () => readonly { readonly frame: Uint8Array }[];
+  /**
+   * The frames `onConnect` gave were settled: the first `taken` were written whole behind an
+   * `initialize` the daemon accepted (an older daemon about to be replaced included); the rest
+   * were not taken, because the daemon refused `initialize` or the connection closed before
+   * its answer (the daemon answers `initialize` before it handles anything behind it). Not
+   * called when `close()` ends a connection whose answer is still awaited.
+   */
+  readonly onSettled: (taken: number) => void;
   /** The connection is initialized: frames may be written on `socket`. */
   readonly onReady: (socket: Socket, limits: Limits) => void;
   /** The ready connection is gone; whatever was in flight on it is lost with it. */
@@ -53,6 +69,15 @@ export interface DaemonLink {
   whenReady(timeoutMs: number, untilAbsent: boolean): Promise<boolean>;
   /** Starts a daemon unless one is being waited for (a host exiting before any attempt failed). */
   startDaemon(): void;
+  /**
+   * For a host's exit, when no event loop will run again: with frames written behind an
+   * `initialize` still unanswered, finishes their write and waits for the answer with blocking
+   * reads until `deadline`, then settles them (the answer's handling runs as it would have,
+   * `onReady` included). Without an answer by then, the frames written whole count as taken:
+   * they are in the daemon's socket, and it handles them if it accepts `initialize`. Does
+   * nothing where the socket's descriptor cannot be reached (Windows pipes).
+   */
+  settleSync(deadline: number): void;
   /** Stops reconnecting and ends the connection. */
   close(): void;
 }
@@ -87,6 +112,15 @@ export function createDaemonLink(options: DaemonLinkOptions): DaemonLink {
   let replacing = false;
   /** While a daemon is starting: until when to retry fast, and whether this client started it. */
   let spawnWait: { until: number; ours: boolean } | null = null;
+  /** The connection whose `initialize` is unanswered, what was written on it (`initialize` first) and its reader. */
+  let awaiting: { readonly socket: Socket; readonly frames: readonly { readonly frame: Uint8Array }[]; readonly onData: (chunk: Buffer, pipelinedWhole?: number) => void } | null = null;
+
+  /** Settles the frames written behind the awaited `initialize` on `current`, if any. */
+  function settle(current: Socket, taken: number): void {
+    if (awaiting?.socket !== current) return;
+    awaiting = null;
+    options.onSettled(taken);
+  }
 
   function wake(isReady: boolean): void {
     const waiters = isReady ? [...readyWaiters, ...absentWaiters] : absentWaiters;
@@ -125,7 +159,10 @@ export function createDaemonLink(options: DaemonLinkOptions): DaemonLink {
     scheduleReconnect(backoffDelayMs(failures, RECONNECT_BACKOFF));
   }
 
-  function onInitialized(current: Socket, message: { result?: Initialize.Result; error?: { message?: string; data?: { serverVersion?: unknown } } }): void {
+  function onInitialized(current: Socket, message: { result?: Initialize.Result; error?: { message?: string; data?: { serverVersion?: unknown } } }, pipelinedWhole = Number.POSITIVE_INFINITY): void {
+    // Accepted, the daemon handles what follows `initialize` (an older daemon too, before it
+    // drains and exits); refused, it takes none of it.
+    settle(current, message.result === undefined ? 0 : Math.min(pipelinedWhole, (awaiting?.frames.length ?? 1) - 1));
     const serverVersion = message.result?.serverInfo.version ?? message.error?.data?.serverVersion;
     if (spawner !== null && typeof serverVersion === 'string' && compareVersions(serverVersion, PACKAGE_VERSION) < 0) {
       // An older daemon: ask it to drain and exit, then start this release's daemon. The
@@ -154,34 +191,44 @@ export function createDaemonLink(options: DaemonLinkOptions): DaemonLink {
     current.unref();
     const decoder = createFrameDecoder();
     let failure: NodeJS.ErrnoException | null = null;
-    current.on('connect', () => {
-      current.write(
-        encodeFrame({
-          jsonrpc: '2.0',
-          id: INITIALIZE_ID,
-          method: Initialize.method,
-          params: {
-            protocolVersion: PROTOCOL_VERSION,
-            clientInfo: options.clientInfo,
-            processId: process.pid,
-            ...(options.resource === undefined ? {} : { resource: options.resource }),
-          } satisfies Initialize.Params,
-        }),
-      );
-    });
-    current.on('data', (chunk: Buffer) => {
+    /** Reads what the daemon sent; `pipelinedWhole`: how many pipelined frames an exit could finish writing. */
+    const onData = (chunk: Buffer, pipelinedWhole?: number): void => {
       for (const frame of decoder.push(chunk)) {
         // The answer to a replacement's daemon/shutdown needs no reading: the close that follows is what matters.
         if (frame.kind !== 'message') continue;
         const id = (frame.message as { id?: unknown }).id;
-        if (id === INITIALIZE_ID) onInitialized(current, frame.message as never);
+        if (id === INITIALIZE_ID) onInitialized(current, frame.message as never, pipelinedWhole);
         else if (typeof id === 'number' && id >= FIRST_CLIENT_REQUEST_ID && ready === current) options.onMessage(frame.message as never);
       }
+    };
+    const initialize = encodeFrame({
+      jsonrpc: '2.0',
+      id: INITIALIZE_ID,
+      method: Initialize.method,
+      params: {
+        protocolVersion: PROTOCOL_VERSION,
+        clientInfo: options.clientInfo,
+        processId: process.pid,
+        ...(options.resource === undefined ? {} : { resource: options.resource }),
+      } satisfies Initialize.Params,
     });
+    current.on('connect', () => {
+      // Written behind initialize, in the same write, without waiting for its answer (the
+      // daemon handles a connection's messages in order): a short CLI's records go with the
+      // connection.
+      const pipelined = options.onConnect();
+      awaiting = { socket: current, frames: [{ frame: initialize }, ...pipelined], onData };
+      current.cork();
+      for (const { frame } of [{ frame: initialize }, ...pipelined]) current.write(frame);
+      current.uncork();
+    });
+    current.on('data', (chunk: Buffer) => onData(chunk));
     current.on('error', (error: NodeJS.ErrnoException) => {
       failure = error;
     });
     current.on('close', () => {
+      // Closed before the answer to initialize: the daemon handled nothing behind it.
+      settle(current, 0);
       const wasReady = ready === current;
       if (wasReady) {
         ready = null;
@@ -224,8 +271,28 @@ export function createDaemonLink(options: DaemonLinkOptions): DaemonLink {
     startDaemon() {
       if (ready === null && spawnWait === null) spawner?.start();
     },
+    settleSync(deadline) {
+      // Nothing pipelined: nothing to settle, and the exit path hands over what is buffered.
+      if (awaiting === null || awaiting.frames.length === 1) return;
+      const { socket, frames, onData } = awaiting;
+      const internals = socketInternals(socket);
+      if (internals === null) return;
+      // The pipelined write may still be partly in libuv: finish it. A frame not written whole
+      // is discarded by the daemon when this process's socket closes.
+      const total = frames.reduce((sum, { frame }) => sum + frame.length, 0);
+      const whole = writeFramesSync(internals.fd, frames, total - internals.queuedBytes, deadline);
+      if (whole === 0) return settle(socket, 0);
+      const end = readUntilSync(internals.fd, deadline, (chunk) => {
+        onData(chunk, whole - 1);
+        return awaiting === null;
+      });
+      // Closed unanswered, the daemon took none of it; no answer in time, what was written
+      // whole is in the daemon's socket, and it handles it if it accepts initialize.
+      settle(socket, end === 'closed' ? 0 : whole - 1);
+    },
     close() {
       closing = true;
+      awaiting = null;
       if (reconnectTimer !== null) clearTimeout(reconnectTimer);
       // An initialized connection ends after what was written to it; one still being made is dropped.
       if (ready !== null) ready.end();

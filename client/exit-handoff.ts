@@ -37,6 +37,30 @@ export function writeAllSync(fd: number, bytes: Uint8Array, deadline: number): n
 }
 
 /**
+ * Reads a non-blocking socket fd, waiting out EAGAIN in 1 ms sleeps, and hands each chunk to
+ * `take` until it returns true (`'done'`), the peer closes or the read fails (`'closed'`), or
+ * `deadline` passes (`'deadline'`).
+ */
+export function readUntilSync(fd: number, deadline: number, take: (chunk: Buffer) => boolean): 'done' | 'closed' | 'deadline' {
+  const { readSync } = process.getBuiltinModule('node:fs');
+  const buffer = Buffer.allocUnsafe(64 * 1024);
+  for (;;) {
+    let read: number;
+    try {
+      read = readSync(fd, buffer, 0, buffer.length, null);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return 'closed';
+      if (Date.now() >= deadline) return 'deadline';
+      Atomics.wait(sleeper, 0, 0, 1);
+      continue;
+    }
+    if (read === 0) return 'closed';
+    if (take(Buffer.from(buffer.subarray(0, read)))) return 'done';
+    if (Date.now() >= deadline) return 'deadline';
+  }
+}
+
+/**
  * Finishes writing `frames` to the socket `fd` with blocking writes until `deadline`, skipping
  * the first `alreadySent` bytes (the part of the first frame the kernel already took). Returns
  * the index of the first frame not written whole, `frames.length` when all were: the daemon

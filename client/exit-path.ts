@@ -5,7 +5,9 @@
  * runs (exit-handoff.ts writes it). Spans still open are never sent, only counted.
  *
  *   close() --> send all within closeTimeoutMs --> hand over the rest --> end the connection
- *   exit    --> finish the frame in flight, write the rest until EXIT_WRITE_DEADLINE_MS --> hand over the rest
+ *   exit    --> learn whether frames written behind initialize were taken (blocking, until
+ *               EXIT_WRITE_DEADLINE_MS) --> finish the frame in flight, write the rest until
+ *               the same deadline --> hand over the rest
  */
 import { type ClientInfo, type HostSpan, measurementsIn, type MetricRecord, type ResourceAttributes, type SessionEvent, type SessionStart } from '../protocol/index.js';
 import { type Frame, takeBack } from './batch-framer.js';
@@ -104,13 +106,20 @@ export function createExitPath(options: ExitPathOptions): ExitPath {
    */
   function onExit(): void {
     if (closing) return;
+    const deadline = Date.now() + EXIT_WRITE_DEADLINE_MS;
+    // Frames written behind an initialize not answered yet are the daemon's if it accepts it,
+    // and must be handed over if it refuses it: wait for the answer (it usually takes about a
+    // millisecond). A host that ends without close() is often still waiting for it.
+    link.settleSync(deadline);
+    // Frames pipelined where their answer cannot be awaited (no descriptor to read) were
+    // written: the daemon's, as any frame written.
+    if (queue.pipelined.length > 0) queue.settlePipelined(queue.pipelined.length);
     const socket = link.socket;
     // No span ends after this: the open ones are counted, and the count goes with the rest.
     abandonOpenSpans();
     // A host that exits before its first connection attempt even failed still starts the
     // daemon that will ingest its hand-off (a daemon already up just refuses to start twice).
     if (socket === null && queue.holdsTelemetry) link.startDaemon();
-    const deadline = Date.now() + EXIT_WRITE_DEADLINE_MS;
     const pending = queue.takeForExit();
     const internals = socket === null ? null : socketInternals(socket);
     if (internals === null) {
@@ -138,6 +147,10 @@ export function createExitPath(options: ExitPathOptions): ExitPath {
         // is none (the daemon is starting, or cannot be reached), waiting would only delay the
         // host: the records are handed over as a file at once.
         if (link.socket !== null || !link.starting) await queue.sendAll(options.closeTimeoutMs, true);
+        // Written behind an initialize that was not answered within the timeout: in the
+        // daemon's socket, it handles them if it accepts initialize. Handing them over too
+        // could count them twice.
+        if (queue.pipelined.length > 0) queue.settlePipelined(queue.pipelined.length);
         closing = true;
         exitHooks.delete(onExit);
         if (exitHooks.size === 0) process.off('exit', runExitHooks);

@@ -8,6 +8,13 @@
  *   SpanBuffer ----+                       ^
  *   control messages ----------------------+
  *
+ * A new connection does not wait for the answer to `initialize`: `pipeline()` hands the link the
+ * frames to write right behind it, and keeps them until the answer settles
+ * them (`settlePipelined`): taken, they count as sent; refused, or never answered because the
+ * connection closed, they go back to the head of the queue, in order. The daemon handles a
+ * connection's messages in order and answers `initialize` before it handles the next one, so
+ * an answer that never came means nothing behind it was taken either (PROTOCOL.md, section 2).
+ *
  * A frame taken back unsent (to be reframed, or handed over at exit) puts the drop counts it
  * carried back in the ledger.
  */
@@ -33,10 +40,24 @@ export interface FrameQueueOptions {
 
 export interface FrameQueue {
   /**
-   * A connection is initialized: the daemon's limits apply from now on, and `first` (a new
-   * daemon must know the live sessions before their records) goes ahead of everything queued.
+   * A connection is made, its `initialize` written or being written: returns the frames to write
+   * right behind it, `first` (a new daemon must know the live sessions before their records)
+   * ahead of what is queued and one batch each of the buffered records and events, within
+   * {@link MAX_PIPELINED_BYTES} (or one frame, when it alone is larger). They are held until
+   * {@link settlePipelined}. Span batches wait for the answer: only it says whether the daemon
+   * takes them.
    */
-  ready(limits: Limits, first: readonly { readonly method: string; readonly params: object }[]): void;
+  pipeline(first: readonly { readonly method: string; readonly params: object }[]): Frame[];
+  /**
+   * The answer to `initialize` settled the pipelined frames: the first `taken` are the
+   * daemon's (counted as sent); the rest were not taken and go back ahead of everything queued.
+   * The re-announced sessions among them are dropped instead: every connection makes its own.
+   */
+  settlePipelined(taken: number): void;
+  /** Frames written behind an `initialize` not yet answered. */
+  readonly pipelined: readonly Frame[];
+  /** A connection is initialized: the daemon's limits apply from now on. */
+  ready(limits: Limits): void;
   /** The connection is gone, and with it the frame in flight: the daemon counted what it read. */
   lost(): void;
   /** A buffer of `kind` grew: writes at once when it holds a full batch, else once this turn. */
@@ -68,8 +89,18 @@ export interface FrameQueue {
   waiting(kind: DropKind): number;
 }
 
+/**
+ * Bytes written behind `initialize` before its answer (one frame alone may be larger): a short
+ * CLI's records go with the connection, and a host with much buffered sends the rest once the
+ * daemon has answered (and said what it takes).
+ */
+export const MAX_PIPELINED_BYTES = 64 * 1024;
+
 export function createFrameQueue(options: FrameQueueOptions): FrameQueue {
   const { records, events, spans, drops, framer, link } = options;
+  /** Frames written behind an unanswered `initialize`; the first `pipelinedFirst` re-announce sessions. */
+  let pipelined: Frame[] = [];
+  let pipelinedFirst = 0;
   /** The frame handed to the socket whose write has not completed (at most one): what an exit must still finish. */
   let inFlight: Frame[] = [];
   /** Frames waiting for their turn: control messages, and batches encoded but not yet written. */
@@ -117,6 +148,12 @@ export function createFrameQueue(options: FrameQueueOptions): FrameQueue {
     return unsent;
   }
 
+  function countSent(entry: Frame): void {
+    sent.records += entry.measurements;
+    sent.events += entry.events.length;
+    sent.spans += entry.spans.length;
+  }
+
   /**
    * Moves buffered telemetry into the socket, one frame at a time: the next frame is written
    * only once the previous one has been taken by the kernel. A frame the kernel takes at once
@@ -139,9 +176,7 @@ export function createFrameQueue(options: FrameQueueOptions): FrameQueue {
         }
         const entry = pending.shift() as Frame;
         inFlight.push(entry);
-        sent.records += entry.measurements;
-        sent.events += entry.events.length;
-        sent.spans += entry.spans.length;
+        countSent(entry);
         const current = socket;
         current.write(entry.frame, () => {
           inFlight = inFlight.filter((candidate) => candidate !== entry);
@@ -167,9 +202,42 @@ export function createFrameQueue(options: FrameQueueOptions): FrameQueue {
   const buffered = (kind: DropKind): number => (kind === 'records' ? records.size : kind === 'events' ? events.size : spans.size);
 
   return {
-    ready(limits, first) {
+    pipeline(first) {
+      const out = first.map(({ method, params }) => framer.control(method, params));
+      let bytes = 0;
+      const fits = (entry: Frame): boolean => (bytes === 0 ? true : bytes + entry.frame.byteLength <= MAX_PIPELINED_BYTES);
+      while (pending.length > 0 && (pending[0] as Frame).kind !== 'spans' && fits(pending[0] as Frame)) {
+        const entry = pending.shift() as Frame;
+        bytes += entry.frame.byteLength;
+        out.push(entry);
+      }
+      // Then one batch of records and one of events, as the next drain would frame them.
+      const batches: Frame[] = [];
+      if (pending.length === 0 && records.size > 0) framer.batch('records', records.take(framer.maxBatch('records')), batches);
+      if (pending.length === 0 && events.size > 0) framer.batch('events', events.take(framer.maxBatch('events')), batches);
+      for (const entry of batches) {
+        if (pending.length === 0 && fits(entry)) {
+          bytes += entry.frame.byteLength;
+          out.push(entry);
+        } else pending.push(entry);
+      }
+      pipelined = out;
+      pipelinedFirst = first.length;
+      return out;
+    },
+    settlePipelined(taken) {
+      const settled = pipelined;
+      const first = pipelinedFirst;
+      pipelined = [];
+      pipelinedFirst = 0;
+      for (const entry of settled.slice(0, taken)) countSent(entry);
+      pending.unshift(...settled.slice(Math.max(taken, first)));
+    },
+    get pipelined() {
+      return pipelined;
+    },
+    ready(limits) {
       framer.setLimits(limits);
-      pending.unshift(...first.map(({ method, params }) => framer.control(method, params)));
       drain();
     },
     lost() {
@@ -196,7 +264,8 @@ export function createFrameQueue(options: FrameQueueOptions): FrameQueue {
     },
     async sendAll(timeoutMs, untilAbsent) {
       const deadline = Date.now() + timeoutMs;
-      while ((records.size > 0 || events.size > 0 || spans.size > 0 || pending.length > 0 || inFlight.length > 0) && Date.now() < deadline) {
+      // Pipelined frames wait for the answer to initialize, which is what `whenReady` waits for.
+      while ((records.size > 0 || events.size > 0 || spans.size > 0 || pending.length > 0 || inFlight.length > 0 || pipelined.length > 0) && Date.now() < deadline) {
         if (!(await link.whenReady(deadline - Date.now(), untilAbsent))) break;
         drain();
         await written();
@@ -230,7 +299,7 @@ export function createFrameQueue(options: FrameQueueOptions): FrameQueue {
     sent: (kind) => sent[kind],
     waiting(kind) {
       let count = buffered(kind);
-      for (const entry of pending) count += kind === 'records' ? entry.measurements : entry[kind].length;
+      for (const entry of [...pipelined, ...pending]) count += kind === 'records' ? entry.measurements : entry[kind].length;
       return count;
     },
   };

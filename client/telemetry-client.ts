@@ -209,7 +209,9 @@ export function createClient(options: ClientOptions): TelemetryClient {
     spawner: spawnEnabled ? createDaemonSpawner({ socketPath, runtimeDir, report, ...(options.daemonCommand === undefined ? {} : { command: options.daemonCommand }) }) : null,
     report,
     // A new connection may be a new daemon: it must know the sessions before their records.
-    onReady: (_socket, limits) => queue.ready(limits, [...sessions.values()].map((params) => ({ method: SessionStart.method, params }))),
+    onConnect: () => queue.pipeline([...sessions.values()].map((params) => ({ method: SessionStart.method, params }))),
+    onSettled: (taken) => queue.settlePipelined(taken),
+    onReady: (_socket, limits) => queue.ready(limits),
     // A frame in flight on a dead connection is lost with it; the daemon counted what it read.
     onLost: () => queue.lost(),
     onMessage: (message) => requests.settle(message),
