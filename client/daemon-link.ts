@@ -5,16 +5,16 @@
  * knows nothing of records: the client writes frames on the socket it hands out when ready, and
  * hands it the frames to write right behind `initialize` (onConnect), which the answer settles.
  *
- *   connect --> initialize, pipelined frames behind it --+--> ready (onSettled, onReady) --> ... --> close (onLost) --> reconnect
- *      |                                                 +--> refused or closed first: onSettled(0), the frames were not taken
- *      |                                                 +--> older daemon: daemon/shutdown, wait for close, start ours
+ *   connect, initialize at once --> 'connect': pipelined frames --+--> ready (onSettled, onReady) --> ... --> close (onLost) --> reconnect
+ *      |                                                           +--> refused or closed first: onSettled(0), the frames were not taken
+ *      |                                                           +--> older daemon: daemon/shutdown, wait for close, start ours
  *      +--> ENOENT / ECONNREFUSED --> start the daemon, retry every 20 ms for 5 s, else back off
  */
 import type { Socket } from 'node:net';
 
 import { backoffDelayMs, type ClientInfo, createFrameDecoder, DaemonShutdown, encodeFrame, Initialize, type Limits, PACKAGE_VERSION, PROTOCOL_VERSION, type ResourceAttributes } from '../protocol/index.js';
 import { type DaemonSpawner, SPAWN_DEADLINE_MS } from './daemon-spawner.js';
-import { readUntilSync, socketInternals, writeFramesSync } from './exit-handoff.js';
+import { readUntilSync, socketInternals, writeAllSync, writeFramesSync } from './exit-handoff.js';
 
 /** Reconnect backoff bounds. */
 export const RECONNECT_MIN_MS = 50;
@@ -92,6 +92,21 @@ export function compareVersions(a: string, b: string): number {
     if (difference !== 0) return Math.sign(difference);
   }
   return 0;
+}
+
+/**
+ * Writes `initialize` on a socket whose connect() has just returned, before Node reports the
+ * connection: true when the kernel took all of it. False, with nothing written, where the
+ * descriptor cannot be reached or the connection failed (the caller writes it on `connect`);
+ * a frame taken only in part (impossible on a new connection's empty buffer) ends the socket.
+ */
+function writeInitializeNow(socket: Socket, frame: Uint8Array): boolean {
+  const internals = socketInternals(socket);
+  if (internals === null) return false;
+  // The deadline is now: one attempt, no waiting.
+  const written = writeAllSync(internals.fd, frame, 0);
+  if (written > 0 && written < frame.length) socket.destroy();
+  return written === frame.length;
 }
 
 /** Connects at once, in the background; the socket is unref'd so it never keeps the host alive. */
@@ -212,14 +227,19 @@ export function createDaemonLink(options: DaemonLinkOptions): DaemonLink {
         ...(options.resource === undefined ? {} : { resource: options.resource }),
       } satisfies Initialize.Params,
     });
+    // A Unix socket is connected when connect() returns, though Node reports it a turn later:
+    // `initialize` goes into the daemon's socket at once, so the daemon answers it while the
+    // host records, and a short CLI does not wait a round trip after its last record.
+    const early = writeInitializeNow(current, initialize);
+    if (early) awaiting = { socket: current, frames: [{ frame: initialize }], onData };
     current.on('connect', () => {
-      // Written behind initialize, in the same write, without waiting for its answer (the
-      // daemon handles a connection's messages in order): a short CLI's records go with the
-      // connection.
+      // Written behind initialize without waiting for its answer (the daemon handles a
+      // connection's messages in order): a short CLI's records go with the connection.
       const pipelined = options.onConnect();
       awaiting = { socket: current, frames: [{ frame: initialize }, ...pipelined], onData };
       current.cork();
-      for (const { frame } of [{ frame: initialize }, ...pipelined]) current.write(frame);
+      if (!early) current.write(initialize);
+      for (const { frame } of pipelined) current.write(frame);
       current.uncork();
     });
     current.on('data', (chunk: Buffer) => onData(chunk));
@@ -272,7 +292,8 @@ export function createDaemonLink(options: DaemonLinkOptions): DaemonLink {
       if (ready === null && spawnWait === null) spawner?.start();
     },
     settleSync(deadline) {
-      // Nothing pipelined: nothing to settle, and the exit path hands over what is buffered.
+      // Nothing pipelined (an `initialize` written before the host exited, its connection not
+      // reported yet, has nothing behind it): nothing to settle, and the exit path hands over.
       if (awaiting === null || awaiting.frames.length === 1) return;
       const { socket, frames, onData } = awaiting;
       const internals = socketInternals(socket);

@@ -148,6 +148,33 @@ describe('the first batch goes behind initialize', () => {
     await expectEveryRecordOnce();
   });
 
+  it('writes initialize as soon as connect() returns: the daemon has taken it before the host first yields', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { createClient } from ${JSON.stringify(CLIENT_URL)};
+        createClient({ clientInfo: { name: 'before-yield', version: '1' } });
+        process.stderr.write('created\\n');
+        // The host keeps its thread: Node cannot report the connection until this ends.
+        const until = Date.now() + 1500;
+        while (Date.now() < until);`,
+      ],
+      { env: home.env, cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    await new Promise<void>((resolve) => child.stderr.on('data', (chunk: Buffer) => chunk.toString().includes('created') && resolve()));
+    const started = Date.now();
+    let seen = false;
+    while (!seen && Date.now() - started < 1000) {
+      seen = (await daemon.status()).clients.some((client) => client.name === 'before-yield');
+      if (!seen) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(seen).toBe(true);
+    await exited;
+  });
+
   it('a host that returns without close() waits at exit for the answer behind which its records went, and does not hand them over too', async () => {
     const { path, frames } = await throughProxy({ holdAnswersMs: 100 });
     const host = await runHost(
