@@ -35,6 +35,16 @@ function sequence(frames: readonly PassedFrame[], connection: number): string[] 
     .map((frame) => (frame.direction === 'up' ? `up:${frame.method ?? `answer ${String(frame.id)}`}` : `down:${String(frame.id)}${frame.error === undefined ? '' : '!'}`));
 }
 
+/**
+ * A host that records and returns without close(): Node reports the connection a turn later,
+ * the records go behind initialize, and nothing keeps the process alive once they are written.
+ */
+function recordingHost(name: string, socketPath: string): string {
+  return `import { createClient } from ${JSON.stringify(CLIENT_URL)};
+    const client = createClient({ clientInfo: { name: ${JSON.stringify(name)}, version: '1' }, socketPath: ${JSON.stringify(socketPath)} });
+    ${RECORD_SOURCE}`;
+}
+
 function runHost(home: TestHome, source: string): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, ['--input-type=module', '-e', source], { env: home.env, cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -177,14 +187,7 @@ describe('the first batch goes behind initialize', () => {
 
   it('a host that returns without close() waits at exit for the answer behind which its records went, and does not hand them over too', async () => {
     const { path, frames } = await throughProxy({ holdAnswersMs: 100 });
-    const host = await runHost(
-      home,
-      `import { createClient } from ${JSON.stringify(CLIENT_URL)};
-      const client = createClient({ clientInfo: { name: 'exiting', version: '1' }, socketPath: ${JSON.stringify(path)} });
-      ${RECORD_SOURCE}
-      // Returns without close(): the connection is reported a turn later, the records go
-      // behind initialize, and nothing keeps the process alive once they are written.`,
-    );
+    const host = await runHost(home, recordingHost('exiting', path));
     expect(host.code, host.stderr).toBe(0);
     expect(sequence(frames, 0).slice(0, 3)).toEqual(['up:initialize', 'up:metric/record', 'down:1']);
     expect(handoffFiles()).toEqual([]);
@@ -194,14 +197,7 @@ describe('the first batch goes behind initialize', () => {
 
   it('a host that returns without close() hands its pipelined records over when the daemon refuses initialize', async () => {
     const { path, frames } = await throughProxy({ holdAnswersMs: 50, refuseInitialize: () => true });
-    const host = await runHost(
-      home,
-      `import { createClient } from ${JSON.stringify(CLIENT_URL)};
-      const client = createClient({ clientInfo: { name: 'exiting-refused', version: '1' }, socketPath: ${JSON.stringify(path)} });
-      ${RECORD_SOURCE}
-      // Returns without close(): the connection is reported a turn later, the records go
-      // behind initialize, and nothing keeps the process alive once they are written.`,
-    );
+    const host = await runHost(home, recordingHost('exiting-refused', path));
     expect(host.code, host.stderr).toBe(0);
     expect(sequence(frames, 0)).toEqual(['up:initialize', 'up:metric/record', 'down:1!']);
     await expect.poll(async () => (await daemon.status()).handoff.recordsIngested, { timeout: 5000 }).toBe(304);
