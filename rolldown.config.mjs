@@ -1,7 +1,7 @@
 /**
  * The two bundles `npm run build` makes from tsc's output in dist/:
  *
- *   dist/client/codexd-client.js  the client hosts import: one file, nothing else loaded
+ *   dist/client/codexd-client.js  the client hosts import: one minified file, nothing else loaded
  *   dist/codexd/codexd.js         the `codexd` command line and daemon, with chunks beside it
  *                                 for what only some commands load (the daemon, gRPC, service)
  *
@@ -49,7 +49,9 @@ export default defineConfig([
     input: 'dist/client/index.js',
     platform: 'node',
     logLevel: 'warn',
-    output: { file: 'dist/client/codexd-client.js', format: 'esm' },
+    // Every host compiles all of it before its first line runs: minified (names too; the client
+    // never throws to its host), importing it takes about a millisecond less.
+    output: { file: 'dist/client/codexd-client.js', format: 'esm', minify: true },
   },
   {
     input: { codexd: 'dist/cli/main.js' },

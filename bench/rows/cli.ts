@@ -215,7 +215,7 @@ export function cliDoc(details: CliDetails): string[] {
     '',
     'Row 2 compares three commands, each spawned from bench/run.ts with the same Node binary (`process.execPath`) and timed from just before `spawn()` to the ' +
       "child's exit: `node -e 0`; bench/fixtures/cli-client.mjs, which imports `createClient` from `codexd/client` (run with the repository as its working directory, " +
-      "that resolves through the package's own `exports` to dist/client/codexd-client.js: one ES module that `npm run build` bundles from client/ and protocol/ with rolldown, " +
+      "that resolves through the package's own `exports` to dist/client/codexd-client.js: one ES module that `npm run build` bundles from client/ and protocol/ with rolldown, minified, " +
       'with no `import` statements left: it reaches the Node built-ins it needs through `process.getBuiltinModule()` where it uses them), makes 1,000 calls ' +
       `(500 \`codex.tool.call\` counter increments over four tag sets, 500 \`codex.tool.duration_ms\` histogram values; the client sums the counters and sends ${cli.sentPerRun} records) and awaits \`close()\` against the running daemon; ` +
       'bench/fixtures/cli-sdk.mjs, which makes the same calls through its own `MeterProvider` + `PeriodicExportingMetricReader` + OTLP/gRPC `OTLPMetricExporter` ' +
