@@ -599,6 +599,18 @@ export interface OtlpReceiverStatus {
   readonly redacted: Readonly<Record<string, number>>;
 }
 
+/**
+ * In `daemon/status`: the journal (`journal/<pid>/` in the state folder). `bytes` is what its
+ * files hold now; `writes`, `writtenBytes` and `syncs` count its write calls, the bytes they
+ * wrote and its `fdatasync` calls since the daemon started (`settled.json` not included).
+ */
+export interface JournalStatus {
+  readonly bytes: number;
+  readonly writes: number;
+  readonly writtenBytes: number;
+  readonly syncs: number;
+}
+
 /** Where a write failed: a signal's export spool, the feedback spool, or the file exporter's folder. */
 export type DiskConditionPlace = 'export_spool' | 'feedback_spool' | 'file_exporter';
 
@@ -665,6 +677,8 @@ export namespace DaemonStatus {
      * succeeds.
      */
     readonly journalFailure: { readonly at: string; readonly error: string } | null;
+    /** The journal's files now, and what it wrote and synced since the daemon started. */
+    readonly journal: JournalStatus;
     /** The memory limiter: what the daemon holds against its limits, and whether it reads telemetry. */
     readonly memory: MemoryStatus;
     /** Places other than the journal and the log whose writes fail now; empty while every write succeeds. */

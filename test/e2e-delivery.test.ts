@@ -195,6 +195,24 @@ describe('delivery through outages', () => {
     expect(receiver.logRecords()).toHaveLength(25);
   });
 
+  it('journals notifications without syncing them when they are exported in time; a request is synced before its answer', async () => {
+    const { home, receiver } = await setUp();
+    daemon = await startDaemonProcess(home);
+    peer = await openRawPeer(home.socketPath);
+    await peer.initialize('codex-tui');
+    for (let index = 0; index < 30; index++) peer.send({ jsonrpc: '2.0', method: 'metric/record', params: { records: [{ name: 'codex.test.notified', kind: 'counter', value: 1 }] } });
+    // Past a journal tick: the lines are written.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    await daemon.request('daemon/flush', {});
+    expect(receiver.sumOf('codex.test.notified')).toBe(30);
+    const written = (await daemon.status()).journal;
+    expect(written.writes).toBeGreaterThan(0);
+    expect(written.writtenBytes).toBeGreaterThan(0);
+    expect(written.syncs).toBe(0);
+    expect((await peer.request(1, 'metric/record', { records: [{ name: 'codex.test.acked', kind: 'counter', value: 1 }] })).result).toEqual({ accepted: 1, rejected: [] });
+    expect((await daemon.status()).journal.syncs).toBeGreaterThan(0);
+  });
+
   it('4 clients record through an outage: when the collector is back every count arrives exactly, nothing twice', async () => {
     const { home, receiver } = await setUp();
     daemon = await startDaemonProcess(home);

@@ -4,7 +4,8 @@
  * it before it takes anything new.
  *
  *   accepted metric records / event lane entries --> buffer --(every 200 ms, or before a
- *   request is answered)--> <dir>/<seq>.jnl (JSON lines, fdatasync'd)
+ *   request is answered)--> <dir>/<seq>.jnl (JSON lines) --(before a request is answered, or
+ *   once a line has waited {@link SYNC_UNSETTLED_AFTER_MS} unsettled)--> fdatasync
  *
  * Records leave (exported, failed or spilled) in the order they came in, so counts are enough to
  * know what is settled. Each file opens with a line holding how many records each signal had
@@ -13,10 +14,19 @@
  * deleted. A replay skips what `settled.json` says is settled. Bounded: past `maxBytes`,
  * `onPressure` is asked to spill the export queues to disk, which settles what they hold.
  *
- * The guarantee this gives: a record in a batch answered as a request is on disk before the
- * answer; one sent as a notification is lost only if the daemon dies within
- * {@link SYNC_INTERVAL_MS} of taking it in. A record can be exported twice only if the daemon
- * dies after its export and before the next trim ({@link SYNC_INTERVAL_MS} later at most).
+ * The guarantee this gives: a record in a batch answered as a request is synced to disk before
+ * the answer; one sent as a notification is lost only if the daemon dies within
+ * {@link SYNC_INTERVAL_MS} of taking it in (a written line survives the process: the kernel
+ * holds it), or if the machine loses power before the record is exported and within
+ * {@link SYNC_UNSETTLED_AFTER_MS} of taking it in. A record can be exported twice only if the
+ * daemon dies after its export and before the next trim ({@link SYNC_INTERVAL_MS} later at most).
+ *
+ * Why notifications are not synced every tick: with the collector up, a record settles within
+ * an export interval and its file is deleted seconds later. Lines written and never synced are
+ * then mostly still in the page cache when the file goes, and never reach the disk (the kernel
+ * writes dirty pages back after about 30 s); a sync per tick instead wrote a whole page (4 KiB)
+ * for every 200 ms that had a line, several times the records' own size at a Codex session's
+ * rate (docs/benchmarks.md, row 13).
  */
 import { closeSync, constants, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +38,12 @@ import { isAlive } from '../process-alive.js';
 export const SYNC_INTERVAL_MS = 200;
 /** How often the journal starts a new file (files are deleted whole). */
 export const ROTATE_MS = 2000;
+/**
+ * Longest a journaled line waits unsynced while a record in its file is not settled: past it,
+ * the file is fdatasync'd (group commit). Longer than the default export interval (5 s) and a
+ * send, so that with the collector up records settle first and nothing is synced for them.
+ */
+export const SYNC_UNSETTLED_AFTER_MS = 10_000;
 
 /**
  * A journaled batch of metric records (`m`), a session event's lane entry with the lanes that
@@ -72,9 +88,12 @@ export interface Journal {
   append(line: JournalLine, resource?: JournaledResource): void;
   /**
    * Writes and syncs what is buffered, now (before a request's answer). False when it could not
-   * (a full disk): what was buffered is not durable.
+   * (a full disk): what was buffered is not durable. Syncs every file with unsynced lines (a
+   * tick may have written a request's lines already, and closed their file).
    */
   sync(): boolean;
+  /** What it wrote and synced since it opened. */
+  counts(): JournalWrites;
   /** Null while writes succeed; else when the last failure began and its error code. */
   failure(): { readonly at: string; readonly error: string } | null;
   /** Records have settled: notes it on disk at once, so a crash right after replays none of them. */
@@ -91,9 +110,18 @@ export interface Journal {
   start(): void;
 }
 
+/** What a journal wrote since it opened: its write calls, their bytes, and its fdatasync calls. */
+export interface JournalWrites {
+  readonly writes: number;
+  readonly bytes: number;
+  readonly syncs: number;
+}
+
 export interface JournalOptions {
   readonly dir: string;
   readonly counts: JournalCounts;
+  /** {@link SYNC_UNSETTLED_AFTER_MS} unless given (tests). */
+  readonly syncUnsettledAfterMs?: number;
   /** Past this many bytes on disk, `onPressure` is called (at most once per rotation). */
   readonly maxBytes: number;
   readonly onPressure: () => void;
@@ -189,23 +217,46 @@ function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine |
 
 let sequence = 0;
 
+/**
+ * A file of the journal. Its descriptor stays open until its lines are synced or it is deleted,
+ * so that a file closed for writing can still be synced once its lines are overdue.
+ */
+interface JournalFile {
+  readonly path: string;
+  fd: number | null;
+  readonly openedAt: number;
+  size: number;
+  /**
+   * What each signal had accepted through this file's lines (for a closed file, through its
+   * close): once every signal has settled that many, nothing in the file is needed.
+   */
+  marks: Record<Signal, number>;
+  /** When a line first went unsynced since the last sync; null while the file is synced. */
+  unsyncedSince: number | null;
+}
+
 export function openJournal(options: JournalOptions): Journal {
   const { dir, counts } = options;
+  const syncUnsettledAfterMs = options.syncUnsettledAfterMs ?? SYNC_UNSETTLED_AFTER_MS;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   let buffer: string[] = [];
-  let current: { path: string; fd: number; openedAt: number; size: number } | null = null;
-  /** Closed files, oldest first, with what each signal had accepted when they closed. */
-  const closed: { path: string; size: number; marks: Record<Signal, number> }[] = [];
+  let current: JournalFile | null = null;
+  /** Closed files, oldest first. */
+  const closed: JournalFile[] = [];
   let closedBytes = 0;
   let pressured = false;
   /** Resources declared in the file being written (or the next one, while none is open). */
   const declared = new Set<number>();
   /** Records in `buffer`, by signal: accepted already, not yet in a file. */
   const unwritten: Record<Signal, number> = { metrics: 0, logs: 0, traces: 0 };
+  const written = { writes: 0, bytes: 0, syncs: 0 };
 
-  function open(): { path: string; fd: number; openedAt: number; size: number } {
+  const acceptedNow = (): Record<Signal, number> => Object.fromEntries(SIGNALS.map((signal) => [signal, counts.accepted(signal)])) as Record<Signal, number>;
+  const allSettled = (marks: Record<Signal, number>): boolean => SIGNALS.every((signal) => counts.settled(signal) >= marks[signal]);
+
+  function open(): JournalFile {
     const path = join(dir, `${String(Date.now()).padStart(15, '0')}-${String(sequence++ % 1e6).padStart(6, '0')}.jnl`);
-    return { path, fd: openSync(path, 'a', 0o600), openedAt: Date.now(), size: 0 };
+    return { path, fd: openSync(path, 'a', 0o600), openedAt: Date.now(), size: 0, marks: { metrics: 0, logs: 0, traces: 0 }, unsyncedSince: null };
   }
 
   let lastSettled = '';
@@ -228,49 +279,83 @@ export function openJournal(options: JournalOptions): Journal {
   }
 
   let failure: { at: string; error: string } | null = null;
+  function failed(error: unknown): void {
+    failure ??= { at: new Date().toISOString(), error: (error as NodeJS.ErrnoException).code ?? (error as Error).message };
+  }
 
-  function write(): void {
-    if (buffer.length === 0) return;
-    try {
-      if (current === null) {
-        current = open();
-        // What each signal had accepted before this file's lines: the lines buffered now were
-        // counted as accepted when they were taken in, so they are subtracted.
-        const base = Object.fromEntries(SIGNALS.map((signal) => [signal, counts.accepted(signal) - unwritten[signal]])) as Record<Signal, number>;
-        buffer.unshift(JSON.stringify({ b: base }));
-      }
-      const text = Buffer.from(`${buffer.join('\n')}\n`);
-      buffer = [];
-      // A short write (a file size limit, a disk filling up) is not an error by itself: write
-      // the rest, which then fails with the reason.
-      for (let at = 0; at < text.length; ) at += writeSync(current.fd, text, at, text.length - at);
-      fdatasyncSync(current.fd);
-      current.size += text.length;
-      unwritten.metrics = unwritten.logs = unwritten.traces = 0;
-      failure = null;
-    } catch (error) {
-      // These lines are not on disk, and the file may end in part of one (a replay skips it as
-      // torn). The next write starts a new file, whose first line says again how many records
-      // came before it, so the counts stay aligned for what is journaled after.
-      buffer = [];
-      unwritten.metrics = unwritten.logs = unwritten.traces = 0;
-      failure ??= { at: new Date().toISOString(), error: (error as NodeJS.ErrnoException).code ?? (error as Error).message };
+  /** Syncs a file's unsynced lines; a closed file's descriptor goes with it. */
+  function syncFile(file: JournalFile): void {
+    if (file.fd === null) return;
+    if (file.unsyncedSince !== null) {
       try {
-        rotate();
-      } catch {
-        current = null;
+        fdatasyncSync(file.fd);
+      } catch (error) {
+        failed(error);
+        throw error;
       }
-      throw error;
+      written.syncs++;
+      file.unsyncedSince = null;
     }
+    if (file !== current) {
+      closeSync(file.fd);
+      file.fd = null;
+    }
+  }
+
+  /** Writes what is buffered to the open file (a new one if none is), and syncs it when `durable`. */
+  function write(durable: boolean): void {
+    if (buffer.length > 0) {
+      try {
+        if (current === null) {
+          current = open();
+          // What each signal had accepted before this file's lines: the lines buffered now were
+          // counted as accepted when they were taken in, so they are subtracted.
+          const base = Object.fromEntries(SIGNALS.map((signal) => [signal, counts.accepted(signal) - unwritten[signal]])) as Record<Signal, number>;
+          buffer.unshift(JSON.stringify({ b: base }));
+        }
+        const text = Buffer.from(`${buffer.join('\n')}\n`);
+        buffer = [];
+        // A short write (a file size limit, a disk filling up) is not an error by itself: write
+        // the rest, which then fails with the reason.
+        for (let at = 0; at < text.length; written.writes++) at += writeSync(current.fd as number, text, at, text.length - at);
+        written.bytes += text.length;
+        current.size += text.length;
+        current.unsyncedSince ??= Date.now();
+        // Every accepted record is appended as it is accepted: all of them are in a file now.
+        current.marks = acceptedNow();
+        unwritten.metrics = unwritten.logs = unwritten.traces = 0;
+        failure = null;
+      } catch (error) {
+        // These lines are not on disk, and the file may end in part of one (a replay skips it as
+        // torn). The next write starts a new file, whose first line says again how many records
+        // came before it, so the counts stay aligned for what is journaled after.
+        buffer = [];
+        unwritten.metrics = unwritten.logs = unwritten.traces = 0;
+        failed(error);
+        try {
+          rotate();
+        } catch {
+          current = null;
+        }
+        throw error;
+      }
+    }
+    // Every file with unsynced lines, not only the open one: a tick may have written the lines
+    // a request carried, and rotated their file, before the request's sync.
+    if (durable) for (const file of current === null ? closed : [...closed, current]) if (file.unsyncedSince !== null) syncFile(file);
   }
 
   function rotate(): void {
     if (current === null) return;
-    closeSync(current.fd);
-    const marks = Object.fromEntries(SIGNALS.map((signal) => [signal, counts.accepted(signal)])) as Record<Signal, number>;
-    closed.push({ path: current.path, size: current.size, marks });
-    closedBytes += current.size;
+    const file = current;
     current = null;
+    file.marks = acceptedNow();
+    if (file.unsyncedSince === null && file.fd !== null) {
+      closeSync(file.fd);
+      file.fd = null;
+    }
+    closed.push(file);
+    closedBytes += file.size;
     pressured = false;
     // The next file declares again what its lines use.
     declared.clear();
@@ -279,11 +364,20 @@ export function openJournal(options: JournalOptions): Journal {
   /** Deletes closed files whose every record has settled, oldest first. */
   function trim(): void {
     while (closed.length > 0) {
-      const oldest = closed[0] as (typeof closed)[number];
-      if (!SIGNALS.every((signal) => counts.settled(signal) >= oldest.marks[signal])) break;
+      const oldest = closed[0] as JournalFile;
+      if (!allSettled(oldest.marks)) break;
+      // Deleted unsynced: the lines it held never need the disk (the kernel drops its dirty pages).
+      if (oldest.fd !== null) closeSync(oldest.fd);
       rmSync(oldest.path, { force: true });
       closedBytes -= oldest.size;
       closed.shift();
+    }
+  }
+
+  /** Syncs every file whose oldest unsynced line has waited too long for its records to settle. */
+  function syncOverdue(now: number): void {
+    for (const file of current === null ? closed : [...closed, current]) {
+      if (file.unsyncedSince !== null && now - file.unsyncedSince >= syncUnsettledAfterMs && !allSettled(file.marks)) syncFile(file);
     }
   }
 
@@ -301,10 +395,11 @@ export function openJournal(options: JournalOptions): Journal {
 
   function tick(): void {
     try {
-      write();
+      write(false);
       writeSettled();
       if (current !== null && Date.now() - current.openedAt >= ROTATE_MS) rotate();
       trim();
+      syncOverdue(Date.now());
       if (!pressured && closedBytes + (current?.size ?? 0) > options.maxBytes) {
         pressured = true;
         options.onPressure();
@@ -345,13 +440,14 @@ export function openJournal(options: JournalOptions): Journal {
     },
     sync() {
       try {
-        write();
+        write(true);
         return true;
       } catch (error) {
         options.onError(`journal: ${(error as Error).message}`);
         return false;
       }
     },
+    counts: () => ({ ...written }),
     failure: () => failure,
     noteSettled() {
       try {
@@ -372,6 +468,12 @@ export function openJournal(options: JournalOptions): Journal {
       tick();
       rotate();
       trim();
+      // What a stop leaves unsettled is for the next daemon: on disk before this one goes.
+      try {
+        for (const file of closed) syncFile(file);
+      } catch (error) {
+        options.onError(`journal: ${(error as Error).message}`);
+      }
       if (settledFd !== null) closeSync(settledFd);
       settledFd = null;
       settledClosed = true;

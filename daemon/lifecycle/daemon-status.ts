@@ -4,6 +4,7 @@
  */
 import { type DaemonStatus, PACKAGE_VERSION, PROTOCOL_VERSION, SERVER_NAME, type StartedBy } from '../../protocol/index.js';
 import type { Connections } from '../connections.js';
+import type { Journal } from '../delivery/journal.js';
 import type { DiskConditions } from '../disk-conditions.js';
 import type { HandoffIngest } from '../handoff-ingest.js';
 import type { DaemonLogger } from '../logger.js';
@@ -15,6 +16,13 @@ import type { Reloader } from './reload.js';
 
 /** What a daemon that has not started its hand-off ingest yet reports. */
 const NO_HANDOFF: DaemonStatus.Result['handoff'] = { filesIngested: 0, recordsIngested: 0, eventsIngested: 0, spansIngested: 0, filesRejected: 0, refused: {} };
+
+/** The journal's part of the status; zeros before it opens. */
+function journalStatus(journal: Journal | null): DaemonStatus.Result['journal'] {
+  if (journal === null) return { bytes: 0, writes: 0, writtenBytes: 0, syncs: 0 };
+  const written = journal.counts();
+  return { bytes: journal.bytes(), writes: written.writes, writtenBytes: written.bytes, syncs: written.syncs };
+}
 
 export interface StatusSources {
   readonly startedAt: Date;
@@ -49,6 +57,7 @@ export function createDaemonStatus(sources: StatusSources): () => DaemonStatus.R
     logFile: sources.logFile,
     logFailure: sources.log.failure(),
     journalFailure: pipelines.journal.journal?.failure() ?? null,
+    journal: journalStatus(pipelines.journal.journal),
     memory: sources.memory.status(),
     disk: sources.disk.list(),
     otlpReceiver: sources.otlpReceivers()?.status() ?? null,
