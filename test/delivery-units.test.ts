@@ -13,6 +13,7 @@ import { createQueuedLogExporter, createQueuedMetricExporter } from '../daemon/d
 import { journaledEntry, type LaneEntry, laneEntryOf } from '../daemon/event-lanes.js';
 import { byHostResource } from '../daemon/delivery/queued-exporters.js';
 import { openJournal, readJournal } from '../daemon/delivery/journal.js';
+import { decodeJournalFrames } from '../daemon/delivery/journal-frames.js';
 import { createHostResources, hostMeterVersion } from '../daemon/host-resources.js';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { ExportResultCode } from '@opentelemetry/core';
@@ -419,7 +420,7 @@ describe('host resources', () => {
       journal.append({ m: [{ name: 'codex.b', kind: 'counter', value: 1 }] }, exec);
       journal.append({ m: [{ name: 'codex.c', kind: 'counter', value: 1 }] }, hosts.own);
       journal.sync();
-      const text = readdirSync(dir).filter((name) => name.endsWith('.jnl')).map((name) => readFileSync(join(dir, name), 'utf8')).join('');
+      const text = readdirSync(dir).filter((name) => name.endsWith('.jnz')).map((name) => decodeJournalFrames(readFileSync(join(dir, name))).text).join('');
       expect(text.match(/"d":/g)).toHaveLength(1);
       const read = readJournal(dir);
       expect(read.lines.map((line) => line.r)).toEqual([exec.id, exec.id, undefined]);

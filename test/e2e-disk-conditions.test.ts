@@ -5,6 +5,7 @@
  * says for each place which path fails, since when, with which error, and what that costs; the
  * losses are counted by reason.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -32,7 +33,8 @@ describe('writes that fail', () => {
     try {
       const peer = await openRawPeer(home.socketPath);
       await peer.initialize('codex-exec');
-      const records = Array.from({ length: 20 }, (_, index) => ({ name: 'codex.test.disk', kind: 'counter', value: 1, tags: { index: String(index), tool: 'a-tool-name-long-enough-to-fill-the-line' } }));
+      // Random tag values: the journal compresses what repeats, and these must not fit in 512 bytes.
+      const records = Array.from({ length: 20 }, (_, index) => ({ name: 'codex.test.disk', kind: 'counter', value: 1, tags: { index: String(index), tool: randomBytes(48).toString('hex') } }));
       // Taken in (the journal fails too: NotDurable, its own test's subject).
       const answer = await peer.request(1, 'metric/record', { records });
       expect((answer.error as { data: unknown }).data).toEqual({ accepted: 20, rejected: [] });

@@ -4,6 +4,8 @@
  * "accepted": it gets NotDurable (-32017) with what was taken in, status says since when the
  * journal fails, and the daemon still stops cleanly.
  */
+import { randomBytes } from 'node:crypto';
+
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { type DaemonStatus, ErrorCodes } from '../protocol/index.js';
@@ -26,7 +28,8 @@ describe('a journal that cannot be written', () => {
     try {
       const peer = await openRawPeer(home.socketPath);
       await peer.initialize('codex-exec');
-      const records = Array.from({ length: 20 }, (_, index) => ({ name: 'codex.test.durable', kind: 'counter', value: 1, tags: { index: String(index), tool: 'a-tool-name-long-enough-to-fill-the-line' } }));
+      // Random tag values: the journal compresses what repeats, and these must not fit in 512 bytes.
+      const records = Array.from({ length: 20 }, (_, index) => ({ name: 'codex.test.durable', kind: 'counter', value: 1, tags: { index: String(index), tool: randomBytes(48).toString('hex') } }));
       const answer = await peer.request(1, 'metric/record', { records });
       expect(answer.error).toMatchObject({ code: ErrorCodes.NotDurable, data: { accepted: 20, rejected: [] } });
       expect((answer.error as { message: string }).message).toContain('could not make it durable');

@@ -39,7 +39,7 @@ export function folderBytes(dir: string): number {
   return total;
 }
 
-/** The largest journal file (`*.jnl`) under the journal folder (one subfolder per daemon), in bytes. */
+/** The largest journal file (`*.jnz`, or `*.jnl` as earlier versions wrote them) under the journal folder (one subfolder per daemon), in bytes. */
 export function largestJournalFile(dir: string): number {
   let entries: Dirent[];
   try {
@@ -51,7 +51,7 @@ export function largestJournalFile(dir: string): number {
   for (const entry of entries) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) largest = Math.max(largest, largestJournalFile(path));
-    else if (entry.name.endsWith('.jnl')) {
+    else if (entry.name.endsWith('.jnz') || entry.name.endsWith('.jnl')) {
       try {
         largest = Math.max(largest, statSync(path).size);
       } catch {

@@ -4,7 +4,8 @@
  * it before it takes anything new.
  *
  *   accepted metric records / event lane entries --> buffer --(every 200 ms, or before a
- *   request is answered)--> <dir>/<seq>.jnl (JSON lines) --(before a request is answered, or
+ *   request is answered)--> <dir>/<seq>.jnz (JSON lines in frames, small ones compressed:
+ *   journal-frames.ts) --(before a request is answered, or
  *   once a line has waited {@link SYNC_UNSETTLED_AFTER_MS} unsettled)--> fdatasync
  *
  * Records leave (exported, failed or spilled) in the order they came in, so counts are enough to
@@ -33,6 +34,7 @@ import { join } from 'node:path';
 
 import { measurementsOf, type Signal, SIGNALS } from '../../protocol/index.js';
 import { isAlive } from '../process-alive.js';
+import { decodeJournalFrames, encodeJournalFrame, nextDictionary } from './journal-frames.js';
 
 /** Longest a notification's records wait in memory before they are on disk. */
 export const SYNC_INTERVAL_MS = 200;
@@ -143,8 +145,8 @@ function readSettled(dir: string): Record<Signal, number> {
 
 /**
  * What an earlier daemon journaled and had not settled, oldest first: metric lines keep only
- * their records past the settled count, event lines only the lanes past it. A torn line (a
- * crash mid-write) is skipped and counted.
+ * their records past the settled count, event lines only the lanes past it. A torn frame (a
+ * crash mid-write) ends its file, a torn line is skipped; each is counted.
  */
 export function readJournal(dir: string): { files: string[]; lines: JournalLine[]; torn: number; resources: Map<number, Readonly<Record<string, unknown>>> } {
   const { files, lines, torn } = readJournalFiles(dir);
@@ -189,7 +191,8 @@ function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine |
   let names: string[];
   try {
     names = readdirSync(dir)
-      .filter((name) => name.endsWith('.jnl'))
+      // `.jnz`: frames (journal-frames.ts); `.jnl`: JSON lines, as earlier versions wrote them.
+      .filter((name) => name.endsWith('.jnz') || name.endsWith('.jnl'))
       .sort();
   } catch {
     return { files: [], lines: [], torn: 0 };
@@ -199,7 +202,12 @@ function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine |
   for (const name of names) {
     let text: string;
     try {
-      text = readFileSync(join(dir, name), 'utf8');
+      if (name.endsWith('.jnl')) text = readFileSync(join(dir, name), 'utf8');
+      else {
+        const decoded = decodeJournalFrames(readFileSync(join(dir, name)));
+        text = decoded.text;
+        if (decoded.torn) torn++;
+      }
     } catch {
       continue;
     }
@@ -233,6 +241,8 @@ interface JournalFile {
   marks: Record<Signal, number>;
   /** When a line first went unsynced since the last sync; null while the file is synced. */
   unsyncedSince: number | null;
+  /** The file's last lines, which its next frame is compressed against. */
+  dictionary: Buffer;
 }
 
 export function openJournal(options: JournalOptions): Journal {
@@ -255,8 +265,8 @@ export function openJournal(options: JournalOptions): Journal {
   const allSettled = (marks: Record<Signal, number>): boolean => SIGNALS.every((signal) => counts.settled(signal) >= marks[signal]);
 
   function open(): JournalFile {
-    const path = join(dir, `${String(Date.now()).padStart(15, '0')}-${String(sequence++ % 1e6).padStart(6, '0')}.jnl`);
-    return { path, fd: openSync(path, 'a', 0o600), openedAt: Date.now(), size: 0, marks: { metrics: 0, logs: 0, traces: 0 }, unsyncedSince: null };
+    const path = join(dir, `${String(Date.now()).padStart(15, '0')}-${String(sequence++ % 1e6).padStart(6, '0')}.jnz`);
+    return { path, fd: openSync(path, 'a', 0o600), openedAt: Date.now(), size: 0, marks: { metrics: 0, logs: 0, traces: 0 }, unsyncedSince: null, dictionary: Buffer.alloc(0) };
   }
 
   let lastSettled = '';
@@ -315,11 +325,13 @@ export function openJournal(options: JournalOptions): Journal {
         }
         const text = Buffer.from(`${buffer.join('\n')}\n`);
         buffer = [];
+        const frame = encodeJournalFrame(text, current.dictionary);
         // A short write (a file size limit, a disk filling up) is not an error by itself: write
         // the rest, which then fails with the reason.
-        for (let at = 0; at < text.length; written.writes++) at += writeSync(current.fd as number, text, at, text.length - at);
-        written.bytes += text.length;
-        current.size += text.length;
+        for (let at = 0; at < frame.length; written.writes++) at += writeSync(current.fd as number, frame, at, frame.length - at);
+        current.dictionary = nextDictionary(current.dictionary, text);
+        written.bytes += frame.length;
+        current.size += frame.length;
         current.unsyncedSince ??= Date.now();
         // Every accepted record is appended as it is accepted: all of them are in a file now.
         current.marks = acceptedNow();
@@ -350,6 +362,8 @@ export function openJournal(options: JournalOptions): Journal {
     const file = current;
     current = null;
     file.marks = acceptedNow();
+    // Nothing more is written to it: its dictionary is not needed any more.
+    file.dictionary = Buffer.alloc(0);
     if (file.unsyncedSince === null && file.fd !== null) {
       closeSync(file.fd);
       file.fd = null;
