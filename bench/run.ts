@@ -38,12 +38,14 @@
  *      senders at once, codexd vs a bare OTLP/gRPC receiver, every one exported
  *  12. the daemon at rest (rows/idle.ts): wake-ups per second, CPU and resident set over a
  *      minute with its defaults and no client, beside an idle node
+ *  13. disk on a healthy day (rows/disk.ts): bytes the daemon writes per record and per event at
+ *      a typical Codex session rate and a heavier one, against the data's own size
  *
  * Every child runs on this process's Node (the pinned one under `npm run bench`). Every child
  * process, every daemon a client auto-spawned and every temp folder is removed at the end, also
  * on failure or Ctrl-C.
  *
- *   node bench/run.ts [--quick] [--only=1,2,3,4,5,6,7,8,9,10,11,12]
+ *   node bench/run.ts [--quick] [--only=1,2,3,4,5,6,7,8,9,10,11,12,13]
  *
  * --quick: small counts; --only: some rows. Either prints only and leaves docs/benchmarks.md
  * alone. BENCH_DAEMON_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" passes Node options to the
@@ -64,6 +66,7 @@ import { killSpawnedDaemonsSync } from './lib/spawned.ts';
 import { type CliDetails, cliDoc, oneCounterDoc, rowCli } from './rows/cli.ts';
 import { type ClientCostDetails, clientCostDoc, rowClientCost } from './rows/client-cost.ts';
 import { type CodexDetails, codexDoc, rowCodex } from './rows/codex.ts';
+import { type DiskDetails, diskDoc, rowDisk } from './rows/disk.ts';
 import { type EventsDetails, rowEvents } from './rows/events.ts';
 import { eventsDoc } from './rows/events-doc.ts';
 import { type FirstUseDetails, firstUseDoc, rowFirstUse } from './rows/first-use.ts';
@@ -76,7 +79,7 @@ import { outageDoc } from './rows/outage-doc.ts';
 import { rowSpans, type SpanDetails, spansDoc } from './rows/spans.ts';
 
 const QUICK = process.argv.includes('--quick');
-const ALL_ROWS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12'];
+const ALL_ROWS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12', '13'];
 const ONLY = new Set((process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length) ?? ALL_ROWS.join(',')).split(','));
 const PARTIAL = QUICK || !ALL_ROWS.every((row) => ONLY.has(row)) || process.env.BENCH_DAEMON_ARGS !== undefined;
 const DAEMON_ARGS = (process.env.BENCH_DAEMON_ARGS ?? '').split(' ').filter((arg) => arg !== '');
@@ -118,9 +121,10 @@ interface Details {
   codex: CodexDetails;
   otlpIngest: OtlpIngestDetails;
   idle: IdleDetails;
+  disk: DiskDetails;
 }
 
-/** The doc's "How measured" sections, in page order (1 to 12); rows 2 and 5 share a module but not a section. */
+/** The doc's "How measured" sections, in page order (1 to 13); rows 2 and 5 share a module but not a section. */
 function docSections(details: Details): string[][] {
   return [
     clientCostDoc(details.clientCost),
@@ -135,6 +139,7 @@ function docSections(details: Details): string[][] {
     codexDoc(details.codex),
     otlpIngestDoc(details.otlpIngest),
     idleDoc(details.idle),
+    diskDoc(details.disk),
   ];
 }
 
@@ -177,6 +182,8 @@ async function measureRows(bench: BenchEnv): Promise<Partial<Details>> {
   if (ONLY.has('11')) details.otlpIngest = await rowOtlpIngest(QUICK);
   // A daemon of its own with its defaults, nothing else of the benchmark's running.
   if (ONLY.has('12')) details.idle = await rowIdle(QUICK);
+  // Daemons and receivers of its own, exporting over OTLP/gRPC.
+  if (ONLY.has('13')) details.disk = await rowDisk(QUICK);
   // Last, with no daemon of the benchmark's running: each round's daemon is started by a client.
   if (ONLY.has('4')) details.firstUse = await rowFirstUse(QUICK);
   return details;
