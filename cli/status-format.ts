@@ -68,7 +68,9 @@ export function formatStatus(status: DaemonStatus.Result): string {
   if (memory !== null) {
     const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
     const limits = `soft ${mib(memory.softLimitBytes)}, hard ${mib(memory.hardLimitBytes)}`;
-    lines.push(`memory  ${mib(memory.heldBytes)} held (${limits}), RSS ${mib(memory.rssBytes)}${memory.softEntered > 0 ? `; over the soft limit ${memory.softEntered}×, the hard ${memory.hardEntered}×` : ''}`);
+    // An older daemon does not count releases.
+    const released = (memory.released ?? 0) > 0 ? `; gave back ${mib(memory.releasedBytes)} after load (${memory.released}×)` : '';
+    lines.push(`memory  ${mib(memory.heldBytes)} held (${limits}), RSS ${mib(memory.rssBytes)}${memory.softEntered > 0 ? `; over the soft limit ${memory.softEntered}×, the hard ${memory.hardEntered}×` : ''}${released}`);
     if (memory.state !== 'ok') {
       const what = memory.state === 'hard' ? 'telemetry that arrives is refused (dropped: memory_limited)' : 'telemetry connections are not read; their clients hold what they send';
       lines.push(`memory: over the ${memory.state} limit since ${memory.since}; ${memory.pausedConnections} connections waiting; ${what}`);

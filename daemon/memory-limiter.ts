@@ -15,6 +15,12 @@
  *
  * Memory is read on the ingest path at most every CHECK_INTERVAL_MS, so an idle daemon never
  * wakes for it; while not ok, a timer reads it at that pace until it is ok again.
+ *
+ * Once the resident set has grown RELEASE_GROWTH_BYTES past where it last settled and telemetry
+ * then stops for QUIET_MS, one memory-reducing collection gives back what the load grew: V8 keeps
+ * the pages a burst of telemetry made it take, and its own memory reducer, which judges by the
+ * allocation rate it last saw, may never run in a daemon that then only sleeps. One timer, armed
+ * by a reading that finds the growth, never by an idle daemon.
  */
 
 import type { Logger } from 'pino';
@@ -31,6 +37,11 @@ export const CHECK_INTERVAL_MS = 100;
  */
 const SOFT_GC_INTERVAL_MS = 1000;
 const HARD_GC_INTERVAL_MS = 250;
+
+/** How long telemetry must have stopped before the daemon gives back memory it grew for it. */
+export const QUIET_MS = 10_000;
+/** How far the resident set grows past where it last settled before a quiet time releases it. */
+export const RELEASE_GROWTH_BYTES = 16 * 1024 * 1024;
 
 /** What a client is told to wait before sending refused telemetry again. */
 export const MEMORY_RETRY_AFTER_MS = 1000;
@@ -73,13 +84,19 @@ function processMemory(): { held: number; rss: number } {
   return { held: usage.heapUsed + usage.external, rss: usage.rss };
 }
 
+/** How V8's `gc()` is asked for a collection: a full one, or one that also gives memory back. */
+type Collect = (options?: { readonly type: 'major'; readonly execution: 'sync'; readonly flavor: 'last-resort' }) => void;
+
+/** Compacts the heap and returns its free pages to the system (several full collections). */
+const REDUCE_MEMORY = { type: 'major', execution: 'sync', flavor: 'last-resort' } as const;
+
 /** V8's full collection, made callable once; `null` where the flag cannot be set. */
-function exposeGc(): (() => void) | null {
+function exposeGc(): Collect | null {
   try {
     // Taken at first use: an ESM import of node:v8 loads its profilers and heap tools with it.
     process.getBuiltinModule('node:v8').setFlagsFromString('--expose-gc');
     const gc = process.getBuiltinModule('node:vm').runInNewContext('gc') as unknown;
-    return typeof gc === 'function' ? (gc as () => void) : null;
+    return typeof gc === 'function' ? (gc as Collect) : null;
   } catch {
     return null;
   }
@@ -93,10 +110,17 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
   let since = new Date();
   let readAt = 0;
   let last = read();
+  /** The resident set where it last settled: at start, and after each release. */
+  let settledRss = last.rss;
   let softEntered = 0;
   let hardEntered = 0;
-  let gc: (() => void) | null | undefined;
+  let gc: Collect | null | undefined;
   let collectedAt = 0;
+  /** When telemetry last had memory read (performance.now()); the quiet timer, while armed. */
+  let arrivedAt = 0;
+  let quietTimer: NodeJS.Timeout | null = null;
+  let released = 0;
+  let releasedBytes = 0;
   const waiting = new Set<() => void>();
   let timer: NodeJS.Timeout | null = null;
   /** Set by stop(): nothing is held any more. */
@@ -130,6 +154,7 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
   function evaluate(): MemoryState {
     readAt = performance.now();
     last = read();
+    if (quietTimer === null && last.rss > settledRss + RELEASE_GROWTH_BYTES) armQuiet(QUIET_MS);
     // Over the hard limit, garbage may be most of it: collect, and refuse only what is still held.
     if (last.held >= hard && collect(HARD_GC_INTERVAL_MS)) last = read();
     if (last.held >= soft) options.onPressure();
@@ -155,6 +180,31 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
     return true;
   }
 
+  function armQuiet(delayMs: number): void {
+    quietTimer = setTimeout(() => {
+      quietTimer = null;
+      if (stopped) return;
+      const quietFor = performance.now() - arrivedAt;
+      if (quietFor < QUIET_MS) armQuiet(QUIET_MS - quietFor);
+      else release();
+    }, delayMs);
+    quietTimer.unref();
+  }
+
+  function release(): void {
+    gc ??= exposeGc();
+    const before = read().rss;
+    if (gc !== null) {
+      gc(REDUCE_MEMORY);
+      collectedAt = performance.now();
+      released++;
+    }
+    last = read();
+    releasedBytes += Math.max(0, before - last.rss);
+    // What a release could not give back is where memory settles now: no release again for it.
+    settledRss = last.rss;
+  }
+
   function startTimer(): void {
     if (timer !== null) return;
     timer = setInterval(evaluate, CHECK_INTERVAL_MS);
@@ -169,7 +219,9 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
 
   function check(): MemoryState {
     if (stopped) return 'ok';
-    return performance.now() - readAt >= CHECK_INTERVAL_MS ? evaluate() : state;
+    const now = performance.now();
+    arrivedAt = now;
+    return now - readAt >= CHECK_INTERVAL_MS ? evaluate() : state;
   }
 
   return {
@@ -193,6 +245,8 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
       pausedConnections: waiting.size,
       softEntered,
       hardEntered,
+      released,
+      releasedBytes,
     }),
     setLimits(hardLimitBytes, softLimitBytes) {
       hard = hardLimitBytes;
@@ -202,6 +256,8 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
     stop() {
       stopped = true;
       stopTimer();
+      if (quietTimer !== null) clearTimeout(quietTimer);
+      quietTimer = null;
       const resumes = [...waiting];
       waiting.clear();
       for (const resume of resumes) resume();

@@ -650,6 +650,12 @@ export interface MemoryStatus {
   /** Times the daemon went over the soft limit, and over the hard one, since it started. */
   readonly softEntered: number;
   readonly hardEntered: number;
+  /**
+   * Times telemetry stopped for 10 s and the daemon compacted its heap to give memory back, and the
+   * resident memory those collections returned, in all.
+   */
+  readonly released: number;
+  readonly releasedBytes: number;
 }
 
 export namespace DaemonStatus {

@@ -7,6 +7,8 @@ import { AggregationTemporality, MeterProvider } from '@opentelemetry/sdk-metric
 import { createAccountedReader } from '../daemon/accounted-metric-reader.js';
 import { openJournal } from '../daemon/delivery/journal.js';
 import type { CountedMetricExporter } from '../daemon/delivery/queued-exporters.js';
+import { createDaemonLogger } from '../daemon/logger.js';
+import { createMemoryLimiter, QUIET_MS, RELEASE_GROWTH_BYTES } from '../daemon/memory-limiter.js';
 import { createSignalStats } from '../daemon/stats.js';
 
 // An idle daemon should not wake up: the parts that tick do so only while they have work.
@@ -92,5 +94,37 @@ describe('timers at rest', () => {
     expect(exports).toEqual([1, 1]);
     await provider.shutdown();
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('after load, the memory limiter waits for telemetry to stop, gives memory back once, and then rests', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance', 'Date'] });
+    const MIB = 1024 * 1024;
+    let rss = 60 * MIB;
+    const limiter = createMemoryLimiter({ hardLimitBytes: 512 * MIB, softLimitBytes: 448 * MIB, logger: createDaemonLogger(null, 'silent').logger, onPressure: () => undefined, read: () => ({ held: 20 * MIB, rss }) });
+    // Telemetry arrives; memory stays near where it settled: nothing is armed.
+    for (let i = 0; i < 50; i++) {
+      vi.advanceTimersByTime(200);
+      limiter.check();
+    }
+    expect(vi.getTimerCount()).toBe(0);
+    // A load grows it: one timer, however much more arrives.
+    rss += RELEASE_GROWTH_BYTES + MIB;
+    for (let i = 0; i < 100; i++) {
+      vi.advanceTimersByTime(200);
+      limiter.check();
+    }
+    expect(vi.getTimerCount()).toBe(1);
+    expect(limiter.status().released).toBe(0);
+    // Telemetry stops: after QUIET_MS, one release, and nothing armed after it.
+    vi.advanceTimersByTime(QUIET_MS);
+    expect(limiter.status().released).toBe(1);
+    expect(vi.getTimerCount()).toBe(0);
+    // What it could not give back is where memory settles: telemetry arriving again arms nothing.
+    for (let i = 0; i < 50; i++) {
+      vi.advanceTimersByTime(200);
+      limiter.check();
+    }
+    expect(vi.getTimerCount()).toBe(0);
+    limiter.stop();
   });
 });

@@ -7,18 +7,21 @@
  *   12   wake-ups per second: context switches of all the process's threads (voluntary and not,
  *        from /proc/<pid>/task/<tid>/status) over the window, after 5 s to settle
  *   12b  resident set (VmRSS) at the end of the window; CPU (utime + stime) over it
+ *   12c  then 8 host processes record for a minute (bench/fixtures/soak-client.mjs): the largest
+ *        resident set during the load, at its end, and after a minute at rest again
  *
  * bench/run.ts calls {@link rowIdle} and renders {@link idleDoc}.
  */
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { QUIET_MS } from '../../dist/daemon/memory-limiter.js';
 import { DAEMON_NODE_FLAGS } from '../../dist/protocol/index.js';
 import { check, log, rows } from '../lib/checks.ts';
-import { createBenchEnv, DAEMON_CLI } from '../lib/daemon.ts';
+import { createBenchEnv, DAEMON_CLI, ROOT } from '../lib/daemon.ts';
 import type { ChildProcess } from 'node:child_process';
 
-import { processCpuMs, startChild, stopChild } from '../lib/processes.ts';
+import { finished, processCpuMs, startChild, stopChild } from '../lib/processes.ts';
 
 const SETTLE_MS = 5000;
 /** The targets of issue 16, item 1. */
@@ -30,10 +33,55 @@ export interface IdleReading {
   readonly cpuPercent: number;
 }
 
+export interface LoadReading {
+  readonly hosts: number;
+  readonly seconds: number;
+  readonly restSeconds: number;
+  readonly peakMiB: number;
+  readonly endMiB: number;
+  readonly afterMiB: number;
+  /** What the hosts recorded, all kinds together, and what they dropped. */
+  readonly recorded: number;
+  readonly dropped: number;
+}
+
 export interface IdleDetails {
   readonly seconds: number;
   readonly daemon: IdleReading;
   readonly node: IdleReading;
+  readonly load: LoadReading;
+}
+
+const LOAD_HOSTS = 8;
+
+interface SoakReport {
+  readonly increments: number;
+  readonly values: number;
+  readonly events: number;
+  readonly spans: number;
+  readonly stats: { readonly dropped?: Record<string, number>; readonly eventsDropped?: Record<string, number>; readonly spansDropped?: Record<string, number> };
+}
+
+/** 12c: hosts record for `seconds` (soak-client's default pace), then the daemon rests `restSeconds`. */
+async function loadAndRest(pid: number, env: NodeJS.ProcessEnv, seconds: number, restSeconds: number): Promise<LoadReading> {
+  log(`row 12c: ${LOAD_HOSTS} hosts record for ${seconds} s, then ${restSeconds} s at rest`);
+  let peakMiB = 0;
+  const sampler = setInterval(() => (peakMiB = Math.max(peakMiB, rssMiBOf(pid))), 250);
+  try {
+    const hosts = Array.from({ length: LOAD_HOSTS }, (_, index) => startChild([join(ROOT, 'bench/fixtures/soak-client.mjs'), String(seconds), String(index)], { env }));
+    const runs = await Promise.all(hosts.map((child) => finished(child)));
+    const endMiB = rssMiBOf(pid);
+    const reports = runs.map((run) => JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as SoakReport);
+    check(runs.every((run) => run.code === 0), `row 12c: every host exited 0 (${runs.map((run) => run.code).join(', ')})`);
+    const sum = (counts: Record<string, number> | undefined): number => Object.values(counts ?? {}).reduce((total, count) => total + count, 0);
+    const recorded = reports.reduce((total, report) => total + report.increments + report.values + report.events + report.spans, 0);
+    const dropped = reports.reduce((total, report) => total + sum(report.stats.dropped) + sum(report.stats.eventsDropped) + sum(report.stats.spansDropped), 0);
+    check(dropped === 0, `row 12c: the hosts dropped nothing of the ${recorded.toLocaleString('en-US')} measurements, events and spans they recorded (${dropped})`);
+    await new Promise((resolve) => setTimeout(resolve, restSeconds * 1000));
+    return { hosts: LOAD_HOSTS, seconds, restSeconds, peakMiB, endMiB, afterMiB: rssMiBOf(pid), recorded, dropped };
+  } finally {
+    clearInterval(sampler);
+  }
 }
 
 /** Context switches of every thread of `pid` so far. */
@@ -98,7 +146,8 @@ export async function rowIdle(quick: boolean): Promise<IdleDetails> {
     await listening(daemon);
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     const [atRest, floor] = (await window([daemon.pid as number, node.pid as number], seconds)) as [IdleReading, IdleReading];
-    check(daemon.exitCode === null && daemon.signalCode === null, `row 12: the daemon ran the whole window (pid ${daemon.pid}) and stopped on SIGTERM after`);
+    const load = await loadAndRest(daemon.pid as number, bench.env, seconds, Math.max(seconds, QUIET_MS / 1000 + 10));
+    check(daemon.exitCode === null && daemon.signalCode === null, `row 12: the daemon ran the whole window and the load (pid ${daemon.pid}) and stopped on SIGTERM after`);
     rows.push(
       {
         id: '12',
@@ -118,8 +167,17 @@ export async function rowIdle(quick: boolean): Promise<IdleDetails> {
         target: `≤ ${TARGET.rssMiB} MiB`,
         met: atRest.rssMiB <= TARGET.rssMiB,
       },
+      {
+        id: '12c',
+        what: `same daemon: ${LOAD_HOSTS} hosts record ${load.seconds} s, then ${load.restSeconds} s at rest`,
+        measured: `${load.afterMiB.toFixed(1)} MiB after the rest`,
+        baseline: `before the load: ${atRest.rssMiB.toFixed(1)} MiB; peak ${load.peakMiB.toFixed(1)}, at its end ${load.endMiB.toFixed(1)}`,
+        comparison: `${load.afterMiB >= atRest.rssMiB ? '+' : ''}${(load.afterMiB - atRest.rssMiB).toFixed(1)} MiB`,
+        target: '—',
+        met: null,
+      },
     );
-    return { seconds, daemon: atRest, node: floor };
+    return { seconds, daemon: atRest, node: floor, load };
   } finally {
     await stopChild(daemon);
     await stopChild(node);
@@ -128,7 +186,7 @@ export async function rowIdle(quick: boolean): Promise<IdleDetails> {
 
 /** Section 12 of docs/benchmarks.md. */
 export function idleDoc(details: IdleDetails): string[] {
-  const { daemon, node } = details;
+  const { daemon, node, load } = details;
   return [
     '### 12. The daemon at rest',
     '',
@@ -136,6 +194,8 @@ export function idleDoc(details: IdleDetails): string[] {
       `After ${SETTLE_MS / 1000} s to settle, for ${details.seconds} s: wake-ups are the context switches of all its threads (voluntary and involuntary, summed from /proc/<pid>/task/<tid>/status) over the window, per second; CPU is utime + stime over the window; the resident set is VmRSS at its end. ` +
       `Beside it in the same window, a Node process that only keeps a timer of 2^30 ms (\`node -e "setInterval(() => {}, 1 << 30)"\`). ` +
       `Daemon: ${daemon.wakeupsPerSecond.toFixed(2)} wake-ups/s, CPU ${daemon.cpuPercent.toFixed(3)}%, RSS ${daemon.rssMiB.toFixed(1)} MiB; idle node: ${node.wakeupsPerSecond.toFixed(2)} wake-ups/s, CPU ${node.cpuPercent.toFixed(3)}%, RSS ${node.rssMiB.toFixed(1)} MiB. ` +
+      `Then (12c) ${load.hosts} host processes (bench/fixtures/soak-client.mjs at its default pace: bursts of 200 counter increments, 200 histogram values, 10 session events and a turn of 9 spans, then \`await flush()\` and 20 ms) record for ${load.seconds} s, ${load.recorded.toLocaleString('en-US')} measurements, events and spans in all, ${load.dropped} dropped; the daemon's RSS is read every 250 ms (peak ${load.peakMiB.toFixed(1)} MiB), at the end of the load (${load.endMiB.toFixed(1)} MiB) and after ${load.restSeconds} s at rest again (${load.afterMiB.toFixed(1)} MiB). ` +
+      `Once telemetry has stopped for ${QUIET_MS / 1000} s after its resident set grew, the daemon runs one collection that compacts V8's heap and returns its free pages (\`daemon/status\` counts them: \`memory.released\`); what stays above the idle figure is mostly the C allocator's heap, which keeps freed memory between live allocations, and the pages of the node binary's code the load ran. ` +
       'Nothing of its own wakes an idle daemon: the metric reader runs its interval only from a record until a collection finds nothing, the journal arms its timer only while it has lines to write or files to trim, and the hand-off folder is watched rather than polled (a scan once a minute in case a change went unseen).',
   ];
 }
