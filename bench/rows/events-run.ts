@@ -22,6 +22,9 @@ const LANE_EXPORT_BATCH = 512;
 /** How one row 6 run hands out chunks: as the lanes make room, or all at once. */
 export type EventLoad = 'window' | 'flood';
 
+/** Where the daemon's lanes export: the file exporter (logs.jsonl, traces.jsonl) or OTLP/gRPC to a receiver. */
+export type EventExporter = 'file' | 'otlp-grpc';
+
 export interface EventsResult {
   readonly load: EventLoad;
   readonly total: number;
@@ -48,6 +51,11 @@ export interface EventsResult {
   readonly clientsCpuMs: number;
   /** Events the clients themselves did not send, all reasons. */
   readonly clientDropped: number;
+  /** The most the daemon held (V8 heap in use plus Buffers, `daemon/status` `memory`) at a poll, and how often it went over its soft limit. */
+  readonly peakHeldBytes: number;
+  readonly softEntered: number;
+  /** Log records and spans the export queues moved to their disk spool (they fell behind, or memory was short). */
+  readonly spooled: number;
 }
 
 /** What changed in `events` (redactions, lane overrides, ...) between two `daemon/status` answers. */
@@ -75,7 +83,7 @@ function eventCountsDelta(before: DaemonStatus.Result, after: DaemonStatus.Resul
  * all at once. Polls `daemon/status` until the log lane has received every event (the rate is
  * taken at that poll), then until both lanes have exported every accepted one.
  */
-export async function measureEvents(config: EventsConfig, bench: BenchEnv, daemon: RunningDaemon, label: string, seedBase: number, perClient: number, load: EventLoad): Promise<EventsResult> {
+export async function measureEvents(config: EventsConfig, bench: BenchEnv, daemon: RunningDaemon, label: string, seedBase: number, perClient: number, load: EventLoad, exporter: EventExporter = 'file'): Promise<EventsResult> {
   const n = config.eventClients;
   const chunk = config.eventChunk;
   const total = n * perClient;
@@ -111,7 +119,7 @@ export async function measureEvents(config: EventsConfig, bench: BenchEnv, daemo
     `${label}: ${n} clients sent ${sums.sent - n} of ${total} events, dropped ${JSON.stringify(sums.dropped)}; the daemon received ${received} within ${(acceptedMs / 1000).toFixed(2)} s` +
       (complete ? '' : ` (${total - received} never counted${group.running() === 0 ? ' although every client had written them and exited' : ''})`),
   );
-  checkLanes(label, load, { received, total, logs, traces, queueFull, peakBuffered: polled.peakBuffered, exported, exportedMs: polled.exportedMs, last });
+  checkLanes(label, load, exporter, { received, total, logs, traces, queueFull, peakBuffered: polled.peakBuffered, exported, exportedMs: polled.exportedMs, last });
   checkOnTheWay(label, eventCountsDelta(base, last), byName);
   return {
     load,
@@ -130,7 +138,15 @@ export async function measureEvents(config: EventsConfig, bench: BenchEnv, daemo
     daemonCpuMs: daemonCpuBefore === null || daemonCpuAfter === null ? null : daemonCpuAfter - daemonCpuBefore,
     clientsCpuMs: sums.cpuMs,
     clientDropped: Object.values(sums.dropped).reduce((sum, count) => sum + count, 0),
+    peakHeldBytes: polled.peakHeldBytes,
+    softEntered: last.memory.softEntered - base.memory.softEntered,
+    spooled: spooledEvents(last) - spooledEvents(base),
   };
+}
+
+/** Records of both lanes their export queues have moved to disk so far. */
+function spooledEvents(status: DaemonStatus.Result): number {
+  return status.exporters.filter((exporter) => exporter.signal !== 'metrics').reduce((sum, exporter) => sum + (exporter.queue?.spooled ?? 0), 0);
 }
 
 interface EventsPolled {
@@ -142,6 +158,7 @@ interface EventsPolled {
   readonly daemonCpuDrained: number | null;
   readonly exportedMs: number;
   readonly peakBuffered: number;
+  readonly peakHeldBytes: number;
   readonly complete: boolean;
   readonly exported: boolean;
   /** The last `daemon/status` answer polled. */
@@ -163,6 +180,7 @@ async function pollEvents(config: EventsConfig, daemon: RunningDaemon, group: Cl
   let daemonCpuDrained: number | null = null;
   let exportedMs = Number.NaN;
   let peakBuffered = 0;
+  let peakHeldBytes = 0;
   let complete = false;
   let exported = false;
   let lastProgressAt = started;
@@ -176,6 +194,7 @@ async function pollEvents(config: EventsConfig, daemon: RunningDaemon, group: Cl
     const traces = laneDelta(delivered(base, 'traces'), delivered(status, 'traces'));
     const buffered = Math.max(status.signals.logs.buffered, status.signals.traces.buffered);
     peakBuffered = Math.max(peakBuffered, buffered);
+    peakHeldBytes = Math.max(peakHeldBytes, status.memory.heldBytes);
     if (!complete && logs.received > received) {
       received = logs.received;
       accepted = logs.accepted;
@@ -207,7 +226,7 @@ async function pollEvents(config: EventsConfig, daemon: RunningDaemon, group: Cl
     if (group.running() === 0 && now - lastProgressAt > config.eventStallMs) break;
     await sleep(5);
   }
-  return { received, accepted, acceptedMs, exportedOnArrival, drainedMs, daemonCpuDrained, exportedMs, peakBuffered, complete, exported, last };
+  return { received, accepted, acceptedMs, exportedOnArrival, drainedMs, daemonCpuDrained, exportedMs, peakBuffered, peakHeldBytes, complete, exported, last };
 }
 
 /** One run's lane books: what both lanes accepted, dropped and exported. */
@@ -224,7 +243,7 @@ interface LaneBooks {
 }
 
 /** Windowed: both lanes accepted every event; flooded: every event is accounted for. Either way both lanes exported all they accepted. */
-function checkLanes(label: string, load: EventLoad, books: LaneBooks): void {
+function checkLanes(label: string, load: EventLoad, exporter: EventExporter, books: LaneBooks): void {
   const { received, total, logs, traces, queueFull, peakBuffered, exported, exportedMs, last } = books;
   const otherDrops = (delta: LaneDelta): number => Object.entries(delta.dropped).reduce((sum, [reason, count]) => sum + (reason === 'queue_full' ? 0 : count), 0);
   const laneBooks =
@@ -244,7 +263,7 @@ function checkLanes(label: string, load: EventLoad, books: LaneBooks): void {
   }
   check(
     exported && logs.exported === logs.accepted && traces.exported === traces.accepted && logs.failed + traces.failed === 0,
-    `${label}: both lanes exported every accepted event to logs.jsonl / traces.jsonl within ${(exportedMs / 1000).toFixed(2)} s (buffered at the end: ${last.signals.logs.buffered}/${last.signals.traces.buffered}, failed ${logs.failed}/${traces.failed})`,
+    `${label}: both lanes exported every accepted event ${exporter === 'file' ? 'to logs.jsonl / traces.jsonl' : 'over OTLP/gRPC'} within ${(exportedMs / 1000).toFixed(2)} s (buffered at the end: ${last.signals.logs.buffered}/${last.signals.traces.buffered}, failed ${logs.failed}/${traces.failed})`,
   );
 }
 

@@ -7,14 +7,21 @@
  *       the same log record and span (events-cost.ts)
  *   6c  the same runs: until both lanes have exported every event
  *   6d  the same clients unthrottled, and what the lanes drop
+ *   6e  the daemon's CPU per event through both lanes in the runs of 6 (file exporter)
+ *   6f  the same runs on a daemon exporting over OTLP/gRPC to a real receiver
  *
  * One run of 6, 6c and 6d is in events-run.ts; the doc section in events-doc.ts.
  */
-import { log, rows } from '../lib/checks.ts';
-import type { BenchEnv, RunningDaemon } from '../lib/daemon.ts';
+import { check, log, rows } from '../lib/checks.ts';
+import { type BenchEnv, createBenchEnv, type RunningDaemon, startDaemon } from '../lib/daemon.ts';
+import { delivered } from '../lib/lanes.ts';
+import { loadReceiverModule, type OtlpReceiver } from '../lib/receiver.ts';
 import { fmt, median } from '../lib/report.ts';
 import { type EventCostResult, measureEventCost } from './events-cost.ts';
-import { type EventsResult, measureEvents } from './events-run.ts';
+import { type EventExporter, type EventsResult, measureEvents } from './events-run.ts';
+
+/** Issue 16: the daemon's CPU per session event, both lanes, with either exporter. */
+export const EVENT_CPU_TARGET_US = 12;
 
 export function eventsConfig(quick: boolean) {
   return {
@@ -45,6 +52,8 @@ export type EventsConfig = ReturnType<typeof eventsConfig>;
 export interface EventsDetails {
   readonly config: EventsConfig;
   readonly events: EventsResult[];
+  /** The same windowed runs on a daemon exporting over OTLP/gRPC (row 6f). */
+  readonly eventsGrpc: EventsResult[];
   readonly eventFlood: EventsResult;
   readonly eventCost: EventCostResult;
 }
@@ -54,14 +63,7 @@ export async function rowEvents(quick: boolean, bench: BenchEnv, daemon: Running
   const config = eventsConfig(quick);
   log('row 6: session events through the daemon into the log and trace lanes');
   const n = config.eventClients;
-  // As in row 3: one short untimed (but checked) run first, so the daemon's steady state is measured.
-  await measureEvents(config, bench, daemon, 'row 6 warm-up', 0, config.eventWarmupCount, 'window');
-  const events: EventsResult[] = [];
-  for (let repeat = 0; repeat < config.eventRepeats; repeat++) {
-    const result = await measureEvents(config, bench, daemon, `row 6 run ${repeat + 1}`, (repeat + 1) * n, config.eventCount, 'window');
-    log(`  run ${repeat + 1}: ${fmt.eventRate(result.rate)} (${result.accepted} events in ${result.acceptedMs.toFixed(0)} ms; both lanes exported after ${result.exportedMs.toFixed(0)} ms)`);
-    events.push(result);
-  }
+  const events = await windowedRuns(config, bench, daemon, 'row 6', 'file');
   // The same load with every chunk handed out at once: what the lanes do when clients outrun them.
   const eventFlood = await measureEvents(config, bench, daemon, 'row 6d (flood)', (config.eventRepeats + 1) * n, config.eventCount, 'flood');
   log(
@@ -70,6 +72,8 @@ export async function rowEvents(quick: boolean, bench: BenchEnv, daemon: Running
   );
   log('row 6b: per-event cost, thin client vs in-process SDK (log record + span)');
   const eventCost = await measureEventCost(config, bench, daemon);
+  log('row 6f: the same windowed runs, the daemon exporting over OTLP/gRPC');
+  const eventsGrpc = await grpcRuns(config);
   const rate = median(events.map((run) => run.rate));
   const exportedMs = median(events.map((run) => run.exportedMs));
   const acceptedMs = median(events.map((run) => run.acceptedMs));
@@ -114,5 +118,87 @@ export async function rowEvents(quick: boolean, bench: BenchEnv, daemon: Running
     target: '—',
     met: null,
   });
-  return { config, events, eventFlood, eventCost };
+  rows.push(cpuRow('6e', 'file exporter', events, total), cpuRow('6f', 'OTLP/gRPC exporter', eventsGrpc, total));
+  return { config, events, eventsGrpc, eventFlood, eventCost };
+}
+
+/** The daemon's CPU per event (µs) over windowed runs, median; null without /proc. */
+export function cpuPerEventUs(runs: readonly EventsResult[]): number | null {
+  const cpus = runs.map((run) => (run.daemonCpuMs === null ? null : (run.daemonCpuMs * 1000) / run.total)).filter((us): us is number => us !== null);
+  return cpus.length === 0 ? null : median(cpus);
+}
+
+function cpuRow(id: string, exporter: string, runs: readonly EventsResult[], total: number) {
+  const us = cpuPerEventUs(runs);
+  return {
+    id,
+    what: `same ${total.toLocaleString('en-US')} events, ${exporter}: daemon CPU per event, both lanes`,
+    measured: us === null ? 'unknown (no /proc)' : `${us.toFixed(1)} µs/event`,
+    baseline: `accepted: ${fmt.eventRate(median(runs.map((run) => run.rate)))}`,
+    comparison: '—',
+    target: `≤ ${EVENT_CPU_TARGET_US} µs`,
+    met: us === null ? false : us <= EVENT_CPU_TARGET_US,
+  };
+}
+
+/** A checked warm-up run, then the timed windowed runs, on `daemon`. */
+async function windowedRuns(config: EventsConfig, bench: BenchEnv, daemon: RunningDaemon, label: string, exporter: EventExporter, afterRun: () => void = () => undefined): Promise<EventsResult[]> {
+  const n = config.eventClients;
+  // As in row 3: one short untimed (but checked) run first, so the daemon's steady state is measured.
+  await measureEvents(config, bench, daemon, `${label} warm-up`, 0, config.eventWarmupCount, 'window', exporter);
+  afterRun();
+  const events: EventsResult[] = [];
+  for (let repeat = 0; repeat < config.eventRepeats; repeat++) {
+    const result = await measureEvents(config, bench, daemon, `${label} run ${repeat + 1}`, (repeat + 1) * n, config.eventCount, 'window', exporter);
+    afterRun();
+    const cpu = result.daemonCpuMs === null ? '' : `; daemon CPU ${((result.daemonCpuMs * 1000) / result.total).toFixed(1)} µs/event`;
+    log(
+      `  run ${repeat + 1}: ${fmt.eventRate(result.rate)} (${result.accepted} events in ${result.acceptedMs.toFixed(0)} ms; both lanes exported after ${result.exportedMs.toFixed(0)} ms${cpu}; ` +
+        `held at most ${(result.peakHeldBytes / 2 ** 20).toFixed(0)} MiB, over the soft limit ${result.softEntered}×, spooled ${result.spooled})`,
+    );
+    events.push(result);
+  }
+  return events;
+}
+
+/** Records in the receiver's decoded requests: `outer` resources, `inner` scopes, `leaf` records. */
+function receivedRecords(requests: readonly unknown[], outer: string, inner: string, leaf: string): number {
+  let count = 0;
+  for (const request of requests as Record<string, Record<string, Record<string, unknown[]>[]>[]>[]) {
+    for (const resource of request[outer] ?? []) for (const scope of resource[inner] ?? []) count += scope[leaf]?.length ?? 0;
+  }
+  return count;
+}
+
+/**
+ * Row 6f: the windowed runs of row 6 on a daemon of its own exporting both lanes (and metrics)
+ * over OTLP/gRPC to the project's real receiver, which must get every record exactly once; it
+ * drops what it decoded after each run, so its heap does not grow with the runs.
+ */
+async function grpcRuns(config: EventsConfig): Promise<EventsResult[]> {
+  const receiver: OtlpReceiver = await (await loadReceiverModule()).module.startOtlpReceiver();
+  const bench = createBenchEnv({ otlpEndpoint: receiver.endpoint });
+  const daemon = await startDaemon(bench, (process.env.BENCH_DAEMON_ARGS ?? '').split(' ').filter((arg) => arg !== ''));
+  let logs = 0;
+  let spans = 0;
+  const drain = (): void => {
+    logs += receivedRecords(receiver.logsRequests, 'resource_logs', 'scope_logs', 'log_records');
+    spans += receivedRecords(receiver.tracesRequests, 'resource_spans', 'scope_spans', 'spans');
+    receiver.logsRequests.length = 0;
+    receiver.tracesRequests.length = 0;
+    receiver.metricsRequests.length = 0;
+  };
+  try {
+    const runs = await windowedRuns(config, bench, daemon, 'row 6f', 'otlp-grpc', drain);
+    const status = await daemon.status();
+    const exported = { logs: delivered(status, 'logs').exported, traces: delivered(status, 'traces').exported };
+    check(
+      logs === exported.logs && spans === exported.traces && logs === status.signals.logs.accepted && spans === status.signals.traces.accepted,
+      `row 6f: the receiver decoded ${logs} log records and ${spans} spans, exactly what the daemon accepted (${status.signals.logs.accepted}/${status.signals.traces.accepted}) and exported (${exported.logs}/${exported.traces}, from memory or its spool)`,
+    );
+    return runs;
+  } finally {
+    await daemon.stop().catch(() => undefined);
+    await receiver.close();
+  }
 }
