@@ -5,6 +5,7 @@
  * exporter. Batches reach it through an export queue (delivery/queued-exporters.ts, serialised
  * as OTLP JSON), like every exporter's.
  */
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import type { Signal } from '../../protocol/index.js';
@@ -31,18 +32,35 @@ export function signalFileName(signal: Signal, generation: number): string {
   return generation === 0 ? `${signal}.jsonl` : `${signal}.${generation}.jsonl`;
 }
 
+/** How long the file stays open after its last write: batches that follow one another share one open. */
+const KEEP_OPEN_MS = 1000;
+
 /**
  * The file as the sender behind an export queue: each batch, already serialised as one OTLP JSON
  * export request, becomes one line of the signal's rotating file. A write that fails (a full
  * disk) is retryable. Does not create the folder until the first line.
+ *
+ * The file is kept open while batches keep coming (one write per batch on the thread pool, not
+ * an open, a write and a close: under load each of those waits for a turn of the event loop,
+ * and the queue behind would fall behind and spill), and closed {@link KEEP_OPEN_MS} after the
+ * last write, so that a file moved or removed meanwhile is created again.
  */
 export function createFileSender(signal: Signal, options: FileSenderOptions): Sender {
   const current = join(options.dir, signalFileName(signal, 0));
   let size = -1;
   let queue: Promise<unknown> = Promise.resolve();
   let closed = false;
+  let file: FileHandle | null = null;
+  let idle: NodeJS.Timeout | null = null;
+
+  async function closeFile(): Promise<void> {
+    const open = file;
+    file = null;
+    await open?.close().catch(() => undefined);
+  }
 
   async function rotate(): Promise<void> {
+    await closeFile();
     await fsp().rm(join(options.dir, signalFileName(signal, options.maxFiles - 1)), { force: true });
     for (let generation = options.maxFiles - 2; generation >= 0; generation--) {
       await fsp().rename(join(options.dir, signalFileName(signal, generation)), join(options.dir, signalFileName(signal, generation + 1))).catch((error: NodeJS.ErrnoException) => {
@@ -50,6 +68,16 @@ export function createFileSender(signal: Signal, options: FileSenderOptions): Se
       });
     }
     size = 0;
+  }
+
+  /** Writes every byte of `line` and a newline, or throws (a short write is retried, which then fails with the reason). */
+  async function writeLine(handle: FileHandle, line: Uint8Array): Promise<void> {
+    const total = line.byteLength + 1;
+    let done = (await handle.writev([line, NEWLINE])).bytesWritten;
+    while (done < total) {
+      const rest = done < line.byteLength ? Buffer.concat([line.subarray(done), NEWLINE]) : NEWLINE;
+      done += (await handle.write(rest)).bytesWritten;
+    }
   }
 
   async function append(line: Uint8Array): Promise<void> {
@@ -62,17 +90,27 @@ export function createFileSender(signal: Signal, options: FileSenderOptions): Se
     }
     if (size > 0 && size + line.byteLength + 1 > options.maxFileBytes) {
       if (options.maxFiles > 1) await rotate();
-      else await fsp().rm(current, { force: true }).then(() => (size = 0));
+      else {
+        await closeFile();
+        await fsp().rm(current, { force: true }).then(() => (size = 0));
+      }
     }
+    file ??= await fsp().open(current, 'a', 0o600);
+    const handle = file;
     try {
-      await fsp().appendFile(current, Buffer.concat([line, NEWLINE]), { mode: 0o600 });
+      await writeLine(handle, line);
     } catch (error) {
       // A write cut short (a full disk) leaves part of a line: cut it off, so that the line
       // written again by the retry is whole and the file stays one request per line.
-      await fsp().truncate(current, size).catch(() => undefined);
+      await handle.truncate(size).catch(() => undefined);
+      await closeFile();
       throw error;
     }
     size += line.byteLength + 1;
+    if (idle === null) {
+      idle = setTimeout(() => void (queue = queue.then(closeFile)), KEEP_OPEN_MS);
+      idle.unref();
+    } else idle.refresh();
   }
 
   return {
@@ -94,6 +132,8 @@ export function createFileSender(signal: Signal, options: FileSenderOptions): Se
     },
     close() {
       closed = true;
+      if (idle !== null) clearTimeout(idle);
+      queue = queue.then(closeFile);
     },
   };
 }
