@@ -9,7 +9,7 @@
 /** How batches are serialised: what the sender behind the queue sends. */
 export type WireFormat = 'protobuf' | 'json';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
-import { JsonLogsSerializer, JsonMetricsSerializer, JsonTraceSerializer, ProtobufLogsSerializer, ProtobufMetricsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { JsonMetricsSerializer, ProtobufLogsSerializer, ProtobufMetricsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { AggregationTemporality, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Resource } from '@opentelemetry/resources';
@@ -18,6 +18,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { resourceIdOfMeter } from '../host-resources.js';
 
 import type { ExportQueue } from './export-queue.js';
+import { serializeLogsJson, serializeSpansJson } from './otlp-json.js';
 
 /** An exporter whose success means "queued": whoever calls it must not count the records as exported. */
 export interface Delivering {
@@ -169,14 +170,16 @@ const METRICS: Codec<ResourceMetrics> = {
   },
 };
 
+// The lanes' batches are written as JSON by otlp-json.ts: the same bytes, without the SDK's
+// intermediate objects.
 const LOGS: Codec<ReadableLogRecord[]> = {
-  serialize: (logs, format) => (format === 'json' ? JsonLogsSerializer : ProtobufLogsSerializer).serializeRequest(logs),
+  serialize: (logs, format) => (format === 'json' ? serializeLogsJson(logs) : ProtobufLogsSerializer.serializeRequest(logs)),
   units: (logs) => logs.length,
   split: chunks,
 };
 
 const SPANS: Codec<ReadableSpan[]> = {
-  serialize: (spans, format) => (format === 'json' ? JsonTraceSerializer : ProtobufTraceSerializer).serializeRequest(spans),
+  serialize: (spans, format) => (format === 'json' ? serializeSpansJson(spans) : ProtobufTraceSerializer.serializeRequest(spans)),
   units: (spans) => spans.length,
   split: chunks,
 };
