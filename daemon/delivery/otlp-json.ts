@@ -20,103 +20,63 @@ import { type ByteBuffer, createByteBuffer } from './byte-buffer.js';
 /** Strings JSON.stringify would escape, or that are not plain ASCII: written through JSON.stringify. */
 const NEEDS_QUOTING = /["\\\u0000-\u001f\u007f-\uffff]/;
 
-/** One batch is written here, then copied out at its exact size. */
+/** One batch is written here, one record at a time, then copied out at its exact size. */
 const out: ByteBuffer = createByteBuffer(1024 * 1024, 4 * 1024 * 1024);
 
-/** Text known to be ASCII (keys of the format, digits). */
-function raw(text: string): void {
-  out.write(text, 'latin1');
-}
-
-/** A JSON string, as JSON.stringify writes it. */
-function quoted(text: string): void {
-  if (NEEDS_QUOTING.test(text)) {
-    out.write(JSON.stringify(text), 'utf8');
-    return;
-  }
-  out.byte(0x22);
-  out.write(text, 'latin1');
-  out.byte(0x22);
+/** A JSON string, as JSON.stringify writes it; most need no escaping and are taken as they are. */
+function quoted(text: string): string {
+  return NEEDS_QUOTING.test(text) ? JSON.stringify(text) : `"${text}"`;
 }
 
 /** A number as JSON.stringify writes it (NaN and the infinities as null). */
-function number(value: number): void {
-  raw(Number.isFinite(value) ? String(value) : 'null');
+function number(value: number): string {
+  return Number.isFinite(value) ? String(value) : 'null';
 }
 
 /** Nanoseconds since the epoch as a decimal string, as the SDK's `encodeAsString`. */
-function nanos(time: HrTime): void {
+function nanos(time: HrTime): string {
   const [seconds, fraction] = time;
-  if (Number.isInteger(seconds) && Number.isInteger(fraction) && seconds > 0 && fraction >= 0 && fraction < 1e9) {
-    raw(`"${seconds}${String(fraction).padStart(9, '0')}"`);
-    return;
-  }
-  raw(`"${(BigInt(Math.trunc(seconds)) * 1_000_000_000n + BigInt(Math.trunc(fraction))).toString()}"`);
+  if (Number.isInteger(seconds) && Number.isInteger(fraction) && seconds > 0 && fraction >= 0 && fraction < 1e9) return `"${seconds}${String(fraction).padStart(9, '0')}"`;
+  return `"${(BigInt(Math.trunc(seconds)) * 1_000_000_000n + BigInt(Math.trunc(fraction))).toString()}"`;
 }
 
 /** An `AnyValue`, as the SDK's `toAnyValue` makes it and `JSON.stringify` writes it. */
-function anyValue(value: unknown): void {
+function anyValue(value: unknown): string {
   switch (typeof value) {
     case 'string':
-      raw('{"stringValue":');
-      quoted(value);
-      raw('}');
-      return;
+      return `{"stringValue":${quoted(value)}}`;
     case 'number':
-      raw(Number.isInteger(value) ? '{"intValue":' : '{"doubleValue":');
-      number(value);
-      raw('}');
-      return;
+      return Number.isInteger(value) ? `{"intValue":${number(value)}}` : `{"doubleValue":${number(value)}}`;
     case 'boolean':
-      raw(value ? '{"boolValue":true}' : '{"boolValue":false}');
-      return;
+      return value ? '{"boolValue":true}' : '{"boolValue":false}';
     default:
       break;
   }
-  if (value instanceof Uint8Array) {
-    raw(`{"bytesValue":"${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')}"}`);
-  } else if (Array.isArray(value)) {
-    raw('{"arrayValue":{"values":[');
-    for (let i = 0; i < value.length; i++) {
-      if (i > 0) raw(',');
-      anyValue(value[i]);
-    }
-    raw(']}}');
-  } else if (typeof value === 'object' && value !== null) {
-    raw('{"kvlistValue":{"values":');
-    attributes(value as Record<string, unknown>);
-    raw('}}');
-  } else raw('{}');
+  if (value instanceof Uint8Array) return `{"bytesValue":"${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')}"}`;
+  if (Array.isArray(value)) {
+    let text = '{"arrayValue":{"values":[';
+    for (let i = 0; i < value.length; i++) text += (i === 0 ? '' : ',') + anyValue(value[i]);
+    return `${text}]}}`;
+  }
+  if (typeof value === 'object' && value !== null) return `{"kvlistValue":{"values":${attributes(value as Record<string, unknown>)}}}`;
+  return '{}';
 }
 
 /** `[{"key":…,"value":…},…]`, in `Object.keys` order, as the SDK's `toAttributes`. */
-function attributes(values: Readonly<Record<string, unknown>>): void {
-  raw('[');
+function attributes(values: Readonly<Record<string, unknown>>): string {
+  let text = '[';
   let first = true;
   for (const key of Object.keys(values)) {
-    raw(first ? '{"key":' : ',{"key":');
+    text += `${first ? '' : ','}{"key":${quoted(key)},"value":${anyValue(values[key])}}`;
     first = false;
-    quoted(key);
-    raw(',"value":');
-    anyValue(values[key]);
-    raw('}');
   }
-  raw(']');
+  return `${text}]`;
 }
 
 /** `,"name":value` for a value the SDK's object may hold as undefined (JSON.stringify leaves those out). */
-function optional(name: string, value: string | number | undefined): void {
-  if (value === undefined) return;
-  raw(`,"${name}":`);
-  if (typeof value === 'string') quoted(value);
-  else number(value);
-}
-
-/** What is written from `start` on, taken out as a string (for the caches below), and rewound. */
-function takeText(start: number): string {
-  const text = out.view(start).toString('utf8');
-  out.truncate(start);
-  return text;
+function optional(name: string, value: string | number | undefined): string {
+  if (value === undefined) return '';
+  return `,"${name}":${typeof value === 'string' ? quoted(value) : number(value)}`;
 }
 
 /** A resource as the SDK's `createResource`, cached per resource (they live as long as their host). */
@@ -126,30 +86,17 @@ function resourceOf(resource: Resource): { readonly text: string; readonly schem
   const cached = resources.get(resource);
   if (cached !== undefined) return cached;
   const schemaUrl = resource.schemaUrl !== undefined && resource.schemaUrl !== '' ? resource.schemaUrl : undefined;
-  const start = out.length;
-  raw('{"attributes":');
-  attributes(resource.attributes);
-  raw(',"droppedAttributesCount":0');
-  optional('schemaUrl', schemaUrl);
-  raw('}');
-  const made = { text: takeText(start), schemaUrl };
+  const made = { text: `{"attributes":${attributes(resource.attributes)},"droppedAttributesCount":0${optional('schemaUrl', schemaUrl)}}`, schemaUrl };
   // A resource still waiting for attributes a detector finds later is written afresh each time.
   if (resource.asyncAttributesPending !== true) resources.set(resource, made);
   return made;
 }
 
 /** An instrumentation scope as the SDK's `createInstrumentationScope`. */
-function scopeOf(scope: InstrumentationScope & { readonly attributes?: Record<string, unknown>; readonly droppedAttributesCount?: number }): void {
-  raw('{"name":');
-  quoted(scope.name);
-  optional('version', scope.version);
-  if (scope.attributes !== undefined && Object.keys(scope.attributes).length > 0) {
-    raw(',"attributes":');
-    attributes(scope.attributes);
-    raw(',"droppedAttributesCount":');
-    number(scope.droppedAttributesCount ?? 0);
-  }
-  raw('}');
+function scopeOf(scope: InstrumentationScope & { readonly attributes?: Record<string, unknown>; readonly droppedAttributesCount?: number }): string {
+  let text = `{"name":${quoted(scope.name)}${optional('version', scope.version)}`;
+  if (scope.attributes !== undefined && Object.keys(scope.attributes).length > 0) text += `,"attributes":${attributes(scope.attributes)},"droppedAttributesCount":${number(scope.droppedAttributesCount ?? 0)}`;
+  return `${text}}`;
 }
 
 /** Items grouped by resource, then by `scopeKey`, each group in the order its first item came. */
@@ -168,66 +115,47 @@ function group<T extends { readonly resource: Resource; readonly instrumentation
 
 /**
  * `{"resource…":[{"resource":…,"scope…":[{"scope":…,"<records>":[…]}]}]}` with each record
- * written by `write`; the schema URLs as the SDK places them. Returns a copy of exactly the
- * bytes written.
+ * written by `write`; the schema URLs as the SDK places them. Each record's text goes into the
+ * buffer as soon as it is made (it is garbage at once, no rope of the whole batch is built);
+ * returns a copy of exactly the bytes written.
  */
 function request<T extends { readonly resource: Resource; readonly instrumentationScope: InstrumentationScope }>(
   names: { readonly resources: string; readonly scopes: string; readonly records: string },
   grouped: Map<Resource, Map<unknown, T[]>>,
-  write: (item: T) => void,
+  write: (item: T) => string,
 ): Uint8Array {
   out.reset();
-  raw(`{"${names.resources}":[`);
+  out.write(`{"${names.resources}":[`, 'latin1');
   let firstResource = true;
   for (const [resource, byScope] of grouped) {
     const { text, schemaUrl } = resourceOf(resource);
-    raw(firstResource ? '{"resource":' : ',{"resource":');
+    out.write(`${firstResource ? '' : ','}{"resource":${text},"${names.scopes}":[`, 'utf8');
     firstResource = false;
-    out.write(text, 'utf8');
-    raw(`,"${names.scopes}":[`);
     let firstScope = true;
     for (const items of byScope.values()) {
       const scope = (items[0] as T).instrumentationScope;
-      raw(firstScope ? '{"scope":' : ',{"scope":');
+      out.write(`${firstScope ? '' : ','}{"scope":${scopeOf(scope)},"${names.records}":[`, 'utf8');
       firstScope = false;
-      scopeOf(scope);
-      raw(`,"${names.records}":[`);
-      for (let i = 0; i < items.length; i++) {
-        if (i > 0) raw(',');
-        write(items[i] as T);
-      }
-      raw(']');
-      optional('schemaUrl', scope.schemaUrl);
-      raw('}');
+      for (let i = 0; i < items.length; i++) out.write(i === 0 ? write(items[i] as T) : `,${write(items[i] as T)}`, 'utf8');
+      out.write(`]${optional('schemaUrl', scope.schemaUrl)}}`, 'utf8');
     }
-    raw(']');
-    optional('schemaUrl', schemaUrl);
-    raw('}');
+    out.write(`]${optional('schemaUrl', schemaUrl)}}`, 'utf8');
   }
-  raw(']}');
-  const bytes = Buffer.from(out.view());
+  out.write(']}', 'latin1');
+  const view = out.view();
+  const bytes = Buffer.allocUnsafe(view.length);
+  view.copy(bytes);
   out.reset();
   return bytes;
 }
 
-function logRecord(log: ReadableLogRecord): void {
+function logRecord(log: ReadableLogRecord): string {
   const context = log.spanContext;
-  raw('{"timeUnixNano":');
-  nanos(log.hrTime);
-  raw(',"observedTimeUnixNano":');
-  nanos(log.hrTimeObserved);
-  optional('severityNumber', log.severityNumber);
-  optional('severityText', log.severityText);
-  raw(',"body":');
-  anyValue(log.body);
-  optional('eventName', log.eventName);
-  raw(',"attributes":');
-  attributes(log.attributes);
-  optional('droppedAttributesCount', log.droppedAttributesCount);
-  optional('flags', context?.traceFlags);
-  optional('traceId', context?.traceId);
-  optional('spanId', context?.spanId);
-  raw('}');
+  return (
+    `{"timeUnixNano":${nanos(log.hrTime)},"observedTimeUnixNano":${nanos(log.hrTimeObserved)}${optional('severityNumber', log.severityNumber)}${optional('severityText', log.severityText)}` +
+    `,"body":${anyValue(log.body)}${optional('eventName', log.eventName)},"attributes":${attributes(log.attributes)}${optional('droppedAttributesCount', log.droppedAttributesCount)}` +
+    `${optional('flags', context?.traceFlags)}${optional('traceId', context?.traceId)}${optional('spanId', context?.spanId)}}`
+  );
 }
 
 /** The OTLP span flags: the W3C trace flags, and whether the parent is known to be remote (and is). */
@@ -235,65 +163,25 @@ function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
   return (traceFlags & 255) | 256 | (isRemote === true ? 512 : 0);
 }
 
-function span(item: ReadableSpan): void {
+function span(item: ReadableSpan): string {
   const context = item.spanContext();
   const parentSpanId = item.parentSpanContext?.spanId;
-  raw('{"traceId":');
-  quoted(context.traceId);
-  raw(',"spanId":');
-  quoted(context.spanId);
-  optional('parentSpanId', parentSpanId === '' ? undefined : parentSpanId);
-  optional('traceState', context.traceState?.serialize());
-  raw(',"name":');
-  quoted(item.name);
-  raw(',"kind":');
-  number(item.kind === undefined || item.kind === null ? 0 : item.kind + 1);
-  raw(',"startTimeUnixNano":');
-  nanos(item.startTime);
-  raw(',"endTimeUnixNano":');
-  nanos(item.endTime);
-  raw(',"attributes":');
-  attributes(item.attributes);
-  optional('droppedAttributesCount', item.droppedAttributesCount);
-  raw(',"events":[');
+  let text =
+    `{"traceId":${quoted(context.traceId)},"spanId":${quoted(context.spanId)}${optional('parentSpanId', parentSpanId === '' ? undefined : parentSpanId)}${optional('traceState', context.traceState?.serialize())}` +
+    `,"name":${quoted(item.name)},"kind":${item.kind === undefined || item.kind === null ? 0 : item.kind + 1},"startTimeUnixNano":${nanos(item.startTime)},"endTimeUnixNano":${nanos(item.endTime)}` +
+    `,"attributes":${attributes(item.attributes)}${optional('droppedAttributesCount', item.droppedAttributesCount)},"events":[`;
   for (let i = 0; i < item.events.length; i++) {
     const event = item.events[i] as ReadableSpan['events'][number];
-    raw(i === 0 ? '{"attributes":' : ',{"attributes":');
-    attributes(event.attributes ?? {});
-    raw(',"name":');
-    quoted(event.name);
-    raw(',"timeUnixNano":');
-    nanos(event.time);
-    raw(',"droppedAttributesCount":');
-    number(event.droppedAttributesCount || 0);
-    raw('}');
+    text += `${i === 0 ? '' : ','}{"attributes":${attributes(event.attributes ?? {})},"name":${quoted(event.name)},"timeUnixNano":${nanos(event.time)},"droppedAttributesCount":${number(event.droppedAttributesCount || 0)}}`;
   }
-  raw(']');
-  optional('droppedEventsCount', item.droppedEventsCount);
-  raw(',"status":{"code":');
-  number(item.status.code);
-  optional('message', item.status.message);
-  raw('},"links":[');
+  text += `]${optional('droppedEventsCount', item.droppedEventsCount)},"status":{"code":${number(item.status.code)}${optional('message', item.status.message)}},"links":[`;
   for (let i = 0; i < item.links.length; i++) {
     const link = item.links[i] as ReadableSpan['links'][number];
-    raw(i === 0 ? '{"attributes":' : ',{"attributes":');
-    attributes(link.attributes ?? {});
-    raw(',"spanId":');
-    quoted(link.context.spanId);
-    raw(',"traceId":');
-    quoted(link.context.traceId);
-    optional('traceState', link.context.traceState?.serialize());
-    raw(',"droppedAttributesCount":');
-    number(link.droppedAttributesCount || 0);
-    raw(',"flags":');
-    number(spanFlags(link.context.traceFlags, link.context.isRemote));
-    raw('}');
+    text +=
+      `${i === 0 ? '' : ','}{"attributes":${attributes(link.attributes ?? {})},"spanId":${quoted(link.context.spanId)},"traceId":${quoted(link.context.traceId)}` +
+      `${optional('traceState', link.context.traceState?.serialize())},"droppedAttributesCount":${number(link.droppedAttributesCount || 0)},"flags":${spanFlags(link.context.traceFlags, link.context.isRemote)}}`;
   }
-  raw(']');
-  optional('droppedLinksCount', item.droppedLinksCount);
-  raw(',"flags":');
-  number(spanFlags(context.traceFlags, item.parentSpanContext?.isRemote));
-  raw('}');
+  return `${text}]${optional('droppedLinksCount', item.droppedLinksCount)},"flags":${spanFlags(context.traceFlags, item.parentSpanContext?.isRemote)}}`;
 }
 
 /** Both serialisers below run to completion without yielding: the shared buffer is never written by two at once. */
