@@ -99,6 +99,9 @@ interface MutableRoute {
   disabled(records: number): void;
 }
 
+/** How long what other spools hold is taken as current. */
+const OTHER_SPOOLS_TTL_MS = 1000;
+
 export function createDestinations(options: DestinationsOptions): Destinations {
   const routes = new Map<Signal, MutableRoute>();
   const configs = new Map<Signal, ExporterConfig>();
@@ -106,6 +109,8 @@ export function createDestinations(options: DestinationsOptions): Destinations {
   /** Replaced queues still sending, by signal and kind, until their stop ends. */
   const retiring = new Map<string, { queue: ExportQueue; done: Promise<void> }>();
   let stopping = false;
+  /** What {@link Destinations.otherSpools} found, per signal, and when. */
+  const otherSpoolsRead = new Map<Signal, { readonly at: number; readonly found: OtherSpool[] }>();
 
   function routeOf(signal: Signal): MutableRoute {
     let route = routes.get(signal);
@@ -146,7 +151,10 @@ export function createDestinations(options: DestinationsOptions): Destinations {
     const spooledBefore = entry.queue.status().spooled;
     const done = entry.queue.shutdown(Date.now() + options.flushDeadlineMs).then(() => {
       entry.sender.close();
-      if (retiring.get(key)?.queue === entry.queue) retiring.delete(key);
+      if (retiring.get(key)?.queue === entry.queue) {
+        retiring.delete(key);
+        otherSpoolsRead.clear();
+      }
       options.onRetired?.(signal, entry.kind, entry.queue.status().spooled - spooledBefore);
     });
     retiring.set(key, { queue: entry.queue, done });
@@ -174,6 +182,8 @@ export function createDestinations(options: DestinationsOptions): Destinations {
         const old = current.sender;
         current.sender = sender;
         configs.set(signal, exporter);
+      // Which spools are this daemon's own changed with it.
+      otherSpoolsRead.clear();
         await current.queue.setSender(sender, timeoutOf(exporter));
         old.close();
         return 'sender';
@@ -208,6 +218,8 @@ export function createDestinations(options: DestinationsOptions): Destinations {
       }
       // The switch is one step: no export sees the signal without a destination in between.
       configs.set(signal, exporter);
+      // Which spools are this daemon's own changed with it.
+      otherSpoolsRead.clear();
       route.queue = next?.queue ?? null;
       if (next !== null) route.format = formatOf(next.kind);
       if (next === null) open.delete(signal);
@@ -217,7 +229,27 @@ export function createDestinations(options: DestinationsOptions): Destinations {
     },
 
     otherSpools(signal) {
-      const root = join(options.stateDir, 'spool', signal);
+      // Read for every status: a status polled every few milliseconds under load made these
+      // folder reads a good part of the daemon's work. What other spools hold changes slowly.
+      const cached = otherSpoolsRead.get(signal);
+      const now = Date.now();
+      if (cached !== undefined && now - cached.at < OTHER_SPOOLS_TTL_MS && now >= cached.at) return cached.found;
+      const found = readOtherSpools(signal);
+      otherSpoolsRead.set(signal, { at: now, found });
+      return found;
+    },
+
+    queues: () => [...[...open.values()].map((entry) => entry.queue), ...[...retiring.values()].map((entry) => entry.queue)],
+
+    async shutdown(deadline) {
+      stopping = true;
+      await Promise.all([...[...open.values()].map((entry) => entry.queue.shutdown(deadline)), ...[...retiring.values()].map((entry) => entry.done)]);
+      for (const entry of open.values()) entry.sender.close();
+    },
+  };
+
+  function readOtherSpools(signal: Signal): OtherSpool[] {
+    const root = join(options.stateDir, 'spool', signal);
       const inUse = new Set([open.get(signal)?.kind, ...[...retiring.keys()].filter((key) => key.startsWith(`${signal}/`)).map((key) => key.slice(signal.length + 1))]);
       let kinds: string[];
       try {
@@ -241,14 +273,5 @@ export function createDestinations(options: DestinationsOptions): Destinations {
         if (segments > 0) found.push({ kind, segments, bytes });
       }
       return found;
-    },
-
-    queues: () => [...[...open.values()].map((entry) => entry.queue), ...[...retiring.values()].map((entry) => entry.queue)],
-
-    async shutdown(deadline) {
-      stopping = true;
-      await Promise.all([...[...open.values()].map((entry) => entry.queue.shutdown(deadline)), ...[...retiring.values()].map((entry) => entry.done)]);
-      for (const entry of open.values()) entry.sender.close();
-    },
-  };
+  }
 }

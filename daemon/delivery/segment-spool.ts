@@ -126,6 +126,9 @@ function decode(content: Buffer): { batches: SpooledBatch[]; corrupt: number; co
 
 let sequence = 0;
 
+/** How long a listing of the spool folder is taken as current. */
+const LISTING_TTL_MS = 1000;
+
 /** Opens (creating it 0700) a signal's spool folder; temporary files of an interrupted write are removed. */
 export function openSegmentSpool(dir: string, maxBytes: number): SegmentSpool {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -133,10 +136,25 @@ export function openSegmentSpool(dir: string, maxBytes: number): SegmentSpool {
     const owner = /\.(\d+)\.tmp$/.exec(name);
     if (name.endsWith('.tmp') && (owner === null || !isAlive(Number(owner[1])))) rmSync(join(dir, name), { force: true });
   }
-  const names = (): string[] =>
-    readdirSync(dir)
-      .filter((name) => name.endsWith('.seg'))
-      .sort();
+  /**
+   * The segments, oldest first. The folder is read again at most every {@link LISTING_TTL_MS}
+   * (and after this spool's own writes and removals): the export queue asks before every send
+   * and every status, and under load that was thousands of folder reads a second. Segments
+   * another daemon writes here (a predecessor's, at its stop) are seen within that time.
+   */
+  let listing: { readonly names: readonly string[]; readonly at: number } | null = null;
+  const names = (): readonly string[] => {
+    const now = Date.now();
+    if (listing === null || now - listing.at >= LISTING_TTL_MS || now < listing.at) {
+      listing = {
+        names: readdirSync(dir)
+          .filter((name) => name.endsWith('.seg'))
+          .sort(),
+        at: now,
+      };
+    }
+    return listing.names;
+  };
   const sizeOf = (name: string): number => {
     try {
       return statSync(join(dir, name)).size;
@@ -145,6 +163,8 @@ export function openSegmentSpool(dir: string, maxBytes: number): SegmentSpool {
     }
   };
   let total = names().reduce((sum, name) => sum + sizeOf(name), 0);
+  // Read afresh on first use: files may be put there between opening and using the spool.
+  listing = null;
 
   function sentCount(name: string): number {
     const path = join(dir, `${name}.sent`);
@@ -154,6 +174,7 @@ export function openSegmentSpool(dir: string, maxBytes: number): SegmentSpool {
   }
 
   function remove(name: string): void {
+    listing = null;
     total -= sizeOf(name);
     rmSync(join(dir, name), { force: true });
     rmSync(join(dir, `${name}.sent`), { force: true });
@@ -192,6 +213,7 @@ export function openSegmentSpool(dir: string, maxBytes: number): SegmentSpool {
       const name = `${String(Date.now()).padStart(15, '0')}-${String(process.pid).padStart(10, '0')}-${String(sequence++ % 1e6).padStart(6, '0')}-1.seg`;
       writeDurably(join(dir, name), content);
       syncFolder(dir);
+      listing = null;
       total += content.length;
       return { name, written: kept.length, skipped: batches.length - kept.length, dropped, droppedSegments };
     },
