@@ -256,7 +256,7 @@ export function openJournal(options: JournalOptions): Journal {
    * and is garbage at once, instead of living until the write (long enough, under load, to be
    * moved to V8's old generation and collected there at a much higher cost).
    */
-  const buffer = createByteBuffer(256 * 1024, 4 * 1024 * 1024);
+  const buffer = createByteBuffer(1024 * 1024, 8 * 1024 * 1024);
   let current: JournalFile | null = null;
   /** Closed files, oldest first. */
   const closed: JournalFile[] = [];
