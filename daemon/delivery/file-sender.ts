@@ -5,6 +5,7 @@
  * exporter. Batches reach it through an export queue (delivery/queued-exporters.ts, serialised
  * as OTLP JSON), like every exporter's.
  */
+import { writeSync, writevSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -70,14 +71,16 @@ export function createFileSender(signal: Signal, options: FileSenderOptions): Se
     size = 0;
   }
 
-  /** Writes every byte of `line` and a newline, or throws (a short write is retried, which then fails with the reason). */
-  async function writeLine(handle: FileHandle, line: Uint8Array): Promise<void> {
+  /**
+   * Writes every byte of `line` and a newline, or throws (a short write is retried, which then
+   * fails with the reason). Synchronous: a write to a file the daemon keeps open lands in the
+   * page cache at memory speed, and the export queue then sends what it holds in one turn of the
+   * event loop, not one batch per turn (which under load let it fall behind and spill).
+   */
+  function writeLine(fd: number, line: Uint8Array): void {
     const total = line.byteLength + 1;
-    let done = (await handle.writev([line, NEWLINE])).bytesWritten;
-    while (done < total) {
-      const rest = done < line.byteLength ? Buffer.concat([line.subarray(done), NEWLINE]) : NEWLINE;
-      done += (await handle.write(rest)).bytesWritten;
-    }
+    let done = writevSync(fd, [line, NEWLINE]);
+    while (done < total) done += done < line.byteLength ? writeSync(fd, line, done, line.byteLength - done) : writeSync(fd, NEWLINE);
   }
 
   async function append(line: Uint8Array): Promise<void> {
@@ -98,7 +101,7 @@ export function createFileSender(signal: Signal, options: FileSenderOptions): Se
     file ??= await fsp().open(current, 'a', 0o600);
     const handle = file;
     try {
-      await writeLine(handle, line);
+      writeLine(handle.fd, line);
     } catch (error) {
       // A write cut short (a full disk) leaves part of a line: cut it off, so that the line
       // written again by the retry is whole and the file stays one request per line.
