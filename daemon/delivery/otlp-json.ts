@@ -62,12 +62,42 @@ function anyValue(value: unknown): string {
   return '{}';
 }
 
+/**
+ * Written attributes, by key, then by value: most of an event's attributes (its session's
+ * context, its name, its client) repeat from event to event, and are written once. Values of a
+ * key that takes many (ids, timestamps) are not kept beyond the first {@link VALUES_PER_KEY}; at
+ * most {@link KEYS_KEPT} keys are, then the cache starts again.
+ */
+const written = new Map<string, { readonly prefix: string; readonly byValue: Map<string | boolean, string> }>();
+const VALUES_PER_KEY = 32;
+const KEYS_KEPT = 256;
+/** Longest string value kept. */
+const VALUE_CHARS_KEPT = 256;
+
+/** `{"key":…,"value":…}` */
+function keyValue(key: string, value: unknown): string {
+  let known = written.get(key);
+  if (known === undefined) {
+    if (written.size >= KEYS_KEPT) written.clear();
+    known = { prefix: `{"key":${quoted(key)},"value":`, byValue: new Map() };
+    written.set(key, known);
+  }
+  if ((typeof value === 'string' && value.length <= VALUE_CHARS_KEPT) || typeof value === 'boolean') {
+    const text = known.byValue.get(value);
+    if (text !== undefined) return text;
+    const made = `${known.prefix}${anyValue(value)}}`;
+    if (known.byValue.size < VALUES_PER_KEY) known.byValue.set(value, made);
+    return made;
+  }
+  return `${known.prefix}${anyValue(value)}}`;
+}
+
 /** `[{"key":…,"value":…},…]`, in `Object.keys` order, as the SDK's `toAttributes`. */
 function attributes(values: Readonly<Record<string, unknown>>): string {
   let text = '[';
   let first = true;
   for (const key of Object.keys(values)) {
-    text += `${first ? '' : ','}{"key":${quoted(key)},"value":${anyValue(values[key])}}`;
+    text += first ? keyValue(key, values[key]) : `,${keyValue(key, values[key])}`;
     first = false;
   }
   return `${text}]`;
