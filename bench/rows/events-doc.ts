@@ -2,10 +2,21 @@
 import * as os from 'node:os';
 
 import { fmt, median, spread } from '../lib/report.ts';
-import type { EventsDetails } from './events.ts';
+import { EVENT_CPU_TARGET_US, type EventsDetails } from './events.ts';
+import type { EventsResult } from './events-run.ts';
+
+/** Each run's daemon CPU per event. */
+function runCpus(runs: readonly EventsResult[]): string {
+  return runs.map((run) => (run.daemonCpuMs === null ? 'unknown' : `${((run.daemonCpuMs * 1000) / run.total).toFixed(1)} µs`)).join(', ');
+}
+
+/** Each run's peak held memory, soft-limit entries and records spooled. */
+function spills(runs: readonly EventsResult[]): string {
+  return runs.map((run) => `${(run.peakHeldBytes / 2 ** 20).toFixed(0)} MiB, ${run.softEntered}×, ${run.spooled.toLocaleString('en-US')} spooled`).join('; ');
+}
 
 export function eventsDoc(details: EventsDetails): string[] {
-  const { config, events, eventFlood, eventCost } = details;
+  const { config, events, eventsGrpc, eventFlood, eventCost } = details;
   const eventTotal = config.eventClients * config.eventCount;
   const eventDaemonCpus = events.map((run) => run.daemonCpuMs).filter((ms): ms is number => ms !== null);
   const eventDaemonCpu =
@@ -14,7 +25,7 @@ export function eventsDoc(details: EventsDetails): string[] {
       : `${median(eventDaemonCpus).toFixed(0)} ms of CPU (${((median(eventDaemonCpus) * 1000) / eventTotal).toFixed(1)} µs per event)`;
   const floodDropped = Math.max(eventFlood.queueFull.logs, eventFlood.queueFull.traces);
   return [
-    '### 6. Session events: through the daemon into the log and trace lanes (6, 6c, 6d), and their cost to the host (6b)',
+    '### 6. Session events: through the daemon into the log and trace lanes (6, 6c, 6d), the daemon\'s CPU per event with either exporter (6e, 6f), and their cost to the host (6b)',
     '',
     'A fresh daemon, set up as in row 3 (the file exporter for every signal; `export_interval_ms = 1000`, which is also the scheduled delay of both lanes\' batch processors). ' +
       'Each event the daemon accepts becomes one log record (a `BatchLogRecordProcessor`, written to logs.jsonl) and one span (a `BatchSpanProcessor`, ' +
@@ -52,9 +63,16 @@ export function eventsDoc(details: EventsDetails): string[] {
       `While the events arrived, the log lane exported ${eventFlood.exportedOnArrival.toLocaleString('en-US')} records; once they stopped, it exported the rest within ${fmt.ms(eventFlood.drainedMs - eventFlood.acceptedMs)} (all but its last batch). ` +
       (floodDropped === 0
         ? ''
-        : 'So under such a load it is the lanes\' exports that fall behind, not the ingest, which fits how they work: each batch processor has one export in flight at a time (sdk-logs and sdk-trace 3.1), and each file export of a batch ' +
-          '(`appendFile`: open, write, close on the thread pool) needs several turns of the daemon\'s event loop to complete, while each turn also parses and ingests whatever the four sockets delivered. ') +
+        : 'So under such a load it is the lanes\' exports that fall behind, not the ingest, which fits how they work: each batch processor has one export in flight at a time (sdk-logs and sdk-trace 2.x), ' +
+          'and its next batch is serialised in a later turn of the daemon\'s event loop, while each turn also parses and ingests whatever the four sockets delivered. ') +
       `The clients' \`flush()\` backpressure only reaches the socket: they themselves dropped ${eventFlood.clientDropped === 0 ? 'nothing' : eventFlood.clientDropped.toLocaleString('en-US')}.`,
+    '',
+    `Rows 6e and 6f: the daemon's CPU time (user + system, from /proc/<pid>/stat) per event through both lanes, the median over the timed runs of row 6, from handing out the first chunk until both lanes had exported all but their last batch: ` +
+      'parsing and checking the events, the session context, the log record and the span, the journal, the metrics derived from them, serialising and exporting both lanes\' batches, and the answers to the benchmark\'s `daemon/status` polls (every ~5 ms). ' +
+      `6e is row 6's daemon (the file exporter: ${runCpus(events)}); 6f is a daemon of its own with every signal exported over OTLP/gRPC to the project's OTLP/gRPC receiver (test/support/otlp-receiver.ts, @grpc/grpc-js, in the benchmark's process), ` +
+      `the same warm-up and ${eventsGrpc.length} timed windowed runs (${runCpus(eventsGrpc)}; ${eventsGrpc.map((run) => fmt.eventRate(run.rate)).join(', ')}); the receiver decoded exactly the log records and spans the daemon accepted (see Checks). ` +
+      `Each run also logs the daemon's peak memory (\`daemon/status\` \`memory.heldBytes\`: V8's heap in use, garbage included, plus Buffers), how often it went over its soft limit, and how many records the export queues moved to their spool: ` +
+      `file ${spills(events)}; OTLP/gRPC ${spills(eventsGrpc)}. Over the soft limit the daemon moves what its export queues hold to disk and sends it from there, which costs CPU of its own. The target, ≤ ${EVENT_CPU_TARGET_US} µs per event with either exporter, is issue 16's.`,
     '',
     `Row 6b: bench/fixtures/event-cost.mjs, one process with that daemon running. Each round sends ${eventCost.events.toLocaleString('en-US')} of the same events in chunks of ${eventCost.chunk}. ` +
       'The client side times `session.event(name, fields)` for each event of a chunk (fresh field objects per call) and the `await client.flush()` after it, so its figure includes serialising the batch and writing it to the socket. ' +
