@@ -232,12 +232,16 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
     }
   }
 
+  /** The last `traceparent` parsed and what it gave: the events of a turn carry the same one. */
+  let lastTraceparent: { readonly value: string; readonly parent: TraceParent | null } | null = null;
+
   /** The trace context of an event; a malformed one is counted and ignored. */
   function traceContext(event: SessionEvent): { parent: TraceParent | null; tracestate: string | null } {
     let parent: TraceParent | null = null;
     let invalid = false;
     if (event.traceparent !== undefined) {
-      parent = parseTraceparent(event.traceparent);
+      if (lastTraceparent?.value !== event.traceparent) lastTraceparent = { value: event.traceparent, parent: parseTraceparent(event.traceparent) };
+      parent = lastTraceparent.parent;
       invalid = parent === null;
     }
     let tracestate: string | null = null;

@@ -90,13 +90,17 @@ function traceStateOf(value: string | undefined): TraceState | undefined {
   return value === undefined || value === '' ? undefined : new TraceState(value);
 }
 
+/** The empty list of links or events, shared: exporters and serialisers only read them. */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+
 /** The span as the SDK's exporters and serialisers read it. */
 export function readableSpan(entry: SpanEntry, resource: Resource): ReadableSpan {
   const traceState = traceStateOf(entry.tracestate);
-  const context: SpanContext = { traceId: entry.traceId, spanId: entry.spanId, traceFlags: entry.flags, ...(traceState === undefined ? {} : { traceState }) };
+  const context: SpanContext = traceState === undefined ? { traceId: entry.traceId, spanId: entry.spanId, traceFlags: entry.flags } : { traceId: entry.traceId, spanId: entry.spanId, traceFlags: entry.flags, traceState };
   const startTime = hrTimeOf(entry.startMs);
   const endTime = hrTimeOf(entry.endMs);
-  const links: Link[] = entry.links.map((link) => {
+  // A session event's span has neither links nor events: no new arrays for it.
+  const links: Link[] = entry.links.length === 0 ? NONE : entry.links.map((link) => {
     const linkState = traceStateOf(link.tracestate);
     return {
       context: { traceId: link.traceId, spanId: link.spanId, traceFlags: link.flags ?? TraceFlags.SAMPLED, ...(linkState === undefined ? {} : { traceState: linkState }) },
@@ -113,7 +117,7 @@ export function readableSpan(entry: SpanEntry, resource: Resource): ReadableSpan
     status: entry.status.message === undefined ? { code: STATUS[entry.status.code] } : { code: STATUS[entry.status.code], message: entry.status.message },
     attributes: entry.attributes,
     links,
-    events: entry.events.map((event) => ({ name: event.name, time: hrTimeOf(event.time), attributes: event.attributes })),
+    events: entry.events.length === 0 ? NONE : entry.events.map((event) => ({ name: event.name, time: hrTimeOf(event.time), attributes: event.attributes })),
     duration: durationOf(startTime, endTime),
     ended: true,
     resource,
