@@ -42,6 +42,8 @@ const HARD_GC_INTERVAL_MS = 250;
 export const QUIET_MS = 10_000;
 /** How far the resident set grows past where it last settled before a quiet time releases it. */
 export const RELEASE_GROWTH_BYTES = 16 * 1024 * 1024;
+/** Share of the soft limit from which a reading is preceded by a full collection (at most once a second). */
+const COLLECT_BEFORE_SHARE = 0.8;
 
 /** What a client is told to wait before sending refused telemetry again. */
 export const MEMORY_RETRY_AFTER_MS = 1000;
@@ -153,6 +155,10 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
 
   function evaluate(): MemoryState {
     readAt = performance.now();
+    // Close to the soft limit, what V8 holds is mostly garbage under a high allocation rate (it
+    // collects its old generation late): collect before reading, so that garbage alone does
+    // not pause connections and send the export queues to disk, only memory really held does.
+    if (state === 'ok' && last.held >= soft * COLLECT_BEFORE_SHARE) collect(SOFT_GC_INTERVAL_MS);
     last = read();
     if (quietTimer === null && last.rss > settledRss + RELEASE_GROWTH_BYTES) armQuiet(QUIET_MS);
     // Over the hard limit, garbage may be most of it: collect, and refuse only what is still held.
