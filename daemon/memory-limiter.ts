@@ -19,8 +19,10 @@
  * Once the resident set has grown RELEASE_GROWTH_BYTES past where it last settled and telemetry
  * then stops for QUIET_MS, one memory-reducing collection gives back what the load grew: V8 keeps
  * the pages a burst of telemetry made it take, and its own memory reducer, which judges by the
- * allocation rate it last saw, may never run in a daemon that then only sleeps. One timer, armed
- * by a reading that finds the growth, never by an idle daemon.
+ * allocation rate it last saw, may never run in a daemon that then only sleeps. Start-up counts
+ * as such a load: QUIET_MS after the limiter is made, unless telemetry is arriving, the same
+ * collection gives back what loading and starting took (about 2 MiB of an idle daemon's resident
+ * set). One timer, armed then and by a reading that finds the growth, never by an idle daemon.
  */
 
 import type { Logger } from 'pino';
@@ -119,7 +121,7 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
   let gc: Collect | null | undefined;
   let collectedAt = 0;
   /** When telemetry last had memory read (performance.now()); the quiet timer, while armed. */
-  let arrivedAt = 0;
+  let arrivedAt = performance.now();
   let quietTimer: NodeJS.Timeout | null = null;
   let released = 0;
   let releasedBytes = 0;
@@ -222,6 +224,9 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
     clearInterval(timer);
     timer = null;
   }
+
+  // Start-up is the first load to give back.
+  armQuiet(QUIET_MS);
 
   function check(): MemoryState {
     if (stopped) return 'ok';

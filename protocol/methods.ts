@@ -651,8 +651,8 @@ export interface MemoryStatus {
   readonly softEntered: number;
   readonly hardEntered: number;
   /**
-   * Times telemetry stopped for 10 s and the daemon compacted its heap to give memory back, and the
-   * resident memory those collections returned, in all.
+   * Times the daemon compacted its heap to give back memory start-up or a load had grown (10 s
+   * after start, and 10 s after telemetry stopped), and the resident memory returned, in all.
    */
   readonly released: number;
   readonly releasedBytes: number;
