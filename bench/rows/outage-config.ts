@@ -35,3 +35,10 @@ export const OUTAGE_DAEMON_CONFIG = {
   export_retry_initial_ms: 100,
   export_retry_max_ms: 1000,
 } as const;
+
+/**
+ * Row 7b's bound on the daemon's peak resident set during the outage: the queue bounds above, the
+ * journal's few seconds of records, and what Node itself takes (about 55 MiB idle), with the
+ * daemon's Node flags.
+ */
+export const OUTAGE_RSS_TARGET_BYTES = 150 * MIB;

@@ -12,7 +12,7 @@ import { check, log, rows } from '../lib/checks.ts';
 import { loadReceiverModule } from '../lib/receiver.ts';
 import { fmt } from '../lib/report.ts';
 import { checkOutage } from './outage-checks.ts';
-import { OUTAGE_DAEMON_CONFIG, type OutageConfig, outageConfig } from './outage-config.ts';
+import { OUTAGE_DAEMON_CONFIG, OUTAGE_RSS_TARGET_BYTES, type OutageConfig, outageConfig } from './outage-config.ts';
 import { bySignal, count, MIB, mib, type OutageResult, type OutageSdkResult, perSignal, rssPeakOf, SIGNALS } from './outage-result.ts';
 import { measureOutage } from './outage-run.ts';
 
@@ -63,8 +63,8 @@ export async function rowOutage(quick: boolean, daemonArgs: readonly string[]): 
     measured: `RSS ${mib(peak)}; queues ${SIGNALS.map((signal) => (outage.peakMemory[signal] / MIB).toFixed(1)).join('/')} MiB`,
     baseline: `receiver up: RSS ${mib(peakUp)}`,
     comparison: peak === null || peakUp === null ? '—' : `${peak >= peakUp ? '+' : '−'}${mib(Math.abs(peak - peakUp))}`,
-    target: `queue ≤ ${mib(OUTAGE_DAEMON_CONFIG.export_queue_max_bytes)} per signal`,
-    met: main.withinMemory,
+    target: `RSS ≤ ${mib(OUTAGE_RSS_TARGET_BYTES)}; queue ≤ ${mib(OUTAGE_DAEMON_CONFIG.export_queue_max_bytes)} per signal`,
+    met: main.withinMemory && peak !== null && peak <= OUTAGE_RSS_TARGET_BYTES,
   });
   rows.push({
     id: '7c',
