@@ -142,8 +142,8 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
     }
   }
 
+  /** Ingests up to FILES_PER_SCAN files; returns how many are left (all of them while memory holds). */
   function scan(): number {
-    if (options.memory.holding()) return 0;
     const problem = handoffFolderProblem(dir);
     if (problem === 'missing') return 0;
     if (problem !== null) {
@@ -163,6 +163,9 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
     } catch {
       return 0;
     }
+    // Only files are telemetry arriving: an empty folder leaves the memory limiter's quiet time be.
+    if (names.length === 0) return 0;
+    if (options.memory.holding()) return names.length;
     names.sort();
     for (const name of names.slice(0, FILES_PER_SCAN)) ingestFile(join(dir, name));
     return Math.max(0, names.length - FILES_PER_SCAN);
@@ -178,8 +181,7 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
     soon = null;
     if (stopped) return;
     const left = scan();
-    const busy = left > 0 || options.memory.holding();
-    schedule(busy || !watched() ? HANDOFF_SCAN_MS : HANDOFF_SAFETY_SCAN_MS);
+    schedule(left > 0 || !watched() ? HANDOFF_SCAN_MS : HANDOFF_SAFETY_SCAN_MS);
   }
   /** Whether a change would be seen: the parent is watched, and the folder too once it exists. */
   function watched(): boolean {

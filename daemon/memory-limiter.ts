@@ -20,9 +20,10 @@
  * then stops for QUIET_MS, one memory-reducing collection gives back what the load grew: V8 keeps
  * the pages a burst of telemetry made it take, and its own memory reducer, which judges by the
  * allocation rate it last saw, may never run in a daemon that then only sleeps. Start-up counts
- * as such a load: QUIET_MS after the limiter is made, unless telemetry is arriving, the same
- * collection gives back what loading and starting took (about 2 MiB of an idle daemon's resident
- * set). One timer, armed then and by a reading that finds the growth, never by an idle daemon.
+ * as such a load: STARTUP_QUIET_MS after the limiter is made, if no telemetry has arrived (else
+ * QUIET_MS after the last), the same collection gives back what loading and starting took (1–2 MiB
+ * of an idle daemon's resident set), so that it is part of starting and not a wake-up of an idle
+ * daemon. One timer, armed then and by a reading that finds the growth, never by an idle daemon.
  */
 
 import type { Logger } from 'pino';
@@ -42,6 +43,8 @@ const HARD_GC_INTERVAL_MS = 250;
 
 /** How long telemetry must have stopped before the daemon gives back memory it grew for it. */
 export const QUIET_MS = 10_000;
+/** How long after start-up, with no telemetry yet, start-up's memory is given back. */
+export const STARTUP_QUIET_MS = 2000;
 /** How far the resident set grows past where it last settled before a quiet time releases it. */
 export const RELEASE_GROWTH_BYTES = 16 * 1024 * 1024;
 /** Share of the soft limit from which a reading is preceded by a full collection (at most once a second). */
@@ -122,6 +125,8 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
   let collectedAt = 0;
   /** When telemetry last had memory read (performance.now()); the quiet timer, while armed. */
   let arrivedAt = performance.now();
+  /** How long telemetry must have stopped before the armed timer releases: shorter until the first arrives. */
+  let quietNeeded = STARTUP_QUIET_MS;
   let quietTimer: NodeJS.Timeout | null = null;
   let released = 0;
   let releasedBytes = 0;
@@ -193,7 +198,7 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
       quietTimer = null;
       if (stopped) return;
       const quietFor = performance.now() - arrivedAt;
-      if (quietFor < QUIET_MS) armQuiet(QUIET_MS - quietFor);
+      if (quietFor < quietNeeded) armQuiet(quietNeeded - quietFor);
       else release();
     }, delayMs);
     quietTimer.unref();
@@ -226,12 +231,13 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
   }
 
   // Start-up is the first load to give back.
-  armQuiet(QUIET_MS);
+  armQuiet(STARTUP_QUIET_MS);
 
   function check(): MemoryState {
     if (stopped) return 'ok';
     const now = performance.now();
     arrivedAt = now;
+    quietNeeded = QUIET_MS;
     return now - readAt >= CHECK_INTERVAL_MS ? evaluate() : state;
   }
 

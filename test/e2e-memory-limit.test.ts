@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { createMemoryLimiter, MEMORY_RETRY_AFTER_MS } from '../daemon/memory-limiter.js';
+import { createMemoryLimiter, MEMORY_RETRY_AFTER_MS, QUIET_MS, STARTUP_QUIET_MS } from '../daemon/memory-limiter.js';
 import { createDaemonLogger } from '../daemon/logger.js';
 import { type DaemonStatus, encodeFrame, ErrorCodes } from '../protocol/index.js';
 import { createTestHome, type DaemonProcess, runCli, startDaemonProcess, type TestHome } from './support/daemon.js';
@@ -42,6 +42,22 @@ describe('memory limiter, end to end', () => {
     await daemon?.stop();
     home?.remove();
     home = daemon = undefined;
+  });
+
+  it('a daemon with nothing to do gives back what start-up took soon after it starts (an empty hand-off folder is not telemetry), then rests', async () => {
+    home = createTestHome();
+    daemon = await startDaemonProcess(home);
+    const started = Date.now();
+    // Well before QUIET_MS, which telemetry (or a scan of the hand-off folder taken for it) would impose.
+    const deadline = started + STARTUP_QUIET_MS + (QUIET_MS - STARTUP_QUIET_MS) / 2;
+    let status = await daemon.status();
+    while (status.memory.released === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      status = await daemon.status();
+    }
+    expect(status.memory.released, `released ${Date.now() - started} ms after the socket was ready`).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect((await daemon.status()).memory.released).toBe(1);
   });
 
   it('over the soft limit holds a sending connection back, serves the others, and takes everything once under it again', async () => {

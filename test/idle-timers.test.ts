@@ -8,7 +8,7 @@ import { createAccountedReader } from '../daemon/accounted-metric-reader.js';
 import { openJournal } from '../daemon/delivery/journal.js';
 import type { CountedMetricExporter } from '../daemon/delivery/queued-exporters.js';
 import { createDaemonLogger } from '../daemon/logger.js';
-import { createMemoryLimiter, QUIET_MS, RELEASE_GROWTH_BYTES } from '../daemon/memory-limiter.js';
+import { createMemoryLimiter, QUIET_MS, RELEASE_GROWTH_BYTES, STARTUP_QUIET_MS } from '../daemon/memory-limiter.js';
 import { createSignalStats } from '../daemon/stats.js';
 
 // An idle daemon should not wake up: the parts that tick do so only while they have work.
@@ -101,9 +101,11 @@ describe('timers at rest', () => {
     const MIB = 1024 * 1024;
     let rss = 60 * MIB;
     const limiter = createMemoryLimiter({ hardLimitBytes: 512 * MIB, softLimitBytes: 448 * MIB, logger: createDaemonLogger(null, 'silent').logger, onPressure: () => undefined, read: () => ({ held: 20 * MIB, rss }) });
-    // Start-up is given back once, QUIET_MS after it, then nothing is armed.
+    // Start-up is given back once, STARTUP_QUIET_MS after it, then nothing is armed.
     expect(vi.getTimerCount()).toBe(1);
-    vi.advanceTimersByTime(QUIET_MS);
+    vi.advanceTimersByTime(STARTUP_QUIET_MS - 1);
+    expect(limiter.status().released).toBe(0);
+    vi.advanceTimersByTime(1);
     expect(limiter.status().released).toBe(1);
     expect(vi.getTimerCount()).toBe(0);
     // Telemetry arrives; memory stays near where it settled: nothing is armed.
@@ -129,6 +131,20 @@ describe('timers at rest', () => {
       vi.advanceTimersByTime(200);
       limiter.check();
     }
+    expect(vi.getTimerCount()).toBe(0);
+    limiter.stop();
+  });
+
+  it('telemetry arriving before start-up is given back puts the release off until QUIET_MS after the last of it', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance', 'Date'] });
+    const MIB = 1024 * 1024;
+    const limiter = createMemoryLimiter({ hardLimitBytes: 512 * MIB, softLimitBytes: 448 * MIB, logger: createDaemonLogger(null, 'silent').logger, onPressure: () => undefined, read: () => ({ held: 20 * MIB, rss: 60 * MIB }) });
+    vi.advanceTimersByTime(STARTUP_QUIET_MS / 2);
+    limiter.check();
+    vi.advanceTimersByTime(QUIET_MS - 1);
+    expect(limiter.status().released).toBe(0);
+    vi.advanceTimersByTime(1);
+    expect(limiter.status().released).toBe(1);
     expect(vi.getTimerCount()).toBe(0);
     limiter.stop();
   });
