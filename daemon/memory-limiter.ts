@@ -61,6 +61,8 @@ export interface MemoryLimiterOptions {
   readonly logger: Logger;
   /** Called at every reading over the soft limit: the export queues move what they hold in memory to disk. */
   onPressure(): void;
+  /** Called just before memory is given back after a load: parts let go of what they keep for the next one. */
+  onRelease?(): void;
   /** Reads memory; the default is the process's own. For tests. */
   readonly read?: () => { readonly held: number; readonly rss: number };
 }
@@ -207,6 +209,7 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
   function release(): void {
     gc ??= exposeGc();
     const before = read().rss;
+    options.onRelease?.();
     if (gc !== null) {
       gc(REDUCE_MEMORY);
       collectedAt = performance.now();

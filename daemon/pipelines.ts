@@ -21,7 +21,7 @@ import type { DiskConditions } from './disk-conditions.js';
 import { createEventIngest, type EventIngest, type EventPolicy } from './event-ingest.js';
 import { createEventLanes, type EventLanes, journaledEntry } from './event-lanes.js';
 import { createFeedbackService, type FeedbackService, type FeedbackSettings, UPLOAD_TIMEOUT_MS } from './feedback/service.js';
-import { createSessionLogs } from './feedback/session-logs.js';
+import { createSessionLogs, type SessionLogs } from './feedback/session-logs.js';
 import { openFeedbackSpool } from './feedback/spool.js';
 import { describeTarget, uploadReport } from './feedback/upload.js';
 import { createHostResources, type HostResources } from './host-resources.js';
@@ -87,6 +87,8 @@ export interface Pipelines {
   readonly spans: SpanIngest;
   readonly logs: LogIngest;
   readonly feedback: FeedbackService;
+  /** Each session's recent events as text, for feedback reports. */
+  readonly sessionLogs: SessionLogs;
   readonly journal: JournalHook;
   /** Each signal's exporter as status shows it (credentials left out). */
   described(): Readonly<Record<Signal, DescribedExporter>>;
@@ -114,7 +116,9 @@ export async function createPipelines(options: PipelinesOptions): Promise<Pipeli
   // Whatever settles is noted in the journal at once: a crash right after replays none of it.
   const noteSettled = (): void => journal.journal?.noteSettled();
   const stats: Record<Signal, SignalStats> = { metrics: createSignalStats(noteSettled), logs: createSignalStats(noteSettled), traces: createSignalStats(noteSettled) };
-  const sessions = createSessionRegistry(config.sessionIdleTimeoutMs);
+  // A session's log ring outlives it, for feedback sent after it; packed, it takes a few times less.
+  const sessionLogs = createSessionLogs();
+  const sessions = createSessionRegistry(config.sessionIdleTimeoutMs, undefined, sessionLogs.pack);
   const insights = createSessionInsights();
   // Every exporter is an export queue in front of a sender (gRPC, OTLP/HTTP or the file):
   // batches are serialised once, retried with backoff, spilled to disk when memory is short or
@@ -160,7 +164,6 @@ export async function createPipelines(options: PipelinesOptions): Promise<Pipeli
     onSpanAccepted: (entry, resource) => journal.journal?.append({ s: entry }, resource),
     onLogAccepted: (entry, resource) => journal.journal?.append({ l: entry }, resource),
   });
-  const sessionLogs = createSessionLogs();
   const events = createEventIngest({
     lanes,
     logStats: stats.logs,
@@ -193,6 +196,7 @@ export async function createPipelines(options: PipelinesOptions): Promise<Pipeli
     spans: createSpanIngest({ lanes, traceStats: stats.traces, policy: () => policy }),
     logs: createLogIngest({ lanes, logStats: stats.logs, policy: () => policy }),
     feedback,
+    sessionLogs,
     journal,
     described: () => described,
     describeAs: (signal, exporter) => void (described = { ...described, [signal]: describeExporter(exporter) }),

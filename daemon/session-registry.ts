@@ -29,10 +29,11 @@ export interface SessionRegistry {
   use(sessionId: string): Session | undefined;
   /** Expires sessions unused since `now - idleTimeoutMs`; returns how many. */
   expireIdle(now: number): number;
-  counts(): SessionCounts;
+  counts(): Omit<SessionCounts, 'logBytes' | 'logPackedBytes'>;
 }
 
-export function createSessionRegistry(idleTimeoutMs: number, maxSessions: number = MAX_SESSIONS): SessionRegistry {
+/** `onClosed` hears of each session that ended or expired. */
+export function createSessionRegistry(idleTimeoutMs: number, maxSessions: number = MAX_SESSIONS, onClosed: (sessionId: string) => void = () => undefined): SessionRegistry {
   const sessions = new Map<string, { session: Session; usedAt: number }>();
   let started = 0;
   let ended = 0;
@@ -55,6 +56,7 @@ export function createSessionRegistry(idleTimeoutMs: number, maxSessions: number
     end(sessionId) {
       if (!sessions.delete(sessionId)) return false;
       ended++;
+      onClosed(sessionId);
       return true;
     },
     use(sessionId) {
@@ -69,6 +71,7 @@ export function createSessionRegistry(idleTimeoutMs: number, maxSessions: number
         if (now - entry.usedAt < idleTimeoutMs) continue;
         sessions.delete(id);
         count++;
+        onClosed(id);
       }
       expired += count;
       return count;

@@ -424,6 +424,9 @@ export interface SessionCounts {
   readonly ended: number;
   /** Sessions removed after `sessionIdleTimeoutMs` without a record or event. */
   readonly expired: number;
+  /** Bytes of lines in the sessions' log rings (ended sessions' included), and what the packed rings among them take in memory. */
+  readonly logBytes: number;
+  readonly logPackedBytes: number;
 }
 
 /** Counts of one signal: metric measurements, log records or spans (one per session event). */

@@ -14,6 +14,7 @@ import { journaledEntry, type LaneEntry, laneEntryOf } from '../daemon/event-lan
 import { byHostResource } from '../daemon/delivery/queued-exporters.js';
 import { openJournal, readJournal } from '../daemon/delivery/journal.js';
 import { decodeJournalFrames } from '../daemon/delivery/journal-frames.js';
+import { createByteBuffer, shrinkGrownBuffers } from '../daemon/delivery/byte-buffer.js';
 import { createHostResources, hostMeterVersion } from '../daemon/host-resources.js';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { ExportResultCode } from '@opentelemetry/core';
@@ -804,5 +805,24 @@ describe('regressions', () => {
     await waitFor(() => !queue.pending());
     // Before the fix: { spool_corrupt: 1 }, a batch count in a map of record counts.
     expect(stats.snapshot().dropped).toEqual({ spool_corrupt: 50 });
+  });
+});
+
+describe('byte buffers', () => {
+  it('keep what a load grew them to until the daemon gives memory back, and never drop what is written', () => {
+    shrinkGrownBuffers();
+    const buffer = createByteBuffer(16, 1024);
+    buffer.write('x'.repeat(100), 'latin1');
+    buffer.reset();
+    const busy = createByteBuffer(16, 1024);
+    busy.write('y'.repeat(100), 'latin1');
+    // The grown and emptied buffer gives back all but its first 16 bytes; the one still written keeps its bytes.
+    expect(shrinkGrownBuffers()).toBe(100 - 16);
+    expect(busy.view().toString('latin1')).toBe('y'.repeat(100));
+    buffer.write('z'.repeat(10), 'latin1');
+    expect(buffer.view().toString('latin1')).toBe('z'.repeat(10));
+    busy.reset();
+    expect(shrinkGrownBuffers()).toBe(100 - 16);
+    expect(shrinkGrownBuffers()).toBe(0);
   });
 });

@@ -112,6 +112,31 @@ describe('feedback', () => {
     expect(receiver.sumOf('user.feedback.submitted', { category: 'bug', include_logs: 'true', success: 'true' })).toBe(1);
   });
 
+  it("keeps an ended session's log ring packed, and a report after the end carries the same logs", async () => {
+    const { server } = await setUp((server) => `endpoint = "${server.url}/feedback"`);
+    daemon = await startDaemonProcess(home as TestHome);
+    const peer = await connect();
+    await peer.request(1, 'session/start', { sessionId: 's-3', attributes: { model: 'gpt-5.1-codex' } });
+    const events = Array.from({ length: 200 }, (_, index) => ({ sessionId: 's-3', name: 'codex.tool_result', traceSafe: { tool_name: 'shell', call_id: `c-${index}`, success: true }, logOnly: { output: `line ${index} — ünïcode ${'x'.repeat(100)}` } }));
+    await peer.request(2, 'session/event', { events });
+    await peer.request(3, 'feedback/submit', { category: 'bug', sessionId: 's-3', includeLogs: true });
+    const open = (await (daemon as DaemonProcess).status()).sessions;
+    expect(open.logBytes).toBeGreaterThan(200 * 100);
+    expect(open.logPackedBytes).toBe(0);
+
+    expect((await peer.request(4, 'session/end', { sessionId: 's-3' })).error).toBeUndefined();
+    const ended = (await (daemon as DaemonProcess).status()).sessions;
+    expect(ended.logBytes).toBe(open.logBytes);
+    expect(ended.logPackedBytes).toBeGreaterThan(0);
+    expect(ended.logPackedBytes).toBeLessThan(open.logBytes / 4);
+    expect((await runCli(home as TestHome, ['status'])).stdout).toMatch(/log rings: .* of lines kept for feedback \(the packed rings take /);
+    await peer.request(5, 'feedback/submit', { category: 'bug', sessionId: 's-3', includeLogs: true });
+    await expect.poll(() => server.reports().length, { timeout: 10_000 }).toBe(2);
+    const [before, after] = server.reports().map((report) => report.logs as string);
+    expect(before?.split('\n')).toHaveLength(201);
+    expect(after).toBe(before);
+  });
+
   it('sends no session content when includeLogs is false', async () => {
     const { server } = await setUp((server) => `endpoint = "${server.url}/feedback"`);
     daemon = await startDaemonProcess(home as TestHome);

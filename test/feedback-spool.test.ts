@@ -84,4 +84,29 @@ describe('session logs for feedback', () => {
     expect(logs.bytes()).toBeLessThanOrEqual(250);
     expect(logs.text('nobody')).toBeNull();
   });
+
+  it('packs a ring into less memory, gives the same text from it, and unpacks it for the next line', () => {
+    const logs = createSessionLogs(4000, 6000);
+    const line = (index: number) => `2026-12-05T10:00:00.000Z codex.tool_result {"call_id":"c-${index}","output":"ünïcode ${'x'.repeat(40)}"}`;
+    for (let index = 0; index < 60; index++) logs.append('a', line(index));
+    const text = logs.text('a');
+    const held = logs.bytes();
+    logs.pack('a');
+    expect(logs.bytes()).toBe(held);
+    expect(logs.packedBytes()).toBeGreaterThan(0);
+    expect(logs.packedBytes()).toBeLessThan(held / 4);
+    expect(logs.text('a')).toBe(text);
+    // A line more: unpacked, the oldest give way as before.
+    logs.append('a', line(60));
+    expect(logs.packedBytes()).toBe(0);
+    const lines = (logs.text('a') as string).split('\n').slice(0, -1);
+    expect(lines.at(-1)).toBe(line(60));
+    expect(lines).toEqual((text as string).split('\n').slice(0, -1).slice(1 - lines.length).concat([line(60)]));
+    // A packed ring pushed out by the total bound lets go of its packed bytes too.
+    logs.pack();
+    for (let index = 0; index < 30; index++) logs.append('b', line(index));
+    expect(logs.text('a')).toBeNull();
+    expect(logs.packedBytes()).toBe(0);
+    expect(logs.bytes()).toBeLessThanOrEqual(6000);
+  });
 });

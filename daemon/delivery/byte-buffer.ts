@@ -15,19 +15,45 @@ export interface ByteBuffer {
   view(start?: number): Buffer;
   /** Forgets what was written from `length` on. */
   truncate(length: number): void;
-  /** Forgets everything; gives back memory past `keepBytes` that a large write made it take. */
+  /** Forgets everything; gives back memory past `keepBytes` that a large write made it take (and {@link shrinkGrownBuffers} the rest). */
   reset(): void;
+}
+
+/**
+ * Buffers grown past their first size, each with what shrinks it back: a load grows them (up to
+ * their `keepBytes`), and every page it touched stays resident until they are shrunk.
+ */
+const grown = new Map<object, () => number>();
+
+/**
+ * Gives every grown buffer that is empty its first size again (what was written is gone by the
+ * time the daemon is quiet) and returns the bytes let go, for the collection that follows to free.
+ */
+export function shrinkGrownBuffers(): number {
+  let freed = 0;
+  for (const shrink of grown.values()) freed += shrink();
+  return freed;
 }
 
 export function createByteBuffer(initialBytes: number, keepBytes: number): ByteBuffer {
   let bytes = Buffer.allocUnsafe(initialBytes);
   let at = 0;
+  const key = {};
 
   function room(more: number): void {
     if (at + more <= bytes.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(bytes.length * 2, at + more));
-    bytes.copy(grown, 0, 0, at);
-    bytes = grown;
+    const larger = Buffer.allocUnsafe(Math.max(bytes.length * 2, at + more));
+    bytes.copy(larger, 0, 0, at);
+    bytes = larger;
+    grown.set(key, shrink);
+  }
+
+  function shrink(): number {
+    if (at > 0) return 0;
+    const freed = bytes.length - initialBytes;
+    bytes = Buffer.allocUnsafe(initialBytes);
+    grown.delete(key);
+    return freed;
   }
 
   return {
@@ -49,7 +75,7 @@ export function createByteBuffer(initialBytes: number, keepBytes: number): ByteB
     },
     reset() {
       at = 0;
-      if (bytes.length > keepBytes) bytes = Buffer.allocUnsafe(initialBytes);
+      if (bytes.length > keepBytes) shrink();
     },
   };
 }

@@ -4,6 +4,11 @@
  * the log lane carries goes in, after redaction, and it leaves the machine only in a report
  * whose sender set `includeLogs`. Bounded per session and in total: the session written to
  * least recently gives way first.
+ *
+ * A ring that stops being written (its session ended, or the daemon went quiet after a load) is
+ * packed: its text deflated into one Buffer, a few times smaller than its lines, which otherwise
+ * stay in V8's heap for as long as the daemon lives. A line added to a packed ring unpacks it.
+ * Lines hold no newline (an event's fields are JSON), so the text splits back into them.
  */
 import { MAX_FEEDBACK_LOGS_BYTES } from '../../protocol/index.js';
 
@@ -15,21 +20,53 @@ export interface SessionLogs {
   append(sessionId: string, line: string): void;
   /** The session's lines, oldest first, or null when there are none. */
   text(sessionId: string): string | null;
-  /** Bytes held in all. */
+  /** Bytes of lines held in all (packed or not). */
   bytes(): number;
+  /** Packs the session's ring, or every ring: its text, deflated, until a line is added to it again. */
+  pack(sessionId?: string): void;
+  /** Bytes the packed rings take. */
+  packedBytes(): number;
 }
 
 interface Ring {
   lines: string[];
   head: number;
   bytes: number;
+  /** The ring's text, deflated, while packed (then `lines` is empty). */
+  packed: Buffer | null;
 }
+
+const zlib = () => process.getBuiltinModule('node:zlib');
 
 export function createSessionLogs(perSession: number = MAX_FEEDBACK_LOGS_BYTES, total: number = MAX_SESSION_LOGS_TOTAL_BYTES): SessionLogs {
   // A Map iterates in insertion order: re-inserting on every append keeps the least recently
   // written session first.
   const rings = new Map<string, Ring>();
   let held = 0;
+  let packedHeld = 0;
+
+  const textOf = (ring: Ring): string => (ring.packed === null ? `${ring.lines.slice(ring.head).join('\n')}\n` : zlib().inflateRawSync(ring.packed).toString('utf8'));
+
+  function pack(ring: Ring): void {
+    if (ring.packed !== null || ring.head === ring.lines.length) return;
+    ring.packed = zlib().deflateRawSync(textOf(ring), { level: 1 });
+    packedHeld += ring.packed.length;
+    ring.lines = [];
+    ring.head = 0;
+  }
+
+  function unpack(ring: Ring): void {
+    if (ring.packed === null) return;
+    const text = textOf(ring);
+    packedHeld -= ring.packed.length;
+    ring.packed = null;
+    ring.lines = text.slice(0, -1).split('\n');
+  }
+
+  function forget(ring: Ring): void {
+    held -= ring.bytes;
+    if (ring.packed !== null) packedHeld -= ring.packed.length;
+  }
 
   function dropOldest(ring: Ring): void {
     const line = ring.lines[ring.head] as string;
@@ -48,9 +85,10 @@ export function createSessionLogs(perSession: number = MAX_FEEDBACK_LOGS_BYTES, 
       const size = Buffer.byteLength(line) + 1;
       if (size > perSession) return;
       let ring = rings.get(sessionId);
-      if (ring === undefined) ring = { lines: [], head: 0, bytes: 0 };
+      if (ring === undefined) ring = { lines: [], head: 0, bytes: 0, packed: null };
       else rings.delete(sessionId);
       rings.set(sessionId, ring);
+      unpack(ring);
       ring.lines.push(line);
       ring.bytes += size;
       held += size;
@@ -59,16 +97,24 @@ export function createSessionLogs(perSession: number = MAX_FEEDBACK_LOGS_BYTES, 
         const [oldestId, oldest] = rings.entries().next().value as [string, Ring];
         if (oldest === ring && rings.size === 1) dropOldest(ring);
         else {
-          held -= oldest.bytes;
+          forget(oldest);
           rings.delete(oldestId);
         }
       }
     },
     text(sessionId) {
       const ring = rings.get(sessionId);
-      if (ring === undefined || ring.head === ring.lines.length) return null;
-      return `${ring.lines.slice(ring.head).join('\n')}\n`;
+      if (ring === undefined || (ring.packed === null && ring.head === ring.lines.length)) return null;
+      return textOf(ring);
     },
     bytes: () => held,
+    pack(sessionId) {
+      if (sessionId === undefined) for (const ring of rings.values()) pack(ring);
+      else {
+        const ring = rings.get(sessionId);
+        if (ring !== undefined) pack(ring);
+      }
+    },
+    packedBytes: () => packedHeld,
   };
 }

@@ -68,7 +68,7 @@ export function createDaemonStatus(sources: StatusSources): () => DaemonStatus.R
     protocolErrors: sources.connections.protocolErrors(),
     exporters: [pipelines.metrics.exporterStatus(), ...pipelines.lanes.exporterStatus()].map((status) => withQueue(status, pipelines.destinations)),
     clients: sources.connections.statuses(),
-    sessions: pipelines.sessions.counts(),
+    sessions: { ...pipelines.sessions.counts(), logBytes: pipelines.sessionLogs.bytes(), logPackedBytes: pipelines.sessionLogs.packedBytes() },
     handoff: sources.handoff()?.counts() ?? NO_HANDOFF,
     feedback: pipelines.feedback.counts(),
     config: sources.reloader.status(),
