@@ -108,7 +108,7 @@ describe('sessions', () => {
     const status = await daemon?.status();
     expect(status?.signals.metrics.rejected).toEqual({ unknown_session: 5 });
     expect(status?.protocolErrors).toEqual({ unknown_session: 2 });
-    expect(status?.sessions).toEqual({ active: 0, started: 1, ended: 1, expired: 0 });
+    expect(status?.sessions).toEqual({ active: 0, started: 1, ended: 1, expired: 0, logBytes: 0, logPackedBytes: 0 });
   });
 
   it('refuses bad session/start params, naming the field', async () => {
@@ -173,7 +173,7 @@ describe('sessions', () => {
     peer = await openRawPeer(home.socketPath);
     await peer.initialize();
     peer.send({ jsonrpc: '2.0', method: 'session/start', params: { sessionId: 'idle', attributes: { model: 'm' } } });
-    await expect.poll(async () => (await daemon?.status())?.sessions, { timeout: 5000 }).toEqual({ active: 0, started: 1, ended: 0, expired: 1 });
+    await expect.poll(async () => (await daemon?.status())?.sessions, { timeout: 5000 }).toEqual({ active: 0, started: 1, ended: 0, expired: 1, logBytes: 0, logPackedBytes: 0 });
   });
 });
 
