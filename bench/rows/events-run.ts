@@ -120,7 +120,8 @@ export async function measureEvents(config: EventsConfig, bench: BenchEnv, daemo
       (complete ? '' : ` (${total - received} never counted${group.running() === 0 ? ' although every client had written them and exited' : ''})`),
   );
   checkLanes(label, load, exporter, { received, total, logs, traces, queueFull, peakBuffered: polled.peakBuffered, exported, exportedMs: polled.exportedMs, last });
-  checkOnTheWay(label, eventCountsDelta(base, last), byName, Math.max(queueFull.logs, queueFull.traces));
+  // An event either lane refused derives nothing; the lanes may refuse different events.
+  checkOnTheWay(label, eventCountsDelta(base, last), byName, queueFull.logs + queueFull.traces);
   return {
     load,
     total,
@@ -275,7 +276,7 @@ function checkOnTheWay(label: string, events: ReturnType<typeof eventCountsDelta
   const sseEvents = byName['codex.sse_event'] ?? 0;
   // The daemon does all this before a lane admits the event, so it holds in the flood run too;
   // but an event a full lane refused derives no metrics (a request's client sends it again), so
-  // with `refused` events up to 2 measurements each are missing.
+  // with at most `refused` such events (the refusals of both lanes) up to 2 measurements each are missing.
   const derivable = 2 * (toolResults + apiRequests + sseEvents);
   check(
     events.redacted.arguments === toolResults &&
@@ -286,6 +287,6 @@ function checkOnTheWay(label: string, events: ReturnType<typeof eventCountsDelta
       events.derived <= derivable &&
       events.derived >= derivable - 2 * refused,
     `${label}: the daemon redacted \`arguments\` and \`output\` of every tool result on the log lane (log_tool_content off, the default: ${JSON.stringify(events.redacted)} for ${toolResults} tool results), ` +
-      `overrode no lane (${events.laneOverrides}), found no malformed trace context (${events.invalidTraceContext}) and derived ${events.derived} metric measurements (2 per tool result, API request and SSE event: ${derivable}${refused === 0 ? '' : `, less 2 per event a full lane refused, of ${refused}`})`,
+      `overrode no lane (${events.laneOverrides}), found no malformed trace context (${events.invalidTraceContext}) and derived ${events.derived} metric measurements (2 per tool result, API request and SSE event: ${derivable}${refused === 0 ? '' : `, less 2 per event a full lane refused, of at most ${refused}`})`,
   );
 }
