@@ -123,8 +123,9 @@ export function laneEntryOf(journaled: JournaledEntry, resource: HostResource): 
 export interface EventLanes {
   /**
    * Emits the event's span, then its log record in the span's context (or the parent's, when
-   * no span was made), so a log and its span correlate. Each lane counts `accepted` or why it
-   * refused; neither counts `received`.
+   * no span was made), so a log and its span correlate. Both lanes take the event or neither
+   * does: when either lacks room, each lane it was meant for counts `queue_full`. Each lane
+   * counts `accepted` or why it refused; neither counts `received`.
    */
   emit(entry: LaneEntry, only?: LaneChoice): EmitOutcome;
   /**
@@ -171,6 +172,9 @@ export function createEventLanes(options: LaneOptions): EventLanes {
   /** Set by admit() when it refuses for want of room. */
   let refusedFull = false;
 
+  /** Whether a lane has room for one more record of `weight`: what it holds, not what an export queue behind it holds (that one spills to disk). */
+  const fits = (hold: LaneHold, weight: number): boolean => hold.records < MAX_LANE_QUEUE && hold.chars + weight <= MAX_LANE_CHARS;
+
   /** Whether a lane may take one more record of `weight`; counts the refusal when it may not. */
   function admit(stats: SignalStats, hold: LaneHold, weight: number, disabled: boolean): boolean {
     if (disabled) {
@@ -178,8 +182,7 @@ export function createEventLanes(options: LaneOptions): EventLanes {
       stats.failed(1, 'exporter_disabled');
       return false;
     }
-    // What the lane holds, not what an export queue behind it holds: that one spills to disk.
-    if (hold.records >= MAX_LANE_QUEUE || hold.chars + weight > MAX_LANE_CHARS) {
+    if (!fits(hold, weight)) {
       stats.dropped('queue_full', 1);
       refusedFull = true;
       return false;
@@ -198,11 +201,22 @@ export function createEventLanes(options: LaneOptions): EventLanes {
       const { parent } = entry;
       let context: SpanContext | undefined =
         parent === null ? undefined : { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.sampled ? 1 : 0, isRemote: true };
+      // An event is taken by both lanes or by neither: one refused for want of room is sent
+      // again, and what one lane had taken of it would then be there twice.
+      const spanWanted = only.span && (parent === null || parent.sampled);
+      if (only.span && !spanWanted) traceStats.dropped('not_sampled', 1);
+      const spanWeight = spanWanted ? attributesWeight(entry.spanAttributes) : 0;
+      const logWeightOf = only.log ? logWeight(entry.logAttributes, entry.name) : 0;
+      const logsDisabled = options.describe('logs').kind === 'none';
+      if ((spanWanted && !traceDisabled() && !fits(spanHold, spanWeight)) || (only.log && !logsDisabled && !fits(logHold, logWeightOf))) {
+        if (spanWanted) traceStats.dropped('queue_full', 1);
+        if (only.log) logStats.dropped('queue_full', 1);
+        return FULL;
+      }
       let spanTaken = false;
-      if (!only.span) {
-        // A replay of an entry whose span was not taken the first time.
-      } else if (parent !== null && !parent.sampled) traceStats.dropped('not_sampled', 1);
-      else if (admit(traceStats, spanHold, attributesWeight(entry.spanAttributes), traceDisabled())) {
+      if (!spanWanted) {
+        // A replay of an entry whose span was not taken the first time, or a span not sampled.
+      } else if (admit(traceStats, spanHold, spanWeight, traceDisabled())) {
         const span: SpanEntry = {
           traceId: parent?.traceId ?? newTraceId(),
           spanId: newSpanId(),
@@ -223,7 +237,7 @@ export function createEventLanes(options: LaneOptions): EventLanes {
         context = made.spanContext();
         spanTaken = true;
       }
-      const logTaken = only.log && admit(logStats, logHold, logWeight(entry.logAttributes, entry.name), options.describe('logs').kind === 'none');
+      const logTaken = only.log && admit(logStats, logHold, logWeightOf, logsDisabled);
       if (spanTaken || logTaken) options.onAccepted?.(entry, { log: logTaken, span: spanTaken });
       // The processor types its input as the SDK's writable record; it only keeps it for export,
       // which reads what ReadableLogRecord declares.
