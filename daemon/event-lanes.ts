@@ -197,7 +197,6 @@ export function createEventLanes(options: LaneOptions): EventLanes {
 
   return {
     emit(entry, only = { log: true, span: true }) {
-      refusedFull = false;
       const { parent } = entry;
       let context: SpanContext | undefined =
         parent === null ? undefined : { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.sampled ? 1 : 0, isRemote: true };
@@ -208,7 +207,8 @@ export function createEventLanes(options: LaneOptions): EventLanes {
       const spanWeight = spanWanted ? attributesWeight(entry.spanAttributes) : 0;
       const logWeightOf = only.log ? logWeight(entry.logAttributes, entry.name) : 0;
       const logsDisabled = options.describe('logs').kind === 'none';
-      if ((spanWanted && !traceDisabled() && !fits(spanHold, spanWeight)) || (only.log && !logsDisabled && !fits(logHold, logWeightOf))) {
+      const tracesDisabled = traceDisabled();
+      if ((spanWanted && !tracesDisabled && !fits(spanHold, spanWeight)) || (only.log && !logsDisabled && !fits(logHold, logWeightOf))) {
         if (spanWanted) traceStats.dropped('queue_full', 1);
         if (only.log) logStats.dropped('queue_full', 1);
         return FULL;
@@ -216,7 +216,7 @@ export function createEventLanes(options: LaneOptions): EventLanes {
       let spanTaken = false;
       if (!spanWanted) {
         // A replay of an entry whose span was not taken the first time, or a span not sampled.
-      } else if (admit(traceStats, spanHold, spanWeight, traceDisabled())) {
+      } else if (admit(traceStats, spanHold, spanWeight, tracesDisabled)) {
         const span: SpanEntry = {
           traceId: parent?.traceId ?? newTraceId(),
           spanId: newSpanId(),
@@ -242,7 +242,7 @@ export function createEventLanes(options: LaneOptions): EventLanes {
       // The processor types its input as the SDK's writable record; it only keeps it for export,
       // which reads what ReadableLogRecord declares.
       if (logTaken) logProcessor.onEmit(readableLogRecord(entry.name, entry.timeMs, entry.logAttributes, context, entry.resource.resource) as unknown as Parameters<BatchLogRecordProcessor['onEmit']>[0]);
-      return refusedFull ? FULL : NOT_FULL;
+      return NOT_FULL;
     },
     emitSpan(entry, resource) {
       refusedFull = false;

@@ -23,7 +23,7 @@ export interface ByteBuffer {
  * Buffers grown past their first size, each with what shrinks it back: a load grows them (up to
  * their `keepBytes`), and every page it touched stays resident until they are shrunk.
  */
-const grown = new Map<object, () => number>();
+const grown = new Set<() => number>();
 
 /**
  * Gives every grown buffer that is empty its first size again (what was written is gone by the
@@ -31,28 +31,27 @@ const grown = new Map<object, () => number>();
  */
 export function shrinkGrownBuffers(): number {
   let freed = 0;
-  for (const shrink of grown.values()) freed += shrink();
+  for (const shrink of grown) freed += shrink();
   return freed;
 }
 
 export function createByteBuffer(initialBytes: number, keepBytes: number): ByteBuffer {
   let bytes = Buffer.allocUnsafe(initialBytes);
   let at = 0;
-  const key = {};
 
   function room(more: number): void {
     if (at + more <= bytes.length) return;
     const larger = Buffer.allocUnsafe(Math.max(bytes.length * 2, at + more));
     bytes.copy(larger, 0, 0, at);
     bytes = larger;
-    grown.set(key, shrink);
+    grown.add(shrink);
   }
 
   function shrink(): number {
     if (at > 0) return 0;
     const freed = bytes.length - initialBytes;
     bytes = Buffer.allocUnsafe(initialBytes);
-    grown.delete(key);
+    grown.delete(shrink);
     return freed;
   }
 
