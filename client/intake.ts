@@ -7,6 +7,7 @@
  * name and tags already buffered is added in place before anything else is looked at.
  */
 import { type MetricKind, metricNameProblem, type RejectionCode, type SessionEvent, sessionEventProblem, tagsProblem } from '../protocol/index.js';
+import { monotonicMs } from './clock.js';
 import type { DropLedger } from './drop-ledger.js';
 import { type EventBuffer, withValuesCut } from './event-buffer.js';
 import type { FrameQueue } from './frame-queue.js';
@@ -65,14 +66,14 @@ export function createIntake(options: IntakeOptions): Intake {
   return {
     record,
     timer(name, tags, sessionId) {
-      const started = performance.now();
+      const started = monotonicMs();
       let stopped = false;
       return {
         stop(extraTags) {
           // Codex's Timer records again when dropped after an explicit stop; this one records once.
           if (stopped) return undefined;
           stopped = true;
-          const elapsed = performance.now() - started;
+          const elapsed = monotonicMs() - started;
           record('histogram', name, elapsed, extraTags === undefined ? tags : { ...tags, ...extraTags }, sessionId);
           return elapsed;
         },

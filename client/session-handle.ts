@@ -5,6 +5,7 @@
  * client's, reached through {@link SessionDeps}.
  */
 import { checkSessionStartParams, type EventAttributes, type MetricKind, type SessionStart, type SessionSummary } from '../protocol/index.js';
+import { monotonicMs } from './clock.js';
 import type { ClientSpan, SpanOptions } from './span.js';
 
 export type Tags = Readonly<Record<string, string>>;
@@ -140,13 +141,13 @@ export function createSessionHandle(options: SessionOptions, deps: SessionDeps):
     startTimer: (name, tags) => (ended ? { stop: () => (deps.drop('unknown_session', 1, `codexd: session ${sessionId} has ended; dropping its records`), undefined) } : deps.timer(name, tags, sessionId)),
     event,
     startPhase(phase) {
-      const started = performance.now();
+      const started = monotonicMs();
       let done = false;
       return {
         end(status = 'ok') {
           if (done) return undefined;
           done = true;
-          const durationMs = performance.now() - started;
+          const durationMs = monotonicMs() - started;
           // Codex 0.169's keys, which the daemon derives codex.startup.phase.duration_ms from.
           event('codex.startup_phase', { traceSafe: { 'startup.phase': phase, 'startup.status': status, duration_ms: durationMs }, durationMs });
           return durationMs;

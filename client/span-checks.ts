@@ -4,15 +4,11 @@
  * takes it; and the clock spans are timed by.
  */
 import { type AttributeValue, attributesProblem, MAX_EVENT_ATTRIBUTE_LENGTH, MAX_SPAN_NAME_LENGTH } from '../protocol/index.js';
+import { epochMs } from './clock.js';
 import { cutText } from './event-buffer.js';
 
-/** When the monotonic clock read 0, in milliseconds since the Unix epoch; fixed for the process, and a getter each time it is read. */
-const TIME_ORIGIN = performance.timeOrigin;
-
 /** Now, in milliseconds since the Unix epoch with the monotonic clock's sub-millisecond precision. */
-export function now(): number {
-  return TIME_ORIGIN + performance.now();
-}
+export const now = epochMs;
 
 /** A string made for display in a message: quoted, and short. */
 export function quoted(text: unknown): string {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 
 import { createClient } from '../client/index.js';
-import { type DaemonProcess, ROOT, type TestHome } from './support/daemon.js';
+import { type DaemonProcess, ROOT, runProcess, type TestHome } from './support/daemon.js';
 import { useHarness } from './support/harness.js';
 import type { OtlpReceiver } from './support/otlp-receiver.js';
 
@@ -162,5 +162,34 @@ describe('thin client', () => {
     const withDaemon = await exitTime(home, connected);
     expect(withDaemon.code, withDaemon.stderr).toBe(0);
     expect(withDaemon.ms).toBeLessThan(1500);
+  });
+
+  it('a short CLI that records and closes loads no Node module that a bare socket client does not', async () => {
+    daemon = await harness.daemon();
+    // Node's own modules a host process loads, after the entry point's: what the client costs it.
+    const loaded = (body: string) => `const before = new Set(process.moduleLoadList);
+      ${body}
+      process.stdout.write(JSON.stringify(process.moduleLoadList.filter((name) => !before.has(name))));`;
+    const run = async (source: string): Promise<string[]> => {
+      const result = await runProcess(['--input-type=module', '-e', source], home.env, 20_000);
+      expect(result.code, result.stderr).toBe(0);
+      return JSON.parse(result.stdout) as string[];
+    };
+    const floor = await run(
+      loaded(`const socket = process.getBuiltinModule('node:net').connect(process.env.CODEXD_SOCKET);
+      await new Promise((resolve) => socket.on('connect', () => socket.end('x', resolve)));
+      socket.destroy();`),
+    );
+    const client = await run(
+      loaded(`const { createClient } = await import(${JSON.stringify(CLIENT_URL)});
+      const client = createClient({ clientInfo: { name: 'short-cli', version: '1' } });
+      client.counter('codex.tool.call', 1, { tool: 'shell' });
+      client.histogram('codex.tool.call.duration_ms', 12, { tool: 'shell' });
+      await client.close();
+      if (client.stats().sent !== 2) throw new Error(JSON.stringify(client.stats()));`),
+    );
+    expect(floor).toContain('NativeModule net');
+    // perf_hooks (the global `performance`) alone brings nine modules and about 2 ms.
+    expect(client.filter((name) => !floor.includes(name))).toEqual([]);
   });
 });
