@@ -14,9 +14,13 @@ export function monotonicMs(): number {
 /** Where the monotonic clock's 0 falls in epoch milliseconds; fixed on first use, for the process. */
 let origin: number | undefined;
 
-/** Now, in milliseconds since the Unix epoch, advancing with the monotonic clock (sub-millisecond). */
+/**
+ * Now, in milliseconds since the Unix epoch, advancing with the monotonic clock (sub-millisecond).
+ * The anchor is `Date.now()`, whole milliseconds, taken at the end of its millisecond: the clock
+ * runs at most 1 ms ahead of the wall clock, never behind a `Date.now()` read before it.
+ */
 export function epochMs(): number {
   const monotonic = monotonicMs();
-  origin ??= Date.now() - monotonic;
+  origin ??= Date.now() + 1 - monotonic;
   return origin + monotonic;
 }
