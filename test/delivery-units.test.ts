@@ -809,20 +809,25 @@ describe('regressions', () => {
 });
 
 describe('byte buffers', () => {
-  it('keep what a load grew them to until the daemon gives memory back, and never drop what is written', () => {
+  it('hold nothing until written, keep what a load grew them to until the daemon gives memory back, and never drop what is written', () => {
     shrinkGrownBuffers();
     const buffer = createByteBuffer(16, 1024);
+    expect(shrinkGrownBuffers()).toBe(0);
+    expect(buffer.view().length).toBe(0);
     buffer.write('x'.repeat(100), 'latin1');
     buffer.reset();
     const busy = createByteBuffer(16, 1024);
     busy.write('y'.repeat(100), 'latin1');
-    // The grown and emptied buffer gives back all but its first 16 bytes; the one still written keeps its bytes.
-    expect(shrinkGrownBuffers()).toBe(100 - 16);
+    // The emptied buffer gives back all it held; the one still written keeps its bytes.
+    expect(shrinkGrownBuffers()).toBe(100);
     expect(busy.view().toString('latin1')).toBe('y'.repeat(100));
+    // Written again, it takes its first size again.
     buffer.write('z'.repeat(10), 'latin1');
     expect(buffer.view().toString('latin1')).toBe('z'.repeat(10));
     busy.reset();
-    expect(shrinkGrownBuffers()).toBe(100 - 16);
+    expect(shrinkGrownBuffers()).toBe(100);
+    buffer.reset();
+    expect(shrinkGrownBuffers()).toBe(16);
     expect(shrinkGrownBuffers()).toBe(0);
   });
 });

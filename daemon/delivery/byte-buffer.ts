@@ -15,43 +15,49 @@ export interface ByteBuffer {
   view(start?: number): Buffer;
   /** Forgets what was written from `length` on. */
   truncate(length: number): void;
-  /** Forgets everything; gives back memory past `keepBytes` that a large write made it take (and {@link shrinkGrownBuffers} the rest). */
+  /** Forgets everything; gives its memory back when a large write made it take more than `keepBytes` (and {@link shrinkGrownBuffers} at rest). */
   reset(): void;
 }
 
 /**
- * Buffers grown past their first size, each with what shrinks it back: a load grows them (up to
- * their `keepBytes`), and every page it touched stays resident until they are shrunk.
+ * Buffers holding memory, each with what gives it back: a buffer takes its first size when it is
+ * first written, a load grows it (up to its `keepBytes`), and every page it touched stays
+ * resident until it lets them go.
  */
-const grown = new Set<() => number>();
+const holding = new Set<() => number>();
 
 /**
- * Gives every grown buffer that is empty its first size again (what was written is gone by the
- * time the daemon is quiet) and returns the bytes let go, for the collection that follows to free.
+ * Gives back the memory of every buffer that is empty (what was written is gone by the time the
+ * daemon is quiet) and returns the bytes let go, for the collection that follows to free. A
+ * buffer written again takes its first size again.
  */
 export function shrinkGrownBuffers(): number {
   let freed = 0;
-  for (const shrink of grown) freed += shrink();
+  for (const release of holding) freed += release();
   return freed;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 export function createByteBuffer(initialBytes: number, keepBytes: number): ByteBuffer {
-  let bytes = Buffer.allocUnsafe(initialBytes);
+  // Nothing until the first write: a daemon that never writes through it (the JSON serialiser
+  // under a gRPC exporter, the journal of a daemon at rest) holds none of it.
+  let bytes = EMPTY;
   let at = 0;
 
   function room(more: number): void {
     if (at + more <= bytes.length) return;
-    const larger = Buffer.allocUnsafe(Math.max(bytes.length * 2, at + more));
+    const larger = Buffer.allocUnsafe(Math.max(initialBytes, bytes.length * 2, at + more));
     bytes.copy(larger, 0, 0, at);
     bytes = larger;
-    grown.add(shrink);
+    holding.add(release);
   }
 
-  function shrink(): number {
+  function release(): number {
     if (at > 0) return 0;
-    const freed = bytes.length - initialBytes;
-    bytes = Buffer.allocUnsafe(initialBytes);
-    grown.delete(shrink);
+    const freed = bytes.length;
+    bytes = EMPTY;
+    holding.delete(release);
     return freed;
   }
 
@@ -74,7 +80,7 @@ export function createByteBuffer(initialBytes: number, keepBytes: number): ByteB
     },
     reset() {
       at = 0;
-      if (bytes.length > keepBytes) shrink();
+      if (bytes.length > keepBytes) release();
     },
   };
 }
