@@ -20,7 +20,7 @@ function framesOf(texts: readonly string[]): Buffer {
   const frames: Buffer[] = [];
   for (const text of texts) {
     const bytes = Buffer.from(text);
-    frames.push(encodeJournalFrame(bytes, dictionary));
+    frames.push(...encodeJournalFrame(bytes, dictionary));
     dictionary = nextDictionary(dictionary, bytes);
   }
   return Buffer.concat(frames);

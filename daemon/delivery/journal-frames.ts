@@ -27,15 +27,20 @@ export function nextDictionary(dictionary: Buffer, text: Buffer): Buffer {
   return joined.length > DICTIONARY_BYTES ? joined.subarray(joined.length - DICTIONARY_BYTES) : joined;
 }
 
-/** One frame holding `text` (whole lines), compressed when small, against `dictionary`. */
-export function encodeJournalFrame(text: Buffer, dictionary: Buffer): Buffer {
+/**
+ * One frame holding `text` (whole lines), compressed when small, against `dictionary`: its header
+ * and its payload, to be written one behind the other. A large payload is `text` itself, not a
+ * copy: under a flood the journal writes megabytes a second, and joining them to a 5-byte header
+ * copied every one of them once more.
+ */
+export function encodeJournalFrame(text: Buffer, dictionary: Buffer): readonly [header: Buffer, payload: Buffer] {
   const deflated = text.length < COMPRESS_BELOW_BYTES;
   // Taken at first use, as the daemon's other optional builtins are: most daemons write no journal.
   const payload = deflated ? process.getBuiltinModule('node:zlib').deflateRawSync(text, { level: 1, ...(dictionary.length > 0 ? { dictionary } : {}) }) : text;
   const header = Buffer.alloc(HEADER_BYTES);
   header.writeUInt8(deflated ? DEFLATED : RAW, 0);
   header.writeUInt32BE(payload.length, 1);
-  return Buffer.concat([header, payload]);
+  return [header, payload];
 }
 
 /**

@@ -29,7 +29,7 @@
  * for every 200 ms that had a line, several times the records' own size at a Codex session's
  * rate (docs/benchmarks.md, row 13).
  */
-import { closeSync, constants, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { measurementsOf, type Signal, SIGNALS } from '../../protocol/index.js';
@@ -333,14 +333,19 @@ export function openJournal(options: JournalOptions): Journal {
         }
         // Compressing and the next dictionary copy the text: the buffer is free to take more.
         const text = head === null ? buffer.view() : Buffer.concat([head, buffer.view()]);
-        const frame = encodeJournalFrame(text, current.dictionary);
+        const [header, payload] = encodeJournalFrame(text, current.dictionary);
+        const length = header.length + payload.length;
         // A short write (a file size limit, a disk filling up) is not an error by itself: write
         // the rest, which then fails with the reason.
-        for (let at = 0; at < frame.length; written.writes++) at += writeSync(current.fd as number, frame, at, frame.length - at);
+        let at = writevSync(current.fd as number, [header, payload]);
+        for (written.writes++; at < length; written.writes++) {
+          const [part, offset] = at < header.length ? [header, at] : [payload, at - header.length];
+          at += writeSync(current.fd as number, part, offset, part.length - offset);
+        }
         current.dictionary = nextDictionary(current.dictionary, text);
         buffer.reset();
-        written.bytes += frame.length;
-        current.size += frame.length;
+        written.bytes += length;
+        current.size += length;
         current.unsyncedSince ??= Date.now();
         // Every accepted record is appended as it is accepted: all of them are in a file now.
         current.marks = acceptedNow();
