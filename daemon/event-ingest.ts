@@ -29,6 +29,7 @@ import {
   type TracestateFields,
   upsertTracestate,
 } from '../protocol/index.js';
+import { createDerivedSeries } from './derived-series.js';
 import { type EventLanes, MAX_LANE_CHARS, MAX_LANE_QUEUE } from './event-lanes.js';
 import type { HostResource } from './host-resources.js';
 import { batchRefused, type IngestOutcome } from './metric-ingest.js';
@@ -270,7 +271,7 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
       }
       const { items: events, rejected, dropped } = checked.value;
       for (const [reason, count] of dropped) countBoth((stats) => stats.dropped(`client_${reason.replace(/^client_/, '')}`, count));
-      const derived: MetricRecord[] = [];
+      const derived = createDerivedSeries();
       let accepted = 0;
       for (const { index, item: event } of events) {
         const session = source.sessions.use(event.sessionId);
@@ -295,16 +296,16 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
           continue;
         }
         accepted++;
-        derived.push(...derive(event, all, durationMs, time));
+        derived.add(derive(event, all, durationMs, time));
       }
       if (rejected.length > 0) {
         rejected.sort((a, b) => a.index - b.index);
         // A lane's refusal for want of room is counted by the lane (dropped `queue_full`).
         for (const rejection of rejected) if (rejection.code !== 'queue_full') countBoth((stats) => stats.rejected(rejection.code));
       }
-      if (derived.length > 0) {
-        derivedMeasurements += derived.length;
-        options.recordDerived(derived, source);
+      if (derived.measurements > 0) {
+        derivedMeasurements += derived.measurements;
+        options.recordDerived(derived.take(), source);
       }
       for (const [tool, message] of toolErrors) options.toolError(tool, message);
       toolErrors.length = 0;

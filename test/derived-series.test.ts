@@ -1,0 +1,45 @@
+/**
+ * The metrics a batch of events derives are recorded by series: what the SDK aggregates from
+ * them is what it would have from each measurement alone, in fewer records.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { createDerivedSeries } from '../daemon/derived-series.js';
+import type { MetricRecord } from '../protocol/index.js';
+
+const call = (tool: string, success: string, durationMs: number, sessionId = 's-1'): MetricRecord[] => [
+  { sessionId, time: 1, name: 'codex.tool.call', kind: 'counter', value: 1, tags: { tool, success } },
+  { sessionId, time: 1, name: 'codex.tool.call.duration_ms', kind: 'histogram', value: durationMs, tags: { tool, success } },
+];
+
+describe('derived series', () => {
+  it('sums a counter series, gathers a histogram series into values, and keeps sessions and tag sets apart', () => {
+    const series = createDerivedSeries();
+    series.add(call('shell', 'true', 10));
+    series.add(call('shell', 'true', 20));
+    series.add(call('shell', 'false', 5));
+    series.add(call('shell', 'true', 30, 's-2'));
+    series.add([{ sessionId: 's-1', time: 2, name: 'codex.turn.ttft.duration_ms', kind: 'histogram', value: 640, tags: {} }]);
+    expect(series.measurements).toBe(9);
+    const records = series.take();
+    const find = (name: string, success: string, sessionId = 's-1') => records.filter((record) => record.name === name && record.sessionId === sessionId && record.tags?.success === success);
+    expect(find('codex.tool.call', 'true')).toMatchObject([{ kind: 'counter', value: 2, tags: { tool: 'shell', success: 'true' } }]);
+    expect(find('codex.tool.call.duration_ms', 'true')).toMatchObject([{ kind: 'histogram', values: [10, 20] }]);
+    expect(find('codex.tool.call.duration_ms', 'true')[0]).not.toHaveProperty('value');
+    expect(find('codex.tool.call', 'false')).toMatchObject([{ value: 1 }]);
+    // A series of one histogram value stays as it came.
+    expect(find('codex.tool.call.duration_ms', 'true', 's-2')).toMatchObject([{ value: 30 }]);
+    expect(records.find((record) => record.name === 'codex.turn.ttft.duration_ms')).toMatchObject({ value: 640, tags: {} });
+    expect(records).toHaveLength(7);
+  });
+
+  it('puts series in the order of their latest measurement, so the latest event is read last', () => {
+    const series = createDerivedSeries();
+    series.add(call('shell', 'true', 10));
+    series.add(call('shell', 'false', 5));
+    series.add(call('shell', 'true', 30));
+    const records = series.take().filter((record) => record.kind === 'histogram');
+    expect(records.map((record) => record.tags?.success)).toEqual(['false', 'true']);
+    expect(records.at(-1)).toMatchObject({ values: [10, 30] });
+  });
+});
