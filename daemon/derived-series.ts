@@ -32,7 +32,10 @@ export function createDerivedSeries(): DerivedSeries {
   return {
     add(records) {
       for (const record of records) {
-        const key = `${record.name}\u0000${record.kind}\u0000${record.sessionId ?? ''}\u0000${JSON.stringify(record.tags ?? null)}`;
+        // A session id is the host's string (quoted, it holds no control character); tag keys
+        // and values are sanitised (they hold none either).
+        let key = `${record.name}\u0000${record.kind}\u0000${JSON.stringify(record.sessionId ?? '')}`;
+        for (const tag in record.tags) key += `\u0000${tag}\u0001${record.tags[tag]}`;
         let one = series.get(key);
         if (one === undefined) series.set(key, (one = { record, sum: 0, values: [], last: 0 }));
         const value = record.value as number;
