@@ -292,7 +292,7 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
         }
         const durationMs = event.durationMs ?? numberOf(all.duration_ms);
         const { parent, tracestate } = traceContext(event);
-        const outcome = lanes.emit({ name: event.name, timeMs: time, durationMs: durationMs ?? 0, logAttributes: log, spanAttributes: span, parent, tracestate, resource: source.resource });
+        const outcome = lanes.emit({ name: event.name, timeMs: time, durationMs: durationMs ?? 0, logAttributes: log, spanAttributes: span, parent, tracestate, resource: source.resource, context: session?.attributes });
         if (outcome.full) {
           // A request learns it, to send the event again later; its metrics are not derived, so
           // that doing so does not count them twice.

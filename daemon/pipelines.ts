@@ -160,7 +160,10 @@ export async function createPipelines(options: PipelinesOptions): Promise<Pipeli
     scheduledDelayMs: config.exportIntervalMs,
     exportTimeoutMs: config.flushDeadlineMs,
     onError: reportError,
-    onAccepted: (entry, taken) => journal.journal?.append({ e: [journaledEntry(entry), taken] }, entry.resource),
+    onAccepted: (entry, taken) => {
+      const { journaled, context } = journaledEntry(entry);
+      journal.journal?.append({ e: [journaled, taken] }, entry.resource, context);
+    },
     onSpanAccepted: (entry, resource) => journal.journal?.append({ s: entry }, resource),
     onLogAccepted: (entry, resource) => journal.journal?.append({ l: entry }, resource),
   });

@@ -348,7 +348,8 @@ describe('journaled lane entries', () => {
       tracestate: 'congo=alpha:one',
       resource: HOSTS.forHost({ name: 'codex_exec', version: '0.169.0' }),
     };
-    const journaled = journaledEntry(entry);
+    const { journaled, context } = journaledEntry(entry);
+    expect(context).toBeUndefined();
     // The resource goes by id on the journal line, not in the entry.
     expect(journaled).not.toHaveProperty('resource');
     expect(journaled).not.toHaveProperty('spanAttributes');
@@ -359,6 +360,32 @@ describe('journaled lane entries', () => {
     // An entry an earlier version journaled whole is taken as it is.
     const { resource: _, ...whole } = entry;
     expect(laneEntryOf(JSON.parse(JSON.stringify(whole)) as typeof journaled, entry.resource)).toEqual(entry);
+  });
+
+  it('leave out what the session context holds, and read back the same attributes in the same order', () => {
+    const context = { 'conversation.id': 'c-1', model: 'gpt-5.1', 'user.email': 'ada@example.com' };
+    const entry: LaneEntry = {
+      name: 'codex.api_request',
+      timeMs: 1_700_000_000_000,
+      durationMs: 800,
+      // The session's context first, the event refining its model, then the event's own.
+      logAttributes: { 'conversation.id': 'c-1', model: 'gpt-5.2', 'user.email': 'ada@example.com', attempt: 1, 'session.id': 's-1' },
+      spanAttributes: { 'conversation.id': 'c-1', model: 'gpt-5.2', attempt: 1, 'session.id': 's-1' },
+      parent: null,
+      tracestate: null,
+      resource: HOSTS.forHost({ name: 'codex_exec', version: '0.169.0' }),
+      context,
+    };
+    const written = journaledEntry(entry);
+    expect(written.context).toBe(context);
+    expect(written.journaled.logAttributes).toEqual({ model: 'gpt-5.2', attempt: 1, 'session.id': 's-1' });
+    const back = laneEntryOf(JSON.parse(JSON.stringify(written.journaled)) as typeof written.journaled, entry.resource, JSON.parse(JSON.stringify(context)));
+    const { context: _, ...withoutContext } = entry;
+    expect(back).toEqual(withoutContext);
+    expect(Object.keys(back.logAttributes)).toEqual(Object.keys(entry.logAttributes));
+    expect(Object.keys(back.spanAttributes)).toEqual(Object.keys(entry.spanAttributes));
+    // Log attributes that do not hold the whole context are written whole.
+    expect(journaledEntry({ ...entry, context: { ...context, extra: 'x' } })).toEqual({ journaled: journaledEntry({ ...entry, context: undefined }).journaled });
   });
 });
 
@@ -426,6 +453,21 @@ describe('host resources', () => {
       const read = readJournal(dir);
       expect(read.lines.map((line) => line.r)).toEqual([exec.id, exec.id, undefined]);
       expect(read.resources.get(exec.id)).toEqual(exec.attributes);
+      // A session context, the same: declared once a file, named by id on each event line.
+      const context = { model: 'gpt-5.1', 'conversation.id': 'c-1' };
+      const line = (n: number) => ({ e: [{ name: 'codex.turn_ttft', timeMs: n, durationMs: n, logAttributes: { n } }, { log: true, span: false }] });
+      journal.append(line(1), exec, context);
+      journal.append(line(2), hosts.own, context);
+      journal.sync();
+      const again = readJournal(dir);
+      const events = again.lines.filter((one) => 'e' in one);
+      expect(events.map((one) => [one.r, one.c])).toEqual([
+        [exec.id, expect.any(Number)],
+        [undefined, events[0]?.c],
+      ]);
+      expect(again.contexts.get(events[0]?.c as number)).toEqual(context);
+      const all = readdirSync(dir).filter((name) => name.endsWith('.jnz')).map((name) => decodeJournalFrames(readFileSync(join(dir, name))).text).join('');
+      expect(all.match(/"cd":/g)).toHaveLength(1);
       journal.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

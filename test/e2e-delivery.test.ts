@@ -187,6 +187,9 @@ describe('delivery through outages', () => {
     expect(receiver.sumOf('codex.tool.call', { tool: 'shell' })).toBe(25);
     expect(receiver.logRecords()).toHaveLength(25);
     expect(receiver.spans()).toHaveLength(25);
+    // Each as the lanes made it, the session's context (declared once in the journal file) included.
+    for (const record of receiver.logRecords()) expect(record.attributes).toMatchObject({ model: 'gpt-5.1-codex', 'session.id': 'crash-1', 'client.name': 'codex-app-server', tool_name: 'shell' });
+    for (const span of receiver.spans()) expect(span.attributes).toMatchObject({ model: 'gpt-5.1-codex', 'session.id': 'crash-1', tool_name: 'shell' });
     // A clean stop leaves no journal to replay.
     await daemon.stop();
     daemon = await startDaemonProcess(home);

@@ -54,7 +54,7 @@ export const SYNC_UNSETTLED_AFTER_MS = 10_000;
  * over OTLP to pass on (`p`, counted by data point); `r` is the id of its host's resource when
  * that is not the daemon's own.
  */
-export type JournalLine = ({ readonly m: readonly unknown[] } | { readonly e: readonly unknown[] } | { readonly s: unknown } | { readonly l: unknown } | { readonly p: readonly JournaledScope[] }) & { readonly r?: number };
+export type JournalLine = ({ readonly m: readonly unknown[] } | { readonly e: readonly unknown[] } | { readonly s: unknown } | { readonly l: unknown } | { readonly p: readonly JournaledScope[] }) & { readonly r?: number; readonly c?: number };
 
 /** A scope of metrics as the journal holds it: only what counting and trimming read is typed. */
 export interface JournaledScope {
@@ -68,6 +68,14 @@ const pointsIn = (scopes: readonly JournaledScope[]): number => scopes.reduce((s
  * names it there: every file declares what it uses, so it replays alone.
  */
 type ResourceLine = { readonly d: readonly [number, Readonly<Record<string, unknown>>] };
+/**
+ * A session's context under its id (`cd`), written in a file before the first event line that
+ * names it there (`c`): that event's log attributes are the context's, then the line's own.
+ */
+type ContextLine = { readonly cd: readonly [number, Readonly<Record<string, unknown>>] };
+/** Ids of session contexts, by the context object (one per session start), for as long as it lives. */
+const contextIds = new WeakMap<object, number>();
+let nextContextId = 1;
 /** A resource a line is appended with. */
 export interface JournaledResource {
   readonly id: number;
@@ -86,9 +94,10 @@ export interface JournalCounts {
 export interface Journal {
   /**
    * Buffers one line; it is on disk within {@link SYNC_INTERVAL_MS}. With a resource other
-   * than the daemon's own (id 0), the line names it by id, declared in the same file.
+   * than the daemon's own (id 0), the line names it by id, declared in the same file; with a
+   * session context (an event line written against it), the same.
    */
-  append(line: JournalLine, resource?: JournaledResource): void;
+  append(line: JournalLine, resource?: JournaledResource, context?: Readonly<Record<string, string>>): void;
   /**
    * Writes and syncs what is buffered, now (before a request's answer). False when it could not
    * (a full disk): what was buffered is not durable. Syncs every file with unsynced lines (a
@@ -149,12 +158,13 @@ function readSettled(dir: string): Record<Signal, number> {
  * their records past the settled count, event lines only the lanes past it. A torn frame (a
  * crash mid-write) ends its file, a torn line is skipped; each is counted.
  */
-export function readJournal(dir: string): { files: string[]; lines: JournalLine[]; torn: number; resources: Map<number, Readonly<Record<string, unknown>>> } {
+export function readJournal(dir: string): { files: string[]; lines: JournalLine[]; torn: number; resources: Map<number, Readonly<Record<string, unknown>>>; contexts: Map<number, Readonly<Record<string, unknown>>> } {
   const { files, lines, torn } = readJournalFiles(dir);
   const settled = readSettled(dir);
   const seen: Record<Signal, number> = { metrics: 0, logs: 0, traces: 0 };
   const pending: JournalLine[] = [];
   const resources = new Map<number, Readonly<Record<string, unknown>>>();
+  const contexts = new Map<number, Readonly<Record<string, unknown>>>();
   for (const line of lines) {
     const resource = 'r' in line && typeof line.r === 'number' ? { r: line.r } : {};
     if ('b' in line) {
@@ -162,6 +172,9 @@ export function readJournal(dir: string): { files: string[]; lines: JournalLine[
     } else if ('d' in line) {
       const [id, attributes] = (line as ResourceLine).d;
       if (typeof id === 'number' && typeof attributes === 'object' && attributes !== null) resources.set(id, attributes);
+    } else if ('cd' in line) {
+      const [id, attributes] = (line as ContextLine).cd;
+      if (typeof id === 'number' && typeof attributes === 'object' && attributes !== null) contexts.set(id, attributes);
     } else if ('m' in line && Array.isArray(line.m)) {
       const kept = line.m.filter((record) => {
         seen.metrics += measurementsOf(record);
@@ -172,7 +185,8 @@ export function readJournal(dir: string): { files: string[]; lines: JournalLine[
       const [entry, taken] = line.e as [unknown, { log?: boolean; span?: boolean }];
       const log = taken?.log === true && ++seen.logs > settled.logs;
       const span = taken?.span === true && ++seen.traces > settled.traces;
-      if (log || span) pending.push({ e: [entry, { log, span }], ...resource });
+      const context = typeof line.c === 'number' ? { c: line.c } : {};
+      if (log || span) pending.push({ e: [entry, { log, span }], ...resource, ...context });
     } else if ('s' in line) {
       if (++seen.traces > settled.traces) pending.push({ s: line.s, ...resource });
     } else if ('l' in line) {
@@ -185,10 +199,10 @@ export function readJournal(dir: string): { files: string[]; lines: JournalLine[
       if (kept.length > 0) pending.push({ p: kept, ...resource });
     }
   }
-  return { files, lines: pending, torn, resources };
+  return { files, lines: pending, torn, resources, contexts };
 }
 
-function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine | BaseLine | ResourceLine)[]; torn: number } {
+function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine | BaseLine | ResourceLine | ContextLine)[]; torn: number } {
   let names: string[];
   try {
     names = readdirSync(dir)
@@ -264,6 +278,8 @@ export function openJournal(options: JournalOptions): Journal {
   let pressured = false;
   /** Resources declared in the file being written (or the next one, while none is open). */
   const declared = new Set<number>();
+  /** Session contexts declared in the file being written (or the next one). */
+  const declaredContexts = new Set<number>();
   /** Records in `buffer`, by signal: accepted already, not yet in a file. */
   const unwritten: Record<Signal, number> = { metrics: 0, logs: 0, traces: 0 };
   const written = { writes: 0, bytes: 0, syncs: 0 };
@@ -387,6 +403,7 @@ export function openJournal(options: JournalOptions): Journal {
     pressured = false;
     // The next file declares again what its lines use.
     declared.clear();
+    declaredContexts.clear();
   }
 
   /** Deletes closed files whose every record has settled, oldest first. */
@@ -443,7 +460,7 @@ export function openJournal(options: JournalOptions): Journal {
   }
 
   return {
-    append(line, resource) {
+    append(line, resource, context) {
       if ('m' in line) for (const record of line.m) unwritten.metrics += measurementsOf(record);
       else if ('s' in line) unwritten.traces++;
       else if ('l' in line) unwritten.logs++;
@@ -454,20 +471,28 @@ export function openJournal(options: JournalOptions): Journal {
         if (taken?.span === true) unwritten.traces++;
       }
       arm();
-      if (resource === undefined || resource.id === 0) {
-        buffer.write(JSON.stringify(line), 'utf8');
-        buffer.byte(NEWLINE);
-        return;
-      }
-      if (!declared.has(resource.id)) {
-        declared.add(resource.id);
-        buffer.write(JSON.stringify({ d: [resource.id, resource.attributes] }), 'utf8');
+      const resourceId = resource === undefined ? 0 : resource.id;
+      if (resource !== undefined && resourceId !== 0 && !declared.has(resourceId)) {
+        declared.add(resourceId);
+        buffer.write(JSON.stringify({ d: [resourceId, resource.attributes] }), 'utf8');
         buffer.byte(NEWLINE);
       }
-      // The id goes in by text: the line is an object, so its JSON ends with its closing brace.
+      let contextId = 0;
+      if (context !== undefined) {
+        contextId = contextIds.get(context) ?? 0;
+        if (contextId === 0) contextIds.set(context, (contextId = nextContextId++));
+        if (!declaredContexts.has(contextId)) {
+          declaredContexts.add(contextId);
+          buffer.write(JSON.stringify({ cd: [contextId, context] }), 'utf8');
+          buffer.byte(NEWLINE);
+        }
+      }
       buffer.write(JSON.stringify(line), 'utf8');
-      buffer.truncate(buffer.length - 1);
-      buffer.write(`,"r":${resource.id}}`, 'latin1');
+      if (resourceId !== 0 || contextId !== 0) {
+        // The ids go in by text: the line is an object, so its JSON ends with its closing brace.
+        buffer.truncate(buffer.length - 1);
+        buffer.write(`${resourceId === 0 ? '' : `,"r":${resourceId}`}${contextId === 0 ? '' : `,"c":${contextId}`}}`, 'latin1');
+      }
       buffer.byte(NEWLINE);
     },
     sync() {

@@ -54,12 +54,17 @@ export function openDaemonJournal(options: OpenJournalOptions): Journal {
     onError: options.reportError,
   });
   pipelines.journal.attach(journal);
-  for (const { dir, lines, torn, resources: journaled } of earlier) {
-    const replayed = replayJournal(lines, pipelines, (id) => {
-      // A line names its host's resource by the id it had in the daemon that wrote it.
-      const attributes = id === undefined ? undefined : journaled.get(id);
-      return attributes === undefined ? pipelines.resources.own : pipelines.resources.exact(attributes as HostResource['attributes']);
-    });
+  for (const { dir, lines, torn, resources: journaled, contexts } of earlier) {
+    const replayed = replayJournal(
+      lines,
+      pipelines,
+      (id) => {
+        // A line names its host's resource by the id it had in the daemon that wrote it.
+        const attributes = id === undefined ? undefined : journaled.get(id);
+        return attributes === undefined ? pipelines.resources.own : pipelines.resources.exact(attributes as HostResource['attributes']);
+      },
+      (id) => (id === undefined ? undefined : contexts.get(id)),
+    );
     // In this daemon's journal first, then the old one goes.
     journal.sync();
     removeJournal(dir);
@@ -74,7 +79,12 @@ export function openDaemonJournal(options: OpenJournalOptions): Journal {
  * metric records, event entries on the lanes that took them, spans and log records taken whole,
  * and metrics taken over OTLP to pass on.
  */
-export function replayJournal(lines: readonly JournalLine[], pipelines: Pipelines, resourceOf: (id: number | undefined) => HostResource): { records: number; events: number; spans: number } {
+export function replayJournal(
+  lines: readonly JournalLine[],
+  pipelines: Pipelines,
+  resourceOf: (id: number | undefined) => HostResource,
+  contextOf: (id: number | undefined) => Readonly<Record<string, unknown>> | undefined = () => undefined,
+): { records: number; events: number; spans: number } {
   const { stats, metrics, lanes } = pipelines;
   let records = 0;
   let events = 0;
@@ -89,7 +99,7 @@ export function replayJournal(lines: readonly JournalLine[], pipelines: Pipeline
       const [journaled, taken] = line.e as [JournaledEntry, LaneChoice];
       if (taken.log) stats.logs.received(1);
       if (taken.span) stats.traces.received(1);
-      lanes.emit(laneEntryOf(journaled, resource), taken);
+      lanes.emit(laneEntryOf(journaled, resource, contextOf(line.c)), taken);
       events++;
     } else if ('s' in line) {
       stats.traces.received(1);
