@@ -19,6 +19,7 @@ import {
   eventCount,
   isValidTracestate,
   logOnlyFields,
+  measurementsIn,
   type MetricRecord,
   parseTraceparent,
   type Redaction,
@@ -307,9 +308,10 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
         // A lane's refusal for want of room is counted by the lane (dropped `queue_full`).
         for (const rejection of rejected) if (rejection.code !== 'queue_full') countBoth((stats) => stats.rejected(rejection.code));
       }
-      if (derived.measurements > 0) {
-        derivedMeasurements += derived.measurements;
-        options.recordDerived(derived.take(), source);
+      const records = derived.take();
+      if (records.length > 0) {
+        derivedMeasurements += measurementsIn(records);
+        options.recordDerived(records, source);
       }
       for (const [tool, message] of toolErrors) options.toolError(tool, message);
       toolErrors.length = 0;

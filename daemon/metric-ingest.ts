@@ -8,6 +8,7 @@ import {
   checkMetricBatch,
   ErrorCodes,
   measurementCount,
+  measurementsIn,
   measurementsOf,
   type MetricRecord,
   type MetricRecordBatch,
@@ -64,8 +65,7 @@ export interface BatchSource {
  * counts each value, whether it is accepted or rejected. Records with a known `sessionId` get
  * their session's tags and `client.name`.
  */
-export function ingestMetricBatch(params: unknown, metrics: MetricsPipeline, stats: SignalStats, source: BatchSource): IngestOutcome {
-  const checked = checkMetricBatch(params);
+export function ingestMetricBatch(params: unknown, metrics: MetricsPipeline, stats: SignalStats, source: BatchSource, checked = checkMetricBatch(params)): IngestOutcome {
   const received = checked.ok ? checked.value.measurements : measurementCount(params);
   stats.received(received);
   if (!checked.ok) {
@@ -140,7 +140,10 @@ export function createMetricIngest(options: MetricIngestOptions): MetricIngest {
   const ingest = (params: unknown, source: Omit<BatchSource, 'sessions' | 'observe'>): IngestOutcome => ingestMetricBatch(params, metrics, stats, { ...source, sessions, observe });
   return {
     ingest,
-    recordDerived: (records, source) => void ingest({ records }, { ...source, unknownSession: 'untagged' }),
+    // The daemon made them from checked events: not checked again, and a counter's increments
+    // may come gathered in `values`, which the wire does not take.
+    recordDerived: (records, source) =>
+      void ingestMetricBatch({ records }, metrics, stats, { ...source, unknownSession: 'untagged', sessions, observe }, { ok: true, value: { records, measurements: measurementsIn(records), rejected: [], dropped: new Map() } }),
     // Not observed: the daemon's own measurements are no session's or tool's.
     recordOwn: (record) => void ingestMetricBatch({ records: [record] }, metrics, stats, { sessions, clientName: null, unknownSession: 'untagged', resource: options.ownResource }),
   };

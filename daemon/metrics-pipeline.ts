@@ -188,6 +188,14 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
           accepted += values.length;
           continue;
         }
+        if (values !== undefined && instrument.kind === 'counter') {
+          // Increments gathered by the daemon (metrics it derives): added at once, each counted.
+          let sum = 0;
+          for (let at = 0; at < values.length; at++) sum += values[at] as number;
+          instrument.sdk.add(sum, tags);
+          accepted += values.length;
+          continue;
+        }
         const value = record.value as number;
         if (instrument.kind === 'counter') instrument.sdk.add(value, tags);
         else instrument.sdk.record(value, tags);

@@ -1,11 +1,12 @@
 /**
  * The metrics a batch of events derives are recorded by series: what the SDK aggregates from
- * them is what it would have from each measurement alone, in fewer records.
+ * them is what it would have from each measurement alone, in fewer records, each measurement
+ * still counted.
  */
 import { describe, expect, it } from 'vitest';
 
 import { createDerivedSeries } from '../daemon/derived-series.js';
-import type { MetricRecord } from '../protocol/index.js';
+import { measurementsIn, type MetricRecord } from '../protocol/index.js';
 
 const call = (tool: string, success: string, durationMs: number, sessionId = 's-1'): MetricRecord[] => [
   { sessionId, time: 1, name: 'codex.tool.call', kind: 'counter', value: 1, tags: { tool, success } },
@@ -13,17 +14,17 @@ const call = (tool: string, success: string, durationMs: number, sessionId = 's-
 ];
 
 describe('derived series', () => {
-  it('sums a counter series, gathers a histogram series into values, and keeps sessions and tag sets apart', () => {
+  it('gathers a series\' measurements into values, counters and histograms alike, and keeps sessions and tag sets apart', () => {
     const series = createDerivedSeries();
     series.add(call('shell', 'true', 10));
     series.add(call('shell', 'true', 20));
     series.add(call('shell', 'false', 5));
     series.add(call('shell', 'true', 30, 's-2'));
     series.add([{ sessionId: 's-1', time: 2, name: 'codex.turn.ttft.duration_ms', kind: 'histogram', value: 640, tags: {} }]);
-    expect(series.measurements).toBe(9);
     const records = series.take();
     const find = (name: string, success: string, sessionId = 's-1') => records.filter((record) => record.name === name && record.sessionId === sessionId && record.tags?.success === success);
-    expect(find('codex.tool.call', 'true')).toMatchObject([{ kind: 'counter', value: 2, tags: { tool: 'shell', success: 'true' } }]);
+    expect(find('codex.tool.call', 'true')).toMatchObject([{ kind: 'counter', values: [1, 1], tags: { tool: 'shell', success: 'true' } }]);
+    expect(measurementsIn(records)).toBe(9);
     expect(find('codex.tool.call.duration_ms', 'true')).toMatchObject([{ kind: 'histogram', values: [10, 20] }]);
     expect(find('codex.tool.call.duration_ms', 'true')[0]).not.toHaveProperty('value');
     expect(find('codex.tool.call', 'false')).toMatchObject([{ value: 1 }]);
