@@ -44,10 +44,10 @@ export function createDerivedSeries(): DerivedSeries {
       return [...series.values()]
         .sort((a, b) => a.last - b.last)
         .map(({ record, values }) => {
-        if (values.length === 1) return record;
-        const { value: _, ...rest } = record;
-        return { ...rest, values };
-      });
+          if (values.length === 1) return record;
+          const { value: _, ...rest } = record;
+          return { ...rest, values };
+        });
     },
   };
 }
