@@ -18,7 +18,7 @@ import { type DaemonReload, PACKAGE_VERSION, RUNTIME_FILES, runtimeFolder, SIGNA
 import { loadConfig } from './config.js';
 import { createConnections } from './connections.js';
 import type { DaemonServices } from './connection.js';
-import { shrinkGrownBuffers } from './delivery/byte-buffer.js';
+import { releaseEmptyBuffers } from './delivery/byte-buffer.js';
 import { createDiskConditions } from './disk-conditions.js';
 import { type HandoffIngest, startHandoffIngest } from './handoff-ingest.js';
 import { createDaemonStatus } from './lifecycle/daemon-status.js';
@@ -98,7 +98,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
     // What a load left: the journal's and the serialiser's buffers keep the size it grew them
     // to, and the sessions' log rings their lines.
     onRelease: () => {
-      shrinkGrownBuffers();
+      releaseEmptyBuffers();
       pipelines.sessionLogs.pack();
     },
   });

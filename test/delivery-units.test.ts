@@ -10,11 +10,12 @@ import type { Sender, SendOutcome } from '../daemon/delivery/sender.js';
 import { openSegmentSpool, type SegmentSpool, type SpooledBatch } from '../daemon/delivery/segment-spool.js';
 import { createSignalStats, type SignalStats } from '../daemon/stats.js';
 import { createQueuedLogExporter, createQueuedMetricExporter } from '../daemon/delivery/queued-exporters.js';
-import { journaledEntry, type LaneEntry, laneEntryOf } from '../daemon/event-lanes.js';
+import type { LaneEntry } from '../daemon/event-lanes.js';
+import { journaledEntry, laneEntryOf } from '../daemon/journaled-entry.js';
 import { byHostResource } from '../daemon/delivery/queued-exporters.js';
 import { openJournal, readJournal } from '../daemon/delivery/journal.js';
 import { decodeJournalFrames } from '../daemon/delivery/journal-frames.js';
-import { createByteBuffer, shrinkGrownBuffers } from '../daemon/delivery/byte-buffer.js';
+import { createByteBuffer, releaseEmptyBuffers } from '../daemon/delivery/byte-buffer.js';
 import { createHostResources, hostMeterVersion } from '../daemon/host-resources.js';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { ExportResultCode } from '@opentelemetry/core';
@@ -852,24 +853,24 @@ describe('regressions', () => {
 
 describe('byte buffers', () => {
   it('hold nothing until written, keep what a load grew them to until the daemon gives memory back, and never drop what is written', () => {
-    shrinkGrownBuffers();
+    releaseEmptyBuffers();
     const buffer = createByteBuffer(16, 1024);
-    expect(shrinkGrownBuffers()).toBe(0);
+    expect(releaseEmptyBuffers()).toBe(0);
     expect(buffer.view().length).toBe(0);
     buffer.write('x'.repeat(100), 'latin1');
     buffer.reset();
     const busy = createByteBuffer(16, 1024);
     busy.write('y'.repeat(100), 'latin1');
     // The emptied buffer gives back all it held; the one still written keeps its bytes.
-    expect(shrinkGrownBuffers()).toBe(100);
+    expect(releaseEmptyBuffers()).toBe(100);
     expect(busy.view().toString('latin1')).toBe('y'.repeat(100));
     // Written again, it takes its first size again.
     buffer.write('z'.repeat(10), 'latin1');
     expect(buffer.view().toString('latin1')).toBe('z'.repeat(10));
     busy.reset();
-    expect(shrinkGrownBuffers()).toBe(100);
+    expect(releaseEmptyBuffers()).toBe(100);
     buffer.reset();
-    expect(shrinkGrownBuffers()).toBe(16);
-    expect(shrinkGrownBuffers()).toBe(0);
+    expect(releaseEmptyBuffers()).toBe(16);
+    expect(releaseEmptyBuffers()).toBe(0);
   });
 });

@@ -15,7 +15,7 @@ export interface ByteBuffer {
   view(start?: number): Buffer;
   /** Forgets what was written from `length` on. */
   truncate(length: number): void;
-  /** Forgets everything; gives its memory back when a large write made it take more than `keepBytes` (and {@link shrinkGrownBuffers} at rest). */
+  /** Forgets everything; gives its memory back when a large write made it take more than `keepBytes` (and {@link releaseEmptyBuffers} at rest). */
   reset(): void;
 }
 
@@ -31,7 +31,7 @@ const holding = new Set<() => number>();
  * daemon is quiet) and returns the bytes let go, for the collection that follows to free. A
  * buffer written again takes its first size again.
  */
-export function shrinkGrownBuffers(): number {
+export function releaseEmptyBuffers(): number {
   let freed = 0;
   for (const release of holding) freed += release();
   return freed;

@@ -170,11 +170,9 @@ export function readJournal(dir: string): { files: string[]; lines: JournalLine[
     if ('b' in line) {
       for (const signal of SIGNALS) seen[signal] = Math.max(seen[signal], Number((line as BaseLine).b[signal]) || 0);
     } else if ('d' in line) {
-      const [id, attributes] = (line as ResourceLine).d;
-      if (typeof id === 'number' && typeof attributes === 'object' && attributes !== null) resources.set(id, attributes);
+      noteDeclared((line as ResourceLine).d, resources);
     } else if ('cd' in line) {
-      const [id, attributes] = (line as ContextLine).cd;
-      if (typeof id === 'number' && typeof attributes === 'object' && attributes !== null) contexts.set(id, attributes);
+      noteDeclared((line as ContextLine).cd, contexts);
     } else if ('m' in line && Array.isArray(line.m)) {
       const kept = line.m.filter((record) => {
         seen.metrics += measurementsOf(record);
@@ -200,6 +198,11 @@ export function readJournal(dir: string): { files: string[]; lines: JournalLine[
     }
   }
   return { files, lines: pending, torn, resources, contexts };
+}
+
+/** Keeps what a `d` or `cd` line declares, when it is an id and an object. */
+function noteDeclared([id, attributes]: readonly [unknown, unknown], into: Map<number, Readonly<Record<string, unknown>>>): void {
+  if (typeof id === 'number' && typeof attributes === 'object' && attributes !== null) into.set(id, attributes as Readonly<Record<string, unknown>>);
 }
 
 function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine | BaseLine | ResourceLine | ContextLine)[]; torn: number } {
@@ -406,6 +409,14 @@ export function openJournal(options: JournalOptions): Journal {
     declaredContexts.clear();
   }
 
+  /** Writes `{"<key>":[id,{attributes}]}` unless the file has it already. */
+  function declare(ids: Set<number>, key: 'd' | 'cd', id: number, attributes: Readonly<Record<string, unknown>>): void {
+    if (ids.has(id)) return;
+    ids.add(id);
+    buffer.write(JSON.stringify({ [key]: [id, attributes] }), 'utf8');
+    buffer.byte(NEWLINE);
+  }
+
   /** Deletes closed files whose every record has settled, oldest first. */
   function trim(): void {
     while (closed.length > 0) {
@@ -472,20 +483,12 @@ export function openJournal(options: JournalOptions): Journal {
       }
       arm();
       const resourceId = resource === undefined ? 0 : resource.id;
-      if (resource !== undefined && resourceId !== 0 && !declared.has(resourceId)) {
-        declared.add(resourceId);
-        buffer.write(JSON.stringify({ d: [resourceId, resource.attributes] }), 'utf8');
-        buffer.byte(NEWLINE);
-      }
+      if (resource !== undefined && resourceId !== 0) declare(declared, 'd', resourceId, resource.attributes);
       let contextId = 0;
       if (context !== undefined) {
         contextId = contextIds.get(context) ?? 0;
         if (contextId === 0) contextIds.set(context, (contextId = nextContextId++));
-        if (!declaredContexts.has(contextId)) {
-          declaredContexts.add(contextId);
-          buffer.write(JSON.stringify({ cd: [contextId, context] }), 'utf8');
-          buffer.byte(NEWLINE);
-        }
+        declare(declaredContexts, 'cd', contextId, context);
       }
       buffer.write(JSON.stringify(line), 'utf8');
       if (resourceId !== 0 || contextId !== 0) {
