@@ -32,7 +32,14 @@ export function journaledEntry(entry: LaneEntry): { readonly journaled: Journale
   const { spanAttributes: span, logAttributes: log } = entry;
   let context = entry.context;
   // A context key the log attributes lack would come back with the context: written whole.
-  if (context !== undefined) for (const key in context) if (!(key in log)) context = undefined;
+  if (context !== undefined) {
+    for (const key in context) {
+      if (!(key in log)) {
+        context = undefined;
+        break;
+      }
+    }
+  }
   const omits: string[] = [];
   let own: Attributes | undefined;
   const logOwn: Attributes = context === undefined ? log : {};

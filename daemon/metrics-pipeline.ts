@@ -183,16 +183,13 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
         taken?.push(record);
         const tags = record.tags ?? NO_TAGS;
         const values = record.values;
-        if (values !== undefined && instrument.kind === 'histogram') {
-          for (let at = 0; at < values.length; at++) instrument.sdk.record(values[at] as number, tags);
-          accepted += values.length;
-          continue;
-        }
-        if (values !== undefined && instrument.kind === 'counter') {
-          // Increments gathered by the daemon (metrics it derives): added at once, each counted.
-          let sum = 0;
-          for (let at = 0; at < values.length; at++) sum += values[at] as number;
-          instrument.sdk.add(sum, tags);
+        if (values !== undefined) {
+          if (instrument.kind === 'counter') {
+            // Increments gathered by the daemon (metrics it derives): added at once, each counted.
+            let sum = 0;
+            for (let at = 0; at < values.length; at++) sum += values[at] as number;
+            instrument.sdk.add(sum, tags);
+          } else for (let at = 0; at < values.length; at++) instrument.sdk.record(values[at] as number, tags);
           accepted += values.length;
           continue;
         }
