@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import type { StoredReport } from '../daemon/feedback/report.js';
-import { createSessionLogs } from '../daemon/feedback/session-logs.js';
 import { MAX_UPLOADED_KEPT, newReportId, openFeedbackSpool, SpoolFullError } from '../daemon/feedback/spool.js';
 import type { FeedbackEntry } from '../protocol/index.js';
 
@@ -67,46 +66,5 @@ describe('feedback spool', () => {
     expect(spool.entry(ids[0] as string)).toBeUndefined();
     expect(spool.load(ids.at(-1) as string)).toBeUndefined();
     expect(readdirSync(spool.dir).filter((name) => name.endsWith('.report.json'))).toEqual([]);
-  });
-});
-
-describe('session logs for feedback', () => {
-  it('keeps the latest lines per session within its bound, and gives way by least recent session in total', () => {
-    const logs = createSessionLogs(100, 250);
-    for (let index = 0; index < 20; index++) logs.append('a', `line ${String(index).padStart(2, '0')} of a`);
-    // Lines of 13 bytes with their newline: 100 bytes hold the latest seven; the oldest went first.
-    expect(logs.text('a')).toBe(Array.from({ length: 7 }, (_, index) => `line ${13 + index} of a\n`).join(''));
-    logs.append('b', 'x'.repeat(90));
-    logs.append('c', 'y'.repeat(90));
-    // a (the least recently written) gave way to keep 250 bytes in all.
-    expect(logs.text('a')).toBeNull();
-    expect(logs.text('b')).toBe(`${'x'.repeat(90)}\n`);
-    expect(logs.bytes()).toBeLessThanOrEqual(250);
-    expect(logs.text('nobody')).toBeNull();
-  });
-
-  it('packs a ring into less memory, gives the same text from it, and unpacks it for the next line', () => {
-    const logs = createSessionLogs(4000, 6000);
-    const line = (index: number) => `2026-12-05T10:00:00.000Z codex.tool_result {"call_id":"c-${index}","output":"ünïcode ${'x'.repeat(40)}"}`;
-    for (let index = 0; index < 60; index++) logs.append('a', line(index));
-    const text = logs.text('a');
-    const held = logs.bytes();
-    logs.pack('a');
-    expect(logs.bytes()).toBe(held);
-    expect(logs.packedBytes()).toBeGreaterThan(0);
-    expect(logs.packedBytes()).toBeLessThan(held / 4);
-    expect(logs.text('a')).toBe(text);
-    // A line more: unpacked, the oldest give way as before.
-    logs.append('a', line(60));
-    expect(logs.packedBytes()).toBe(0);
-    const lines = (logs.text('a') as string).split('\n').slice(0, -1);
-    expect(lines.at(-1)).toBe(line(60));
-    expect(lines).toEqual((text as string).split('\n').slice(0, -1).slice(1 - lines.length).concat([line(60)]));
-    // A packed ring pushed out by the total bound lets go of its packed bytes too.
-    logs.pack();
-    for (let index = 0; index < 30; index++) logs.append('b', line(index));
-    expect(logs.text('a')).toBeNull();
-    expect(logs.packedBytes()).toBe(0);
-    expect(logs.bytes()).toBeLessThanOrEqual(6000);
   });
 });

@@ -5,15 +5,27 @@
  * whose sender set `includeLogs`. Bounded per session and in total: the session written to
  * least recently gives way first.
  *
+ * A ring keeps its lines as UTF-8 bytes, each followed by '\n', in Buffers outside V8's heap. The
+ * daemon appends a line for every session event it takes in (tens of thousands a second under
+ * load); kept as strings, each would outlive the young generation, be promoted and die in the old
+ * one, where collecting costs the most. Copied at once, the string dies young. Lines hold no
+ * newline (an event's fields are JSON), so the bytes split back into them at each '\n'.
+ *
  * A ring that stops being written (its session ended, or the daemon went quiet after a load) is
- * packed: its text deflated into one Buffer, a few times smaller than its lines, which otherwise
- * stay in V8's heap for as long as the daemon lives. A line added to a packed ring unpacks it.
- * Lines hold no newline (an event's fields are JSON), so the text splits back into them.
+ * packed: its text deflated into one Buffer, a few times smaller, and its chunks let go. A line
+ * added to a packed ring unpacks it.
  */
 import { MAX_FEEDBACK_LOGS_BYTES } from '../../protocol/index.js';
 
 /** Bytes of lines kept across all sessions. */
 export const MAX_SESSION_LOGS_TOTAL_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Lines are written into chunks of this size: a full chunk is followed by a new one, and one
+ * emptied by dropping its lines is reused, so a ring at its bound writes into memory it has
+ * already touched and never moves its lines. A line longer than a chunk gets a chunk its size.
+ */
+const CHUNK_BYTES = 64 * 1024;
 
 export interface SessionLogs {
   /** Appends one line to the session's ring, dropping its oldest lines past the bound. */
@@ -29,14 +41,42 @@ export interface SessionLogs {
 }
 
 interface Ring {
-  lines: string[];
+  /**
+   * The lines, oldest first, from `head` in the first chunk to `end` in the last, each ending in
+   * '\n'. No line spans two chunks: the one that does not fit in what is left of the last chunk
+   * starts the next, and the last is then cut (a view, not a copy) to the lines it holds.
+   */
+  chunks: Buffer[];
   head: number;
+  end: number;
+  /** A chunk emptied of its lines, for the next one needed. */
+  spare: Buffer | null;
+  /** Bytes of its lines (packed or not). */
   bytes: number;
-  /** The ring's text, deflated, while packed (then `lines` is empty). */
+  /** The ring's text, deflated, while packed (then it has no chunks). */
   packed: Buffer | null;
 }
 
+const NEWLINE = 0x0a;
+
 const zlib = () => process.getBuiltinModule('node:zlib');
+
+/** Copies `bytes` into a buffer of their own: zlib hands back small outputs as views of its 64 KiB output buffer, which a small packed ring would otherwise keep whole. */
+function owned(bytes: Buffer): Buffer {
+  if (bytes.buffer.byteLength === bytes.length) return bytes;
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(copy);
+  return copy;
+}
+
+/** The ring's lines as one Buffer: a view when they are in one chunk, otherwise a copy. */
+function linesOf(ring: Ring): Buffer {
+  const pieces = ring.chunks.slice();
+  const last = pieces.length - 1;
+  pieces[last] = (pieces[last] as Buffer).subarray(0, ring.end);
+  pieces[0] = (pieces[0] as Buffer).subarray(ring.head);
+  return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, ring.bytes);
+}
 
 export function createSessionLogs(perSession: number = MAX_FEEDBACK_LOGS_BYTES, total: number = MAX_SESSION_LOGS_TOTAL_BYTES): SessionLogs {
   // A Map iterates in insertion order: re-inserting on every append keeps the least recently
@@ -45,22 +85,29 @@ export function createSessionLogs(perSession: number = MAX_FEEDBACK_LOGS_BYTES, 
   let held = 0;
   let packedHeld = 0;
 
-  const textOf = (ring: Ring): string => (ring.packed === null ? `${ring.lines.slice(ring.head).join('\n')}\n` : zlib().inflateRawSync(ring.packed).toString('utf8'));
+  const textOf = (ring: Ring): string => (ring.packed === null ? linesOf(ring).toString('utf8') : zlib().inflateRawSync(ring.packed).toString('utf8'));
 
   function pack(ring: Ring): void {
-    if (ring.packed !== null || ring.head === ring.lines.length) return;
-    ring.packed = zlib().deflateRawSync(textOf(ring), { level: 1 });
-    packedHeld += ring.packed.length;
-    ring.lines = [];
+    if (ring.packed !== null) return;
+    if (ring.bytes > 0) {
+      ring.packed = owned(zlib().deflateRawSync(linesOf(ring), { level: 1 }));
+      packedHeld += ring.packed.length;
+    }
+    ring.chunks = [];
+    ring.spare = null;
     ring.head = 0;
+    ring.end = 0;
   }
 
   function unpack(ring: Ring): void {
     if (ring.packed === null) return;
-    const text = textOf(ring);
+    // One chunk holding exactly the text: the next line starts a new one.
+    const text = owned(zlib().inflateRawSync(ring.packed));
+    ring.chunks = [text];
+    ring.head = 0;
+    ring.end = text.length;
     packedHeld -= ring.packed.length;
     ring.packed = null;
-    ring.lines = text.slice(0, -1).split('\n');
   }
 
   function forget(ring: Ring): void {
@@ -68,31 +115,68 @@ export function createSessionLogs(perSession: number = MAX_FEEDBACK_LOGS_BYTES, 
     if (ring.packed !== null) packedHeld -= ring.packed.length;
   }
 
+  /** Puts a chunk whose lines are all gone aside for reuse, if it is one of the usual size. */
+  function setAside(ring: Ring, chunk: Buffer): void {
+    if (chunk.byteOffset === 0 && chunk.buffer.byteLength === CHUNK_BYTES) ring.spare = Buffer.from(chunk.buffer);
+  }
+
   function dropOldest(ring: Ring): void {
-    const line = ring.lines[ring.head] as string;
-    ring.head++;
-    const size = Buffer.byteLength(line) + 1;
+    const first = ring.chunks[0] as Buffer;
+    const next = first.indexOf(NEWLINE, ring.head) + 1;
+    const size = next - ring.head;
     ring.bytes -= size;
     held -= size;
-    if (ring.head > 1024 && ring.head * 2 > ring.lines.length) {
-      ring.lines = ring.lines.slice(ring.head);
+    if (ring.chunks.length > 1 && next === first.length) {
+      ring.chunks.shift();
+      setAside(ring, first);
       ring.head = 0;
+    } else if (ring.chunks.length === 1 && next === ring.end) {
+      ring.head = 0;
+      ring.end = 0;
+    } else ring.head = next;
+  }
+
+  /** The chunk to write a line of `size` bytes into: the last, or a new last one if it has no room left. */
+  function roomFor(ring: Ring, size: number): Buffer {
+    const last = ring.chunks.length - 1;
+    const tail = ring.chunks[last];
+    if (tail !== undefined && tail.length - ring.end >= size) return tail;
+    if (tail !== undefined) {
+      // Empty, it is the ring's only chunk and too small for this line: it is put aside.
+      if (ring.end === 0) setAside(ring, ring.chunks.pop() as Buffer);
+      else ring.chunks[last] = tail.subarray(0, ring.end);
     }
+    let chunk: Buffer;
+    if (size <= CHUNK_BYTES && ring.spare !== null) {
+      chunk = ring.spare;
+      ring.spare = null;
+    } else chunk = Buffer.allocUnsafeSlow(Math.max(size, CHUNK_BYTES));
+    ring.chunks.push(chunk);
+    ring.end = 0;
+    return chunk;
   }
 
   return {
     append(sessionId, line) {
-      const size = Buffer.byteLength(line) + 1;
-      if (size > perSession) return;
+      // UTF-8 takes at most 3 bytes for a UTF-16 unit (4 for the two of a surrogate pair): only a
+      // line that could pass the bound by that measure is measured exactly.
+      if (line.length * 3 + 1 > perSession && Buffer.byteLength(line) + 1 > perSession) return;
       let ring = rings.get(sessionId);
-      if (ring === undefined) ring = { lines: [], head: 0, bytes: 0, packed: null };
+      if (ring === undefined) ring = { chunks: [], head: 0, end: 0, spare: null, bytes: 0, packed: null };
       else rings.delete(sessionId);
       rings.set(sessionId, ring);
       unpack(ring);
-      ring.lines.push(line);
+      // A line that fits in what is left of the last chunk by that same measure is written without
+      // being measured first: measuring a string costs about as much as writing it.
+      let chunk = ring.chunks.at(-1);
+      if (chunk === undefined || chunk.length - ring.end <= line.length * 3) chunk = roomFor(ring, Buffer.byteLength(line) + 1);
+      const size = chunk.write(line, ring.end) + 1;
+      chunk[ring.end + size - 1] = NEWLINE;
+      ring.end += size;
+      // Within the bound itself, the new line is never one of those that give way.
+      while (ring.bytes + size > perSession) dropOldest(ring);
       ring.bytes += size;
       held += size;
-      while (ring.bytes > perSession) dropOldest(ring);
       while (held > total) {
         const [oldestId, oldest] = rings.entries().next().value as [string, Ring];
         if (oldest === ring && rings.size === 1) dropOldest(ring);
@@ -104,7 +188,7 @@ export function createSessionLogs(perSession: number = MAX_FEEDBACK_LOGS_BYTES, 
     },
     text(sessionId) {
       const ring = rings.get(sessionId);
-      if (ring === undefined || (ring.packed === null && ring.head === ring.lines.length)) return null;
+      if (ring === undefined || ring.bytes === 0) return null;
       return textOf(ring);
     },
     bytes: () => held,
