@@ -1,29 +1,28 @@
 /**
  * The two lanes session events and host-made spans go out on: the log lane and the trace lane,
- * each a batch processor in front of an exporter wrapped to keep exact books. The lanes make
- * the records themselves (lane-records.ts), each under its host's resource.
+ * each a batcher in front of an exporter wrapped to keep exact books. The lanes hold plain
+ * records (lane-records.ts), each under its host's resource, until the exporter writes a batch
+ * of them as OTLP.
  *
- *   event-ingest --> emit() --> span --> BatchSpanProcessor      --> accounted exporter
- *                           \-> log  --> BatchLogRecordProcessor --> accounted exporter
+ *   event-ingest --> emit() --> span --> span batcher --> accounted exporter
+ *                           \-> log  --> log batcher  --> accounted exporter
  *                                (in the span's context, so the two correlate)
- *   span-ingest  --> emitSpan() ------> BatchSpanProcessor (the same trace lane)
+ *   span-ingest  --> emitSpan() ------> span batcher (the same trace lane)
+ *   log-ingest   --> emitLog() -------> log batcher (the same log lane)
  *
- * The batch processors drop silently when their queue is full. They never get the chance: a
- * lane refuses (and counts as `queue_full`) a record once {@link MAX_LANE_QUEUE} accepted
- * records, or {@link MAX_LANE_CHARS} characters of them, are still unexported, and each
- * processor's queue is sized above the first bound.
+ * A lane refuses (and counts as `queue_full`) a record once {@link MAX_LANE_QUEUE} accepted
+ * records, or {@link MAX_LANE_CHARS} characters of them, are still unexported.
  */
-import type { Attributes, SpanContext } from '@opentelemetry/api';
-import { BatchLogRecordProcessor, type LogRecordExporter, type ReadableLogRecord } from '@opentelemetry/sdk-logs';
-import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
+import type { Attributes } from '@opentelemetry/api';
 
 import type { ExporterStatus, TraceParent } from '../protocol/index.js';
 import { deadline } from './deadline.js';
-import type { Delivering } from './delivery/queued-exporters.js';
+import type { LaneExporter } from './delivery/queued-exporters.js';
 import type { HostResource } from './host-resources.js';
 import { DISABLED_HEALTH } from './export-accounting.js';
 import { accountedExporter, type LaneBooks, type LaneHold } from './lane-books.js';
-import { attributesWeight, type LogEntry, logWeight, newSpanId, newTraceId, readableHostLogRecord, readableLogRecord, readableSpan, type SpanEntry, spanWeight } from './lane-records.js';
+import { createLaneBatcher, type LaneBatcher } from './lane-batcher.js';
+import { attributesWeight, eventLogEntry, type LaneItem, type LogEntry, logWeight, newSpanId, newTraceId, type SpanEntry, spanWeight } from './lane-records.js';
 import type { FlushOutcome } from './metrics-pipeline.js';
 import type { SignalStats } from './stats.js';
 
@@ -39,8 +38,8 @@ const MAX_EXPORT_BATCH = 512;
 
 export interface LaneOptions {
   /** Each queues its batches for delivery (delivery/queued-exporters.ts); the queue counts what it sends. */
-  readonly logExporter: LogRecordExporter & Delivering;
-  readonly spanExporter: SpanExporter & Delivering;
+  readonly logExporter: LaneExporter<LaneItem<LogEntry>>;
+  readonly spanExporter: LaneExporter<LaneItem<SpanEntry>>;
   /**
    * A lane's exporter as configured now, read per event and per status: while its kind is
    * `none`, events are still checked, then counted as dropped (`exporter_disabled`).
@@ -48,7 +47,7 @@ export interface LaneOptions {
   readonly describe: (signal: 'logs' | 'traces') => { readonly kind: ExporterStatus['kind']; readonly endpoint: string | null };
   readonly logStats: SignalStats;
   readonly traceStats: SignalStats;
-  /** How long records wait in a batch processor before export. */
+  /** How long records wait in a lane before export. */
   readonly scheduledDelayMs: number;
   readonly exportTimeoutMs: number;
   readonly onError: (message: string) => void;
@@ -121,24 +120,23 @@ export interface EventLanes {
 const NOT_FULL: EmitOutcome = Object.freeze({ full: false });
 const FULL: EmitOutcome = Object.freeze({ full: true });
 
+/** A record a lane holds, with the weight it was admitted with (released when it settles). */
+interface Held<E> extends LaneItem<E> {
+  readonly weight: number;
+}
+
 /** Creates both lanes; nothing is exported until a batch fills, its delay passes, or a flush. */
 export function createEventLanes(options: LaneOptions): EventLanes {
   const { logStats, traceStats } = options;
-  const processorOptions = {
-    maxQueueSize: MAX_LANE_QUEUE + MAX_EXPORT_BATCH,
-    maxExportBatchSize: MAX_EXPORT_BATCH,
-    scheduledDelayMillis: options.scheduledDelayMs,
-    // Above the accounted exporter's own timeout, so that one settles a hanging export first.
-    exportTimeoutMillis: options.exportTimeoutMs + 1000,
-  };
   const logHold: LaneHold = { chars: 0, records: 0 };
   const spanHold: LaneHold = { chars: 0, records: 0 };
-  const books = { timeoutMs: options.exportTimeoutMs, onError: options.onError };
-  const logBooks = accountedExporter<ReadableLogRecord>('logs', options.logExporter, { ...books, stats: logStats, hold: logHold, weigh: (record) => logWeight(record.attributes, record.body) });
-  const spanBooks = accountedExporter<ReadableSpan>('traces', options.spanExporter, { ...books, stats: traceStats, hold: spanHold, weigh: spanWeight });
-  const { logExporter, spanExporter } = options;
-  const logProcessor = new BatchLogRecordProcessor({ ...processorOptions, exporter: { ...logBooks, shutdown: () => logExporter.shutdown(), forceFlush: () => logExporter.forceFlush?.() ?? Promise.resolve() } });
-  const spanProcessor = new BatchSpanProcessor({ ...processorOptions, exporter: { ...spanBooks, shutdown: () => spanExporter.shutdown(), forceFlush: () => spanExporter.forceFlush?.() ?? Promise.resolve() } });
+  const books = { timeoutMs: options.exportTimeoutMs, onError: options.onError, weigh: (item: Held<unknown>) => item.weight };
+  const logBooks = accountedExporter<Held<LogEntry>>('logs', options.logExporter, { ...books, stats: logStats, hold: logHold });
+  const spanBooks = accountedExporter<Held<SpanEntry>>('traces', options.spanExporter, { ...books, stats: traceStats, hold: spanHold });
+  const batcher = <T>(exporter: { export(items: T[], done: () => void): void }): LaneBatcher<T> =>
+    createLaneBatcher<T>({ maxBatch: MAX_EXPORT_BATCH, delayMs: options.scheduledDelayMs, export: (batch, done) => exporter.export(batch, () => done()) });
+  const logBatcher = batcher(logBooks);
+  const spanBatcher = batcher(spanBooks);
   let shutdownPromise: Promise<void> | null = null;
 
   /** Set by admit() when it refuses for want of room. */
@@ -170,17 +168,17 @@ export function createEventLanes(options: LaneOptions): EventLanes {
   return {
     emit(entry, only = { log: true, span: true }) {
       const { parent } = entry;
-      let context: SpanContext | undefined =
-        parent === null ? undefined : { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.sampled ? 1 : 0, isRemote: true };
+      // The log record goes in the event's span, or in its caller's when no span is made.
+      let context: { traceId: string; spanId: string; flags: number } | undefined = parent === null ? undefined : { traceId: parent.traceId, spanId: parent.spanId, flags: parent.sampled ? 1 : 0 };
       // An event is taken by both lanes or by neither: one refused for want of room is sent
       // again, and what one lane had taken of it would then be there twice.
       const spanWanted = only.span && (parent === null || parent.sampled);
       if (only.span && !spanWanted) traceStats.dropped('not_sampled', 1);
-      const spanWeight = spanWanted ? attributesWeight(entry.spanAttributes) : 0;
+      const spanWeightOf = spanWanted ? attributesWeight(entry.spanAttributes) : 0;
       const logWeightOf = only.log ? logWeight(entry.logAttributes, entry.name) : 0;
       const logsDisabled = options.describe('logs').kind === 'none';
       const tracesDisabled = traceDisabled();
-      if ((spanWanted && !tracesDisabled && !fits(spanHold, spanWeight)) || (only.log && !logsDisabled && !fits(logHold, logWeightOf))) {
+      if ((spanWanted && !tracesDisabled && !fits(spanHold, spanWeightOf)) || (only.log && !logsDisabled && !fits(logHold, logWeightOf))) {
         if (spanWanted) traceStats.dropped('queue_full', 1);
         if (only.log) logStats.dropped('queue_full', 1);
         return FULL;
@@ -188,7 +186,7 @@ export function createEventLanes(options: LaneOptions): EventLanes {
       let spanTaken = false;
       if (!spanWanted) {
         // A replay of an entry whose span was not taken the first time, or a span not sampled.
-      } else if (admit(traceStats, spanHold, spanWeight, tracesDisabled)) {
+      } else if (admit(traceStats, spanHold, spanWeightOf, tracesDisabled)) {
         const span: SpanEntry = {
           traceId: parent?.traceId ?? newTraceId(),
           spanId: newSpanId(),
@@ -204,38 +202,39 @@ export function createEventLanes(options: LaneOptions): EventLanes {
           ...(entry.tracestate === null ? {} : { tracestate: entry.tracestate }),
           flags: 1,
         };
-        const made = readableSpan(span, entry.resource.resource);
-        spanProcessor.onEnd(made);
-        context = made.spanContext();
+        spanBatcher.add({ entry: span, resource: entry.resource.resource, weight: spanWeightOf });
+        context = { traceId: span.traceId, spanId: span.spanId, flags: span.flags };
         spanTaken = true;
       }
       const logTaken = only.log && admit(logStats, logHold, logWeightOf, logsDisabled);
       if (spanTaken || logTaken) options.onAccepted?.(entry, { log: logTaken, span: spanTaken });
-      // The processor types its input as the SDK's writable record; it only keeps it for export,
-      // which reads what ReadableLogRecord declares.
-      if (logTaken) logProcessor.onEmit(readableLogRecord(entry.name, entry.timeMs, entry.logAttributes, context, entry.resource.resource) as unknown as Parameters<BatchLogRecordProcessor['onEmit']>[0]);
+      if (logTaken) logBatcher.add({ entry: eventLogEntry(entry.name, entry.timeMs, entry.logAttributes, context), resource: entry.resource.resource, weight: logWeightOf });
       return NOT_FULL;
     },
     emitSpan(entry, resource) {
       refusedFull = false;
       if ((entry.flags & 1) === 0) traceStats.dropped('not_sampled', 1);
-      else if (admit(traceStats, spanHold, spanWeight(entry), traceDisabled())) {
-        options.onSpanAccepted?.(entry, resource);
-        spanProcessor.onEnd(readableSpan(entry, resource.resource));
+      else {
+        const weight = spanWeight(entry);
+        if (admit(traceStats, spanHold, weight, traceDisabled())) {
+          options.onSpanAccepted?.(entry, resource);
+          spanBatcher.add({ entry, resource: resource.resource, weight });
+        }
       }
       return refusedFull ? FULL : NOT_FULL;
     },
     emitLog(entry, resource) {
       refusedFull = false;
-      if (admit(logStats, logHold, logWeight(entry.attributes, entry.body), options.describe('logs').kind === 'none')) {
+      const weight = logWeight(entry.attributes, entry.body);
+      if (admit(logStats, logHold, weight, options.describe('logs').kind === 'none')) {
         options.onLogAccepted?.(entry, resource);
-        logProcessor.onEmit(readableHostLogRecord(entry, resource.resource) as unknown as Parameters<BatchLogRecordProcessor['onEmit']>[0]);
+        logBatcher.add({ entry, resource: resource.resource, weight });
       }
       return refusedFull ? FULL : NOT_FULL;
     },
     async forceFlush(timeoutMs) {
       const failedBefore = logStats.snapshot().failed + traceStats.snapshot().failed;
-      const outcome = await deadline(Promise.all([logProcessor.forceFlush(), spanProcessor.forceFlush()]), timeoutMs).catch((error: unknown) => {
+      const outcome = await deadline(Promise.all([logBatcher.forceFlush(), spanBatcher.forceFlush()]), timeoutMs).catch((error: unknown) => {
         options.onError(`event flush: ${error instanceof Error ? error.message : String(error)}`);
         return 'failed' as const;
       });
@@ -245,16 +244,15 @@ export function createEventLanes(options: LaneOptions): EventLanes {
     },
     shutdown({ timeoutMillis }) {
       shutdownPromise ??= (async () => {
-        // Each processor's shutdown flushes its queue through the exporter and then shuts the
-        // exporter down. The deadline bounds both lanes together; what is still unexported
-        // when it passes is counted as dropped here, once.
-        const lanes: [BatchLogRecordProcessor | BatchSpanProcessor, LaneBooks, SignalStats][] = [
-          [logProcessor, logBooks, logStats],
-          [spanProcessor, spanBooks, traceStats],
+        // Each batcher's shutdown exports what it holds. The deadline bounds both lanes
+        // together; what is still unexported when it passes is counted as dropped here, once.
+        const lanes: [LaneBatcher<never>, LaneBooks, SignalStats][] = [
+          [logBatcher, logBooks, logStats],
+          [spanBatcher, spanBooks, traceStats],
         ];
         await Promise.all(
-          lanes.map(async ([processor, books, stats]) => {
-            const outcome = await deadline(processor.shutdown(), timeoutMillis).catch((error: unknown) => {
+          lanes.map(async ([batcher, books, stats]) => {
+            const outcome = await deadline(batcher.shutdown(), timeoutMillis).catch((error: unknown) => {
               options.onError(`event lane shutdown: ${error instanceof Error ? error.message : String(error)}`);
               return 'failed' as const;
             });

@@ -1,19 +1,25 @@
 /**
- * The records the lanes hand to their batch processors, made directly rather than through a
- * TracerProvider or LoggerProvider: each carries its host's resource (a provider has one), and
- * a host-made span keeps the ids, kind, status, events and links the host gave it.
+ * The records the lanes hold and export, as plain data rather than the SDK's span and log
+ * record objects: each goes out under its host's resource (a provider has one), and a host-made
+ * span keeps the ids, kind, status, events and links the host gave it. The serialisers
+ * (delivery/otlp-json.ts, delivery/otlp-protobuf.ts) write them as OTLP, and the journal keeps
+ * them as they are.
  */
 
-import { type Attributes, type AttributeValue, type HrTime, type Link, SeverityNumber, type SpanContext, SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
+import type { Attributes, AttributeValue, HrTime } from '@opentelemetry/api';
 import { TraceState } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 
 import type { SpanKindName, SpanStatusCode as WireStatusCode } from '../protocol/index.js';
 
-/** The instrumentation scope of everything the lanes make; one object, as the serialisers group by it. */
-export const SCOPE = Object.freeze({ name: 'codex' });
+/** An instrumentation scope: the serialisers group records by its name and version. */
+export interface Scope {
+  readonly name: string;
+  readonly version?: string;
+}
+
+/** The instrumentation scope of everything the lanes make. */
+export const SCOPE: Scope = Object.freeze({ name: 'codex' });
 
 /**
  * A span ready for the trace lane, as plain data (the journal keeps it as it is): a host-made
@@ -37,13 +43,18 @@ export interface SpanEntry {
   /** W3C trace flags; the lane takes only sampled spans. */
   readonly flags: number;
   /** The host's instrumentation scope; {@link SCOPE} without one. */
-  readonly scope?: { readonly name: string; readonly version?: string };
+  readonly scope?: Scope;
+}
+
+/** A record on a lane, with the resource of the host it came from: what the serialisers group by. */
+export interface LaneItem<E> {
+  readonly entry: E;
+  readonly resource: Resource;
 }
 
 /**
- * Epoch milliseconds as OpenTelemetry's [seconds, nanoseconds]. A plain number would do only for
- * times after this process started: the SDK takes smaller numbers for `performance.now()`
- * readings, and a hand-off file or a slow client can carry earlier times.
+ * Epoch milliseconds as OpenTelemetry's [seconds, nanoseconds]: the time the SDK would hold for
+ * them, which its serialisers write and the lanes' write alike.
  */
 export function hrTimeOf(ms: number): HrTime {
   const seconds = Math.floor(ms / 1000);
@@ -51,18 +62,10 @@ export function hrTimeOf(ms: number): HrTime {
   return [seconds, nanos];
 }
 
-function durationOf(start: HrTime, end: HrTime): HrTime {
-  let seconds = end[0] - start[0];
-  let nanos = end[1] - start[1];
-  if (nanos < 0) {
-    seconds--;
-    nanos += 1e9;
-  }
-  return [seconds, nanos];
-}
-
-const KINDS: Readonly<Record<SpanKindName, SpanKind>> = { internal: SpanKind.INTERNAL, server: SpanKind.SERVER, client: SpanKind.CLIENT, producer: SpanKind.PRODUCER, consumer: SpanKind.CONSUMER };
-const STATUS: Readonly<Record<WireStatusCode, SpanStatusCode>> = { unset: SpanStatusCode.UNSET, ok: SpanStatusCode.OK, error: SpanStatusCode.ERROR };
+/** OTLP's `Span.SpanKind` numbers. */
+export const SPAN_KIND_NUMBERS: Readonly<Record<SpanKindName, number>> = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
+/** OTLP's `Status.StatusCode` numbers. */
+export const STATUS_CODE_NUMBERS: Readonly<Record<WireStatusCode, number>> = { unset: 0, ok: 1, error: 2 };
 
 /** Random ids are taken from a pool refilled 4 KiB at a time: a span does not cost a system call. */
 const POOL = Buffer.alloc(4096);
@@ -86,65 +89,41 @@ export const newTraceId = (): string => randomHex(16);
 /** A new W3C span id (16 hex digits, not all zero). */
 export const newSpanId = (): string => randomHex(8);
 
-function traceStateOf(value: string | undefined): TraceState | undefined {
-  return value === undefined || value === '' ? undefined : new TraceState(value);
+/** The last tracestate written and what it became: the spans of a turn carry the same one. */
+let lastTraceState: { readonly value: string; readonly text: string } = { value: '', text: '' };
+
+/**
+ * A tracestate as the SDK writes it from its `TraceState` (members trimmed, the first of a
+ * repeated key kept, at most 32), or undefined for none.
+ */
+export function traceStateText(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (lastTraceState.value !== value) lastTraceState = { value, text: new TraceState(value).serialize() };
+  return lastTraceState.text;
 }
 
-/** The empty list of links or events, shared: exporters and serialisers only read them. */
-const NONE: never[] = Object.freeze([]) as unknown as never[];
-
-/** The span as the SDK's exporters and serialisers read it. */
-export function readableSpan(entry: SpanEntry, resource: Resource): ReadableSpan {
-  const traceState = traceStateOf(entry.tracestate);
-  const context: SpanContext = traceState === undefined ? { traceId: entry.traceId, spanId: entry.spanId, traceFlags: entry.flags } : { traceId: entry.traceId, spanId: entry.spanId, traceFlags: entry.flags, traceState };
-  const startTime = hrTimeOf(entry.startMs);
-  const endTime = hrTimeOf(entry.endMs);
-  // A session event's span has neither links nor events: no new arrays for it.
-  const links: Link[] = entry.links.length === 0 ? NONE : entry.links.map((link) => {
-    const linkState = traceStateOf(link.tracestate);
-    return {
-      context: { traceId: link.traceId, spanId: link.spanId, traceFlags: link.flags ?? TraceFlags.SAMPLED, ...(linkState === undefined ? {} : { traceState: linkState }) },
-      attributes: link.attributes,
-    };
-  });
-  return {
-    name: entry.name,
-    kind: KINDS[entry.kind],
-    spanContext: () => context,
-    ...(entry.parentSpanId === undefined ? {} : { parentSpanContext: { traceId: entry.traceId, spanId: entry.parentSpanId, traceFlags: entry.flags, isRemote: entry.parentRemote === true } }),
-    startTime,
-    endTime,
-    status: entry.status.message === undefined ? { code: STATUS[entry.status.code] } : { code: STATUS[entry.status.code], message: entry.status.message },
-    attributes: entry.attributes,
-    links,
-    events: entry.events.length === 0 ? NONE : entry.events.map((event) => ({ name: event.name, time: hrTimeOf(event.time), attributes: event.attributes })),
-    duration: durationOf(startTime, endTime),
-    ended: true,
-    resource,
-    // The serialisers group spans by the scope's name and version, not by the object.
-    instrumentationScope: entry.scope ?? SCOPE,
-    droppedAttributesCount: 0,
-    droppedEventsCount: 0,
-    droppedLinksCount: 0,
-  };
+/**
+ * Items by resource, then by scope name and version, each group in the order its first item
+ * came: one `Resource…` per resource and one `Scope…` per scope in an export request.
+ */
+export function groupByResourceAndScope<E>(items: readonly LaneItem<E>[], scopeOf: (entry: E) => Scope): Map<Resource, Map<string, E[]>> {
+  const byResource = new Map<Resource, Map<string, E[]>>();
+  for (const { entry, resource } of items) {
+    let byScope = byResource.get(resource);
+    if (byScope === undefined) byResource.set(resource, (byScope = new Map()));
+    const scope = scopeOf(entry);
+    const key = scope === SCOPE ? '' : `${scope.name}\u0000${scope.version ?? ''}`;
+    const list = byScope.get(key);
+    if (list === undefined) byScope.set(key, [entry]);
+    else list.push(entry);
+  }
+  return byResource;
 }
 
 /** A session event's log record, in the context of its span (or its caller's), so the two correlate. */
-export function readableLogRecord(name: string, timeMs: number, attributes: Attributes, context: SpanContext | undefined, resource: Resource): ReadableLogRecord {
-  const time = hrTimeOf(timeMs);
-  return {
-    hrTime: time,
-    hrTimeObserved: time,
-    ...(context === undefined ? {} : { spanContext: context }),
-    severityNumber: SeverityNumber.INFO,
-    severityText: 'INFO',
-    body: name,
-    eventName: name,
-    resource,
-    instrumentationScope: SCOPE,
-    attributes,
-    droppedAttributesCount: 0,
-  };
+export function eventLogEntry(name: string, timeMs: number, attributes: Attributes, context: { readonly traceId: string; readonly spanId: string; readonly flags: number } | undefined): LogEntry {
+  const entry = { timeMs, observedMs: timeMs, severityNumber: 9, severityText: 'INFO', body: name, eventName: name, attributes, scope: SCOPE };
+  return context === undefined ? entry : { ...entry, traceId: context.traceId, spanId: context.spanId, flags: context.flags };
 }
 
 /**
@@ -163,25 +142,7 @@ export interface LogEntry {
   readonly traceId?: string;
   readonly spanId?: string;
   readonly flags?: number;
-  readonly scope: { readonly name: string; readonly version?: string };
-}
-
-/** A log record a sender made, for the log lane, under its resource. */
-export function readableHostLogRecord(entry: LogEntry, resource: Resource): ReadableLogRecord {
-  const observed = hrTimeOf(entry.observedMs);
-  return {
-    hrTime: entry.timeMs === 0 ? observed : hrTimeOf(entry.timeMs),
-    hrTimeObserved: observed,
-    ...(entry.traceId === undefined || entry.spanId === undefined ? {} : { spanContext: { traceId: entry.traceId, spanId: entry.spanId, traceFlags: entry.flags ?? 0 } }),
-    severityNumber: entry.severityNumber as SeverityNumber,
-    ...(entry.severityText === undefined ? {} : { severityText: entry.severityText }),
-    ...(entry.body === undefined ? {} : { body: entry.body }),
-    ...(entry.eventName === undefined ? {} : { eventName: entry.eventName }),
-    resource,
-    instrumentationScope: entry.scope.version === undefined ? { name: entry.scope.name } : { name: entry.scope.name, version: entry.scope.version },
-    attributes: entry.attributes,
-    droppedAttributesCount: 0,
-  } as ReadableLogRecord;
+  readonly scope: Scope;
 }
 
 /** Characters a span's attributes hold, its events' and links' included: what its memory grows with. */

@@ -17,7 +17,9 @@ import { openJournal, readJournal } from '../daemon/delivery/journal.js';
 import { decodeJournalFrames } from '../daemon/delivery/journal-frames.js';
 import { createByteBuffer, releaseEmptyBuffers } from '../daemon/delivery/byte-buffer.js';
 import { createHostResources, hostMeterVersion } from '../daemon/host-resources.js';
+import { type LaneItem, type LogEntry, SCOPE } from '../daemon/lane-records.js';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import { ExportResultCode } from '@opentelemetry/core';
 
 // The segment format, as segment-spool.ts writes it: "CDXSEG1\n", then per batch a 20-byte
@@ -520,9 +522,10 @@ describe('export requests', () => {
 
   it('leaves a batch under the bound whole, and sends a single record over it alone', async () => {
     const { route, requests } = capture(2_000);
-    const log = (text: string) => ({ body: text, attributes: {}, hrTime: [0, 0], hrTimeObserved: [0, 0], resource: { attributes: {} }, instrumentationScope: { name: 'codex' }, droppedAttributesCount: 0 });
+    const resource = resourceFromAttributes({});
+    const log = (text: string): LaneItem<LogEntry> => ({ entry: { timeMs: 1, observedMs: 1, severityNumber: 9, body: text, attributes: {}, scope: SCOPE }, resource });
     const exporter = createQueuedLogExporter(route);
-    const done = (batch: unknown[]): Promise<number> => new Promise((resolve) => exporter.export(batch as never, (outcome) => resolve(outcome.code)));
+    const done = (batch: LaneItem<LogEntry>[]): Promise<number> => new Promise((resolve) => exporter.export(batch, (outcome) => resolve(outcome.code)));
     expect(await done([log('a'), log('b')])).toBe(ExportResultCode.SUCCESS);
     expect(requests.map((request) => request.records)).toEqual([2]);
     expect(await done([log('c'), log('x'.repeat(5_000)), log('d')])).toBe(ExportResultCode.SUCCESS);

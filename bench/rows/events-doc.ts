@@ -27,9 +27,9 @@ export function eventsDoc(details: EventsDetails): string[] {
   return [
     '### 6. Session events: through the daemon into the log and trace lanes (6, 6c, 6d), the daemon\'s CPU per event with either exporter (6e, 6f), and their cost to the host (6b)',
     '',
-    'A fresh daemon, set up as in row 3 (the file exporter for every signal; `export_interval_ms = 1000`, which is also the scheduled delay of both lanes\' batch processors). ' +
-      'Each event the daemon accepts becomes one log record (a `BatchLogRecordProcessor`, written to logs.jsonl) and one span (a `BatchSpanProcessor`, ' +
-      'written to traces.jsonl), both exported in batches of up to 512 as OTLP JSON lines; a lane refuses records (`queue_full`) while it holds 20,000 unexported ones (or 32 Mi characters of their attributes, which these events never reach). ' +
+    'A fresh daemon, set up as in row 3 (the file exporter for every signal; `export_interval_ms = 1000`, which is also the scheduled delay of both lanes\' batchers). ' +
+      'Each event the daemon accepts becomes one log record (written to logs.jsonl) and one span (written to traces.jsonl), held as plain records by each lane\'s batcher (daemon/lane-batcher.ts) and ' +
+      'exported in batches of up to 512 as OTLP JSON lines; a lane refuses records (`queue_full`) while it holds 20,000 unexported ones (or 32 Mi characters of their attributes, which these events never reach). ' +
       'The events (bench/fixtures/session-events.mjs) are what Codex sends while streaming a turn: every client\'s session starts with Codex\'s session context ' +
       '(`conversation.id`, `model`, `slug`, `auth_mode`, `originator`, `session_source`, `terminal.type`, `app.version`, and the log-only `user.account_id` and `user.email`), ' +
       'and its events repeat a turn of 16 under one `traceparent`: one `codex.api_request` (trace-safe `attempt`, `duration_ms`, `http.response.status_code`), eight `codex.sse_event` ' +
@@ -63,8 +63,7 @@ export function eventsDoc(details: EventsDetails): string[] {
       `While the events arrived, the log lane exported ${eventFlood.exportedOnArrival.toLocaleString('en-US')} records; once they stopped, it exported the rest within ${fmt.ms(eventFlood.drainedMs - eventFlood.acceptedMs)} (all but its last batch). ` +
       (floodDropped === 0
         ? ''
-        : 'So under such a load it is the lanes\' exports that fall behind, not the ingest, which fits how they work: each batch processor has one export in flight at a time (sdk-logs and sdk-trace 2.x), ' +
-          'and its next batch is serialised in a later turn of the daemon\'s event loop, while each turn also parses and ingests whatever the four sockets delivered. ') +
+        : 'So under such a load it is the lanes\' exports that fall behind, not the ingest, which fits how they work: each batch is serialised in a later turn of the daemon\'s event loop, while each turn also parses and ingests whatever the four sockets delivered. ') +
       `The clients' \`flush()\` backpressure only reaches the socket: they themselves dropped ${eventFlood.clientDropped === 0 ? 'nothing' : eventFlood.clientDropped.toLocaleString('en-US')}.`,
     '',
     `Rows 6e and 6f: the daemon's CPU time (user + system, from /proc/<pid>/stat) per event through both lanes, the median over the timed runs of row 6, from handing out the first chunk until both lanes had exported all but their last batch: ` +

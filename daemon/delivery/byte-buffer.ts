@@ -15,6 +15,12 @@ export interface ByteBuffer {
   view(start?: number): Buffer;
   /** Forgets what was written from `length` on. */
   truncate(length: number): void;
+  /**
+   * For a writer that fills the memory itself (the protobuf serialiser): takes the first
+   * `length` bytes as written, makes room for `more` after them, and returns the memory, valid
+   * until the next call that may grow it.
+   */
+  writable(length: number, more: number): Buffer;
   /** Forgets everything; gives its memory back when a large write made it take more than `keepBytes` (and {@link releaseEmptyBuffers} at rest). */
   reset(): void;
 }
@@ -77,6 +83,11 @@ export function createByteBuffer(initialBytes: number, keepBytes: number): ByteB
     view: (start = 0) => bytes.subarray(start, at),
     truncate(length) {
       at = Math.min(at, length);
+    },
+    writable(length, more) {
+      at = Math.min(length, bytes.length);
+      room(more);
+      return bytes;
     },
     reset() {
       at = 0;

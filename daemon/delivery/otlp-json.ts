@@ -1,19 +1,18 @@
 /**
- * OTLP JSON export requests for the lanes' log records and spans, written straight to text: the
- * same bytes as `JsonLogsSerializer` and `JsonTraceSerializer` of @opentelemetry/otlp-transformer
- * (0.301), which first build the whole request as objects (a few per attribute) and then
- * stringify it. The file exporter serialises every event this way, so that garbage was a large
- * part of what an event cost; this writes each value once, and each resource once per resource.
+ * OTLP JSON export requests for the lanes' log records and spans, written straight from the
+ * lanes' plain records to text: the same bytes as `JsonLogsSerializer` and `JsonTraceSerializer`
+ * of @opentelemetry/otlp-transformer (0.301) write for the same records as SDK objects, without
+ * the SDK's records or the objects it builds before stringifying a request (a few per
+ * attribute). The file exporter serialises every event this way; this writes each value once,
+ * and each resource once per resource.
  *
  * The order of keys, the values left out when undefined and the encodings (timestamps as decimal
  * strings of nanoseconds, ids in hex, bytes in base64) follow the SDK's; test/otlp-json.test.ts
  * compares the two byte for byte.
  */
-import type { HrTime } from '@opentelemetry/api';
-import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+
+import { groupByResourceAndScope, hrTimeOf, type LaneItem, type LogEntry, type Scope, SCOPE, type SpanEntry, SPAN_KIND_NUMBERS, STATUS_CODE_NUMBERS, traceStateText } from '../lane-records.js';
 
 import { type ByteBuffer, createByteBuffer } from './byte-buffer.js';
 
@@ -33,9 +32,9 @@ function number(value: number): string {
   return Number.isFinite(value) ? String(value) : 'null';
 }
 
-/** Nanoseconds since the epoch as a decimal string, as the SDK's `encodeAsString`. */
-function nanos(time: HrTime): string {
-  const [seconds, fraction] = time;
+/** Epoch milliseconds as nanoseconds in a decimal string, as the SDK's `encodeAsString` writes the time it holds. */
+function nanos(ms: number): string {
+  const [seconds, fraction] = hrTimeOf(ms);
   if (Number.isInteger(seconds) && Number.isInteger(fraction) && seconds > 0 && fraction >= 0 && fraction < 1e9) return `"${seconds}${String(fraction).padStart(9, '0')}"`;
   return `"${(BigInt(Math.trunc(seconds)) * 1_000_000_000n + BigInt(Math.trunc(fraction))).toString()}"`;
 }
@@ -123,51 +122,30 @@ function resourceOf(resource: Resource): { readonly text: string; readonly schem
 }
 
 /** An instrumentation scope as the SDK's `createInstrumentationScope`. */
-function scopeOf(scope: InstrumentationScope & { readonly attributes?: Record<string, unknown>; readonly droppedAttributesCount?: number }): string {
-  let text = `{"name":${quoted(scope.name)}${optional('version', scope.version)}`;
-  if (scope.attributes !== undefined && Object.keys(scope.attributes).length > 0) text += `,"attributes":${attributes(scope.attributes)},"droppedAttributesCount":${number(scope.droppedAttributesCount ?? 0)}`;
-  return `${text}}`;
-}
-
-/** Items grouped by resource, then by `scopeKey`, each group in the order its first item came. */
-function group<T extends { readonly resource: Resource; readonly instrumentationScope: InstrumentationScope }>(items: readonly T[], scopeKey: (item: T) => unknown): Map<Resource, Map<unknown, T[]>> {
-  const byResource = new Map<Resource, Map<unknown, T[]>>();
-  for (const item of items) {
-    let byScope = byResource.get(item.resource);
-    if (byScope === undefined) byResource.set(item.resource, (byScope = new Map()));
-    const key = scopeKey(item);
-    const list = byScope.get(key);
-    if (list === undefined) byScope.set(key, [item]);
-    else list.push(item);
-  }
-  return byResource;
+function scopeOf(scope: Scope): string {
+  return `{"name":${quoted(scope.name)}${optional('version', scope.version)}}`;
 }
 
 /**
  * `{"resource…":[{"resource":…,"scope…":[{"scope":…,"<records>":[…]}]}]}` with each record
- * written by `write`; the schema URLs as the SDK places them. Each record's text goes into the
+ * written by `write`; the schema URL as the SDK places it. Each record's text goes into the
  * buffer as soon as it is made (it is garbage at once, no rope of the whole batch is built);
  * returns a copy of exactly the bytes written.
  */
-function request<T extends { readonly resource: Resource; readonly instrumentationScope: InstrumentationScope }>(
-  names: { readonly resources: string; readonly scopes: string; readonly records: string },
-  grouped: Map<Resource, Map<unknown, T[]>>,
-  write: (item: T) => string,
-): Uint8Array {
+function request<E>(names: { readonly resources: string; readonly scopes: string; readonly records: string }, items: readonly LaneItem<E>[], scopeOfEntry: (entry: E) => Scope, write: (entry: E) => string): Uint8Array {
   out.reset();
   out.write(`{"${names.resources}":[`, 'latin1');
   let firstResource = true;
-  for (const [resource, byScope] of grouped) {
+  for (const [resource, byScope] of groupByResourceAndScope(items, scopeOfEntry)) {
     const { text, schemaUrl } = resourceOf(resource);
     out.write(`${firstResource ? '' : ','}{"resource":${text},"${names.scopes}":[`, 'utf8');
     firstResource = false;
     let firstScope = true;
-    for (const items of byScope.values()) {
-      const scope = (items[0] as T).instrumentationScope;
-      out.write(`${firstScope ? '' : ','}{"scope":${scopeOf(scope)},"${names.records}":[`, 'utf8');
+    for (const entries of byScope.values()) {
+      out.write(`${firstScope ? '' : ','}{"scope":${scopeOf(scopeOfEntry(entries[0] as E))},"${names.records}":[`, 'utf8');
       firstScope = false;
-      for (let i = 0; i < items.length; i++) out.write(i === 0 ? write(items[i] as T) : `,${write(items[i] as T)}`, 'utf8');
-      out.write(`]${optional('schemaUrl', scope.schemaUrl)}}`, 'utf8');
+      for (let i = 0; i < entries.length; i++) out.write(i === 0 ? write(entries[i] as E) : `,${write(entries[i] as E)}`, 'utf8');
+      out.write(']}', 'latin1');
     }
     out.write(`]${optional('schemaUrl', schemaUrl)}}`, 'utf8');
   }
@@ -179,12 +157,13 @@ function request<T extends { readonly resource: Resource; readonly instrumentati
   return bytes;
 }
 
-function logRecord(log: ReadableLogRecord): string {
-  const context = log.spanContext;
+function logRecord(log: LogEntry): string {
+  // A time of 0 is unknown: the SDK's record takes the observed time for it.
+  const traced = log.traceId !== undefined && log.spanId !== undefined;
   return (
-    `{"timeUnixNano":${nanos(log.hrTime)},"observedTimeUnixNano":${nanos(log.hrTimeObserved)}${optional('severityNumber', log.severityNumber)}${optional('severityText', log.severityText)}` +
-    `,"body":${anyValue(log.body)}${optional('eventName', log.eventName)},"attributes":${attributes(log.attributes)}${optional('droppedAttributesCount', log.droppedAttributesCount)}` +
-    `${optional('flags', context?.traceFlags)}${optional('traceId', context?.traceId)}${optional('spanId', context?.spanId)}}`
+    `{"timeUnixNano":${nanos(log.timeMs === 0 ? log.observedMs : log.timeMs)},"observedTimeUnixNano":${nanos(log.observedMs)},"severityNumber":${number(log.severityNumber)}${optional('severityText', log.severityText)}` +
+    `,"body":${anyValue(log.body)}${optional('eventName', log.eventName)},"attributes":${attributes(log.attributes)},"droppedAttributesCount":0` +
+    (traced ? `,"flags":${number(log.flags ?? 0)},"traceId":${quoted(log.traceId as string)},"spanId":${quoted(log.spanId as string)}}` : '}')
   );
 }
 
@@ -193,36 +172,34 @@ function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
   return (traceFlags & 255) | 256 | (isRemote === true ? 512 : 0);
 }
 
-function span(item: ReadableSpan): string {
-  const context = item.spanContext();
-  const parentSpanId = item.parentSpanContext?.spanId;
+function span(item: SpanEntry): string {
   let text =
-    `{"traceId":${quoted(context.traceId)},"spanId":${quoted(context.spanId)}${optional('parentSpanId', parentSpanId === '' ? undefined : parentSpanId)}${optional('traceState', context.traceState?.serialize())}` +
-    `,"name":${quoted(item.name)},"kind":${item.kind === undefined || item.kind === null ? 0 : item.kind + 1},"startTimeUnixNano":${nanos(item.startTime)},"endTimeUnixNano":${nanos(item.endTime)}` +
-    `,"attributes":${attributes(item.attributes)}${optional('droppedAttributesCount', item.droppedAttributesCount)},"events":[`;
+    `{"traceId":${quoted(item.traceId)},"spanId":${quoted(item.spanId)}${optional('parentSpanId', item.parentSpanId === '' ? undefined : item.parentSpanId)}${optional('traceState', traceStateText(item.tracestate))}` +
+    `,"name":${quoted(item.name)},"kind":${SPAN_KIND_NUMBERS[item.kind]},"startTimeUnixNano":${nanos(item.startMs)},"endTimeUnixNano":${nanos(item.endMs)}` +
+    `,"attributes":${attributes(item.attributes)},"droppedAttributesCount":0,"events":[`;
   for (let i = 0; i < item.events.length; i++) {
-    const event = item.events[i] as ReadableSpan['events'][number];
-    text += `${i === 0 ? '' : ','}{"attributes":${attributes(event.attributes ?? {})},"name":${quoted(event.name)},"timeUnixNano":${nanos(event.time)},"droppedAttributesCount":${number(event.droppedAttributesCount || 0)}}`;
+    const event = item.events[i] as SpanEntry['events'][number];
+    text += `${i === 0 ? '' : ','}{"attributes":${attributes(event.attributes)},"name":${quoted(event.name)},"timeUnixNano":${nanos(event.time)},"droppedAttributesCount":0}`;
   }
-  text += `]${optional('droppedEventsCount', item.droppedEventsCount)},"status":{"code":${number(item.status.code)}${optional('message', item.status.message)}},"links":[`;
+  text += `],"droppedEventsCount":0,"status":{"code":${STATUS_CODE_NUMBERS[item.status.code]}${optional('message', item.status.message)}},"links":[`;
   for (let i = 0; i < item.links.length; i++) {
-    const link = item.links[i] as ReadableSpan['links'][number];
+    const link = item.links[i] as SpanEntry['links'][number];
     text +=
-      `${i === 0 ? '' : ','}{"attributes":${attributes(link.attributes ?? {})},"spanId":${quoted(link.context.spanId)},"traceId":${quoted(link.context.traceId)}` +
-      `${optional('traceState', link.context.traceState?.serialize())},"droppedAttributesCount":${number(link.droppedAttributesCount || 0)},"flags":${spanFlags(link.context.traceFlags, link.context.isRemote)}}`;
+      `${i === 0 ? '' : ','}{"attributes":${attributes(link.attributes)},"spanId":${quoted(link.spanId)},"traceId":${quoted(link.traceId)}` +
+      `${optional('traceState', traceStateText(link.tracestate))},"droppedAttributesCount":0,"flags":${spanFlags(link.flags ?? 1, undefined)}}`;
   }
-  return `${text}]${optional('droppedLinksCount', item.droppedLinksCount)},"flags":${spanFlags(context.traceFlags, item.parentSpanContext?.isRemote)}}`;
+  // A parent known to be local or remote: the SDK's span has a parent context only with a parent.
+  return `${text}],"droppedLinksCount":0,"flags":${spanFlags(item.flags, item.parentSpanId === undefined ? undefined : item.parentRemote === true)}}`;
 }
 
 /** Both serialisers below run to completion without yielding: the shared buffer is never written by two at once. */
 
-/** An OTLP JSON `ExportLogsServiceRequest`, byte for byte as `JsonLogsSerializer.serializeRequest`. */
-export function serializeLogsJson(logs: readonly ReadableLogRecord[]): Uint8Array {
-  // The SDK groups log records by the scope object, spans by its name, version and schema URL.
-  return request({ resources: 'resourceLogs', scopes: 'scopeLogs', records: 'logRecords' }, group(logs, (log) => log.instrumentationScope), logRecord);
+/** An OTLP JSON `ExportLogsServiceRequest`, byte for byte as `JsonLogsSerializer.serializeRequest` writes the same records. */
+export function serializeLogsJson(items: readonly LaneItem<LogEntry>[]): Uint8Array {
+  return request({ resources: 'resourceLogs', scopes: 'scopeLogs', records: 'logRecords' }, items, (log) => log.scope, logRecord);
 }
 
-/** An OTLP JSON `ExportTraceServiceRequest`, byte for byte as `JsonTraceSerializer.serializeRequest`. */
-export function serializeSpansJson(spans: readonly ReadableSpan[]): Uint8Array {
-  return request({ resources: 'resourceSpans', scopes: 'scopeSpans', records: 'spans' }, group(spans, ({ instrumentationScope: scope }) => `${scope.name}@${scope.version || ''}:${scope.schemaUrl || ''}`), span);
+/** An OTLP JSON `ExportTraceServiceRequest`, byte for byte as `JsonTraceSerializer.serializeRequest` writes the same spans. */
+export function serializeSpansJson(items: readonly LaneItem<SpanEntry>[]): Uint8Array {
+  return request({ resources: 'resourceSpans', scopes: 'scopeSpans', records: 'spans' }, items, (span) => span.scope ?? SCOPE, span);
 }

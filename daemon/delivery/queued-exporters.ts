@@ -9,16 +9,16 @@
 /** How batches are serialised: what the sender behind the queue sends. */
 export type WireFormat = 'protobuf' | 'json';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
-import { JsonMetricsSerializer, ProtobufLogsSerializer, ProtobufMetricsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import { JsonMetricsSerializer, ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { AggregationTemporality, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 
 import { resourceIdOfMeter } from '../host-resources.js';
+import type { LaneItem, LogEntry, SpanEntry } from '../lane-records.js';
 
 import type { ExportQueue } from './export-queue.js';
 import { serializeLogsJson, serializeSpansJson } from './otlp-json.js';
+import { serializeLogsProtobuf, serializeSpansProtobuf } from './otlp-protobuf.js';
 
 /** An exporter whose success means "queued": whoever calls it must not count the records as exported. */
 export interface Delivering {
@@ -170,16 +170,15 @@ const METRICS: Codec<ResourceMetrics> = {
   },
 };
 
-// The lanes' batches are written as JSON by otlp-json.ts: the same bytes, without the SDK's
-// intermediate objects.
-const LOGS: Codec<ReadableLogRecord[]> = {
-  serialize: (logs, format) => (format === 'json' ? serializeLogsJson(logs) : ProtobufLogsSerializer.serializeRequest(logs)),
+// The lanes' batches are written from their plain records by otlp-json.ts and otlp-protobuf.ts.
+const LOGS: Codec<LaneItem<LogEntry>[]> = {
+  serialize: (logs, format) => (format === 'json' ? serializeLogsJson(logs) : serializeLogsProtobuf(logs)),
   units: (logs) => logs.length,
   split: chunks,
 };
 
-const SPANS: Codec<ReadableSpan[]> = {
-  serialize: (spans, format) => (format === 'json' ? serializeSpansJson(spans) : ProtobufTraceSerializer.serializeRequest(spans)),
+const SPANS: Codec<LaneItem<SpanEntry>[]> = {
+  serialize: (spans, format) => (format === 'json' ? serializeSpansJson(spans) : serializeSpansProtobuf(spans)),
   units: (spans) => spans.length,
   split: chunks,
 };
@@ -203,28 +202,23 @@ export function createQueuedMetricExporter(route: Route, resourceOf: (id: number
   };
 }
 
+/** A lane's exporter: `done` says whether the batch was queued for delivery. */
+export interface LaneExporter<T> extends Delivering {
+  export(items: T[], done: (result: ExportResult) => void): void;
+}
+
 /**
- * A batch processor exports a full batch from inside `onEnd`/`onEmit`, on the path of whatever
- * handed it the record (an OTLP request waiting for its answer). The lanes' exporters serialise
- * in the next check phase instead: after the group commit that answers the request
- * (otlp/export-ingest.ts), never before it.
+ * A lane exports a full batch from inside `emit`, on the path of whatever handed it the record
+ * (an OTLP request waiting for its answer). The lanes' exporters serialise in the next check
+ * phase instead: after the group commit that answers the request (otlp/export-ingest.ts), never
+ * before it.
  */
 const later = (work: () => void): void => void setImmediate(work);
 
-export function createQueuedLogExporter(route: Route): LogRecordExporter & Delivering {
-  return {
-    delivers: true,
-    export: (logs: ReadableLogRecord[], done) => later(() => enqueue(route, LOGS, [[logs, logs.length]], 'logs', done)),
-    forceFlush: () => Promise.resolve(),
-    shutdown: () => Promise.resolve(),
-  };
+export function createQueuedLogExporter(route: Route): LaneExporter<LaneItem<LogEntry>> {
+  return { delivers: true, export: (logs, done) => later(() => enqueue(route, LOGS, [[logs, logs.length]], 'logs', done)) };
 }
 
-export function createQueuedSpanExporter(route: Route): SpanExporter & Delivering {
-  return {
-    delivers: true,
-    export: (spans: ReadableSpan[], done) => later(() => enqueue(route, SPANS, [[spans, spans.length]], 'traces', done)),
-    forceFlush: () => Promise.resolve(),
-    shutdown: () => Promise.resolve(),
-  };
+export function createQueuedSpanExporter(route: Route): LaneExporter<LaneItem<SpanEntry>> {
+  return { delivers: true, export: (spans, done) => later(() => enqueue(route, SPANS, [[spans, spans.length]], 'traces', done)) };
 }
