@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 
-import { DAEMON_ENV, DAEMON_NODE_FLAGS, runtimeFolder } from '../protocol/index.js';
+import { DAEMON_NODE_FLAGS, runtimeFolder } from '../protocol/index.js';
 import { userName } from '../daemon/paths.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,7 +55,6 @@ export function servicePlan(env: NodeJS.ProcessEnv = process.env, platform: stri
   const values = {
     NODE: process.execPath,
     NODEFLAGS: DAEMON_NODE_FLAGS.join(' '),
-    ENVIRONMENT: Object.entries(DAEMON_ENV).map(([name, value]) => `Environment=${name}=${value}`).join('\n'),
     NODEFLAGSXML: DAEMON_NODE_FLAGS.map((flag) => `<string>${flag}</string>`).join('\n    '),
     CLI,
     HOME: homedir(),
@@ -172,7 +171,7 @@ export function startDetached(socketPath: string): void {
     stdio: 'ignore',
     windowsHide: true,
     cwd: runtimeFolder(socketPath, tmpdir(), userName()),
-    env: { ...process.env, ...DAEMON_ENV, CODEXD_SOCKET: socketPath },
+    env: { ...process.env, CODEXD_SOCKET: socketPath },
   });
   child.unref();
 }

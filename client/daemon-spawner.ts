@@ -6,7 +6,7 @@
  * keeps failing to start is not started again and again (the crash-loop guard).
  */
 
-import { DAEMON_ENV, DAEMON_NODE_FLAGS, RUNTIME_FILES, type runtimeFolder } from '../protocol/index.js';
+import { DAEMON_NODE_FLAGS, RUNTIME_FILES, type runtimeFolder } from '../protocol/index.js';
 
 /** How long a started daemon has to answer before its start counts as failed. */
 export const SPAWN_DEADLINE_MS = 5000;
@@ -107,7 +107,7 @@ export function createDaemonSpawner(options: SpawnerOptions): DaemonSpawner {
           stdio: 'ignore',
           windowsHide: true,
           cwd: dir,
-          env: { ...process.env, ...DAEMON_ENV, CODEXD_SOCKET: options.socketPath },
+          env: { ...process.env, CODEXD_SOCKET: options.socketPath },
         });
         child.on('error', (error) => options.report('spawn', `codexd: cannot start the daemon: ${error.message}`));
         child.unref();

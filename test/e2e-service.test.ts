@@ -73,7 +73,6 @@ describe('service managers', () => {
     const unitDir = join(home.env.XDG_CONFIG_HOME as string, 'systemd', 'user');
     expect(result.stdout).toContain(`would write ${join(unitDir, 'codexd.socket')}:`);
     expect(result.stdout).toContain(`ExecStart=${process.execPath} --max-semi-space-size=4 --heap-growing-percent=60 ${CLI} run --service systemd`);
-    expect(result.stdout).toContain('Environment=MALLOC_MMAP_THRESHOLD_=65536');
     expect(result.stdout).toContain('ExecReload=/bin/kill -HUP $MAINPID');
     expect(result.stdout).toContain('ListenStream=%t/codexd/codexd.sock');
     expect(result.stdout).toContain('systemctl --user enable --now codexd.socket');

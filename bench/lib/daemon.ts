@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { DAEMON_ENV, DAEMON_NODE_FLAGS, type DaemonStatus, type SignalCounts } from '../../dist/protocol/index.js';
+import { DAEMON_NODE_FLAGS, type DaemonStatus, type SignalCounts } from '../../dist/protocol/index.js';
 import { type ControlConnection, openControlConnection } from '../../dist/cli/control-client.js';
 import { startChild, stopChild } from './processes.ts';
 
@@ -121,7 +121,7 @@ export interface RunningDaemon {
  */
 export async function startDaemon(bench: BenchEnv, nodeArgs: readonly string[] = []): Promise<RunningDaemon> {
   // Started as every launcher starts it (its Node flags), plus what the caller adds.
-  const child = startChild([...DAEMON_NODE_FLAGS, ...nodeArgs, '--import', ORPHAN_GUARD, DAEMON_CLI, 'run'], { env: { ...bench.env, ...DAEMON_ENV, BENCH_REMOVE_ON_ORPHAN: bench.root }, cwd: bench.root });
+  const child = startChild([...DAEMON_NODE_FLAGS, ...nodeArgs, '--import', ORPHAN_GUARD, DAEMON_CLI, 'run'], { env: { ...bench.env, BENCH_REMOVE_ON_ORPHAN: bench.root }, cwd: bench.root });
   let stderr = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`codexd did not start within 15 s:\n${stderr}`)), 15_000);

@@ -17,7 +17,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { QUIET_MS, STARTUP_QUIET_MS } from '../../dist/daemon/memory-limiter.js';
-import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../../dist/protocol/index.js';
+import { DAEMON_NODE_FLAGS } from '../../dist/protocol/index.js';
 import { check, log, rows } from '../lib/checks.ts';
 import { createBenchEnv, DAEMON_CLI, ROOT } from '../lib/daemon.ts';
 import type { ChildProcess } from 'node:child_process';
@@ -148,7 +148,7 @@ export async function rowIdle(quick: boolean): Promise<IdleDetails> {
   rmSync(join(bench.env.CODEX_HOME as string, 'config.toml'), { force: true });
   writeFileSync(join(bench.root, 'README'), 'row 12: a daemon at rest\n');
   log(`row 12: the daemon at rest, default config, ${seconds} s after ${SETTLE_MS / 1000} s to settle, beside an idle node`);
-  const daemon = startChild([...DAEMON_NODE_FLAGS, DAEMON_CLI, 'run'], { env: { ...bench.env, ...DAEMON_ENV }, cwd: bench.root });
+  const daemon = startChild([...DAEMON_NODE_FLAGS, DAEMON_CLI, 'run'], { env: bench.env, cwd: bench.root });
   const node = startChild(['-e', 'setInterval(() => {}, 1 << 30)'], { cwd: bench.root });
   try {
     await listening(daemon);
@@ -199,12 +199,12 @@ export function idleDoc(details: IdleDetails): string[] {
   return [
     '### 12. The daemon at rest',
     '',
-    `\`codexd run\` with no config file (its defaults: the file exporter for every signal, export every 5 s), started as every launcher starts it (\`${Object.entries(DAEMON_ENV).map(([name, value]) => `${name}=${value} `).join('')}node ${DAEMON_NODE_FLAGS.join(' ')}\`), no client connected. ` +
+    `\`codexd run\` with no config file (its defaults: the file exporter for every signal, export every 5 s), started as every launcher starts it (\`node ${DAEMON_NODE_FLAGS.join(' ')}\`), no client connected. ` +
       `After ${SETTLE_MS / 1000} s for start-up (it gives back what starting took ${STARTUP_QUIET_MS / 1000} s in, and V8's memory reducer, having seen that collection, runs its own 30 s after start: ${details.startupSwitches} context switches in all, from its start), for ${details.seconds} s: wake-ups are the context switches of all its threads (voluntary and involuntary, summed from /proc/<pid>/task/<tid>/status) over the window, per second; CPU is utime + stime over the window; the resident set is VmRSS at its end. ` +
       `Beside it in the same window, a Node process that only keeps a timer of 2^30 ms (\`node -e "setInterval(() => {}, 1 << 30)"\`). ` +
       `Daemon: ${daemon.wakeupsPerSecond.toFixed(2)} wake-ups/s, CPU ${daemon.cpuPercent.toFixed(3)}%, RSS ${daemon.rssMiB.toFixed(1)} MiB; idle node: ${node.wakeupsPerSecond.toFixed(2)} wake-ups/s, CPU ${node.cpuPercent.toFixed(3)}%, RSS ${node.rssMiB.toFixed(1)} MiB. ` +
       `Then (12c) ${load.hosts} host processes (bench/fixtures/soak-client.mjs at its default pace: bursts of 200 counter increments, 200 histogram values, 10 session events and a turn of 9 spans, then \`await flush()\` and 20 ms) record for ${load.seconds} s, ${load.recorded.toLocaleString('en-US')} measurements, events and spans in all, ${load.dropped} dropped; the daemon's RSS is read every 250 ms (peak ${load.peakMiB.toFixed(1)} MiB), at the end of the load (${load.endMiB.toFixed(1)} MiB) and after ${load.restSeconds} s at rest again (${load.afterMiB.toFixed(1)} MiB). ` +
-      `${STARTUP_QUIET_MS / 1000} s after start (before the window), and once telemetry has stopped for ${QUIET_MS / 1000} s after its resident set grew, the daemon packs the sessions' log rings it keeps for feedback, shrinks its write buffers to their first size and runs one collection that compacts V8's heap and returns its free pages (\`daemon/status\` counts them: \`memory.released\`); glibc's malloc gives the load's larger buffers back as they are freed (\`MALLOC_MMAP_THRESHOLD_\`, above); what stays above the idle figure is mostly the pages of the node binary's code the load ran (file-backed: about 8 MiB in one such run) and what the C allocator keeps between live allocations. ` +
+      `${STARTUP_QUIET_MS / 1000} s after start (before the window), and once telemetry has stopped for ${QUIET_MS / 1000} s after its resident set grew, the daemon packs the sessions' log rings it keeps for feedback, shrinks its write buffers to their first size and runs one collection that compacts V8's heap and returns its free pages (\`daemon/status\` counts them: \`memory.released\`); what stays above the idle figure is mostly the C allocator's heap, which keeps freed memory between live allocations, and the pages of the node binary's code the load ran. ` +
       'Nothing of its own wakes an idle daemon: the metric reader runs its interval only from a record until a collection finds nothing, the journal arms its timer only while it has lines to write or files to trim, and the hand-off folder is watched rather than polled (a scan once a minute in case a change went unseen).',
   ];
 }

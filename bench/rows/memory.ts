@@ -16,7 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { DAEMON_ENV, DAEMON_NODE_FLAGS, type DaemonStatus } from '../../dist/protocol/index.js';
+import { DAEMON_NODE_FLAGS, type DaemonStatus } from '../../dist/protocol/index.js';
 import { check, log, rows } from '../lib/checks.ts';
 import { createBenchEnv, ROOT, startDaemon } from '../lib/daemon.ts';
 import { finished, startChild } from '../lib/processes.ts';
@@ -187,7 +187,7 @@ export function memoryDoc(details: MemoryDetails): string[] {
   return [
     '### 9. The daemon\'s memory under a flood (9) and a hanging collector (9b)',
     '',
-    `Each row on a fresh daemon with its defaults (\`[codexd] memory_limit_mib = 128\`, soft limit 96 MiB; export queues of 8 MiB a signal in memory), started as every launcher starts it (\`${Object.entries(DAEMON_ENV).map(([name, value]) => `${name}=${value} `).join('')}node ${DAEMON_NODE_FLAGS.join(' ')}\`), exporting every signal over OTLP/gRPC to a real receiver in the benchmark process (\`export_interval_ms = 1000\`). ` +
+    `Each row on a fresh daemon with its defaults (\`[codexd] memory_limit_mib = 128\`, soft limit 96 MiB; export queues of 8 MiB a signal in memory), started as every launcher starts it (\`node ${DAEMON_NODE_FLAGS.join(' ')}\`), exporting every signal over OTLP/gRPC to a real receiver in the benchmark process (\`export_interval_ms = 1000\`). ` +
       `${HOSTS} host processes (bench/fixtures/soak-client.mjs, no pause) record for ${seconds} s, each burst 200 counter increments, 200 histogram values, 10 \`codex.tool_result\` session events with 200 characters of output, and a turn of 9 spans, then \`await client.flush()\`. ` +
       'In 9b the receiver takes every export call and never answers for the whole time, then answers again. The daemon\'s RSS is read from /proc every 250 ms (the table: the largest of each second), its `daemon/status` every second (held: V8\'s heap in use plus Buffers, what the limiter counts; its state; the connections it is not reading). ' +
       'Afterwards, once the daemon has drained, every count must have arrived at the receiver exactly, and neither the hosts nor the daemon may have dropped anything (see Checks): while the limiter holds, a host\'s writes stay unfinished and it waits in `flush()`, losing nothing.',
