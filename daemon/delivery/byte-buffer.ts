@@ -45,6 +45,13 @@ export function releaseEmptyBuffers(): number {
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * Where the lanes' OTLP writers (json-wire.ts, protobuf-wire.ts) write a request before copying
+ * it out at its exact size. One for both: each writes a request from start to end without
+ * yielding, so they never use it at once, and a daemon exporting in both formats holds one.
+ */
+export const requestScratch: ByteBuffer = createByteBuffer(1024 * 1024, 4 * 1024 * 1024);
+
 export function createByteBuffer(initialBytes: number, keepBytes: number): ByteBuffer {
   // Nothing until the first write: a daemon that never writes through it (the JSON serialiser
   // under a gRPC exporter, the journal of a daemon at rest) holds none of it.

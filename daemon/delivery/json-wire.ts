@@ -8,14 +8,13 @@
  */
 import { hrTimeOf } from '../lane-records.js';
 
-import { type ByteBuffer, createByteBuffer } from './byte-buffer.js';
+import { requestScratch as scratch } from './byte-buffer.js';
 
 /**
- * The records of one request are written here, then copied out at its exact size. The scratch's
- * handling is protobuf-wire.ts's, on state of this module's own: the writers' loops index
- * `buf` at `pos` directly, which state shared through an object would slow.
+ * The records of one request are written into the shared scratch, then copied out at its exact
+ * size. The scratch's handling is protobuf-wire.ts's, on state of this module's own: the
+ * writers' loops index `buf` at `pos` directly, which state shared through an object would slow.
  */
-const scratch: ByteBuffer = createByteBuffer(1024 * 1024, 4 * 1024 * 1024);
 const NONE = Buffer.alloc(0);
 /** The scratch's memory while a request is written, and the position in it. */
 let buf: Buffer = NONE;

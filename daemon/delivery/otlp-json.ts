@@ -7,7 +7,7 @@
  * attributes that repeat and each resource are written once and copied after that.
  *
  * The order of keys, the values left out when undefined and the encodings (timestamps as decimal
- * strings of nanoseconds, ids in hex, bytes in base64) follow the SDK's; test/otlp-json.test.ts
+ * strings of nanoseconds, ids in hex, bytes in base64) follow the SDK's; test/otlp-serialisers.test.ts
  * compares the two byte for byte.
  */
 import type { Resource } from '@opentelemetry/resources';

@@ -9,10 +9,9 @@
  */
 import { hrTimeOf } from '../lane-records.js';
 
-import { type ByteBuffer, createByteBuffer } from './byte-buffer.js';
+import { requestScratch as scratch } from './byte-buffer.js';
 
-/** The records of one request are written here, then copied out at its exact size. */
-const scratch: ByteBuffer = createByteBuffer(1024 * 1024, 4 * 1024 * 1024);
+/** The records of one request are written into the shared scratch, then copied out at its exact size. */
 const NONE = Buffer.alloc(0);
 /** The scratch's memory while a request is written, and the position in it. */
 let buf: Buffer = NONE;
@@ -50,7 +49,6 @@ export function copyOut(from: number, to: number = pos): Buffer {
 export function view(from: number, to: number): Buffer {
   return buf.subarray(from, to);
 }
-
 
 function room(more: number): void {
   if (pos + more > buf.length) buf = scratch.writable(pos, more);
