@@ -30,7 +30,7 @@ import {
   type TracestateFields,
   upsertTracestate,
 } from '../protocol/index.js';
-import { createDerivedSeries } from './derived-series.js';
+import { createDerivedSeries, type DerivedSeries } from './derived-series.js';
 import { type EventLanes, MAX_LANE_CHARS, MAX_LANE_QUEUE } from './event-lanes.js';
 import type { HostResource } from './host-resources.js';
 import { batchRefused, type IngestOutcome } from './metric-ingest.js';
@@ -188,19 +188,19 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
   }
 
   /**
-   * The metrics the catalog derives from an event, before session tags, as Codex records them in
-   * process (codex-rs `otel` crate, `SessionTelemetry`). A metric not made for want of a field is
-   * counted in `derivationsMissed`, once per event.
+   * Adds the metrics the catalog derives from an event, before session tags, to `series`, as
+   * Codex records them in process (codex-rs `otel` crate, `SessionTelemetry`). A metric not made
+   * for want of a field is counted in `derivationsMissed`, once per event.
    */
-  function derive(event: SessionEvent, all: EventAttributes, durationMs: number | undefined, time: number): MetricRecord[] {
-    const base = { sessionId: event.sessionId, time };
-    const missed = (what: string): MetricRecord[] => {
-      bump(derivationsMissed, `${event.name}: ${what}`);
-      return [];
+  function derive(event: SessionEvent, all: EventAttributes, durationMs: number | undefined, time: number, series: DerivedSeries): void {
+    const { name, sessionId } = event;
+    const missed = (what: string): void => bump(derivationsMissed, `${name}: ${what}`);
+    const count = (metric: string, tags: Record<string, string>): void => series.add(sessionId, time, metric, 'counter', 1, tags);
+    const histogram = (metric: string, tags: Record<string, string>): void => {
+      if (durationMs === undefined) missed(NO_DURATION);
+      else series.add(sessionId, time, metric, 'histogram', durationMs, tags);
     };
-    const histogram = (name: string, tags: Record<string, string>): MetricRecord[] =>
-      durationMs === undefined ? missed(NO_DURATION) : [{ ...base, name, kind: 'histogram', value: durationMs, tags }];
-    switch (event.name) {
+    switch (name) {
       case 'codex.startup_phase': {
         // Codex 0.169 sends `startup.phase` and `startup.status`; the older `phase` and `status`
         // (the client's `startPhase` helper) are still read. Codex tags no `status` it was not given.
@@ -217,24 +217,26 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
         const success = String(all.success !== false && all.success !== 'false');
         if (success === 'false') toolErrors.push([tool, textOf(all['error.message']) ?? 'failed']);
         const tags = { tool, success };
-        return [{ ...base, name: 'codex.tool.call', kind: 'counter', value: 1, tags }, ...histogram('codex.tool.call.duration_ms', tags)];
+        count('codex.tool.call', tags);
+        return histogram('codex.tool.call.duration_ms', tags);
       }
       case 'codex.api_request': {
         const status = tagOf(all['http.response.status_code']) ?? 'none';
-        const success = String(all['error.message'] === undefined && /^2\d\d$/.test(status));
-        const tags = { status, success };
-        return [{ ...base, name: 'codex.api_request', kind: 'counter', value: 1, tags }, ...histogram('codex.api_request.duration_ms', tags)];
+        const tags = { status, success: String(all['error.message'] === undefined && /^2\d\d$/.test(status)) };
+        count('codex.api_request', tags);
+        return histogram('codex.api_request.duration_ms', tags);
       }
       case 'codex.sse_event': {
         // Codex counts and times each SSE event it waited for, `unknown` when it has no kind; the
         // `response.completed` summary with the token counts has no duration and no metric there.
         const kind = tagOf(all['event.kind']) ?? 'unknown';
-        if (durationMs === undefined) return kind === 'response.completed' ? [] : missed(NO_DURATION);
+        if (durationMs === undefined) return kind === 'response.completed' ? undefined : missed(NO_DURATION);
         const tags = { kind, success: String(all['error.message'] === undefined) };
-        return [{ ...base, name: 'codex.sse_event', kind: 'counter', value: 1, tags }, ...histogram('codex.sse_event.duration_ms', tags)];
+        count('codex.sse_event', tags);
+        return histogram('codex.sse_event.duration_ms', tags);
       }
       default:
-        return [];
+        return undefined;
     }
   }
 
@@ -301,7 +303,7 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
           continue;
         }
         accepted++;
-        derived.add(derive(event, all, durationMs, time));
+        derive(event, all, durationMs, time, derived);
       }
       if (rejected.length > 0) {
         rejected.sort((a, b) => a.index - b.index);

@@ -118,11 +118,38 @@ export interface EventLanes {
 }
 
 const NOT_FULL: EmitOutcome = Object.freeze({ full: false });
+const BOTH: LaneChoice = Object.freeze({ log: true, span: true });
+const LOG_ONLY: LaneChoice = Object.freeze({ log: true, span: false });
+const SPAN_ONLY: LaneChoice = Object.freeze({ log: false, span: true });
 const FULL: EmitOutcome = Object.freeze({ full: true });
+const UNSET: SpanEntry['status'] = Object.freeze({ code: 'unset' });
+const NONE: readonly never[] = Object.freeze([]);
 
 /** A record a lane holds, with the weight it was admitted with (released when it settles). */
 interface Held<E> extends LaneItem<E> {
   readonly weight: number;
+}
+
+/** The span of a session event: under its caller's span, when it has one (from another process). */
+function eventSpanEntry(entry: LaneEntry, traceId: string, spanId: string): SpanEntry {
+  const { parent } = entry;
+  return {
+    traceId,
+    spanId,
+    parentSpanId: parent?.spanId,
+    parentRemote: parent === null ? undefined : true,
+    name: entry.name,
+    kind: 'internal',
+    startMs: entry.timeMs - entry.durationMs,
+    endMs: entry.timeMs,
+    status: UNSET,
+    attributes: entry.spanAttributes,
+    events: NONE,
+    links: NONE,
+    tracestate: entry.tracestate ?? undefined,
+    flags: 1,
+    scope: undefined,
+  };
 }
 
 /** Creates both lanes; nothing is exported until a batch fills, its delay passes, or a flush. */
@@ -166,10 +193,8 @@ export function createEventLanes(options: LaneOptions): EventLanes {
   const traceDisabled = (): boolean => options.describe('traces').kind === 'none';
 
   return {
-    emit(entry, only = { log: true, span: true }) {
+    emit(entry, only = BOTH) {
       const { parent } = entry;
-      // The log record goes in the event's span, or in its caller's when no span is made.
-      let context: { traceId: string; spanId: string; flags: number } | undefined = parent === null ? undefined : { traceId: parent.traceId, spanId: parent.spanId, flags: parent.sampled ? 1 : 0 };
       // An event is taken by both lanes or by neither: one refused for want of room is sent
       // again, and what one lane had taken of it would then be there twice.
       const spanWanted = only.span && (parent === null || parent.sampled);
@@ -183,32 +208,23 @@ export function createEventLanes(options: LaneOptions): EventLanes {
         if (only.log) logStats.dropped('queue_full', 1);
         return FULL;
       }
+      // The log record goes in the event's span, or in its caller's when no span is made.
+      let traceId = parent?.traceId;
+      let spanId = parent?.spanId;
+      let flags = parent === null ? undefined : parent.sampled ? 1 : 0;
       let spanTaken = false;
       if (!spanWanted) {
         // A replay of an entry whose span was not taken the first time, or a span not sampled.
       } else if (admit(traceStats, spanHold, spanWeightOf, tracesDisabled)) {
-        const span: SpanEntry = {
-          traceId: parent?.traceId ?? newTraceId(),
-          spanId: newSpanId(),
-          ...(parent === null ? {} : { parentSpanId: parent.spanId, parentRemote: true }),
-          name: entry.name,
-          kind: 'internal',
-          startMs: entry.timeMs - entry.durationMs,
-          endMs: entry.timeMs,
-          status: { code: 'unset' },
-          attributes: entry.spanAttributes,
-          events: [],
-          links: [],
-          ...(entry.tracestate === null ? {} : { tracestate: entry.tracestate }),
-          flags: 1,
-        };
-        spanBatcher.add({ entry: span, resource: entry.resource.resource, weight: spanWeightOf });
-        context = { traceId: span.traceId, spanId: span.spanId, flags: span.flags };
+        traceId ??= newTraceId();
+        spanId = newSpanId();
+        flags = 1;
+        spanBatcher.add({ entry: eventSpanEntry(entry, traceId, spanId), resource: entry.resource.resource, weight: spanWeightOf });
         spanTaken = true;
       }
       const logTaken = only.log && admit(logStats, logHold, logWeightOf, logsDisabled);
-      if (spanTaken || logTaken) options.onAccepted?.(entry, { log: logTaken, span: spanTaken });
-      if (logTaken) logBatcher.add({ entry: eventLogEntry(entry.name, entry.timeMs, entry.logAttributes, context), resource: entry.resource.resource, weight: logWeightOf });
+      if (spanTaken || logTaken) options.onAccepted?.(entry, logTaken ? (spanTaken ? BOTH : LOG_ONLY) : SPAN_ONLY);
+      if (logTaken) logBatcher.add({ entry: eventLogEntry(entry.name, entry.timeMs, entry.logAttributes, traceId, spanId, flags), resource: entry.resource.resource, weight: logWeightOf });
       return NOT_FULL;
     },
     emitSpan(entry, resource) {

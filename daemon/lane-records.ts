@@ -120,10 +120,13 @@ export function groupByResourceAndScope<E>(items: readonly LaneItem<E>[], scopeO
   return byResource;
 }
 
-/** A session event's log record, in the context of its span (or its caller's), so the two correlate. */
-export function eventLogEntry(name: string, timeMs: number, attributes: Attributes, context: { readonly traceId: string; readonly spanId: string; readonly flags: number } | undefined): LogEntry {
-  const entry = { timeMs, observedMs: timeMs, severityNumber: 9, severityText: 'INFO', body: name, eventName: name, attributes, scope: SCOPE };
-  return context === undefined ? entry : { ...entry, traceId: context.traceId, spanId: context.spanId, flags: context.flags };
+/**
+ * A session event's log record, in the context of its span (or its caller's), so the two
+ * correlate: `traceId`, `spanId` and `flags` are all given or none is. Every record of this kind
+ * has the same shape.
+ */
+export function eventLogEntry(name: string, timeMs: number, attributes: Attributes, traceId: string | undefined, spanId: string | undefined, flags: number | undefined): LogEntry {
+  return { timeMs, observedMs: timeMs, severityNumber: 9, severityText: 'INFO', body: name, eventName: name, attributes, traceId, spanId, flags, scope: SCOPE };
 }
 
 /**

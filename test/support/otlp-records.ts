@@ -99,9 +99,9 @@ export function eventAttributes(i: number): Record<string, string | number | boo
 /** Log records of every shape: events' records and hosts' own, with and without trace context, bodies of each kind. */
 export function sampleLogs(): LaneItem<LogEntry>[] {
   return [
-    on(hostA, eventLogEntry('codex.sse_event', 1_733_400_000_123.5, attributes, context)),
-    on(hostB, eventLogEntry('codex.api_request', 1_733_400_000_999, { small: 1 }, undefined)),
-    on(hostA, eventLogEntry('codex.tool_result', 5, {}, context)),
+    on(hostA, eventLogEntry('codex.sse_event', 1_733_400_000_123.5, attributes, context.traceId, context.spanId, context.flags)),
+    on(hostB, eventLogEntry('codex.api_request', 1_733_400_000_999, { small: 1 }, undefined, undefined, undefined)),
+    on(hostA, eventLogEntry('codex.tool_result', 5, {}, context.traceId, context.spanId, context.flags)),
     on(hostA, { timeMs: 0, observedMs: 1_733_400_000_001, severityNumber: 17, severityText: 'ERROR', body: { nested: ['x', 1] } as never, attributes, scope: { name: 'codex_otel', version: '1.2.3' } }),
     on(hostB, { timeMs: 1_733_400_000_000, observedMs: 1_733_400_000_001, severityNumber: 0, attributes: {}, traceId: context.traceId, spanId: context.spanId, flags: 0, scope: { name: 'codex_otel' } }),
     on(hostA, { timeMs: -1500, observedMs: 1, severityNumber: 9, body: new Uint8Array([1, 2, 255]) as unknown as string, eventName: 'e', attributes: { bytes: 'x' }, scope: { name: 'codex_otel', version: '1.2.3' } }),
@@ -148,7 +148,7 @@ export function eventBatch(): { spans: LaneItem<SpanEntry>[]; logs: LaneItem<Log
   for (let i = 0; i < 600; i++) {
     const host = i % 11 === 0 ? hostB : hostA;
     spans.push(on(host, span({ name: `codex.event_${i % 7}`, spanId: (0x1000000000000000n + BigInt(i)).toString(16), attributes: eventAttributes(i), startMs: 1_733_400_000_000 + i, endMs: 1_733_400_000_010 + i })));
-    logs.push(on(host, eventLogEntry(`codex.event_${i % 7}`, 1_733_400_000_000 + i, eventAttributes(i), i % 2 === 0 ? context : undefined)));
+    logs.push(on(host, i % 2 === 0 ? eventLogEntry(`codex.event_${i % 7}`, 1_733_400_000_000 + i, eventAttributes(i), context.traceId, context.spanId, context.flags) : eventLogEntry(`codex.event_${i % 7}`, 1_733_400_000_000 + i, eventAttributes(i), undefined, undefined, undefined)));
   }
   return { spans, logs };
 }
