@@ -15,7 +15,8 @@ import { journaledEntry, laneEntryOf } from '../daemon/journaled-entry.js';
 import { byHostResource } from '../daemon/delivery/queued-exporters.js';
 import { openJournal, readJournal } from '../daemon/delivery/journal.js';
 import { decodeJournalFrames } from '../daemon/delivery/journal-frames.js';
-import { createByteBuffer, releaseEmptyBuffers } from '../daemon/delivery/byte-buffer.js';
+import { copyOf, createByteBuffer, releaseEmptyBuffers, requestWritten } from '../daemon/delivery/byte-buffer.js';
+import { createFileSender } from '../daemon/delivery/file-sender.js';
 import { createHostResources, hostMeterVersion } from '../daemon/host-resources.js';
 import { type LaneItem, type LogEntry, SCOPE } from '../daemon/lane-records.js';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
@@ -875,5 +876,57 @@ describe('byte buffers', () => {
     buffer.reset();
     expect(releaseEmptyBuffers()).toBe(16);
     expect(releaseEmptyBuffers()).toBe(0);
+  });
+});
+
+describe('request memory', () => {
+  it('is used again once its request is written, once only, and given back at rest', () => {
+    releaseEmptyBuffers();
+    const first = copyOf(Buffer.alloc(100_000, 1));
+    expect(first.length).toBe(100_000);
+    expect(first.every((byte) => byte === 1)).toBe(true);
+    requestWritten(first);
+    // A second note of the same request must not put its memory in the pool twice.
+    requestWritten(first);
+    const second = copyOf(Buffer.alloc(90_000, 2));
+    const third = copyOf(Buffer.alloc(90_000, 3));
+    expect(second.buffer).toBe(first.buffer);
+    expect(third.buffer).not.toBe(first.buffer);
+    expect(second.every((byte) => byte === 2)).toBe(true);
+    // Bytes not lent for a request, and small copies, are left alone.
+    requestWritten(Buffer.alloc(100_000));
+    const small = copyOf(Buffer.from('small'));
+    requestWritten(small);
+    requestWritten(second);
+    requestWritten(third);
+    // Memory more than twice a request's size is not taken for it: a small request waiting in a
+    // queue must not hold a large one's memory.
+    expect(releaseEmptyBuffers()).toBe(2 * 128 * 1024);
+    const large = copyOf(Buffer.alloc(1_000_000));
+    requestWritten(large);
+    expect(copyOf(Buffer.alloc(70_000)).buffer).not.toBe(large.buffer);
+    expect(copyOf(Buffer.alloc(600_000)).buffer).toBe(large.buffer);
+    expect(releaseEmptyBuffers()).toBe(0);
+  });
+
+  it('comes back from the file exporter once a batch is written, not from a sender that may still hold it', async () => {
+    releaseEmptyBuffers();
+    const dir = tempDir();
+    const file = createFileSender('logs', { dir, maxFileBytes: 1 << 24, maxFiles: 2 });
+    const request = copyOf(Buffer.alloc(200_000, 0x61));
+    const { queue, stats } = harness({ sender: file as FakeSender });
+    stats.accepted(1);
+    queue.enqueue(request, 1);
+    expect(await queue.flush(5000)).toBe(true);
+    expect(readFileSync(join(dir, 'logs.jsonl')).length).toBe(200_001);
+    expect(copyOf(Buffer.alloc(150_000)).buffer).toBe(request.buffer);
+    // A sender that does not say it lets go of the bytes (gRPC, HTTP) keeps its requests' memory to itself.
+    const held = copyOf(Buffer.alloc(200_000));
+    const other = harness();
+    other.stats.accepted(1);
+    other.queue.enqueue(held, 1);
+    expect(await other.queue.flush(5000)).toBe(true);
+    expect(copyOf(Buffer.alloc(150_000)).buffer).not.toBe(held.buffer);
+    releaseEmptyBuffers();
   });
 });

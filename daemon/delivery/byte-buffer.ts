@@ -102,3 +102,63 @@ export function createByteBuffer(initialBytes: number, keepBytes: number): ByteB
     },
   };
 }
+
+/**
+ * A copy of `bytes` to keep: small ones share Node's pool, a request's memory comes from
+ * {@link requestBuffer}.
+ */
+export function copyOf(bytes: Uint8Array): Buffer {
+  const out = bytes.length >= POOLED_BYTES ? requestBuffer(bytes.length) : Buffer.allocUnsafe(bytes.length);
+  out.set(bytes);
+  return out;
+}
+
+/**
+ * Memory for serialised requests, used again once a request is written: a fresh allocation of a
+ * request's size is mostly pages never touched, and each first touch is a page fault, which on
+ * this kind of machine cost ~15 µs (a 680 KiB request measured 760 µs to copy into fresh memory
+ * with ~50 faults, against ~50 µs into memory written before). A request's memory comes back
+ * through {@link requestWritten}, which only a sender that keeps no reference to the bytes once
+ * its send has settled calls (the file sender); any other is collected as usual.
+ */
+const POOLED_BYTES = 64 * 1024;
+/** Requests' memory at rest, at most. */
+const POOL_KEPT = 4;
+/** A request's memory is its size rounded up to this. */
+const POOL_UNIT = 64 * 1024;
+const pool: ArrayBuffer[] = [];
+/** Memory handed out for a request and not yet back: what may come back, once. */
+const lent = new WeakSet<ArrayBuffer>();
+
+/**
+ * A buffer of `length` bytes for a request, in memory written before when some of a fitting size
+ * is at rest: at most twice the request's size, so that a request waiting in an export queue
+ * (whose bound counts its bytes) does not hold much more memory than that.
+ */
+export function requestBuffer(length: number): Buffer {
+  let best = -1;
+  for (let index = 0; index < pool.length; index++) {
+    const size = (pool[index] as ArrayBuffer).byteLength;
+    if (size >= length && size <= 2 * length + POOL_UNIT && (best < 0 || size < (pool[best] as ArrayBuffer).byteLength)) best = index;
+  }
+  const memory = best >= 0 ? (pool.splice(best, 1)[0] as ArrayBuffer) : new ArrayBuffer(Math.ceil(length / POOL_UNIT) * POOL_UNIT);
+  lent.add(memory);
+  return Buffer.from(memory, 0, length);
+}
+
+/** A request's bytes are written and nothing holds them: its memory is used again (once; bytes not from {@link requestBuffer} are ignored). */
+export function requestWritten(bytes: Uint8Array): void {
+  const memory = bytes.buffer;
+  if (!(memory instanceof ArrayBuffer) || !lent.delete(memory)) return;
+  // The oldest goes when the pool is full: sizes follow the requests of late.
+  if (pool.length >= POOL_KEPT) pool.shift();
+  pool.push(memory);
+  holding.add(releasePool);
+}
+
+function releasePool(): number {
+  const freed = pool.reduce((sum, memory) => sum + memory.byteLength, 0);
+  pool.length = 0;
+  holding.delete(releasePool);
+  return freed;
+}

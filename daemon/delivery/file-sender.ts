@@ -117,6 +117,8 @@ export function createFileSender(signal: Signal, options: FileSenderOptions): Se
   }
 
   return {
+    // A send settles once its line is written (writeLine is synchronous) or has failed.
+    releasesBytes: true,
     send(bytes) {
       if (closed) return Promise.resolve(retryable(`${signal} file exporter is shut down`));
       // Writes are chained so lines never interleave and rotation sees a settled size.

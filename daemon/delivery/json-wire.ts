@@ -8,7 +8,7 @@
  */
 import { hrTimeOf } from '../lane-records.js';
 
-import { requestScratch as scratch } from './byte-buffer.js';
+import { copyOf, requestScratch as scratch } from './byte-buffer.js';
 
 /**
  * The records of one request are written into the shared scratch, then copied out at its exact
@@ -45,7 +45,7 @@ export function rewind(at: number): void {
 
 /** A copy of what was written from `from` on, to keep. */
 export function copyOut(from: number): Buffer {
-  return Buffer.from(buf.subarray(from, pos));
+  return copyOf(buf.subarray(from, pos));
 }
 
 function room(more: number): void {

@@ -9,7 +9,7 @@
  */
 import { hrTimeOf } from '../lane-records.js';
 
-import { requestScratch as scratch } from './byte-buffer.js';
+import { copyOf, requestScratch as scratch } from './byte-buffer.js';
 
 /** The records of one request are written into the shared scratch, then copied out at its exact size. */
 const NONE = Buffer.alloc(0);
@@ -42,7 +42,7 @@ export function rewind(at: number): void {
 
 /** A copy of what was written from `from` to `to`, to keep. */
 export function copyOut(from: number, to: number = pos): Buffer {
-  return Buffer.from(buf.subarray(from, to));
+  return copyOf(buf.subarray(from, to));
 }
 
 /** What was written from `from` to `to`, as a view: valid until the next write. */
@@ -234,7 +234,7 @@ function keyValue(tag: number, key: string, value: unknown): void {
     if (encoded.size >= KEYS_KEPT) encoded.clear();
     const start = pos;
     string(0x0a, key);
-    known = { key: Buffer.from(buf.subarray(start, pos)), byValue: new Map() };
+    known = { key: copyOf(buf.subarray(start, pos)), byValue: new Map() };
     pos = start;
     encoded.set(key, known);
   }
@@ -250,7 +250,7 @@ function keyValue(tag: number, key: string, value: unknown): void {
   anyValue(value);
   close(valueAt, 1);
   close(at, 1);
-  if (kept && known.byValue.size < VALUES_PER_KEY) known.byValue.set(value, Buffer.from(buf.subarray(at, pos)));
+  if (kept && known.byValue.size < VALUES_PER_KEY) known.byValue.set(value, copyOf(buf.subarray(at, pos)));
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;

@@ -13,6 +13,7 @@
  * under way at a time; a second request joins it.
  */
 import { backoffDelayMs, type BackoffPolicy, type Signal } from '../../protocol/index.js';
+import { requestWritten } from './byte-buffer.js';
 import { isRetryable, type PermanentOutcome, type Sender, type SendOutcome } from './sender.js';
 
 export type SendLoopState =
@@ -167,6 +168,7 @@ export function createSendLoop<B extends { readonly bytes: Uint8Array }>(options
         if (moved) continue;
         if (outcome.kind === 'permanent') lastError = { at: new Date().toISOString(), message: outcome.message };
         source.settle(batch, outcome);
+        if (using.releasesBytes === true) requestWritten(batch.bytes);
       }
       return source.next() === null;
     } catch (error) {

@@ -16,5 +16,6 @@ export function withSendTimeout(sender: Sender, timeoutMs: number): Sender {
   return {
     send: (bytes, budgetMs) => sender.send(bytes, Math.max(1, Math.min(timeoutMs, budgetMs))),
     close: () => sender.close(),
+    releasesBytes: sender.releasesBytes === true,
   };
 }

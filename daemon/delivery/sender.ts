@@ -23,6 +23,11 @@ export interface Sender {
   send(bytes: Uint8Array, timeoutMs: number): Promise<SendOutcome>;
   /** Releases the transport (a gRPC channel); called once no send uses it any more. */
   close(): void;
+  /**
+   * True when nothing of the sender's holds the bytes once a send has settled (it wrote them
+   * before it settled): their memory may then be used for another request (byte-buffer.ts).
+   */
+  readonly releasesBytes?: boolean;
 }
 
 export const SENT: SendOutcome = { kind: 'ok' };
