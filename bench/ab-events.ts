@@ -1,0 +1,127 @@
+/**
+ * `npm run bench:ab -- <other checkout>`: the daemon's CPU per session event (row 6e's measure)
+ * of this checkout's build against another's, their runs alternated on one machine. One run of
+ * row 6 moves by ±15% with whatever else the machine does, more than most single changes to the
+ * event path; runs of two daemons side by side, in pairs whose order alternates, show a change of
+ * 5–10% as a median and as the count of pairs that agree.
+ *
+ * Both daemons start as every launcher starts them (their own bench/lib/daemon.ts), with their
+ * defaults (the file exporter); each run, N clients (bench/fixtures/event-client.mjs of the same
+ * checkout) send EVENTS events each in chunks of 250, all at once, and the daemon's CPU is read
+ * from /proc from the first chunk until both lanes have exported all but their last batch
+ * (`daemon/status` polled every 100 ms). Also printed per run: minor page faults per event.
+ *
+ *   node bench/ab-events.ts <other checkout> [--pairs=6] [--clients=2] [--events=10000]
+ *
+ * The other checkout must be built (`npm run build` there; a worktree can share this
+ * checkout's node_modules). BENCH_DAEMON_ARGS (node options) goes to both daemons.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { ROOT } from './lib/daemon.ts';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number): number => Number(args.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
+const other = args.find((arg) => !arg.startsWith('--'));
+if (other === undefined) {
+  process.stderr.write('usage: node bench/ab-events.ts <other checkout> [--pairs=6] [--clients=2] [--events=10000]\n');
+  process.exit(2);
+}
+const pairs = option('pairs', 6);
+const clients = option('clients', 2);
+const events = Math.max(250, Math.round(option('events', 10_000) / 250) * 250);
+
+/** Minor page faults of a process so far (/proc/<pid>/stat, field 10). */
+function minorFaults(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+}
+
+interface Side {
+  readonly root: string;
+  /** One run: daemon CPU µs per event, and minor faults per event. */
+  run(): Promise<{ readonly us: number; readonly faults: number }>;
+  stop(): Promise<void>;
+}
+
+/** A daemon of the checkout at `root`, with its own benchmark library and client fixture. */
+async function side(root: string): Promise<Side> {
+  const lib = (await import(join(root, 'bench/lib/daemon.ts'))) as typeof import('./lib/daemon.ts');
+  const group = (await import(join(root, 'bench/lib/client-group.ts'))) as typeof import('./lib/client-group.ts');
+  const processes = (await import(join(root, 'bench/lib/processes.ts'))) as typeof import('./lib/processes.ts');
+  const lanes = (await import(join(root, 'bench/lib/lanes.ts'))) as typeof import('./lib/lanes.ts');
+  const bench = lib.createBenchEnv();
+  const daemon = await lib.startDaemon(bench, (process.env.BENCH_DAEMON_ARGS ?? '').split(' ').filter((arg) => arg !== ''));
+  let seed = 0;
+  return {
+    root,
+    async run() {
+      const before = await daemon.status();
+      const started = await group.startClientGroup(bench, {
+        count: clients,
+        args: (index) => [join(root, 'bench/fixtures/event-client.mjs'), String(events), '250', String(seed + index)],
+        ignoreStdinErrors: true,
+      });
+      seed += clients;
+      // Each client's readiness event counted and exported: the lanes start empty.
+      let status = await daemon.status();
+      while (status.signals.logs.received < before.signals.logs.received + clients || status.signals.logs.buffered > 0 || status.signals.traces.buffered > 0) {
+        await sleep(20);
+        status = await daemon.status();
+      }
+      const base = status.signals.logs.received;
+      const cpu = processes.processCpuMs(daemon.pid) as number;
+      const faults = minorFaults(daemon.pid);
+      for (const client of started.clients) client.stdin?.write('+'.repeat(events / 250));
+      for (let polls = 0; ; polls++) {
+        if (polls > 600) throw new Error(`${root}: the daemon did not take and export the run's events within a minute`);
+        await sleep(100);
+        status = await daemon.status();
+        const drained = (signal: 'logs' | 'traces'): boolean => lanes.delivered(status, signal).exported + 512 > status.signals[signal].accepted;
+        if (status.signals.logs.received - base >= clients * events && drained('logs') && drained('traces')) break;
+      }
+      const total = clients * events;
+      const result = { us: (((processes.processCpuMs(daemon.pid) as number) - cpu) * 1000) / total, faults: (minorFaults(daemon.pid) - faults) / total };
+      await started.exits;
+      return result;
+    },
+    async stop() {
+      await daemon.stop();
+      lib.removeBenchEnvs();
+    },
+  };
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+};
+
+const here = await side(ROOT);
+const there = await side(resolve(other));
+const results = { here: [] as number[], there: [] as number[] };
+let hereBetter = 0;
+try {
+  // One untimed run each: the JIT and the buffers warm up.
+  await here.run();
+  await there.run();
+  for (let pair = 0; pair < pairs; pair++) {
+    // Who goes first alternates: a machine that slows down over the pairs weighs on both alike.
+    const order = pair % 2 === 0 ? ([here, there] as const) : ([there, here] as const);
+    const figures = new Map<Side, { us: number; faults: number }>();
+    for (const one of order) figures.set(one, await one.run());
+    const a = figures.get(here) as { us: number; faults: number };
+    const b = figures.get(there) as { us: number; faults: number };
+    results.here.push(a.us);
+    results.there.push(b.us);
+    if (a.us < b.us) hereBetter++;
+    process.stdout.write(`pair ${pair + 1}: this checkout ${a.us.toFixed(1)} µs/event (${a.faults.toFixed(2)} faults), ${other}: ${b.us.toFixed(1)} µs/event (${b.faults.toFixed(2)} faults)\n`);
+  }
+} finally {
+  await here.stop();
+  await there.stop();
+}
+const [a, b] = [median(results.here), median(results.there)];
+process.stdout.write(`median: this checkout ${a.toFixed(1)} µs/event, ${other} ${b.toFixed(1)} µs/event (${(a / b).toFixed(3)}×); this checkout lower in ${hereBetter} of ${pairs} pairs\n`);
