@@ -135,7 +135,7 @@ const lent = new WeakSet<ArrayBuffer>();
  * is at rest: at most twice the request's size, so that a request waiting in an export queue
  * (whose bound counts its bytes) does not hold much more memory than that.
  */
-export function requestBuffer(length: number): Buffer {
+function requestBuffer(length: number): Buffer {
   let best = -1;
   for (let index = 0; index < pool.length; index++) {
     const size = (pool[index] as ArrayBuffer).byteLength;

@@ -234,7 +234,7 @@ function keyValue(tag: number, key: string, value: unknown): void {
     if (encoded.size >= KEYS_KEPT) encoded.clear();
     const start = pos;
     string(0x0a, key);
-    known = { key: copyOf(buf.subarray(start, pos)), byValue: new Map() };
+    known = { key: copyOut(start), byValue: new Map() };
     pos = start;
     encoded.set(key, known);
   }
@@ -250,7 +250,7 @@ function keyValue(tag: number, key: string, value: unknown): void {
   anyValue(value);
   close(valueAt, 1);
   close(at, 1);
-  if (kept && known.byValue.size < VALUES_PER_KEY) known.byValue.set(value, copyOf(buf.subarray(at, pos)));
+  if (kept && known.byValue.size < VALUES_PER_KEY) known.byValue.set(value, copyOut(at));
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;
