@@ -490,6 +490,9 @@ export function openJournal(options: JournalOptions): Journal {
         if (contextId === 0) contextIds.set(context, (contextId = nextContextId++));
         declare(declaredContexts, 'cd', contextId, context);
       }
+      // V8's JSON.stringify, then one copy into the buffer: writing an event's line byte by byte
+      // in JavaScript (json-wire.ts's writers, straight from the lane entry, without the
+      // journaled entry's objects) measured slower, 3.4-3.7 us a line against 2.2-2.5.
       buffer.write(JSON.stringify(line), 'utf8');
       if (resourceId !== 0 || contextId !== 0) {
         // The ids go in by text: the line is an object, so its JSON ends with its closing brace.
