@@ -93,6 +93,11 @@ export function eventAttributes(i: number): Record<string, string | number | boo
     source: 'config',
     cached: i % 2 === 0,
     originator: 'codex_cli_rs',
+    // Longer text, each value new: plain ASCII, ASCII that JSON escapes, and text beyond ASCII.
+    output: `exit code ${i % 3}, ${i} lines of output from the command`,
+    path: i % 2 === 0 ? `C:\\Users\\ada\\project\\src\\file-${i}.ts` : `the "${i}th" quoted file of this batch`,
+    arguments: `{"command":["bash","-lc","rg -n \\"TODO\\" src"],"call":${i}}\n\t\u007f`,
+    summary: `caf\u00e9 ${i}: ${'ü'.repeat(i % 3 === 0 ? 40 : 2)} and more text to make it long`,
   };
 }
 
