@@ -74,9 +74,17 @@ interface SoakReport {
   stats: { dropped: Record<string, number>; events: { dropped: Record<string, number> }; spans: { dropped: Record<string, number> } };
 }
 
+/**
+ * A spool of 1 GiB a signal, not the default 256 MiB: these rows measure memory. At full speed
+ * 8 hosts fill the default traces spool within 30 s of a hanging collector (970,000 spans), and
+ * past it the oldest batches are dropped and counted (`spool_full`): the disk bound is row 7e's
+ * subject.
+ */
+const SPOOL_MAX_BYTES = 1024 * 1024 * 1024;
+
 async function measure(seconds: number, collector: 'up' | 'hanging'): Promise<MemoryRun> {
   const receiver = await (await loadReceiverModule()).module.startOtlpReceiver();
-  const bench = createBenchEnv({ otlpEndpoint: receiver.endpoint, codexd: { export_interval_ms: 1000 } });
+  const bench = createBenchEnv({ otlpEndpoint: receiver.endpoint, codexd: { export_interval_ms: 1000, export_spool_max_bytes: SPOOL_MAX_BYTES } });
   const daemon = await startDaemon(bench);
   try {
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -187,7 +195,7 @@ export function memoryDoc(details: MemoryDetails): string[] {
   return [
     '### 9. The daemon\'s memory under a flood (9) and a hanging collector (9b)',
     '',
-    `Each row on a fresh daemon with its defaults (\`[codexd] memory_limit_mib = 128\`, soft limit 96 MiB; export queues of 8 MiB a signal in memory), started as every launcher starts it (\`node ${DAEMON_NODE_FLAGS.join(' ')}\`), exporting every signal over OTLP/gRPC to a real receiver in the benchmark process (\`export_interval_ms = 1000\`). ` +
+    `Each row on a fresh daemon with its defaults (\`[codexd] memory_limit_mib = 128\`, soft limit 96 MiB; export queues of 8 MiB a signal in memory) but a spool of ${SPOOL_MAX_BYTES / 1024 / 1024 / 1024} GiB a signal (\`export_spool_max_bytes\`; at full speed these hosts fill the default 256 MiB of the traces' spool within 30 s of a hanging collector, and the disk bound is row 7e's subject), started as every launcher starts it (\`node ${DAEMON_NODE_FLAGS.join(' ')}\`), exporting every signal over OTLP/gRPC to a real receiver in the benchmark process (\`export_interval_ms = 1000\`). ` +
       `${HOSTS} host processes (bench/fixtures/soak-client.mjs, no pause) record for ${seconds} s, each burst 200 counter increments, 200 histogram values, 10 \`codex.tool_result\` session events with 200 characters of output, and a turn of 9 spans, then \`await client.flush()\`. ` +
       'In 9b the receiver takes every export call and never answers for the whole time, then answers again. The daemon\'s RSS is read from /proc every 250 ms (the table: the largest of each second), its `daemon/status` every second (held: V8\'s heap in use plus Buffers, what the limiter counts; its state; the connections it is not reading). ' +
       'Afterwards, once the daemon has drained, every count must have arrived at the receiver exactly, and neither the hosts nor the daemon may have dropped anything (see Checks): while the limiter holds, a host\'s writes stay unfinished and it waits in `flush()`, losing nothing.',
