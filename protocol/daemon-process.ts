@@ -5,13 +5,16 @@
 
 /**
  * Node flags of the daemon. V8's young generation grows to 16 MiB or more per semi-space under a
- * high allocation rate, memory the limiter does not count (it counts what the heap holds); capped
- * at 4 MiB, a daemon under a flood stays about 50 MiB smaller, for scavenges that come more often
- * and each take less. V8 lets the old generation grow to up to 4× what is live before its next
+ * high allocation rate, memory the limiter does not count (it counts what the heap holds). Capped
+ * at 8 MiB, a daemon under a flood stays about 40 MiB smaller than uncapped. At 4 MiB it stayed
+ * smaller again (the outage's peak 119 against 125 MiB, row 7b; 8 hosts flooding, 193 against
+ * 215 MiB, row 9; idle and 60 s after a load alike), but its scavenges came twice as often and it
+ * spent ~10% more CPU per session event (27.0 against 24.5 us, 8 alternated pairs, lower at 8 MiB
+ * in 7). V8 lets the old generation grow to up to 4× what is live before its next
  * full collection; at 1.6× (`--heap-growing-percent=60`) the outage benchmark's peak falls from
  * ~138 to ~118 MiB (row 7b), for full collections that come more often: at 1.3× the daemon's CPU
  * per session event rose by about a third (row 6e), at 1.6× by about a seventh. `--expose-gc`
  * gives the memory limiter the full collection it runs when telemetry stops, which otherwise
  * costs loading node:v8 and a second V8 context, ~2.4 MiB of an idle daemon's resident set.
  */
-export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--heap-growing-percent=60', '--expose-gc'];
+export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--heap-growing-percent=60', '--expose-gc'];
