@@ -99,13 +99,20 @@ describe('segment spool', () => {
     spool.append([batch('a', 1), batch('b', 2), batch('c', 3)]);
     const first = spool.oldest();
     if (first === null) throw new Error('no segment');
+    spool.markSent(first.name, 1, first.total);
     spool.markSent(first.name, 2, first.total);
-    expect(readFileSync(join(dir, `${first.name}.sent`), 'utf8')).toBe('2');
+    // The count is written over itself, padded to 16 bytes.
+    expect(readFileSync(join(dir, `${first.name}.sent`), 'utf8')).toBe('2'.padEnd(16));
 
     const reopened = openSegmentSpool(dir, 1 << 20);
     const again = reopened.oldest();
     expect(again).toMatchObject({ name: first.name, sent: 2, total: 3, corrupt: 0 });
     expect(tags(again?.batches ?? [])).toEqual(['batch-c-']);
+    // A count an earlier version wrote unpadded is read alike, and a shorter one written over a longer one leaves none of its digits.
+    writeFileSync(join(dir, `${first.name}.sent`), '12');
+    reopened.markSent(first.name, 2, 3);
+    expect(readFileSync(join(dir, `${first.name}.sent`), 'utf8')).toBe('2'.padEnd(16));
+    expect(openSegmentSpool(dir, 1 << 20).oldest()).toMatchObject({ sent: 2 });
 
     reopened.markSent(first.name, 3, 3);
     expect(readdirSync(dir)).toEqual([]);
