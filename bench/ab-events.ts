@@ -6,12 +6,13 @@
  * 5–10% as a median and as the count of pairs that agree.
  *
  * Both daemons start as every launcher starts them (their own bench/lib/daemon.ts), with their
- * defaults (the file exporter); each run, N clients (bench/fixtures/event-client.mjs of the same
+ * defaults (the file exporter), or with `--grpc` exporting every signal over OTLP/gRPC to one
+ * receiver in this process (test/support/otlp-receiver.ts, row 6f's); each run, N clients (bench/fixtures/event-client.mjs of the same
  * checkout) send EVENTS events each in chunks of 250, all at once, and the daemon's CPU is read
  * from /proc from the first chunk until both lanes have exported all but their last batch
  * (`daemon/status` polled every 100 ms). Also printed per run: minor page faults per event.
  *
- *   node bench/ab-events.ts <other checkout> [--pairs=6] [--clients=2] [--events=10000]
+ *   node bench/ab-events.ts <other checkout> [--pairs=6] [--clients=2] [--events=10000] [--grpc]
  *
  * The other checkout must be built (`npm run build` there; a worktree can share this
  * checkout's node_modules). BENCH_DAEMON_ARGS (node options) goes to both daemons.
@@ -21,17 +22,26 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { ROOT } from './lib/daemon.ts';
+import { loadReceiverModule, type OtlpReceiver } from './lib/receiver.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number): number => Number(args.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
 const other = args.find((arg) => !arg.startsWith('--'));
 if (other === undefined) {
-  process.stderr.write('usage: node bench/ab-events.ts <other checkout> [--pairs=6] [--clients=2] [--events=10000]\n');
+  process.stderr.write('usage: node bench/ab-events.ts <other checkout> [--pairs=6] [--clients=2] [--events=10000] [--grpc]\n');
   process.exit(2);
 }
 const pairs = option('pairs', 6);
 const clients = option('clients', 2);
 const events = Math.max(250, Math.round(option('events', 10_000) / 250) * 250);
+/** Both daemons' receiver with `--grpc`: it keeps what it is sent, which each poll lets go. */
+const receiver: OtlpReceiver | null = args.includes('--grpc') ? await (await loadReceiverModule()).module.startOtlpReceiver() : null;
+const forgetReceived = (): void => {
+  if (receiver === null) return;
+  receiver.logsRequests.length = 0;
+  receiver.tracesRequests.length = 0;
+  receiver.metricsRequests.length = 0;
+};
 
 /** Minor page faults of a process so far (/proc/<pid>/stat, field 10). */
 function minorFaults(pid: number): number {
@@ -52,7 +62,7 @@ async function side(root: string): Promise<Side> {
   const group = (await import(join(root, 'bench/lib/client-group.ts'))) as typeof import('./lib/client-group.ts');
   const processes = (await import(join(root, 'bench/lib/processes.ts'))) as typeof import('./lib/processes.ts');
   const lanes = (await import(join(root, 'bench/lib/lanes.ts'))) as typeof import('./lib/lanes.ts');
-  const bench = lib.createBenchEnv();
+  const bench = lib.createBenchEnv(receiver === null ? {} : { otlpEndpoint: receiver.endpoint });
   const daemon = await lib.startDaemon(bench, (process.env.BENCH_DAEMON_ARGS ?? '').split(' ').filter((arg) => arg !== ''));
   let seed = 0;
   return {
@@ -78,6 +88,7 @@ async function side(root: string): Promise<Side> {
       for (let polls = 0; ; polls++) {
         if (polls > 600) throw new Error(`${root}: the daemon did not take and export the run's events within a minute`);
         await sleep(100);
+        forgetReceived();
         status = await daemon.status();
         const drained = (signal: 'logs' | 'traces'): boolean => lanes.delivered(status, signal).exported + 512 > status.signals[signal].accepted;
         if (status.signals.logs.received - base >= clients * events && drained('logs') && drained('traces')) break;
@@ -122,6 +133,7 @@ try {
 } finally {
   await here.stop();
   await there.stop();
+  await receiver?.close();
 }
 const [a, b] = [median(results.here), median(results.there)];
 process.stdout.write(`median: this checkout ${a.toFixed(1)} µs/event, ${other} ${b.toFixed(1)} µs/event (${(a / b).toFixed(3)}×); this checkout lower in ${hereBetter} of ${pairs} pairs\n`);
