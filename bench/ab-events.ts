@@ -7,10 +7,11 @@
  *
  * Both daemons start as every launcher starts them (their own bench/lib/daemon.ts), with their
  * defaults (the file exporter), or with `--grpc` exporting every signal over OTLP/gRPC to one
- * receiver in this process (test/support/otlp-receiver.ts, row 6f's); each run, N clients (bench/fixtures/event-client.mjs of the same
- * checkout) send EVENTS events each in chunks of 250, all at once, and the daemon's CPU is read
- * from /proc from the first chunk until both lanes have exported all but their last batch
- * (`daemon/status` polled every 100 ms). Also printed per run: minor page faults per event.
+ * receiver in this process (test/support/otlp-receiver.ts, row 6f's). Each run, N clients
+ * (bench/fixtures/event-client.mjs of the same checkout) send EVENTS events each in chunks of
+ * 250, all at once, and the daemon's CPU is read from /proc from the first chunk until both lanes
+ * have exported all but their last batch (`daemon/status` polled every 100 ms). Also printed per
+ * run: minor page faults per event.
  *
  *   node bench/ab-events.ts <other checkout> [--pairs=6] [--clients=2] [--events=10000] [--grpc]
  *
