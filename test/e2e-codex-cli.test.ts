@@ -1,7 +1,7 @@
 /**
  * The real Codex CLI (`@openai/codex`, pinned in devDependencies) as a client, unmodified: it
  * runs `codex exec` offline against a mock Responses API and exports with its own OpenTelemetry
- * exporters, once straight to an OTLP/gRPC receiver and once to codexd's OTLP/HTTP receiver,
+ * exporters, once straight to an OTLP/gRPC receiver and once to codexd's OTLP/gRPC receiver,
  * which exports to a second one. What arrives must be the same: the span tree (names, kinds,
  * who is whose parent), the log events and their attribute keys, the metrics (names, kinds,
  * temporality, attribute keys, counts), the resource; except that codexd redacts a prompt.
@@ -40,15 +40,40 @@ function treeOf(spans: readonly SpanReceived[]): Record<string, number> {
   return shape;
 }
 
+/** Spans whose parent is not among them. */
+function missingParents(spans: readonly SpanReceived[]): number {
+  const ids = new Set(spans.map((span) => span.spanId));
+  return spans.filter((span) => span.parentSpanId !== '' && !ids.has(span.parentSpanId)).length;
+}
+
+/** How many times a comparison runs `codex exec` at most, until its span trees arrive whole. */
+const RUNS = 3;
+
+/**
+ * Runs `run` until the spans its receiver got make whole trees, at most {@link RUNS} times.
+ * Codex's flush at exit is best effort: on two busy cores it now and then never sends its last
+ * batch of spans, which holds the parents, straight to a collector as well as through codexd
+ * (one straight run lost 40 parents while the suite ran beside it).
+ */
+async function wholeTrees(run: () => Promise<OtlpReceiver>): Promise<{ receiver: OtlpReceiver; runs: number }> {
+  for (let runs = 1; ; runs++) {
+    const receiver = await run();
+    if (missingParents(receiver.spans()) === 0 || runs === RUNS) return { receiver, runs };
+  }
+}
+
 describe('the real Codex CLI as a client', () => {
   let home: TestHome | undefined;
   let daemon: DaemonProcess | undefined;
   const receivers: OtlpReceiver[] = [];
   let mock: MockResponses | undefined;
+  /** Homes of runs without a daemon. */
+  const scratch: TestHome[] = [];
 
   afterEach(async () => {
     await daemon?.stop();
     home?.remove();
+    for (const one of scratch.splice(0)) one.remove();
     await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
     await mock?.close();
     home = daemon = mock = undefined;
@@ -56,37 +81,56 @@ describe('the real Codex CLI as a client', () => {
 
   it(`codex exec (${CODEX_VERSION}) exports the same spans, log events and metrics through codexd as straight to a collector, its prompt redacted`, async () => {
     mock = await startMockResponses();
-    const straight = await startOtlpReceiver();
-    const behind = await startOtlpReceiver();
-    receivers.push(straight, behind);
-    home = createTestHome();
+    const responses = mock;
 
     // Straight: Codex's own OTLP/gRPC exporters to a collector.
-    const grpc = `{ otlp-grpc = { endpoint = "${straight.endpoint}" } }`;
-    const direct = await codexExec(join(home.dir, 'direct'), codexConfig(mock, `[otel]\nexporter = ${grpc}\ntrace_exporter = ${grpc}\nmetrics_exporter = ${grpc}`));
-    expect(direct.code, direct.stderr).toBe(0);
-    expect(direct.stdout).toContain('hi');
+    const direct = await wholeTrees(async () => {
+      const receiver = await startOtlpReceiver();
+      receivers.push(receiver);
+      const runHome = createTestHome();
+      scratch.push(runHome);
+      const grpc = `{ otlp-grpc = { endpoint = "${receiver.endpoint}" } }`;
+      const run = await codexExec(join(runHome.dir, 'direct'), codexConfig(responses, `[otel]\nexporter = ${grpc}\ntrace_exporter = ${grpc}\nmetrics_exporter = ${grpc}`));
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toContain('hi');
+      await receiver.waitFor(() => receiver.spans().length > 0 && receiver.logRecords().length > 0 && receiver.points().length > 0, 10_000, 'the direct run');
+      return receiver;
+    });
+    const straight = direct.receiver;
 
     // Through codexd: the same exporters to codexd's OTLP/gRPC receiver (as `setup codex` writes
-    // them), codexd's to the second collector.
-    home.writeConfig(`${grpcConfig(behind.endpoint)}\n[codexd.otlp_receiver]\ngrpc = "127.0.0.1:0"\n`);
-    daemon = await startDaemonProcess(home);
-    const otlp = (await daemon.status()).otlpReceiver;
-    const token = readFileSync(otlp?.tokenFile as string, 'utf8').trim();
-    const toCodexd = `{ otlp-grpc = { endpoint = "http://${otlp?.grpc}", headers = { authorization = "Bearer ${token}" } } }`;
-    const through = await codexExec(join(home.dir, 'through'), codexConfig(mock, `[otel]\nexporter = ${toCodexd}\ntrace_exporter = ${toCodexd}\nmetrics_exporter = ${toCodexd}`));
-    expect(through.code, through.stderr).toBe(0);
-    expect(mock.turns).toBe(2);
-
-    await straight.waitFor(() => straight.spans().length > 0 && straight.logRecords().length > 0 && straight.points().length > 0, 10_000, 'the direct run');
-    await daemon.request('daemon/flush', {});
-    const taken = (await daemon.status()).otlpReceiver;
-    const sent = { spans: taken?.spansBySender.codex_exec ?? 0, logs: taken?.logsBySender.codex_exec ?? 0, points: taken?.metricPointsBySender.codex_exec ?? 0 };
-    await behind.waitFor(
-      () => behind.spans().length >= sent.spans && behind.logRecords().length >= sent.logs && behind.points().length >= sent.points,
-      10_000,
-      `${sent.spans} spans, ${sent.logs} log records and ${sent.points} metric points through codexd`,
-    );
+    // them), codexd's to the second collector. Each run has a daemon and a collector of its own.
+    let sent = { spans: 0, logs: 0, points: 0 };
+    let why = '';
+    const indirect = await wholeTrees(async () => {
+      await daemon?.stop();
+      home?.remove();
+      const receiver = await startOtlpReceiver();
+      receivers.push(receiver);
+      home = createTestHome();
+      home.writeConfig(`${grpcConfig(receiver.endpoint)}\n[codexd.otlp_receiver]\ngrpc = "127.0.0.1:0"\n`);
+      daemon = await startDaemonProcess(home);
+      const otlp = (await daemon.status()).otlpReceiver;
+      const token = readFileSync(otlp?.tokenFile as string, 'utf8').trim();
+      const toCodexd = `{ otlp-grpc = { endpoint = "http://${otlp?.grpc}", headers = { authorization = "Bearer ${token}" } } }`;
+      const through = await codexExec(join(home.dir, 'through'), codexConfig(responses, `[otel]\nexporter = ${toCodexd}\ntrace_exporter = ${toCodexd}\nmetrics_exporter = ${toCodexd}`));
+      expect(through.code, through.stderr).toBe(0);
+      await daemon.request('daemon/flush', {});
+      const taken = (await daemon.status()).otlpReceiver;
+      sent = { spans: taken?.spansBySender.codex_exec ?? 0, logs: taken?.logsBySender.codex_exec ?? 0, points: taken?.metricPointsBySender.codex_exec ?? 0 };
+      await receiver.waitFor(
+        () => receiver.spans().length >= sent.spans && receiver.logRecords().length >= sent.logs && receiver.points().length >= sent.points,
+        10_000,
+        `${sent.spans} spans, ${sent.logs} log records and ${sent.points} metric points through codexd`,
+      );
+      // A parent missing through codexd is one Codex never handed over (codexd passes on all it
+      // took, below): how codexd answered Codex's exports, and what Codex said, tell why.
+      why = `codexd's OTLP answers ${JSON.stringify({ grpc: taken?.grpcRequests, refused: taken?.spansRefused })}; Codex's stderr: ${through.stderr.slice(-800)}`;
+      return receiver;
+    });
+    const behind = indirect.receiver;
+    if (direct.runs + indirect.runs > 2) console.warn(`codex exec ran ${direct.runs} time(s) straight and ${indirect.runs} through codexd until it handed over whole span trees`);
+    expect(responses.turns).toBe(direct.runs + indirect.runs);
 
     // codexd passed on exactly what it took: every span, record and point, once.
     expect(behind.spans()).toHaveLength(sent.spans);
@@ -99,13 +143,9 @@ describe('the real Codex CLI as a client', () => {
     const kinds = (receiver: OtlpReceiver) => Object.fromEntries(receiver.spans().map((span) => [span.name, span.kind]));
     expectSameWhereBoth(kinds(behind), kinds(straight), 'span kinds');
     const shape = (receiver: OtlpReceiver) => {
-      const ids = new Set(receiver.spans().map((span) => span.spanId));
       const spans = receiver.spans();
-      return { missingParents: spans.filter((span) => span.parentSpanId !== '' && !ids.has(span.parentSpanId)).length, roots: spans.filter((span) => span.parentSpanId === '').length > 0 };
+      return { missingParents: missingParents(spans), roots: spans.some((span) => span.parentSpanId === '') };
     };
-    // A parent missing through codexd is one Codex never handed over (codexd passed on all it took,
-    // above): how codexd answered Codex's exports, and what Codex said, tell why.
-    const why = `codexd's OTLP answers ${JSON.stringify({ grpc: taken?.grpcRequests, refused: taken?.spansRefused })}; Codex's stderr: ${through.stderr.slice(-800)}`;
     expect(shape(behind), why).toEqual(shape(straight));
     expect(shape(behind).missingParents).toBe(0);
     expect(Object.keys(treeOf(behind.spans())).length).toBeGreaterThan(10);
@@ -140,7 +180,7 @@ describe('the real Codex CLI as a client', () => {
     expectSameWhereBoth(countsWithoutTimes(behind), countsWithoutTimes(straight), 'metric counts');
     expect(new Set(behind.points().map((point) => point.resource['service.name']))).toEqual(new Set(['codex_exec']));
 
-    const status = await daemon.status();
+    const status = await (daemon as DaemonProcess).status();
     expect(status.signals.traces.droppedTotal + status.signals.logs.droppedTotal + status.signals.metrics.droppedTotal).toBe(0);
   }, 120_000);
 
