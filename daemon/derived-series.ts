@@ -32,26 +32,37 @@ export interface DerivedSeries {
 }
 
 export function createDerivedSeries(): DerivedSeries {
-  /** Series by session, then by name and tags: a batch's events mostly come from one session. */
-  const bySession = new Map<string, Map<string, Series>>();
+  /**
+   * Series by session, then by tag set, then by name: a batch's events mostly come from one
+   * session, and the event ingest shares one tag set object among the events that have it, so
+   * its key is made once a batch (`keys`), not once a measurement.
+   */
+  const bySession = new Map<string, Map<string, Map<string, Series>>>();
+  const keys = new Map<Readonly<Record<string, string>>, string>();
   /** Measurements added, for their order. */
   let added = 0;
   return {
     add(sessionId, time, name, kind, value, tags) {
-      let series = bySession.get(sessionId);
-      if (series === undefined) bySession.set(sessionId, (series = new Map()));
+      let byTags = bySession.get(sessionId);
+      if (byTags === undefined) bySession.set(sessionId, (byTags = new Map()));
       // A metric has one kind (the pipeline refuses another); tag keys and values are sanitised
       // (they hold no control character).
-      let key = name;
-      for (const tag in tags) key += `\u0000${tag}\u0001${tags[tag]}`;
-      let one = series.get(key);
-      if (one === undefined) series.set(key, (one = { name, kind, sessionId, time, tags, values: [], last: 0 }));
+      let key = keys.get(tags);
+      if (key === undefined) {
+        key = '';
+        for (const tag in tags) key += `\u0000${tag}\u0001${tags[tag]}`;
+        keys.set(tags, key);
+      }
+      let byName = byTags.get(key);
+      if (byName === undefined) byTags.set(key, (byName = new Map()));
+      let one = byName.get(name);
+      if (one === undefined) byName.set(name, (one = { name, kind, sessionId, time, tags, values: [], last: 0 }));
       one.values.push(value);
       one.last = added++;
     },
     take() {
       const all: Series[] = [];
-      for (const series of bySession.values()) for (const one of series.values()) all.push(one);
+      for (const byTags of bySession.values()) for (const byName of byTags.values()) for (const one of byName.values()) all.push(one);
       return all
         .sort((a, b) => a.last - b.last)
         .map(({ name, kind, sessionId, time, tags, values }) => (values.length === 1 ? { sessionId, time, name, kind, value: values[0] as number, tags } : { sessionId, time, name, kind, values, tags }));

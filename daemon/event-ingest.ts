@@ -123,10 +123,34 @@ let lastStamp = { ms: Number.NaN, text: '' };
 /** What a derivation that wants a duration reports when the event has neither form of it. */
 const NO_DURATION = 'no durationMs or duration_ms';
 
+type Tags = Readonly<Record<string, string>>;
+const NO_TAGS: Tags = Object.freeze({});
+/** A first tag's value's two tag sets, `success` "true" and "false", each made when first needed. */
+type TagPair = [Tags | undefined, Tags | undefined];
+/** The counter and the histogram of durations Codex records for a tool call, an API request, an SSE event. */
+const TOOL_CALL = ['codex.tool.call', 'codex.tool.call.duration_ms'] as const;
+const API_REQUEST = ['codex.api_request', 'codex.api_request.duration_ms'] as const;
+const SSE_EVENT = ['codex.sse_event', 'codex.sse_event.duration_ms'] as const;
+/** Values of a first tag kept (tool names, statuses, SSE kinds); past it, the sets are made afresh. */
+const TAG_SETS_KEPT = 1024;
+
+/** `{ [key]: value, success }`, the same object each time for the same value and success. */
+function tagsOf(sets: Map<string, TagPair>, key: string, value: string, success: boolean): Tags {
+  let pair = sets.get(value);
+  if (pair === undefined) {
+    if (sets.size >= TAG_SETS_KEPT) sets.clear();
+    pair = [undefined, undefined];
+    sets.set(value, pair);
+  }
+  const at = success ? 0 : 1;
+  return (pair[at] ??= Object.freeze({ [key]: value, success: String(success) }));
+}
+
 export function createEventIngest(options: EventIngestOptions): EventIngest {
   const { lanes, logStats, traceStats } = options;
   const logOnly = logOnlyFields();
-  const redactions = redactedFields();
+  /** The fields the log lane redacts, as a list: an event's attributes are looked up for these few, not each of them here. */
+  const redactionList = [...redactedFields()];
   const laneOverrides = new Map<string, number>();
   const redacted = new Map<string, number>();
   let invalidTraceContext = 0;
@@ -141,18 +165,25 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
     return redaction === 'user_prompt' ? policy.logUserPrompt && session?.logUserPrompt === true : policy.logToolContent;
   }
 
-  /** The log lane's and the trace lane's attributes of one event. */
-  function split(event: SessionEvent, time: number, session: Session | undefined, clientName: string | null): { log: Attributes; span: Attributes; all: EventAttributes } {
-    const log: Attributes = {};
-    // The configured span attributes first: the session's and the event's own win over them.
-    const span: Attributes = { ...options.policy().spanAttributes };
-    if (session !== undefined) {
-      for (const key in session.attributes) {
-        const value = session.attributes[key] as string;
-        log[key] = value;
-        if (!logOnly.has(key)) span[key] = value;
-      }
+  /** A session's context as the trace lane has it: without what the catalog keeps to logs. */
+  const spanContexts = new WeakMap<Session, Readonly<Record<string, string>>>();
+  function spanContextOf(session: Session): Readonly<Record<string, string>> {
+    let context = spanContexts.get(session);
+    if (context === undefined) {
+      const kept: Record<string, string> = {};
+      for (const key in session.attributes) if (!logOnly.has(key)) kept[key] = session.attributes[key] as string;
+      spanContexts.set(session, (context = kept));
     }
+    return context;
+  }
+
+  /** The log lane's and the trace lane's attributes of one event. */
+  function split(event: SessionEvent, time: number, session: Session | undefined, clientName: string | null): { log: Attributes; span: Attributes; all: EventAttributes; fields: Attributes } {
+    // The session's context first, copied whole (one copy costs less than a key at a time).
+    const log: Attributes = session === undefined ? {} : { ...session.attributes };
+    // The configured span attributes first: the session's and the event's own win over them.
+    const spanAttributes = options.policy().spanAttributes;
+    const span: Attributes = session === undefined ? { ...spanAttributes } : { ...spanAttributes, ...spanContextOf(session) };
     const all: Record<string, AttributeValue> = {};
     // A field the catalog keeps to logs stays off the trace lane whatever bag it came in.
     const both = (bag: EventAttributes | undefined): void => {
@@ -177,14 +208,40 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
     const stamp = timestampOf(time);
     if (all['event.timestamp'] === undefined) log['event.timestamp'] = stamp;
     if (event.attributes?.['event.timestamp'] === undefined && event.traceSafe?.['event.timestamp'] === undefined) span['event.timestamp'] = stamp;
-    for (const key in log) {
-      const redaction = redactions.get(key);
-      if (redaction !== undefined && !allowed(redaction, session)) {
-        log[key] = REDACTED;
-        bump(redacted, key);
-      }
+    // The event's own fields, as the log lane has them: `all` unless one of them was redacted.
+    let fields: Attributes = all;
+    for (let i = 0; i < redactionList.length; i++) {
+      const [key, redaction] = redactionList[i] as [string, Redaction];
+      if (log[key] === undefined || allowed(redaction, session)) continue;
+      log[key] = REDACTED;
+      bump(redacted, key);
+      if (fields === all && key in all) fields = {};
     }
-    return { log, span, all };
+    if (fields !== all) for (const key in all) fields[key] = log[key];
+    return { log, span, all, fields };
+  }
+
+  /**
+   * Tag sets of derived metrics, by the value of their first tag, each made once and shared by
+   * every event that has it: an event otherwise made one (and its series key) for its metrics.
+   */
+  const tagSets = { tool: new Map<string, TagPair>(), status: new Map<string, TagPair>(), kind: new Map<string, TagPair>() };
+
+  /** Counts a metric an event could not derive, for want of `what`. */
+  function missed(event: SessionEvent, what: string): void {
+    bump(derivationsMissed, `${event.name}: ${what}`);
+  }
+
+  /** A duration's histogram, or the miss counted when the event has none. */
+  function histogram(series: DerivedSeries, event: SessionEvent, time: number, metric: string, durationMs: number | undefined, tags: Tags): void {
+    if (durationMs === undefined) missed(event, NO_DURATION);
+    else series.add(event.sessionId, time, metric, 'histogram', durationMs, tags);
+  }
+
+  /** A counter's increment and a duration's histogram under the same tags, as Codex records a call. */
+  function counted(series: DerivedSeries, event: SessionEvent, time: number, [counter, durations]: readonly [string, string], durationMs: number | undefined, tags: Tags): void {
+    series.add(event.sessionId, time, counter, 'counter', 1, tags);
+    histogram(series, event, time, durations, durationMs, tags);
   }
 
   /**
@@ -193,47 +250,34 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
    * for want of a field is counted in `derivationsMissed`, once per event.
    */
   function derive(event: SessionEvent, all: EventAttributes, durationMs: number | undefined, time: number, series: DerivedSeries): void {
-    const { name, sessionId } = event;
-    const missed = (what: string): void => bump(derivationsMissed, `${name}: ${what}`);
-    const count = (metric: string, tags: Record<string, string>): void => series.add(sessionId, time, metric, 'counter', 1, tags);
-    const histogram = (metric: string, tags: Record<string, string>): void => {
-      if (durationMs === undefined) missed(NO_DURATION);
-      else series.add(sessionId, time, metric, 'histogram', durationMs, tags);
-    };
-    switch (name) {
+    switch (event.name) {
       case 'codex.startup_phase': {
         // Codex 0.169 sends `startup.phase` and `startup.status`; the older `phase` and `status`
         // (the client's `startPhase` helper) are still read. Codex tags no `status` it was not given.
         const phase = tagOf(all['startup.phase']) ?? tagOf(all.phase);
-        if (phase === undefined) return missed('no startup.phase');
+        if (phase === undefined) return missed(event, 'no startup.phase');
         const status = tagOf(all['startup.status']) ?? tagOf(all.status);
-        return histogram('codex.startup.phase.duration_ms', status === undefined ? { phase } : { phase, status });
+        return histogram(series, event, time, 'codex.startup.phase.duration_ms', durationMs, status === undefined ? { phase } : { phase, status });
       }
       case 'codex.turn_ttft':
-        return histogram('codex.turn.ttft.duration_ms', {});
+        return histogram(series, event, time, 'codex.turn.ttft.duration_ms', durationMs, NO_TAGS);
       case 'codex.tool_result': {
         const tool = tagOf(all.tool_name);
-        if (tool === undefined) return missed('no tool_name');
-        const success = String(all.success !== false && all.success !== 'false');
-        if (success === 'false') toolErrors.push([tool, textOf(all['error.message']) ?? 'failed']);
-        const tags = { tool, success };
-        count('codex.tool.call', tags);
-        return histogram('codex.tool.call.duration_ms', tags);
+        if (tool === undefined) return missed(event, 'no tool_name');
+        const success = all.success !== false && all.success !== 'false';
+        if (!success) toolErrors.push([tool, textOf(all['error.message']) ?? 'failed']);
+        return counted(series, event, time, TOOL_CALL, durationMs, tagsOf(tagSets.tool, 'tool', tool, success));
       }
       case 'codex.api_request': {
         const status = tagOf(all['http.response.status_code']) ?? 'none';
-        const tags = { status, success: String(all['error.message'] === undefined && /^2\d\d$/.test(status)) };
-        count('codex.api_request', tags);
-        return histogram('codex.api_request.duration_ms', tags);
+        return counted(series, event, time, API_REQUEST, durationMs, tagsOf(tagSets.status, 'status', status, all['error.message'] === undefined && /^2\d\d$/.test(status)));
       }
       case 'codex.sse_event': {
         // Codex counts and times each SSE event it waited for, `unknown` when it has no kind; the
         // `response.completed` summary with the token counts has no duration and no metric there.
         const kind = tagOf(all['event.kind']) ?? 'unknown';
-        if (durationMs === undefined) return kind === 'response.completed' ? undefined : missed(NO_DURATION);
-        const tags = { kind, success: String(all['error.message'] === undefined) };
-        count('codex.sse_event', tags);
-        return histogram('codex.sse_event.duration_ms', tags);
+        if (durationMs === undefined) return kind === 'response.completed' ? undefined : missed(event, NO_DURATION);
+        return counted(series, event, time, SSE_EVENT, durationMs, tagsOf(tagSets.kind, 'kind', kind, all['error.message'] === undefined));
       }
       default:
         return undefined;
@@ -287,10 +331,8 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
           continue;
         }
         const time = event.time ?? Date.now();
-        const { log, span, all } = split(event, time, session, source.clientName);
+        const { log, span, all, fields } = split(event, time, session, source.clientName);
         if (options.logLine !== undefined) {
-          const fields: Attributes = {};
-          for (const key in all) fields[key] = log[key];
           options.logLine(event.sessionId, `${timestampOf(time)} ${event.name} ${JSON.stringify(fields)}`);
         }
         const durationMs = event.durationMs ?? numberOf(all.duration_ms);
