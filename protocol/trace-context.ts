@@ -30,7 +30,18 @@ export function parseTraceparent(value: unknown): TraceParent | null {
   const [, version, traceId, spanId, flags, rest] = match as unknown as [string, string, string, string, string, string | undefined];
   if (version === 'ff' || (version === '00' && rest !== undefined)) return null;
   if (traceId === ZERO_TRACE || spanId === ZERO_SPAN) return null;
-  return { traceId, spanId, sampled: (Number.parseInt(flags, 16) & 1) === 1 };
+  return { traceId: copied(traceId), spanId: copied(spanId), sampled: (Number.parseInt(flags, 16) & 1) === 1 };
+}
+
+/**
+ * A string matched out of a longer one, as a string of its own. V8 keeps a match of 13
+ * characters or more as a slice of the string it came from, and one slice among an object's
+ * strings takes `JSON.stringify` of the whole object off its fast path: the journal's line for
+ * an event with a parent took 2.4 times as long to stringify (1.1 against 0.45 us). A parsed
+ * traceparent is kept and put into every event of its turn, so it is copied once, here.
+ */
+function copied(slice: string): string {
+  return JSON.parse(JSON.stringify(slice)) as string;
 }
 
 /** A simple key (`[a-z][a-z0-9_*\/-]{0,255}` with a leading digit allowed) or `tenant@system`. */
