@@ -120,6 +120,12 @@ function timestampOf(ms: number): string {
 }
 let lastStamp = { ms: Number.NaN, text: '' };
 
+/** True when `attributes` has no key. */
+function isEmpty(attributes: Readonly<Record<string, unknown>>): boolean {
+  for (const _ in attributes) return false;
+  return true;
+}
+
 /** What a derivation that wants a duration reports when the event has neither form of it. */
 const NO_DURATION = 'no durationMs or duration_ms';
 
@@ -178,12 +184,16 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
   }
 
   /** The log lane's and the trace lane's attributes of one event. */
-  function split(event: SessionEvent, time: number, session: Session | undefined, clientName: string | null): { log: Attributes; span: Attributes; all: EventAttributes; fields: Attributes } {
+  function split(event: SessionEvent, time: number, session: Session | undefined, clientName: string | null): { log: Attributes; span: Attributes; all: EventAttributes; fields: Attributes; spanContext: Readonly<Record<string, string>> | undefined } {
     // The session's context first, copied whole (one copy costs less than a key at a time).
     const log: Attributes = session === undefined ? {} : { ...session.attributes };
     // The configured span attributes first: the session's and the event's own win over them.
     const spanAttributes = options.policy().spanAttributes;
-    const span: Attributes = session === undefined ? { ...spanAttributes } : { ...spanAttributes, ...spanContextOf(session) };
+    let spanContext: Readonly<Record<string, string>> | undefined;
+    let span: Attributes;
+    if (session === undefined) span = { ...spanAttributes };
+    else if (isEmpty(spanAttributes)) span = { ...(spanContext = spanContextOf(session)) };
+    else span = { ...spanAttributes, ...spanContextOf(session) };
     const all: Record<string, AttributeValue> = {};
     // A field the catalog keeps to logs stays off the trace lane whatever bag it came in.
     const both = (bag: EventAttributes | undefined): void => {
@@ -218,7 +228,7 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
       if (fields === all && key in all) fields = {};
     }
     if (fields !== all) for (const key in all) fields[key] = log[key];
-    return { log, span, all, fields };
+    return { log, span, all, fields, spanContext };
   }
 
   /**
@@ -331,13 +341,13 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
           continue;
         }
         const time = event.time ?? Date.now();
-        const { log, span, all, fields } = split(event, time, session, source.clientName);
+        const { log, span, all, fields, spanContext } = split(event, time, session, source.clientName);
         if (options.logLine !== undefined) {
           options.logLine(event.sessionId, `${timestampOf(time)} ${event.name} ${JSON.stringify(fields)}`);
         }
         const durationMs = event.durationMs ?? numberOf(all.duration_ms);
         const { parent, tracestate } = traceContext(event);
-        const outcome = lanes.emit({ name: event.name, timeMs: time, durationMs: durationMs ?? 0, logAttributes: log, spanAttributes: span, parent, tracestate, resource: source.resource, context: session?.attributes });
+        const outcome = lanes.emit({ name: event.name, timeMs: time, durationMs: durationMs ?? 0, logAttributes: log, spanAttributes: span, parent, tracestate, resource: source.resource, context: session?.attributes, spanContext });
         if (outcome.full) {
           // A request learns it, to send the event again later; its metrics are not derived, so
           // that doing so does not count them twice.

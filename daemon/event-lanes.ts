@@ -89,6 +89,8 @@ export interface LaneEntry {
    * each entry.
    */
   readonly context?: Readonly<Record<string, string>> | undefined;
+  /** What the span attributes begin with, when the ingest knows: the session's context as the trace lane has it. */
+  readonly spanContext?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface EventLanes {
@@ -144,6 +146,7 @@ function eventSpanEntry(entry: LaneEntry, traceId: string, spanId: string): Span
     endMs: entry.timeMs,
     status: UNSET,
     attributes: entry.spanAttributes,
+    lead: entry.spanContext,
     events: NONE,
     links: NONE,
     tracestate: entry.tracestate ?? undefined,
@@ -224,7 +227,7 @@ export function createEventLanes(options: LaneOptions): EventLanes {
       }
       const logTaken = only.log && admit(logStats, logHold, logWeightOf, logsDisabled);
       if (spanTaken || logTaken) options.onAccepted?.(entry, logTaken ? (spanTaken ? BOTH : LOG_ONLY) : SPAN_ONLY);
-      if (logTaken) logBatcher.add({ entry: eventLogEntry(entry.name, entry.timeMs, entry.logAttributes, traceId, spanId, flags), resource: entry.resource.resource, weight: logWeightOf });
+      if (logTaken) logBatcher.add({ entry: eventLogEntry(entry.name, entry.timeMs, entry.logAttributes, entry.context, traceId, spanId, flags), resource: entry.resource.resource, weight: logWeightOf });
       return NOT_FULL;
     },
     emitSpan(entry, resource) {

@@ -14,7 +14,7 @@ import type { HostResource } from './host-resources.js';
  * about halves what the journal writes per event. The resource goes by id, on the line, and so
  * does the session's context: the log attributes leave out what it holds (see {@link journaledEntry}).
  */
-export interface JournaledEntry extends Omit<LaneEntry, 'spanAttributes' | 'resource' | 'context'> {
+export interface JournaledEntry extends Omit<LaneEntry, 'spanAttributes' | 'resource' | 'context' | 'spanContext'> {
   /** Log attributes the span does not have. */
   readonly spanOmits?: readonly string[];
   /** Span attributes missing from the log record, or with another value there. */

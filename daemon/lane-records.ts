@@ -37,6 +37,8 @@ export interface SpanEntry {
   readonly endMs: number;
   readonly status: { readonly code: WireStatusCode; readonly message?: string };
   readonly attributes: Attributes;
+  /** What `attributes` begin with, when known: an event's session context (see {@link LogEntry.lead}). */
+  readonly lead?: Readonly<Record<string, string>>;
   readonly events: readonly { readonly name: string; readonly time: number; readonly attributes: Attributes }[];
   readonly links: readonly { readonly traceId: string; readonly spanId: string; readonly tracestate?: string; readonly flags?: number; readonly attributes: Attributes }[];
   readonly tracestate?: string;
@@ -125,8 +127,8 @@ export function groupByResourceAndScope<E>(items: readonly LaneItem<E>[], scopeO
  * correlate: `traceId`, `spanId` and `flags` are all given or none is. Every record of this kind
  * has the same shape.
  */
-export function eventLogEntry(name: string, timeMs: number, attributes: Attributes, traceId: string | undefined, spanId: string | undefined, flags: number | undefined): LogEntry {
-  return { timeMs, observedMs: timeMs, severityNumber: 9, severityText: 'INFO', body: name, eventName: name, attributes, traceId, spanId, flags, scope: SCOPE };
+export function eventLogEntry(name: string, timeMs: number, attributes: Attributes, lead: Readonly<Record<string, string>> | undefined, traceId: string | undefined, spanId: string | undefined, flags: number | undefined): LogEntry {
+  return { timeMs, observedMs: timeMs, severityNumber: 9, severityText: 'INFO', body: name, eventName: name, attributes, lead, traceId, spanId, flags, scope: SCOPE };
 }
 
 /**
@@ -141,6 +143,11 @@ export interface LogEntry {
   readonly body?: AttributeValue;
   readonly eventName?: string;
   readonly attributes: Attributes;
+  /**
+   * What `attributes` begin with, when known: an event's session context, the same object for
+   * every event of the session, whose attributes the serialisers write once and copy after that.
+   */
+  readonly lead?: Readonly<Record<string, string>>;
   /** The span it was recorded in, if any: 32 and 16 hex digits, and the trace flags. */
   readonly traceId?: string;
   readonly spanId?: string;

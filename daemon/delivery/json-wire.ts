@@ -187,18 +187,77 @@ function keyValue(key: string, value: unknown): void {
   if (kept && known.byValue.size < VALUES_PER_KEY) known.byValue.set(value, copyOut(start));
 }
 
-/** `[{"key":…,"value":…},…]`, in `Object.keys` order, as the SDK's `toAttributes`. */
-export function attributes(values: Readonly<Record<string, unknown>>): void {
+/** A lead's keys, in order, and their KeyValues written one after another (comma-separated). */
+interface WrittenLead {
+  readonly keys: readonly string[];
+  readonly bytes: Uint8Array;
+}
+const leads = new WeakMap<object, WrittenLead>();
+
+/** A lead as written, made the first time (written in the scratch past what is written, and copied out). */
+function writtenLead(lead: Readonly<Record<string, unknown>>): WrittenLead {
+  let written = leads.get(lead);
+  if (written === undefined) {
+    const keys: string[] = [];
+    const start = pos;
+    for (const key in lead) {
+      if (!hasOwn.call(lead, key)) continue;
+      if (keys.length > 0) raw(',');
+      keyValue(key, lead[key]);
+      keys.push(key);
+    }
+    written = { keys, bytes: copyOut(start) };
+    pos = start;
+    leads.set(lead, written);
+  }
+  return written;
+}
+
+/**
+ * `[{"key":…,"value":…},…]`, in `Object.keys` order, as the SDK's `toAttributes`. `lead`, when
+ * given, is what the attributes are expected to begin with (an event's session context, the same
+ * object for every event of its session): while their first keys and values are the lead's, in
+ * its order, they are copied as the lead's KeyValues, written once. Any other start is written key
+ * by key, so the bytes are the same either way.
+ */
+export function attributes(values: Readonly<Record<string, unknown>>, lead?: Readonly<Record<string, unknown>>): void {
   raw('[');
   let first = true;
+  const written = lead === undefined ? undefined : writtenLead(lead);
+  /** Keys of the lead matched so far; -1 once the attributes went another way. */
+  let matched = written === undefined || written.keys.length === 0 ? -1 : 0;
   // In `Object.keys` order, without the array it would make.
   for (const key in values) {
     if (!hasOwn.call(values, key)) continue;
+    if (matched >= 0) {
+      const keys = (written as WrittenLead).keys;
+      if (key === keys[matched] && values[key] === (lead as Readonly<Record<string, unknown>>)[key]) {
+        if (++matched === keys.length) {
+          copy((written as WrittenLead).bytes);
+          first = false;
+          matched = -1;
+        }
+        continue;
+      }
+      first = leadingKeys(values, keys, matched);
+      matched = -1;
+    }
     if (!first) raw(',');
     keyValue(key, values[key]);
     first = false;
   }
+  // Attributes that end within the lead.
+  if (matched > 0) leadingKeys(values, (written as WrittenLead).keys, matched);
   raw(']');
+}
+
+/** Writes the first `count` of `keys` key by key; returns whether none was written. */
+function leadingKeys(values: Readonly<Record<string, unknown>>, keys: readonly string[], count: number): boolean {
+  for (let at = 0; at < count; at++) {
+    if (at > 0) raw(',');
+    keyValue(keys[at] as string, values[keys[at] as string]);
+  }
+  return count === 0;
 }
 
 /** `,"name":value` for a value the SDK's object may hold as undefined (JSON.stringify leaves those out). */

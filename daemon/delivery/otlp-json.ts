@@ -99,7 +99,7 @@ function logRecord(log: LogEntry): void {
   anyValue(log.body);
   optional('eventName', log.eventName);
   raw(',"attributes":');
-  attributes(log.attributes);
+  attributes(log.attributes, log.lead);
   raw(',"droppedAttributesCount":0');
   if (log.traceId !== undefined && log.spanId !== undefined) {
     raw(',"flags":');
@@ -133,7 +133,7 @@ function span(item: SpanEntry): void {
   raw(',"endTimeUnixNano":');
   nanos(item.endMs);
   raw(',"attributes":');
-  attributes(item.attributes);
+  attributes(item.attributes, item.lead);
   raw(',"droppedAttributesCount":0,"events":[');
   for (let i = 0; i < item.events.length; i++) {
     const event = item.events[i] as SpanEntry['events'][number];

@@ -104,9 +104,9 @@ export function eventAttributes(i: number): Record<string, string | number | boo
 /** Log records of every shape: events' records and hosts' own, with and without trace context, bodies of each kind. */
 export function sampleLogs(): LaneItem<LogEntry>[] {
   return [
-    on(hostA, eventLogEntry('codex.sse_event', 1_733_400_000_123.5, attributes, context.traceId, context.spanId, context.flags)),
-    on(hostB, eventLogEntry('codex.api_request', 1_733_400_000_999, { small: 1 }, undefined, undefined, undefined)),
-    on(hostA, eventLogEntry('codex.tool_result', 5, {}, context.traceId, context.spanId, context.flags)),
+    on(hostA, eventLogEntry('codex.sse_event', 1_733_400_000_123.5, attributes, undefined, context.traceId, context.spanId, context.flags)),
+    on(hostB, eventLogEntry('codex.api_request', 1_733_400_000_999, { small: 1 }, undefined, undefined, undefined, undefined)),
+    on(hostA, eventLogEntry('codex.tool_result', 5, {}, SESSION_CONTEXTS[0], context.traceId, context.spanId, context.flags)),
     on(hostA, { timeMs: 0, observedMs: 1_733_400_000_001, severityNumber: 17, severityText: 'ERROR', body: { nested: ['x', 1] } as never, attributes, scope: { name: 'codex_otel', version: '1.2.3' } }),
     on(hostB, { timeMs: 1_733_400_000_000, observedMs: 1_733_400_000_001, severityNumber: 0, attributes: {}, traceId: context.traceId, spanId: context.spanId, flags: 0, scope: { name: 'codex_otel' } }),
     on(hostA, { timeMs: -1500, observedMs: 1, severityNumber: 9, body: new Uint8Array([1, 2, 255]) as unknown as string, eventName: 'e', attributes: { bytes: 'x' }, scope: { name: 'codex_otel', version: '1.2.3' } }),
@@ -146,14 +146,49 @@ export function sampleSpans(): LaneItem<SpanEntry>[] {
   ];
 }
 
+/**
+ * Session contexts, which the event ingest gives the serialisers as what an event's attributes
+ * begin with (`lead`): two sessions, one of them with a key the serialisers' caches do not keep
+ * (a long value), and an empty one.
+ */
+export const SESSION_CONTEXTS: readonly Readonly<Record<string, string>>[] = [
+  { 'conversation.id': '0199a7c2-5f0e-7d31-9a4b-2f6c1e8d3b07', model: 'gpt-5.1-codex', originator: 'codex_cli_rs', 'app.version': '0.169.0' },
+  { 'conversation.id': '0299a7c2-5f0e-7d31-9a4b-2f6c1e8d3b08', 'user.email': 'ada "the" <ada@example.com>', note: 'n'.repeat(300), 'terminal.type': 'xterm' },
+  {},
+];
+
+/**
+ * An event's attributes and what they are said to begin with: mostly its session's context then
+ * its own, and every way they can depart from that: a context value the event changed, attributes
+ * that end within the context, the context's keys in another order, the event's own first.
+ */
+function eventWithContext(i: number): { attributes: Record<string, string | number | boolean>; lead: Readonly<Record<string, string>> } {
+  const lead = SESSION_CONTEXTS[Math.floor(i / 6) % SESSION_CONTEXTS.length] as Readonly<Record<string, string>>;
+  const own = eventAttributes(i);
+  switch (i % 6) {
+    case 1:
+      return { attributes: { ...lead, 'conversation.id': `changed-${i}`, ...own }, lead };
+    case 2:
+      return { attributes: Object.fromEntries(Object.entries(lead).slice(0, 2)), lead };
+    case 3:
+      return { attributes: { ...Object.fromEntries(Object.entries(lead).reverse()), ...own }, lead };
+    case 4:
+      return { attributes: { ...own, ...lead }, lead };
+    default:
+      return { attributes: { ...lead, ...own }, lead };
+  }
+}
+
 /** 600 event-like spans and log records, past the bounds of the serialisers' caches. */
 export function eventBatch(): { spans: LaneItem<SpanEntry>[]; logs: LaneItem<LogEntry>[] } {
   const spans: LaneItem<SpanEntry>[] = [];
   const logs: LaneItem<LogEntry>[] = [];
   for (let i = 0; i < 600; i++) {
     const host = i % 11 === 0 ? hostB : hostA;
-    spans.push(on(host, span({ name: `codex.event_${i % 7}`, spanId: (0x1000000000000000n + BigInt(i)).toString(16), attributes: eventAttributes(i), startMs: 1_733_400_000_000 + i, endMs: 1_733_400_000_010 + i })));
-    logs.push(on(host, i % 2 === 0 ? eventLogEntry(`codex.event_${i % 7}`, 1_733_400_000_000 + i, eventAttributes(i), context.traceId, context.spanId, context.flags) : eventLogEntry(`codex.event_${i % 7}`, 1_733_400_000_000 + i, eventAttributes(i), undefined, undefined, undefined)));
+    // One record in seven without a lead: its attributes are written key by key.
+    const { attributes: own, lead } = i % 7 === 5 ? { attributes: eventAttributes(i), lead: undefined } : eventWithContext(i);
+    spans.push(on(host, span({ name: `codex.event_${i % 7}`, spanId: (0x1000000000000000n + BigInt(i)).toString(16), attributes: own, lead, startMs: 1_733_400_000_000 + i, endMs: 1_733_400_000_010 + i })));
+    logs.push(on(host, i % 2 === 0 ? eventLogEntry(`codex.event_${i % 7}`, 1_733_400_000_000 + i, own, lead, context.traceId, context.spanId, context.flags) : eventLogEntry(`codex.event_${i % 7}`, 1_733_400_000_000 + i, own, lead, undefined, undefined, undefined)));
   }
   return { spans, logs };
 }
