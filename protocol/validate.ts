@@ -360,28 +360,67 @@ const ATTRIBUTE_BAGS = ['attributes', 'logOnly', 'traceSafe'] as const;
  * `traceparent` and `tracestate` are not checked here: a malformed one is ignored, not fatal.
  */
 export function sessionEventProblem(raw: unknown, index: number): RecordProblem | null {
-  const at = (field: string, code: RejectionCode, rule: string): RecordProblem => ({ code, message: `events[${index}].${field}: ${rule}` });
   if (!isPlainObject(raw)) return { code: 'invalid_event', message: `events[${index}]: must be an object` };
   const sessionId = raw.sessionId;
   if (typeof sessionId !== 'string' || sessionId.length === 0 || sessionId.length > MAX_SESSION_ID_LENGTH) {
-    return at('sessionId', 'invalid_session_id', `must be a non-empty string of at most ${MAX_SESSION_ID_LENGTH} characters`);
+    return eventProblem(index, 'sessionId', 'invalid_session_id', `must be a non-empty string of at most ${MAX_SESSION_ID_LENGTH} characters`);
   }
   const nameProblem = metricNameProblem(raw.name);
-  if (nameProblem !== null) return at('name', 'invalid_name', nameProblem);
+  if (nameProblem !== null) return eventProblem(index, 'name', 'invalid_name', nameProblem);
   const time = raw.time;
   // Bounded by the Date range: the daemon turns an event's time into a date and nanoseconds.
-  if (time !== undefined && !isEpochMs(time)) return at('time', 'invalid_time', TIME_RULE);
+  if (time !== undefined && !isEpochMs(time)) return eventProblem(index, 'time', 'invalid_time', TIME_RULE);
   const duration = raw.durationMs;
   if (duration !== undefined && (typeof duration !== 'number' || !Number.isFinite(duration) || duration < 0)) {
-    return at('durationMs', 'invalid_duration', 'must be a non-negative number of milliseconds');
+    return eventProblem(index, 'durationMs', 'invalid_duration', 'must be a non-negative number of milliseconds');
   }
   let count = 0;
   for (const bag of ATTRIBUTE_BAGS) {
-    const found = attributesProblem(raw[bag], `events[${index}].${bag}`, count, MAX_EVENT_ATTRIBUTES, 'the event');
-    if (typeof found !== 'number') return found;
+    // The field is named only when a bag is at fault: checking a valid event makes no text.
+    const found = bagFlaw(raw[bag], count, MAX_EVENT_ATTRIBUTES, 'the event', MAX_EVENT_ATTRIBUTE_LENGTH);
+    if (typeof found !== 'number') return named(`events[${index}].${bag}`, found);
     count = found;
   }
   return null;
+}
+
+function eventProblem(index: number, field: string, code: RejectionCode, rule: string): RecordProblem {
+  return { code, message: `events[${index}].${field}: ${rule}` };
+}
+
+/** What is wrong with a bag of attributes, before the bag is named: the key at fault, if one is. */
+interface BagFlaw {
+  readonly code: RejectionCode;
+  /** The key as the message names it after the bag's field (`.key`, or `."key"` quoted when it is not a valid one). */
+  readonly key?: string;
+  readonly rule: string;
+}
+
+/** A bag's flaw as a problem, named by the bag's field. */
+function named(field: string, { code, key, rule }: BagFlaw): RecordProblem {
+  return { code, message: `${field}${key === undefined ? '' : `.${key}`}: ${rule}` };
+}
+
+/** {@link attributesProblem} without naming the bag: the count so far, or what is wrong. */
+function bagFlaw(attributes: unknown, counted: number, max: number, owner: string, maxLength: number): number | BagFlaw {
+  if (attributes === undefined) return counted;
+  if (!isPlainObject(attributes)) return { code: 'invalid_attributes', rule: 'must be an object of string, number or boolean values' };
+  let count = counted;
+  for (const key in attributes) {
+    if (++count > max) return { code: 'too_many_attributes', rule: `${owner} has more than ${max} attributes` };
+    if (key.length > MAX_EVENT_ATTRIBUTE_KEY_LENGTH || !ATTRIBUTE_KEY.test(key)) {
+      return { code: 'invalid_attributes', key: JSON.stringify(key.slice(0, 64)), rule: `key must be 1 to ${MAX_EVENT_ATTRIBUTE_KEY_LENGTH} characters of A-Z a-z 0-9 . _ / -` };
+    }
+    const value = attributes[key];
+    if (typeof value === 'string') {
+      if (value.length > maxLength) return { code: 'attribute_too_long', key, rule: `value of ${value.length} characters exceeds ${maxLength}` };
+    } else if (typeof value === 'number') {
+      if (!Number.isFinite(value)) return { code: 'invalid_attributes', key, rule: 'must be a finite number' };
+    } else if (typeof value !== 'boolean') {
+      return { code: 'invalid_attributes', key, rule: 'must be a string, a number or a boolean' };
+    }
+  }
+  return count;
 }
 
 /**
@@ -391,25 +430,8 @@ export function sessionEventProblem(raw: unknown, index: number): RecordProblem 
  * with a message naming `field` and the key.
  */
 export function attributesProblem(attributes: unknown, field: string, counted: number, max: number, owner: string, maxLength = MAX_EVENT_ATTRIBUTE_LENGTH): number | RecordProblem {
-  const at = (where: string, code: RejectionCode, rule: string): RecordProblem => ({ code, message: `${where}: ${rule}` });
-  if (attributes === undefined) return counted;
-  if (!isPlainObject(attributes)) return at(field, 'invalid_attributes', 'must be an object of string, number or boolean values');
-  let count = counted;
-  for (const key in attributes) {
-    if (++count > max) return at(field, 'too_many_attributes', `${owner} has more than ${max} attributes`);
-    if (key.length > MAX_EVENT_ATTRIBUTE_KEY_LENGTH || !ATTRIBUTE_KEY.test(key)) {
-      return at(`${field}.${JSON.stringify(key.slice(0, 64))}`, 'invalid_attributes', `key must be 1 to ${MAX_EVENT_ATTRIBUTE_KEY_LENGTH} characters of A-Z a-z 0-9 . _ / -`);
-    }
-    const value = attributes[key];
-    if (typeof value === 'string') {
-      if (value.length > maxLength) return at(`${field}.${key}`, 'attribute_too_long', `value of ${value.length} characters exceeds ${maxLength}`);
-    } else if (typeof value === 'number') {
-      if (!Number.isFinite(value)) return at(`${field}.${key}`, 'invalid_attributes', 'must be a finite number');
-    } else if (typeof value !== 'boolean') {
-      return at(`${field}.${key}`, 'invalid_attributes', 'must be a string, a number or a boolean');
-    }
-  }
-  return count;
+  const found = bagFlaw(attributes, counted, max, owner, maxLength);
+  return typeof found === 'number' ? found : named(field, found);
 }
 
 /** Events in `params.events` when it is an array, else 0. */

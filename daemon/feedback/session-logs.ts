@@ -82,6 +82,8 @@ export function createSessionLogs(perSession: number = MAX_FEEDBACK_LOGS_BYTES, 
   // A Map iterates in insertion order: re-inserting on every append keeps the least recently
   // written session first.
   const rings = new Map<string, Ring>();
+  /** The session written to last: its ring is the last in `rings`. */
+  let latest: string | null = null;
   let held = 0;
   let packedHeld = 0;
 
@@ -162,9 +164,14 @@ export function createSessionLogs(perSession: number = MAX_FEEDBACK_LOGS_BYTES, 
       // line that could pass the bound by that measure is measured exactly.
       if (line.length * 3 + 1 > perSession && Buffer.byteLength(line) + 1 > perSession) return;
       let ring = rings.get(sessionId);
-      if (ring === undefined) ring = { chunks: [], head: 0, end: 0, spare: null, bytes: 0, packed: null };
-      else rings.delete(sessionId);
-      rings.set(sessionId, ring);
+      if (ring === undefined) rings.set(sessionId, (ring = { chunks: [], head: 0, end: 0, spare: null, bytes: 0, packed: null }));
+      else if (sessionId !== latest) {
+        // Moved to the end: the session written to least recently comes first. A ring written
+        // to last already is there (a batch's events mostly come from one session).
+        rings.delete(sessionId);
+        rings.set(sessionId, ring);
+      }
+      latest = sessionId;
       unpack(ring);
       // A line that fits in what is left of the last chunk by that same measure is written without
       // being measured first: measuring a string costs about as much as writing it.
