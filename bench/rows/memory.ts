@@ -105,9 +105,22 @@ async function measure(seconds: number, collector: 'up' | 'hanging'): Promise<Me
       entry.rss = Math.max(entry.rss, rss);
       perSecond.set(second, entry);
     }, SAMPLE_MS);
+    // What the receiver took, counted as it comes and then let go: kept whole, a flood's decoded
+    // requests outgrew this process's heap once the daemon delivered a million spans in a run.
+    const received = { increments: 0, values: 0, logs: 0, spans: 0 };
+    const tally = (): void => {
+      received.increments += receiver.sumOf('codex.soak.calls');
+      received.values += receiver.histogramTotals('codex.soak.duration_ms').count;
+      received.logs += receiver.logRecords().length;
+      received.spans += receiver.spans().length;
+      receiver.metricsRequests.length = 0;
+      receiver.logsRequests.length = 0;
+      receiver.tracesRequests.length = 0;
+    };
     let polling = true;
     const poller = (async () => {
       while (polling) {
+        tally();
         const status = await daemon.status();
         const second = Math.floor((Date.now() - started) / 1000);
         const entry = perSecond.get(second) ?? { rss: 0, held: 0, state: 'ok' as const, paused: 0 };
@@ -128,6 +141,7 @@ async function measure(seconds: number, collector: 'up' | 'hanging'): Promise<Me
     const drainStarted = Date.now();
     let status = await daemon.status();
     while (Date.now() - drainStarted < 180_000) {
+      tally();
       status = await daemon.status();
       const drained = Object.values(status.signals).every((counts) => counts.buffered === 0) && status.exporters.every((exporter) => exporter.queue === undefined || (exporter.queue.memoryBatches === 0 && exporter.queue.spooledSegments === 0));
       if (drained) break;
@@ -136,11 +150,20 @@ async function measure(seconds: number, collector: 'up' | 'hanging'): Promise<Me
     const drainMs = Date.now() - drainStarted;
     // The receiver takes the last requests a moment after the daemon counts them exported.
     const expectedSpans = sent.events + sent.spans;
-    await receiver.waitFor(() => receiver.spans().length >= expectedSpans && receiver.logRecords().length >= sent.events, 30_000, 'every span and log record').catch(() => undefined);
+    await receiver
+      .waitFor(
+        () => {
+          tally();
+          return received.spans >= expectedSpans && received.logs >= sent.events;
+        },
+        30_000,
+        'every span and log record',
+      )
+      .catch(() => undefined);
 
     const label = `row 9${collector === 'up' ? '' : 'b'}`;
     const hostDrops = reports.flatMap((run) => [run.stats.dropped, run.stats.events.dropped, run.stats.spans.dropped]).filter((dropped) => Object.keys(dropped).length > 0);
-    const received = { increments: receiver.sumOf('codex.soak.calls'), values: receiver.histogramTotals('codex.soak.duration_ms').count, logs: receiver.logRecords().length, spans: receiver.spans().length };
+    tally();
     const daemonDrops = Object.fromEntries(Object.entries(status.signals).map(([signal, counts]) => [signal, counts.dropped]));
     const nothingDropped = Object.values(status.signals).every((counts) => counts.droppedTotal === 0 && counts.rejectedTotal === 0);
     const exact = hostDrops.length === 0 && nothingDropped && received.increments === sent.increments && received.values === sent.values && received.logs === sent.events && received.spans === expectedSpans;
