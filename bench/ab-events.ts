@@ -19,24 +19,19 @@
  * checkout's node_modules). BENCH_DAEMON_ARGS (node options) goes to both daemons.
  */
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { abArgs, comparePairs } from './lib/ab.ts';
 import { ROOT } from './lib/daemon.ts';
 import { loadReceiverModule, type OtlpReceiver } from './lib/receiver.ts';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: number): number => Number(args.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
-const other = args.find((arg) => !arg.startsWith('--'));
-if (other === undefined) {
-  process.stderr.write('usage: node bench/ab-events.ts <other checkout> [--pairs=6] [--clients=2] [--events=10000] [--grpc]\n');
-  process.exit(2);
-}
+const { other, otherRoot, option, flag } = abArgs('node bench/ab-events.ts <other checkout> [--pairs=6] [--clients=2] [--events=10000] [--grpc]');
 const pairs = option('pairs', 6);
 const clients = option('clients', 2);
 const events = Math.max(250, Math.round(option('events', 10_000) / 250) * 250);
 /** Both daemons' receiver with `--grpc`: it keeps what it is sent, which each poll lets go. */
-const receiver: OtlpReceiver | null = args.includes('--grpc') ? await (await loadReceiverModule()).module.startOtlpReceiver() : null;
+const receiver: OtlpReceiver | null = flag('grpc') ? await (await loadReceiverModule()).module.startOtlpReceiver() : null;
 const forgetReceived = (): void => {
   if (receiver === null) return;
   receiver.logsRequests.length = 0;
@@ -106,35 +101,19 @@ async function side(root: string): Promise<Side> {
   };
 }
 
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-};
-
 const here = await side(ROOT);
-const there = await side(resolve(other));
-const results = { here: [] as number[], there: [] as number[] };
-let hereBetter = 0;
+const there = await side(otherRoot);
 try {
   // One untimed run each: the JIT and the buffers warm up.
   await here.run();
   await there.run();
-  for (let pair = 0; pair < pairs; pair++) {
-    // Who goes first alternates: a machine that slows down over the pairs weighs on both alike.
-    const order = pair % 2 === 0 ? ([here, there] as const) : ([there, here] as const);
-    const figures = new Map<Side, { us: number; faults: number }>();
-    for (const one of order) figures.set(one, await one.run());
-    const a = figures.get(here) as { us: number; faults: number };
-    const b = figures.get(there) as { us: number; faults: number };
-    results.here.push(a.us);
-    results.there.push(b.us);
-    if (a.us < b.us) hereBetter++;
-    process.stdout.write(`pair ${pair + 1}: this checkout ${a.us.toFixed(1)} µs/event (${a.faults.toFixed(2)} faults), ${other}: ${b.us.toFixed(1)} µs/event (${b.faults.toFixed(2)} faults)\n`);
-  }
+  const run = async (one: Side) => {
+    const { us, faults } = await one.run();
+    return { us, note: `${faults.toFixed(2)} faults` };
+  };
+  await comparePairs(pairs, other, 1, () => run(here), () => run(there));
 } finally {
   await here.stop();
   await there.stop();
   await receiver?.close();
 }
-const [a, b] = [median(results.here), median(results.there)];
-process.stdout.write(`median: this checkout ${a.toFixed(1)} µs/event, ${other} ${b.toFixed(1)} µs/event (${(a / b).toFixed(3)}×); this checkout lower in ${hereBetter} of ${pairs} pairs\n`);

@@ -25,19 +25,14 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 import { DAEMON_NODE_FLAGS } from '../dist/protocol/index.js';
+import { abArgs, comparePairs } from './lib/ab.ts';
 import { ROOT } from './lib/daemon.ts';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: number): number => Number(args.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
-const other = args.find((arg) => !arg.startsWith('--'));
-if (other === undefined) {
-  process.stderr.write('usage: node bench/ab-ingest.ts <other checkout> [--pairs=6] [--events=100000]\n');
-  process.exit(2);
-}
+const { other, otherRoot, option } = abArgs('node bench/ab-ingest.ts <other checkout> [--pairs=6] [--events=100000]');
 const pairs = option('pairs', 6);
 const events = option('events', 100_000);
 const TASKSET = '/usr/bin/taskset';
@@ -51,27 +46,5 @@ async function measure(root: string): Promise<number> {
   return (JSON.parse(stdout.trim().split('\n').at(-1) as string) as { us: number }).us;
 }
 
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-};
-
-const there = resolve(other);
-const results = { here: [] as number[], there: [] as number[] };
-let hereBetter = 0;
 process.stdout.write(`${pinned ? 'pinned to processor 1' : 'not pinned (no taskset, or one processor)'}; ${events} events a run\n`);
-for (let pair = 0; pair < pairs; pair++) {
-  // Who goes first alternates: a machine that slows down over the pairs weighs on both alike.
-  const first = pair % 2 === 0 ? ROOT : there;
-  const figures = new Map<string, number>();
-  figures.set(first, await measure(first));
-  const second = first === ROOT ? there : ROOT;
-  figures.set(second, await measure(second));
-  const [a, b] = [figures.get(ROOT) as number, figures.get(there) as number];
-  results.here.push(a);
-  results.there.push(b);
-  if (a < b) hereBetter++;
-  process.stdout.write(`pair ${pair + 1}: this checkout ${a.toFixed(2)} µs/event, ${other}: ${b.toFixed(2)} µs/event\n`);
-}
-const [a, b] = [median(results.here), median(results.there)];
-process.stdout.write(`median: this checkout ${a.toFixed(2)} µs/event, ${other} ${b.toFixed(2)} µs/event (${(a / b).toFixed(3)}×); this checkout lower in ${hereBetter} of ${pairs} pairs\n`);
+await comparePairs(pairs, other, 2, async () => ({ us: await measure(ROOT) }), async () => ({ us: await measure(otherRoot) }));
