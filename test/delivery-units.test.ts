@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -118,6 +118,29 @@ describe('segment spool', () => {
     expect(readdirSync(dir)).toEqual([]);
     expect(reopened.oldest()).toBeNull();
     expect(openSegmentSpool(dir, 1 << 20).oldest()).toBeNull();
+  });
+
+  it('holds no progress file open once closed, and still notes what a late send settles', () => {
+    const dir = join(tempDir(), 'metrics');
+    const spool = openSegmentSpool(dir, 1 << 20);
+    spool.append([batch('a', 1), batch('b', 2), batch('c', 3)]);
+    const segment = spool.oldest();
+    if (segment === null) throw new Error('no segment');
+    const progressOpen = (): boolean => readdirSync('/proc/self/fd').some((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === join(dir, `${segment.name}.sent`);
+      } catch {
+        return false;
+      }
+    });
+    spool.markSent(segment.name, 1, segment.total);
+    expect(progressOpen()).toBe(true);
+    spool.close();
+    expect(progressOpen()).toBe(false);
+    // A send that was on the wire when the queue stopped ends: its progress is written, nothing kept open.
+    spool.markSent(segment.name, 2, segment.total);
+    expect(progressOpen()).toBe(false);
+    expect(readFileSync(join(dir, `${segment.name}.sent`), 'utf8')).toBe('2'.padEnd(16));
   });
 
   it('skips and counts a batch whose bytes were damaged, and returns the others', () => {

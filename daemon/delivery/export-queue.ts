@@ -130,7 +130,10 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
     // the batch on the wire included, goes to disk, so a stop never loses what was accepted
     // and never waits on a collector. If the collector took that batch after all, the next
     // daemon sends it again (at least once, never lost).
-    onStopped: () => memory.spill(0),
+    onStopped: () => {
+      memory.spill(0);
+      spool?.close();
+    },
   });
   loop.schedule();
 

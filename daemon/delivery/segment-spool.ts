@@ -66,6 +66,8 @@ export interface SegmentSpool {
   markSent(name: string, count: number, total: number): void;
   bytes(): number;
   segments(): number;
+  /** Its queue stopped: holds no progress file open from now on (a late send's progress is still noted). */
+  close(): void;
 }
 
 function syncFolder(dir: string): void {
@@ -208,6 +210,7 @@ export function openSegmentSpool(dir: string, maxBytes: number): SegmentSpool {
 
   /** The `.sent` file of the segment under replay, open for its next count. */
   let progress: { readonly name: string; readonly fd: number } | null = null;
+  let closed = false;
 
   function closeProgress(): void {
     if (progress === null) return;
@@ -293,8 +296,13 @@ export function openSegmentSpool(dir: string, maxBytes: number): SegmentSpool {
         progress = { name, fd: openSync(join(dir, `${name}.sent`), constants.O_WRONLY | constants.O_CREAT, 0o600) };
       }
       writeSync(progress.fd, String(count).padEnd(PROGRESS_WIDTH), 0, 'latin1');
+      if (closed) closeProgress();
     },
     bytes: () => total,
     segments: () => names().length,
+    close() {
+      closed = true;
+      closeProgress();
+    },
   };
 }
