@@ -8,6 +8,7 @@
  */
 import { hrTimeOf } from '../lane-records.js';
 
+import { type Lead, leadingKeys, leadOf } from './attribute-leads.js';
 import { copyOf, requestScratch as scratch } from './byte-buffer.js';
 
 /**
@@ -187,77 +188,50 @@ function keyValue(key: string, value: unknown): void {
   if (kept && known.byValue.size < VALUES_PER_KEY) known.byValue.set(value, copyOut(start));
 }
 
-/** A lead's keys, in order, and their KeyValues written one after another (comma-separated). */
-interface WrittenLead {
-  readonly keys: readonly string[];
-  readonly bytes: Uint8Array;
-}
-const leads = new WeakMap<object, WrittenLead>();
+/** Leads' KeyValues as written, one after another (comma-separated), by lead. */
+const writtenLeads = new WeakMap<Lead, Uint8Array>();
 
-/** A lead as written, made the first time (written in the scratch past what is written, and copied out). */
-function writtenLead(lead: Readonly<Record<string, unknown>>): WrittenLead {
-  let written = leads.get(lead);
-  if (written === undefined) {
-    const keys: string[] = [];
+/** A lead's KeyValues, written the first time (in the scratch past what is written, and copied out). */
+function writtenLead(lead: Lead): Uint8Array {
+  let bytes = writtenLeads.get(lead);
+  if (bytes === undefined) {
     const start = pos;
-    for (const key in lead) {
-      if (!hasOwn.call(lead, key)) continue;
-      if (keys.length > 0) raw(',');
-      keyValue(key, lead[key]);
-      keys.push(key);
+    for (let at = 0; at < lead.keys.length; at++) {
+      if (at > 0) raw(',');
+      keyValue(lead.keys[at] as string, lead.values[at]);
     }
-    written = { keys, bytes: copyOut(start) };
+    bytes = copyOut(start);
     pos = start;
-    leads.set(lead, written);
+    writtenLeads.set(lead, bytes);
   }
-  return written;
+  return bytes;
 }
 
 /**
- * `[{"key":…,"value":…},…]`, in `Object.keys` order, as the SDK's `toAttributes`. `lead`, when
- * given, is what the attributes are expected to begin with (an event's session context, the same
- * object for every event of its session): while their first keys and values are the lead's, in
- * its order, they are copied as the lead's KeyValues, written once. Any other start is written key
- * by key, so the bytes are the same either way.
+ * `[{"key":…,"value":…},…]`, in `Object.keys` order, as the SDK's `toAttributes`; those that
+ * begin with `lead` (attribute-leads.ts) copied from its KeyValues, written once.
  */
 export function attributes(values: Readonly<Record<string, unknown>>, lead?: Readonly<Record<string, unknown>>): void {
   raw('[');
-  let first = true;
-  const written = lead === undefined ? undefined : writtenLead(lead);
-  /** Keys of the lead matched so far; -1 once the attributes went another way. */
-  let matched = written === undefined || written.keys.length === 0 ? -1 : 0;
+  let skip = 0;
+  if (lead !== undefined) {
+    const known = leadOf(lead);
+    skip = leadingKeys(values, known);
+    if (skip > 0) copy(writtenLead(known));
+  }
+  let first = skip === 0;
   // In `Object.keys` order, without the array it would make.
   for (const key in values) {
     if (!hasOwn.call(values, key)) continue;
-    if (matched >= 0) {
-      const keys = (written as WrittenLead).keys;
-      if (key === keys[matched] && values[key] === (lead as Readonly<Record<string, unknown>>)[key]) {
-        if (++matched === keys.length) {
-          copy((written as WrittenLead).bytes);
-          first = false;
-          matched = -1;
-        }
-        continue;
-      }
-      first = leadingKeys(values, keys, matched);
-      matched = -1;
+    if (skip > 0) {
+      skip--;
+      continue;
     }
     if (!first) raw(',');
     keyValue(key, values[key]);
     first = false;
   }
-  // Attributes that end within the lead.
-  if (matched > 0) leadingKeys(values, (written as WrittenLead).keys, matched);
   raw(']');
-}
-
-/** Writes the first `count` of `keys` key by key; returns whether none was written. */
-function leadingKeys(values: Readonly<Record<string, unknown>>, keys: readonly string[], count: number): boolean {
-  for (let at = 0; at < count; at++) {
-    if (at > 0) raw(',');
-    keyValue(keys[at] as string, values[keys[at] as string]);
-  }
-  return count === 0;
 }
 
 /** `,"name":value` for a value the SDK's object may hold as undefined (JSON.stringify leaves those out). */

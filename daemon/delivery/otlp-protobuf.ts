@@ -66,7 +66,7 @@ function logRecord(log: LogEntry): void {
     anyValue(log.body);
     close(at, 1);
   }
-  attributes(0x32, log.attributes);
+  attributes(0x32, log.attributes, log.lead);
   uint(0x38, 0);
   if (log.traceId !== undefined && log.spanId !== undefined) {
     if (log.flags) {
@@ -93,7 +93,7 @@ function span(entry: SpanEntry): void {
   if (kind !== undefined) uint(0x30, kind);
   time(0x39, entry.startMs);
   time(0x41, entry.endMs);
-  attributes(0x4a, entry.attributes);
+  attributes(0x4a, entry.attributes, entry.lead);
   uint(0x50, 0);
   for (const event of entry.events) {
     // Event: 1 time, 2 name, 3 attributes, 4 dropped attributes.

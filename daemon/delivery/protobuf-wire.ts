@@ -9,6 +9,7 @@
  */
 import { hrTimeOf } from '../lane-records.js';
 
+import { type Lead, leadingKeys, leadOf } from './attribute-leads.js';
 import { copyOf, requestScratch as scratch } from './byte-buffer.js';
 
 /** The records of one request are written into the shared scratch, then copied out at its exact size. */
@@ -255,8 +256,39 @@ function keyValue(tag: number, key: string, value: unknown): void {
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
-/** Repeated KeyValues as field `tag`, in the order of the SDK's `for…in` (own keys only). */
-export function attributes(tag: number, values: Readonly<Record<string, unknown>> | undefined): void {
+/** Leads' KeyValues as encoded, one after another, by lead and then by field. */
+const encodedLeads = new WeakMap<Lead, Map<number, Uint8Array>>();
+
+/** A lead's KeyValues as field `tag`, encoded the first time (in the scratch past what is written, and copied out). */
+function encodedLead(tag: number, lead: Lead): Uint8Array {
+  let byTag = encodedLeads.get(lead);
+  if (byTag === undefined) encodedLeads.set(lead, (byTag = new Map()));
+  let bytes = byTag.get(tag);
+  if (bytes === undefined) {
+    const start = pos;
+    for (let at = 0; at < lead.keys.length; at++) keyValue(tag, lead.keys[at] as string, lead.values[at]);
+    bytes = copyOut(start);
+    pos = start;
+    byTag.set(tag, bytes);
+  }
+  return bytes;
+}
+
+/**
+ * Repeated KeyValues as field `tag`, in the order of the SDK's `for…in` (own keys only); those
+ * that begin with `lead` (attribute-leads.ts) copied from its KeyValues, encoded once.
+ */
+export function attributes(tag: number, values: Readonly<Record<string, unknown>> | undefined, lead?: Readonly<Record<string, unknown>>): void {
   if (!values) return;
-  for (const key in values) if (hasOwn.call(values, key)) keyValue(tag, key, values[key]);
+  let skip = 0;
+  if (lead !== undefined) {
+    const known = leadOf(lead);
+    skip = leadingKeys(values, known);
+    if (skip > 0) copy(encodedLead(tag, known));
+  }
+  for (const key in values) {
+    if (!hasOwn.call(values, key)) continue;
+    if (skip > 0) skip--;
+    else keyValue(tag, key, values[key]);
+  }
 }
