@@ -6,6 +6,7 @@
 import type { Attributes } from '@opentelemetry/api';
 
 import type { LaneEntry } from './event-lanes.js';
+import { leadingKeys, leadOf } from './delivery/attribute-leads.js';
 import type { HostResource } from './host-resources.js';
 
 /**
@@ -31,6 +32,10 @@ export interface JournaledEntry extends Omit<LaneEntry, 'spanAttributes' | 'reso
 export function journaledEntry(entry: LaneEntry): { readonly journaled: JournaledEntry; readonly context?: Readonly<Record<string, string>> } {
   const { spanAttributes: span, logAttributes: log } = entry;
   let context = entry.context;
+  if (context !== undefined && entry.spanContext !== undefined) {
+    const led = journaledByLeads(entry, context, entry.spanContext);
+    if (led !== null) return { journaled: led, context };
+  }
   // A context key the log attributes lack would come back with the context: written whole.
   if (context !== undefined) {
     for (const key in context) {
@@ -50,10 +55,76 @@ export function journaledEntry(entry: LaneEntry): { readonly journaled: Journale
   for (const key in span) {
     if (log[key] !== span[key]) (own ??= {})[key] = span[key];
   }
-  const journaled: { -readonly [K in keyof JournaledEntry]: JournaledEntry[K] } = { name: entry.name, timeMs: entry.timeMs, durationMs: entry.durationMs, logAttributes: logOwn, parent: entry.parent, tracestate: entry.tracestate };
+  const journaled = entryWith(entry, logOwn, omits, own);
+  return context === undefined ? { journaled } : { journaled, context };
+}
+
+function entryWith(entry: LaneEntry, logAttributes: Attributes, omits: string[], own: Attributes | undefined): JournaledEntry {
+  const journaled: { -readonly [K in keyof JournaledEntry]: JournaledEntry[K] } = { name: entry.name, timeMs: entry.timeMs, durationMs: entry.durationMs, logAttributes, parent: entry.parent, tracestate: entry.tracestate };
   if (omits.length > 0) journaled.spanOmits = omits;
   if (own !== undefined) journaled.spanOwn = own;
-  return context === undefined ? { journaled } : { journaled, context };
+  return journaled;
+}
+
+/** What a session's context and its trace-lane view say of each other (by the view). */
+interface ContextPair {
+  readonly context: object;
+  /** The context's keys the view leaves out, in the context's order. */
+  readonly logOnly: readonly string[];
+  /** Every key of the view is the context's, with the same value. */
+  readonly agree: boolean;
+}
+const pairs = new WeakMap<object, ContextPair>();
+
+function pairOf(context: Readonly<Record<string, string>>, spanContext: Readonly<Record<string, string>>): ContextPair {
+  let pair = pairs.get(spanContext);
+  if (pair === undefined || pair.context !== context) {
+    const logOnly: string[] = [];
+    for (const key in context) if (!(key in spanContext)) logOnly.push(key);
+    let agree = true;
+    for (const key in spanContext) if (spanContext[key] !== context[key]) agree = false;
+    pairs.set(spanContext, (pair = { context, logOnly, agree }));
+  }
+  return pair;
+}
+
+/**
+ * {@link journaledEntry} for an entry whose log attributes begin with the whole session context
+ * and whose span attributes begin with its trace-lane view, as the event ingest makes them
+ * (attribute-leads.ts says whether they do): the same result, without looking up the context's
+ * keys one by one, which agree by then. Null when the entry is not so.
+ */
+function journaledByLeads(entry: LaneEntry, context: Readonly<Record<string, string>>, spanContext: Readonly<Record<string, string>>): JournaledEntry | null {
+  const { spanAttributes: span, logAttributes: log } = entry;
+  const pair = pairOf(context, spanContext);
+  const logLead = leadOf(context);
+  const spanLead = leadOf(spanContext);
+  if (!pair.agree || leadingKeys(log, logLead) !== logLead.keys.length || leadingKeys(span, spanLead) !== spanLead.keys.length) return null;
+  // The context's keys in the span: all of the view's (its first keys); of the others, any found later.
+  const omits: string[] = [];
+  for (const key of pair.logOnly) if (!(key in span)) omits.push(key);
+  // After the context, the log's own keys (none of them the context's); whichever the span lacks.
+  const logOwn: Attributes = {};
+  let skip = logLead.keys.length;
+  for (const key in log) {
+    if (skip > 0) {
+      skip--;
+      continue;
+    }
+    logOwn[key] = log[key];
+    if (!(key in span)) omits.push(key);
+  }
+  // After the view, whose values are the log's (the context's), the span's keys it has of its own.
+  let own: Attributes | undefined;
+  skip = spanLead.keys.length;
+  for (const key in span) {
+    if (skip > 0) {
+      skip--;
+      continue;
+    }
+    if (log[key] !== span[key]) (own ??= {})[key] = span[key];
+  }
+  return entryWith(entry, logOwn, omits, own);
 }
 
 /** The lane entry a journaled one stands for; `context`, the session context it was written against. */

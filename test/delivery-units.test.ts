@@ -21,6 +21,7 @@ import { createHostResources, hostMeterVersion } from '../daemon/host-resources.
 import { type LaneItem, type LogEntry, SCOPE } from '../daemon/lane-records.js';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { Attributes } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 
 // The segment format, as segment-spool.ts writes it: "CDXSEG1\n", then per batch a 20-byte
@@ -420,6 +421,36 @@ describe('journaled lane entries', () => {
     expect(Object.keys(back.spanAttributes)).toEqual(Object.keys(entry.spanAttributes));
     // Log attributes that do not hold the whole context are written whole.
     expect(journaledEntry({ ...entry, context: { ...context, extra: 'x' } })).toEqual({ journaled: journaledEntry({ ...entry, context: undefined }).journaled });
+  });
+});
+
+describe('journaled lane entries, with the session context the ingest says they begin with', () => {
+  const context = { 'conversation.id': 'c-1', model: 'gpt-5.1', 'user.email': 'ada@example.com', 'app.version': '0.169.0' };
+  const spanContext = { 'conversation.id': 'c-1', model: 'gpt-5.1', 'app.version': '0.169.0' };
+  const resource = HOSTS.forHost({ name: 'codex_exec', version: '0.169.0' });
+  const entry = (logAttributes: Attributes, spanAttributes: Attributes): LaneEntry => ({ name: 'codex.api_request', timeMs: 1_700_000_000_000, durationMs: 800, logAttributes, spanAttributes, parent: null, tracestate: null, resource, context, spanContext });
+  const own = { attempt: 1, 'session.id': 's-1', 'event.timestamp': '2023-11-14T22:13:20.000Z' };
+  // As the ingest makes them, then every way they can depart from that.
+  const cases: [string, LaneEntry][] = [
+    ['both lanes begin with the context', entry({ ...context, ...own, prompt: '[REDACTED]' }, { ...spanContext, ...own })],
+    ['the span stamps its own time', entry({ ...context, ...own }, { ...spanContext, ...own, 'event.timestamp': 'host' })],
+    ['the event changed a context value', entry({ ...context, model: 'gpt-5.2', ...own }, { ...spanContext, model: 'gpt-5.2', ...own })],
+    ['the log lacks a context key', entry({ 'conversation.id': 'c-1', model: 'gpt-5.1', ...own }, { ...spanContext, ...own })],
+    ['span attributes configured ahead of the context', entry({ ...context, ...own }, { 'deployment.team': 'dev-tools', ...spanContext, ...own })],
+    ['a log-only context key on the span after all', entry({ ...context, ...own }, { ...spanContext, ...own, 'user.email': 'ada@example.com' })],
+    ['the span lacks the view', entry({ ...context, ...own }, { ...own })],
+    ['a view whose values are not the context\'s', { ...entry({ ...context, ...own }, { ...spanContext, model: 'other', ...own }), spanContext: { ...spanContext, model: 'other' } }],
+  ];
+
+  it.each(cases)('writes what it writes without them (%s), and reads back the same entry', (_, given) => {
+    const withLeads = journaledEntry(given);
+    const without = journaledEntry({ ...given, spanContext: undefined });
+    // Byte for byte, keys in the same order.
+    expect(JSON.stringify(withLeads)).toBe(JSON.stringify(without));
+    const back = laneEntryOf(JSON.parse(JSON.stringify(withLeads.journaled)) as typeof withLeads.journaled, resource, withLeads.context);
+    expect(JSON.stringify(back.logAttributes)).toBe(JSON.stringify(given.logAttributes));
+    // A span whose keys are not in the log's order comes back with its own keys last (as it did).
+    expect(back.spanAttributes).toEqual(given.spanAttributes);
   });
 });
 
