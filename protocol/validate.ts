@@ -124,8 +124,9 @@ export interface RecordProblem {
   readonly message: string;
 }
 
-function problem(index: number, code: RejectionCode, field: string, rule: string): RecordProblem {
-  return { code, message: `records[${index}].${field}: ${rule}` };
+/** A problem with `<list>[index].field`: a metric record's, or (`events`) a session event's. */
+function problem(index: number, code: RejectionCode, field: string, rule: string, list: 'records' | 'events' = 'records'): RecordProblem {
+  return { code, message: `${list}[${index}].${field}: ${rule}` };
 }
 
 /**
@@ -363,16 +364,16 @@ export function sessionEventProblem(raw: unknown, index: number): RecordProblem 
   if (!isPlainObject(raw)) return { code: 'invalid_event', message: `events[${index}]: must be an object` };
   const sessionId = raw.sessionId;
   if (typeof sessionId !== 'string' || sessionId.length === 0 || sessionId.length > MAX_SESSION_ID_LENGTH) {
-    return eventProblem(index, 'sessionId', 'invalid_session_id', `must be a non-empty string of at most ${MAX_SESSION_ID_LENGTH} characters`);
+    return problem(index, 'invalid_session_id', 'sessionId', `must be a non-empty string of at most ${MAX_SESSION_ID_LENGTH} characters`, 'events');
   }
   const nameProblem = metricNameProblem(raw.name);
-  if (nameProblem !== null) return eventProblem(index, 'name', 'invalid_name', nameProblem);
+  if (nameProblem !== null) return problem(index, 'invalid_name', 'name', nameProblem, 'events');
   const time = raw.time;
   // Bounded by the Date range: the daemon turns an event's time into a date and nanoseconds.
-  if (time !== undefined && !isEpochMs(time)) return eventProblem(index, 'time', 'invalid_time', TIME_RULE);
+  if (time !== undefined && !isEpochMs(time)) return problem(index, 'invalid_time', 'time', TIME_RULE, 'events');
   const duration = raw.durationMs;
   if (duration !== undefined && (typeof duration !== 'number' || !Number.isFinite(duration) || duration < 0)) {
-    return eventProblem(index, 'durationMs', 'invalid_duration', 'must be a non-negative number of milliseconds');
+    return problem(index, 'invalid_duration', 'durationMs', 'must be a non-negative number of milliseconds', 'events');
   }
   let count = 0;
   for (const bag of ATTRIBUTE_BAGS) {
@@ -382,10 +383,6 @@ export function sessionEventProblem(raw: unknown, index: number): RecordProblem 
     count = found;
   }
   return null;
-}
-
-function eventProblem(index: number, field: string, code: RejectionCode, rule: string): RecordProblem {
-  return { code, message: `events[${index}].${field}: ${rule}` };
 }
 
 /** What is wrong with a bag of attributes, before the bag is named: the key at fault, if one is. */
