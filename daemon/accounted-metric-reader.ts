@@ -3,12 +3,12 @@
  * exact books: the records accepted before a collection are the ones that collection's export
  * carries, so `exported`, `failed` and `buffered` in status are record counts, not guesses.
  *
- * Exactness rests on one ordering fact: records are handed to the SDK synchronously on socket
- * data events, and the SDK's collection of synchronous instruments runs in microtasks after
- * `collect()` is called, so no record can land between taking the count and the snapshot.
+ * Exactness rests on one ordering fact: records are aggregated synchronously on socket data
+ * events, and a collection takes the count and the aggregated points in the same turn, so no
+ * record can land between the two.
  */
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 
 import { createExportAccounting, type ExportHealth } from './export-accounting.js';
 import type { CountedMetricExporter } from './delivery/queued-exporters.js';
@@ -26,13 +26,12 @@ export interface AccountedReaderOptions {
    * it stands for) to pass on with it as they are; the reader takes both to nothing.
    */
   readonly takeUncollected: () => { readonly records: number; readonly passed: readonly (readonly [ResourceMetrics, number])[] };
-  /** Distinct tag sets kept per instrument between two exports. */
-  readonly cardinalityLimit: number;
+  /** What was aggregated since the last collection (metric-aggregation.ts), taken to nothing. */
+  readonly collect: () => ResourceMetrics;
   readonly onError: (message: string) => void;
 }
 
 export interface AccountedReader {
-  readonly reader: MetricReader;
   /**
    * Stops counting: exports that settle from now on change no count. A stop calls it when its
    * deadline passes and it counts what is left as dropped itself.
@@ -46,6 +45,8 @@ export interface AccountedReader {
    */
   wake(): void;
   health(): ExportHealth;
+  /** Stops the interval, exports what is left and shuts the exporter down. */
+  shutdown(): Promise<void>;
 }
 
 function exportOnce(exporter: CountedMetricExporter, metrics: ResourceMetrics | null, records: number, passed: readonly (readonly [ResourceMetrics, number])[], timeoutMs: number): Promise<ExportResult> {
@@ -70,7 +71,6 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
   let running: Promise<boolean> | null = null;
   let queued: Promise<boolean> | null = null;
   let timer: NodeJS.Timeout | null = null;
-  let initialized = false;
   let shutDown = false;
   const books = createExportAccounting('metrics', stats, options.onError);
 
@@ -87,11 +87,10 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
     let covered = records + passed.reduce((sum, [, count]) => sum + count, 0);
     let result: ExportResult;
     try {
-      const { resourceMetrics, errors } = await reader.collect({ timeoutMillis: options.exportTimeoutMs });
-      for (const error of errors) options.onError(`metric collection: ${String(error)}`);
+      const resourceMetrics = options.collect();
       const collected = resourceMetrics.scopeMetrics.length === 0 ? null : resourceMetrics;
       if (collected === null) {
-        // Nothing of the provider's to export: its records (if any) settle here.
+        // Nothing aggregated to export: its records (if any) settle here.
         if (!books.abandoned) stats.exported(records);
         covered -= records;
         if (passed.length === 0) return true;
@@ -133,7 +132,7 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
   }
 
   function wake(): void {
-    if (timer !== null || !initialized || shutDown) return;
+    if (timer !== null || shutDown) return;
     timer = setInterval(() => {
       // A tick that finds an export under way skips: its records ride the next collection.
       if (running === null) void exportNow();
@@ -146,34 +145,17 @@ export function createAccountedReader(options: AccountedReaderOptions): Accounte
     timer = null;
   }
 
-  class Reader extends MetricReader {
-    constructor() {
-      super({
-        aggregationTemporalitySelector: exporter.selectAggregationTemporality?.bind(exporter),
-        cardinalitySelector: () => options.cardinalityLimit,
-      });
-    }
-    protected override onInitialized(): void {
-      initialized = true;
-    }
-    protected override async onForceFlush(): Promise<void> {
-      await exportNow();
-      await exporter.forceFlush();
-    }
-    protected override async onShutdown(): Promise<void> {
-      shutDown = true;
-      sleep();
-      await exportNow();
-      await exporter.shutdown();
-    }
-  }
-  const reader = new Reader();
-
   return {
-    reader,
     abandon: books.abandon,
     exportNow,
     wake,
     health: books.health,
+    async shutdown() {
+      // Order: no more ticks, one last collection and export, then the exporter's own shutdown.
+      shutDown = true;
+      sleep();
+      await exportNow();
+      await exporter.shutdown();
+    },
   };
 }

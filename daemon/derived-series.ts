@@ -2,7 +2,7 @@
  * The metrics a batch of events derives, gathered by series before they are recorded: each series
  * once, its measurements in `values` (a histogram's observations; a counter's increments, which
  * the pipeline adds at once). Recorded one by one, every event's two measurements each cost a
- * record to tag with its session, to journal and to hash into the SDK's aggregation; a batch of
+ * record to tag with its session, to journal and to find its series for; a batch of
  * 250 tool results makes a handful of series. Each measurement still counts as one.
  *
  * A measurement is added as its parts, not as a record: no object is made for it unless it starts

@@ -1,21 +1,22 @@
 /**
- * The daemon's metric pipeline: validated records become OpenTelemetry measurements on one
- * MeterProvider (meter `codex`), which an accounted reader collects and exports on an interval.
- * Metrics an OpenTelemetry SDK exported over OTLP (otlp/) are already aggregated: they wait
- * beside the provider, untouched, and leave with the next collection, in the same export.
+ * The daemon's metric pipeline: validated records are aggregated into delta data points, as the
+ * OpenTelemetry SDK's MeterProvider would aggregate them (metric-aggregation.ts; meter `codex`),
+ * which an accounted reader collects and exports on an interval. Metrics an OpenTelemetry SDK
+ * exported over OTLP (otlp/) are already aggregated: they wait beside the aggregation,
+ * untouched, and leave with the next collection, in the same export.
  *
- *   records --> instruments (one per name) --> MeterProvider --> AccountedReader --> exporter
- *   OTLP metrics (as sent) --> passed on ------------------------------^   (counts exported/failed)
+ *   records --> instruments (one per name and host) --> aggregation --> AccountedReader --> exporter
+ *   OTLP metrics (as sent) --> passed on ----------------------------------^   (counts exported/failed)
  */
-import type { Attributes, Counter, Gauge, Histogram, Meter } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
-import { MeterProvider, type ResourceMetrics, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
+import type { ResourceMetrics, ScopeMetrics } from '@opentelemetry/sdk-metrics';
 
 import { type ExporterStatus, type MetricKind, type MetricRecord, type MetricRecordBatch, measurementsOf } from '../protocol/index.js';
 import { deadline } from './deadline.js';
 import type { CountedMetricExporter } from './delivery/queued-exporters.js';
 import { createAccountedReader } from './accounted-metric-reader.js';
 import { type HostResource, hostMeterVersion } from './host-resources.js';
+import { createMetricAggregation, type InstrumentHandle } from './metric-aggregation.js';
 import { DISABLED_HEALTH } from './export-accounting.js';
 import type { SignalStats } from './stats.js';
 
@@ -27,11 +28,11 @@ export const HISTOGRAM_BOUNDARIES_MS: readonly number[] = [
   0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000, 30000, 60000, 120000, 300000,
 ];
 
-/** Distinct tag sets kept per instrument between two exports; beyond it the SDK folds points into an overflow series. */
+/** Distinct tag sets kept per instrument between two exports; beyond it points are folded into an overflow series, as the SDK does. */
 export const CARDINALITY_LIMIT = 2000;
 
 export interface MetricsPipelineOptions {
-  /** The resource of the provider: the daemon's own; points of other hosts are regrouped at export. */
+  /** The resource collections are made under: the daemon's own; points of other hosts are regrouped at export. */
   readonly resource: Resource;
   /** Queues each export for delivery (delivery/queued-exporters.ts). */
   readonly exporter: CountedMetricExporter;
@@ -44,7 +45,7 @@ export interface MetricsPipelineOptions {
   readonly intervalMs: number;
   readonly exportTimeoutMs: number;
   readonly onError: (message: string) => void;
-  /** Sees every record the SDK took, with its host's resource, for the journal (not called when export is turned off). */
+  /** Sees every record aggregated, with its host's resource, for the journal (not called when export is turned off). */
   readonly onAccepted?: (records: readonly MetricRecord[], resource: HostResource) => void;
   /** Sees every batch of OTLP metrics taken to pass on, for the journal (not called when export is turned off). */
   readonly onPassed?: (scopes: readonly ScopeMetrics[], resource: HostResource) => void;
@@ -57,8 +58,8 @@ export interface FlushOutcome {
 
 export interface MetricsPipeline {
   /**
-   * Hands valid records to the SDK. A record whose name is already an instrument of another
-   * kind is rejected into `rejected` (the SDK would export two metrics under one name).
+   * Aggregates valid records. A record whose name is already an instrument of another kind is
+   * rejected into `rejected` (one name would be exported as two metrics).
    * Returns how many measurements were accepted. Does not count `received`; the caller does.
    */
   record(records: readonly MetricRecord[], indexOf: (position: number) => number, rejected: MetricRecordBatch.Rejection[], resource: HostResource): number;
@@ -75,20 +76,11 @@ export interface MetricsPipeline {
   exporterStatus(): ExporterStatus;
 }
 
-type Instrument =
-  | { readonly kind: 'counter'; readonly sdk: Counter }
-  | { readonly kind: 'histogram'; readonly sdk: Histogram }
-  | { readonly kind: 'gauge'; readonly sdk: Gauge };
-
-const NO_TAGS: Attributes = Object.freeze({});
-
-function unitOf(name: string): string | undefined {
-  return name.endsWith('_ms') || name.endsWith('.ms') ? 'ms' : undefined;
-}
+const NO_TAGS: Readonly<Record<string, string>> = Object.freeze({});
 
 /**
  * Checks a record's kind against the first kind seen for its name; a conflict is pushed to
- * `rejected` and false returned. The SDK would otherwise export two metrics under one name.
+ * `rejected` and false returned. One name would otherwise be exported as two metrics.
  */
 function kindAllowed(kinds: Map<string, MetricKind>, record: MetricRecord, index: number, rejected: MetricRecordBatch.Rejection[]): boolean {
   const known = kinds.get(record.name);
@@ -106,6 +98,7 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
   let uncollected = 0;
   // OTLP metrics waiting for the next collection, each resource's scopes together.
   let passed = new Map<HostResource, { scopes: ScopeMetrics[]; points: number }>();
+  const aggregation = createMetricAggregation({ boundaries: HISTOGRAM_BOUNDARIES_MS, cardinalityLimit: CARDINALITY_LIMIT });
   const accounted = createAccountedReader({
     exporter: options.exporter,
     stats: options.stats,
@@ -119,40 +112,23 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
       if (batches.length > 0) passed = new Map();
       return { records, passed: batches };
     },
-    cardinalityLimit: CARDINALITY_LIMIT,
+    collect: () => ({ resource: options.resource, scopeMetrics: aggregation.collect(Date.now()) }),
     onError: options.onError,
-  });
-  const provider = new MeterProvider({
-    resource: options.resource,
-    readers: [accounted.reader],
   });
   // One meter per host resource, all named `codex`: a host's series are its own in aggregation
   // (two hosts never merge into one series) and are found by the meter's version at export,
   // where they are put under the host's resource (delivery/queued-exporters.ts).
-  const meters = new Map<number, { readonly meter: Meter; readonly instruments: Map<string, Instrument> }>();
-  function meterOf(resource: HostResource): { readonly meter: Meter; readonly instruments: Map<string, Instrument> } {
+  const meters = new Map<number, { readonly version: string; readonly instruments: Map<string, InstrumentHandle> }>();
+  function meterOf(resource: HostResource): { readonly version: string; readonly instruments: Map<string, InstrumentHandle> } {
     let found = meters.get(resource.id);
     if (found === undefined) {
-      found = { meter: resource.id === 0 ? provider.getMeter('codex') : provider.getMeter('codex', hostMeterVersion(resource.id)), instruments: new Map() };
+      found = { version: resource.id === 0 ? '' : hostMeterVersion(resource.id), instruments: new Map() };
       meters.set(resource.id, found);
     }
     return found;
   }
   const kinds = new Map<string, MetricKind>();
   let shutdownPromise: Promise<void> | null = null;
-
-  function create(meter: Meter, name: string, kind: MetricKind): Instrument {
-    const unit = unitOf(name);
-    const base = unit === undefined ? {} : { unit };
-    switch (kind) {
-      case 'counter':
-        return { kind, sdk: meter.createCounter(name, base) };
-      case 'histogram':
-        return { kind, sdk: meter.createHistogram(name, { ...base, advice: { explicitBucketBoundaries: [...HISTOGRAM_BOUNDARIES_MS] } }) };
-      case 'gauge':
-        return { kind, sdk: meter.createGauge(name, base) };
-    }
-  }
 
   return {
     record(records, indexOf, rejected, resource) {
@@ -168,35 +144,25 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
         return accepted;
       }
       const taken: MetricRecord[] | null = options.onAccepted === undefined ? null : [];
-      const { meter, instruments } = meterOf(resource);
+      const meter = meterOf(resource);
+      // One clock reading a batch: a series starts when its batch was aggregated.
+      const now = Date.now();
       for (let position = 0; position < records.length; position++) {
         const record = records[position] as MetricRecord;
-        let instrument = instruments.get(record.name);
+        let instrument = meter.instruments.get(record.name);
         if (instrument === undefined) {
           if (!kindAllowed(kinds, record, indexOf(position), rejected)) continue;
-          instrument = create(meter, record.name, record.kind);
-          instruments.set(record.name, instrument);
+          instrument = aggregation.instrument({ name: 'codex', version: meter.version }, record.name, record.kind);
+          meter.instruments.set(record.name, instrument);
         } else if (instrument.kind !== record.kind) {
           kindAllowed(kinds, record, indexOf(position), rejected);
           continue;
         }
         taken?.push(record);
-        const tags = record.tags ?? NO_TAGS;
+        // A counter's increments gathered by the daemon (metrics it derives) are added at once, each counted.
         const values = record.values;
-        if (values !== undefined) {
-          if (instrument.kind === 'counter') {
-            // Increments gathered by the daemon (metrics it derives): added at once, each counted.
-            let sum = 0;
-            for (let at = 0; at < values.length; at++) sum += values[at] as number;
-            instrument.sdk.add(sum, tags);
-          } else for (let at = 0; at < values.length; at++) instrument.sdk.record(values[at] as number, tags);
-          accepted += values.length;
-          continue;
-        }
-        const value = record.value as number;
-        if (instrument.kind === 'counter') instrument.sdk.add(value, tags);
-        else instrument.sdk.record(value, tags);
-        accepted++;
+        instrument.record(values ?? (record.value as number), record.tags ?? NO_TAGS, now);
+        accepted += values === undefined ? 1 : values.length;
       }
       uncollected += accepted;
       if (accepted > 0) accounted.wake();
@@ -241,10 +207,10 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
 
     shutdown({ timeoutMillis }) {
       shutdownPromise ??= (async () => {
-        // Order: the provider's shutdown stops the reader's timer, runs one last collection
-        // and export, then shuts the exporter down. The deadline bounds all of it; records
-        // still unexported when it passes are counted as dropped, never silently lost.
-        const outcome = await deadline(provider.shutdown(), timeoutMillis).catch((error: unknown) => {
+        // Order: the reader's shutdown stops its timer, runs one last collection and export,
+        // then shuts the exporter down. The deadline bounds all of it; records still
+        // unexported when it passes are counted as dropped, never silently lost.
+        const outcome = await deadline(accounted.shutdown(), timeoutMillis).catch((error: unknown) => {
           options.onError(`metrics shutdown: ${error instanceof Error ? error.message : String(error)}`);
           return 'failed' as const;
         });

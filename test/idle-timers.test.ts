@@ -3,12 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ExportResultCode } from '@opentelemetry/core';
-import { AggregationTemporality, MeterProvider } from '@opentelemetry/sdk-metrics';
+import { emptyResource } from '@opentelemetry/resources';
+import { AggregationTemporality } from '@opentelemetry/sdk-metrics';
 import { createAccountedReader } from '../daemon/accounted-metric-reader.js';
 import { openJournal } from '../daemon/delivery/journal.js';
 import type { CountedMetricExporter } from '../daemon/delivery/queued-exporters.js';
 import { createDaemonLogger } from '../daemon/logger.js';
 import { createMemoryLimiter, QUIET_MS, RELEASE_GROWTH_BYTES, STARTUP_QUIET_MS } from '../daemon/memory-limiter.js';
+import { createMetricAggregation } from '../daemon/metric-aggregation.js';
 import { createSignalStats } from '../daemon/stats.js';
 
 // An idle daemon should not wake up: the parts that tick do so only while they have work.
@@ -66,14 +68,14 @@ describe('timers at rest', () => {
         uncollected = 0;
         return { records, passed: [] };
       },
-      cardinalityLimit: 100,
+      collect: () => ({ resource: emptyResource(), scopeMetrics: aggregation.collect(Date.now()) }),
       onError: (message) => expect.fail(message),
     });
-    const provider = new MeterProvider({ readers: [accounted.reader] });
-    const counter = provider.getMeter('codex').createCounter('codex.test.calls');
+    const aggregation = createMetricAggregation({ boundaries: [], cardinalityLimit: 100 });
+    const counter = aggregation.instrument({ name: 'codex', version: '' }, 'codex.test.calls', 'counter');
     expect(vi.getTimerCount()).toBe(0);
 
-    counter.add(1);
+    counter.record(1, {}, Date.now());
     uncollected++;
     accounted.wake();
     expect(vi.getTimerCount()).toBe(1);
@@ -87,12 +89,12 @@ describe('timers at rest', () => {
     expect(takes).toBe(2);
 
     // A record after rest starts it again, and its export comes one interval later.
-    counter.add(2);
+    counter.record(2, {}, Date.now());
     uncollected++;
     accounted.wake();
     await vi.advanceTimersByTimeAsync(1000);
     expect(exports).toEqual([1, 1]);
-    await provider.shutdown();
+    await accounted.shutdown();
     expect(vi.getTimerCount()).toBe(0);
   });
 
