@@ -40,14 +40,14 @@ export function createIntake(options: IntakeOptions): Intake {
 
   function record(kind: MetricKind, name: string, value: number, tags: Tags | undefined, sessionId?: string): void {
     // The hot path: a counter increment or histogram value for a name and tags already buffered.
-    if (typeof value === 'number' && Number.isFinite(value) && (kind === 'histogram' || (kind === 'counter' && value >= 0)) && records.addToExisting(kind, name, value, tags, sessionId)) return;
+    if (typeof value === 'number' && Number.isFinite(value) && value >= 0 && (kind === 'histogram' || kind === 'counter') && records.addToExisting(kind, name, value, tags, sessionId)) return;
     // metricNameProblem remembers names it found valid, so this is a Set lookup after the first call.
     const nameProblem = metricNameProblem(name);
     if (nameProblem !== null) {
       drop('invalid_name', 1, `codexd: metric name ${JSON.stringify(String(name)).slice(0, 80)} ${nameProblem}; dropping such records`);
       return;
     }
-    if (typeof value !== 'number' || !Number.isFinite(value) || (kind === 'counter' && value < 0)) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || (kind !== 'gauge' && value < 0)) {
       const code: RejectionCode = kind === 'counter' && value < 0 ? 'negative_counter' : 'invalid_value';
       drop(code, 1, `codexd: ${name}: value ${String(value)} is not valid for a ${kind}; dropping such records`);
       return;

@@ -88,7 +88,7 @@ export interface InstrumentHandle {
   /**
    * Records one measurement, or each of `values`, under `tags` at `now` (epoch ms): a counter
    * adds them, a gauge keeps the last, a histogram counts each. As in the SDK, a negative
-   * counter increment or histogram value is ignored.
+   * counter increment or histogram value is ignored (the protocol's checks refuse both before).
    */
   record(value: number | readonly number[], tags: Readonly<Record<string, string>>, now: number): void;
 }

@@ -37,6 +37,11 @@ export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly o
  * OpenTelemetry SDK turns an instrument whose name starts otherwise into a silent no-op.
  */
 const METRIC_NAME = /^[A-Za-z][A-Za-z0-9._-]*$/;
+/**
+ * A histogram observes durations and sizes: a negative value has no bucket an OpenTelemetry SDK
+ * would count it in (it ignores it), so it is refused rather than accepted and lost.
+ */
+const NEGATIVE_HISTOGRAM_VALUE = 'a histogram value must not be negative';
 /** Codex's tag rule for keys and values. */
 const TAG_TEXT = /^[A-Za-z0-9._/-]+$/;
 
@@ -149,6 +154,7 @@ export function metricRecordProblem(raw: unknown, index: number): RecordProblem 
     for (let at = 0; at < values.length; at++) {
       const one: unknown = values[at];
       if (typeof one !== 'number' || !Number.isFinite(one)) return problem(index, 'invalid_value', `values[${at}]`, 'must be a finite number');
+      if (one < 0) return problem(index, 'invalid_value', `values[${at}]`, NEGATIVE_HISTOGRAM_VALUE);
     }
   } else {
     const value = raw.value;
@@ -158,6 +164,7 @@ export function metricRecordProblem(raw: unknown, index: number): RecordProblem 
     if (kind === 'counter' && value < 0) {
       return problem(index, 'negative_counter', 'value', 'a counter increment must not be negative');
     }
+    if (kind === 'histogram' && value < 0) return problem(index, 'invalid_value', 'value', NEGATIVE_HISTOGRAM_VALUE);
   }
   const tagProblem = tagsProblem(raw.tags);
   if (tagProblem !== null) return problem(index, tagProblem.code, tagProblem.field, tagProblem.message);

@@ -235,6 +235,9 @@ describe('bad input over a real socket', () => {
       { name: 'codex.values_ms', kind: 'histogram', values: [5, 'six'] },
       { name: 'codex.values_ms', kind: 'histogram', value: 1, values: [1] },
       { name: 'codex.values_count', kind: 'counter', values: [1, 2] },
+      // A negative observation has no bucket: refused, not accepted and lost.
+      { name: 'codex.values_ms', kind: 'histogram', values: [7, -1], tags: { tool: 'shell' } },
+      { name: 'codex.values_ms', kind: 'histogram', value: -0.5, tags: { tool: 'shell' } },
     ];
     const reply = await peer.request(1, 'metric/record', { records });
     expect(reply.result).toEqual({
@@ -244,12 +247,14 @@ describe('bad input over a real socket', () => {
         { index: 2, code: 'invalid_value', message: 'records[2].values[1]: must be a finite number' },
         { index: 3, code: 'invalid_value', message: 'records[3].values: give either value or values, not both' },
         { index: 4, code: 'invalid_value', message: 'records[4].values: only histograms take a values array' },
+        { index: 5, code: 'invalid_value', message: 'records[5].values[1]: a histogram value must not be negative' },
+        { index: 6, code: 'invalid_value', message: 'records[6].value: a histogram value must not be negative' },
       ],
     });
-    // Measurements: 4 + 1 (an empty array counts as one record) + 2 + 1 + 2.
-    expected.received += 10;
+    // Measurements: 4 + 1 (an empty array counts as one record) + 2 + 1 + 2 + 2 + 1.
+    expected.received += 13;
     expected.accepted += 4;
-    bump(expected.rejected, 'invalid_value', 6);
+    bump(expected.rejected, 'invalid_value', 9);
     // The batch limit counts values too.
     const tooMany = errorOf(await peer.request(2, 'metric/record', { records: [{ name: 'codex.values_ms', kind: 'histogram', values: new Array(MAX_BATCH_RECORDS + 1).fill(1) }] }));
     expect(tooMany).toEqual({ code: ErrorCodes.BatchTooLarge, message: `params.records: ${MAX_BATCH_RECORDS + 1} measurements exceed the batch limit of ${MAX_BATCH_RECORDS}` });

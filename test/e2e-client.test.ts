@@ -50,9 +50,11 @@ describe('thin client', () => {
     client.counter('bad name', 1);
     client.counter('codex.test.calls', -1);
     client.gauge('codex.test.depth', Number.NaN);
+    // A negative observation, even of a histogram already buffered, is refused as the daemon would.
+    client.histogram('codex.test.latency_ms', -3);
     client.counter('codex.test.calls', 1, { tool: 'has space' });
     expect(performance.now() - started).toBeLessThan(200);
-    expect(client.stats()).toMatchObject({ connected: false, buffered: 1000, dropped: { client_buffer_full: 4000, invalid_name: 1, negative_counter: 1, invalid_value: 1, invalid_tag_value: 1 } });
+    expect(client.stats()).toMatchObject({ connected: false, buffered: 1000, dropped: { client_buffer_full: 4000, invalid_name: 1, negative_counter: 1, invalid_value: 2, invalid_tag_value: 1 } });
 
     const closing = performance.now();
     await client.close();

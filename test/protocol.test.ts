@@ -110,14 +110,19 @@ describe('validation', () => {
       records: [
         { name: 'codex.a', kind: 'counter', value: 1 },
         { name: 'codex.b', kind: 'gauge', value: Number.NaN },
-        { name: 'codex.c', kind: 'histogram', value: -3.5 },
+        { name: 'codex.c', kind: 'gauge', value: -3.5 },
+        { name: 'codex.d', kind: 'histogram', value: -3.5 },
       ],
       dropped: { client_buffer_full: 4, invalid_name: 0 },
     });
     expect(checked.ok).toBe(true);
     if (!checked.ok) return;
+    // A gauge may be negative; a histogram's observation may not (no bucket counts it).
     expect(checked.value.records.map((record) => record.name)).toEqual(['codex.a', 'codex.c']);
-    expect(checked.value.rejected).toEqual([{ index: 1, code: 'invalid_value', message: 'records[1].value: must be a finite number' }]);
+    expect(checked.value.rejected).toEqual([
+      { index: 1, code: 'invalid_value', message: 'records[1].value: must be a finite number' },
+      { index: 3, code: 'invalid_value', message: 'records[3].value: a histogram value must not be negative' },
+    ]);
     expect([...checked.value.dropped]).toEqual([['client_buffer_full', 4]]);
   });
 
