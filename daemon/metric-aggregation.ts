@@ -11,7 +11,7 @@
  * hold only the tag alphabet: no separator can occur in them), and a histogram record's `values`
  * all go into it; a tag order seen for the first time is sorted once and remembered.
  *
- *   record(meter, name, kind) --> instrument --> series (by tags) --> counts, sum, min, max, buckets
+ *   meter(scope) --> instrument(name), create(name, kind) --> record(values, tags) --> series (by tags) --> sum, last value, or count, sum, min, max, buckets
  *   collect(now) --> one ScopeMetrics a meter that has points; every series starts afresh
  */
 import { type Attributes, type HrTime, ValueType } from '@opentelemetry/api';
@@ -71,16 +71,20 @@ export interface MetricAggregationOptions {
 }
 
 export interface MetricAggregation {
-  /**
-   * The instrument `name` of the meter `scope` (one meter a scope name and version), made with
-   * `kind` when the meter has none of that name yet. The caller keeps one kind a name.
-   */
-  instrument(scope: { readonly name: string; readonly version: string }, name: string, kind: MetricKind): InstrumentHandle;
+  /** The meter of `scope` (one a scope name and version), made when first asked for. */
+  meter(scope: { readonly name: string; readonly version: string }): AggregationMeter;
   /**
    * The metrics recorded since the last collection, one ScopeMetrics a meter with points, and a
    * fresh start for every series. `now` is the collection's time (epoch ms).
    */
   collect(now: number): ScopeMetrics[];
+}
+
+export interface AggregationMeter {
+  /** The meter's instrument `name`, or undefined while it has none of that name. */
+  instrument(name: string): InstrumentHandle | undefined;
+  /** Makes the instrument `name` of `kind`, or returns the one of that name already made (whatever its kind). */
+  create(name: string, kind: MetricKind): InstrumentHandle;
 }
 
 export interface InstrumentHandle {
@@ -246,20 +250,26 @@ export function createMetricAggregation(options: MetricAggregationOptions): Metr
   }
 
   return {
-    instrument(scope, name, kind) {
+    meter(scope) {
       const scopeKey = `${scope.name}\u0000${scope.version}`;
       let meter = meters.get(scopeKey);
       if (meter === undefined) {
         meter = { scope: { name: scope.name, version: scope.version, schemaUrl: undefined }, instruments: new Map() };
         meters.set(scopeKey, meter);
       }
-      let instrument = meter.instruments.get(name);
-      if (instrument === undefined) {
-        const state = create(name, kind);
-        instrument = { state, handle: handleOf(state) };
-        meter.instruments.set(name, instrument);
-      }
-      return instrument.handle;
+      const { instruments } = meter;
+      return {
+        instrument: (name) => instruments.get(name)?.handle,
+        create(name, kind) {
+          let instrument = instruments.get(name);
+          if (instrument === undefined) {
+            const state = create(name, kind);
+            instrument = { state, handle: handleOf(state) };
+            instruments.set(name, instrument);
+          }
+          return instrument.handle;
+        },
+      };
     },
     collect(now) {
       const endTime = millisToHrTime(now);

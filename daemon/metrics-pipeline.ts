@@ -16,7 +16,7 @@ import { deadline } from './deadline.js';
 import type { CountedMetricExporter } from './delivery/queued-exporters.js';
 import { createAccountedReader } from './accounted-metric-reader.js';
 import { type HostResource, hostMeterVersion } from './host-resources.js';
-import { createMetricAggregation, type InstrumentHandle } from './metric-aggregation.js';
+import { type AggregationMeter, createMetricAggregation } from './metric-aggregation.js';
 import { DISABLED_HEALTH } from './export-accounting.js';
 import type { SignalStats } from './stats.js';
 
@@ -118,11 +118,11 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
   // One meter per host resource, all named `codex`: a host's series are its own in aggregation
   // (two hosts never merge into one series) and are found by the meter's version at export,
   // where they are put under the host's resource (delivery/queued-exporters.ts).
-  const meters = new Map<number, { readonly version: string; readonly instruments: Map<string, InstrumentHandle> }>();
-  function meterOf(resource: HostResource): { readonly version: string; readonly instruments: Map<string, InstrumentHandle> } {
+  const meters = new Map<number, AggregationMeter>();
+  function meterOf(resource: HostResource): AggregationMeter {
     let found = meters.get(resource.id);
     if (found === undefined) {
-      found = { version: resource.id === 0 ? '' : hostMeterVersion(resource.id), instruments: new Map() };
+      found = aggregation.meter({ name: 'codex', version: resource.id === 0 ? '' : hostMeterVersion(resource.id) });
       meters.set(resource.id, found);
     }
     return found;
@@ -149,11 +149,10 @@ export function createMetricsPipeline(options: MetricsPipelineOptions): MetricsP
       const now = Date.now();
       for (let position = 0; position < records.length; position++) {
         const record = records[position] as MetricRecord;
-        let instrument = meter.instruments.get(record.name);
+        let instrument = meter.instrument(record.name);
         if (instrument === undefined) {
           if (!kindAllowed(kinds, record, indexOf(position), rejected)) continue;
-          instrument = aggregation.instrument({ name: 'codex', version: meter.version }, record.name, record.kind);
-          meter.instruments.set(record.name, instrument);
+          instrument = meter.create(record.name, record.kind);
         } else if (instrument.kind !== record.kind) {
           kindAllowed(kinds, record, indexOf(position), rejected);
           continue;

@@ -72,7 +72,7 @@ describe('timers at rest', () => {
       onError: (message) => expect.fail(message),
     });
     const aggregation = createMetricAggregation({ boundaries: [], cardinalityLimit: 100 });
-    const counter = aggregation.instrument({ name: 'codex', version: '' }, 'codex.test.calls', 'counter');
+    const counter = aggregation.meter({ name: 'codex', version: '' }).create('codex.test.calls', 'counter');
     expect(vi.getTimerCount()).toBe(0);
 
     counter.record(1, {}, Date.now());

@@ -104,7 +104,8 @@ function createOwnSide(cardinalityLimit: number) {
   const aggregation = createMetricAggregation({ boundaries: HISTOGRAM_BOUNDARIES_MS, cardinalityLimit });
   return {
     record({ scope, name, kind, value, tags }: Recorded): void {
-      aggregation.instrument(SCOPES[scope] as (typeof SCOPES)[number], name, kind).record(value, tags, Date.now());
+      const meter = aggregation.meter(SCOPES[scope] as (typeof SCOPES)[number]);
+      (meter.instrument(name) ?? meter.create(name, kind)).record(value, tags, Date.now());
     },
     collect: (): ScopeMetrics[] => aggregation.collect(Date.now()),
   };
