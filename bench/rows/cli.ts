@@ -7,6 +7,7 @@
  *   2c  that SDK CLI vs `node -e 0`
  *   2d  the floor of any socket client: load node:net, connect, write one frame
  *   5   the fixed cost of connecting: a CLI recording one counter (vs `node -e 0`)
+ *   5b  what importing the client costs before any call: resolving `codexd/client`, compiling the bundle
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,7 +38,7 @@ export interface CliRows {
   readonly oneCounter: boolean;
 }
 
-type CliName = 'node' | 'client' | 'sdk' | 'floor' | 'one';
+type CliName = 'node' | 'client' | 'sdk' | 'floor' | 'one' | 'import';
 
 interface CliResult {
   /** Records one client CLI run sends for its 1,000 calls (after the client sums counters). */
@@ -49,6 +50,8 @@ interface CliResult {
   readonly floorMs: number[];
   /** Row 5: import the client, record one counter, close(). */
   readonly oneMs: number[];
+  /** Row 5b: import the client, nothing else. */
+  readonly importMs: number[];
 }
 
 /**
@@ -63,17 +66,18 @@ async function measureClis(config: CliConfig, which: CliRows, bench: BenchEnv, d
     sdk: [join(FIXTURES, 'cli-sdk.mjs')],
     floor: [join(FIXTURES, 'socket-floor.mjs')],
     one: [join(FIXTURES, 'cli-one.mjs')],
+    import: [join(FIXTURES, 'cli-import.mjs')],
   };
   const names: CliName[] = ['node'];
   if (which.shortCli) names.push('client', 'sdk', 'floor');
-  if (which.oneCounter) names.push('one');
+  if (which.oneCounter) names.push('one', 'import');
 
   // One untimed run of each client CLI with BENCH_VERIFY=1: how many records one run sends.
   const before = await daemon.status();
   const sdkRequestsBefore = receiver?.metricsRequests.length ?? 0;
   const sdkSumBefore = receiver?.sumOf('codex.tool.call') ?? 0;
-  const runs: Record<CliName, number> = { node: 0, client: 0, sdk: 0, floor: 0, one: 0 };
-  const sentPer: Record<CliName, number> = { node: 0, client: 0, sdk: 0, floor: 0, one: 0 };
+  const runs: Record<CliName, number> = { node: 0, client: 0, sdk: 0, floor: 0, one: 0, import: 0 };
+  const sentPer: Record<CliName, number> = { node: 0, client: 0, sdk: 0, floor: 0, one: 0, import: 0 };
   for (const name of ['client', 'one'] as const) {
     if (!names.includes(name)) continue;
     const verified = lastJsonLine<ClientStats>((await runTimed(commands[name], { env: { ...env, BENCH_VERIFY: '1' }, cwd: ROOT })).stdout);
@@ -87,7 +91,7 @@ async function measureClis(config: CliConfig, which: CliRows, bench: BenchEnv, d
     );
   }
 
-  const times: Record<CliName, number[]> = { node: [], client: [], sdk: [], floor: [], one: [] };
+  const times: Record<CliName, number[]> = { node: [], client: [], sdk: [], floor: [], one: [], import: [] };
   for (let run = 0; run < config.cliWarmup + config.cliRuns; run++) {
     // Rotate the order every run (node/client/sdk/..., client/sdk/.../node, ...) so drift and
     // "runs right after X" effects fall on every command alike.
@@ -129,7 +133,7 @@ async function measureClis(config: CliConfig, which: CliRows, bench: BenchEnv, d
       `row 2d: ${runs.floor} floor runs each connected and wrote one initialize frame, exiting 0; the daemon counted no protocol error (${JSON.stringify(after.protocolErrors)})`,
     );
   }
-  return { sentPerRun: sentPer.client, nodeMs: times.node, clientMs: times.client, sdkMs: times.sdk, floorMs: times.floor, oneMs: times.one };
+  return { sentPerRun: sentPer.client, nodeMs: times.node, clientMs: times.client, sdkMs: times.sdk, floorMs: times.floor, oneMs: times.one, importMs: times.import };
 }
 
 
@@ -203,6 +207,16 @@ export async function rowCli(quick: boolean, which: CliRows, bench: BenchEnv, da
       target: '—',
       met: null,
     });
+    const importMs = median(cli.importMs);
+    rows.push({
+      id: '5b',
+      what: 'import of the client alone (`codexd/client`), no call',
+      measured: fmt.ms(importMs),
+      baseline: `node -e 0: ${fmt.ms(nodeMs)}`,
+      comparison: fmt.signedMs(importMs - nodeMs),
+      target: '—',
+      met: null,
+    });
   }
   return { config, cli };
 }
@@ -236,6 +250,12 @@ export function oneCounterDoc(details: CliDetails): string[] {
     '',
     'bench/fixtures/cli-one.mjs imports `createClient` from `codexd/client` like the CLI of row 2, records one `codex.tool.call` counter increment and awaits `close()` against the running daemon: ' +
       'the fixed cost of loading the client, connecting, `initialize` and one write. It runs in the same rounds as row 2 (same daemon, order rotated), so its `node -e 0` baseline is the one of rows 2a and 2c ' +
-      `(median of ${cli.oneMs.length}; spread ${spread(cli.oneMs, 1)} ms). The daemon's count of received records includes each run's one record (see Checks).`,
+      `(median of ${cli.oneMs.length}; spread ${spread(cli.oneMs, 1)} ms). The daemon's count of received records includes each run's one record (see Checks). ` +
+      'Row 5b runs bench/fixtures/cli-import.mjs in the same rounds: it only imports `codexd/client` and exits, so it is what resolving the package\'s `exports` and compiling and evaluating the bundle cost a host before its first call ' +
+      `(median ${fmt.ms(median(cli.importMs))}, spread ${spread(cli.importMs, 1)} ms).` +
+      (cli.floorMs.length === 0
+        ? ''
+        : ` Taken with row 2d's floor (node:net, connecting, one write), it leaves of row 5's cost over \`node -e 0\` what is the client's own (its set-up, waiting for the answer to \`initialize\`, its write and its close): ` +
+          `${fmt.signedMs(median(cli.oneMs) - median(cli.importMs) - median(cli.floorMs) + median(cli.nodeMs))}, adding up this run's medians.`),
   ];
 }
