@@ -155,19 +155,14 @@ export async function rowCli(quick: boolean, which: CliRows, bench: BenchEnv, da
     await receiver?.close();
   }
   const nodeMs = median(cli.nodeMs);
+  /** A row of a command against `node -e 0` of the same rounds. */
+  const overNode = (id: string, what: string, ms: number, target = '—', met: boolean | null = null): void => {
+    rows.push({ id, what, measured: fmt.ms(ms), baseline: `node -e 0: ${fmt.ms(nodeMs)}`, comparison: fmt.signedMs(ms - nodeMs), target, met });
+  };
   if (which.shortCli) {
     const clientMs = median(cli.clientMs);
     const sdkMs = median(cli.sdkMs);
-    const floorMs = median(cli.floorMs);
-    rows.push({
-      id: '2a',
-      what: 'CLI, 1,000 metrics + close(): thin client',
-      measured: fmt.ms(clientMs),
-      baseline: `node -e 0: ${fmt.ms(nodeMs)}`,
-      comparison: fmt.signedMs(clientMs - nodeMs),
-      target: `≤ +${TARGET_OVER_NODE_MS} ms`,
-      met: clientMs - nodeMs <= TARGET_OVER_NODE_MS,
-    });
+    overNode('2a', 'CLI, 1,000 metrics + close(): thin client', clientMs, `≤ +${TARGET_OVER_NODE_MS} ms`, clientMs - nodeMs <= TARGET_OVER_NODE_MS);
     rows.push({
       id: '2b',
       what: 'same CLI: thin client',
@@ -177,46 +172,12 @@ export async function rowCli(quick: boolean, which: CliRows, bench: BenchEnv, da
       target: '—',
       met: null,
     });
-    rows.push({
-      id: '2c',
-      what: 'same CLI: in-process SDK + OTLP/gRPC + shutdown()',
-      measured: fmt.ms(sdkMs),
-      baseline: `node -e 0: ${fmt.ms(nodeMs)}`,
-      comparison: fmt.signedMs(sdkMs - nodeMs),
-      target: 'issue saw ≈ +200 ms',
-      met: null,
-    });
-    rows.push({
-      id: '2d',
-      what: 'floor: node:net, connect, write 1 frame',
-      measured: fmt.ms(floorMs),
-      baseline: `node -e 0: ${fmt.ms(nodeMs)}`,
-      comparison: fmt.signedMs(floorMs - nodeMs),
-      target: '—',
-      met: null,
-    });
+    overNode('2c', 'same CLI: in-process SDK + OTLP/gRPC + shutdown()', sdkMs, 'issue saw ≈ +200 ms');
+    overNode('2d', 'floor: node:net, connect, write 1 frame', median(cli.floorMs));
   }
   if (which.oneCounter) {
-    const oneMs = median(cli.oneMs);
-    rows.push({
-      id: '5',
-      what: 'CLI, 1 counter + close(): thin client',
-      measured: fmt.ms(oneMs),
-      baseline: `node -e 0: ${fmt.ms(nodeMs)}`,
-      comparison: fmt.signedMs(oneMs - nodeMs),
-      target: '—',
-      met: null,
-    });
-    const importMs = median(cli.importMs);
-    rows.push({
-      id: '5b',
-      what: 'import of the client alone (`codexd/client`), no call',
-      measured: fmt.ms(importMs),
-      baseline: `node -e 0: ${fmt.ms(nodeMs)}`,
-      comparison: fmt.signedMs(importMs - nodeMs),
-      target: '—',
-      met: null,
-    });
+    overNode('5', 'CLI, 1 counter + close(): thin client', median(cli.oneMs));
+    overNode('5b', 'import of the client alone (`codexd/client`), no call', median(cli.importMs));
   }
   return { config, cli };
 }
