@@ -54,6 +54,16 @@ const KNOWN_LIMIT = 8192;
 const validNames = new Set<string>();
 const validTagKeys = new Set<string>();
 const validTagValues = new Set<string>();
+const validAttributeKeys = new Set<string>();
+
+/**
+ * A key of the tag and attribute alphabets that a JavaScript object cannot hold as a field: set
+ * on an object (`tags[key] = value`, `Object.assign`), it changes the object's prototype, or
+ * nothing, and the field is gone. The daemon builds tags and attributes that way, so it is
+ * refused with a reason rather than accepted and lost.
+ */
+const RESERVED_KEY = '__proto__';
+const RESERVED_KEY_RULE = `key "${RESERVED_KEY}" is reserved`;
 
 function remember(known: Set<string>, text: string): void {
   if (known.size >= KNOWN_LIMIT) known.clear();
@@ -106,6 +116,7 @@ export function tagsProblem(tags: unknown): TagProblem | null {
       if (!TAG_TEXT.test(key)) {
         return { code: 'invalid_tag_key', field: `tags.${JSON.stringify(key)}`, message: 'key must be non-empty and contain only A-Z a-z 0-9 . _ / -' };
       }
+      if (key === RESERVED_KEY) return { code: 'invalid_tag_key', field: `tags.${JSON.stringify(key)}`, message: RESERVED_KEY_RULE };
       remember(validTagKeys, key);
     }
     const value = tags[key];
@@ -412,8 +423,12 @@ function bagFlaw(attributes: unknown, counted: number, max: number, owner: strin
   let count = counted;
   for (const key in attributes) {
     if (++count > max) return { code: 'too_many_attributes', rule: `${owner} has more than ${max} attributes` };
-    if (key.length > MAX_EVENT_ATTRIBUTE_KEY_LENGTH || !ATTRIBUTE_KEY.test(key)) {
-      return { code: 'invalid_attributes', key: JSON.stringify(key.slice(0, 64)), rule: `key must be 1 to ${MAX_EVENT_ATTRIBUTE_KEY_LENGTH} characters of A-Z a-z 0-9 . _ / -` };
+    if (!validAttributeKeys.has(key)) {
+      if (key.length > MAX_EVENT_ATTRIBUTE_KEY_LENGTH || !ATTRIBUTE_KEY.test(key)) {
+        return { code: 'invalid_attributes', key: JSON.stringify(key.slice(0, 64)), rule: `key must be 1 to ${MAX_EVENT_ATTRIBUTE_KEY_LENGTH} characters of A-Z a-z 0-9 . _ / -` };
+      }
+      if (key === RESERVED_KEY) return { code: 'invalid_attributes', key: JSON.stringify(key), rule: RESERVED_KEY_RULE };
+      remember(validAttributeKeys, key);
     }
     const value = attributes[key];
     if (typeof value === 'string') {

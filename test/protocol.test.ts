@@ -103,6 +103,8 @@ describe('validation', () => {
     expect(tagsProblem({ tool: 'a'.repeat(256) })).toBeNull();
     expect(tagsProblem({ tool: 'a'.repeat(257) })).toMatchObject({ message: 'value exceeds 256 characters' });
     expect(tagsProblem(['x'])).toMatchObject({ code: 'invalid_tags' });
+    // A key an object cannot hold as a field (set on one, it would be lost): refused, as it comes off the wire.
+    expect(tagsProblem(JSON.parse('{"tool":"shell","__proto__":"x"}'))).toEqual({ code: 'invalid_tag_key', field: 'tags."__proto__"', message: 'key "__proto__" is reserved' });
   });
 
   it('rejects a bad record alone and keeps the others, in order', () => {
@@ -238,10 +240,12 @@ describe('session/event checks', () => {
   it('refuses a batch over the limit as a whole and names each bad event', () => {
     const tooLarge = checkEventBatch({ events: Array.from({ length: MAX_BATCH_EVENTS + 1 }, () => ({})) });
     expect(tooLarge).toMatchObject({ ok: false, tooLarge: true });
-    const checked = checkEventBatch({ events: [{ sessionId: 's', name: 'codex.x', attributes: { n: Number.NaN } }, { sessionId: '', name: 'codex.x' }, { sessionId: 's', name: 'codex.ok', logOnly: { 'a.b': true } }] });
+    const reserved = JSON.parse('{"sessionId":"s","name":"codex.x","traceSafe":{"tool_name":"shell","__proto__":"x"}}') as unknown;
+    const checked = checkEventBatch({ events: [{ sessionId: 's', name: 'codex.x', attributes: { n: Number.NaN } }, { sessionId: '', name: 'codex.x' }, { sessionId: 's', name: 'codex.ok', logOnly: { 'a.b': true } }, reserved] });
     expect(checked.ok && checked.value.rejected).toEqual([
       { index: 0, code: 'invalid_attributes', message: 'events[0].attributes.n: must be a finite number' },
       { index: 1, code: 'invalid_session_id', message: 'events[1].sessionId: must be a non-empty string of at most 256 characters' },
+      { index: 3, code: 'invalid_attributes', message: 'events[3].traceSafe."__proto__": key "__proto__" is reserved' },
     ]);
     expect(checked.ok && checked.value.items.map((entry) => entry.index)).toEqual([2]);
   });
