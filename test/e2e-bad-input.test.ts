@@ -177,6 +177,8 @@ describe('bad input over a real socket', () => {
       'not a record',
       { name: 'codex.mixed', kind: 'histogram', value: 1 },
       { name: 'codex.mixed', kind: 'counter', value: 3, tags: { tool: 'read' }, sessionId: 'session-1', time: Date.now() },
+      // Off the wire, "__proto__" is an ordinary key; merged with the session's tags it would vanish.
+      { name: 'codex.mixed', kind: 'counter', value: 5, tags: JSON.parse('{"tool":"read","__proto__":"x"}') as unknown, sessionId: 'session-1' },
     ];
     // The last record names a session: it must exist.
     expect((await peer.request(99, 'session/start', { sessionId: 'session-1' })).result).toBeDefined();
@@ -200,12 +202,14 @@ describe('bad input over a real socket', () => {
       [14, 'invalid_time'],
       [15, 'invalid_record'],
       [16, 'kind_conflict'],
+      [18, 'invalid_tag_key'],
     ]);
     const messages = Object.fromEntries(result.rejected.map(({ index, message }) => [index, message]));
     expect(messages[1]).toBe('records[1].name: must not be empty');
     expect(messages[4]).toBe('records[4].value: a counter increment must not be negative');
     expect(messages[10]).toBe('records[10].tags.tool: value exceeds 256 characters');
     expect(messages[16]).toBe('records[16].kind: metric "codex.mixed" is already a counter');
+    expect(messages[18]).toBe('records[18].tags."__proto__": key "__proto__" is reserved');
     expected.received += records.length;
     expected.accepted += 2;
     for (const { code } of result.rejected) bump(expected.rejected, code);
