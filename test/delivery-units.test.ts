@@ -64,6 +64,14 @@ function bytesOnDisk(dir: string): number {
   return segmentFiles(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
 }
 
+/** A spool in a fresh folder, holding one segment of three batches: a (1 record), b (2), c (3). */
+function spoolOfThree(): { dir: string; spool: SegmentSpool } {
+  const dir = join(tempDir(), 'metrics');
+  const spool = openSegmentSpool(dir, 1 << 20);
+  spool.append([batch('a', 1), batch('b', 2), batch('c', 3)]);
+  return { dir, spool };
+}
+
 const tags = (batches: readonly SpooledBatch[]): string[] => batches.map((one) => one.bytes.toString().replace(/\.+$/, ''));
 
 describe('segment spool', () => {
@@ -95,9 +103,7 @@ describe('segment spool', () => {
   });
 
   it('keeps replay progress across a reopen, and removes a segment and its progress once all is sent', () => {
-    const dir = join(tempDir(), 'metrics');
-    const spool = openSegmentSpool(dir, 1 << 20);
-    spool.append([batch('a', 1), batch('b', 2), batch('c', 3)]);
+    const { dir, spool } = spoolOfThree();
     const first = spool.oldest();
     if (first === null) throw new Error('no segment');
     spool.markSent(first.name, 1, first.total);
@@ -122,9 +128,7 @@ describe('segment spool', () => {
   });
 
   it('holds no progress file open once closed, and still notes what a late send settles', () => {
-    const dir = join(tempDir(), 'metrics');
-    const spool = openSegmentSpool(dir, 1 << 20);
-    spool.append([batch('a', 1), batch('b', 2), batch('c', 3)]);
+    const { dir, spool } = spoolOfThree();
     const segment = spool.oldest();
     if (segment === null) throw new Error('no segment');
     const progressOpen = (): boolean => readdirSync('/proc/self/fd').some((fd) => {
@@ -145,9 +149,7 @@ describe('segment spool', () => {
   });
 
   it('skips and counts a batch whose bytes were damaged, and returns the others', () => {
-    const dir = join(tempDir(), 'metrics');
-    const spool = openSegmentSpool(dir, 1 << 20);
-    spool.append([batch('a', 1), batch('b', 2), batch('c', 3)]);
+    const { dir, spool } = spoolOfThree();
     damageSecondBatch(dir);
     const segment = spool.oldest();
     expect(tags(segment?.batches ?? [])).toEqual(['batch-a-', 'batch-c-']);
@@ -155,9 +157,7 @@ describe('segment spool', () => {
   });
 
   it('returns the whole batches before a cut in the middle of a batch, and counts the damage', () => {
-    const dir = join(tempDir(), 'metrics');
-    const spool = openSegmentSpool(dir, 1 << 20);
-    spool.append([batch('a', 1), batch('b', 2), batch('c', 3)]);
+    const { dir } = spoolOfThree();
     const [name] = segmentFiles(dir);
     const path = join(dir, name as string);
     // Cut inside the third batch's bytes.

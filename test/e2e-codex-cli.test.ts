@@ -67,6 +67,18 @@ describe('the real Codex CLI as a client', () => {
   let daemon: DaemonProcess | undefined;
   const receivers: OtlpReceiver[] = [];
   let mock: MockResponses | undefined;
+  /**
+   * Starts codexd in a fresh home, exporting to `behind` and taking OTLP on a `listener` port of
+   * its own receiver: the daemon, the receiver's addresses and the bearer token a sender needs.
+   */
+  async function codexdBehind(behind: OtlpReceiver, listener: 'grpc' | 'http') {
+    home = createTestHome();
+    home.writeConfig(`${grpcConfig(behind.endpoint)}\n[codexd.otlp_receiver]\n${listener} = "127.0.0.1:0"\n`);
+    const started = await startDaemonProcess(home);
+    daemon = started;
+    const otlp = (await started.status()).otlpReceiver;
+    return { home, daemon: started, otlp, token: readFileSync(otlp?.tokenFile as string, 'utf8').trim() };
+  }
   /** Homes of runs without a daemon. */
   const scratch: TestHome[] = [];
 
@@ -107,16 +119,12 @@ describe('the real Codex CLI as a client', () => {
       home?.remove();
       const receiver = await startOtlpReceiver();
       receivers.push(receiver);
-      home = createTestHome();
-      home.writeConfig(`${grpcConfig(receiver.endpoint)}\n[codexd.otlp_receiver]\ngrpc = "127.0.0.1:0"\n`);
-      daemon = await startDaemonProcess(home);
-      const otlp = (await daemon.status()).otlpReceiver;
-      const token = readFileSync(otlp?.tokenFile as string, 'utf8').trim();
-      const toCodexd = `{ otlp-grpc = { endpoint = "http://${otlp?.grpc}", headers = { authorization = "Bearer ${token}" } } }`;
-      const through = await codexExec(join(home.dir, 'through'), codexConfig(responses, `[otel]\nexporter = ${toCodexd}\ntrace_exporter = ${toCodexd}\nmetrics_exporter = ${toCodexd}`));
+      const codexd = await codexdBehind(receiver, 'grpc');
+      const toCodexd = `{ otlp-grpc = { endpoint = "http://${codexd.otlp?.grpc}", headers = { authorization = "Bearer ${codexd.token}" } } }`;
+      const through = await codexExec(join(codexd.home.dir, 'through'), codexConfig(responses, `[otel]\nexporter = ${toCodexd}\ntrace_exporter = ${toCodexd}\nmetrics_exporter = ${toCodexd}`));
       expect(through.code, through.stderr).toBe(0);
-      await daemon.request('daemon/flush', {});
-      const taken = (await daemon.status()).otlpReceiver;
+      await codexd.daemon.request('daemon/flush', {});
+      const taken = (await codexd.daemon.status()).otlpReceiver;
       sent = { spans: taken?.spansBySender.codex_exec ?? 0, logs: taken?.logsBySender.codex_exec ?? 0, points: taken?.metricPointsBySender.codex_exec ?? 0 };
       await receiver.waitFor(
         () => receiver.spans().length >= sent.spans && receiver.logRecords().length >= sent.logs && receiver.points().length >= sent.points,
@@ -188,11 +196,7 @@ describe('the real Codex CLI as a client', () => {
     mock = await startMockResponses();
     const behind = await startOtlpReceiver();
     receivers.push(behind);
-    home = createTestHome();
-    home.writeConfig(`${grpcConfig(behind.endpoint)}\n[codexd.otlp_receiver]\nhttp = "127.0.0.1:0"\n`);
-    daemon = await startDaemonProcess(home);
-    const otlp = (await daemon.status()).otlpReceiver;
-    const token = readFileSync(otlp?.tokenFile as string, 'utf8').trim();
+    const { daemon: d, otlp, token } = await codexdBehind(behind, 'http');
     const http = (path: string): string => `{ otlp-http = { endpoint = "http://${otlp?.http}${path}", protocol = "binary", headers = { authorization = "Bearer ${token}" } } }`;
     const config = codexConfig(mock, `[otel]\nexporter = ${http('/v1/logs')}\ntrace_exporter = ${http('/v1/traces')}\nmetrics_exporter = ${http('/v1/metrics')}`);
     const timed = async (name: string): Promise<number> => {
@@ -203,7 +207,6 @@ describe('the real Codex CLI as a client', () => {
     };
 
     const up = await timed('up');
-    const d = daemon;
     await d.request('daemon/flush', {});
     const first = (await d.status()).otlpReceiver;
     await behind.waitFor(() => behind.spans().length === first?.spansBySender.codex_exec, 10_000, 'the first run, with the collector up');
