@@ -18,6 +18,10 @@ export interface SignalStats {
   spooled(count: number): void;
   /** Accepted records not yet exported or failed. */
   buffered(): number;
+  /** Records accepted so far (the journal reads it per record: no snapshot made). */
+  acceptedCount(): number;
+  /** Records exported, failed or spooled so far. */
+  settledCount(): number;
   snapshot(): SignalCounts;
 }
 
@@ -69,6 +73,8 @@ export function createSignalStats(onSettled?: () => void): SignalStats {
     buffered() {
       return accepted - exported - failed - spooled;
     },
+    acceptedCount: () => accepted,
+    settledCount: () => exported + failed + spooled,
     snapshot() {
       return {
         received,

@@ -39,11 +39,8 @@ export function openDaemonJournal(options: OpenJournalOptions): Journal {
   const journal = openJournal({
     dir: own,
     counts: {
-      accepted: (signal) => pipelines.stats[signal].snapshot().accepted,
-      settled: (signal) => {
-        const counts = pipelines.stats[signal].snapshot();
-        return counts.exported + counts.failed + counts.spooled;
-      },
+      accepted: (signal) => pipelines.stats[signal].acceptedCount(),
+      settled: (signal) => pipelines.stats[signal].settledCount(),
     },
     maxBytes: options.config.delivery.spoolMaxBytes / 4,
     // The journal grows while batches wait: if a queue is failing, what waits in its memory
