@@ -111,6 +111,17 @@ function timestampOf(ms: number): string {
 }
 let lastStamp = { ms: Number.NaN, text: '' };
 
+/** The keys the daemon sets on every event's attributes, over any of its session's. */
+const DAEMON_KEYS = ['session.id', 'client.name', 'event.name', 'event.timestamp'] as const;
+
+/** Whether a key of the event's own is also one of `context`'s. */
+function refines(event: SessionEvent, context: Readonly<Record<string, string>>): boolean {
+  for (const key in event.attributes) if (key in context) return true;
+  for (const key in event.traceSafe) if (key in context) return true;
+  for (const key in event.logOnly) if (key in context) return true;
+  return false;
+}
+
 /** True when `attributes` has no key. */
 function isEmpty(attributes: Readonly<Record<string, unknown>>): boolean {
   for (const _ in attributes) return false;
@@ -144,17 +155,40 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
     return context;
   }
 
-  /** The log lane's and the trace lane's attributes of one event. */
-  function split(event: SessionEvent, time: number, session: Session | undefined, clientName: string | null): { log: Attributes; span: Attributes; all: EventAttributes; fields: Attributes; spanContext: Readonly<Record<string, string>> | undefined } {
-    // The session's context first, copied whole (one copy costs less than a key at a time).
-    const log: Attributes = session === undefined ? {} : { ...session.attributes };
+  /**
+   * Sessions whose context is copied into each event's attributes instead of leading them by
+   * reference: it holds a key the daemon sets on every event, or one the log lane redacts.
+   */
+  const copiedContexts = new WeakMap<Session, boolean>();
+  function contextCopied(session: Session): boolean {
+    let copied = copiedContexts.get(session);
+    if (copied === undefined) {
+      copied = DAEMON_KEYS.some((key) => key in session.attributes) || redactionList.some(([key]) => key in session.attributes);
+      copiedContexts.set(session, copied);
+    }
+    return copied;
+  }
+
+  /**
+   * The log lane's and the trace lane's attributes of one event, each after its lead (see
+   * LaneEntry): the session's context leads them by reference unless the event refines it (a key
+   * of its own is one of the context's, as a model that changed mid-session). Then the context
+   * is copied in first, and the event's value takes the key's place in its order.
+   */
+  function split(event: SessionEvent, time: number, session: Session | undefined, clientName: string | null): { log: Attributes; span: Attributes; all: EventAttributes; fields: Attributes; context: Readonly<Record<string, string>> | undefined; spanContext: Readonly<Record<string, string>> | undefined } {
+    const led = session !== undefined && !contextCopied(session) && !refines(event, session.attributes);
+    const context = led ? session.attributes : undefined;
+    const log: Attributes = session === undefined || led ? {} : { ...session.attributes };
     // The configured span attributes first: the session's and the event's own win over them.
     const spanAttributes = options.policy().spanAttributes;
     let spanContext: Readonly<Record<string, string>> | undefined;
     let span: Attributes;
     if (session === undefined) span = { ...spanAttributes };
-    else if (isEmpty(spanAttributes)) span = { ...(spanContext = spanContextOf(session)) };
-    else span = { ...spanAttributes, ...spanContextOf(session) };
+    else if (!isEmpty(spanAttributes)) span = { ...spanAttributes, ...spanContextOf(session) };
+    else if (led) {
+      span = {};
+      spanContext = spanContextOf(session);
+    } else span = { ...spanContextOf(session) };
     const all: Record<string, AttributeValue> = {};
     // A field the catalog keeps to logs stays off the trace lane whatever bag it came in.
     const both = (bag: EventAttributes | undefined): void => {
@@ -189,7 +223,7 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
       if (fields === all && key in all) fields = {};
     }
     if (fields !== all) for (const key in all) fields[key] = log[key];
-    return { log, span, all, fields, spanContext };
+    return { log, span, all, fields, context, spanContext };
   }
 
   /** The last `traceparent` parsed and what it gave: the events of a turn carry the same one. */
@@ -239,13 +273,13 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
           continue;
         }
         const time = event.time ?? Date.now();
-        const { log, span, all, fields, spanContext } = split(event, time, session, source.clientName);
+        const { log, span, all, fields, context, spanContext } = split(event, time, session, source.clientName);
         if (options.logLine !== undefined) {
           options.logLine(event.sessionId, `${timestampOf(time)} ${event.name} ${JSON.stringify(fields)}`);
         }
         const durationMs = event.durationMs ?? numberOf(all.duration_ms);
         const { parent, tracestate } = traceContext(event);
-        const outcome = lanes.emit({ name: event.name, timeMs: time, durationMs: durationMs ?? 0, logAttributes: log, spanAttributes: span, parent, tracestate, resource: source.resource, context: session?.attributes, spanContext });
+        const outcome = lanes.emit({ name: event.name, timeMs: time, durationMs: durationMs ?? 0, logAttributes: log, spanAttributes: span, parent, tracestate, resource: source.resource, context, spanContext });
         if (outcome.full) {
           // A request learns it, to send the event again later; its metrics are not derived, so
           // that doing so does not count them twice.

@@ -22,7 +22,7 @@ import type { HostResource } from './host-resources.js';
 import { DISABLED_HEALTH } from './export-accounting.js';
 import { accountedExporter, type LaneBooks, type LaneHold } from './lane-books.js';
 import { createLaneBatcher, type LaneBatcher } from './lane-batcher.js';
-import { attributesWeight, eventLogEntry, type LaneItem, type LogEntry, logWeight, newSpanId, newTraceId, type SpanEntry, spanWeight } from './lane-records.js';
+import { attributesWeight, eventLogEntry, type LaneItem, leadWeight, type LogEntry, logWeight, newSpanId, newTraceId, type SpanEntry, spanWeight } from './lane-records.js';
 import type { FlushOutcome } from './metrics-pipeline.js';
 import type { SignalStats } from './stats.js';
 
@@ -70,13 +70,20 @@ export interface LaneChoice {
   readonly span: boolean;
 }
 
-/** One session event, ready for the lanes. */
+/**
+ * One session event, ready for the lanes. Each lane's attributes are its lead's (the session's
+ * context as that lane has it, held by reference: the same object for every event of the
+ * session), then its own attributes, none of which is under one of the lead's keys; without a
+ * lead, its own attributes are all of them.
+ */
 export interface LaneEntry {
   readonly name: string;
   /** When the event happened (its end, with a duration), in epoch milliseconds. */
   readonly timeMs: number;
   readonly durationMs: number;
+  /** The log record's attributes after {@link context}. */
   readonly logAttributes: Attributes;
+  /** The span's attributes after {@link spanContext}. */
   readonly spanAttributes: Attributes;
   /** The caller's span, from `traceparent`; the event's span goes under it. */
   readonly parent: TraceParent | null;
@@ -84,12 +91,11 @@ export interface LaneEntry {
   /** The resource of the host that sent it. */
   readonly resource: HostResource;
   /**
-   * The session's context, which the log attributes begin with, in its order (the same object
-   * for every event of the session): the journal declares it once a file and writes the rest of
-   * each entry.
+   * What the log record's attributes begin with: the session's context, in its order. The
+   * journal declares it once a file and writes the rest of each entry.
    */
   readonly context?: Readonly<Record<string, string>> | undefined;
-  /** What the span attributes begin with, when the ingest knows: the session's context as the trace lane has it. */
+  /** What the span's attributes begin with: the session's context as the trace lane has it. */
   readonly spanContext?: Readonly<Record<string, string>> | undefined;
 }
 
@@ -202,8 +208,8 @@ export function createEventLanes(options: LaneOptions): EventLanes {
       // again, and what one lane had taken of it would then be there twice.
       const spanWanted = only.span && (parent === null || parent.sampled);
       if (only.span && !spanWanted) traceStats.dropped('not_sampled', 1);
-      const spanWeightOf = spanWanted ? attributesWeight(entry.spanAttributes) : 0;
-      const logWeightOf = only.log ? logWeight(entry.logAttributes, entry.name) : 0;
+      const spanWeightOf = spanWanted ? leadWeight(entry.spanContext) + attributesWeight(entry.spanAttributes) : 0;
+      const logWeightOf = only.log ? leadWeight(entry.context) + logWeight(entry.logAttributes, entry.name) : 0;
       const logsDisabled = options.describe('logs').kind === 'none';
       const tracesDisabled = traceDisabled();
       if ((spanWanted && !tracesDisabled && !fits(spanHold, spanWeightOf)) || (only.log && !logsDisabled && !fits(logHold, logWeightOf))) {

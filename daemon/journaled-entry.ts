@@ -6,7 +6,6 @@
 import type { Attributes } from '@opentelemetry/api';
 
 import type { LaneEntry } from './event-lanes.js';
-import { leadingKeys, leadOf } from './delivery/attribute-leads.js';
 import type { HostResource } from './host-resources.js';
 
 /**
@@ -30,21 +29,14 @@ export interface JournaledEntry extends Omit<LaneEntry, 'spanAttributes' | 'reso
  * begin with the context, in its order, so `{...context, ...rest}` gives them back in theirs.
  */
 export function journaledEntry(entry: LaneEntry): { readonly journaled: JournaledEntry; readonly context?: Readonly<Record<string, string>> } {
-  const { spanAttributes: span, logAttributes: log } = entry;
-  let context = entry.context;
-  if (context !== undefined && entry.spanContext !== undefined) {
-    const led = journaledByLeads(entry, context, entry.spanContext);
+  const { context, spanContext } = entry;
+  if (context !== undefined && spanContext !== undefined) {
+    const led = journaledByLeads(entry, context, spanContext);
     if (led !== null) return { journaled: led, context };
   }
-  // A context key the log attributes lack would come back with the context: written whole.
-  if (context !== undefined) {
-    for (const key in context) {
-      if (!(key in log)) {
-        context = undefined;
-        break;
-      }
-    }
-  }
+  // Each lane's attributes whole (with its lead, when it has one), then how they differ.
+  const log: Attributes = context === undefined ? entry.logAttributes : { ...context, ...entry.logAttributes };
+  const span: Attributes = spanContext === undefined ? entry.spanAttributes : { ...spanContext, ...entry.spanAttributes };
   const omits: string[] = [];
   let own: Attributes | undefined;
   const logOwn: Attributes = context === undefined ? log : {};
@@ -59,7 +51,7 @@ export function journaledEntry(entry: LaneEntry): { readonly journaled: Journale
   return context === undefined ? { journaled } : { journaled, context };
 }
 
-function entryWith(entry: LaneEntry, logAttributes: Attributes, omits: string[], own: Attributes | undefined): JournaledEntry {
+function entryWith(entry: LaneEntry, logAttributes: Attributes, omits: readonly string[], own: Attributes | undefined): JournaledEntry {
   const journaled: { -readonly [K in keyof JournaledEntry]: JournaledEntry[K] } = { name: entry.name, timeMs: entry.timeMs, durationMs: entry.durationMs, logAttributes, parent: entry.parent, tracestate: entry.tracestate };
   if (omits.length > 0) journaled.spanOmits = omits;
   if (own !== undefined) journaled.spanOwn = own;
@@ -89,42 +81,26 @@ function pairOf(context: Readonly<Record<string, string>>, spanContext: Readonly
 }
 
 /**
- * {@link journaledEntry} for an entry whose log attributes begin with the whole session context
- * and whose span attributes begin with its trace-lane view, as the event ingest makes them
- * (attribute-leads.ts says whether they do): the same result, without looking up the context's
- * keys one by one, which agree by then. Null when the entry is not so.
+ * {@link journaledEntry} for an entry both of whose lanes are led by the session's context (the
+ * log's by the context, the span's by its trace-lane view), as the event ingest makes them: the
+ * same result, from each lane's own attributes alone, which no key of the context is among.
+ * Null when the view departs from the context.
  */
 function journaledByLeads(entry: LaneEntry, context: Readonly<Record<string, string>>, spanContext: Readonly<Record<string, string>>): JournaledEntry | null {
   const { spanAttributes: span, logAttributes: log } = entry;
   const pair = pairOf(context, spanContext);
-  const logLead = leadOf(context);
-  const spanLead = leadOf(spanContext);
-  if (!pair.agree || leadingKeys(log, logLead) !== logLead.keys.length || leadingKeys(span, spanLead) !== spanLead.keys.length) return null;
-  // The context's keys in the span: all of the view's (its first keys); of the others, any found later.
-  const omits: string[] = [];
-  for (const key of pair.logOnly) if (!(key in span)) omits.push(key);
-  // After the context, the log's own keys (none of them the context's); whichever the span lacks.
-  const logOwn: Attributes = {};
-  let skip = logLead.keys.length;
-  for (const key in log) {
-    if (skip > 0) {
-      skip--;
-      continue;
-    }
-    logOwn[key] = log[key];
-    if (!(key in span)) omits.push(key);
-  }
-  // After the view, whose values are the log's (the context's), the span's keys it has of its own.
+  if (!pair.agree) return null;
+  // The context's keys the view leaves out (the pair's own list, unless more are added), then
+  // the log's own keys the span lacks.
+  let omits: string[] | undefined;
+  for (const key in log) if (!(key in span)) (omits ??= pair.logOnly.slice()).push(key);
+  // The span's own keys that the log lacks or has with another value.
   let own: Attributes | undefined;
-  skip = spanLead.keys.length;
   for (const key in span) {
-    if (skip > 0) {
-      skip--;
-      continue;
-    }
     if (log[key] !== span[key]) (own ??= {})[key] = span[key];
   }
-  return entryWith(entry, logOwn, omits, own);
+  // The log's own attributes are what the journal writes after the context: the same object.
+  return entryWith(entry, log, omits ?? pair.logOnly, own);
 }
 
 /** The lane entry a journaled one stands for; `context`, the session context it was written against. */

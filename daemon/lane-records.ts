@@ -36,9 +36,10 @@ export interface SpanEntry {
   readonly startMs: number;
   readonly endMs: number;
   readonly status: { readonly code: WireStatusCode; readonly message?: string };
+  /** Its attributes after {@link lead}, or all of them without one. */
   readonly attributes: Attributes;
-  /** What `attributes` begin with, when known: an event's session context (see {@link LogEntry.lead}). */
-  readonly lead?: Readonly<Record<string, string>>;
+  /** What its attributes begin with: an event's session context as the trace lane has it (see {@link LogEntry.lead}). */
+  readonly lead?: Readonly<Record<string, string>> | undefined;
   readonly events: readonly { readonly name: string; readonly time: number; readonly attributes: Attributes }[];
   readonly links: readonly { readonly traceId: string; readonly spanId: string; readonly tracestate?: string; readonly flags?: number; readonly attributes: Attributes }[];
   readonly tracestate?: string;
@@ -142,12 +143,14 @@ export interface LogEntry {
   readonly severityText?: string;
   readonly body?: AttributeValue;
   readonly eventName?: string;
+  /** Its attributes after {@link lead}, or all of them without one. */
   readonly attributes: Attributes;
   /**
-   * What `attributes` begin with, when known: an event's session context, the same object for
-   * every event of the session, whose attributes the serialisers write once and copy after that.
+   * What its attributes begin with: an event's session context, the same object for every event
+   * of the session, held by reference and not copied into each record's `attributes` (none of
+   * whose keys is one of its). The serialisers write it once and copy it after that.
    */
-  readonly lead?: Readonly<Record<string, string>>;
+  readonly lead?: Readonly<Record<string, string>> | undefined;
   /** The span it was recorded in, if any: 32 and 16 hex digits, and the trace flags. */
   readonly traceId?: string;
   readonly spanId?: string;
@@ -167,6 +170,17 @@ export function spanWeight(span: { readonly attributes: Attributes; readonly eve
 /** Characters a log record holds: its attributes' and a string body's, what the log lane bounds. */
 export function logWeight(attributes: Attributes, body: unknown): number {
   return attributesWeight(attributes) + (typeof body === 'string' ? body.length : 0);
+}
+
+/** Weights of leads (session contexts), by the lead: each is weighed once. */
+const leadWeights = new WeakMap<object, number>();
+
+/** {@link attributesWeight} of a lead, weighed the first time; 0 without one. */
+export function leadWeight(lead: Readonly<Record<string, string>> | undefined): number {
+  if (lead === undefined) return 0;
+  let weight = leadWeights.get(lead);
+  if (weight === undefined) leadWeights.set(lead, (weight = attributesWeight(lead)));
+  return weight;
 }
 
 /** Characters held by attributes: keys and string values, 8 for any other value. */

@@ -41,7 +41,9 @@ export function createSessionRegistry(idleTimeoutMs: number, maxSessions: number
   return {
     start(params) {
       if (!sessions.has(params.sessionId) && sessions.size >= maxSessions) return null;
-      const attributes = params.attributes ?? {};
+      // Frozen: the lanes hold it by reference, as what each event's attributes begin with, until
+      // they export it (event-lanes.ts).
+      const attributes = Object.freeze(params.attributes ?? {});
       const tags: Record<string, string> = {};
       for (const key of SESSION_TAG_KEYS) {
         const value = attributes[key];

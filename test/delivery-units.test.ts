@@ -403,9 +403,9 @@ describe('journaled lane entries', () => {
       name: 'codex.api_request',
       timeMs: 1_700_000_000_000,
       durationMs: 800,
-      // The session's context first, the event refining its model, then the event's own.
-      logAttributes: { 'conversation.id': 'c-1', model: 'gpt-5.2', 'user.email': 'ada@example.com', attempt: 1, 'session.id': 's-1' },
-      spanAttributes: { 'conversation.id': 'c-1', model: 'gpt-5.2', attempt: 1, 'session.id': 's-1' },
+      // The log record's attributes after the session's context, which leads them; the span written whole.
+      logAttributes: { attempt: 1, 'session.id': 's-1' },
+      spanAttributes: { 'conversation.id': 'c-1', model: 'gpt-5.1', attempt: 1, 'session.id': 's-1' },
       parent: null,
       tracestate: null,
       resource: HOSTS.forHost({ name: 'codex_exec', version: '0.169.0' }),
@@ -413,44 +413,42 @@ describe('journaled lane entries', () => {
     };
     const written = journaledEntry(entry);
     expect(written.context).toBe(context);
-    expect(written.journaled.logAttributes).toEqual({ model: 'gpt-5.2', attempt: 1, 'session.id': 's-1' });
+    expect(written.journaled.logAttributes).toEqual({ attempt: 1, 'session.id': 's-1' });
     const back = laneEntryOf(JSON.parse(JSON.stringify(written.journaled)) as typeof written.journaled, entry.resource, JSON.parse(JSON.stringify(context)));
-    const { context: _, ...withoutContext } = entry;
-    expect(back).toEqual(withoutContext);
-    expect(Object.keys(back.logAttributes)).toEqual(Object.keys(entry.logAttributes));
+    // Read back whole, without a lead: the context's keys first, in its order.
+    expect(Object.keys(back.logAttributes)).toEqual(['conversation.id', 'model', 'user.email', 'attempt', 'session.id']);
+    expect(back.logAttributes).toEqual({ ...context, ...entry.logAttributes });
     expect(Object.keys(back.spanAttributes)).toEqual(Object.keys(entry.spanAttributes));
-    // Log attributes that do not hold the whole context are written whole.
-    expect(journaledEntry({ ...entry, context: { ...context, extra: 'x' } })).toEqual({ journaled: journaledEntry({ ...entry, context: undefined }).journaled });
+    expect(back.spanAttributes).toEqual(entry.spanAttributes);
+    expect(back.context).toBeUndefined();
   });
 });
 
-describe('journaled lane entries, with the session context the ingest says they begin with', () => {
+describe('journaled lane entries led by the session context', () => {
   const context = { 'conversation.id': 'c-1', model: 'gpt-5.1', 'user.email': 'ada@example.com', 'app.version': '0.169.0' };
   const spanContext = { 'conversation.id': 'c-1', model: 'gpt-5.1', 'app.version': '0.169.0' };
   const resource = HOSTS.forHost({ name: 'codex_exec', version: '0.169.0' });
-  const entry = (logAttributes: Attributes, spanAttributes: Attributes): LaneEntry => ({ name: 'codex.api_request', timeMs: 1_700_000_000_000, durationMs: 800, logAttributes, spanAttributes, parent: null, tracestate: null, resource, context, spanContext });
+  const entry = (logAttributes: Attributes, spanAttributes: Attributes, leads: Pick<LaneEntry, 'context' | 'spanContext'> = { context, spanContext }): LaneEntry => ({ name: 'codex.api_request', timeMs: 1_700_000_000_000, durationMs: 800, logAttributes, spanAttributes, parent: null, tracestate: null, resource, ...leads });
   const own = { attempt: 1, 'session.id': 's-1', 'event.timestamp': '2023-11-14T22:13:20.000Z' };
-  // As the ingest makes them, then every way they can depart from that.
+  // As the ingest makes them, with and without the span's lead.
   const cases: [string, LaneEntry][] = [
-    ['both lanes begin with the context', entry({ ...context, ...own, prompt: '[REDACTED]' }, { ...spanContext, ...own })],
-    ['the span stamps its own time', entry({ ...context, ...own }, { ...spanContext, ...own, 'event.timestamp': 'host' })],
-    ['the event changed a context value', entry({ ...context, model: 'gpt-5.2', ...own }, { ...spanContext, model: 'gpt-5.2', ...own })],
-    ['the log lacks a context key', entry({ 'conversation.id': 'c-1', model: 'gpt-5.1', ...own }, { ...spanContext, ...own })],
-    ['span attributes configured ahead of the context', entry({ ...context, ...own }, { 'deployment.team': 'dev-tools', ...spanContext, ...own })],
-    ['a log-only context key on the span after all', entry({ ...context, ...own }, { ...spanContext, ...own, 'user.email': 'ada@example.com' })],
-    ['the span lacks the view', entry({ ...context, ...own }, { ...own })],
-    ['a view whose values are not the context\'s', { ...entry({ ...context, ...own }, { ...spanContext, model: 'other', ...own }), spanContext: { ...spanContext, model: 'other' } }],
+    ['both lanes led by it', entry({ ...own, prompt: '[REDACTED]' }, { ...own })],
+    ['the span stamps its own time', entry({ ...own }, { ...own, 'event.timestamp': 'host' })],
+    ['span attributes configured ahead of the context', entry({ ...own }, { 'deployment.team': 'dev-tools', ...spanContext, ...own }, { context, spanContext: undefined })],
+    ['a span without the context', entry({ ...own }, { ...own }, { context, spanContext: undefined })],
+    ["a view whose values are not the context's", entry({ ...own }, { ...own }, { context, spanContext: { ...spanContext, model: 'other' } })],
   ];
 
-  it.each(cases)('writes what it writes without them (%s), and reads back the same entry', (_, given) => {
-    const withLeads = journaledEntry(given);
-    const without = journaledEntry({ ...given, spanContext: undefined });
+  it.each(cases)('writes (%s) what it writes of the span written whole, and reads back the same attributes', (_, given) => {
+    const led = journaledEntry(given);
+    const whole = journaledEntry({ ...given, spanAttributes: { ...given.spanContext, ...given.spanAttributes }, spanContext: undefined });
     // Byte for byte, keys in the same order.
-    expect(JSON.stringify(withLeads)).toBe(JSON.stringify(without));
-    const back = laneEntryOf(JSON.parse(JSON.stringify(withLeads.journaled)) as typeof withLeads.journaled, resource, withLeads.context);
-    expect(JSON.stringify(back.logAttributes)).toBe(JSON.stringify(given.logAttributes));
+    expect(JSON.stringify(led)).toBe(JSON.stringify(whole));
+    expect(led.context).toBe(context);
+    const back = laneEntryOf(JSON.parse(JSON.stringify(led.journaled)) as typeof led.journaled, resource, led.context);
+    expect(JSON.stringify(back.logAttributes)).toBe(JSON.stringify({ ...context, ...given.logAttributes }));
     // A span whose keys are not in the log's order comes back with its own keys last (as it did).
-    expect(back.spanAttributes).toEqual(given.spanAttributes);
+    expect(back.spanAttributes).toEqual({ ...given.spanContext, ...given.spanAttributes });
   });
 });
 

@@ -333,6 +333,38 @@ describe('session events', () => {
     expect(receiver.logRecords()[0]?.traceId).toBe(TRACE_ID);
   });
 
+  it("writes a session's context once at the head of both lanes' attributes, an event's own value in its place, and redacts it there", async () => {
+    const { receiver, daemon, peer } = await start();
+    await peer.request(1, 'session/start', { sessionId: 's-6', attributes: { 'conversation.id': 'c-6', model: 'gpt-5.1-codex', 'user.email': 'ada@example.com' } });
+    // A context that holds a field the log lane redacts: it is redacted there as the event's own would be.
+    await peer.request(2, 'session/start', { sessionId: 's-7', attributes: { 'conversation.id': 'c-7', output: 'the context holds tool output' } });
+    await peer.request(3, 'session/event', {
+      events: [
+        { sessionId: 's-6', name: 'codex.api_request', traceSafe: { attempt: 1 } },
+        // The model changed mid-session: the event's value goes where the context has the key.
+        { sessionId: 's-6', name: 'codex.api_request', traceSafe: { model: 'gpt-5.2-codex', attempt: 2 } },
+        { sessionId: 's-7', name: 'codex.api_request', traceSafe: { attempt: 3 } },
+      ],
+    });
+    await daemon.request('daemon/flush', {});
+    await receiver.waitFor(() => receiver.logRecords().length === 3 && receiver.spans().length === 3, 10_000, 'three logs and three spans');
+    const added = ['session.id', 'client.name', 'event.name', 'event.timestamp'];
+    for (const attempt of [1, 2]) {
+      const log = receiver.logRecords().find((record) => record.attributes.attempt === attempt);
+      const span = receiver.spans().find((one) => one.attributes.attempt === attempt);
+      expect(log?.attributeKeys).toEqual(['conversation.id', 'model', 'user.email', 'attempt', ...added]);
+      expect(span?.attributeKeys).toEqual(['conversation.id', 'model', 'attempt', ...added]);
+      const model = attempt === 1 ? 'gpt-5.1-codex' : 'gpt-5.2-codex';
+      expect(log?.attributes).toMatchObject({ 'conversation.id': 'c-6', model, 'session.id': 's-6', 'client.name': 'Codex Desktop' });
+      expect(span?.attributes).toMatchObject({ 'conversation.id': 'c-6', model, 'session.id': 's-6' });
+    }
+    const redacted = receiver.logRecords().find((record) => record.attributes.attempt === 3);
+    expect(redacted?.attributeKeys).toEqual(['conversation.id', 'output', 'attempt', ...added]);
+    expect(redacted?.attributes.output).toBe('[REDACTED]');
+    // Tool output is kept to the log lane, from a context too.
+    expect(receiver.spans().find((one) => one.attributes.attempt === 3)?.attributeKeys).toEqual(['conversation.id', 'attempt', ...added]);
+  });
+
   it('adds the configured span attributes to every span, and upserts the configured tracestate members', async () => {
     const { receiver, daemon, peer } = await start({
       otel: ['span_attributes = { "deployment.team" = "dev-tools", model = "config-model" }', '[otel.tracestate.congo]', 'beta = "two"', 'alpha = "one"', '[otel.tracestate.acme]', 'tier = "gold"'].join('\n'),

@@ -8,7 +8,7 @@
  */
 import { hrTimeOf } from '../lane-records.js';
 
-import { type Lead, leadingKeys, leadOf } from './attribute-leads.js';
+import { type Lead, leadOf } from './attribute-leads.js';
 import { copyOf, requestScratch as scratch } from './byte-buffer.js';
 
 /**
@@ -208,25 +208,23 @@ function writtenLead(lead: Lead): Uint8Array {
 }
 
 /**
- * `[{"key":…,"value":…},…]`, in `Object.keys` order, as the SDK's `toAttributes`; those that
- * begin with `lead` (attribute-leads.ts) copied from its KeyValues, written once.
+ * `[{"key":…,"value":…},…]`, in `Object.keys` order, as the SDK's `toAttributes` writes the
+ * attributes `{...lead, ...values}`; the lead's (attribute-leads.ts) copied from its KeyValues,
+ * written once. No key of `values` may be the lead's.
  */
 export function attributes(values: Readonly<Record<string, unknown>>, lead?: Readonly<Record<string, unknown>>): void {
   raw('[');
-  let skip = 0;
+  let first = true;
   if (lead !== undefined) {
     const known = leadOf(lead);
-    skip = leadingKeys(values, known);
-    if (skip > 0) copy(writtenLead(known));
+    if (known.keys.length > 0) {
+      copy(writtenLead(known));
+      first = false;
+    }
   }
-  let first = skip === 0;
   // In `Object.keys` order, without the array it would make.
   for (const key in values) {
     if (!hasOwn.call(values, key)) continue;
-    if (skip > 0) {
-      skip--;
-      continue;
-    }
     if (!first) raw(',');
     keyValue(key, values[key]);
     first = false;

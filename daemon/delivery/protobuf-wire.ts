@@ -9,7 +9,7 @@
  */
 import { hrTimeOf } from '../lane-records.js';
 
-import { type Lead, leadingKeys, leadOf } from './attribute-leads.js';
+import { type Lead, leadOf } from './attribute-leads.js';
 import { copyOf, requestScratch as scratch } from './byte-buffer.js';
 
 /** The records of one request are written into the shared scratch, then copied out at its exact size. */
@@ -275,20 +275,17 @@ function encodedLead(tag: number, lead: Lead): Uint8Array {
 }
 
 /**
- * Repeated KeyValues as field `tag`, in the order of the SDK's `for…in` (own keys only); those
- * that begin with `lead` (attribute-leads.ts) copied from its KeyValues, encoded once.
+ * Repeated KeyValues as field `tag`, in the order of the SDK's `for…in` (own keys only) over the
+ * attributes `{...lead, ...values}`; the lead's (attribute-leads.ts) copied from its KeyValues,
+ * encoded once. No key of `values` may be the lead's.
  */
 export function attributes(tag: number, values: Readonly<Record<string, unknown>> | undefined, lead?: Readonly<Record<string, unknown>>): void {
-  if (!values) return;
-  let skip = 0;
   if (lead !== undefined) {
     const known = leadOf(lead);
-    skip = leadingKeys(values, known);
-    if (skip > 0) copy(encodedLead(tag, known));
+    if (known.keys.length > 0) copy(encodedLead(tag, known));
   }
+  if (!values) return;
   for (const key in values) {
-    if (!hasOwn.call(values, key)) continue;
-    if (skip > 0) skip--;
-    else keyValue(tag, key, values[key]);
+    if (hasOwn.call(values, key)) keyValue(tag, key, values[key]);
   }
 }

@@ -75,6 +75,8 @@ export interface LogRecordReceived {
   body: AttributeValue;
   severityText: string;
   attributes: Attributes;
+  /** The attributes' keys as they came, in order: a key sent twice is here twice. */
+  attributeKeys: string[];
   /** Hex; empty when the record has no trace context. */
   traceId: string;
   spanId: string;
@@ -94,6 +96,8 @@ export interface SpanReceived {
   startTimeUnixNano: bigint;
   endTimeUnixNano: bigint;
   attributes: Attributes;
+  /** The attributes' keys as they came, in order: a key sent twice is here twice. */
+  attributeKeys: string[];
   events: { name: string; attributes: Attributes; timeUnixNano: bigint }[];
   /** The proto enum's name: `SPAN_KIND_INTERNAL`, `SPAN_KIND_SERVER`, ... */
   kind: string;
@@ -469,6 +473,11 @@ export function anyValueToJs(v: unknown): AttributeValue {
   }
 }
 
+/** The keys of KeyValues in their order, repeats kept. */
+function keysOf(keyValues: unknown): string[] {
+  return list(keyValues).map((kv) => str(field(kv, 'key')));
+}
+
 export function attributesToJs(keyValues: unknown): Attributes {
   const out: Attributes = {};
   for (const kv of list(keyValues)) out[str(field(kv, 'key'))] = anyValueToJs(field(kv, 'value'));
@@ -588,6 +597,7 @@ function flattenLogsRequest(request: unknown): LogRecordReceived[] {
           body: anyValueToJs(field(record, 'body')),
           severityText: str(field(record, 'severity_text')),
           attributes: attributesToJs(field(record, 'attributes')),
+          attributeKeys: keysOf(field(record, 'attributes')),
           traceId: hex(field(record, 'trace_id')),
           spanId: hex(field(record, 'span_id')),
           timeUnixNano: toBigInt(field(record, 'time_unix_nano'), 'LogRecord.time_unix_nano'),
@@ -616,6 +626,7 @@ function flattenTracesRequest(request: unknown): SpanReceived[] {
           startTimeUnixNano: toBigInt(field(span, 'start_time_unix_nano'), 'Span.start_time_unix_nano'),
           endTimeUnixNano: toBigInt(field(span, 'end_time_unix_nano'), 'Span.end_time_unix_nano'),
           attributes: attributesToJs(field(span, 'attributes')),
+          attributeKeys: keysOf(field(span, 'attributes')),
           events: list(field(span, 'events')).map((event) => ({
             name: str(field(event, 'name')),
             attributes: attributesToJs(field(event, 'attributes')),

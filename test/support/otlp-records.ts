@@ -158,25 +158,16 @@ export const SESSION_CONTEXTS: readonly Readonly<Record<string, string>>[] = [
 ];
 
 /**
- * An event's attributes and what they are said to begin with: mostly its session's context then
- * its own, and every way they can depart from that: a context value the event changed, attributes
- * that end within the context, the context's keys in another order, the event's own first.
+ * An event's attributes and what they begin with, as the event ingest gives them to the lanes:
+ * its session's context as the lead, then its own attributes, none of them under a key of the
+ * context's; or, for an event that refines its context (a value it changed), all of them whole
+ * and no lead.
  */
-function eventWithContext(i: number): { attributes: Record<string, string | number | boolean>; lead: Readonly<Record<string, string>> } {
+function eventWithContext(i: number): { attributes: Record<string, string | number | boolean>; lead: Readonly<Record<string, string>> | undefined } {
   const lead = SESSION_CONTEXTS[Math.floor(i / 6) % SESSION_CONTEXTS.length] as Readonly<Record<string, string>>;
-  const own = eventAttributes(i);
-  switch (i % 6) {
-    case 1:
-      return { attributes: { ...lead, 'conversation.id': `changed-${i}`, ...own }, lead };
-    case 2:
-      return { attributes: Object.fromEntries(Object.entries(lead).slice(0, 2)), lead };
-    case 3:
-      return { attributes: { ...Object.fromEntries(Object.entries(lead).reverse()), ...own }, lead };
-    case 4:
-      return { attributes: { ...own, ...lead }, lead };
-    default:
-      return { attributes: { ...lead, ...own }, lead };
-  }
+  const own = Object.fromEntries(Object.entries(eventAttributes(i)).filter(([key]) => !(key in lead)));
+  if (i % 6 === 1) return { attributes: { ...lead, 'conversation.id': `changed-${i}`, ...own }, lead: undefined };
+  return { attributes: own, lead };
 }
 
 /** 600 event-like spans and log records, past the bounds of the serialisers' caches. */

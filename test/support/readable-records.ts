@@ -63,7 +63,8 @@ export function readableSpan({ entry, resource }: LaneItem<SpanEntry>): Readable
     startTime,
     endTime,
     status: entry.status.message === undefined ? { code: STATUS[entry.status.code] } : { code: STATUS[entry.status.code], message: entry.status.message },
-    attributes: entry.attributes,
+    // The SDK's record holds them all: the lead's, then the entry's own.
+    attributes: entry.lead === undefined ? entry.attributes : { ...entry.lead, ...entry.attributes },
     links,
     events: entry.events.map((event) => ({ name: event.name, time: hrTimeOf(event.time), attributes: event.attributes })),
     duration: durationOf(startTime, endTime),
@@ -89,7 +90,7 @@ export function readableLogRecord({ entry, resource }: LaneItem<LogEntry>): Read
     ...(entry.eventName === undefined ? {} : { eventName: entry.eventName }),
     resource,
     instrumentationScope: scopeOf(entry.scope),
-    attributes: entry.attributes,
+    attributes: entry.lead === undefined ? entry.attributes : { ...entry.lead, ...entry.attributes },
     droppedAttributesCount: 0,
   } as ReadableLogRecord;
 }
