@@ -266,8 +266,14 @@ export function createEventIngest(options: EventIngestOptions): EventIngest {
       for (const [reason, count] of dropped) countBoth((stats) => stats.dropped(`client_${reason.replace(/^client_/, '')}`, count));
       const derived = createDerivedSeries();
       let accepted = 0;
+      // The events of a batch mostly share a session: it is looked up (and marked used) when the id changes.
+      let sessionId: string | undefined;
+      let session: Session | undefined;
       for (const { index, item: event } of events) {
-        const session = source.sessions.use(event.sessionId);
+        if (event.sessionId !== sessionId) {
+          sessionId = event.sessionId;
+          session = source.sessions.use(sessionId);
+        }
         if (session === undefined && source.unknownSession === 'reject') {
           rejected.push({ index, code: 'unknown_session', message: `events[${index}].sessionId: no session ${JSON.stringify(event.sessionId)}; start it with session/start` });
           continue;
