@@ -536,6 +536,48 @@ describe('host resources', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('writes the event lines of one turn under one resource and context as one line, and replays each past the settled count', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'codexd-journal-'));
+    try {
+      const settled = { logs: 0, traces: 0 };
+      const journal = openJournal({ dir, counts: { accepted: () => 0, settled: (signal) => (signal === 'metrics' ? 0 : settled[signal]) }, maxBytes: 1 << 30, onPressure: () => undefined, onError: (message) => expect.fail(message) });
+      journal.start();
+      const hosts = createHostResources({ environment: 'dev', env: {}, onError: () => undefined });
+      const exec = hosts.forHost({ name: 'codex_exec', version: '0.169.0' });
+      const context = { model: 'gpt-5.1' };
+      const line = (n: number, span = true) => ({ e: [{ name: 'codex.sse_event', timeMs: n, durationMs: n, logAttributes: { n } }, { log: true, span }] });
+      // One ingest's events: three under the context, then one of another host, then a metric record.
+      journal.append(line(1), exec, context);
+      journal.append(line(2, false), exec, context);
+      journal.append(line(3), exec, context);
+      journal.append(line(4), hosts.own, context);
+      journal.append({ m: [{ name: 'codex.a', kind: 'counter', value: 1 }] });
+      // Then, in a later turn, two more events.
+      await Promise.resolve();
+      journal.append(line(5), exec, context);
+      journal.append(line(6), exec, context);
+      await Promise.resolve();
+      journal.sync();
+      const text = readdirSync(dir).filter((name) => name.endsWith('.jnz')).map((name) => decodeJournalFrames(readFileSync(join(dir, name))).text).join('');
+      expect(text.match(/"E":/g)).toHaveLength(3);
+      expect(text).not.toMatch(/"e":/);
+      // Two log records and one span settled: event 3 still owes its log record, and its span.
+      settled.logs = 2;
+      settled.traces = 1;
+      journal.noteSettled();
+      const events = readJournal(dir).lines.filter((one) => 'e' in one);
+      expect(events.map((one) => [(one.e[0] as { timeMs: number }).timeMs, one.e[1], one.r, one.c === undefined])).toEqual([
+        [3, { log: true, span: true }, exec.id, false],
+        [4, { log: true, span: true }, undefined, false],
+        [5, { log: true, span: true }, exec.id, false],
+        [6, { log: true, span: true }, exec.id, false],
+      ]);
+      journal.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('export requests', () => {
