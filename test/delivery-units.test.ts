@@ -578,6 +578,31 @@ describe('host resources', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('writes a batch of host spans, and of log records, as one line each, and replays each past the settled count', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'codexd-journal-'));
+    try {
+      const settled = { logs: 0, traces: 0 };
+      const journal = openJournal({ dir, counts: { accepted: () => 0, settled: (signal) => (signal === 'metrics' ? 0 : settled[signal]) }, maxBytes: 1 << 30, onPressure: () => undefined, onError: (message) => expect.fail(message) });
+      journal.start();
+      const hosts = createHostResources({ environment: 'dev', env: {}, onError: () => undefined });
+      const exec = hosts.forHost({ name: 'codex_exec', version: '0.169.0' });
+      for (const name of ['turn', 'tool', 'model']) journal.append({ s: { name } }, exec);
+      for (const body of ['a', 'b']) journal.append({ l: { body } }, exec);
+      journal.append({ s: { name: 'own' } });
+      await Promise.resolve();
+      journal.sync();
+      const text = readdirSync(dir).filter((name) => name.endsWith('.jnz')).map((name) => decodeJournalFrames(readFileSync(join(dir, name))).text).join('');
+      expect([text.match(/"S":/g)?.length, text.match(/"L":/g)?.length, /"[sl]":/.test(text)]).toEqual([2, 1, false]);
+      settled.traces = 1;
+      settled.logs = 1;
+      journal.noteSettled();
+      expect(readJournal(dir).lines).toEqual([{ s: { name: 'tool' }, r: exec.id }, { s: { name: 'model' }, r: exec.id }, { l: { body: 'b' }, r: exec.id }, { s: { name: 'own' } }]);
+      journal.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('export requests', () => {

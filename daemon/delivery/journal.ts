@@ -64,13 +64,16 @@ export interface JournaledScope {
 /** Data points in a `p` line's scopes. */
 const pointsIn = (scopes: readonly JournaledScope[]): number => scopes.reduce((sum, scope) => sum + scope.metrics.reduce((points, metric) => points + metric.dataPoints.length, 0), 0);
 /**
- * Event lines appended one after another under the same resource and session context, written
- * as one line (`E`, their `e` values in order): one `JSON.stringify` and one copy for a batch's
- * events instead of one each. A replay reads it as the `e` lines it stands for.
+ * Lines of one kind appended one after another under the same resource and session context,
+ * written as one line, their values in order: `E` for event lines (`e`), `S` for spans (`s`), `L`
+ * for log records (`l`). One `JSON.stringify` and one copy for a batch's records instead of one
+ * each. A replay reads it as the lines it stands for.
  */
-type EventGroupLine = { readonly E: readonly (readonly unknown[])[]; readonly r?: number; readonly c?: number };
-/** Most event lines written as one. */
-const MAX_GROUPED_EVENTS = 256;
+type GroupLine = ({ readonly E: readonly (readonly unknown[])[] } | { readonly S: readonly unknown[] } | { readonly L: readonly unknown[] }) & { readonly r?: number; readonly c?: number };
+/** Most lines written as one. */
+const MAX_GROUPED_LINES = 256;
+/** The kinds of line grouped: `e`, `s` and `l`. */
+type GroupKind = 'e' | 's' | 'l';
 
 /**
  * A resource's attributes under its id (`d`), written in a file before the first line that
@@ -188,6 +191,10 @@ export function readJournal(dir: string): { files: string[]; lines: JournalLine[
         return seen.metrics > settled.metrics;
       });
       if (kept.length > 0) pending.push({ m: kept, ...resource });
+    } else if ('S' in line && Array.isArray(line.S)) {
+      for (const span of line.S) if (++seen.traces > settled.traces) pending.push({ s: span, ...resource });
+    } else if ('L' in line && Array.isArray(line.L)) {
+      for (const log of line.L) if (++seen.logs > settled.logs) pending.push({ l: log, ...resource });
     } else if (('e' in line && Array.isArray(line.e)) || ('E' in line && Array.isArray(line.E))) {
       const context = typeof line.c === 'number' ? { c: line.c } : {};
       for (const one of 'E' in line ? line.E : [line.e]) {
@@ -217,7 +224,7 @@ function noteDeclared([id, attributes]: readonly [unknown, unknown], into: Map<n
   if (typeof id === 'number' && typeof attributes === 'object' && attributes !== null) into.set(id, attributes as Readonly<Record<string, unknown>>);
 }
 
-function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine | EventGroupLine | BaseLine | ResourceLine | ContextLine)[]; torn: number } {
+function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine | GroupLine | BaseLine | ResourceLine | ContextLine)[]; torn: number } {
   let names: string[];
   try {
     names = readdirSync(dir)
@@ -227,7 +234,7 @@ function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine |
   } catch {
     return { files: [], lines: [], torn: 0 };
   }
-  const lines: (JournalLine | EventGroupLine | BaseLine | ResourceLine | ContextLine)[] = [];
+  const lines: (JournalLine | GroupLine | BaseLine | ResourceLine | ContextLine)[] = [];
   let torn = 0;
   for (const name of names) {
     let text: string;
@@ -244,7 +251,7 @@ function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine |
     for (const raw of text.split('\n')) {
       if (raw === '') continue;
       try {
-        lines.push(JSON.parse(raw) as JournalLine | EventGroupLine | BaseLine | ResourceLine | ContextLine);
+        lines.push(JSON.parse(raw) as JournalLine | GroupLine | BaseLine | ResourceLine | ContextLine);
       } catch {
         torn++;
       }
@@ -298,8 +305,8 @@ export function openJournal(options: JournalOptions): Journal {
   /** Records in `buffer`, by signal: accepted already, not yet in a file. */
   const unwritten: Record<Signal, number> = { metrics: 0, logs: 0, traces: 0 };
   const written = { writes: 0, bytes: 0, syncs: 0 };
-  /** Event lines appended and not yet in the buffer, all under one resource and context ({@link EventGroupLine}). */
-  let group: { readonly events: (readonly unknown[])[]; readonly resource: JournaledResource | undefined; readonly context: Readonly<Record<string, string>> | undefined } | null = null;
+  /** Lines of one kind appended and not yet in the buffer, all under one resource and context ({@link GroupLine}). */
+  let group: { readonly kind: GroupKind; readonly values: unknown[]; readonly resource: JournaledResource | undefined; readonly context: Readonly<Record<string, string>> | undefined } | null = null;
 
   const acceptedNow = (): Record<Signal, number> => Object.fromEntries(SIGNALS.map((signal) => [signal, counts.accepted(signal)])) as Record<Signal, number>;
   const allSettled = (marks: Record<Signal, number>): boolean => SIGNALS.every((signal) => counts.settled(signal) >= marks[signal]);
@@ -406,7 +413,7 @@ export function openJournal(options: JournalOptions): Journal {
   }
 
   /** Puts a line in the buffer after the declarations of its resource and session context, with their ids. */
-  function bufferLine(line: JournalLine | EventGroupLine, resource: JournaledResource | undefined, context: Readonly<Record<string, string>> | undefined): void {
+  function bufferLine(line: JournalLine | GroupLine, resource: JournaledResource | undefined, context: Readonly<Record<string, string>> | undefined): void {
     const resourceId = resource === undefined ? 0 : resource.id;
     if (resource !== undefined && resourceId !== 0) declare(declared, 'd', resourceId, resource.attributes);
     let contextId = 0;
@@ -435,12 +442,26 @@ export function openJournal(options: JournalOptions): Journal {
     }
   }
 
-  /** Puts the grouped event lines in the buffer as one line. */
+  /**
+   * Groups a line's value with the lines of its kind before it under the same resource and
+   * context; the group goes into the buffer once this turn's ingest is done, or before any other
+   * line.
+   */
+  function grouped(kind: GroupKind, value: unknown, resource: JournaledResource | undefined, context: Readonly<Record<string, string>> | undefined): void {
+    if (group !== null && (group.kind !== kind || group.resource !== resource || group.context !== context || group.values.length >= MAX_GROUPED_LINES)) bufferGroup();
+    if (group === null) {
+      group = { kind, values: [], resource, context };
+      queueMicrotask(bufferGroupLater);
+    }
+    group.values.push(value);
+  }
+
+  /** Puts the grouped lines in the buffer as one line. */
   function bufferGroup(): void {
     if (group === null) return;
-    const { events, resource, context } = group;
+    const { kind, values, resource, context } = group;
     group = null;
-    bufferLine({ E: events }, resource, context);
+    bufferLine(kind === 'e' ? { E: values as (readonly unknown[])[] } : kind === 's' ? { S: values } : { L: values }, resource, context);
   }
 
   function rotate(): void {
@@ -530,20 +551,18 @@ export function openJournal(options: JournalOptions): Journal {
         const taken = line.e[1] as { log?: boolean; span?: boolean } | undefined;
         if (taken?.log === true) unwritten.logs++;
         if (taken?.span === true) unwritten.traces++;
-        // Grouped with the event lines before it under the same resource and context; the group
-        // goes into the buffer once this turn's ingest is done, or before any other line.
-        if (group !== null && (group.resource !== resource || group.context !== context || group.events.length >= MAX_GROUPED_EVENTS)) bufferGroup();
-        if (group === null) {
-          group = { events: [], resource, context };
-          queueMicrotask(bufferGroupLater);
-        }
-        group.events.push(line.e);
-        return;
+        return grouped('e', line.e, resource, context);
+      }
+      if ('s' in line) {
+        unwritten.traces++;
+        return grouped('s', line.s, resource, context);
+      }
+      if ('l' in line) {
+        unwritten.logs++;
+        return grouped('l', line.l, resource, context);
       }
       bufferGroup();
       if ('m' in line) for (const record of line.m) unwritten.metrics += measurementsOf(record);
-      else if ('s' in line) unwritten.traces++;
-      else if ('l' in line) unwritten.logs++;
       else unwritten.metrics += pointsIn(line.p);
       bufferLine(line, resource, context);
     },
