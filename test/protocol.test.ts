@@ -33,6 +33,22 @@ describe('framing', () => {
     }
   });
 
+  it('decodes frames that come a few bytes at a time, bodies put together from many chunks', () => {
+    const messages = [
+      { jsonrpc: '2.0', method: 'session/event', params: { events: [{ sessionId: 's-1', name: 'codex.sse_event', attributes: { text: 'ü✓'.repeat(40) } }] } },
+      { jsonrpc: '2.0', id: 8, method: 'daemon/status', params: {} },
+      { jsonrpc: '2.0', method: 'metric/record', params: { records: [{ name: 'codex.x', kind: 'counter', value: 1 }] } },
+    ];
+    const bytes = Buffer.concat(messages.map((message) => encodeFrame(message)));
+    for (const size of [1, 2, 3, 7, 64]) {
+      const decoder = createFrameDecoder();
+      const frames = [];
+      for (let at = 0; at < bytes.length; at += size) frames.push(...decoder.push(bytes.subarray(at, at + size)));
+      expect(frames, `chunks of ${size}`).toEqual(messages.map((message) => ({ kind: 'message', message, bytes: Buffer.byteLength(JSON.stringify(message)) })));
+      expect(decoder.pendingBytes).toBe(0);
+    }
+  });
+
   it('counts Content-Length in bytes, not characters', () => {
     const frame = encodeFrame({ text: '✓✓' }).toString('utf8');
     expect(frame.startsWith(`Content-Length: ${Buffer.byteLength('{"text":"✓✓"}')}\r\n\r\n`)).toBe(true);
