@@ -13,11 +13,11 @@ import { createQueuedLogExporter, createQueuedMetricExporter } from '../daemon/d
 import type { LaneEntry } from '../daemon/event-lanes.js';
 import { journaledEntry, laneEntryOf } from '../daemon/journaled-entry.js';
 import { byHostResource } from '../daemon/delivery/queued-exporters.js';
-import { openJournal, readJournal } from '../daemon/delivery/journal.js';
+import { type Journal, openJournal, readJournal } from '../daemon/delivery/journal.js';
 import { decodeJournalFrames } from '../daemon/delivery/journal-frames.js';
 import { copyOf, createByteBuffer, releaseEmptyBuffers, requestWritten } from '../daemon/delivery/byte-buffer.js';
 import { createFileSender } from '../daemon/delivery/file-sender.js';
-import { createHostResources, hostMeterVersion } from '../daemon/host-resources.js';
+import { createHostResources, type HostResource, hostMeterVersion } from '../daemon/host-resources.js';
 import { type LaneItem, type LogEntry, SCOPE } from '../daemon/lane-records.js';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -371,6 +371,14 @@ const sentTags = (sender: FakeSender): string[] => sender.got.map((text) => text
 
 const HOSTS = createHostResources({ environment: 'test', env: {}, onError: () => undefined });
 
+/** The text of a journal folder's files, their frames decoded, oldest first. */
+const journalText = (dir: string): string =>
+  readdirSync(dir)
+    .filter((name) => name.endsWith('.jnz'))
+    .sort()
+    .map((name) => decodeJournalFrames(readFileSync(join(dir, name))).text)
+    .join('');
+
 describe('journaled lane entries', () => {
   it('write only how the span differs from the log record, and read back the same entry', () => {
     const entry: LaneEntry = {
@@ -511,7 +519,7 @@ describe('host resources', () => {
       journal.append({ m: [{ name: 'codex.b', kind: 'counter', value: 1 }] }, exec);
       journal.append({ m: [{ name: 'codex.c', kind: 'counter', value: 1 }] }, hosts.own);
       journal.sync();
-      const text = readdirSync(dir).filter((name) => name.endsWith('.jnz')).map((name) => decodeJournalFrames(readFileSync(join(dir, name))).text).join('');
+      const text = journalText(dir);
       expect(text.match(/"d":/g)).toHaveLength(1);
       const read = readJournal(dir);
       expect(read.lines.map((line) => line.r)).toEqual([exec.id, exec.id, undefined]);
@@ -529,7 +537,7 @@ describe('host resources', () => {
         [undefined, events[0]?.c],
       ]);
       expect(again.contexts.get(events[0]?.c as number)).toEqual(context);
-      const all = readdirSync(dir).filter((name) => name.endsWith('.jnz')).map((name) => decodeJournalFrames(readFileSync(join(dir, name))).text).join('');
+      const all = journalText(dir);
       expect(all.match(/"cd":/g)).toHaveLength(1);
       journal.close();
     } finally {
@@ -537,21 +545,34 @@ describe('host resources', () => {
     }
   });
 
-  it('writes the event lines of one turn under one resource and context as one line, and replays each past the settled count', async () => {
+  /**
+   * A journal in a folder of its own whose log records and spans have settled as far as
+   * `settled` says (its accepted counts are not read here), and a host's resource; the folder
+   * goes once `use` is done.
+   */
+  async function withSettlingJournal(use: (parts: { journal: Journal; settled: { logs: number; traces: number }; exec: HostResource; own: HostResource; dir: string }) => Promise<void>): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), 'codexd-journal-'));
     try {
       const settled = { logs: 0, traces: 0 };
       const journal = openJournal({ dir, counts: { accepted: () => 0, settled: (signal) => (signal === 'metrics' ? 0 : settled[signal]) }, maxBytes: 1 << 30, onPressure: () => undefined, onError: (message) => expect.fail(message) });
       journal.start();
       const hosts = createHostResources({ environment: 'dev', env: {}, onError: () => undefined });
-      const exec = hosts.forHost({ name: 'codex_exec', version: '0.169.0' });
+      await use({ journal, settled, exec: hosts.forHost({ name: 'codex_exec', version: '0.169.0' }), own: hosts.own, dir });
+      journal.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('writes the event lines of one turn under one resource and context as one line, and replays each past the settled count', () =>
+    withSettlingJournal(async ({ journal, settled, exec, own, dir }) => {
       const context = { model: 'gpt-5.1' };
       const line = (n: number, span = true) => ({ e: [{ name: 'codex.sse_event', timeMs: n, durationMs: n, logAttributes: { n } }, { log: true, span }] });
       // One ingest's events: three under the context, then one of another host, then a metric record.
       journal.append(line(1), exec, context);
       journal.append(line(2, false), exec, context);
       journal.append(line(3), exec, context);
-      journal.append(line(4), hosts.own, context);
+      journal.append(line(4), own, context);
       journal.append({ m: [{ name: 'codex.a', kind: 'counter', value: 1 }] });
       // Then, in a later turn, two more events.
       await Promise.resolve();
@@ -559,7 +580,7 @@ describe('host resources', () => {
       journal.append(line(6), exec, context);
       await Promise.resolve();
       journal.sync();
-      const text = readdirSync(dir).filter((name) => name.endsWith('.jnz')).map((name) => decodeJournalFrames(readFileSync(join(dir, name))).text).join('');
+      const text = journalText(dir);
       expect(text.match(/"E":/g)).toHaveLength(3);
       expect(text).not.toMatch(/"e":/);
       // Two log records and one span settled: event 3 still owes its log record, and its span.
@@ -573,36 +594,22 @@ describe('host resources', () => {
         [5, { log: true, span: true }, exec.id, false],
         [6, { log: true, span: true }, exec.id, false],
       ]);
-      journal.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('writes a batch of host spans, and of log records, as one line each, and replays each past the settled count', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'codexd-journal-'));
-    try {
-      const settled = { logs: 0, traces: 0 };
-      const journal = openJournal({ dir, counts: { accepted: () => 0, settled: (signal) => (signal === 'metrics' ? 0 : settled[signal]) }, maxBytes: 1 << 30, onPressure: () => undefined, onError: (message) => expect.fail(message) });
-      journal.start();
-      const hosts = createHostResources({ environment: 'dev', env: {}, onError: () => undefined });
-      const exec = hosts.forHost({ name: 'codex_exec', version: '0.169.0' });
+  it('writes a batch of host spans, and of log records, as one line each, and replays each past the settled count', () =>
+    withSettlingJournal(async ({ journal, settled, exec, dir }) => {
       for (const name of ['turn', 'tool', 'model']) journal.append({ s: { name } }, exec);
       for (const body of ['a', 'b']) journal.append({ l: { body } }, exec);
       journal.append({ s: { name: 'own' } });
       await Promise.resolve();
       journal.sync();
-      const text = readdirSync(dir).filter((name) => name.endsWith('.jnz')).map((name) => decodeJournalFrames(readFileSync(join(dir, name))).text).join('');
+      const text = journalText(dir);
       expect([text.match(/"S":/g)?.length, text.match(/"L":/g)?.length, /"[sl]":/.test(text)]).toEqual([2, 1, false]);
       settled.traces = 1;
       settled.logs = 1;
       journal.noteSettled();
       expect(readJournal(dir).lines).toEqual([{ s: { name: 'tool' }, r: exec.id }, { s: { name: 'model' }, r: exec.id }, { l: { body: 'b' }, r: exec.id }, { s: { name: 'own' } }]);
-      journal.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });
 
 describe('export requests', () => {
