@@ -13,7 +13,8 @@ import { createQueuedLogExporter, createQueuedMetricExporter } from '../daemon/d
 import type { LaneEntry } from '../daemon/event-lanes.js';
 import { journaledEntry, laneEntryOf } from '../daemon/journaled-entry.js';
 import { byHostResource } from '../daemon/delivery/queued-exporters.js';
-import { type Journal, openJournal, readJournal } from '../daemon/delivery/journal.js';
+import { type Journal, openJournal } from '../daemon/delivery/journal.js';
+import { readJournal } from '../daemon/delivery/journal-read.js';
 import { decodeJournalFrames } from '../daemon/delivery/journal-frames.js';
 import { copyOf, createByteBuffer, releaseEmptyBuffers, requestWritten } from '../daemon/delivery/byte-buffer.js';
 import { createFileSender } from '../daemon/delivery/file-sender.js';

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { openJournal, readJournal, SYNC_INTERVAL_MS } from '../daemon/delivery/journal.js';
+import { openJournal, SYNC_INTERVAL_MS } from '../daemon/delivery/journal.js';
+import { readJournal } from '../daemon/delivery/journal-read.js';
 import { COMPRESS_BELOW_BYTES, decodeJournalFrames, encodeJournalFrame, nextDictionary } from '../daemon/delivery/journal-frames.js';
 
 const lineOf = (index: number): string =>

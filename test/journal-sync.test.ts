@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { type Journal, openJournal, readJournal, ROTATE_MS, SYNC_INTERVAL_MS } from '../daemon/delivery/journal.js';
+import { type Journal, openJournal, ROTATE_MS, SYNC_INTERVAL_MS } from '../daemon/delivery/journal.js';
+import { readJournal } from '../daemon/delivery/journal-read.js';
 
 describe('journal syncs', () => {
   let dir = '';

@@ -11,7 +11,8 @@ import type { Logger } from 'pino';
 
 import { measurementsIn, type MetricRecord } from '../../protocol/index.js';
 import type { DaemonConfig } from '../config.js';
-import { type Journal, type JournalLine, openJournal, orphanedJournals, readJournal, removeJournal } from '../delivery/journal.js';
+import { type Journal, openJournal } from '../delivery/journal.js';
+import { type JournalLine, orphanedJournals, readJournal, removeJournal } from '../delivery/journal-read.js';
 import type { LaneChoice } from '../event-lanes.js';
 import { type JournaledEntry, laneEntryOf } from '../journaled-entry.js';
 import type { HostResource } from '../host-resources.js';
