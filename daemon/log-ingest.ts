@@ -13,7 +13,7 @@
 import type { Attributes } from '@opentelemetry/api';
 
 import { redactedFields } from '../protocol/index.js';
-import { type EventPolicy, REDACTED } from './event-ingest.js';
+import { type EventPolicy, REDACTED } from './event-split.js';
 import type { EventLanes } from './event-lanes.js';
 import type { HostResource } from './host-resources.js';
 import type { LogEntry } from './lane-records.js';

@@ -18,7 +18,8 @@ import { createDestinations, type Destinations } from './delivery/destinations.j
 import type { Journal } from './delivery/journal.js';
 import { createQueuedLogExporter, createQueuedMetricExporter, createQueuedSpanExporter } from './delivery/queued-exporters.js';
 import type { DiskConditions } from './disk-conditions.js';
-import { createEventIngest, type EventIngest, type EventPolicy } from './event-ingest.js';
+import { createEventIngest, type EventIngest } from './event-ingest.js';
+import type { EventPolicy } from './event-split.js';
 import { createEventLanes, type EventLanes } from './event-lanes.js';
 import { journaledEntry } from './journaled-entry.js';
 import { createFeedbackService, type FeedbackService, type FeedbackSettings, UPLOAD_TIMEOUT_MS } from './feedback/service.js';

@@ -9,7 +9,8 @@
 import type { Attributes } from '@opentelemetry/api';
 
 import { BATCH_REJECTION, checkSpanBatch, type EventAttributes, type HostSpan, logOnlyFields, spanCount, upsertTracestate } from '../protocol/index.js';
-import type { EventPolicy, EventSource } from './event-ingest.js';
+import type { EventSource } from './event-ingest.js';
+import type { EventPolicy } from './event-split.js';
 import { type EventLanes, MAX_LANE_CHARS, MAX_LANE_QUEUE } from './event-lanes.js';
 import type { SpanEntry } from './lane-records.js';
 import { batchRefused, type IngestOutcome } from './metric-ingest.js';
