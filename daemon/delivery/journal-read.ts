@@ -88,10 +88,6 @@ export function readJournal(dir: string): { files: string[]; lines: JournalLine[
         return seen.metrics > settled.metrics;
       });
       if (kept.length > 0) pending.push({ m: kept, ...resource });
-    } else if ('S' in line && Array.isArray(line.S)) {
-      for (const span of line.S) if (++seen.traces > settled.traces) pending.push({ s: span, ...resource });
-    } else if ('L' in line && Array.isArray(line.L)) {
-      for (const log of line.L) if (++seen.logs > settled.logs) pending.push({ l: log, ...resource });
     } else if (('e' in line && Array.isArray(line.e)) || ('E' in line && Array.isArray(line.E))) {
       const context = typeof line.c === 'number' ? { c: line.c } : {};
       for (const one of 'E' in line ? line.E : [line.e]) {
@@ -101,10 +97,11 @@ export function readJournal(dir: string): { files: string[]; lines: JournalLine[
         const span = taken?.span === true && ++seen.traces > settled.traces;
         if (log || span) pending.push({ e: [entry, { log, span }], ...resource, ...context });
       }
-    } else if ('s' in line) {
-      if (++seen.traces > settled.traces) pending.push({ s: line.s, ...resource });
-    } else if ('l' in line) {
-      if (++seen.logs > settled.logs) pending.push({ l: line.l, ...resource });
+    } else if ('s' in line || ('S' in line && Array.isArray(line.S))) {
+      // A span line, or a group of them.
+      for (const span of 'S' in line ? line.S : [line.s]) if (++seen.traces > settled.traces) pending.push({ s: span, ...resource });
+    } else if ('l' in line || ('L' in line && Array.isArray(line.L))) {
+      for (const log of 'L' in line ? line.L : [line.l]) if (++seen.logs > settled.logs) pending.push({ l: log, ...resource });
     } else if ('p' in line && Array.isArray(line.p)) {
       // Points past the settled count, each metric and scope keeping only those.
       const kept = (line.p as readonly JournaledScope[])
