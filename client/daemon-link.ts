@@ -5,6 +5,7 @@
  * knows nothing of records: the client writes frames on the socket it hands out when ready, and
  * hands it the frames to write right behind `initialize` (onConnect), which the answer settles.
  *
+ *   the host's next turn:
  *   connect, initialize at once --> 'connect': pipelined frames --+--> ready (onSettled, onReady) --> ... --> close (onLost) --> reconnect
  *      |                                                           +--> refused or closed first: onSettled(0), the frames were not taken
  *      |                                                           +--> older daemon: daemon/shutdown, wait for close, start ours
@@ -12,7 +13,7 @@
  */
 import type { Socket } from 'node:net';
 
-import { backoffDelayMs, type ClientInfo, createFrameDecoder, DaemonShutdown, encodeFrame, Initialize, type Limits, PACKAGE_VERSION, PROTOCOL_VERSION, type ResourceAttributes } from '../protocol/index.js';
+import { backoffDelayMs, type ClientInfo, compareVersions, createFrameDecoder, DaemonShutdown, encodeFrame, Initialize, type Limits, PACKAGE_VERSION, PROTOCOL_VERSION, type ResourceAttributes } from '../protocol/index.js';
 import { type DaemonSpawner, SPAWN_DEADLINE_MS } from './daemon-spawner.js';
 import { readUntilSync, socketInternals, writeAllSync, writeFramesSync } from './exit-handoff.js';
 
@@ -62,6 +63,8 @@ export interface DaemonLink {
   readonly socket: Socket | null;
   /** True while a daemon is being started and waited for. */
   readonly starting: boolean;
+  /** True once the first connection was attempted (the turn after the link was made). */
+  readonly attempted: boolean;
   /**
    * Resolves true once ready, false after `timeoutMs` or, with `untilAbsent`, as soon as a
    * connection attempt finds no daemon.
@@ -82,18 +85,6 @@ export interface DaemonLink {
   close(): void;
 }
 
-/** Compares dotted release numbers (`0.10.2` > `0.9.9`); a pre-release suffix is ignored. */
-export function compareVersions(a: string, b: string): number {
-  const parse = (version: string): number[] => (version.split('-')[0] as string).split('.').map((part) => Number.parseInt(part, 10) || 0);
-  const left = parse(a);
-  const right = parse(b);
-  for (let index = 0; index < Math.max(left.length, right.length); index++) {
-    const difference = (left[index] ?? 0) - (right[index] ?? 0);
-    if (difference !== 0) return Math.sign(difference);
-  }
-  return 0;
-}
-
 /**
  * Writes `initialize` on a socket whose connect() has just returned, before Node reports the
  * connection: true when the kernel took all of it. False, with nothing written, where the
@@ -109,10 +100,15 @@ function writeInitializeNow(socket: Socket, frame: Uint8Array): boolean {
   return written === frame.length;
 }
 
-/** Connects at once, in the background; the socket is unref'd so it never keeps the host alive. */
+/**
+ * Connects on the host's next turn, in the background; the socket is unref'd so it never keeps
+ * the host alive. A host that closes its client before then has made no connection
+ * ({@link DaemonLink.attempted}), nor loaded node:net.
+ */
 export function createDaemonLink(options: DaemonLinkOptions): DaemonLink {
-  const net = process.getBuiltinModule('node:net');
   const { socketPath, spawner, report } = options;
+  /** The first connection, due on the next turn; null once made (or the link closed first). */
+  let first: NodeJS.Immediate | null = null;
   let ready: Socket | null = null;
   /** The latest connection, initialized or not. */
   let attempt: Socket | null = null;
@@ -201,7 +197,7 @@ export function createDaemonLink(options: DaemonLinkOptions): DaemonLink {
   }
 
   function open(): void {
-    const current = net.connect(socketPath);
+    const current = process.getBuiltinModule('node:net').connect(socketPath);
     attempt = current;
     current.unref();
     const decoder = createFrameDecoder();
@@ -264,11 +260,17 @@ export function createDaemonLink(options: DaemonLinkOptions): DaemonLink {
     });
   }
 
-  open();
+  first = setImmediate(() => {
+    first = null;
+    open();
+  });
 
   return {
     get socket() {
       return ready;
+    },
+    get attempted() {
+      return first === null;
     },
     get starting() {
       return spawnWait !== null;
@@ -314,6 +316,7 @@ export function createDaemonLink(options: DaemonLinkOptions): DaemonLink {
     close() {
       closing = true;
       awaiting = null;
+      if (first !== null) clearImmediate(first);
       if (reconnectTimer !== null) clearTimeout(reconnectTimer);
       // An initialized connection ends after what was written to it; one still being made is dropped.
       if (ready !== null) ready.end();

@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 
-import { type Handoff, RUNTIME_FILES } from '../protocol/index.js';
+import { compareVersions, type Handoff, PACKAGE_VERSION, RUNTIME_FILES } from '../protocol/index.js';
 
 /** Longest a host's exit may spend writing to the socket before handing the rest over as a file. */
 export const EXIT_WRITE_DEADLINE_MS = 250;
@@ -90,6 +90,48 @@ export function socketInternals(socket: Socket): { fd: number; queuedBytes: numb
   const handle = (socket as unknown as { _handle?: { fd?: unknown; writeQueueSize?: unknown } })._handle;
   if (handle === undefined || typeof handle.fd !== 'number' || handle.fd < 0 || typeof handle.writeQueueSize !== 'number') return null;
   return { fd: handle.fd, queuedBytes: handle.writeQueueSize };
+}
+
+/**
+ * Longest a hand-off file may wait in the folder before the daemon counts as not taking them
+ * (the daemon takes one within milliseconds of its write, or a second while it is busy).
+ */
+export const HANDOFF_STALE_MS = 10_000;
+
+/**
+ * Whether a daemon runs that takes hand-off files as they come: the lock it holds while it runs
+ * names a live process of this user and a release no older than this client's, and no file has waited in the folder longer than
+ * {@link HANDOFF_STALE_MS}, nor are there more than half of {@link MAX_HANDOFF_FILES} (a lock
+ * left by a killed daemon whose pid came back in another process is found out so). A handful
+ * of system calls; where there is no lock (a Windows named pipe), false.
+ */
+export function daemonTakesHandoffs(runtimeDir: string, now: number = Date.now()): boolean {
+  const { readdirSync, readFileSync } = process.getBuiltinModule('node:fs');
+  const { join } = process.getBuiltinModule('node:path');
+  try {
+    const [pidText = '', , release = ''] = readFileSync(join(runtimeDir, RUNTIME_FILES.daemonLock), 'latin1').split('\n');
+    const pid = Number.parseInt(pidText, 10);
+    // An older daemon (or one that does not say) is replaced by the first client that connects.
+    if (!(pid > 0) || !/^\d+\.\d+\.\d+/.test(release) || compareVersions(release, PACKAGE_VERSION) < 0) return false;
+    // Throws for a pid that is gone, and (EPERM) for another user's: not this user's daemon.
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  let names: string[];
+  try {
+    names = readdirSync(join(runtimeDir, RUNTIME_FILES.handoffDir));
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+  if (names.length > MAX_HANDOFF_FILES / 2) return false;
+  for (const name of names) {
+    // `<pid>-<epoch ms>-<random>.json` (writeHandoffFile); temporary and refused files start with a dot.
+    if (name.startsWith('.') || !name.endsWith('.json')) continue;
+    const writtenAt = Number(name.split('-')[1]);
+    if (Number.isFinite(writtenAt) && now - writtenAt > HANDOFF_STALE_MS) return false;
+  }
+  return true;
 }
 
 /**

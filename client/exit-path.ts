@@ -5,6 +5,7 @@
  * runs (exit-handoff.ts writes it). Spans still open are never sent, only counted.
  *
  *   close() --> send all within closeTimeoutMs --> hand over the rest --> end the connection
+ *   close() before the first connection, a daemon up --> hand over all of it (no connection)
  *   exit    --> learn whether frames written behind initialize were taken (blocking, until
  *               EXIT_WRITE_DEADLINE_MS) --> finish the frame in flight, write the rest until
  *               the same deadline --> hand over the rest
@@ -13,7 +14,7 @@ import { type ClientInfo, type HostSpan, measurementsIn, type MetricRecord, type
 import { type Frame, takeBack } from './batch-framer.js';
 import type { DaemonLink } from './daemon-link.js';
 import type { DropKind, DropLedger } from './drop-ledger.js';
-import { EXIT_WRITE_DEADLINE_MS, type Handoff, socketInternals, writeFramesSync, writeHandoffFile } from './exit-handoff.js';
+import { daemonTakesHandoffs, EXIT_WRITE_DEADLINE_MS, type Handoff, socketInternals, writeFramesSync, writeHandoffFile } from './exit-handoff.js';
 import type { FrameQueue } from './frame-queue.js';
 
 /**
@@ -40,6 +41,11 @@ export interface ExitPathOptions {
   readonly sessions: ReadonlyMap<string, SessionStart.Params>;
   /** Counts the spans still open as never to be sent. */
   readonly abandonOpenSpans: () => void;
+  /**
+   * True while all the client queued is telemetry and the starts of sessions not ended: what a
+   * hand-off file carries whole (an ended session or a request needs the connection).
+   */
+  readonly onlyTelemetry: () => boolean;
 }
 
 export interface ExitPath {
@@ -119,7 +125,7 @@ export function createExitPath(options: ExitPathOptions): ExitPath {
     abandonOpenSpans();
     // A host that exits before its first connection attempt even failed still starts the
     // daemon that will ingest its hand-off (a daemon already up just refuses to start twice).
-    if (socket === null && queue.holdsTelemetry) link.startDaemon();
+    if (socket === null && queue.holdsTelemetry && !daemonTakesHandoffs(options.runtimeDir)) link.startDaemon();
     const pending = queue.takeForExit();
     const internals = socket === null ? null : socketInternals(socket);
     if (internals === null) {
@@ -143,10 +149,14 @@ export function createExitPath(options: ExitPathOptions): ExitPath {
         // Spans still open are never sent; their count goes with the last span batch.
         abandonOpenSpans();
         queue.queueSpanDrops();
+        // Closed before the first connection (a short CLI, in the turn it made the client),
+        // with a daemon up: a hand-off file carries everything, and the daemon takes it at
+        // once. No connection is made, no answer waited for.
+        const handOver = !link.attempted && options.onlyTelemetry() && daemonTakesHandoffs(options.runtimeDir);
         // With a connection up or being made, send and wait for the write. As soon as there
         // is none (the daemon is starting, or cannot be reached), waiting would only delay the
         // host: the records are handed over as a file at once.
-        if (link.socket !== null || !link.starting) await queue.sendAll(options.closeTimeoutMs, true);
+        if (!handOver && (link.socket !== null || !link.starting)) await queue.sendAll(options.closeTimeoutMs, true);
         // Written behind an initialize that was not answered within the timeout: in the
         // daemon's socket, it handles them if it accepts initialize. Handing them over too
         // could count them twice.

@@ -12,6 +12,7 @@
  *   answers to summary(), submitFeedback() <-- request correlator <-- daemon-link <----+
  *   drop ledger: what was not sent, by kind and reason; its counts ride the next batch
  *   close() or the host's exit --> exit path: write what is left, else a hand-off file
+ *   (a close() before the first connection, with a daemon up: all of it, in a hand-off file)
  *
  * This file wires the parts, each in its own file: intake.ts checks what the host records;
  * record-buffer.ts, event-buffer.ts and span-buffer.ts hold it; frame-queue.ts writes it in
@@ -156,7 +157,10 @@ export interface TelemetryClient {
   /**
    * Sends what is buffered, then closes; resolves once it is written to the socket. When no
    * daemon is up yet, or none answers within `closeTimeoutMs`, the records are handed over as a
-   * file in the socket's folder, which the daemon ingests when it runs. Never rejects.
+   * file in the socket's folder, which the daemon ingests when it runs. Called before the client
+   * made its first connection (in the turn it was created, as a short CLI does) while a daemon
+   * runs, it hands everything over as a file at once and makes no connection: the daemon takes
+   * the file within milliseconds. Never rejects.
    */
   close(): Promise<void>;
   stats(): ClientStats;
@@ -172,8 +176,8 @@ function checkedResource(resource: ResourceAttributes | undefined, report: (kind
 }
 
 /**
- * Creates a client and starts connecting at once, in the background. The socket is unref'd:
- * an idle client never keeps its host alive.
+ * Creates a client; it connects on the host's next turn, in the background. The socket is
+ * unref'd: an idle client never keeps its host alive.
  */
 export function createClient(options: ClientOptions): TelemetryClient {
   const { socketPath, runtimeDir } = socketLocation(options.socketPath);
@@ -200,6 +204,8 @@ export function createClient(options: ClientOptions): TelemetryClient {
   }
 
   const drops = createDropLedger(report);
+  /** Set once the client queued a session's end or a request: what a hand-off file cannot carry. */
+  let controlSent = false;
   const framer = createBatchFramer(drops);
   const resource = checkedResource(options.resource, report);
   const link = createDaemonLink({
@@ -245,6 +251,7 @@ export function createClient(options: ClientOptions): TelemetryClient {
       const open = spanRecorder.close();
       if (open > 0) drops.drop('spans', 'client_span_open', open, `codexd: ${open} spans were still open when the client closed; they are not sent (their end is unknown)`);
     },
+    onlyTelemetry: () => !controlSent,
   });
 
   function session(sessionOptions: SessionOptions): SessionHandle {
@@ -262,12 +269,14 @@ export function createClient(options: ClientOptions): TelemetryClient {
         queue.enqueue(framer.control(SessionStart.method, params));
       },
       end(sessionId) {
+        controlSent = true;
         sessions.delete(sessionId);
         // The end goes after everything recorded so far, so none of it meets an ended session.
         queue.queueEverything();
         queue.enqueue(framer.control(SessionEnd.method, { sessionId }));
       },
       async summary(sessionId) {
+        controlSent = true;
         // Asked after everything queued so far, so the answer counts it.
         const answer = await requests.request(SessionSummary.method, { sessionId }, DEFAULT_REQUEST_TIMEOUT_MS);
         return (answer?.result as SessionSummary.Result | undefined) ?? null;
@@ -293,7 +302,10 @@ export function createClient(options: ClientOptions): TelemetryClient {
     startSpan(name, spanOptions) {
       return spanRecorder.start(name, spanOptions, undefined);
     },
-    submitFeedback: (params) => requests.submitFeedback(params),
+    submitFeedback(params) {
+      controlSent = true;
+      return requests.submitFeedback(params);
+    },
     async flush() {
       await queue.sendAll(closeTimeoutMs, false);
     },

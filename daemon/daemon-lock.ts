@@ -1,6 +1,6 @@
 /**
  * The lock that makes "exactly one daemon" hold when many start at once: a file created
- * exclusively (O_EXCL) in the socket's folder, holding the holder's pid and start time. Taking
+ * exclusively (O_EXCL) in the socket's folder, holding the holder's pid, start time and release. Taking
  * it is atomic; the stale cases are handled:
  *
  * - the pid in it is dead: the lock is broken and taken;
@@ -15,9 +15,11 @@
  */
 import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+
+import { PACKAGE_VERSION, RUNTIME_FILES } from '../protocol/index.js';
 import { isAlive } from './process-alive.js';
 
-export const LOCK_FILE_NAME = 'codexd.lock';
+export const LOCK_FILE_NAME = RUNTIME_FILES.daemonLock;
 /** How long a live lock holder may take to start listening before its lock counts as stale. */
 export const STARTING_GRACE_MS = 10_000;
 const MAX_ATTEMPTS = 5;
@@ -46,7 +48,8 @@ function readHolder(path: string): { pid: number; ageMs: number } | null {
  */
 export async function acquireDaemonLock(dir: string, socketPath: string, isAnswering: () => Promise<boolean>): Promise<DaemonLock> {
   const path = join(dir, LOCK_FILE_NAME);
-  const mine = `${process.pid}\n${new Date().toISOString()}\n`;
+  // Its release too: a client hands its records over as a file only to a daemon as new as it (client/exit-handoff.ts).
+  const mine = `${process.pid}\n${new Date().toISOString()}\n${PACKAGE_VERSION}\n`;
   // The lock is created complete: written under a private name, then hard-linked into place,
   // which fails if it exists. An O_EXCL create followed by a write would leave a moment in
   // which a contender reads an empty lock, takes it for stale and breaks it.

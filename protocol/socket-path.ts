@@ -66,6 +66,8 @@ export function isNamedPipe(path: string): boolean {
  * the user's own processes can read or write them.
  */
 export const RUNTIME_FILES = {
+  /** Held by the running daemon, created exclusively as it starts: its pid, start time and release, a line each. */
+  daemonLock: 'codexd.lock',
   /** Created exclusively by the client that is starting a daemon, so twenty clients start one. */
   spawnMarker: 'codexd.spawning',
   /** One line per failed automatic start (ISO time); the crash-loop guard reads it. */

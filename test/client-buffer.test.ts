@@ -1,8 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, describe, expect, it } from 'vitest';
 
 import { createEventBuffer, TRUNCATION_MARK, withValuesCut } from '../client/event-buffer.js';
+import { daemonTakesHandoffs, HANDOFF_STALE_MS, MAX_HANDOFF_FILES } from '../client/exit-handoff.js';
 import { createRecordBuffer } from '../client/record-buffer.js';
-import { MAX_EVENT_ATTRIBUTE_LENGTH } from '../protocol/index.js';
+import { MAX_EVENT_ATTRIBUTE_LENGTH, PACKAGE_VERSION, RUNTIME_FILES } from '../protocol/index.js';
 
 describe('client record buffer', () => {
   it('sums identical counter increments, gathers histogram values, and keeps gauges one per call', () => {
@@ -73,12 +78,48 @@ describe('client record buffer', () => {
 
 describe('release comparison', () => {
   it('orders dotted versions numerically and ignores pre-release suffixes', async () => {
-    const { compareVersions } = await import('../client/daemon-link.js');
+    const { compareVersions } = await import('../protocol/version.js');
     expect(compareVersions('0.10.0', '0.9.9')).toBe(1);
     expect(compareVersions('0.0.1', '0.1.0')).toBe(-1);
     expect(compareVersions('1.2.3', '1.2.3')).toBe(0);
     expect(compareVersions('1.2', '1.2.0')).toBe(0);
     expect(compareVersions('2.0.0-rc.1', '1.9.0')).toBe(1);
+  });
+});
+
+describe('whether a daemon takes hand-off files', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+  /** A runtime folder with a daemon lock of `lock` (if given) and hand-off files of these names. */
+  function folder(lock: string | null, files: readonly string[] = []): string {
+    const dir = mkdtempSync(join(tmpdir(), 'cxh-'));
+    dirs.push(dir);
+    if (lock !== null) writeFileSync(join(dir, RUNTIME_FILES.daemonLock), lock);
+    if (files.length > 0) mkdirSync(join(dir, RUNTIME_FILES.handoffDir));
+    for (const name of files) writeFileSync(join(dir, RUNTIME_FILES.handoffDir, name), '{}');
+    return dir;
+  }
+  const live = `${process.pid}\n2026-12-07T00:00:00.000Z\n${PACKAGE_VERSION}\n`;
+  const now = Date.now();
+
+  it('only while a live daemon as new as the client holds the lock, and no file has waited too long', () => {
+    expect(daemonTakesHandoffs(folder(live), now)).toBe(true);
+    expect(daemonTakesHandoffs(folder(live, [`1-${now - 500}-abc.json`]), now)).toBe(true);
+    expect(daemonTakesHandoffs(folder(`${process.pid}\n2026-12-07T00:00:00.000Z\n99.0.0\n`), now)).toBe(true);
+    // No daemon, or a lock it left when killed.
+    expect(daemonTakesHandoffs(folder(null), now)).toBe(false);
+    expect(daemonTakesHandoffs(folder(`999999999\n2026-12-07T00:00:00.000Z\n${PACKAGE_VERSION}\n`), now)).toBe(false);
+    // An older release, or one whose lock does not say: the first client to connect replaces it.
+    expect(daemonTakesHandoffs(folder(`${process.pid}\n2026-12-07T00:00:00.000Z\n0.0.1\n`), now)).toBe(false);
+    expect(daemonTakesHandoffs(folder(`${process.pid}\n2026-12-07T00:00:00.000Z\n`), now)).toBe(false);
+    // A file the daemon should have taken long ago: it is not taking them.
+    expect(daemonTakesHandoffs(folder(live, [`1-${now - HANDOFF_STALE_MS - 1}-abc.json`]), now)).toBe(false);
+    // Files being written or set aside are not waiting for it.
+    expect(daemonTakesHandoffs(folder(live, [`.1-${now - 60_000}-abc.json.tmp`, `.1-${now - 60_000}-abc.json.refused`]), now)).toBe(true);
+    // A folder filling up.
+    expect(daemonTakesHandoffs(folder(live, Array.from({ length: MAX_HANDOFF_FILES / 2 + 1 }, (_, index) => `1-${now}-${index}.json`)), now)).toBe(false);
   });
 });
 

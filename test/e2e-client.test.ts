@@ -166,12 +166,49 @@ describe('thin client', () => {
     expect(withDaemon.ms).toBeLessThan(1500);
   });
 
-  it('a short CLI that records and closes loads no Node module that a bare socket client does not', async () => {
+  it('closed in the turn it was made, with the daemon up, hands everything over as one file the daemon takes at once; an ended session goes over the socket', async () => {
+    daemon = await harness.daemon();
+    const host = (name: string, end: boolean): string => `import { createClient } from ${JSON.stringify(CLIENT_URL)};
+      const client = createClient({ clientInfo: { name: ${JSON.stringify(name)}, version: '1' } });
+      const session = client.session({ sessionId: ${JSON.stringify(`${name}-session`)}, attributes: { model: 'gpt-5.1-codex' } });
+      client.counter('codex.test.calls', 3, { client: ${JSON.stringify(name)} });
+      session.event('codex.tool_result', { traceSafe: { tool_name: 'shell', success: true, duration_ms: 12 }, durationMs: 12 });
+      ${end ? 'session.end();' : ''}
+      await client.close();
+      process.stdout.write(JSON.stringify(client.stats()));`;
+    const before = (await daemon.status()).handoff;
+    const started = Date.now();
+    const filed = await runProcess(['--input-type=module', '-e', host('filed', false)], home.env, 20_000);
+    expect(filed.code, filed.stderr).toBe(0);
+    expect(JSON.parse(filed.stdout)).toMatchObject({ connected: false, sent: 0, handedOff: 1, dropped: {}, events: { sent: 0, handedOff: 1, dropped: {} } });
+    // The daemon's folder watch takes the file as it lands: well within its one-second rescan.
+    await expect.poll(async () => (await daemon?.status())?.handoff.filesIngested, { timeout: 5000, interval: 20 }).toBe(before.filesIngested + 1);
+    expect(Date.now() - started).toBeLessThan(5000);
+    // A session's end needs the connection: the client writes everything to the socket.
+    const ended = await runProcess(['--input-type=module', '-e', host('ended', true)], home.env, 20_000);
+    expect(ended.code, ended.stderr).toBe(0);
+    expect(JSON.parse(ended.stdout)).toMatchObject({ sent: 1, handedOff: 0, dropped: {}, events: { sent: 1, handedOff: 0 } });
+    await daemon.request('daemon/flush', {});
+    const after = await daemon.status();
+    expect(after.handoff).toMatchObject({ filesIngested: before.filesIngested + 1, filesRejected: before.filesRejected, recordsIngested: before.recordsIngested + 1, eventsIngested: before.eventsIngested + 1 });
+    // Both arrive alike: the counter under its host's resource, the event with its session's context.
+    await receiver.waitFor(() => receiver.sumOf('codex.test.calls') >= 6, 10_000, 'both counters');
+    for (const name of ['filed', 'ended']) {
+      expect(receiver.sumOf('codex.test.calls', { client: name })).toBe(3);
+      const log = receiver.logRecords().find((record) => record.attributes['session.id'] === `${name}-session` && record.attributes['event.name'] === 'codex.tool_result');
+      expect(log?.attributes, name).toMatchObject({ model: 'gpt-5.1-codex', tool_name: 'shell', 'client.name': name });
+      expect(log?.resource['service.name'], name).toBe(name);
+    }
+  });
+
+  it('a short CLI that records and closes loads no Node module that a bare socket client does not, and hands over without node:net', async () => {
     daemon = await harness.daemon();
     // Node's own modules a host process loads, after the entry point's: what the client costs it.
     const loaded = (body: string) => `const before = new Set(process.moduleLoadList);
       ${body}
-      process.stdout.write(JSON.stringify(process.moduleLoadList.filter((name) => !before.has(name))));`;
+      // Read before process.stdout, whose pipe brings node:net of its own.
+      const added = process.moduleLoadList.filter((name) => !before.has(name));
+      process.stdout.write(JSON.stringify(added));`;
     const run = async (source: string): Promise<string[]> => {
       const result = await runProcess(['--input-type=module', '-e', source], home.env, 20_000);
       expect(result.code, result.stderr).toBe(0);
@@ -182,16 +219,23 @@ describe('thin client', () => {
       await new Promise((resolve) => socket.on('connect', () => socket.end('x', resolve)));
       socket.destroy();`),
     );
-    const client = await run(
+    const cli = (flush: boolean): string =>
       loaded(`const { createClient } = await import(${JSON.stringify(CLIENT_URL)});
       const client = createClient({ clientInfo: { name: 'short-cli', version: '1' } });
       client.counter('codex.tool.call', 1, { tool: 'shell' });
       client.histogram('codex.tool.call.duration_ms', 12, { tool: 'shell' });
+      ${flush ? 'await client.flush();' : ''}
       await client.close();
-      if (client.stats().sent !== 2) throw new Error(JSON.stringify(client.stats()));`),
-    );
+      const { sent, handedOff } = client.stats();
+      if (${flush ? 'sent !== 2 || handedOff !== 0' : 'sent !== 0 || handedOff !== 2'}) throw new Error(JSON.stringify(client.stats()));`);
+    // Closed in the turn it was made, with the daemon up: a hand-off file, and not even node:net.
+    const handedOver = await run(cli(false));
+    // Flushed first: over the socket.
+    const written = await run(cli(true));
     expect(floor).toContain('NativeModule net');
+    expect(handedOver).not.toContain('NativeModule net');
     // perf_hooks (the global `performance`) alone brings nine modules and about 2 ms.
-    expect(client.filter((name) => !floor.includes(name))).toEqual([]);
+    expect(handedOver.filter((name) => !floor.includes(name))).toEqual([]);
+    expect(written.filter((name) => !floor.includes(name))).toEqual([]);
   });
 });

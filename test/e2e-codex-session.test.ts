@@ -46,7 +46,8 @@ describe('a Codex session through codexd', () => {
   it('arrives as Codex exports it in process: span trees, resources, derived metrics, privacy; two hosts stay apart', async () => {
     ({ home, receiver } = await harness.homeWithReceiver());
     daemon = await harness.daemon();
-    const runs = await Promise.all([runNode(home, HOST, ['codex_exec', 'thread-exec']), runNode(home, HOST, ['codex_tui', 'thread-tui'])]);
+    // The exec host closes in the turn it recorded: a hand-off file. The TUI host flushes first: the socket.
+    const runs = await Promise.all([runNode(home, HOST, ['codex_exec', 'thread-exec']), runNode(home, HOST, ['codex_tui', 'thread-tui', 'socket'])]);
     const [exec, tui] = runs.map((run) => {
       expect(run.code, run.stderr).toBe(0);
       return JSON.parse(run.stdout) as HostOutput;
@@ -54,7 +55,8 @@ describe('a Codex session through codexd', () => {
     // The one problem reported: the span the host left open.
     expect(exec.errors).toEqual(['codexd: 1 spans were still open when the client closed; they are not sent (their end is unknown)']);
     // The span left open at exit is not sent, and counted.
-    expect(exec.stats.spans).toMatchObject({ sent: 6, dropped: { client_span_open: 1 } });
+    expect(exec.stats.spans).toMatchObject({ sent: 0, handedOff: 6, dropped: { client_span_open: 1 } });
+    expect(tui.stats.spans).toMatchObject({ sent: 6, handedOff: 0, dropped: { client_span_open: 1 } });
 
     await daemon.request('daemon/flush', {});
     await receiver.waitFor(() => receiver.spans().filter((span) => !span.name.startsWith('codex.')).length >= 12, 15_000, 'both hosts\' spans');

@@ -16,6 +16,7 @@ interface RecorderStats {
   connected: boolean;
   buffered: number;
   sent: number;
+  handedOff: number;
   dropped: Record<string, number>;
   errors: string[];
 }
@@ -32,18 +33,22 @@ describe('metrics end to end', () => {
     home.writeConfig(grpcConfig(receiver.endpoint));
   });
 
-  it('8 concurrent client processes x 10,000 tagged increments arrive as exactly 80,000, split by tag', async () => {
+  it('8 concurrent client processes x 10,000 tagged increments arrive as exactly 80,000, split by tag, over the socket and by hand-off file alike', async () => {
     daemon = await harness.daemon();
     const clients = Array.from({ length: 8 }, (_, index) => `client-${index}`);
-    const runs = await Promise.all(clients.map((name) => runNode(home, RECORDER, [name, '10000', 'tagged'])));
+    // Half of them write to the socket (flush() before close()); half close at once, handing over a file.
+    const runs = await Promise.all(clients.map((name, index) => runNode(home, RECORDER, [name, '10000', 'tagged', index % 2 === 0 ? 'socket' : 'file'])));
     const stats = runs.map((run) => {
       expect(run.code, run.stderr).toBe(0);
       return JSON.parse(run.stdout) as RecorderStats;
     });
-    for (const stat of stats) {
+    stats.forEach((stat, index) => {
       expect(stat.dropped).toEqual({});
       expect(stat.buffered).toBe(0);
-    }
+      if (index % 2 === 0) expect(stat).toMatchObject({ handedOff: 0 });
+      else expect(stat).toMatchObject({ sent: 0 });
+      expect(stat.sent + stat.handedOff).toBeGreaterThan(0);
+    });
 
     await receiver.waitFor(() => receiver.sumOf('codex.test.calls') >= 80_000, 15_000);
     const flushed = await daemon.request<{ complete: boolean }>('daemon/flush', {});
@@ -70,8 +75,8 @@ describe('metrics end to end', () => {
     expect(typeof resource['host.name']).toBe('string');
     expect(resource['deployment.environment.name']).toBe('dev');
 
-    // Status counts what the clients sent (after their summing of identical increments).
-    const sent = stats.reduce((total, stat) => total + stat.sent, 0);
+    // Status counts what the clients delivered, either way (after their summing of identical increments).
+    const sent = stats.reduce((total, stat) => total + stat.sent + stat.handedOff, 0);
     const status = await daemon.status();
     expect(status.signals.metrics).toMatchObject({ received: sent, accepted: sent, rejectedTotal: 0, exported: sent, buffered: 0, failed: 0, droppedTotal: 0 });
     expect(status.exporters[0]).toMatchObject({ kind: 'otlp-grpc', state: 'ok', endpoint: receiver.endpoint });

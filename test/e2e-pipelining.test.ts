@@ -27,6 +27,11 @@ const RECORD_SOURCE = `for (let i = 0; i < 500; i++) {
   else client.histogram('codex.test.latency_ms', i);
 }`;
 const record = new Function('client', RECORD_SOURCE) as (client: TelemetryClient) => void;
+/**
+ * The host's next turn, when a client connects: a client closed before it (in the turn it was
+ * made) with the daemon up hands its records over as a file and makes no connection.
+ */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The frames of one connection, as `up:method` and `down:id` (`down:1!` for an error). */
 function sequence(frames: readonly PassedFrame[], connection: number): string[] {
@@ -118,6 +123,7 @@ describe('the first batch goes behind initialize', () => {
   it('writes its records before the answer to initialize arrives; the daemon takes and exports them once', async () => {
     const { path, frames } = await throughProxy({ holdAnswersMs: 300 });
     const client = createClient({ clientInfo: { name: 'pipelined', version: '1' }, socketPath: path, spawn: false });
+    await nextTurn();
     record(client);
     await client.close();
     expect(sequence(frames, 0).slice(0, 3)).toEqual(['up:initialize', 'up:metric/record', 'down:1']);
@@ -150,6 +156,7 @@ describe('the first batch goes behind initialize', () => {
   it('when the daemon refuses every initialize, close() hands the pipelined records over as a file, ingested once', async () => {
     const { path, frames } = await throughProxy({ holdAnswersMs: 50, refuseInitialize: () => true });
     const client = createClient({ clientInfo: { name: 'refused-always', version: '1' }, socketPath: path, spawn: false, closeTimeoutMs: 1000 });
+    await nextTurn();
     record(client);
     await client.close();
     expect(sequence(frames, 0)).toEqual(['up:initialize', 'up:metric/record', 'down:1!']);
@@ -158,7 +165,7 @@ describe('the first batch goes behind initialize', () => {
     await expectEveryRecordOnce();
   });
 
-  it('writes initialize as soon as connect() returns: the daemon has taken it before the host first yields', async () => {
+  it('writes initialize as soon as connect() returns, on the host\'s next turn: the daemon has taken it while the host keeps its thread', async () => {
     const child = spawn(
       process.execPath,
       [
@@ -166,6 +173,7 @@ describe('the first batch goes behind initialize', () => {
         '-e',
         `import { createClient } from ${JSON.stringify(CLIENT_URL)};
         createClient({ clientInfo: { name: 'before-yield', version: '1' } });
+        await new Promise((resolve) => setImmediate(resolve));
         process.stderr.write('created\\n');
         // The host keeps its thread: Node cannot report the connection until this ends.
         const until = Date.now() + 1500;
