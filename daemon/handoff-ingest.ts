@@ -33,6 +33,8 @@ export interface HandoffIngest {
   /** Ingests what is waiting now; returns how many files are left for later scans. */
   scan(): number;
   counts(): HandoffCounts;
+  /** When a file was last taken in (epoch ms), 0 before the first: hosts handing files over keep a daemon in use. */
+  lastIngestAt(): number;
   stop(): void;
 }
 
@@ -70,6 +72,7 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
   let eventsIngested = 0;
   let spansIngested = 0;
   let filesRejected = 0;
+  let lastIngestAt = 0;
   const refused = new Map<string, number>();
   /** The folder's last problem, logged and counted once until it changes. */
   let folderProblem: string | null = null;
@@ -131,6 +134,7 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
       eventsIngested += inBatches(content.events, MAX_BATCH_EVENTS, content.eventsDropped, (batch, dropped) => events.ingest({ events: batch, ...dropped }, source));
       spansIngested += inBatches(content.spans, MAX_BATCH_SPANS, content.spansDropped, (batch, dropped) => spans.ingest({ spans: batch, ...dropped }, source));
       filesIngested++;
+      lastIngestAt = Date.now();
     } catch (error) {
       filesRejected++;
       logger.warn({ file: path, problem: (error as Error).message }, 'hand-off file rejected');
@@ -225,6 +229,7 @@ export function startHandoffIngest(options: HandoffIngestOptions): HandoffIngest
   schedule(watched() ? HANDOFF_SAFETY_SCAN_MS : HANDOFF_SCAN_MS);
   return {
     scan,
+    lastIngestAt: () => lastIngestAt,
     counts: () => ({ filesIngested, recordsIngested, eventsIngested, spansIngested, filesRejected, refused: Object.fromEntries(refused) }),
     stop() {
       stopped = true;

@@ -124,7 +124,8 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
       const spoolWaiting = pipelines.destinations.queues().some((queue) => queue.pending());
       return connections.size > 0 || pipelines.buffered() > 0 || feedbackWaiting || spoolWaiting;
     },
-    lastActivityAt: connections.lastChangeAt,
+    // A host that closes before it connects hands its records over as a file: that is use too.
+    lastActivityAt: () => Math.max(connections.lastChangeAt(), handoff?.lastIngestAt() ?? 0),
     onIdle: (reason) => void shutdown(reason),
   });
   const stop = createShutdown({

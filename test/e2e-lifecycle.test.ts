@@ -5,10 +5,11 @@
  */
 import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { beforeEach, describe, expect, it } from 'vitest';
 
+import { writeHandoffFile } from '../client/exit-handoff.js';
 import { ErrorCodes, PACKAGE_VERSION, PROTOCOL_VERSION, RUNTIME_FILES } from '../protocol/index.js';
 import {
   CLI,
@@ -215,6 +216,27 @@ describe('daemon lifecycle', () => {
     await flushSpawned();
     expect(receiver.histogramTotals('codex.test.latency_ms', { client: 'idle' }).count).toBe(100);
     await expect.poll(() => isAlive(pid as number), { timeout: 5000 }).toBe(false);
+  });
+
+  it('an auto-spawned daemon stays up while hosts hand it files, and exits once they stop', async () => {
+    // Exported every 50 ms: nothing stays buffered to keep the daemon busy.
+    home.writeConfig(`${grpcConfig(receiver.endpoint, 50)}idle_timeout_ms = 600\n`);
+    parseStats(await runNode(home, HOST, ['close', 'spawner', '10'], 30_000, spawningEnv(home)));
+    await expect.poll(() => spawnedDaemonPids(home).length, { timeout: 10_000 }).toBe(1);
+    const [pid] = spawnedDaemonPids(home) as [number];
+    await receiver.waitFor(() => receiver.histogramTotals('codex.test.latency_ms', { client: 'spawner' }).count === 10, 10_000, 'the first host\'s records');
+    // For over three idle times, a file every 200 ms as short CLIs leave them, and no connection.
+    // Each holds only a drop count: nothing the daemon buffers, which would keep it busy anyway.
+    const runtimeDir = dirname(home.socketPath);
+    for (let i = 0; i < 10; i++) {
+      expect(writeHandoffFile(runtimeDir, { version: 1, clientInfo: { name: 'filer', version: '1' }, pid: process.pid, records: [], dropped: { client_buffer_full: 1 } })).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(isAlive(pid)).toBe(true);
+    const status = JSON.parse((await runCli(home, ['status', '--json'])).stdout) as { pid: number; handoff: { filesIngested: number }; signals: { metrics: { dropped: Record<string, number> } } };
+    // The first host's file too: it closed while the daemon it started was coming up.
+    expect(status).toMatchObject({ pid, handoff: { filesIngested: 11 }, signals: { metrics: { dropped: { client_buffer_full: 10 } } } });
+    await expect.poll(() => isAlive(pid), { timeout: 5000 }).toBe(false);
   });
 
   it('codexd restart stops an auto-spawned daemon and starts a new one, losing nothing', async () => {

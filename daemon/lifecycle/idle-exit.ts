@@ -1,7 +1,7 @@
 /**
  * Idle exit, for a daemon nobody asked to keep running (auto-spawned, or socket-activated, which
- * systemd starts again on demand): once it has had no connection and held nothing for the idle
- * timeout, it stops. Checked a few times per idle period.
+ * systemd starts again on demand): once it has had no connection, taken in no hand-off file and
+ * held nothing for the idle timeout, it stops. Checked a few times per idle period.
  */
 import type { StartedBy } from '../../protocol/index.js';
 
@@ -22,7 +22,7 @@ export interface IdleExitOptions {
    * feedback report waiting for a configured endpoint.
    */
   readonly busy: () => boolean;
-  /** When something last happened between checks (a connection opened or closed), epoch ms. */
+  /** When something last happened between checks (a connection opened or closed, a hand-off file taken in), epoch ms. */
   readonly lastActivityAt: () => number;
   readonly onIdle: (reason: string) => void;
 }
