@@ -166,7 +166,10 @@ describe('daemon lifecycle', () => {
     process.stdout.write(`kill -9: recorded ${recorded}, arrived ${arrived}, lost ${recorded - arrived} (records the killed daemon had taken but not exported)\n`);
     // The last second is recorded well after the new daemon is up: every record of it arrives.
     expect(receiver.sumOf('codex.test.steady', { second: '3' })).toBe(perSecond['3']);
-    expect(arrived).toBeLessThanOrEqual(recorded);
+    // At least once: what the killed daemon exported in its last trim window (200 ms, PROTOCOL.md
+    // 10.1) its journal still held, and the next daemon sends again. At one record a millisecond,
+    // a second's records bound that.
+    expect(arrived).toBeLessThanOrEqual(recorded + 1000);
     expect(arrived).toBeGreaterThan(recorded / 2);
   });
 
