@@ -13,5 +13,6 @@ export * from './version.js';
 export * from './catalog.js';
 export * from './trace-context.js';
 export * from './validate-span.js';
+export * from './validate-feedback.js';
 export * from './handoff.js';
 export * from './backoff.js';
