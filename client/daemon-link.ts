@@ -107,7 +107,7 @@ function writeInitializeNow(socket: Socket, frame: Uint8Array): boolean {
  */
 export function createDaemonLink(options: DaemonLinkOptions): DaemonLink {
   const { socketPath, spawner, report } = options;
-  /** The first connection, due on the next turn; null once made (or the link closed first). */
+  /** The first connection, due on the next turn; null once it was attempted. */
   let first: NodeJS.Immediate | null = null;
   let ready: Socket | null = null;
   /** The latest connection, initialized or not. */

@@ -100,10 +100,11 @@ export const HANDOFF_STALE_MS = 10_000;
 
 /**
  * Whether a daemon runs that takes hand-off files as they come: the lock it holds while it runs
- * names a live process of this user and a release no older than this client's, and no file has waited in the folder longer than
- * {@link HANDOFF_STALE_MS}, nor are there more than half of {@link MAX_HANDOFF_FILES} (a lock
- * left by a killed daemon whose pid came back in another process is found out so). A handful
- * of system calls; where there is no lock (a Windows named pipe), false.
+ * names a live process of this user and a release no older than this client's, and no file has
+ * waited in the folder longer than {@link HANDOFF_STALE_MS}, nor are there more than half of
+ * {@link MAX_HANDOFF_FILES} (a lock left by a killed daemon whose pid came back in another
+ * process is found out so). A handful of system calls; where there is no lock (a Windows named
+ * pipe, a socket-activated daemon), false.
  */
 export function daemonTakesHandoffs(runtimeDir: string, now: number = Date.now()): boolean {
   const { readdirSync, readFileSync } = process.getBuiltinModule('node:fs');

@@ -124,7 +124,8 @@ export function createExitPath(options: ExitPathOptions): ExitPath {
     // No span ends after this: the open ones are counted, and the count goes with the rest.
     abandonOpenSpans();
     // A host that exits before its first connection attempt even failed still starts the
-    // daemon that will ingest its hand-off (a daemon already up just refuses to start twice).
+    // daemon that will ingest its hand-off, unless one is up and takes hand-offs (another
+    // started anyway would only refuse to start twice).
     if (socket === null && queue.holdsTelemetry && !daemonTakesHandoffs(options.runtimeDir)) link.startDaemon();
     const pending = queue.takeForExit();
     const internals = socket === null ? null : socketInternals(socket);
