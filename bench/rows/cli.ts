@@ -1,5 +1,5 @@
 /**
- * Rows 2a–2d and 5 of `npm run bench`: short CLIs' wall time from spawn() to exit, all measured in
+ * Rows 2a–2e and 5–5c of `npm run bench`: short CLIs' wall time from spawn() to exit, all measured in
  * the same interleaved rounds against `node -e 0`, so every command shares one baseline.
  *
  *   2a  a CLI recording 1,000 metrics through the thin client, then close() (vs `node -e 0`):
@@ -37,7 +37,7 @@ const TARGET_OVER_NODE_MS = 8;
 /** Target of row 5: the one-counter CLI takes at most this much longer than `node -e 0`. */
 const TARGET_ONE_OVER_NODE_MS = 6;
 
-/** Which of the rows measured together to run: 2a–2d, 5, or both. */
+/** Which of the rows measured together to run: 2a–2e, 5–5c, or both. */
 export interface CliRows {
   readonly shortCli: boolean;
   readonly oneCounter: boolean;
@@ -167,7 +167,7 @@ export interface CliDetails {
   readonly cli: CliResult;
 }
 
-/** Rows 2a–2d and 5 against the running daemon of run.ts; row 2 with an OTLP receiver of its own for the SDK CLI. */
+/** Rows 2a–2e and 5–5c against the running daemon of run.ts; row 2 with an OTLP receiver of its own for the SDK CLI. */
 export async function rowCli(quick: boolean, which: CliRows, bench: BenchEnv, daemon: RunningDaemon): Promise<CliDetails> {
   const config = cliConfig(quick);
   const rowNames = [...(which.shortCli ? ['2'] : []), ...(which.oneCounter ? ['5'] : [])].join(' and ');
