@@ -75,9 +75,12 @@ describe('daemon lifecycle', () => {
     expect(receiver.histogramTotals('codex.test.latency_ms', { client: 'warm' }).count).toBe(1000);
     const status = JSON.parse((await runCli(home, ['status', '--json'])).stdout) as { startedBy: string; idleExitAfterMs: number };
     expect(status).toMatchObject({ startedBy: 'auto-spawn', idleExitAfterMs: 600_000 });
-    // The cold host handed its records over instead of waiting for the daemon to come up.
+    // The cold host handed its records over instead of waiting for the daemon to come up: its
+    // only extra cost is spawning the daemon, which a loaded machine can stretch to tens of ms,
+    // while waiting for the daemon's socket would add its whole start-up.
     process.stdout.write(`first use: host ran ${cold.totalMs?.toFixed(1)} ms (handed over ${cold.handedOff}); warm: ${warm.totalMs?.toFixed(1)} ms (sent ${warm.sent})\n`);
-    expect(cold.totalMs).toBeLessThan((warm.totalMs as number) + 50);
+    expect(cold).toMatchObject({ handedOff: 1000, sent: 0 });
+    expect(cold.totalMs).toBeLessThan((warm.totalMs as number) + 100);
   });
 
   it('twenty clients starting at once leave exactly one daemon, and nothing is lost', async () => {
