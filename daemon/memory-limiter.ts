@@ -24,11 +24,13 @@
  * QUIET_MS after the last), the same collection gives back what loading and starting took (1–2 MiB
  * of an idle daemon's resident set), so that it is part of starting and not a wake-up of an idle
  * daemon. One timer, armed then and by a reading that finds the growth, never by an idle daemon.
+ * A release also returns the C allocator's free pages, where it can (allocator-trim.ts).
  */
 
 import type { Logger } from 'pino';
 
 import type { MemoryStatus } from '../protocol/index.js';
+import { allocatorTrim } from './allocator-trim.js';
 
 /** How often memory is read while telemetry arrives, and while the limiter holds. */
 export const CHECK_INTERVAL_MS = 100;
@@ -129,6 +131,7 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
   let softEntered = 0;
   let hardEntered = 0;
   let gc: Collect | null | undefined;
+  let trim: (() => void) | null | undefined;
   let collectedAt = 0;
   /** When telemetry last had memory read (performance.now()); the quiet timer, while armed. */
   let arrivedAt = performance.now();
@@ -220,6 +223,9 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
       collectedAt = performance.now();
       released++;
     }
+    // V8 gave back its free pages; the C allocator keeps its own until asked (allocator-trim.ts).
+    trim ??= allocatorTrim();
+    trim?.();
     last = read();
     releasedBytes += Math.max(0, before - last.rss);
     // What a release could not give back is where memory settles now: no release again for it.

@@ -654,8 +654,9 @@ export interface MemoryStatus {
   readonly softEntered: number;
   readonly hardEntered: number;
   /**
-   * Times the daemon compacted its heap to give back memory start-up or a load had grown (10 s
-   * after start, and 10 s after telemetry stopped), and the resident memory returned, in all.
+   * Times the daemon compacted its heap (and trimmed the C allocator, where it can) to give back
+   * memory start-up or a load had grown (2 s after start, and 10 s after telemetry stopped), and
+   * the resident memory returned, in all.
    */
   readonly released: number;
   readonly releasedBytes: number;

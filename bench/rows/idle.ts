@@ -30,8 +30,13 @@ import { finished, processCpuMs, startChild, stopChild } from '../lib/processes.
  * Node 26). Its context switches are reported on their own.
  */
 const SETTLE_MS = 35_000;
-/** The targets of issue 16, item 1. */
-const TARGET = { wakeupsPerSecond: 1, rssMiB: 55 } as const;
+/**
+ * The targets of issue 16, item 1. `returnMiB`: how far above its idle figure the resident set
+ * may stay a minute after the load ("memory returns close to idle"); before the allocator's trim
+ * it stayed ~57 MiB above, after it ~20 (the pages of node's code the load ran, and what the
+ * heap keeps for the sessions seen).
+ */
+const TARGET = { wakeupsPerSecond: 1, rssMiB: 55, returnMiB: 32 } as const;
 
 export interface IdleReading {
   readonly wakeupsPerSecond: number;
@@ -182,8 +187,8 @@ export async function rowIdle(quick: boolean): Promise<IdleDetails> {
         measured: `${load.afterMiB.toFixed(1)} MiB after the rest`,
         baseline: `before the load: ${atRest.rssMiB.toFixed(1)} MiB; peak ${load.peakMiB.toFixed(1)}, at its end ${load.endMiB.toFixed(1)}`,
         comparison: `${load.afterMiB >= atRest.rssMiB ? '+' : ''}${(load.afterMiB - atRest.rssMiB).toFixed(1)} MiB`,
-        target: '—',
-        met: null,
+        target: `≤ +${TARGET.returnMiB} MiB`,
+        met: load.afterMiB - atRest.rssMiB <= TARGET.returnMiB,
       },
     );
     return { seconds, startupSwitches, daemon: atRest, node: floor, load };
@@ -204,7 +209,7 @@ export function idleDoc(details: IdleDetails): string[] {
       `Beside it in the same window, a Node process that only keeps a timer of 2^30 ms (\`node -e "setInterval(() => {}, 1 << 30)"\`). ` +
       `Daemon: ${daemon.wakeupsPerSecond.toFixed(2)} wake-ups/s, CPU ${daemon.cpuPercent.toFixed(3)}%, RSS ${daemon.rssMiB.toFixed(1)} MiB; idle node: ${node.wakeupsPerSecond.toFixed(2)} wake-ups/s, CPU ${node.cpuPercent.toFixed(3)}%, RSS ${node.rssMiB.toFixed(1)} MiB. ` +
       `Then (12c) ${load.hosts} host processes (bench/fixtures/soak-client.mjs at its default pace: bursts of 200 counter increments, 200 histogram values, 10 session events and a turn of 9 spans, then \`await flush()\` and 20 ms) record for ${load.seconds} s, ${load.recorded.toLocaleString('en-US')} measurements, events and spans in all, ${load.dropped} dropped; the daemon's RSS is read every 250 ms (peak ${load.peakMiB.toFixed(1)} MiB), at the end of the load (${load.endMiB.toFixed(1)} MiB) and after ${load.restSeconds} s at rest again (${load.afterMiB.toFixed(1)} MiB). ` +
-      `${STARTUP_QUIET_MS / 1000} s after start (before the window), and once telemetry has stopped for ${QUIET_MS / 1000} s after its resident set grew, the daemon packs the sessions' log rings it keeps for feedback, shrinks its write buffers to their first size and runs one collection that compacts V8's heap and returns its free pages (\`daemon/status\` counts them: \`memory.released\`); what stays above the idle figure is mostly the C allocator's heap, which keeps freed memory between live allocations, and the pages of the node binary's code the load ran. ` +
+      `${STARTUP_QUIET_MS / 1000} s after start (before the window), and once telemetry has stopped for ${QUIET_MS / 1000} s after its resident set grew, the daemon packs the sessions' log rings it keeps for feedback, shrinks its write buffers to their first size and runs one collection that compacts V8's heap and returns its free pages, then has glibc return the pages its allocator kept free between live allocations (\`malloc_trim\`, through \`node:ffi\`; \`daemon/status\` counts these releases: \`memory.released\`); what stays above the idle figure is mostly what the heap still holds for the sessions seen and the pages of the node binary's code the load ran. ` +
       'Nothing of its own wakes an idle daemon: the metric reader runs its interval only from a record until a collection finds nothing, the journal arms its timer only while it has lines to write or files to trim, and the hand-off folder is watched rather than polled (a scan once a minute in case a change went unseen).',
   ];
 }
