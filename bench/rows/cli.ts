@@ -11,6 +11,8 @@
  *   5   a short CLI's fixed cost: one counter, then close() (vs `node -e 0`)
  *   5b  what importing the client costs before any call: resolving `codexd/client`, compiling the bundle
  *   5c  the CLI of 5 awaiting flush() before close(): connecting, `initialize` and one write
+ *   5d  the floor under 5b: an empty module imported through its package's `exports`, which is
+ *       what Node's resolution of a package subpath costs any host's first package import
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,13 +39,13 @@ const TARGET_OVER_NODE_MS = 8;
 /** Target of row 5: the one-counter CLI takes at most this much longer than `node -e 0`. */
 const TARGET_ONE_OVER_NODE_MS = 6;
 
-/** Which of the rows measured together to run: 2a–2e, 5–5c, or both. */
+/** Which of the rows measured together to run: 2a–2e, 5–5d, or both. */
 export interface CliRows {
   readonly shortCli: boolean;
   readonly oneCounter: boolean;
 }
 
-type CliName = 'node' | 'client' | 'sdk' | 'floor' | 'clientSocket' | 'one' | 'import' | 'oneSocket';
+type CliName = 'node' | 'client' | 'sdk' | 'floor' | 'clientSocket' | 'one' | 'import' | 'oneSocket' | 'exportsFloor';
 
 interface CliResult {
   /** Records one client CLI run sends for its 1,000 calls (after the client sums counters). */
@@ -61,6 +63,8 @@ interface CliResult {
   readonly importMs: number[];
   /** Row 5c: row 5's CLI, flush() before close(). */
   readonly oneSocketMs: number[];
+  /** Row 5d: an empty module through a package's `exports`. */
+  readonly exportsFloorMs: number[];
 }
 
 /**
@@ -78,16 +82,17 @@ async function measureClis(config: CliConfig, which: CliRows, bench: BenchEnv, d
     one: [join(FIXTURES, 'cli-one.mjs')],
     import: [join(FIXTURES, 'cli-import.mjs')],
     oneSocket: [join(FIXTURES, 'cli-one.mjs'), 'socket'],
+    exportsFloor: [join(FIXTURES, 'exports-floor', 'import.mjs')],
   };
   const names: CliName[] = ['node'];
   if (which.shortCli) names.push('client', 'sdk', 'floor', 'clientSocket');
-  if (which.oneCounter) names.push('one', 'import', 'oneSocket');
+  if (which.oneCounter) names.push('one', 'import', 'oneSocket', 'exportsFloor');
 
   // One untimed run of each client CLI with BENCH_VERIFY=1: how many records one run sends.
   const before = await daemon.status();
   const sdkRequestsBefore = receiver?.metricsRequests.length ?? 0;
   const sdkSumBefore = receiver?.sumOf('codex.tool.call') ?? 0;
-  const none = (): Record<CliName, number> => ({ node: 0, client: 0, sdk: 0, floor: 0, clientSocket: 0, one: 0, import: 0, oneSocket: 0 });
+  const none = (): Record<CliName, number> => ({ node: 0, client: 0, sdk: 0, floor: 0, clientSocket: 0, one: 0, import: 0, oneSocket: 0, exportsFloor: 0 });
   const runs = none();
   /** Records one run delivers: sent over the socket, or handed over as a file. */
   const deliveredPer = none();
@@ -109,7 +114,7 @@ async function measureClis(config: CliConfig, which: CliRows, bench: BenchEnv, d
     );
   }
 
-  const times: Record<CliName, number[]> = { node: [], client: [], sdk: [], floor: [], clientSocket: [], one: [], import: [], oneSocket: [] };
+  const times: Record<CliName, number[]> = { node: [], client: [], sdk: [], floor: [], clientSocket: [], one: [], import: [], oneSocket: [], exportsFloor: [] };
   for (let run = 0; run < config.cliWarmup + config.cliRuns; run++) {
     // Rotate the order every run (node/client/sdk/..., client/sdk/.../node, ...) so drift and
     // "runs right after X" effects fall on every command alike.
@@ -158,6 +163,7 @@ async function measureClis(config: CliConfig, which: CliRows, bench: BenchEnv, d
     oneMs: times.one,
     importMs: times.import,
     oneSocketMs: times.oneSocket,
+    exportsFloorMs: times.exportsFloor,
   };
 }
 
@@ -206,6 +212,7 @@ export async function rowCli(quick: boolean, which: CliRows, bench: BenchEnv, da
     overNode('5', 'CLI, 1 counter + close(): thin client', oneMs, `≤ +${TARGET_ONE_OVER_NODE_MS} ms`, oneMs - nodeMs <= TARGET_ONE_OVER_NODE_MS);
     overNode('5b', 'import of the client alone (`codexd/client`), no call', median(cli.importMs));
     overNode('5c', 'same CLI, flush() before close(): over the socket', median(cli.oneSocketMs));
+    overNode('5d', "floor: an empty module through a package's `exports`", median(cli.exportsFloorMs));
   }
   return { config, cli };
 }
@@ -226,7 +233,7 @@ export function cliDoc(details: CliDetails): string[] {
       'The client CLI calls `close()` in the turn it made the client, before the client made its first connection, with the daemon running: the client writes its records as one hand-off file ' +
       "in the socket's folder, which the daemon takes within milliseconds (its folder watch), and exits without loading node:net, connecting or waiting for an answer. " +
       'Row 2e runs the same CLI awaiting `flush()` before `close()`, which connects and writes the records to the socket behind `initialize`: what a CLI that records over a longer run pays for its connection. ' +
-      `${config.cliWarmup} untimed warm-up rounds, then ${cli.nodeMs.length} timed rounds; each round runs these commands and those of rows 2d, 2e, 5, 5b and 5c one after another, the order rotated every round. ` +
+      `${config.cliWarmup} untimed warm-up rounds, then ${cli.nodeMs.length} timed rounds; each round runs these commands and those of rows 2d, 2e, 5, 5b, 5c and 5d one after another, the order rotated every round. ` +
       `Figures are medians (spread: node -e 0 ${spread(cli.nodeMs, 1)} ms, client CLI ${spread(cli.clientMs, 1)} ms, with flush() ${spread(cli.clientSocketMs, 1)} ms, SDK CLI ${spread(cli.sdkMs, 1)} ms). ` +
       `For a floor, row 2d times bench/fixtures/socket-floor.mjs in the same rounds: it only loads node:net (through \`process.getBuiltinModule()\`), connects to the daemon's socket, writes one frame (the client's \`initialize\` request, framed by hand) and exits once the write is done, which is what any socket client pays over \`node -e 0\`: ` +
       `${fmt.signedMs(median(cli.floorMs) - median(cli.nodeMs))} (median ${fmt.ms(median(cli.floorMs))}, spread ${spread(cli.floorMs, 1)} ms), against ${fmt.signedMs(median(cli.clientMs) - median(cli.nodeMs))} for the client CLI ` +
@@ -235,7 +242,7 @@ export function cliDoc(details: CliDetails): string[] {
   ];
 }
 
-/** Section 5 of docs/benchmarks.md: how rows 5–5c were measured (in row 2's rounds). */
+/** Section 5 of docs/benchmarks.md: how rows 5–5d were measured (in row 2's rounds). */
 export function oneCounterDoc(details: CliDetails): string[] {
   const { cli } = details;
   return [
@@ -247,7 +254,11 @@ export function oneCounterDoc(details: CliDetails): string[] {
       'Row 5b runs bench/fixtures/cli-import.mjs in the same rounds: it only imports `codexd/client` and exits, so it is what resolving the package\'s `exports` and compiling and evaluating the bundle cost a host before its first call ' +
       `(median ${fmt.ms(median(cli.importMs))}, spread ${spread(cli.importMs, 1)} ms). ` +
       'Row 5c runs the same one-counter CLI awaiting `flush()` before `close()`: loading node:net, connecting, `initialize`, one write and waiting for the answer ' +
-      `(median ${fmt.ms(median(cli.oneSocketMs))}, spread ${spread(cli.oneSocketMs, 1)} ms).` +
+      `(median ${fmt.ms(median(cli.oneSocketMs))}, spread ${spread(cli.oneSocketMs, 1)} ms). ` +
+      "Row 5d is row 5b's floor: bench/fixtures/exports-floor/import.mjs imports an empty module through its own package's `exports` (`exports-floor/empty`), as a host imports `codexd/client`. " +
+      "Node's resolution of a package subpath (reading package.json, matching `exports`, checking the target's path segments) and loading a second module cost that much in any process whose first package import it is, whatever the package; " +
+      `of row 5b's ${fmt.signedMs(median(cli.importMs) - median(cli.nodeMs))} over \`node -e 0\`, the floor is ${fmt.signedMs(median(cli.exportsFloorMs) - median(cli.nodeMs))} ` +
+      `(median ${fmt.ms(median(cli.exportsFloorMs))}, spread ${spread(cli.exportsFloorMs, 1)} ms), and compiling and evaluating the client's bundle the rest.` +
       (cli.floorMs.length === 0
         ? ''
         : ` Taken with row 2d's floor (node:net, connecting, one write), it leaves of row 5c's cost over \`node -e 0\` what is the client's own on the socket (its set-up, waiting for the answer to \`initialize\`, its write and its close): ` +
