@@ -3,8 +3,8 @@
  * through Node's `node:ffi` (Node 26 and later). After a load, glibc keeps the pages freed
  * between live allocations (socket reads, Buffers, V8's compiler zones) in its arenas; the
  * memory limiter's release compacts V8's heap, and this returns what the allocator kept beside
- * it. Measured after a minute of 8 hosts and a rest (row 12c): a resident set of ~100 MiB fell
- * to ~72 MiB, against 55 MiB idle, in about 10 ms of blocking.
+ * it. A minute after a minute of 8 hosts (row 12c), the resident set was 111 MiB without it and
+ * 70 MiB with it, against 54 MiB idle; the trim blocks for about 10 ms.
  *
  * Where there is no glibc (macOS, musl) or no `node:ffi` (Node 22 and 24, or started with
  * `--no-experimental-ffi`), there is nothing to call and the daemon does without.
