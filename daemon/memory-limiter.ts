@@ -130,6 +130,7 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
   let settledRss = last.rss;
   let softEntered = 0;
   let hardEntered = 0;
+  /** Looked up at first use; `null` where there is none, and then not looked for again. */
   let gc: Collect | null | undefined;
   let trim: (() => void) | null | undefined;
   let collectedAt = 0;
@@ -197,7 +198,7 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
     const now = performance.now();
     if (now - collectedAt < intervalMs) return false;
     collectedAt = now;
-    gc ??= exposeGc();
+    if (gc === undefined) gc = exposeGc();
     if (gc === null) return false;
     gc();
     return true;
@@ -215,7 +216,7 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
   }
 
   function release(): void {
-    gc ??= exposeGc();
+    if (gc === undefined) gc = exposeGc();
     const before = read().rss;
     options.onRelease?.();
     if (gc !== null) {
@@ -224,7 +225,7 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
       released++;
     }
     // V8 gave back its free pages; the C allocator keeps its own until asked (allocator-trim.ts).
-    trim ??= allocatorTrim();
+    if (trim === undefined) trim = allocatorTrim();
     trim?.();
     last = read();
     releasedBytes += Math.max(0, before - last.rss);
