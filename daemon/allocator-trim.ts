@@ -10,7 +10,7 @@
  * `--no-experimental-ffi`), there is nothing to call and the daemon does without.
  */
 
-/** The trim, or `null` where it cannot be had; looked up once. */
+/** The trim, or `null` where it cannot be had (the memory limiter asks once and keeps the answer). */
 export function allocatorTrim(): (() => void) | null {
   if (process.platform !== 'linux') return null;
   // node:ffi warns once that it is experimental; the daemon uses one function of it, for a

@@ -33,7 +33,7 @@ const SETTLE_MS = 35_000;
 /**
  * The targets of issue 16, item 1. `returnMiB`: how far above its idle figure the resident set
  * may stay a minute after the load ("memory returns close to idle"); before the allocator's trim
- * it stayed ~57 MiB above, after it ~20 (the pages of node's code the load ran, and what the
+ * it stayed ~57 MiB above, after it ~16 (the pages of node's code the load ran, and what the
  * heap keeps for the sessions seen).
  */
 const TARGET = { wakeupsPerSecond: 1, rssMiB: 55, returnMiB: 32 } as const;
