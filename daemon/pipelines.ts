@@ -21,7 +21,6 @@ import type { DiskConditions } from './disk-conditions.js';
 import { createEventIngest, type EventIngest } from './event-ingest.js';
 import type { EventPolicy } from './event-split.js';
 import { createEventLanes, type EventLanes } from './event-lanes.js';
-import { journaledEntry } from './journaled-entry.js';
 import { createFeedbackService, type FeedbackService, type FeedbackSettings, UPLOAD_TIMEOUT_MS } from './feedback/service.js';
 import { createSessionLogs, type SessionLogs } from './feedback/session-logs.js';
 import { openFeedbackSpool } from './feedback/spool.js';
@@ -162,10 +161,8 @@ export async function createPipelines(options: PipelinesOptions): Promise<Pipeli
     scheduledDelayMs: config.exportIntervalMs,
     exportTimeoutMs: config.flushDeadlineMs,
     onError: reportError,
-    onAccepted: (entry, taken) => {
-      const { journaled, context } = journaledEntry(entry);
-      journal.journal?.append({ e: [journaled, taken] }, entry.resource, context);
-    },
+    // The entry is made into its journaled form only if its line is written (the journal's `writtenEntry`).
+    onAccepted: (entry, taken) => journal.journal?.append({ e: [entry, taken] }, entry.resource, entry.context),
     onSpanAccepted: (entry, resource) => journal.journal?.append({ s: entry }, resource),
     onLogAccepted: (entry, resource) => journal.journal?.append({ l: entry }, resource),
   });

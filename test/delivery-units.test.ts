@@ -13,9 +13,9 @@ import { createQueuedLogExporter, createQueuedMetricExporter } from '../daemon/d
 import type { LaneEntry } from '../daemon/event-lanes.js';
 import { journaledEntry, laneEntryOf } from '../daemon/journaled-entry.js';
 import { byHostResource } from '../daemon/delivery/queued-exporters.js';
-import { type Journal, openJournal } from '../daemon/delivery/journal.js';
+import type { Journal } from '../daemon/delivery/journal.js';
+import { journalText, openAcceptingJournal } from './support/journal.js';
 import { readJournal } from '../daemon/delivery/journal-read.js';
-import { decodeJournalFrames } from '../daemon/delivery/journal-frames.js';
 import { copyOf, createByteBuffer, releaseEmptyBuffers, requestWritten } from '../daemon/delivery/byte-buffer.js';
 import { createFileSender } from '../daemon/delivery/file-sender.js';
 import { createHostResources, type HostResource, hostMeterVersion } from '../daemon/host-resources.js';
@@ -373,12 +373,6 @@ const sentTags = (sender: FakeSender): string[] => sender.got.map((text) => text
 const HOSTS = createHostResources({ environment: 'test', env: {}, onError: () => undefined });
 
 /** The text of a journal folder's files, their frames decoded, oldest first. */
-const journalText = (dir: string): string =>
-  readdirSync(dir)
-    .filter((name) => name.endsWith('.jnz'))
-    .sort()
-    .map((name) => decodeJournalFrames(readFileSync(join(dir, name))).text)
-    .join('');
 
 describe('journaled lane entries', () => {
   it('write only how the span differs from the log record, and read back the same entry', () => {
@@ -513,7 +507,7 @@ describe('host resources', () => {
   it('journals a resource once per file, before the first line that names it, and reads it back', () => {
     const dir = mkdtempSync(join(tmpdir(), 'codexd-journal-'));
     try {
-      const journal = openJournal({ dir, counts: { accepted: () => 0, settled: () => 0 }, maxBytes: 1 << 30, onPressure: () => undefined, onError: (message) => expect.fail(message) });
+      const { journal } = openAcceptingJournal({ dir, settled: () => 0, maxBytes: 1 << 30, onPressure: () => undefined, onError: (message) => expect.fail(message) });
       const hosts = createHostResources({ environment: 'dev', env: {}, onError: () => undefined });
       const exec = hosts.forHost({ name: 'codex_exec', version: '0.169.0' });
       journal.append({ m: [{ name: 'codex.a', kind: 'counter', value: 1 }] }, exec);
@@ -555,7 +549,7 @@ describe('host resources', () => {
     const dir = mkdtempSync(join(tmpdir(), 'codexd-journal-'));
     try {
       const settled = { logs: 0, traces: 0 };
-      const journal = openJournal({ dir, counts: { accepted: () => 0, settled: (signal) => (signal === 'metrics' ? 0 : settled[signal]) }, maxBytes: 1 << 30, onPressure: () => undefined, onError: (message) => expect.fail(message) });
+      const { journal } = openAcceptingJournal({ dir, settled: (signal) => (signal === 'metrics' ? 0 : settled[signal]), maxBytes: 1 << 30, onPressure: () => undefined, onError: (message) => expect.fail(message) });
       journal.start();
       const hosts = createHostResources({ environment: 'dev', env: {}, onError: () => undefined });
       await use({ journal, settled, exec: hosts.forHost({ name: 'codex_exec', version: '0.169.0' }), own: hosts.own, dir });

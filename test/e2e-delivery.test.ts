@@ -276,6 +276,38 @@ describe('delivery through outages', () => {
     expect(dropped).toBeGreaterThan(0);
   });
 
+  it('after kill -9 under a burst the lanes kept up with, replays exactly the events not yet exported, each once', async () => {
+    const { home, receiver } = await setUp();
+    daemon = await startDaemonProcess(home);
+    peer = await openRawPeer(home.socketPath);
+    await peer.initialize('codex-exec');
+    await peer.request(1, 'session/start', { sessionId: 'burst', attributes: { model: 'gpt-5.1-codex' } });
+    // Notifications: each lane exports its two full batches (512 events each) at once, mostly
+    // before the journal's next write, which then leaves their lines out; the last 100 events wait
+    // for the ten-minute export interval and are journaled.
+    const total = 1124;
+    for (let start = 0; start < total; start += 281) {
+      const events = Array.from({ length: 281 }, (_, index) => ({ sessionId: 'burst', name: 'codex.tool_result', traceSafe: { tool_name: 'shell', success: true, n: start + index }, durationMs: 2 }));
+      peer.send({ jsonrpc: '2.0', method: 'session/event', params: { events } });
+    }
+    const first = receiver;
+    await first.waitFor(() => first.logRecords().length === 1024 && first.spans().length === 1024, 10_000, 'the full batches');
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    peer.destroy();
+    daemon.child.kill('SIGKILL');
+    await daemon.exited;
+
+    daemon = await startDaemonProcess(home);
+    await daemon.request('daemon/flush', {});
+    await first.waitFor(() => first.logRecords().length >= total && first.spans().length >= total, 10_000, 'the replayed events');
+    const numbers = (items: readonly { attributes: Record<string, unknown> }[]) => items.map((item) => Number(item.attributes.n)).sort((a, b) => a - b);
+    const all = Array.from({ length: total }, (_, index) => index);
+    expect(numbers(receiver.logRecords())).toEqual(all);
+    expect(numbers(receiver.spans())).toEqual(all);
+    // The derived metrics, never exported before the kill, from the journal: once.
+    expect(receiver.sumOf('codex.tool.call', { tool: 'shell' })).toBe(total);
+  });
+
   it('a journal whose records were all exported before a kill -9 is never replayed, by the next daemon or a later one', async () => {
     const { home, receiver } = await setUp();
     daemon = await startDaemonProcess(home);

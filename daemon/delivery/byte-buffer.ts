@@ -11,6 +11,8 @@ export interface ByteBuffer {
   write(text: string, encoding: 'utf8' | 'latin1'): void;
   /** Appends one byte. */
   byte(value: number): void;
+  /** Appends a copy of `bytes`. */
+  copy(bytes: Uint8Array): void;
   /** The bytes written, as a view: valid until the next write or reset. */
   view(start?: number): Buffer;
   /** Forgets what was written from `length` on. */
@@ -86,6 +88,11 @@ export function createByteBuffer(initialBytes: number, keepBytes: number): ByteB
     byte(value) {
       room(1);
       bytes[at++] = value;
+    },
+    copy(from) {
+      room(from.length);
+      bytes.set(from, at);
+      at += from.length;
     },
     view: (start = 0) => bytes.subarray(start, at),
     truncate(length) {

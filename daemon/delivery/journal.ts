@@ -3,17 +3,28 @@
  * on disk, so that a daemon killed with SIGKILL loses (almost) nothing. The next daemon replays
  * it before it takes anything new.
  *
- *   accepted metric records / event lane entries --> buffer --(every 200 ms, or before a
- *   request is answered)--> <dir>/<seq>.jnz (JSON lines in frames, small ones compressed:
- *   journal-frames.ts) --(before a request is answered, or
+ *   accepted metric records / event lane entries --> pending lines --(settled first: dropped)
+ *   --(every 200 ms, or before a request is answered)--> <dir>/<seq>.jnz (JSON lines in frames,
+ *   small ones compressed: journal-frames.ts) --(before a request is answered, or
  *   once a line has waited {@link SYNC_UNSETTLED_AFTER_MS} unsettled)--> fdatasync
  *
  * Records leave (exported, failed or spilled) in the order they came in, so counts are enough to
- * know what is settled. Each file opens with a line holding how many records each signal had
- * accepted before it; `settled.json` holds how many have settled, rewritten every tick. The
- * journal rotates every {@link ROTATE_MS}, and a closed file whose every record has settled is
- * deleted. A replay (journal-read.ts) skips what `settled.json` says is settled. Bounded: past `maxBytes`,
- * `onPressure` is asked to spill the export queues to disk, which settles what they hold.
+ * know what is settled. Each line is placed by base lines: what each signal had accepted before
+ * the line after them (a file's first line is one, and one stands wherever lines were left
+ * out); `settled.json` holds how many have settled, rewritten as they settle. The journal
+ * rotates every {@link ROTATE_MS}, and a closed file whose every record has settled is deleted.
+ * A replay (journal-read.ts) skips what `settled.json` says is settled. Bounded: past
+ * `maxBytes`, `onPressure` is asked to spill the export queues to disk, which settles what they
+ * hold.
+ *
+ * A line whose records all settle before it is written is never written: the journal is for
+ * what the daemon's death would lose. Under a load the exporters keep up with, the lanes export
+ * full batches within milliseconds, so an event line is held as objects for up to
+ * {@link HOLD_MS} (never past the next write) and most are dropped unwritten: making their text
+ * was most of what the journal cost per event. While records wait longer (a lane's backlog past
+ * {@link HOLD_BACKLOG}, as behind a slow collector), a line's text is made at once instead: held,
+ * its objects would outlive the lanes' and be collected in V8's old generation, at a higher cost
+ * than its text.
  *
  * The guarantee this gives: a record in a batch answered as a request is synced to disk before
  * the answer; one sent as a notification is lost only if the daemon dies within
@@ -33,9 +44,9 @@ import { closeSync, constants, fdatasyncSync, mkdirSync, openSync, rmSync, write
 import { join } from 'node:path';
 
 import { measurementsOf, type Signal, SIGNALS } from '../../protocol/index.js';
-import { createByteBuffer } from './byte-buffer.js';
+import { type ByteBuffer, createByteBuffer } from './byte-buffer.js';
 import { encodeJournalFrame, nextDictionary } from './journal-frames.js';
-import { type GroupKind, type GroupLine, type JournalLine, MAX_GROUPED_LINES, pointsIn, SETTLED, SETTLED_WIDTH } from './journal-read.js';
+import { type GroupKind, type GroupLine, type JournaledScope, type JournalLine, MAX_GROUPED_LINES, pointsIn, SETTLED, SETTLED_WIDTH } from './journal-read.js';
 
 /** Longest a notification's records wait in memory before they are on disk. */
 export const SYNC_INTERVAL_MS = 200;
@@ -47,6 +58,17 @@ export const ROTATE_MS = 2000;
  * send, so that with the collector up records settle first and nothing is synced for them.
  */
 export const SYNC_UNSETTLED_AFTER_MS = 10_000;
+/**
+ * Longest an event, span or log line is held as objects for its records to settle first (then
+ * it is never written); past it, its text is made and its objects let go. A lane's batch of 512
+ * fills in 10-40 ms under a load that fills them.
+ */
+export const HOLD_MS = 100;
+/**
+ * Records of the log or the trace lane unsettled at most for a new line to be held: four of a
+ * lane's batches. Past it records wait for the ones ahead of them, longer than {@link HOLD_MS}.
+ */
+export const HOLD_BACKLOG = 2048;
 
 /** Ids of session contexts, by the context object (one per session start), for as long as it lives. */
 const contextIds = new WeakMap<object, number>();
@@ -65,7 +87,8 @@ export interface JournalCounts {
 
 export interface Journal {
   /**
-   * Buffers one line; it is on disk within {@link SYNC_INTERVAL_MS}. With a resource other
+   * Buffers one line; it is on disk within {@link SYNC_INTERVAL_MS}, unless its records all
+   * settle first (then it is never written). With a resource other
    * than the daemon's own (id 0), the line names it by id, declared in the same file; with a
    * session context (an event line written against it), the same.
    */
@@ -110,6 +133,11 @@ export interface JournalOptions {
   readonly maxBytes: number;
   readonly onPressure: () => void;
   readonly onError: (message: string) => void;
+  /**
+   * Makes an event line's entry as it is written (journaled-entry.ts) from the one `append` was
+   * given, when the line is written: a line whose records settle first is never made.
+   */
+  readonly writtenEntry?: (entry: unknown) => unknown;
 }
 
 let sequence = 0;
@@ -135,16 +163,59 @@ interface JournalFile {
   dictionary: Buffer;
 }
 
+/**
+ * A line appended and not yet written: a group of event, span or log lines as objects (made into
+ * text only if written), or a metric line's text in the staging buffer. `start` is where each
+ * signal's count of accepted records stood before its first record, `end` after its last.
+ */
+interface PendingLine {
+  readonly kind: GroupKind | 'm' | 'p';
+  readonly values: unknown[];
+  /** A metric line's text: its start and end in the staging buffer. */
+  readonly text: readonly [number, number] | null;
+  readonly resource: JournaledResource | undefined;
+  readonly context: Readonly<Record<string, string>> | undefined;
+  readonly start: Readonly<Record<Signal, number>>;
+  readonly end: Record<Signal, number>;
+  /** Until when it is held as objects (epoch ms). */
+  readonly holdUntil: number;
+}
+
+const NO_VALUES: unknown[] = [];
+const NO_RECORDS: Readonly<Record<Signal, number>> = Object.freeze({ metrics: 0, logs: 0, traces: 0 });
+const ONE_LOG: Readonly<Record<Signal, number>> = Object.freeze({ metrics: 0, logs: 1, traces: 0 });
+const ONE_SPAN: Readonly<Record<Signal, number>> = Object.freeze({ metrics: 0, logs: 0, traces: 1 });
+const LOG_AND_SPAN: Readonly<Record<Signal, number>> = Object.freeze({ metrics: 0, logs: 1, traces: 1 });
+
+/**
+ * Appends a line's JSON and a newline, with the ids of its resource (`r`) and session context
+ * (`c`) when not 0. V8's JSON.stringify, then one copy into the buffer: writing an event's line
+ * byte by byte in JavaScript (json-wire.ts's writers, straight from the lane entry, without the
+ * journaled entry's objects) measured slower, 3.4-3.7 us a line against 2.2-2.5.
+ */
+function lineInto(into: ByteBuffer, line: JournalLine | GroupLine, resourceId: number, contextId: number): void {
+  into.write(JSON.stringify(line), 'utf8');
+  if (resourceId !== 0 || contextId !== 0) {
+    // The ids go in by text: the line is an object, so its JSON ends with its closing brace.
+    into.truncate(into.length - 1);
+    into.write(`${resourceId === 0 ? '' : `,"r":${resourceId}`}${contextId === 0 ? '' : `,"c":${contextId}`}}`, 'latin1');
+  }
+  into.byte(NEWLINE);
+}
+
 export function openJournal(options: JournalOptions): Journal {
   const { dir, counts } = options;
   const syncUnsettledAfterMs = options.syncUnsettledAfterMs ?? SYNC_UNSETTLED_AFTER_MS;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  /**
-   * Lines waiting for the next write, as bytes: each line's text is copied in as it is appended
-   * and is garbage at once, instead of living until the write (long enough, under load, to be
-   * moved to V8's old generation and collected there at a much higher cost).
-   */
+  /** What one write puts in a file, made at the write from the lines appended since the last. */
   const buffer = createByteBuffer(1024 * 1024, 8 * 1024 * 1024);
+  /**
+   * The text of the metric lines appended since the last write, made as they are appended: a
+   * batch's records are garbage at once, instead of living until the write (long enough, under
+   * load, to be moved to V8's old generation and collected there at a much higher cost). Metric
+   * records settle only when collected, so their lines are nearly always written.
+   */
+  const staged = createByteBuffer(64 * 1024, 8 * 1024 * 1024);
   let current: JournalFile | null = null;
   /** Closed files, oldest first. */
   const closed: JournalFile[] = [];
@@ -154,11 +225,16 @@ export function openJournal(options: JournalOptions): Journal {
   const declared = new Set<number>();
   /** Session contexts declared in the file being written (or the next one). */
   const declaredContexts = new Set<number>();
-  /** Records in `buffer`, by signal: accepted already, not yet in a file. */
-  const unwritten: Record<Signal, number> = { metrics: 0, logs: 0, traces: 0 };
   const written = { writes: 0, bytes: 0, syncs: 0 };
-  /** Lines of one kind appended and not yet in the buffer, all under one resource and context ({@link GroupLine}). */
-  let group: { readonly kind: GroupKind; readonly values: unknown[]; readonly resource: JournaledResource | undefined; readonly context: Readonly<Record<string, string>> | undefined } | null = null;
+  /** Lines appended and not yet written, in order; a line whose records all settle is dropped from it. */
+  let pending: PendingLine[] = [];
+  /** The last pending line while lines of its kind may still join it ({@link GroupLine}). */
+  let group: PendingLine | null = null;
+  /**
+   * Where each signal's count stands after the last line written to the open file; null before
+   * its first. A line written elsewhere is preceded by a base line saying where it starts.
+   */
+  let next: Readonly<Record<Signal, number>> | null = null;
 
   const acceptedNow = (): Record<Signal, number> => Object.fromEntries(SIGNALS.map((signal) => [signal, counts.accepted(signal)])) as Record<Signal, number>;
   const allSettled = (marks: Record<Signal, number>): boolean => SIGNALS.every((signal) => counts.settled(signal) >= marks[signal]);
@@ -211,21 +287,46 @@ export function openJournal(options: JournalOptions): Journal {
     }
   }
 
-  /** Writes what is buffered to the open file (a new one if none is), and syncs it when `durable`. */
+  /** Whether every record of a line has settled (exported, failed or spilled): then it need never be written. */
+  function isSettled(line: PendingLine, settled: Readonly<Record<Signal, number>>): boolean {
+    for (const signal of SIGNALS) if (line.end[signal] > line.start[signal] && line.end[signal] > settled[signal]) return false;
+    return true;
+  }
+
+  const settledNow = (): Record<Signal, number> => ({ metrics: counts.settled('metrics'), logs: counts.settled('logs'), traces: counts.settled('traces') });
+
+  /**
+   * Forgets the pending lines whose records have all settled (their objects go with them, as the
+   * lanes let theirs go), and makes the text of the oldest others, in order, as far as those
+   * appended at `madeBy` or before go.
+   */
+  function settlePending(madeBy: number): void {
+    if (pending.length === 0) return;
+    const settled = settledNow();
+    let kept = 0;
+    for (const line of pending) {
+      if (isSettled(line, settled)) {
+        if (line === group) group = null;
+      } else if (kept === 0 && line.holdUntil <= madeBy) {
+        bufferPending(line);
+        if (line === group) group = null;
+      } else pending[kept++] = line;
+    }
+    pending.length = kept;
+    if (kept === 0) staged.reset();
+  }
+
+  /**
+   * Makes the text of the pending lines whose records have not all settled, and writes it to
+   * the open file (a new one if none is); syncs it when `durable`.
+   */
   function write(durable: boolean): void {
-    bufferGroup();
+    settlePending(Infinity);
     if (buffer.length > 0) {
       try {
-        let head: Buffer | null = null;
-        if (current === null) {
-          current = open();
-          // What each signal had accepted before this file's lines: the lines buffered now were
-          // counted as accepted when they were taken in, so they are subtracted.
-          const base = Object.fromEntries(SIGNALS.map((signal) => [signal, counts.accepted(signal) - unwritten[signal]])) as Record<Signal, number>;
-          head = Buffer.from(`${JSON.stringify({ b: base })}\n`);
-        }
+        current ??= open();
         // Compressing and the next dictionary copy the text: the buffer is free to take more.
-        const text = head === null ? buffer.view() : Buffer.concat([head, buffer.view()]);
+        const text = buffer.view();
         const [header, payload] = encodeJournalFrame(text, current.dictionary);
         const length = header.length + payload.length;
         // A short write (a file size limit, a disk filling up) is not an error by itself: write
@@ -240,22 +341,22 @@ export function openJournal(options: JournalOptions): Journal {
         written.bytes += length;
         current.size += length;
         current.unsyncedSince ??= Date.now();
-        // Every accepted record is appended as it is accepted: all of them are in a file now.
+        // Every accepted record was appended as it was accepted: all of them are in a file now,
+        // or settled.
         current.marks = acceptedNow();
-        unwritten.metrics = unwritten.logs = unwritten.traces = 0;
         failure = null;
       } catch (error) {
         // These lines are not on disk, and the file may end in part of one (a replay skips it as
-        // torn). The next write starts a new file, whose first line says again how many records
-        // came before it, so the counts stay aligned for what is journaled after.
+        // torn). The next write starts a new file, whose first line says again where the counts
+        // stand, so they stay aligned for what is journaled after.
         buffer.reset();
-        unwritten.metrics = unwritten.logs = unwritten.traces = 0;
         failed(error);
         try {
           rotate();
         } catch {
           current = null;
         }
+        next = null;
         throw error;
       }
     }
@@ -264,56 +365,85 @@ export function openJournal(options: JournalOptions): Journal {
     if (durable) for (const file of current === null ? closed : [...closed, current]) if (file.unsyncedSince !== null) syncFile(file);
   }
 
-  /** Puts a line in the buffer after the declarations of its resource and session context, with their ids. */
-  function bufferLine(line: JournalLine | GroupLine, resource: JournaledResource | undefined, context: Readonly<Record<string, string>> | undefined): void {
-    const resourceId = resource === undefined ? 0 : resource.id;
-    if (resource !== undefined && resourceId !== 0) declare(declared, 'd', resourceId, resource.attributes);
-    let contextId = 0;
-    if (context !== undefined) {
-      contextId = contextIds.get(context) ?? 0;
-      if (contextId === 0) contextIds.set(context, (contextId = nextContextId++));
-      declare(declaredContexts, 'cd', contextId, context);
+  /**
+   * Puts a pending line in the buffer after the declarations of its resource and session context,
+   * and after a base line where the counts do not follow on from the line before (a file's first
+   * line, or one after lines that were not written): a replay counts from it.
+   */
+  function bufferPending(line: PendingLine): void {
+    if (next === null || next.metrics !== line.start.metrics || next.logs !== line.start.logs || next.traces !== line.start.traces) {
+      buffer.write(JSON.stringify({ b: line.start }), 'latin1');
+      buffer.byte(NEWLINE);
     }
-    // V8's JSON.stringify, then one copy into the buffer: writing an event's line byte by byte
-    // in JavaScript (json-wire.ts's writers, straight from the lane entry, without the
-    // journaled entry's objects) measured slower, 3.4-3.7 us a line against 2.2-2.5.
-    buffer.write(JSON.stringify(line), 'utf8');
-    if (resourceId !== 0 || contextId !== 0) {
-      // The ids go in by text: the line is an object, so its JSON ends with its closing brace.
-      buffer.truncate(buffer.length - 1);
-      buffer.write(`${resourceId === 0 ? '' : `,"r":${resourceId}`}${contextId === 0 ? '' : `,"c":${contextId}`}}`, 'latin1');
+    next = line.end;
+    const resourceId = declareResource(line.resource);
+    const contextId = declareContext(line.context);
+    if (line.text !== null) {
+      buffer.copy(staged.view(line.text[0]).subarray(0, line.text[1] - line.text[0]));
+      return;
     }
-    buffer.byte(NEWLINE);
+    const { values } = line;
+    let grouped: GroupLine;
+    if (line.kind === 'e') {
+      const writtenEntry = options.writtenEntry;
+      grouped = { E: writtenEntry === undefined ? (values as (readonly unknown[])[]) : values.map((value) => [writtenEntry((value as readonly unknown[])[0]), (value as readonly unknown[])[1]]) };
+    } else grouped = line.kind === 's' ? { S: values } : { L: values };
+    lineInto(buffer, grouped, resourceId, contextId);
   }
 
-  function bufferGroupLater(): void {
-    try {
-      bufferGroup();
-    } catch (error) {
-      options.onError(`journal: ${(error as Error).message}`);
-    }
+  /** The id a line names its resource by (0: the daemon's own), declared in the file being written. */
+  function declareResource(resource: JournaledResource | undefined): number {
+    if (resource === undefined || resource.id === 0) return 0;
+    declare(declared, 'd', resource.id, resource.attributes);
+    return resource.id;
+  }
+
+  /** The id a line names its session context by (0: none), declared in the file being written. */
+  function declareContext(context: Readonly<Record<string, string>> | undefined): number {
+    if (context === undefined) return 0;
+    let contextId = contextIds.get(context) ?? 0;
+    if (contextId === 0) contextIds.set(context, (contextId = nextContextId++));
+    declare(declaredContexts, 'cd', contextId, context);
+    return contextId;
   }
 
   /**
-   * Groups a line's value with the lines of its kind before it under the same resource and
-   * context; the group goes into the buffer once this turn's ingest is done, or before any other
-   * line.
+   * Appends a line to the pending ones: to the group of the last one when it is of the same
+   * kind, resource and context and its records follow on from the group's; `size` is how many
+   * records of each signal it holds (counted as accepted already).
    */
-  function grouped(kind: GroupKind, value: unknown, resource: JournaledResource | undefined, context: Readonly<Record<string, string>> | undefined): void {
-    if (group !== null && (group.kind !== kind || group.resource !== resource || group.context !== context || group.values.length >= MAX_GROUPED_LINES)) bufferGroup();
-    if (group === null) {
-      group = { kind, values: [], resource, context };
-      queueMicrotask(bufferGroupLater);
+  function appendPending(kind: PendingLine['kind'], value: unknown, resource: JournaledResource | undefined, context: Readonly<Record<string, string>> | undefined, size: Readonly<Record<Signal, number>>): void {
+    const metrics = counts.accepted('metrics');
+    const logs = counts.accepted('logs');
+    const traces = counts.accepted('traces');
+    const last = group;
+    if (kind !== 'm' && kind !== 'p' && last !== null && last.kind === kind && last.resource === resource && last.context === context && last.values.length < MAX_GROUPED_LINES) {
+      const { end } = last;
+      if (end.metrics === metrics - size.metrics && end.logs === logs - size.logs && end.traces === traces - size.traces) {
+        last.values.push(value);
+        end.metrics = metrics;
+        end.logs = logs;
+        end.traces = traces;
+        return;
+      }
     }
-    group.values.push(value);
-  }
-
-  /** Puts the grouped lines in the buffer as one line. */
-  function bufferGroup(): void {
-    if (group === null) return;
-    const { kind, values, resource, context } = group;
-    group = null;
-    bufferLine(kind === 'e' ? { E: values as (readonly unknown[])[] } : kind === 's' ? { S: values } : { L: values }, resource, context);
+    // A new line: first the oldest lines that have waited long enough are made into text.
+    const now = Date.now();
+    settlePending(now);
+    const start = { metrics: metrics - size.metrics, logs: logs - size.logs, traces: traces - size.traces };
+    const end = { metrics, logs, traces };
+    if (kind === 'm' || kind === 'p') {
+      // Its text now, into the staging buffer; its resource is declared when it is written.
+      const at = staged.length;
+      lineInto(staged, kind === 'm' ? { m: value as readonly unknown[] } : { p: value as readonly JournaledScope[] }, resource?.id ?? 0, 0);
+      pending.push({ kind, values: NO_VALUES, text: [at, staged.length], resource, context: undefined, start, end, holdUntil: now });
+      group = null;
+      return;
+    }
+    // Held while the lanes keep up (their records then settle within a batch or two).
+    const keepingUp = logs - counts.settled('logs') <= HOLD_BACKLOG && traces - counts.settled('traces') <= HOLD_BACKLOG;
+    group = { kind, values: [value], text: null, resource, context, start, end, holdUntil: keepingUp ? now + HOLD_MS : now };
+    pending.push(group);
   }
 
   function rotate(): void {
@@ -333,6 +463,7 @@ export function openJournal(options: JournalOptions): Journal {
     // The next file declares again what its lines use.
     declared.clear();
     declaredContexts.clear();
+    next = null;
   }
 
   /** Writes `{"<key>":[id,{attributes}]}` unless the file has it already. */
@@ -390,7 +521,7 @@ export function openJournal(options: JournalOptions): Journal {
     } catch (error) {
       options.onError(`journal: ${(error as Error).message}`);
     }
-    if (timer !== null && buffer.length === 0 && group === null && current === null && closed.length === 0) {
+    if (timer !== null && pending.length === 0 && current === null && closed.length === 0) {
       clearInterval(timer);
       timer = null;
     }
@@ -401,22 +532,16 @@ export function openJournal(options: JournalOptions): Journal {
       arm();
       if ('e' in line) {
         const taken = line.e[1] as { log?: boolean; span?: boolean } | undefined;
-        if (taken?.log === true) unwritten.logs++;
-        if (taken?.span === true) unwritten.traces++;
-        return grouped('e', line.e, resource, context);
+        return appendPending('e', line.e, resource, context, taken?.log === true ? (taken.span === true ? LOG_AND_SPAN : ONE_LOG) : taken?.span === true ? ONE_SPAN : NO_RECORDS);
       }
-      if ('s' in line) {
-        unwritten.traces++;
-        return grouped('s', line.s, resource, context);
+      if ('s' in line) return appendPending('s', line.s, resource, undefined, ONE_SPAN);
+      if ('l' in line) return appendPending('l', line.l, resource, undefined, ONE_LOG);
+      if ('m' in line) {
+        let measurements = 0;
+        for (const record of line.m) measurements += measurementsOf(record);
+        return appendPending('m', line.m, resource, undefined, { metrics: measurements, logs: 0, traces: 0 });
       }
-      if ('l' in line) {
-        unwritten.logs++;
-        return grouped('l', line.l, resource, context);
-      }
-      bufferGroup();
-      if ('m' in line) for (const record of line.m) unwritten.metrics += measurementsOf(record);
-      else unwritten.metrics += pointsIn(line.p);
-      bufferLine(line, resource, context);
+      appendPending('p', line.p, resource, undefined, { metrics: pointsIn(line.p), logs: 0, traces: 0 });
     },
     sync() {
       try {
@@ -430,6 +555,7 @@ export function openJournal(options: JournalOptions): Journal {
     counts: () => ({ ...written }),
     failure: () => failure,
     noteSettled() {
+      settlePending(-Infinity);
       try {
         writeSettled();
       } catch (error) {

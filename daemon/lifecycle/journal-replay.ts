@@ -13,8 +13,8 @@ import { measurementsIn, type MetricRecord } from '../../protocol/index.js';
 import type { DaemonConfig } from '../config.js';
 import { type Journal, openJournal } from '../delivery/journal.js';
 import { type JournalLine, orphanedJournals, readJournal, removeJournal } from '../delivery/journal-read.js';
-import type { LaneChoice } from '../event-lanes.js';
-import { type JournaledEntry, laneEntryOf } from '../journaled-entry.js';
+import type { LaneChoice, LaneEntry } from '../event-lanes.js';
+import { type JournaledEntry, journaledEntry, laneEntryOf } from '../journaled-entry.js';
 import type { HostResource } from '../host-resources.js';
 import type { LogEntry, SpanEntry } from '../lane-records.js';
 import { journaledMetrics } from '../otlp/decode-metrics.js';
@@ -51,6 +51,7 @@ export function openDaemonJournal(options: OpenJournalOptions): Journal {
       for (const queue of pipelines.destinations.queues()) if (queue.status().failures > 0) queue.spillNow();
     },
     onError: options.reportError,
+    writtenEntry: (entry) => journaledEntry(entry as LaneEntry).journaled,
   });
   pipelines.journal.attach(journal);
   for (const { dir, lines, torn, resources: journaled, contexts } of earlier) {
