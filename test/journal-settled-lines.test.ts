@@ -104,6 +104,25 @@ describe('journal lines whose records settle first', () => {
     expect(readJournal(dir).lines.map((line) => ('e' in line ? (line.e[0] as { timeMs: number }).timeMs : null))).toEqual([2]);
   });
 
+  it('reports and leaves out a line whose text cannot be made, and keeps the lines after it in place', () => {
+    const errors: string[] = [];
+    const logsSettled = { count: 0 };
+    const folder = join(dir, 'unwritable');
+    const { journal } = openAcceptingJournal({ dir: folder, settled: (signal) => (signal === 'logs' ? logsSettled.count : 0), maxBytes: 1 << 30, onPressure: () => undefined, onError: (message) => errors.push(message) });
+    journal.start();
+    journal.append({ l: { body: 'a' } });
+    // JSON has no bigint: this log line (of another host, so a line of its own) cannot be written.
+    expect(() => journal.append({ l: { body: 1n } }, { id: 7, attributes: { 'service.name': 'other' } })).not.toThrow();
+    journal.append({ l: { body: 'b' } });
+    expect(journal.sync()).toBe(true);
+    expect(errors).toEqual([expect.stringMatching(/^journal: a l line left out: /)]);
+    // The first two exported: the replay takes the third, counted from where it stands.
+    logsSettled.count = 2;
+    journal.noteSettled();
+    expect(readJournal(folder).lines).toEqual([{ l: { body: 'b' } }]);
+    journal.close();
+  });
+
   it('holds a line for its records to settle while the lanes keep up, and makes its text at once behind a backlog', () => {
     const { journal, accepted } = opened as AcceptingJournal;
     // Keeping up: held past the next line, then exported: never written.

@@ -188,13 +188,14 @@ const ONE_SPAN: Readonly<Record<Signal, number>> = Object.freeze({ metrics: 0, l
 const LOG_AND_SPAN: Readonly<Record<Signal, number>> = Object.freeze({ metrics: 0, logs: 1, traces: 1 });
 
 /**
- * Appends a line's JSON and a newline, with the ids of its resource (`r`) and session context
- * (`c`) when not 0. V8's JSON.stringify, then one copy into the buffer: writing an event's line
- * byte by byte in JavaScript (json-wire.ts's writers, straight from the lane entry, without the
- * journaled entry's objects) measured slower, 3.4-3.7 us a line against 2.2-2.5.
+ * Appends a line's JSON (of an object) and a newline, with the ids of its resource (`r`) and
+ * session context (`c`) when not 0. The JSON is V8's JSON.stringify, copied once into the buffer:
+ * writing an event's line byte by byte in JavaScript (json-wire.ts's writers, straight from the
+ * lane entry, without the journaled entry's objects) measured slower, 3.4-3.7 us a line against
+ * 2.2-2.5.
  */
-function lineInto(into: ByteBuffer, line: JournalLine | GroupLine, resourceId: number, contextId: number): void {
-  into.write(JSON.stringify(line), 'utf8');
+function lineInto(into: ByteBuffer, json: string, resourceId: number, contextId: number): void {
+  into.write(json, 'utf8');
   if (resourceId !== 0 || contextId !== 0) {
     // The ids go in by text: the line is an object, so its JSON ends with its closing brace.
     into.truncate(into.length - 1);
@@ -368,9 +369,19 @@ export function openJournal(options: JournalOptions): Journal {
   /**
    * Puts a pending line in the buffer after the declarations of its resource and session context,
    * and after a base line where the counts do not follow on from the line before (a file's first
-   * line, or one after lines that were not written): a replay counts from it.
+   * line, or one after lines that were not written): a replay counts from it. A line whose text
+   * cannot be made is reported and left out, as one whose records settled.
    */
   function bufferPending(line: PendingLine): void {
+    let json: string | null = null;
+    if (line.text === null) {
+      try {
+        json = JSON.stringify(groupLineOf(line));
+      } catch (error) {
+        options.onError(`journal: a ${line.kind} line left out: ${(error as Error).message}`);
+        return;
+      }
+    }
     if (next === null || next.metrics !== line.start.metrics || next.logs !== line.start.logs || next.traces !== line.start.traces) {
       buffer.write(JSON.stringify({ b: line.start }), 'latin1');
       buffer.byte(NEWLINE);
@@ -378,17 +389,17 @@ export function openJournal(options: JournalOptions): Journal {
     next = line.end;
     const resourceId = declareResource(line.resource);
     const contextId = declareContext(line.context);
-    if (line.text !== null) {
-      buffer.copy(staged.view(line.text[0]).subarray(0, line.text[1] - line.text[0]));
-      return;
-    }
-    const { values } = line;
-    let grouped: GroupLine;
-    if (line.kind === 'e') {
-      const writtenEntry = options.writtenEntry;
-      grouped = { E: writtenEntry === undefined ? (values as (readonly unknown[])[]) : values.map((value) => [writtenEntry((value as readonly unknown[])[0]), (value as readonly unknown[])[1]]) };
-    } else grouped = line.kind === 's' ? { S: values } : { L: values };
-    lineInto(buffer, grouped, resourceId, contextId);
+    if (json !== null) lineInto(buffer, json, resourceId, contextId);
+    else if (line.text !== null) buffer.copy(staged.view(line.text[0]).subarray(0, line.text[1] - line.text[0]));
+  }
+
+  /** A group of event, span or log lines as one line, each event's entry made as it is written. */
+  function groupLineOf({ kind, values }: PendingLine): GroupLine {
+    if (kind === 's') return { S: values };
+    if (kind === 'l') return { L: values };
+    const writtenEntry = options.writtenEntry;
+    if (writtenEntry === undefined) return { E: values as (readonly unknown[])[] };
+    return { E: values.map((value) => [writtenEntry((value as readonly unknown[])[0]), (value as readonly unknown[])[1]]) };
   }
 
   /** The id a line names its resource by (0: the daemon's own), declared in the file being written. */
@@ -434,10 +445,17 @@ export function openJournal(options: JournalOptions): Journal {
     const end = { metrics, logs, traces };
     if (kind === 'm' || kind === 'p') {
       // Its text now, into the staging buffer; its resource is declared when it is written.
-      const at = staged.length;
-      lineInto(staged, kind === 'm' ? { m: value as readonly unknown[] } : { p: value as readonly JournaledScope[] }, resource?.id ?? 0, 0);
-      pending.push({ kind, values: NO_VALUES, text: [at, staged.length], resource, context: undefined, start, end, holdUntil: now });
       group = null;
+      let json: string;
+      try {
+        json = JSON.stringify(kind === 'm' ? { m: value as readonly unknown[] } : { p: value as readonly JournaledScope[] });
+      } catch (error) {
+        options.onError(`journal: a ${kind} line left out: ${(error as Error).message}`);
+        return;
+      }
+      const at = staged.length;
+      lineInto(staged, json, resource?.id ?? 0, 0);
+      pending.push({ kind, values: NO_VALUES, text: [at, staged.length], resource, context: undefined, start, end, holdUntil: now });
       return;
     }
     // Held while the lanes keep up (their records then settle within a batch or two).
