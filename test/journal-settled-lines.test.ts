@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { HOLD_BACKLOG } from '../daemon/delivery/journal.js';
+import { HOLD_BACKLOG } from '../daemon/delivery/journal-lines.js';
 import { readJournal } from '../daemon/delivery/journal-read.js';
 import type { Signal } from '../protocol/index.js';
 import { type AcceptingJournal, journalText, openAcceptingJournal } from './support/journal.js';

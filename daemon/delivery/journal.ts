@@ -18,13 +18,8 @@
  * hold.
  *
  * A line whose records all settle before it is written is never written: the journal is for
- * what the daemon's death would lose. Under a load the exporters keep up with, the lanes export
- * full batches within milliseconds, so an event line is held as objects for up to
- * {@link HOLD_MS} (never past the next write) and most are dropped unwritten: making their text
- * was most of what the journal cost per event. While records wait longer (a lane's backlog past
- * {@link HOLD_BACKLOG}, as behind a slow collector), a line's text is made at once instead: held,
- * its objects would outlive the lanes' and be collected in V8's old generation, at a higher cost
- * than its text.
+ * what the daemon's death would lose. Lines wait for the next write, and may be held for their
+ * records to settle, in journal-lines.ts; every line not dropped goes in the next write.
  *
  * The guarantee this gives: a record in a batch answered as a request is synced to disk before
  * the answer; one sent as a notification is lost only if the daemon dies within
@@ -43,10 +38,11 @@
 import { closeSync, constants, fdatasyncSync, mkdirSync, openSync, rmSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { measurementsOf, type Signal, SIGNALS } from '../../protocol/index.js';
-import { type ByteBuffer, createByteBuffer } from './byte-buffer.js';
+import { type Signal, SIGNALS } from '../../protocol/index.js';
+import { createByteBuffer } from './byte-buffer.js';
 import { encodeJournalFrame, nextDictionary } from './journal-frames.js';
-import { type GroupKind, type GroupLine, type JournaledScope, type JournalLine, MAX_GROUPED_LINES, pointsIn, SETTLED, SETTLED_WIDTH } from './journal-read.js';
+import { createPendingLines, type JournalCounts, type JournaledResource, type PendingLine } from './journal-lines.js';
+import { type JournalLine, SETTLED, SETTLED_WIDTH } from './journal-read.js';
 
 /** Longest a notification's records wait in memory before they are on disk. */
 export const SYNC_INTERVAL_MS = 200;
@@ -58,32 +54,10 @@ export const ROTATE_MS = 2000;
  * send, so that with the collector up records settle first and nothing is synced for them.
  */
 export const SYNC_UNSETTLED_AFTER_MS = 10_000;
-/**
- * Longest an event, span or log line is held as objects for its records to settle first (then
- * it is never written); past it, its text is made and its objects let go. A lane's batch of 512
- * fills in 10-40 ms under a load that fills them.
- */
-export const HOLD_MS = 100;
-/**
- * Records of the log or the trace lane unsettled at most for a new line to be held: four of a
- * lane's batches. Past it records wait for the ones ahead of them, longer than {@link HOLD_MS}.
- */
-export const HOLD_BACKLOG = 2048;
-
 /** Ids of session contexts, by the context object (one per session start), for as long as it lives. */
 const contextIds = new WeakMap<object, number>();
 let nextContextId = 1;
-/** A resource a line is appended with. */
-export interface JournaledResource {
-  readonly id: number;
-  readonly attributes: Readonly<Record<string, unknown>>;
-}
-export interface JournalCounts {
-  /** Records each signal has accepted so far. */
-  accepted(signal: Signal): number;
-  /** Records each signal has exported, failed, or spilled to disk so far. */
-  settled(signal: Signal): number;
-}
+export type { JournalCounts, JournaledResource } from './journal-lines.js';
 
 export interface Journal {
   /**
@@ -163,60 +137,12 @@ interface JournalFile {
   dictionary: Buffer;
 }
 
-/**
- * A line appended and not yet written: a group of event, span or log lines as objects (made into
- * text only if written), or a metric line's text in the staging buffer. `start` is where each
- * signal's count of accepted records stood before its first record, `end` after its last.
- */
-interface PendingLine {
-  readonly kind: GroupKind | 'm' | 'p';
-  readonly values: unknown[];
-  /** A metric line's text: its start and end in the staging buffer. */
-  readonly text: readonly [number, number] | null;
-  readonly resource: JournaledResource | undefined;
-  readonly context: Readonly<Record<string, string>> | undefined;
-  readonly start: Readonly<Record<Signal, number>>;
-  readonly end: Record<Signal, number>;
-  /** Until when it is held as objects (epoch ms). */
-  readonly holdUntil: number;
-}
-
-const NO_VALUES: unknown[] = [];
-const NO_RECORDS: Readonly<Record<Signal, number>> = Object.freeze({ metrics: 0, logs: 0, traces: 0 });
-const ONE_LOG: Readonly<Record<Signal, number>> = Object.freeze({ metrics: 0, logs: 1, traces: 0 });
-const ONE_SPAN: Readonly<Record<Signal, number>> = Object.freeze({ metrics: 0, logs: 0, traces: 1 });
-const LOG_AND_SPAN: Readonly<Record<Signal, number>> = Object.freeze({ metrics: 0, logs: 1, traces: 1 });
-
-/**
- * Appends a line's JSON (of an object) and a newline, with the ids of its resource (`r`) and
- * session context (`c`) when not 0. The JSON is V8's JSON.stringify, copied once into the buffer:
- * writing an event's line byte by byte in JavaScript (json-wire.ts's writers, straight from the
- * lane entry, without the journaled entry's objects) measured slower, 3.4-3.7 us a line against
- * 2.2-2.5.
- */
-function lineInto(into: ByteBuffer, json: string, resourceId: number, contextId: number): void {
-  into.write(json, 'utf8');
-  if (resourceId !== 0 || contextId !== 0) {
-    // The ids go in by text: the line is an object, so its JSON ends with its closing brace.
-    into.truncate(into.length - 1);
-    into.write(`${resourceId === 0 ? '' : `,"r":${resourceId}`}${contextId === 0 ? '' : `,"c":${contextId}`}}`, 'latin1');
-  }
-  into.byte(NEWLINE);
-}
-
 export function openJournal(options: JournalOptions): Journal {
   const { dir, counts } = options;
   const syncUnsettledAfterMs = options.syncUnsettledAfterMs ?? SYNC_UNSETTLED_AFTER_MS;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   /** What one write puts in a file, made at the write from the lines appended since the last. */
   const buffer = createByteBuffer(1024 * 1024, 8 * 1024 * 1024);
-  /**
-   * The text of the metric lines appended since the last write, made as they are appended: a
-   * batch's records are garbage at once, instead of living until the write (long enough, under
-   * load, to be moved to V8's old generation and collected there at a much higher cost). Metric
-   * records settle only when collected, so their lines are nearly always written.
-   */
-  const staged = createByteBuffer(64 * 1024, 8 * 1024 * 1024);
   let current: JournalFile | null = null;
   /** Closed files, oldest first. */
   const closed: JournalFile[] = [];
@@ -227,10 +153,8 @@ export function openJournal(options: JournalOptions): Journal {
   /** Session contexts declared in the file being written (or the next one). */
   const declaredContexts = new Set<number>();
   const written = { writes: 0, bytes: 0, syncs: 0 };
-  /** Lines appended and not yet written, in order; a line whose records all settle is dropped from it. */
-  let pending: PendingLine[] = [];
-  /** The last pending line while lines of its kind may still join it ({@link GroupLine}). */
-  let group: PendingLine | null = null;
+  /** Lines appended and not yet written: each one's text comes to {@link bufferLine}, or it is dropped. */
+  const lines = createPendingLines({ counts, onError: options.onError, writtenEntry: options.writtenEntry, made: (line, json) => bufferLine(line, json) });
   /**
    * Where each signal's count stands after the last line written to the open file; null before
    * its first. A line written elsewhere is preceded by a base line saying where it starts.
@@ -288,41 +212,12 @@ export function openJournal(options: JournalOptions): Journal {
     }
   }
 
-  /** Whether every record of a line has settled (exported, failed or spilled): then it need never be written. */
-  function isSettled(line: PendingLine, settled: Readonly<Record<Signal, number>>): boolean {
-    for (const signal of SIGNALS) if (line.end[signal] > line.start[signal] && line.end[signal] > settled[signal]) return false;
-    return true;
-  }
-
-  const settledNow = (): Record<Signal, number> => ({ metrics: counts.settled('metrics'), logs: counts.settled('logs'), traces: counts.settled('traces') });
-
-  /**
-   * Forgets the pending lines whose records have all settled (their objects go with them, as the
-   * lanes let theirs go), and makes the text of the oldest others, in order, as far as those
-   * appended at `madeBy` or before go.
-   */
-  function settlePending(madeBy: number): void {
-    if (pending.length === 0) return;
-    const settled = settledNow();
-    let kept = 0;
-    for (const line of pending) {
-      if (isSettled(line, settled)) {
-        if (line === group) group = null;
-      } else if (kept === 0 && line.holdUntil <= madeBy) {
-        bufferPending(line);
-        if (line === group) group = null;
-      } else pending[kept++] = line;
-    }
-    pending.length = kept;
-    if (kept === 0) staged.reset();
-  }
-
   /**
    * Makes the text of the pending lines whose records have not all settled, and writes it to
    * the open file (a new one if none is); syncs it when `durable`.
    */
   function write(durable: boolean): void {
-    settlePending(Infinity);
+    lines.settle(Infinity);
     if (buffer.length > 0) {
       try {
         current ??= open();
@@ -367,21 +262,12 @@ export function openJournal(options: JournalOptions): Journal {
   }
 
   /**
-   * Puts a pending line in the buffer after the declarations of its resource and session context,
-   * and after a base line where the counts do not follow on from the line before (a file's first
-   * line, or one after lines that were not written): a replay counts from it. A line whose text
-   * cannot be made is reported and left out, as one whose records settled.
+   * Puts a line's text in the buffer after a base line where the counts do not follow on from
+   * the line before (a file's first line, or one after lines that were not written: a replay
+   * counts from it), and after the declarations of its resource and session context, whose ids
+   * it then ends with (`r`, `c`).
    */
-  function bufferPending(line: PendingLine): void {
-    let json: string | null = null;
-    if (line.text === null) {
-      try {
-        json = JSON.stringify(groupLineOf(line));
-      } catch (error) {
-        options.onError(`journal: a ${line.kind} line left out: ${(error as Error).message}`);
-        return;
-      }
-    }
+  function bufferLine(line: PendingLine, json: string | Uint8Array): void {
     if (next === null || next.metrics !== line.start.metrics || next.logs !== line.start.logs || next.traces !== line.start.traces) {
       buffer.write(JSON.stringify({ b: line.start }), 'latin1');
       buffer.byte(NEWLINE);
@@ -389,17 +275,17 @@ export function openJournal(options: JournalOptions): Journal {
     next = line.end;
     const resourceId = declareResource(line.resource);
     const contextId = declareContext(line.context);
-    if (json !== null) lineInto(buffer, json, resourceId, contextId);
-    else if (line.text !== null) buffer.copy(staged.view(line.text[0]).subarray(0, line.text[1] - line.text[0]));
-  }
-
-  /** A group of event, span or log lines as one line, each event's entry made as it is written. */
-  function groupLineOf({ kind, values }: PendingLine): GroupLine {
-    if (kind === 's') return { S: values };
-    if (kind === 'l') return { L: values };
-    const writtenEntry = options.writtenEntry;
-    if (writtenEntry === undefined) return { E: values as (readonly unknown[])[] };
-    return { E: values.map((value) => [writtenEntry((value as readonly unknown[])[0]), (value as readonly unknown[])[1]]) };
+    // V8's JSON.stringify, then one copy into the buffer: writing an event's line byte by byte
+    // in JavaScript (json-wire.ts's writers, straight from the lane entry, without the
+    // journaled entry's objects) measured slower, 3.4-3.7 us a line against 2.2-2.5.
+    if (typeof json === 'string') buffer.write(json, 'utf8');
+    else buffer.copy(json);
+    if (resourceId !== 0 || contextId !== 0) {
+      // The ids go in by text: the line is an object, so its JSON ends with its closing brace.
+      buffer.truncate(buffer.length - 1);
+      buffer.write(`${resourceId === 0 ? '' : `,"r":${resourceId}`}${contextId === 0 ? '' : `,"c":${contextId}`}}`, 'latin1');
+    }
+    buffer.byte(NEWLINE);
   }
 
   /** The id a line names its resource by (0: the daemon's own), declared in the file being written. */
@@ -416,52 +302,6 @@ export function openJournal(options: JournalOptions): Journal {
     if (contextId === 0) contextIds.set(context, (contextId = nextContextId++));
     declare(declaredContexts, 'cd', contextId, context);
     return contextId;
-  }
-
-  /**
-   * Appends a line to the pending ones: to the group of the last one when it is of the same
-   * kind, resource and context and its records follow on from the group's; `size` is how many
-   * records of each signal it holds (counted as accepted already).
-   */
-  function appendPending(kind: PendingLine['kind'], value: unknown, resource: JournaledResource | undefined, context: Readonly<Record<string, string>> | undefined, size: Readonly<Record<Signal, number>>): void {
-    const metrics = counts.accepted('metrics');
-    const logs = counts.accepted('logs');
-    const traces = counts.accepted('traces');
-    const last = group;
-    if (kind !== 'm' && kind !== 'p' && last !== null && last.kind === kind && last.resource === resource && last.context === context && last.values.length < MAX_GROUPED_LINES) {
-      const { end } = last;
-      if (end.metrics === metrics - size.metrics && end.logs === logs - size.logs && end.traces === traces - size.traces) {
-        last.values.push(value);
-        end.metrics = metrics;
-        end.logs = logs;
-        end.traces = traces;
-        return;
-      }
-    }
-    // A new line: first the oldest lines that have waited long enough are made into text.
-    const now = Date.now();
-    settlePending(now);
-    const start = { metrics: metrics - size.metrics, logs: logs - size.logs, traces: traces - size.traces };
-    const end = { metrics, logs, traces };
-    if (kind === 'm' || kind === 'p') {
-      // Its text now, into the staging buffer; its resource is declared when it is written.
-      group = null;
-      let json: string;
-      try {
-        json = JSON.stringify(kind === 'm' ? { m: value as readonly unknown[] } : { p: value as readonly JournaledScope[] });
-      } catch (error) {
-        options.onError(`journal: a ${kind} line left out: ${(error as Error).message}`);
-        return;
-      }
-      const at = staged.length;
-      lineInto(staged, json, resource?.id ?? 0, 0);
-      pending.push({ kind, values: NO_VALUES, text: [at, staged.length], resource, context: undefined, start, end, holdUntil: now });
-      return;
-    }
-    // Held while the lanes keep up (their records then settle within a batch or two).
-    const keepingUp = logs - counts.settled('logs') <= HOLD_BACKLOG && traces - counts.settled('traces') <= HOLD_BACKLOG;
-    group = { kind, values: [value], text: null, resource, context, start, end, holdUntil: keepingUp ? now + HOLD_MS : now };
-    pending.push(group);
   }
 
   function rotate(): void {
@@ -539,7 +379,7 @@ export function openJournal(options: JournalOptions): Journal {
     } catch (error) {
       options.onError(`journal: ${(error as Error).message}`);
     }
-    if (timer !== null && pending.length === 0 && current === null && closed.length === 0) {
+    if (timer !== null && lines.length === 0 && current === null && closed.length === 0) {
       clearInterval(timer);
       timer = null;
     }
@@ -548,18 +388,7 @@ export function openJournal(options: JournalOptions): Journal {
   return {
     append(line, resource, context) {
       arm();
-      if ('e' in line) {
-        const taken = line.e[1] as { log?: boolean; span?: boolean } | undefined;
-        return appendPending('e', line.e, resource, context, taken?.log === true ? (taken.span === true ? LOG_AND_SPAN : ONE_LOG) : taken?.span === true ? ONE_SPAN : NO_RECORDS);
-      }
-      if ('s' in line) return appendPending('s', line.s, resource, undefined, ONE_SPAN);
-      if ('l' in line) return appendPending('l', line.l, resource, undefined, ONE_LOG);
-      if ('m' in line) {
-        let measurements = 0;
-        for (const record of line.m) measurements += measurementsOf(record);
-        return appendPending('m', line.m, resource, undefined, { metrics: measurements, logs: 0, traces: 0 });
-      }
-      appendPending('p', line.p, resource, undefined, { metrics: pointsIn(line.p), logs: 0, traces: 0 });
+      lines.append(line, resource, context);
     },
     sync() {
       try {
@@ -573,7 +402,7 @@ export function openJournal(options: JournalOptions): Journal {
     counts: () => ({ ...written }),
     failure: () => failure,
     noteSettled() {
-      settlePending(-Infinity);
+      lines.settle(-Infinity);
       try {
         writeSettled();
       } catch (error) {
