@@ -126,16 +126,24 @@ export function createPendingLines(options: PendingLinesOptions): PendingLines {
     return { E: values.map((value) => [writtenEntry((value as readonly unknown[])[0]), (value as readonly unknown[])[1]]) };
   }
 
-  /** Hands a line's text on; a line whose text cannot be made is reported and left out, as one whose records settled. */
+  /**
+   * A line's JSON, or null when it cannot be made: the line is then reported and left out, as
+   * one whose records settled (the line after it gets a base line).
+   */
+  function jsonOf(kind: Pending['kind'], value: object): string | null {
+    try {
+      return JSON.stringify(value);
+    } catch (error) {
+      options.onError(`journal: a ${kind} line left out: ${(error as Error).message}`);
+      return null;
+    }
+  }
+
+  /** Hands a line's text on. */
   function make(line: Pending): void {
     if (line.text !== null) return options.made(line, staged.view(line.text[0]).subarray(0, line.text[1] - line.text[0]));
-    let json: string;
-    try {
-      json = JSON.stringify(groupLineOf(line));
-    } catch (error) {
-      return options.onError(`journal: a ${line.kind} line left out: ${(error as Error).message}`);
-    }
-    options.made(line, json);
+    const json = jsonOf(line.kind, groupLineOf(line));
+    if (json !== null) options.made(line, json);
   }
 
   function settle(madeBy: number): void {
@@ -182,12 +190,8 @@ export function createPendingLines(options: PendingLinesOptions): PendingLines {
     if (kind === 'm' || kind === 'p') {
       // Its text now, into the staging buffer.
       group = null;
-      let json: string;
-      try {
-        json = JSON.stringify(kind === 'm' ? { m: value as readonly unknown[] } : { p: value as readonly JournaledScope[] });
-      } catch (error) {
-        return options.onError(`journal: a ${kind} line left out: ${(error as Error).message}`);
-      }
+      const json = jsonOf(kind, kind === 'm' ? { m: value as readonly unknown[] } : { p: value as readonly JournaledScope[] });
+      if (json === null) return;
       const at = staged.length;
       staged.write(json, 'utf8');
       pending.push({ kind, values: NO_VALUES, text: [at, staged.length], resource, context: undefined, start, end, holdUntil: now });
