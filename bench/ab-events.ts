@@ -11,9 +11,14 @@
  * (bench/fixtures/event-client.mjs of the same checkout) send EVENTS events each in chunks of
  * 250, all at once, and the daemon's CPU is read from /proc from the first chunk until both lanes
  * have exported all but their last batch (`daemon/status` polled every 100 ms). Also printed per
- * run: minor page faults per event.
+ * run: minor page faults per event. With `--window=N`, the clients' chunks are handed out as row
+ * 6's windowed runs hand them out (bench/lib/client-group.ts's feeder): while the events handed
+ * out and not yet counted, plus the larger of the two lanes' unexported records, stay within N
+ * (row 6 takes 10,000), `daemon/status` polled every 10 ms. The lanes then hold thousands of
+ * records unexported, as in rows 6e and 6f, and the journal writes most event lines, which under
+ * a flood the file exporter settles before the journal's next write.
  *
- *   node bench/ab-events.ts <other checkout> [--pairs=6] [--clients=2] [--events=10000] [--grpc]
+ *   node bench/ab-events.ts <other checkout> [--pairs=6] [--clients=2] [--events=10000] [--grpc] [--window=N]
  *
  * The other checkout must be built (`npm run build` there; a worktree can share this
  * checkout's node_modules). BENCH_DAEMON_ARGS (node options) goes to both daemons.
@@ -26,10 +31,12 @@ import { abArgs, comparePairs } from './lib/ab.ts';
 import { ROOT } from './lib/daemon.ts';
 import { loadReceiverModule, type OtlpReceiver } from './lib/receiver.ts';
 
-const { other, otherRoot, option, flag } = abArgs('node bench/ab-events.ts <other checkout> [--pairs=6] [--clients=2] [--events=10000] [--grpc]');
+const { other, otherRoot, option, flag } = abArgs('node bench/ab-events.ts <other checkout> [--pairs=6] [--clients=2] [--events=10000] [--grpc] [--window=N]');
 const pairs = option('pairs', 6);
 const clients = option('clients', 2);
 const events = Math.max(250, Math.round(option('events', 10_000) / 250) * 250);
+/** Events handed out and not yet counted plus the lanes' unexported records, at most; a flood without it. */
+const window = option('window', Number.POSITIVE_INFINITY);
 /** Both daemons' receiver with `--grpc`: it keeps what it is sent, which each poll lets go. */
 const receiver: OtlpReceiver | null = flag('grpc') ? await (await loadReceiverModule()).module.startOtlpReceiver() : null;
 const forgetReceived = (): void => {
@@ -80,15 +87,20 @@ async function side(root: string): Promise<Side> {
       const base = status.signals.logs.received;
       const cpu = processes.processCpuMs(daemon.pid) as number;
       const faults = minorFaults(daemon.pid);
-      for (const client of started.clients) client.stdin?.write('+'.repeat(events / 250));
-      for (let polls = 0; ; polls++) {
-        if (polls > 600) throw new Error(`${root}: the daemon did not take and export the run's events within a minute`);
-        await sleep(100);
+      const feeder = group.createChunkFeeder(started.clients, { unitsEach: events, chunkUnits: 250, itemsPerUnit: 1, window });
+      feeder.handOut(0, 0);
+      const interval = Number.isFinite(window) ? 10 : 100;
+      const since = Date.now();
+      for (;;) {
+        if (Date.now() - since > 60_000) throw new Error(`${root}: the daemon did not take and export the run's events within a minute`);
+        await sleep(interval);
         forgetReceived();
         status = await daemon.status();
+        feeder.handOut(status.signals.logs.received - base, Math.max(status.signals.logs.buffered, status.signals.traces.buffered));
         const drained = (signal: 'logs' | 'traces'): boolean => lanes.delivered(status, signal).exported + 512 > status.signals[signal].accepted;
         if (status.signals.logs.received - base >= clients * events && drained('logs') && drained('traces')) break;
       }
+      feeder.handOutRest();
       const total = clients * events;
       const result = { us: (((processes.processCpuMs(daemon.pid) as number) - cpu) * 1000) / total, faults: (minorFaults(daemon.pid) - faults) / total };
       await started.exits;
