@@ -8,6 +8,15 @@ import { ErrorCodes } from './errors.js';
 import { MAX_HEADER_BYTES, MAX_MESSAGE_BYTES } from './limits.js';
 
 const HEADER_END = Buffer.from('\r\n\r\n', 'latin1');
+const EMPTY = Buffer.alloc(0);
+/**
+ * Where a frame that arrived in several reads is put together to be decoded: one buffer for every
+ * decoder (each `push` runs to completion), in memory written before. A new Buffer per frame is
+ * mostly pages never touched, each of whose first touch is a page fault. Kept for the process's
+ * life up to this size; a larger frame gets memory of its own, let go after it.
+ */
+const MAX_ASSEMBLY_BYTES = 1024 * 1024;
+let assembly = EMPTY;
 const CONTENT_LENGTH = /^content-length$/i;
 const DIGITS = /^\d+$/;
 
@@ -57,15 +66,38 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
   let bodyLength = -1;
   let failed = false;
 
-  function take(): Buffer {
-    const all = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
-    chunks = [all];
-    return all;
+  /**
+   * The first `length` bytes held, in one Buffer: a view when the first read holds them all,
+   * else a copy into the shared assembly buffer (valid until the next call).
+   */
+  function front(length: number): Buffer {
+    if (length === 0) return EMPTY;
+    const first = chunks[0] as Buffer;
+    if (first.length >= length) return first.subarray(0, length);
+    if (assembly.length < length) assembly = Buffer.allocUnsafeSlow(Math.max(length, Math.min(2 * assembly.length, MAX_ASSEMBLY_BYTES), 64 * 1024));
+    let at = 0;
+    for (const chunk of chunks) {
+      at += chunk.copy(assembly, at, 0, Math.min(chunk.length, length - at));
+      if (at === length) break;
+    }
+    const bytes = assembly.subarray(0, length);
+    // A frame larger than the assembly keeps was copied into memory of its own size: let it go.
+    if (assembly.length > MAX_ASSEMBLY_BYTES) assembly = EMPTY;
+    return bytes;
   }
 
-  function keep(rest: Buffer): void {
-    chunks = rest.length > 0 ? [rest] : [];
-    total = rest.length;
+  /** Forgets the first `length` bytes held. */
+  function drop(length: number): void {
+    total -= length;
+    while (length > 0) {
+      const first = chunks[0] as Buffer;
+      if (first.length > length) {
+        chunks[0] = first.subarray(length);
+        return;
+      }
+      chunks.shift();
+      length -= first.length;
+    }
   }
 
   function fail(code: number, error: string): DecodedFrame {
@@ -103,8 +135,9 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
       total += chunk.byteLength;
       for (;;) {
         if (bodyLength < 0) {
-          const all = take();
-          const end = all.indexOf(HEADER_END);
+          // The header, with its terminator, is within the first bytes the limit allows.
+          const head = front(Math.min(total, maxHeader + HEADER_END.length));
+          const end = head.indexOf(HEADER_END);
           if (end < 0) {
             // Only once even the terminator cannot fit within the limit is the header too long,
             // however the bytes were split into chunks.
@@ -115,18 +148,17 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
             frames.push(fail(ErrorCodes.FramingError, `frame header exceeds ${maxHeader} bytes`));
             return frames;
           }
-          const length = readHeader(all.toString('latin1', 0, end));
+          const length = readHeader(head.toString('latin1', 0, end));
           if (typeof length !== 'number') {
             frames.push(length);
             return frames;
           }
           bodyLength = length;
-          keep(all.subarray(end + HEADER_END.length));
+          drop(end + HEADER_END.length);
         }
         if (total < bodyLength) return frames;
-        const all = take();
-        const body = all.toString('utf8', 0, bodyLength);
-        keep(all.subarray(bodyLength));
+        const body = bodyLength === 0 ? '' : front(bodyLength).toString('utf8');
+        drop(bodyLength);
         const bytes = bodyLength;
         bodyLength = -1;
         try {

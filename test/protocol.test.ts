@@ -49,6 +49,23 @@ describe('framing', () => {
     }
   });
 
+  it('decodes frames of every size read as a socket reads them, two decoders taking turns', () => {
+    // Bodies put together from reads of 64 KiB, around the 1 MiB the shared assembly buffer keeps;
+    // each frame's last read carries the start of the next. Two connections' reads interleave.
+    const sizes = [10, 70_000, 200_000, 1_100_000, 5, 900_000];
+    const messages = sizes.map((size, index) => ({ jsonrpc: '2.0', method: 'session/event', params: { index, text: 'é✓x'.repeat(Math.ceil(size / 6)) } }));
+    const bytes = Buffer.concat(messages.map((message) => encodeFrame(message)));
+    const decoders = [createFrameDecoder(), createFrameDecoder()];
+    const frames: unknown[][] = [[], []];
+    for (let at = 0; at < bytes.length; at += 65_536) {
+      for (const [index, decoder] of decoders.entries()) frames[index]?.push(...decoder.push(bytes.subarray(at, at + 65_536)));
+    }
+    for (const [index, decoder] of decoders.entries()) {
+      expect(frames[index]).toEqual(messages.map((message) => ({ kind: 'message', message, bytes: Buffer.byteLength(JSON.stringify(message)) })));
+      expect(decoder.pendingBytes).toBe(0);
+    }
+  });
+
   it('counts Content-Length in bytes, not characters', () => {
     const frame = encodeFrame({ text: '✓✓' }).toString('utf8');
     expect(frame.startsWith(`Content-Length: ${Buffer.byteLength('{"text":"✓✓"}')}\r\n\r\n`)).toBe(true);
