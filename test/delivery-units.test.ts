@@ -16,7 +16,7 @@ import { byHostResource } from '../daemon/delivery/queued-exporters.js';
 import type { Journal } from '../daemon/delivery/journal.js';
 import { journalText, openAcceptingJournal } from './support/journal.js';
 import { readJournal } from '../daemon/delivery/journal-read.js';
-import { copyOf, createByteBuffer, releaseEmptyBuffers, requestWritten } from '../daemon/delivery/byte-buffer.js';
+import { copyOf, createByteBuffer, POOL_KEPT_BYTES, releaseEmptyBuffers, requestWritten } from '../daemon/delivery/byte-buffer.js';
 import { createFileSender } from '../daemon/delivery/file-sender.js';
 import { createHostResources, type HostResource, hostMeterVersion } from '../daemon/host-resources.js';
 import { type LaneItem, type LogEntry, SCOPE } from '../daemon/lane-records.js';
@@ -1034,6 +1034,29 @@ describe('request memory', () => {
     requestWritten(large);
     expect(copyOf(Buffer.alloc(70_000)).buffer).not.toBe(large.buffer);
     expect(copyOf(Buffer.alloc(600_000)).buffer).toBe(large.buffer);
+    expect(releaseEmptyBuffers()).toBe(0);
+  });
+
+  it('keeps at most POOL_KEPT_BYTES at rest, the memory of the requests written last', () => {
+    releaseEmptyBuffers();
+    // Twenty requests waiting at once (a lane ahead of its exporter), then written in turn.
+    const requests = Array.from({ length: 20 }, (_, index) => copyOf(Buffer.alloc(600_000 + index * 16_384)));
+    for (const request of requests) requestWritten(request);
+    // The newest whose memory fits within the bound are kept, and only they.
+    let kept = 0;
+    for (let bytes = 0; kept < requests.length; kept++) {
+      bytes += (requests[requests.length - 1 - kept] as Buffer).buffer.byteLength;
+      if (bytes > POOL_KEPT_BYTES) break;
+    }
+    expect(kept).toBeGreaterThan(4);
+    const newest = requests.slice(-kept).reverse();
+    const taken = newest.map((request) => copyOf(Buffer.alloc(request.length)).buffer);
+    const pooled = new Set(newest.map((request) => request.buffer));
+    for (const memory of taken) expect(pooled.has(memory)).toBe(true);
+    expect(new Set(taken).size).toBe(kept);
+    expect(releaseEmptyBuffers()).toBe(0);
+    // A request larger than the whole bound is not kept at all.
+    requestWritten(copyOf(Buffer.alloc(POOL_KEPT_BYTES + 1)));
     expect(releaseEmptyBuffers()).toBe(0);
   });
 
