@@ -135,17 +135,13 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
       total += chunk.byteLength;
       for (;;) {
         if (bodyLength < 0) {
-          // The header, with its terminator, is within the first bytes the limit allows.
+          // A header within the limit ends, terminator included, within the first bytes it allows.
           const head = front(Math.min(total, maxHeader + HEADER_END.length));
           const end = head.indexOf(HEADER_END);
           if (end < 0) {
             // Only once even the terminator cannot fit within the limit is the header too long,
             // however the bytes were split into chunks.
             if (total >= maxHeader + HEADER_END.length) frames.push(fail(ErrorCodes.FramingError, `frame header exceeds ${maxHeader} bytes`));
-            return frames;
-          }
-          if (end > maxHeader) {
-            frames.push(fail(ErrorCodes.FramingError, `frame header exceeds ${maxHeader} bytes`));
             return frames;
           }
           const length = readHeader(head.toString('latin1', 0, end));
@@ -157,7 +153,7 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
           drop(end + HEADER_END.length);
         }
         if (total < bodyLength) return frames;
-        const body = bodyLength === 0 ? '' : front(bodyLength).toString('utf8');
+        const body = front(bodyLength).toString('utf8');
         drop(bodyLength);
         const bytes = bodyLength;
         bodyLength = -1;
