@@ -86,18 +86,19 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
     return bytes;
   }
 
-  /** Forgets the first `length` bytes held. */
+  /** Forgets the first `length` bytes held: the reads they fill are let go at once, however many. */
   function drop(length: number): void {
     total -= length;
-    while (length > 0) {
-      const first = chunks[0] as Buffer;
-      if (first.length > length) {
-        chunks[0] = first.subarray(length);
-        return;
+    let gone = 0;
+    for (; gone < chunks.length && length > 0; gone++) {
+      const chunk = chunks[gone] as Buffer;
+      if (chunk.length > length) {
+        chunks[gone] = chunk.subarray(length);
+        break;
       }
-      chunks.shift();
-      length -= first.length;
+      length -= chunk.length;
     }
+    if (gone > 0) chunks = chunks.slice(gone);
   }
 
   function fail(code: number, error: string): DecodedFrame {
