@@ -3,7 +3,8 @@
  * of this checkout's build against another's, their runs alternated on one machine. One run of
  * row 6 moves by ±15% with whatever else the machine does, more than most single changes to the
  * event path; runs of two daemons side by side, in pairs whose order alternates, show a change of
- * 5–10% as a median and as the count of pairs that agree.
+ * 5–10% as a median and as the count of pairs that agree, which the summary line turns into a
+ * sign test's p (bench/lib/ab.ts).
  *
  * Both daemons start as every launcher starts them (their own bench/lib/daemon.ts), with their
  * defaults (the file exporter), or with `--grpc` exporting every signal over OTLP/gRPC to one

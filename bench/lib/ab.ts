@@ -63,5 +63,24 @@ export async function comparePairs(pairs: number, other: string, digits: number,
     process.stdout.write(`pair ${pair + 1}: this checkout ${shown(a)}, ${other}: ${shown(b)}\n`);
   }
   const [a, b] = [median(results.here), median(results.there)];
-  process.stdout.write(`median: this checkout ${a.toFixed(digits)} µs/event, ${other} ${b.toFixed(digits)} µs/event (${(a / b).toFixed(3)}×); this checkout lower in ${hereLower} of ${pairs} pairs\n`);
+  const ratios = results.here.map((us, index) => us / (results.there[index] as number));
+  process.stdout.write(
+    `median: this checkout ${a.toFixed(digits)} µs/event, ${other} ${b.toFixed(digits)} µs/event (${(a / b).toFixed(3)}×); this checkout lower in ${hereLower} of ${pairs} pairs ` +
+      `(sign test p = ${signTestP(hereLower, pairs).toFixed(2)}; median of the pairs' ratios ${median(ratios).toFixed(3)}×)\n`,
+  );
+}
+
+/**
+ * Two-sided sign test: the chance that two builds of equal cost split `pairs` pairs at least as
+ * unevenly as `lower` against the rest. On a machine whose runs spread ±10%, a median a few percent
+ * apart means little unless this is small (about 0.05 or less).
+ */
+export function signTestP(lower: number, pairs: number): number {
+  let ways = 1;
+  let tail = 0;
+  for (let k = 0; k <= Math.min(lower, pairs - lower); k++) {
+    tail += ways;
+    ways = (ways * (pairs - k)) / (k + 1);
+  }
+  return Math.min(1, (2 * tail) / 2 ** pairs);
 }
