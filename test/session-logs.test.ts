@@ -180,6 +180,25 @@ describe('session logs for feedback', () => {
     expect([over.text('a'), over.bytes()]).toEqual([`${'d'.repeat(50)}\n`, 51]);
   });
 
+  it('packs a ring of many chunks chunk by chunk, and unpacked goes on giving way from its oldest line', () => {
+    // About 160 KB of lines: three 64 KiB chunks, the first of which has already given way in part.
+    const perSession = 160_000;
+    const logs = createSessionLogs(perSession, 4 * perSession);
+    const lines = varied(2400);
+    for (const line of lines.slice(0, 1200)) logs.append('a', line);
+    const before = tail(lines.slice(0, 1200), perSession);
+    expect(logs.bytes()).toBe(before.bytes);
+    expect(before.bytes).toBeGreaterThan(2 * 65536);
+    logs.pack('a');
+    expect(logs.text('a')).toBe(before.text);
+    expect(logs.packedBytes()).toBeGreaterThan(0);
+    expect(logs.packedBytes()).toBeLessThan(before.bytes / 2);
+    for (const line of lines.slice(1200)) logs.append('a', line);
+    expect(logs.packedBytes()).toBe(0);
+    expect(logs.text('a')).toBe(tail(lines, perSession).text);
+    expect(logs.bytes()).toBe(tail(lines, perSession).bytes);
+  });
+
   it('gives the same text and counts after packing and unpacking, and goes on appending from there', () => {
     const perSession = 20_000;
     const logs = createSessionLogs(perSession, 10 * perSession);

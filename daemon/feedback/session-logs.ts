@@ -12,8 +12,10 @@
  * newline (an event's fields are JSON), so the bytes split back into them at each '\n'.
  *
  * A ring that stops being written (its session ended, or the daemon went quiet after a load) is
- * packed: its text deflated into one Buffer, a few times smaller, and its chunks let go. A line
- * added to a packed ring unpacks it.
+ * packed: each chunk's lines deflated on their own, a few times smaller, and the chunks let go. A
+ * line added to a packed ring unpacks it. Chunks are deflated one by one rather than joined
+ * first: joining a full ring's 4 MiB takes a fresh buffer whose every page faults on first touch,
+ * which cost more than the deflating itself.
  */
 import { MAX_FEEDBACK_LOGS_BYTES } from '../../protocol/index.js';
 
@@ -34,7 +36,7 @@ export interface SessionLogs {
   text(sessionId: string): string | null;
   /** Bytes of lines held in all (packed or not). */
   bytes(): number;
-  /** Packs the session's ring, or every ring: its text, deflated, until a line is added to it again. */
+  /** Packs the session's ring, or every ring: its chunks, deflated, until a line is added to it again. */
   pack(sessionId?: string): void;
   /** Bytes the packed rings take. */
   packedBytes(): number;
@@ -53,8 +55,10 @@ interface Ring {
   spare: Buffer | null;
   /** Bytes of its lines (packed or not). */
   bytes: number;
-  /** The ring's text, deflated, while packed (then it has no chunks). */
-  packed: Buffer | null;
+  /** The ring's chunks, each deflated, in order, while packed (then it has no chunks). */
+  packed: Buffer[] | null;
+  /** Bytes of `packed`. */
+  packedBytes: number;
 }
 
 const NEWLINE = 0x0a;
@@ -69,13 +73,13 @@ function owned(bytes: Buffer): Buffer {
   return copy;
 }
 
-/** The ring's lines as one Buffer: a view when they are in one chunk, otherwise a copy. */
-function linesOf(ring: Ring): Buffer {
+/** The ring's lines, chunk by chunk: views of its chunks, cut to the lines they hold. */
+function linesOf(ring: Ring): Buffer[] {
   const pieces = ring.chunks.slice();
   const last = pieces.length - 1;
   pieces[last] = (pieces[last] as Buffer).subarray(0, ring.end);
   pieces[0] = (pieces[0] as Buffer).subarray(ring.head);
-  return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, ring.bytes);
+  return pieces;
 }
 
 export function createSessionLogs(perSession: number = MAX_FEEDBACK_LOGS_BYTES, total: number = MAX_SESSION_LOGS_TOTAL_BYTES): SessionLogs {
@@ -87,13 +91,16 @@ export function createSessionLogs(perSession: number = MAX_FEEDBACK_LOGS_BYTES, 
   let held = 0;
   let packedHeld = 0;
 
-  const textOf = (ring: Ring): string => (ring.packed === null ? linesOf(ring).toString('utf8') : zlib().inflateRawSync(ring.packed).toString('utf8'));
+  const textOf = (ring: Ring): string => (ring.packed === null ? linesOf(ring) : ring.packed.map((piece) => zlib().inflateRawSync(piece))).map((piece) => piece.toString('utf8')).join('');
 
   function pack(ring: Ring): void {
     if (ring.packed !== null) return;
     if (ring.bytes > 0) {
-      ring.packed = owned(zlib().deflateRawSync(linesOf(ring), { level: 1 }));
-      packedHeld += ring.packed.length;
+      ring.packed = linesOf(ring)
+        .filter((piece) => piece.length > 0)
+        .map((piece) => owned(zlib().deflateRawSync(piece, { level: 1 })));
+      ring.packedBytes = ring.packed.reduce((sum, piece) => sum + piece.length, 0);
+      packedHeld += ring.packedBytes;
     }
     ring.chunks = [];
     ring.spare = null;
@@ -103,18 +110,18 @@ export function createSessionLogs(perSession: number = MAX_FEEDBACK_LOGS_BYTES, 
 
   function unpack(ring: Ring): void {
     if (ring.packed === null) return;
-    // One chunk holding exactly the text: the next line starts a new one.
-    const text = owned(zlib().inflateRawSync(ring.packed));
-    ring.chunks = [text];
+    // The chunks as they were, each holding exactly its lines: the next line starts a new one.
+    ring.chunks = ring.packed.map((piece) => owned(zlib().inflateRawSync(piece)));
     ring.head = 0;
-    ring.end = text.length;
-    packedHeld -= ring.packed.length;
+    ring.end = (ring.chunks.at(-1) as Buffer).length;
+    packedHeld -= ring.packedBytes;
     ring.packed = null;
+    ring.packedBytes = 0;
   }
 
   function forget(ring: Ring): void {
     held -= ring.bytes;
-    if (ring.packed !== null) packedHeld -= ring.packed.length;
+    packedHeld -= ring.packedBytes;
   }
 
   /** Puts a chunk whose lines are all gone aside for reuse, if it is one of the usual size. */
@@ -164,7 +171,7 @@ export function createSessionLogs(perSession: number = MAX_FEEDBACK_LOGS_BYTES, 
       // line that could pass the bound by that measure is measured exactly.
       if (line.length * 3 + 1 > perSession && Buffer.byteLength(line) + 1 > perSession) return;
       let ring = rings.get(sessionId);
-      if (ring === undefined) rings.set(sessionId, (ring = { chunks: [], head: 0, end: 0, spare: null, bytes: 0, packed: null }));
+      if (ring === undefined) rings.set(sessionId, (ring = { chunks: [], head: 0, end: 0, spare: null, bytes: 0, packed: null, packedBytes: 0 }));
       else if (sessionId !== latest) {
         // Moved to the end: the session written to least recently comes first. A ring written
         // to last already is there (a batch's events mostly come from one session).
