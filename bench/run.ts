@@ -18,7 +18,8 @@
  *      processes, kept within what the lanes hold (6: accepted, 6c: exported by both lanes; 6d:
  *      the same clients unthrottled, and what the lanes drop); 6b: per-event cost of
  *      `session.event()` incl. its flush vs the in-process SDK emitting the same log record and span;
- *      6e, 6f: the daemon's CPU per event with the file exporter and over OTLP/gRPC (rows/events.ts)
+ *      6e, 6f: the daemon's CPU per event with the file exporter and over OTLP/gRPC; 6g, 6h: the
+ *      floor under them, making and serialising the same records in one process (rows/events.ts)
  *   7. a one-hour outage at accelerated rate: a daemon exporting over OTLP/gRPC while its receiver
  *      answers UNAVAILABLE, 4 client processes recording 1,000,000 histogram records (and session
  *      events); what arrived, exactly, vs an in-process SDK through the same outage; its memory and

@@ -1,13 +1,23 @@
-/** Section 6 of docs/benchmarks.md: how rows 6–6d were measured, with every run's figures. */
+/** Section 6 of docs/benchmarks.md: how rows 6–6h were measured, with every run's figures. */
 import * as os from 'node:os';
 
 import { fmt, median, spread } from '../lib/report.ts';
-import { EVENT_CPU_TARGET_US, type EventsDetails } from './events.ts';
+import { EVENT_CPU_TARGET_US, type EventFloor, type EventsDetails, floorUs } from './events.ts';
 import type { EventsResult } from './events-run.ts';
 
 /** Each run's daemon CPU per event. */
 function runCpus(runs: readonly EventsResult[]): string {
   return runs.map((run) => (run.daemonCpuMs === null ? 'unknown' : `${((run.daemonCpuMs * 1000) / run.total).toFixed(1)} µs`)).join(', ');
+}
+
+/** The floors measured after the runs, each the median of its passes. */
+function floorList(floors: readonly EventFloor[]): string {
+  return floors.map((floor) => `${floorUs(floor).toFixed(1)} µs`).join(', ');
+}
+
+/** Bytes serialised per event, both records (the same in every pass). */
+function bytesPerEvent(floors: readonly EventFloor[]): string {
+  return floors[0] === undefined ? 'unknown' : floors[0].bytesPerEvent.toFixed(0);
 }
 
 /** Each run's peak held memory, soft-limit entries and records spooled. */
@@ -16,7 +26,7 @@ function spills(runs: readonly EventsResult[]): string {
 }
 
 export function eventsDoc(details: EventsDetails): string[] {
-  const { config, events, eventsGrpc, eventFlood, eventCost } = details;
+  const { config, events, eventsGrpc, eventFlood, eventCost, floors } = details;
   const eventTotal = config.eventClients * config.eventCount;
   const eventDaemonCpus = events.map((run) => run.daemonCpuMs).filter((ms): ms is number => ms !== null);
   const eventDaemonCpu =
@@ -25,7 +35,7 @@ export function eventsDoc(details: EventsDetails): string[] {
       : `${median(eventDaemonCpus).toFixed(0)} ms of CPU (${((median(eventDaemonCpus) * 1000) / eventTotal).toFixed(1)} µs per event)`;
   const floodDropped = Math.max(eventFlood.queueFull.logs, eventFlood.queueFull.traces);
   return [
-    '### 6. Session events: through the daemon into the log and trace lanes (6, 6c, 6d), the daemon\'s CPU per event with either exporter (6e, 6f), and their cost to the host (6b)',
+    '### 6. Session events: through the daemon into the log and trace lanes (6, 6c, 6d), the daemon\'s CPU per event with either exporter (6e, 6f) and the floor under it (6g, 6h), and their cost to the host (6b)',
     '',
     'A fresh daemon, set up as in row 3 (the file exporter for every signal; `export_interval_ms = 1000`, which is also the scheduled delay of both lanes\' batchers). ' +
       'Each event the daemon accepts becomes one log record (written to logs.jsonl) and one span (written to traces.jsonl), held as plain records by each lane\'s batcher (daemon/lane-batcher.ts) and ' +
@@ -72,6 +82,16 @@ export function eventsDoc(details: EventsDetails): string[] {
       `the same warm-up and ${eventsGrpc.length} timed windowed runs (${runCpus(eventsGrpc)}; ${eventsGrpc.map((run) => fmt.eventRate(run.rate)).join(', ')}); the receiver decoded exactly the log records and spans the daemon accepted (see Checks). ` +
       `Each run also logs the daemon's peak memory (\`daemon/status\` \`memory.heldBytes\`: V8's heap in use, garbage included, plus Buffers), how often it went over its soft limit, and how many records the export queues moved to their spool: ` +
       `file ${spills(events)}; OTLP/gRPC ${spills(eventsGrpc)}. Over the soft limit the daemon moves what its export queues hold to disk and sends it from there, which costs CPU of its own. The target, ≤ ${EVENT_CPU_TARGET_US} µs per event with either exporter, is issue 16's.`,
+    '',
+    `Rows 6g and 6h: the floor under 6e and 6f, what any daemon must do per event of these, measured in one process with nothing else (bench/fixtures/event-floor.mjs, started with the daemon's Node flags): ` +
+      `${config.floorEvents.toLocaleString('en-US')} of the same events as one client frames them (\`encodeFrame\`), fed in 64 KiB reads to the protocol's frame decoder; for each, its log record and span as the lanes hold them ` +
+      '(the session context leading both, by reference; the event\'s fields, the log-only ones on the log lane only and redacted there; `session.id`, `client.name`, `event.name`, `event.timestamp`), ' +
+      'then each lane\'s batches of 512 serialised by the daemon\'s own serialisers (daemon/delivery/otlp-json.ts, otlp-protobuf.ts). 6g writes each OTLP JSON request as a line to logs.jsonl and traces.jsonl as the file exporter does ' +
+      `(${bytesPerEvent(floors.json)} bytes per event, both records; the request's memory used again once written); 6h serialises OTLP protobuf (${bytesPerEvent(floors.protobuf)} bytes per event) and sends nothing, since the gRPC call and its HTTP/2 framing come on top. ` +
+      'Left out of both: the socket, the checks of each event, the journal, the derived metrics, the session log, the lanes\' and the export queues\' books and the answers to the polls. ' +
+      `The fixture runs after each timed run of 6e (6g) and of 6f (6h), ${config.floorWarmup} warm-up pass and ${config.floorPasses} measured passes, CPU µs per event (user + system of the whole process, V8's helper threads included), the median of its passes: ` +
+      `6g ${floorList(floors.json)}, 6h ${floorList(floors.protobuf)}. The row gives the median of those, and the median of each run's ratio to the floor measured right after it: this machine's speed drifts between runs (the floor itself moved by up to 2× between sittings here), by more than the daemon's overhead over the floor, and a run and its floor meet it in about the same state. ` +
+      `Issue 16's target for 6e and 6f, ${EVENT_CPU_TARGET_US} µs, is to be read against these: it is what the daemon may spend on an event in all, and the floor is what decoding the event and making, serialising and writing its two records alone cost here.`,
     '',
     `Row 6b: bench/fixtures/event-cost.mjs, one process with that daemon running. Each round sends ${eventCost.events.toLocaleString('en-US')} of the same events in chunks of ${eventCost.chunk}. ` +
       'The client side times `session.event(name, fields)` for each event of a chunk (fresh field objects per call) and the `await client.flush()` after it, so its figure includes serialising the batch and writing it to the socket. ' +

@@ -9,12 +9,19 @@
  *   6d  the same clients unthrottled, and what the lanes drop
  *   6e  the daemon's CPU per event through both lanes in the runs of 6 (file exporter)
  *   6f  the same runs on a daemon exporting over OTLP/gRPC to a real receiver
+ *   6g  the floor under 6e: decoding the same events, making their records, serialising them as
+ *       OTLP JSON and writing them, in one process with nothing else (fixtures/event-floor.mjs)
+ *   6h  the floor under 6f: the same with OTLP protobuf, serialised and not sent
  *
  * One run of 6, 6c and 6d is in events-run.ts; the doc section in events-doc.ts.
  */
+import { join } from 'node:path';
+
+import { DAEMON_NODE_FLAGS } from '../../dist/protocol/index.js';
 import { check, log, rows } from '../lib/checks.ts';
-import { type BenchEnv, createBenchEnv, type RunningDaemon, startDaemon } from '../lib/daemon.ts';
+import { type BenchEnv, createBenchEnv, FIXTURES, ROOT, type RunningDaemon, startDaemon } from '../lib/daemon.ts';
 import { delivered } from '../lib/lanes.ts';
+import { lastJsonLine, runTimed } from '../lib/processes.ts';
 import { loadReceiverModule, type OtlpReceiver } from '../lib/receiver.ts';
 import { fmt, median } from '../lib/report.ts';
 import { type EventCostResult, measureEventCost } from './events-cost.ts';
@@ -44,6 +51,10 @@ export function eventsConfig(quick: boolean) {
     eventCostEvents: quick ? 5000 : 10_000,
     eventCostRounds: quick ? 3 : 7,
     eventCostWarmup: quick ? 1 : 3,
+    /** Rows 6g and 6h, after each timed run of 6e and 6f: events per pass, measured passes, warm-up passes. */
+    floorEvents: quick ? 10_000 : 50_000,
+    floorPasses: 3,
+    floorWarmup: 1,
   };
 }
 
@@ -56,6 +67,29 @@ export interface EventsDetails {
   readonly eventsGrpc: EventsResult[];
   readonly eventFlood: EventsResult;
   readonly eventCost: EventCostResult;
+  /** Rows 6g and 6h: the floor measured after each timed run of 6e and of 6f. */
+  readonly floors: { readonly json: EventFloor[]; readonly protobuf: EventFloor[] };
+}
+
+/** What bench/fixtures/event-floor.mjs printed. */
+export interface EventFloor {
+  readonly format: 'json' | 'protobuf';
+  readonly events: number;
+  /** CPU µs per event, each measured pass. */
+  readonly usPerEvent: number[];
+  /** Bytes serialised per event, both records. */
+  readonly bytesPerEvent: number;
+}
+
+/** Rows 6g and 6h: the fixture in a process of its own, started with the daemon's Node flags; `json` writes into the bench's folder. */
+async function measureFloor(config: EventsConfig, bench: BenchEnv, format: EventFloor['format']): Promise<EventFloor> {
+  const args = [...DAEMON_NODE_FLAGS, join(FIXTURES, 'event-floor.mjs'), format, bench.root, String(config.floorEvents), String(config.floorPasses), String(config.floorWarmup)];
+  const result = lastJsonLine<EventFloor>((await runTimed(args, { cwd: ROOT }, 300_000)).stdout);
+  check(
+    result.events === config.floorEvents && result.usPerEvent.length === config.floorPasses,
+    `rows 6g/6h: the floor fixture (${format}) made the log record and span of all ${config.floorEvents} events in each of its ${config.floorPasses} passes (${result.events} events, ${result.usPerEvent.length} passes)`,
+  );
+  return result;
 }
 
 /** Rows 6–6d on a fresh daemon of run.ts's: a checked warm-up run, the windowed runs, the flood, then 6b. */
@@ -63,7 +97,12 @@ export async function rowEvents(quick: boolean, bench: BenchEnv, daemon: Running
   const config = eventsConfig(quick);
   log('row 6: session events through the daemon into the log and trace lanes');
   const n = config.eventClients;
-  const events = await windowedRuns(config, bench, daemon, 'row 6', 'file');
+  // Each timed run is followed by the floor under it (rows 6g, 6h), so that the two meet the machine
+  // in the same state: its speed drifts by more than the daemon's overhead over the floor.
+  const floors: EventsDetails['floors'] = { json: [], protobuf: [] };
+  const events = await windowedRuns(config, bench, daemon, 'row 6', 'file', async (timed) => {
+    if (timed) floors.json.push(await measureFloor(config, bench, 'json'));
+  });
   // The same load with every chunk handed out at once: what the lanes do when clients outrun them.
   const eventFlood = await measureEvents(config, bench, daemon, 'row 6d (flood)', (config.eventRepeats + 1) * n, config.eventCount, 'flood');
   log(
@@ -73,7 +112,9 @@ export async function rowEvents(quick: boolean, bench: BenchEnv, daemon: Running
   log('row 6b: per-event cost, thin client vs in-process SDK (log record + span)');
   const eventCost = await measureEventCost(config, bench, daemon);
   log('row 6f: the same windowed runs, the daemon exporting over OTLP/gRPC');
-  const eventsGrpc = await grpcRuns(config);
+  const eventsGrpc = await grpcRuns(config, async () => {
+    floors.protobuf.push(await measureFloor(config, bench, 'protobuf'));
+  });
   const rate = median(events.map((run) => run.rate));
   const exportedMs = median(events.map((run) => run.exportedMs));
   const acceptedMs = median(events.map((run) => run.acceptedMs));
@@ -119,7 +160,11 @@ export async function rowEvents(quick: boolean, bench: BenchEnv, daemon: Running
     met: null,
   });
   rows.push(cpuRow('6e', 'file exporter', events, total), cpuRow('6f', 'OTLP/gRPC exporter', eventsGrpc, total));
-  return { config, events, eventsGrpc, eventFlood, eventCost };
+  rows.push(
+    floorRow('6g', 'floor under 6e: decode, make both records, OTLP JSON, write (one process)', floors.json, '6e', events),
+    floorRow('6h', 'floor under 6f: decode, make both records, OTLP protobuf, not sent', floors.protobuf, '6f', eventsGrpc),
+  );
+  return { config, events, eventsGrpc, eventFlood, eventCost, floors };
 }
 
 /** The daemon's CPU per event (µs) over windowed runs, median; null without /proc. */
@@ -141,16 +186,45 @@ function cpuRow(id: string, exporter: string, runs: readonly EventsResult[], tot
   };
 }
 
+/** The floor of one pass: the median of its measured passes. */
+export const floorUs = (floor: EventFloor): number => median(floor.usPerEvent);
+
+/**
+ * A floor row: the median of the floors measured after the runs, against the daemon's figure it
+ * is the floor of, as the median of each run's ratio to the floor measured after it.
+ */
+function floorRow(id: string, what: string, floors: readonly EventFloor[], over: string, runs: readonly EventsResult[]) {
+  const us = median(floors.map(floorUs));
+  const daemonUs = cpuPerEventUs(runs);
+  const ratios = runs.flatMap((run, index) => (run.daemonCpuMs === null || floors[index] === undefined ? [] : [(run.daemonCpuMs * 1000) / run.total / floorUs(floors[index] as EventFloor)]));
+  return {
+    id,
+    what,
+    measured: `${us.toFixed(1)} µs/event`,
+    baseline: daemonUs === null ? `${over}: unknown` : `${over}: ${daemonUs.toFixed(1)} µs/event`,
+    comparison: ratios.length === 0 ? '—' : `${over} is ${fmt.ratio(median(ratios))} (run by run)`,
+    target: '—',
+    met: null,
+  };
+}
+
 /** A checked warm-up run, then the timed windowed runs, on `daemon`. */
-async function windowedRuns(config: EventsConfig, bench: BenchEnv, daemon: RunningDaemon, label: string, exporter: EventExporter, afterRun: () => void = () => undefined): Promise<EventsResult[]> {
+async function windowedRuns(
+  config: EventsConfig,
+  bench: BenchEnv,
+  daemon: RunningDaemon,
+  label: string,
+  exporter: EventExporter,
+  afterRun: (timed: boolean) => void | Promise<void> = () => undefined,
+): Promise<EventsResult[]> {
   const n = config.eventClients;
   // As in row 3: one short untimed (but checked) run first, so the daemon's steady state is measured.
   await measureEvents(config, bench, daemon, `${label} warm-up`, 0, config.eventWarmupCount, 'window', exporter);
-  afterRun();
+  await afterRun(false);
   const events: EventsResult[] = [];
   for (let repeat = 0; repeat < config.eventRepeats; repeat++) {
     const result = await measureEvents(config, bench, daemon, `${label} run ${repeat + 1}`, (repeat + 1) * n, config.eventCount, 'window', exporter);
-    afterRun();
+    await afterRun(true);
     const cpu = result.daemonCpuMs === null ? '' : `; daemon CPU ${((result.daemonCpuMs * 1000) / result.total).toFixed(1)} µs/event`;
     log(
       `  run ${repeat + 1}: ${fmt.eventRate(result.rate)} (${result.accepted} events in ${result.acceptedMs.toFixed(0)} ms; both lanes exported after ${result.exportedMs.toFixed(0)} ms${cpu}; ` +
@@ -173,9 +247,10 @@ function receivedRecords(requests: readonly unknown[], outer: string, inner: str
 /**
  * Row 6f: the windowed runs of row 6 on a daemon of its own exporting both lanes (and metrics)
  * over OTLP/gRPC to the project's real receiver, which must get every record exactly once; it
- * drops what it decoded after each run, so its heap does not grow with the runs.
+ * drops what it decoded after each run, so its heap does not grow with the runs. `afterTimedRun`
+ * follows each timed run (row 6h's floor).
  */
-async function grpcRuns(config: EventsConfig): Promise<EventsResult[]> {
+async function grpcRuns(config: EventsConfig, afterTimedRun: () => Promise<void>): Promise<EventsResult[]> {
   const receiver: OtlpReceiver = await (await loadReceiverModule()).module.startOtlpReceiver();
   const bench = createBenchEnv({ otlpEndpoint: receiver.endpoint });
   const daemon = await startDaemon(bench, (process.env.BENCH_DAEMON_ARGS ?? '').split(' ').filter((arg) => arg !== ''));
@@ -189,7 +264,10 @@ async function grpcRuns(config: EventsConfig): Promise<EventsResult[]> {
     receiver.metricsRequests.length = 0;
   };
   try {
-    const runs = await windowedRuns(config, bench, daemon, 'row 6f', 'otlp-grpc', drain);
+    const runs = await windowedRuns(config, bench, daemon, 'row 6f', 'otlp-grpc', async (timed) => {
+      drain();
+      if (timed) await afterTimedRun();
+    });
     const status = await daemon.status();
     const exported = { logs: delivered(status, 'logs').exported, traces: delivered(status, 'traces').exported };
     check(
