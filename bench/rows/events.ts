@@ -92,7 +92,7 @@ async function measureFloor(config: EventsConfig, bench: BenchEnv, format: Event
   return result;
 }
 
-/** Rows 6–6d on a fresh daemon of run.ts's: a checked warm-up run, the windowed runs, the flood, then 6b. */
+/** Rows 6–6h on a fresh daemon of run.ts's: a checked warm-up run, the windowed runs (each followed by 6g's floor), the flood, 6b, then 6f's runs on a daemon of their own (each followed by 6h's floor). */
 export async function rowEvents(quick: boolean, bench: BenchEnv, daemon: RunningDaemon): Promise<EventsDetails> {
   const config = eventsConfig(quick);
   log('row 6: session events through the daemon into the log and trace lanes');
@@ -186,7 +186,7 @@ function cpuRow(id: string, exporter: string, runs: readonly EventsResult[], tot
   };
 }
 
-/** The floor of one pass: the median of its measured passes. */
+/** The floor one run of the fixture measured: the median of its passes. */
 export const floorUs = (floor: EventFloor): number => median(floor.usPerEvent);
 
 /**
