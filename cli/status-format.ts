@@ -110,7 +110,7 @@ export function formatStatus(status: DaemonStatus.Result): string {
   if (Object.keys(refusedHandoff).length > 0) lines.push(`hand-off folder: entries not read, set aside${reasons(refusedHandoff)}`);
   const sessions = status.sessions;
   lines.push(`sessions: ${sessions.active} active (${sessions.started} started, ${sessions.ended} ended, ${sessions.expired} expired)`);
-  if (sessions.logBytes > 0) lines.push(`  log rings: ${bytes(sessions.logBytes)} of lines kept for feedback${sessions.logPackedBytes > 0 ? ` (the packed rings take ${bytes(sessions.logPackedBytes)})` : ''}`);
+  if (sessions.logBytes > 0) lines.push(`  log rings: ${bytes(sessions.logBytes)} of lines kept for feedback${sessions.logPackedBytes > 0 ? ` (the packed ones take ${bytes(sessions.logPackedBytes)})` : ''}`);
   const feedback = status.feedback;
   lines.push(
     `feedback: ${feedback.pending} pending, ${feedback.uploaded} uploaded, ${feedback.failed} failed (spool ${feedback.spoolBytes} bytes); ` +

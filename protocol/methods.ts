@@ -424,7 +424,7 @@ export interface SessionCounts {
   readonly ended: number;
   /** Sessions removed after `sessionIdleTimeoutMs` without a record or event. */
   readonly expired: number;
-  /** Bytes of lines in the sessions' log rings (ended sessions' included), and what the packed rings among them take in memory. */
+  /** Bytes of lines in the sessions' log rings (ended sessions' included), and what the packed (deflated) ones among them take in memory. */
   readonly logBytes: number;
   readonly logPackedBytes: number;
 }

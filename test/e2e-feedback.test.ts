@@ -129,7 +129,7 @@ describe('feedback', () => {
     expect(ended.logBytes).toBe(open.logBytes);
     expect(ended.logPackedBytes).toBeGreaterThan(0);
     expect(ended.logPackedBytes).toBeLessThan(open.logBytes / 4);
-    expect((await runCli(home as TestHome, ['status'])).stdout).toMatch(/log rings: .* of lines kept for feedback \(the packed rings take /);
+    expect((await runCli(home as TestHome, ['status'])).stdout).toMatch(/log rings: .* of lines kept for feedback \(the packed ones take /);
     await peer.request(5, 'feedback/submit', { category: 'bug', sessionId: 's-3', includeLogs: true });
     await expect.poll(() => server.reports().length, { timeout: 10_000 }).toBe(2);
     const [before, after] = server.reports().map((report) => report.logs as string);

@@ -27,6 +27,56 @@ function varied(count: number): string[] {
   });
 }
 
+/**
+ * Appends varied lines to five sessions' rings, packing one now and then (every ring every other
+ * time), and checks each ring's text and the bytes held against a model: each session's lines
+ * as strings, dropped as the interface says.
+ */
+function checkAgainstModel(perSession: number, total: number, packEvery: number): void {
+  const model = new Map<string, { lines: string[]; bytes: number }>();
+  let held = 0;
+  const dropOldest = (kept: { lines: string[]; bytes: number }) => {
+    const size = bytesOf(kept.lines.shift() as string);
+    kept.bytes -= size;
+    held -= size;
+  };
+  const logs = createSessionLogs(perSession, total);
+  const lines = varied(20_000);
+  let seed = 11;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+  for (const [index, plain] of lines.entries()) {
+    const session = `s${next() % 5}`;
+    // Now and then a line longer than a chunk, or than the bound.
+    const line = index % 300 === 17 ? `${plain}${'é'.repeat(20_000 + (next() % 20_000))}` : plain;
+    logs.append(session, line);
+    if (bytesOf(line) <= perSession) {
+      const kept = model.get(session) ?? { lines: [], bytes: 0 };
+      model.delete(session);
+      model.set(session, kept);
+      kept.lines.push(line);
+      kept.bytes += bytesOf(line);
+      held += bytesOf(line);
+      while (kept.bytes > perSession) dropOldest(kept);
+      while (held > total) {
+        const [oldestId, oldest] = model.entries().next().value as [string, { lines: string[]; bytes: number }];
+        if (model.size === 1) dropOldest(oldest);
+        else {
+          held -= oldest.bytes;
+          model.delete(oldestId);
+        }
+      }
+    }
+    if (index % packEvery === 0) logs.pack(index % (2 * packEvery) === 0 ? undefined : session);
+    if (index % 37 === 0 || index === lines.length - 1) {
+      for (const id of ['s0', 's1', 's2', 's3', 's4']) {
+        const kept = model.get(id)?.lines ?? [];
+        expect(logs.text(id)).toBe(kept.length === 0 ? null : kept.map((line) => `${line}\n`).join(''));
+      }
+      expect(logs.bytes()).toBe(held);
+    }
+  }
+}
+
 describe('session logs for feedback', () => {
   it('keeps the latest lines per session within its bound, and gives way by least recent session in total', () => {
     const logs = createSessionLogs(100, 250);
@@ -42,7 +92,7 @@ describe('session logs for feedback', () => {
     expect(logs.text('nobody')).toBeNull();
   });
 
-  it('packs a ring into less memory, gives the same text from it, and unpacks it for the next line', () => {
+  it('packs a ring into less memory, gives the same text from it, and takes its lines back as the next line makes the oldest give way', () => {
     const logs = createSessionLogs(4000, 6000);
     const line = (index: number) => `2026-12-05T10:00:00.000Z codex.tool_result {"call_id":"c-${index}","output":"ünïcode ${'x'.repeat(40)}"}`;
     for (let index = 0; index < 60; index++) logs.append('a', line(index));
@@ -53,7 +103,7 @@ describe('session logs for feedback', () => {
     expect(logs.packedBytes()).toBeGreaterThan(0);
     expect(logs.packedBytes()).toBeLessThan(held / 4);
     expect(logs.text('a')).toBe(text);
-    // A line more: unpacked, the oldest give way as before.
+    // A line more, at the bound: the packed lines are taken back, and the oldest give way as before.
     logs.append('a', line(60));
     expect(logs.packedBytes()).toBe(0);
     const lines = (logs.text('a') as string).split('\n').slice(0, -1);
@@ -84,51 +134,11 @@ describe('session logs for feedback', () => {
   });
 
   it('does as a list of lines would, through appends, packing and both bounds, in many sessions', () => {
-    // The model: each session's lines as strings, dropped as the interface says.
-    const perSession = 70_000;
-    const total = 200_000;
-    const model = new Map<string, { lines: string[]; bytes: number }>();
-    let held = 0;
-    const dropOldest = (kept: { lines: string[]; bytes: number }) => {
-      const size = bytesOf(kept.lines.shift() as string);
-      kept.bytes -= size;
-      held -= size;
-    };
-    const logs = createSessionLogs(perSession, total);
-    const lines = varied(20_000);
-    let seed = 11;
-    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
-    for (const [index, plain] of lines.entries()) {
-      const session = `s${next() % 5}`;
-      // Now and then a line longer than a chunk, or than the bound.
-      const line = index % 300 === 17 ? `${plain}${'é'.repeat(20_000 + (next() % 20_000))}` : plain;
-      logs.append(session, line);
-      if (bytesOf(line) <= perSession) {
-        const kept = model.get(session) ?? { lines: [], bytes: 0 };
-        model.delete(session);
-        model.set(session, kept);
-        kept.lines.push(line);
-        kept.bytes += bytesOf(line);
-        held += bytesOf(line);
-        while (kept.bytes > perSession) dropOldest(kept);
-        while (held > total) {
-          const [oldestId, oldest] = model.entries().next().value as [string, { lines: string[]; bytes: number }];
-          if (model.size === 1) dropOldest(oldest);
-          else {
-            held -= oldest.bytes;
-            model.delete(oldestId);
-          }
-        }
-      }
-      if (index % 50 === 0) logs.pack(index % 100 === 0 ? undefined : session);
-      if (index % 37 === 0 || index === lines.length - 1) {
-        for (const id of ['s0', 's1', 's2', 's3', 's4']) {
-          const kept = model.get(id)?.lines ?? [];
-          expect(logs.text(id)).toBe(kept.length === 0 ? null : kept.map((line) => `${line}\n`).join(''));
-        }
-        expect(logs.bytes()).toBe(held);
-      }
-    }
+    checkAgainstModel(70_000, 200_000, 50);
+  });
+
+  it('does as a list of lines would with rings of many chunks, sealed as they fill and taken back as they give way', () => {
+    checkAgainstModel(300_000, 700_000, 2000);
   });
 
   it('counts a line by its UTF-8 bytes, not its characters', () => {
@@ -180,7 +190,7 @@ describe('session logs for feedback', () => {
     expect([over.text('a'), over.bytes()]).toEqual([`${'d'.repeat(50)}\n`, 51]);
   });
 
-  it('packs a ring of many chunks chunk by chunk, and unpacked goes on giving way from its oldest line', () => {
+  it('packs a ring of many chunks chunk by chunk, seals its chunks as they fill, and gives way from its oldest line', () => {
     // About 160 KB of lines: three 64 KiB chunks, the first of which has already given way in part.
     const perSession = 160_000;
     const logs = createSessionLogs(perSession, 4 * perSession);
@@ -194,9 +204,13 @@ describe('session logs for feedback', () => {
     expect(logs.packedBytes()).toBeGreaterThan(0);
     expect(logs.packedBytes()).toBeLessThan(before.bytes / 2);
     for (const line of lines.slice(1200)) logs.append('a', line);
-    expect(logs.packedBytes()).toBe(0);
     expect(logs.text('a')).toBe(tail(lines, perSession).text);
     expect(logs.bytes()).toBe(tail(lines, perSession).bytes);
+    // The lines packed have all given way; the chunks the new ones filled are sealed as they filled.
+    expect(logs.packedBytes()).toBeGreaterThan(0);
+    expect(logs.packedBytes()).toBeLessThan(logs.bytes() / 2);
+    logs.pack('a');
+    expect(logs.text('a')).toBe(tail(lines, perSession).text);
   });
 
   it('gives the same text and counts after packing and unpacking, and goes on appending from there', () => {
@@ -216,7 +230,7 @@ describe('session logs for feedback', () => {
     logs.pack('a');
     expect(logs.packedBytes()).toBe(packed);
 
-    // a unpacks for its next line; b stays packed.
+    // a's next line starts a new chunk, and its packed lines are taken back as they give way; b stays packed.
     logs.append('a', lines[400] as string);
     expect(logs.packedBytes()).toBeGreaterThan(0);
     expect(logs.packedBytes()).toBeLessThan(packed);
@@ -224,8 +238,10 @@ describe('session logs for feedback', () => {
     for (const line of lines.slice(401)) logs.append('a', line);
     expect(logs.text('a')).toBe(tail(lines, perSession).text);
     expect(logs.bytes()).toBe(tail(lines, perSession).bytes + tail(lines.slice(0, 100), perSession).bytes);
+    // b's packed lines stay packed under its next one, within its bound.
+    const bPacked = logs.packedBytes();
     logs.append('b', 'one more');
-    expect(logs.packedBytes()).toBe(0);
+    expect(logs.packedBytes()).toBe(bPacked);
     expect(logs.text('b')).toBe(tail([...lines.slice(0, 100), 'one more'], perSession).text);
   });
 
