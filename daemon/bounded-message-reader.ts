@@ -3,8 +3,12 @@
  * library's own stream reader does not: a frame whose Content-Length exceeds the limit is
  * refused from its header, before its body is buffered; a body that is not JSON, or JSON that
  * is not a JSON-RPC 2.0 message, is answered with an error and skipped, and the stream stays
- * in sync. It also applies backpressure: past a bound of delivered-but-unhandled messages it
+ * in sync. It also applies backpressure: past a bound of read-but-unhandled messages it
  * pauses the socket, so one fast client cannot grow the daemon's memory without bound.
+ *
+ * Frames wait here as text and are parsed one at a time, as the library takes up the one before
+ * (it handles a connection's messages one per turn of the event loop): a batch parsed early would
+ * sit in memory as thousands of young objects, which every garbage collection meanwhile copies.
  *
  * Only messages codexd's own handlers will see are passed on, so the count of unhandled ones
  * is exact: `$/` methods (vscode-jsonrpc's cancellation and tracing, which codexd does not use
@@ -16,16 +20,16 @@ import type { Socket } from 'node:net';
 
 import { AbstractMessageReader, type DataCallback, Disposable, type Message } from 'vscode-jsonrpc/node';
 
-import { createFrameDecoder, type DecodedFrame, ErrorCodes } from '../protocol/index.js';
+import { type BodyFrame, createBodyDecoder, ErrorCodes, type FatalFrame, parseBody } from '../protocol/index.js';
 import type { MemoryGate } from './memory-limiter.js';
 
-/** Messages handed to the connection and not yet handled before the socket is paused. */
+/** Messages read and not yet handled (queued here, or handed to the connection) before the socket is paused. */
 export const MAX_UNHANDLED_MESSAGES = 64;
 
 /**
- * Bytes of frame bodies handed to the connection and not yet handled before the socket is
- * paused: parsed, 64 batches of a few hundred KiB each would be a large part of what the memory
- * limiter allows, per connection. Reading resumes below half.
+ * Bytes of frame bodies read and not yet handled before the socket is paused: 64 batches of a
+ * few hundred KiB each would be a large part of what the memory limiter allows, per connection.
+ * Reading resumes below half.
  */
 export const MAX_UNHANDLED_BYTES = 2 * 1024 * 1024;
 
@@ -65,6 +69,8 @@ export interface BoundedReaderEvents {
 }
 
 export interface BoundedMessageReader extends AbstractMessageReader {
+  /** Tells the reader that the library took up the message handed on last: the next one may be parsed and handed on. */
+  taken(): void;
   /** Tells the reader that the connection finished handling one delivered message. */
   handled(): void;
   /**
@@ -103,14 +109,19 @@ function messageProblem(value: unknown): string | null {
 }
 
 class Reader extends AbstractMessageReader implements BoundedMessageReader {
+  /** Frames read and not yet handed on, oldest first, their bodies still text. */
+  private queue: (BodyFrame | FatalFrame)[] = [];
+  private queuedBytes = 0;
+  /** Handed on and not yet taken up by the library: at most one. */
+  private waiting = 0;
   private unhandled = 0;
-  /** Body bytes of the messages not yet handled, oldest first (handlers finish in about that order). */
+  /** Body bytes of the messages handed on and not yet handled, oldest first (handlers finish in about that order). */
   private readonly unhandledSizes: number[] = [];
   private unhandledBytes = 0;
-  /** Frames read while the memory limiter held, to be handed on, in order, once it lets go. */
-  private backlog: DecodedFrame[] = [];
-  private deliver: ((frames: readonly DecodedFrame[]) => boolean) | null = null;
+  private callback: DataCallback | null = null;
   private paused = false;
+  /** A frame broke the stream: nothing more is read. */
+  private broken = false;
   /** Sends telemetry: paused while the memory limiter holds. */
   private producer = false;
   /** Not read because of memory; the cancel of the limiter's call back. */
@@ -127,7 +138,8 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
   }
 
   listen(callback: DataCallback): Disposable {
-    const decoder = createFrameDecoder({ maxBodyBytes: this.maxBodyBytes });
+    this.callback = callback;
+    const decoder = createBodyDecoder({ maxBodyBytes: this.maxBodyBytes });
     const budget = this.events.partialFrames;
     /** This connection's share of the budget: the bytes its decoder holds. */
     let held = 0;
@@ -136,65 +148,18 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
       held = decoder.pendingBytes;
       return held === 0 || budget.held <= MAX_PARTIAL_FRAME_BYTES_TOTAL;
     };
-    /**
-     * Hands frames on in order; stops, keeping the rest, when the memory limiter holds a
-     * connection that sends telemetry. False when the stream broke (a fatal frame).
-     */
-    const deliver = (frames: readonly DecodedFrame[]): boolean => {
-      for (let at = 0; at < frames.length; at++) {
-        const frame = frames[at] as DecodedFrame;
-        if (frame.kind === 'fatal') {
-          this.socket.pause();
-          this.events.onFatal(frame.code, frame.error);
-          return false;
-        }
-        if (frame.kind === 'invalid-json') {
-          this.events.onInvalid(null, ErrorCodes.ParseError, `frame body is not valid JSON: ${frame.error}`);
-          continue;
-        }
-        if (this.producer && this.holdForMemory()) {
-          // Read, not handed on: kept here until the limiter lets go, so a connection takes in
-          // at most the message it was on once the daemon is over its soft limit.
-          this.backlog.push(...frames.slice(at));
-          return true;
-        }
-        const problem = messageProblem(frame.message);
-        if (problem !== null) {
-          const id = typeof frame.message === 'object' && frame.message !== null && !Array.isArray(frame.message) ? idOf(frame.message as Record<string, unknown>) : null;
-          this.events.onInvalid(id, ErrorCodes.InvalidRequest, problem);
-          continue;
-        }
-        const message = frame.message as Message & { method: string; id?: string | number; params?: object };
-        if (message.method.startsWith('$/')) {
-          this.events.onReserved(message.id ?? null, message.method);
-          continue;
-        }
-        if (message.id !== undefined) {
-          const key = String(message.id);
-          if (this.events.pendingIds.has(key)) {
-            // Answered with a null id: under the duplicate id, a client would take this error
-            // for the answer to its first request.
-            this.events.onInvalid(null, ErrorCodes.InvalidRequest, `id: ${JSON.stringify(message.id)} is already used by a request still pending`);
-            continue;
-          }
-          this.events.pendingIds.add(key);
-        }
-        // vscode-jsonrpc hands a handler its cancellation token in place of absent params.
-        if (message.params === undefined) message.params = {};
-        this.unhandled++;
-        this.unhandledSizes.push(frame.bytes);
-        this.unhandledBytes += frame.bytes;
-        callback(message);
-      }
-      return true;
-    };
-    this.deliver = deliver;
     const onData = (chunk: Buffer): void => {
       this.lastDataAt = performance.now();
-      if (!deliver(decoder.push(chunk))) return;
+      for (const frame of decoder.push(chunk)) {
+        this.queue.push(frame);
+        if (frame.kind === 'body') this.queuedBytes += frame.bytes;
+        // Nothing after a broken frame is read; what came before it is still handed on first.
+        else this.stopReading();
+      }
+      this.handOn();
       if (!account()) {
         // Refused, not lost: nothing of the unfinished frame was taken in.
-        this.socket.pause();
+        this.stopReading();
         this.events.onFatal(ErrorCodes.Overloaded, `the daemon holds ${MAX_PARTIAL_FRAME_BYTES_TOTAL} bytes of unfinished frames from all its connections; send this message again later`);
         return;
       }
@@ -217,6 +182,7 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
     this.socket.on('error', onError);
     this.socket.on('drain', onDrain);
     return Disposable.create(() => {
+      this.callback = null;
       this.socket.off('drain', onDrain);
       this.socket.off('data', onData);
       this.socket.off('close', onClose);
@@ -225,7 +191,12 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
   }
 
   isQuiet(quietMs: number): boolean {
-    return this.unhandled === 0 && this.backlog.length === 0 && performance.now() - this.lastDataAt >= quietMs;
+    return this.unhandled === 0 && this.queue.length === 0 && performance.now() - this.lastDataAt >= quietMs;
+  }
+
+  taken(): void {
+    this.waiting--;
+    this.handOn();
   }
 
   handled(): void {
@@ -250,8 +221,60 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
   }
 
   /**
+   * Parses and hands on queued frames, in order, until one message waits for the library; stops,
+   * keeping the rest, when the memory limiter holds a connection that sends telemetry.
+   */
+  private handOn(): void {
+    while (this.waiting === 0 && this.queue.length > 0 && this.callback !== null) {
+      if (this.producer && this.holdForMemory()) return;
+      const next = this.queue.shift() as BodyFrame | FatalFrame;
+      if (next.kind === 'fatal') {
+        this.queue = [];
+        this.queuedBytes = 0;
+        this.events.onFatal(next.code, next.error);
+        return;
+      }
+      this.queuedBytes -= next.bytes;
+      const frame = parseBody(next);
+      if (frame.kind === 'invalid-json') {
+        this.events.onInvalid(null, ErrorCodes.ParseError, `frame body is not valid JSON: ${frame.error}`);
+        continue;
+      }
+      if (frame.kind !== 'message') continue;
+      const problem = messageProblem(frame.message);
+      if (problem !== null) {
+        const id = typeof frame.message === 'object' && frame.message !== null && !Array.isArray(frame.message) ? idOf(frame.message as Record<string, unknown>) : null;
+        this.events.onInvalid(id, ErrorCodes.InvalidRequest, problem);
+        continue;
+      }
+      const message = frame.message as Message & { method: string; id?: string | number; params?: object };
+      if (message.method.startsWith('$/')) {
+        this.events.onReserved(message.id ?? null, message.method);
+        continue;
+      }
+      if (message.id !== undefined) {
+        const key = String(message.id);
+        if (this.events.pendingIds.has(key)) {
+          // Answered with a null id: under the duplicate id, a client would take this error
+          // for the answer to its first request.
+          this.events.onInvalid(null, ErrorCodes.InvalidRequest, `id: ${JSON.stringify(message.id)} is already used by a request still pending`);
+          continue;
+        }
+        this.events.pendingIds.add(key);
+      }
+      // vscode-jsonrpc hands a handler its cancellation token in place of absent params.
+      if (message.params === undefined) message.params = {};
+      this.waiting++;
+      this.unhandled++;
+      this.unhandledSizes.push(frame.bytes);
+      this.unhandledBytes += frame.bytes;
+      this.callback(message);
+    }
+  }
+
+  /**
    * While the memory limiter holds, stops reading and waits for it to let go; true when it holds.
-   * Once it does, what was kept is handed on first, then the socket is read again.
+   * Once it does, what was queued is handed on first, then the socket is read again.
    */
   private holdForMemory(): boolean {
     if (this.memoryHold !== null) return true;
@@ -262,9 +285,7 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
     const cancel = this.events.memory.whenReleased(() => {
       released = true;
       this.memoryHold = null;
-      const kept = this.backlog;
-      this.backlog = [];
-      this.deliver?.(kept);
+      this.handOn();
       this.resumeIfCaughtUp();
     });
     if (!released) this.memoryHold = cancel;
@@ -272,27 +293,32 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
   }
 
   /**
-   * Stops reading while too many messages (or bytes of them) wait to be handled or too many
-   * answers to be written, or, for a connection that sends telemetry, while the memory limiter
-   * holds.
+   * Stops reading while too many messages (or bytes of them) are queued or wait to be handled, or
+   * too many answers to be written, or, for a connection that sends telemetry, while the memory
+   * limiter holds.
    */
   private pauseIfBehind(): void {
     if (this.paused || this.socket.destroyed) return;
     if (this.producer && this.holdForMemory()) return;
-    if (this.unhandled >= MAX_UNHANDLED_MESSAGES || this.unhandledBytes >= MAX_UNHANDLED_BYTES || this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES) {
+    if (this.queue.length + this.unhandled >= MAX_UNHANDLED_MESSAGES || this.queuedBytes + this.unhandledBytes >= MAX_UNHANDLED_BYTES || this.socket.writableLength > MAX_UNSENT_RESPONSE_BYTES) {
       this.paused = true;
       this.socket.pause();
     }
+  }
+
+  private stopReading(): void {
+    this.broken = true;
+    this.socket.pause();
   }
 
   private resumeIfCaughtUp(): void {
     if (
       this.paused &&
       this.memoryHold === null &&
-      this.backlog.length === 0 &&
-      this.unhandled < MAX_UNHANDLED_MESSAGES / 2 &&
-      this.unhandledBytes < MAX_UNHANDLED_BYTES / 2 &&
-      this.socket.writableLength <= MAX_UNSENT_RESPONSE_BYTES / 2
+      this.queue.length + this.unhandled < MAX_UNHANDLED_MESSAGES / 2 &&
+      this.queuedBytes + this.unhandledBytes < MAX_UNHANDLED_BYTES / 2 &&
+      this.socket.writableLength <= MAX_UNSENT_RESPONSE_BYTES / 2 &&
+      !this.broken
     ) {
       this.paused = false;
       this.socket.resume();

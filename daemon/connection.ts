@@ -144,12 +144,29 @@ export function serveConnection(socket: Socket, services: DaemonServices, onClos
     },
   });
 
-  const connection = createMessageConnection(reader, writer, {
-    error: (message) => log.debug({ problem: message }, 'jsonrpc'),
-    warn: (message) => log.debug({ problem: message }, 'jsonrpc'),
-    info: () => undefined,
-    log: () => undefined,
-  });
+  const connection = createMessageConnection(
+    reader,
+    writer,
+    {
+      error: (message) => log.debug({ problem: message }, 'jsonrpc'),
+      warn: (message) => log.debug({ problem: message }, 'jsonrpc'),
+      info: () => undefined,
+      log: () => undefined,
+    },
+    {
+      // Once the library has run a message's handler (its synchronous part), the reader parses
+      // and hands on the next one.
+      messageStrategy: {
+        handleMessage(message, next) {
+          try {
+            return next(message);
+          } finally {
+            reader.taken();
+          }
+        },
+      },
+    },
+  );
 
   function handled<A extends unknown[], R>(handler: (...args: A) => R): (...args: A) => R {
     return (...args: A): R => {

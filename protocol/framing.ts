@@ -34,19 +34,33 @@ export function encodeFrame(message: object): Buffer {
   return frame;
 }
 
+/** The stream cannot be read any further; the decoder accepts nothing more. */
+export type FatalFrame = { readonly kind: 'fatal'; readonly code: number; readonly error: string };
+
+/** A complete frame whose body is not parsed yet: its bytes, in memory of their own (outside the JavaScript heap). */
+export type BodyFrame = { readonly kind: 'body'; readonly body: Buffer; /** The body's length in bytes. */ readonly bytes: number };
+
 export type DecodedFrame =
   /** A complete frame whose body parsed as JSON (not yet checked to be JSON-RPC). */
   | { readonly kind: 'message'; readonly message: unknown; /** The body's length in bytes. */ readonly bytes: number }
   /** A complete frame whose body is not JSON. The stream is still in sync. */
   | { readonly kind: 'invalid-json'; readonly error: string }
-  /** The stream cannot be read any further; the decoder accepts nothing more. */
-  | { readonly kind: 'fatal'; readonly code: number; readonly error: string };
+  | FatalFrame;
 
-export interface FrameDecoder {
+export interface FrameDecoder<F = DecodedFrame> {
   /** Feeds bytes in arrival order and returns the frames they completed. */
-  push(chunk: Uint8Array): DecodedFrame[];
+  push(chunk: Uint8Array): F[];
   /** Bytes held for an incomplete frame: non-zero at end of stream means a truncated frame. */
   readonly pendingBytes: number;
+}
+
+/** Parses a body the decoder handed on unparsed. */
+export function parseBody({ body, bytes }: BodyFrame): DecodedFrame {
+  try {
+    return { kind: 'message', message: JSON.parse(body.toString('utf8')) as unknown, bytes };
+  } catch (error) {
+    return { kind: 'invalid-json', error: error instanceof Error ? error.message : String(error) };
+  }
 }
 
 export interface FrameDecoderOptions {
@@ -59,6 +73,24 @@ export interface FrameDecoderOptions {
  * is refused from its header alone, before its body is buffered.
  */
 export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDecoder {
+  const bodies = createBodyDecoder({ ...options, owned: false });
+  return {
+    get pendingBytes() {
+      return bodies.pendingBytes;
+    },
+    push: (chunk) => bodies.push(chunk).map((frame) => (frame.kind === 'body' ? parseBody(frame) : frame)),
+  };
+}
+
+/**
+ * As {@link createFrameDecoder}, but hands each body on as bytes, to be parsed with
+ * {@link parseBody} when it is wanted: a reader that queues frames holds their bytes outside the
+ * JavaScript heap rather than the many objects (or the string) a parsed batch is, which every
+ * garbage collection meanwhile would copy. With `owned` false, a body may be a view of memory the
+ * next `push` reuses: parse it before then.
+ */
+export function createBodyDecoder(options: FrameDecoderOptions & { readonly owned?: boolean } = {}): FrameDecoder<BodyFrame | FatalFrame> {
+  const owned = options.owned ?? true;
   const maxBody = options.maxBodyBytes ?? MAX_MESSAGE_BYTES;
   const maxHeader = options.maxHeaderBytes ?? MAX_HEADER_BYTES;
   let chunks: Buffer[] = [];
@@ -101,14 +133,14 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
     if (gone > 0) chunks = chunks.slice(gone);
   }
 
-  function fail(code: number, error: string): DecodedFrame {
+  function fail(code: number, error: string): FatalFrame {
     failed = true;
     chunks = [];
     total = 0;
     return { kind: 'fatal', code, error };
   }
 
-  function readHeader(header: string): number | DecodedFrame {
+  function readHeader(header: string): number | FatalFrame {
     let length = -1;
     for (const line of header.split('\r\n')) {
       const colon = line.indexOf(':');
@@ -129,9 +161,9 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
     get pendingBytes() {
       return total;
     },
-    push(chunk: Uint8Array): DecodedFrame[] {
+    push(chunk: Uint8Array): (BodyFrame | FatalFrame)[] {
       if (failed) return [];
-      const frames: DecodedFrame[] = [];
+      const frames: (BodyFrame | FatalFrame)[] = [];
       chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       total += chunk.byteLength;
       for (;;) {
@@ -154,15 +186,12 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
           drop(end + HEADER_END.length);
         }
         if (total < bodyLength) return frames;
-        const body = front(bodyLength).toString('utf8');
+        let body = front(bodyLength);
+        // A view of the reads is the frame's own (reads are never reused); the shared assembly is not.
+        if (owned && body.length > 0 && body.buffer === assembly.buffer) body = Buffer.from(body);
         drop(bodyLength);
-        const bytes = bodyLength;
+        frames.push({ kind: 'body', body, bytes: bodyLength });
         bodyLength = -1;
-        try {
-          frames.push({ kind: 'message', message: JSON.parse(body) as unknown, bytes });
-        } catch (error) {
-          frames.push({ kind: 'invalid-json', error: error instanceof Error ? error.message : String(error) });
-        }
       }
     },
   };

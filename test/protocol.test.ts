@@ -4,6 +4,7 @@ import {
   checkEventBatch,
   checkInitializeParams,
   checkMetricBatch,
+  createBodyDecoder,
   createFrameDecoder,
   encodeFrame,
   ErrorCodes,
@@ -13,6 +14,7 @@ import {
   MAX_RESOURCE_ATTRIBUTE_LENGTH,
   MAX_TIME_MS,
   metricNameProblem,
+  parseBody,
   parseTraceparent,
   resolveSocketPath,
   tagsProblem,
@@ -64,6 +66,20 @@ describe('framing', () => {
       expect(frames[index]).toEqual(messages.map((message) => ({ kind: 'message', message, bytes: Buffer.byteLength(JSON.stringify(message)) })));
       expect(decoder.pendingBytes).toBe(0);
     }
+  });
+
+  it('keeps bodies handed on unparsed intact while later frames are put together', () => {
+    // Bodies from reads of 64 KiB, parsed only once every frame is read: one put together from
+    // several reads must not share memory the next one is assembled in.
+    const sizes = [70_000, 10, 200_000, 150_000, 5];
+    const messages = sizes.map((size, index) => ({ jsonrpc: '2.0', method: 'session/event', params: { index, text: 'é✓x'.repeat(Math.ceil(size / 6)) } }));
+    const bytes = Buffer.concat(messages.map((message) => encodeFrame(message)));
+    const decoder = createBodyDecoder();
+    const frames = [];
+    for (let at = 0; at < bytes.length; at += 65_536) frames.push(...decoder.push(bytes.subarray(at, at + 65_536)));
+    expect(frames.map((frame) => frame.kind)).toEqual(sizes.map(() => 'body'));
+    expect(frames.map((frame) => (frame.kind === 'body' ? parseBody(frame) : frame))).toEqual(messages.map((message) => ({ kind: 'message', message, bytes: Buffer.byteLength(JSON.stringify(message)) })));
+    expect(decoder.pendingBytes).toBe(0);
   });
 
   it('counts Content-Length in bytes, not characters', () => {
