@@ -84,8 +84,16 @@ export interface BatchFramer {
   readonly daemonTakesSpans: boolean;
 }
 
+/**
+ * Most events a frame carries, below what the daemon takes (1,000): the daemon parses a frame
+ * whole and holds every event of it while it works through them, so a large frame is a large set
+ * of young objects that each of V8's scavenges meanwhile copies. In frames of 128, the daemon
+ * spent 0.92x the CPU per event of frames of 250 (row 6's load, 10 alternated pairs, lower in 9).
+ */
+export const EVENTS_PER_FRAME = 128;
+
 export function createBatchFramer(drops: DropLedger): BatchFramer {
-  const max = { records: MAX_BATCH_RECORDS, events: MAX_BATCH_EVENTS, spans: MAX_BATCH_SPANS };
+  const max = { records: MAX_BATCH_RECORDS, events: Math.min(MAX_BATCH_EVENTS, EVENTS_PER_FRAME), spans: MAX_BATCH_SPANS };
   let maxBytes = MAX_MESSAGE_BYTES;
   let daemonTakesSpans = true;
 
@@ -120,7 +128,7 @@ export function createBatchFramer(drops: DropLedger): BatchFramer {
     setLimits(limits) {
       max.records = Math.min(MAX_BATCH_RECORDS, limits.maxBatchRecords);
       maxBytes = Math.min(MAX_MESSAGE_BYTES, limits.maxMessageBytes);
-      max.events = Math.min(MAX_BATCH_EVENTS, limits.maxBatchEvents ?? MAX_BATCH_EVENTS);
+      max.events = Math.min(EVENTS_PER_FRAME, limits.maxBatchEvents ?? MAX_BATCH_EVENTS);
       daemonTakesSpans = typeof limits.maxBatchSpans === 'number';
       max.spans = Math.min(MAX_BATCH_SPANS, limits.maxBatchSpans ?? MAX_BATCH_SPANS);
     },

@@ -5,9 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { createBatchFramer, type Frame, takeBack } from '../client/batch-framer.js';
+import { createBatchFramer, EVENTS_PER_FRAME, type Frame, takeBack } from '../client/batch-framer.js';
 import { createDropLedger } from '../client/drop-ledger.js';
-import { createFrameDecoder, type Limits, type MetricRecord, type SessionEvent } from '../protocol/index.js';
+import { createFrameDecoder, type Limits, MAX_BATCH_EVENTS, MAX_BATCH_RECORDS, MAX_BATCH_SPANS, MAX_MESSAGE_BYTES, type MetricRecord, type SessionEvent } from '../protocol/index.js';
 
 function reporter(): { report: (key: string, message: string) => void; keys: string[] } {
   const keys: string[] = [];
@@ -108,6 +108,19 @@ describe('batch framer', () => {
     expect(out.slice(2).map((frame) => frame.events.length)).toEqual([2, 1]);
     expect(framer.maxBatch('spans')).toBe(2);
     expect(framer.daemonTakesSpans).toBe(true);
+  });
+
+  it('frames events in batches of EVENTS_PER_FRAME at most, though the daemon takes more in one', () => {
+    const framer = createBatchFramer(createDropLedger(() => undefined));
+    expect(framer.maxBatch('events')).toBe(EVENTS_PER_FRAME);
+    framer.setLimits({ maxMessageBytes: MAX_MESSAGE_BYTES, maxBatchRecords: MAX_BATCH_RECORDS, maxBatchEvents: MAX_BATCH_EVENTS, maxBatchSpans: MAX_BATCH_SPANS });
+    expect(EVENTS_PER_FRAME).toBeLessThan(MAX_BATCH_EVENTS);
+    const out: Frame[] = [];
+    framer.all('events', Array.from({ length: 300 }, (_, time) => ({ sessionId: 's-1', name: 'codex.x', time })), out);
+    expect(out.map((frame) => frame.events.length)).toEqual([EVENTS_PER_FRAME, EVENTS_PER_FRAME, 300 - 2 * EVENTS_PER_FRAME]);
+    // A daemon that takes fewer is obeyed.
+    framer.setLimits(limits(1_000_000));
+    expect(framer.maxBatch('events')).toBe(2);
   });
 
   it('knows a daemon of a release without trace/span by its limits', () => {

@@ -1,6 +1,7 @@
 /** Section 6 of docs/benchmarks.md: how rows 6–6h were measured, with every run's figures. */
 import * as os from 'node:os';
 
+import { EVENTS_PER_FRAME } from '../../dist/client/batch-framer.js';
 import { fmt, median, spread } from '../lib/report.ts';
 import { EVENT_CPU_TARGET_US, type EventFloor, type EventsDetails, floorUs } from './events.ts';
 import type { EventsResult } from './events-run.ts';
@@ -49,7 +50,7 @@ export function eventsDoc(details: EventsDetails): string[] {
     '',
     `Row 6: after one untimed (but checked) warm-up run (${config.eventClients} × ${config.eventWarmupCount.toLocaleString('en-US')} events), ${events.length} runs in which ` +
       `${config.eventClients} client processes (bench/fixtures/event-client.mjs) connect, start a session and send one readiness event; once the daemon has counted and exported those, ` +
-      `each sends ${config.eventCount.toLocaleString('en-US')} events in chunks of ${config.eventChunk}, each chunk followed by \`await client.flush()\`. ` +
+      `each sends ${config.eventCount.toLocaleString('en-US')} events in chunks of ${config.eventChunk}, each chunk followed by \`await client.flush()\` (the client writes a chunk as \`session/event\` frames of at most ${EVENTS_PER_FRAME} events). ` +
       'A client sends a chunk only when the benchmark hands it one (a "+" on its stdin): chunks go to the clients in turn as long as the events handed out but not yet received by the daemon, ' +
       `plus the larger of the two lanes' unexported records, stay within ${config.eventWindow.toLocaleString('en-US')}, half of what a lane holds. ` +
       'That window is the benchmark\'s own: nothing tells a client that the lanes are full (`session/event` is a notification, and `flush()` resolves once the socket has taken the bytes, ' +
