@@ -63,7 +63,11 @@ export function copy(bytes: Uint8Array): void {
 export function raw(ascii: string): void {
   const n = ascii.length;
   room(n);
-  for (let i = 0; i < n; i++) buf[pos++] = ascii.charCodeAt(i);
+  // In locals: the loop then keeps them in registers rather than in the module's context.
+  const out = buf;
+  let at = pos;
+  for (let i = 0; i < n; i++) out[at++] = ascii.charCodeAt(i);
+  pos = at;
 }
 
 /**
@@ -75,11 +79,14 @@ export function text(value: string): void {
   const n = value.length;
   room(n + 2);
   const start = pos;
-  buf[pos++] = 0x22;
+  const out = buf;
+  let at = start;
+  out[at++] = 0x22;
   let i = 0;
-  for (let c = 0; i < n && (c = value.charCodeAt(i)) >= 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c; i++) buf[pos++] = c;
+  for (let c = 0; i < n && (c = value.charCodeAt(i)) >= 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c; i++) out[at++] = c;
   if (i === n) {
-    buf[pos++] = 0x22;
+    out[at++] = 0x22;
+    pos = at;
     return;
   }
   pos = start;
@@ -111,8 +118,11 @@ export function nanos(ms: number): void {
     buf[pos++] = 0x22;
     raw(String(seconds));
     // The nanoseconds, zero-padded to nine digits.
-    for (let unit = 100_000_000; unit >= 1; unit /= 10) buf[pos++] = 0x30 + (Math.floor(fraction / unit) % 10);
-    buf[pos++] = 0x22;
+    const out = buf;
+    let at = pos;
+    for (let unit = 100_000_000; unit >= 1; unit /= 10) out[at++] = 0x30 + (Math.floor(fraction / unit) % 10);
+    out[at++] = 0x22;
+    pos = at;
     return;
   }
   raw(`"${(BigInt(Math.trunc(seconds)) * 1_000_000_000n + BigInt(Math.trunc(fraction))).toString()}"`);
