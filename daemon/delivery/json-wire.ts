@@ -59,7 +59,15 @@ export function copy(bytes: Uint8Array): void {
   pos += bytes.length;
 }
 
-/** Text known to be ASCII (the serialiser's own punctuation and names, digits). */
+/**
+ * A fragment of the serialisers' own JSON (ASCII), encoded once: {@link copy} writes one of a
+ * dozen bytes or more in about half the time {@link raw} takes to write it character by character.
+ */
+export function fragment(ascii: string): Uint8Array {
+  return Buffer.from(ascii, 'latin1');
+}
+
+/** Text known to be ASCII (the serialiser's own punctuation and names, digits); a constant of more than a few characters goes faster as a {@link fragment}. */
 export function raw(ascii: string): void {
   const n = ascii.length;
   room(n);
@@ -128,15 +136,19 @@ export function nanos(ms: number): void {
   raw(`"${(BigInt(Math.trunc(seconds)) * 1_000_000_000n + BigInt(Math.trunc(fraction))).toString()}"`);
 }
 
+const STRING_VALUE = fragment('{"stringValue":');
+const INT_VALUE = fragment('{"intValue":');
+const DOUBLE_VALUE = fragment('{"doubleValue":');
+
 /** An `AnyValue`, as the SDK's `toAnyValue` makes it and `JSON.stringify` writes it. */
 export function anyValue(value: unknown): void {
   switch (typeof value) {
     case 'string':
-      raw('{"stringValue":');
+      copy(STRING_VALUE);
       text(value);
       return raw('}');
     case 'number':
-      raw(Number.isInteger(value) ? '{"intValue":' : '{"doubleValue":');
+      copy(Number.isInteger(value) ? INT_VALUE : DOUBLE_VALUE);
       num(value);
       return raw('}');
     case 'boolean':
@@ -242,10 +254,15 @@ export function attributes(values: Readonly<Record<string, unknown>>, lead?: Rea
   raw(']');
 }
 
+/** `,"name":` by name: the few names {@link optional} is called with, each encoded once. */
+const optionalNames = new Map<string, Uint8Array>();
+
 /** `,"name":value` for a value the SDK's object may hold as undefined (JSON.stringify leaves those out). */
 export function optional(name: string, value: string | number | undefined): void {
   if (value === undefined) return;
-  raw(`,"${name}":`);
+  let prefix = optionalNames.get(name);
+  if (prefix === undefined) optionalNames.set(name, (prefix = fragment(`,"${name}":`)));
+  copy(prefix);
   if (typeof value === 'string') text(value);
   else num(value);
 }

@@ -14,7 +14,7 @@ import type { Resource } from '@opentelemetry/resources';
 
 import { groupByResourceAndScope, type LaneItem, type LogEntry, type Scope, SCOPE, type SpanEntry, SPAN_KIND_NUMBERS, STATUS_CODE_NUMBERS, traceStateText } from '../lane-records.js';
 
-import { anyValue, attributes, begin, copy, copyOut, digits, end, mark, nanos, num, optional, raw, rewind, text } from './json-wire.js';
+import { anyValue, attributes, begin, copy, copyOut, digits, end, fragment, mark, nanos, num, optional, raw, rewind, text } from './json-wire.js';
 
 /** A resource as the SDK's `createResource` (its schema URL within), and the `,"schemaUrl":…` the SDK writes again after its scopes (or nothing), per resource (they live as long as their host). */
 type WrittenResource = { readonly head: Uint8Array; readonly tail: Uint8Array };
@@ -28,7 +28,7 @@ function resourceOf(resource: Resource): WrittenResource {
   const schemaUrl = resource.schemaUrl !== undefined && resource.schemaUrl !== '' ? resource.schemaUrl : undefined;
   raw('{"attributes":');
   attributes(resource.attributes);
-  raw(',"droppedAttributesCount":0');
+  copy(NONE_DROPPED);
   optional('schemaUrl', schemaUrl);
   raw('}');
   const head = copyOut(start);
@@ -40,6 +40,22 @@ function resourceOf(resource: Resource): WrittenResource {
   if (resource.asyncAttributesPending !== true) resources.set(resource, made);
   return made;
 }
+
+/** The records' own punctuation and names, encoded once (json-wire.ts, `fragment`). */
+const LOG_TIME = fragment('{"timeUnixNano":');
+const LOG_OBSERVED = fragment(',"observedTimeUnixNano":');
+const LOG_SEVERITY = fragment(',"severityNumber":');
+const ATTRIBUTES = fragment(',"attributes":');
+const NONE_DROPPED = fragment(',"droppedAttributesCount":0');
+const TRACE_ID = fragment(',"traceId":');
+const SPAN_OPEN = fragment('{"traceId":');
+const SPAN_ID = fragment(',"spanId":');
+const SPAN_START = fragment(',"startTimeUnixNano":');
+const SPAN_END = fragment(',"endTimeUnixNano":');
+const SPAN_EVENTS = fragment(',"droppedAttributesCount":0,"events":[');
+const SPAN_STATUS = fragment('],"droppedEventsCount":0,"status":{"code":');
+const SPAN_LINKS = fragment('},"links":[');
+const SPAN_FLAGS = fragment('],"droppedLinksCount":0,"flags":');
 
 /** An instrumentation scope as the SDK's `createInstrumentationScope`. */
 function scope({ name, version }: Scope): void {
@@ -88,25 +104,25 @@ function request<E>(names: { readonly resources: string; readonly scopes: string
 
 function logRecord(log: LogEntry): void {
   // A time of 0 is unknown: the SDK's record takes the observed time for it.
-  raw('{"timeUnixNano":');
+  copy(LOG_TIME);
   nanos(log.timeMs === 0 ? log.observedMs : log.timeMs);
-  raw(',"observedTimeUnixNano":');
+  copy(LOG_OBSERVED);
   nanos(log.observedMs);
-  raw(',"severityNumber":');
+  copy(LOG_SEVERITY);
   num(log.severityNumber);
   optional('severityText', log.severityText);
   raw(',"body":');
   anyValue(log.body);
   optional('eventName', log.eventName);
-  raw(',"attributes":');
+  copy(ATTRIBUTES);
   attributes(log.attributes, log.lead);
-  raw(',"droppedAttributesCount":0');
+  copy(NONE_DROPPED);
   if (log.traceId !== undefined && log.spanId !== undefined) {
     raw(',"flags":');
     num(log.flags ?? 0);
-    raw(',"traceId":');
+    copy(TRACE_ID);
     text(log.traceId);
-    raw(',"spanId":');
+    copy(SPAN_ID);
     text(log.spanId);
   }
   raw('}');
@@ -118,9 +134,9 @@ function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
 }
 
 function span(item: SpanEntry): void {
-  raw('{"traceId":');
+  copy(SPAN_OPEN);
   text(item.traceId);
-  raw(',"spanId":');
+  copy(SPAN_ID);
   text(item.spanId);
   optional('parentSpanId', item.parentSpanId === '' ? undefined : item.parentSpanId);
   optional('traceState', traceStateText(item.tracestate));
@@ -128,13 +144,13 @@ function span(item: SpanEntry): void {
   text(item.name);
   raw(',"kind":');
   digits(SPAN_KIND_NUMBERS[item.kind]);
-  raw(',"startTimeUnixNano":');
+  copy(SPAN_START);
   nanos(item.startMs);
-  raw(',"endTimeUnixNano":');
+  copy(SPAN_END);
   nanos(item.endMs);
-  raw(',"attributes":');
+  copy(ATTRIBUTES);
   attributes(item.attributes, item.lead);
-  raw(',"droppedAttributesCount":0,"events":[');
+  copy(SPAN_EVENTS);
   for (let i = 0; i < item.events.length; i++) {
     const event = item.events[i] as SpanEntry['events'][number];
     raw(i === 0 ? '{"attributes":' : ',{"attributes":');
@@ -145,17 +161,17 @@ function span(item: SpanEntry): void {
     nanos(event.time);
     raw(',"droppedAttributesCount":0}');
   }
-  raw('],"droppedEventsCount":0,"status":{"code":');
+  copy(SPAN_STATUS);
   digits(STATUS_CODE_NUMBERS[item.status.code]);
   optional('message', item.status.message);
-  raw('},"links":[');
+  copy(SPAN_LINKS);
   for (let i = 0; i < item.links.length; i++) {
     const link = item.links[i] as SpanEntry['links'][number];
     raw(i === 0 ? '{"attributes":' : ',{"attributes":');
     attributes(link.attributes);
-    raw(',"spanId":');
+    copy(SPAN_ID);
     text(link.spanId);
-    raw(',"traceId":');
+    copy(TRACE_ID);
     text(link.traceId);
     optional('traceState', traceStateText(link.tracestate));
     raw(',"droppedAttributesCount":0,"flags":');
@@ -163,7 +179,7 @@ function span(item: SpanEntry): void {
     raw('}');
   }
   // A parent known to be local or remote: the SDK's span has a parent context only with a parent.
-  raw('],"droppedLinksCount":0,"flags":');
+  copy(SPAN_FLAGS);
   digits(spanFlags(item.flags, item.parentSpanId === undefined ? undefined : item.parentRemote === true));
   raw('}');
 }
