@@ -109,5 +109,9 @@ export async function createGrpcSender(options: GrpcSenderOptions): Promise<Send
       });
     },
     close: () => client.close(),
+    // grpc-js frames a copy of the bytes to send and holds the bytes themselves only until the
+    // call ends (for a retry of its own), before its callback: once the send has settled, their
+    // memory may serve the next request.
+    releasesBytes: true,
   };
 }

@@ -17,6 +17,7 @@ import type { Resource } from '@opentelemetry/resources';
 
 import { groupByResourceAndScope, type LaneItem, type LogEntry, type Scope, SCOPE, type SpanEntry, SPAN_KIND_NUMBERS, STATUS_CODE_NUMBERS, traceStateText } from '../lane-records.js';
 
+import { requestMemory } from './byte-buffer.js';
 import { anyValue, attributes, begin, byte, close, copyOut, end, fixed32, hexBytes, lengthAt, mark, open, rewind, string, time, uint, varintSize, view } from './protobuf-wire.js';
 
 /** A Resource…'s `1 resource` (Resource `1 attributes`, `2 dropped_attributes_count`) and its `3 schema_url` if any, per resource (they live as long as their host). */
@@ -162,7 +163,8 @@ function request<E>(items: readonly LaneItem<E>[], scopeOfEntry: (entry: E) => S
       written.push({ resource: encoded, length, groups });
       total += 1 + varintSize(length) + length;
     }
-    const out = Buffer.allocUnsafe(total);
+    // Memory written before when a request of about this size was sent and given back.
+    const out = requestMemory(total);
     let at = 0;
     let from = 0;
     for (const { resource, length, groups } of written) {
