@@ -6,7 +6,7 @@
  * in sync. It also applies backpressure: past a bound of read-but-unhandled messages it
  * pauses the socket, so one fast client cannot grow the daemon's memory without bound.
  *
- * Frames wait here as text and are parsed one at a time, as the library takes up the one before
+ * Frames wait here as their bytes and are parsed one at a time, as the library takes up the one before
  * (it handles a connection's messages one per turn of the event loop): a batch parsed early would
  * sit in memory as thousands of young objects, which every garbage collection meanwhile copies.
  *
@@ -109,7 +109,7 @@ function messageProblem(value: unknown): string | null {
 }
 
 class Reader extends AbstractMessageReader implements BoundedMessageReader {
-  /** Frames read and not yet handed on, oldest first, their bodies still text. */
+  /** Frames read and not yet handed on, oldest first, their bodies still bytes. */
   private queue: (BodyFrame | FatalFrame)[] = [];
   private queuedBytes = 0;
   /** Handed on and not yet taken up by the library: at most one. */
@@ -240,7 +240,6 @@ class Reader extends AbstractMessageReader implements BoundedMessageReader {
         this.events.onInvalid(null, ErrorCodes.ParseError, `frame body is not valid JSON: ${frame.error}`);
         continue;
       }
-      if (frame.kind !== 'message') continue;
       const problem = messageProblem(frame.message);
       if (problem !== null) {
         const id = typeof frame.message === 'object' && frame.message !== null && !Array.isArray(frame.message) ? idOf(frame.message as Record<string, unknown>) : null;

@@ -40,12 +40,14 @@ export type FatalFrame = { readonly kind: 'fatal'; readonly code: number; readon
 /** A complete frame whose body is not parsed yet: its bytes, in memory of their own (outside the JavaScript heap). */
 export type BodyFrame = { readonly kind: 'body'; readonly body: Buffer; /** The body's length in bytes. */ readonly bytes: number };
 
-export type DecodedFrame =
+/** What a complete frame's body parses as. */
+export type ParsedFrame =
   /** A complete frame whose body parsed as JSON (not yet checked to be JSON-RPC). */
   | { readonly kind: 'message'; readonly message: unknown; /** The body's length in bytes. */ readonly bytes: number }
   /** A complete frame whose body is not JSON. The stream is still in sync. */
-  | { readonly kind: 'invalid-json'; readonly error: string }
-  | FatalFrame;
+  | { readonly kind: 'invalid-json'; readonly error: string };
+
+export type DecodedFrame = ParsedFrame | FatalFrame;
 
 export interface FrameDecoder<F = DecodedFrame> {
   /** Feeds bytes in arrival order and returns the frames they completed. */
@@ -55,7 +57,7 @@ export interface FrameDecoder<F = DecodedFrame> {
 }
 
 /** Parses a body the decoder handed on unparsed. */
-export function parseBody({ body, bytes }: BodyFrame): DecodedFrame {
+export function parseBody({ body, bytes }: BodyFrame): ParsedFrame {
   try {
     return { kind: 'message', message: JSON.parse(body.toString('utf8')) as unknown, bytes };
   } catch (error) {
