@@ -6,9 +6,9 @@
  * in sync. It also applies backpressure: past a bound of read-but-unhandled messages it
  * pauses the socket, so one fast client cannot grow the daemon's memory without bound.
  *
- * Frames wait here as their bytes and are parsed one at a time, as the library takes up the one before
- * (it handles a connection's messages one per turn of the event loop): a batch parsed early would
- * sit in memory as thousands of young objects, which every garbage collection meanwhile copies.
+ * Frames wait here as their bytes and are parsed one at a time, as the library takes up the one
+ * before (it handles a connection's messages one per turn of the event loop): a batch parsed
+ * early would sit in memory as thousands of young objects, which every scavenge meanwhile copies.
  *
  * Only messages codexd's own handlers will see are passed on, so the count of unhandled ones
  * is exact: `$/` methods (vscode-jsonrpc's cancellation and tracing, which codexd does not use
