@@ -37,7 +37,7 @@ export function encodeFrame(message: object): Buffer {
 /** The stream cannot be read any further; the decoder accepts nothing more. */
 export type FatalFrame = { readonly kind: 'fatal'; readonly code: number; readonly error: string };
 
-/** A complete frame whose body is not parsed yet: its bytes, in memory of their own (outside the JavaScript heap). */
+/** A complete frame whose body is not parsed yet: its bytes, outside the JavaScript heap (whose memory: see {@link createBodyDecoder}'s `owned`). */
 export type BodyFrame = { readonly kind: 'body'; readonly body: Buffer; /** The body's length in bytes. */ readonly bytes: number };
 
 /** What a complete frame's body parses as. */
