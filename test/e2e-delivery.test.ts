@@ -3,11 +3,12 @@
  * could not send to disk within its deadline, and the next daemon sends it, in order, once.
  * Delta temporality makes a duplicate or a loss visible in every sum.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { decodeJournalFrames } from '../daemon/delivery/journal-frames.js';
 import { createTestHome, type DaemonProcess, grpcConfig, ROOT, runCli, runNode, startDaemonProcess, type TestHome } from './support/daemon.js';
 import { makeTestPki } from './support/certificates.js';
 import { startOtlpHttpReceiver, sumOf } from './support/otlp-http-receiver.js';
@@ -37,6 +38,14 @@ describe('delivery through outages', () => {
     const reply = await peer.request(2, 'session/event', { events: Array.from({ length: count }, (_, index) => ({ sessionId, name: 'codex.sse_event', traceSafe: { n: index } })) });
     expect(reply.result).toEqual({ accepted: count, rejected: [] });
     peer.destroy();
+  }
+
+  /** `total` tool results of the session as notifications, 281 to a message, each with its index as `n`. */
+  function sendToolResults(to: RawPeer, sessionId: string, total: number): void {
+    for (let start = 0; start < total; start += 281) {
+      const events = Array.from({ length: Math.min(281, total - start) }, (_, index) => ({ sessionId, name: 'codex.tool_result', traceSafe: { tool_name: 'shell', success: true, n: start + index }, durationMs: 2 }));
+      to.send({ jsonrpc: '2.0', method: 'session/event', params: { events } });
+    }
   }
 
   afterEach(async () => {
@@ -286,10 +295,7 @@ describe('delivery through outages', () => {
     // before the journal's next write, which then leaves their lines out; the last 100 events wait
     // for the ten-minute export interval and are journaled.
     const total = 1124;
-    for (let start = 0; start < total; start += 281) {
-      const events = Array.from({ length: 281 }, (_, index) => ({ sessionId: 'burst', name: 'codex.tool_result', traceSafe: { tool_name: 'shell', success: true, n: start + index }, durationMs: 2 }));
-      peer.send({ jsonrpc: '2.0', method: 'session/event', params: { events } });
-    }
+    sendToolResults(peer, 'burst', total);
     const first = receiver;
     await first.waitFor(() => first.logRecords().length === 1024 && first.spans().length === 1024, 10_000, 'the full batches');
     await new Promise((resolve) => setTimeout(resolve, 600));
@@ -306,6 +312,101 @@ describe('delivery through outages', () => {
     expect(numbers(receiver.spans())).toEqual(all);
     // The derived metrics, never exported before the kill, from the journal: once.
     expect(receiver.sumOf('codex.tool.call', { tool: 'shell' })).toBe(total);
+  });
+
+  it('behind a collector that does not answer, journals the requests its queues hold instead of their events’ lines, and after kill -9 replays each event once', async () => {
+    const { home, receiver } = await setUp();
+    daemon = await startDaemonProcess(home);
+    receiver.setBehavior('hang');
+    peer = await openRawPeer(home.socketPath);
+    await peer.initialize('codex-exec');
+    await peer.request(1, 'session/start', { sessionId: 'held', attributes: { model: 'gpt-5.1-codex' } });
+    // Each lane serialises two full batches (512 events each): the first hangs on the wire, the
+    // second waits in memory; the last 100 events wait in the lanes for the export interval.
+    const total = 1124;
+    sendToolResults(peer, 'held', total);
+    await receiver.waitFor(() => receiver.hungCalls >= 2, 10_000, 'a hung export of each lane');
+    // Past the lines' hold and a journal write.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const dir = join(home.dir, 'state', 'codexd', 'journal', String(daemon.child.pid));
+    const files = readdirSync(dir).filter((name) => name.endsWith('.jnz'));
+    const frames = files.map((name) => decodeJournalFrames(readFileSync(join(dir, name))));
+    const requests = frames.flatMap((frame) => frame.requests).map(({ signal, format, start, records }) => ({ signal, format, start, records }));
+    expect(requests.sort((a, b) => a.signal.localeCompare(b.signal) || a.start - b.start)).toEqual([
+      { signal: 'logs', format: 'protobuf', start: 0, records: 512 },
+      { signal: 'logs', format: 'protobuf', start: 512, records: 512 },
+      { signal: 'traces', format: 'protobuf', start: 0, records: 512 },
+      { signal: 'traces', format: 'protobuf', start: 512, records: 512 },
+    ]);
+    // Lines only for the events no request holds.
+    const lined = frames
+      .flatMap((frame) => frame.text.split('\n'))
+      .filter((line) => line.startsWith('{"E":') || line.startsWith('{"e":'))
+      .flatMap((line) => (JSON.parse(line) as { E?: unknown[]; e?: unknown }).E ?? [0]);
+    expect(lined.length).toBeLessThanOrEqual(total - 1024 + 256);
+    peer.destroy();
+    daemon.child.kill('SIGKILL');
+    await daemon.exited;
+
+    receiver.setBehavior('ok');
+    daemon = await startDaemonProcess(home);
+    await daemon.request('daemon/flush', {});
+    const current = receiver;
+    await current.waitFor(() => current.logRecords().length >= total && current.spans().length >= total, 10_000, 'the replayed events');
+    const numbers = (items: readonly { attributes: Record<string, unknown> }[]) => items.map((item) => Number(item.attributes.n)).sort((a, b) => a - b);
+    const all = Array.from({ length: total }, (_, index) => index);
+    expect(numbers(receiver.logRecords())).toEqual(all);
+    expect(numbers(receiver.spans())).toEqual(all);
+    // As the lanes made them the first time: the session's context, the event's name, its span's ids.
+    for (const record of receiver.logRecords()) expect(record.attributes).toMatchObject({ model: 'gpt-5.1-codex', 'session.id': 'held', 'client.name': 'codex-exec', 'event.name': 'codex.tool_result', tool_name: 'shell' });
+    for (const span of receiver.spans()) {
+      expect(span.attributes).toMatchObject({ model: 'gpt-5.1-codex', 'session.id': 'held', tool_name: 'shell' });
+      expect(span.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(span.name).toBe('codex.tool_result');
+    }
+    expect(new Set(receiver.spans().map((span) => span.spanId)).size).toBe(total);
+    // The derived metrics, journaled apart, once.
+    expect(receiver.sumOf('codex.tool.call', { tool: 'shell' })).toBe(total);
+  });
+
+  it('journals the OTLP JSON requests of a file exporter that cannot write, and after kill -9 writes each event once', async () => {
+    home = createTestHome();
+    const dir = join(home.dir, 'telemetry');
+    // A file where the exporter's folder should be: every write fails until it is gone.
+    writeFileSync(dir, 'in the way');
+    home.writeConfig(`[codexd]\nexport_interval_ms = 600000\nexport_retry_initial_ms = 50\nexport_retry_max_ms = 200\n\n[codexd.file_exporter]\ndir = "${dir}"\n`);
+    daemon = await startDaemonProcess(home);
+    peer = await openRawPeer(home.socketPath);
+    await peer.initialize('codex-exec');
+    await peer.request(1, 'session/start', { sessionId: 'blocked', attributes: { model: 'gpt-5.1-codex' } });
+    const total = 1124;
+    sendToolResults(peer, 'blocked', total);
+    await expect.poll(async () => (await daemon?.status())?.signals.traces.accepted, { timeout: 10_000 }).toBe(total);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const journal = join(home.dir, 'state', 'codexd', 'journal', String(daemon.child.pid));
+    const requests = readdirSync(journal)
+      .filter((name) => name.endsWith('.jnz'))
+      .flatMap((name) => decodeJournalFrames(readFileSync(join(journal, name))).requests);
+    expect(requests.map(({ signal, format, records }) => `${signal}:${format}:${records}`).sort()).toEqual(['logs:json:512', 'logs:json:512', 'traces:json:512', 'traces:json:512']);
+    peer.destroy();
+    daemon.child.kill('SIGKILL');
+    await daemon.exited;
+
+    rmSync(dir);
+    daemon = await startDaemonProcess(home);
+    await daemon.request('daemon/flush', {});
+    const written = (name: string, items: 'logRecords' | 'spans', scopes: 'scopeLogs' | 'scopeSpans', resources: 'resourceLogs' | 'resourceSpans') =>
+      readFileSync(join(dir, name), 'utf8')
+        .trim()
+        .split('\n')
+        .flatMap((line) => (JSON.parse(line) as Record<string, { [key: string]: { [key: string]: { attributes: { key: string; value: { intValue?: string; stringValue?: string } }[] }[] }[] }[]>)[resources] ?? [])
+        .flatMap((resource) => resource[scopes] ?? [])
+        .flatMap((scope) => scope[items] ?? []);
+    const numbers = (records: { attributes: { key: string; value: { intValue?: string } }[] }[]) => records.map((record) => Number(record.attributes.find((attribute) => attribute.key === 'n')?.value.intValue)).sort((a, b) => a - b);
+    const all = Array.from({ length: total }, (_, index) => index);
+    expect(numbers(written('logs.jsonl', 'logRecords', 'scopeLogs', 'resourceLogs'))).toEqual(all);
+    expect(numbers(written('traces.jsonl', 'spans', 'scopeSpans', 'resourceSpans'))).toEqual(all);
+    for (const record of written('logs.jsonl', 'logRecords', 'scopeLogs', 'resourceLogs')) expect(record.attributes.find((attribute) => attribute.key === 'session.id')?.value.stringValue).toBe('blocked');
   });
 
   it('a journal whose records were all exported before a kill -9 is never replayed, by the next daemon or a later one', async () => {
