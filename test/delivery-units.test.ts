@@ -18,6 +18,8 @@ import { journalText, openAcceptingJournal } from './support/journal.js';
 import { readJournal } from '../daemon/delivery/journal-read.js';
 import { copyOf, createByteBuffer, POOL_KEPT_BYTES, releaseEmptyBuffers, requestWritten } from '../daemon/delivery/byte-buffer.js';
 import { createFileSender } from '../daemon/delivery/file-sender.js';
+import { serializeLogsJson } from '../daemon/delivery/otlp-json.js';
+import { eventBatch } from './support/otlp-records.js';
 import { createHostResources, type HostResource, hostMeterVersion } from '../daemon/host-resources.js';
 import { type LaneItem, type LogEntry, SCOPE } from '../daemon/lane-records.js';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
@@ -1035,6 +1037,30 @@ describe('request memory', () => {
     expect(copyOf(Buffer.alloc(70_000)).buffer).not.toBe(large.buffer);
     expect(copyOf(Buffer.alloc(600_000)).buffer).toBe(large.buffer);
     expect(releaseEmptyBuffers()).toBe(0);
+  });
+
+  it('is where a JSON request is written: the request keeps it, uncopied, and the next one is written elsewhere until it comes back', () => {
+    releaseEmptyBuffers();
+    const { logs } = eventBatch();
+    const first = serializeLogsJson(logs) as Buffer;
+    const before = Buffer.from(first);
+    expect(first.length).toBeGreaterThan(64 * 1024);
+    // The scratch's own memory: a copy would have been sized to the request.
+    expect(first.buffer.byteLength).toBeGreaterThanOrEqual(1024 * 1024);
+    const second = serializeLogsJson(logs.slice(1)) as Buffer;
+    expect(second.buffer).not.toBe(first.buffer);
+    expect(first.equals(before)).toBe(true);
+    // Written: its memory takes the next request.
+    requestWritten(first);
+    const third = serializeLogsJson(logs) as Buffer;
+    expect(third.buffer).toBe(first.buffer);
+    expect(third.equals(before)).toBe(true);
+    requestWritten(second);
+    requestWritten(third);
+    // A small request is a copy: the scratch keeps its memory.
+    const small = serializeLogsJson(logs.slice(0, 2)) as Buffer;
+    expect(small.buffer.byteLength).toBeLessThan(1024 * 1024);
+    releaseEmptyBuffers();
   });
 
   it('keeps at most POOL_KEPT_BYTES at rest, the memory of the requests written last', () => {

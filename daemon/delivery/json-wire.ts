@@ -4,7 +4,7 @@
  * value the SDK's transformer makes of it; KeyValues that repeat from record to record are
  * encoded once and copied after that.
  *
- * One request is written at a time, from {@link begin} to {@link end}, without yielding.
+ * One request is written at a time, from {@link begin} to {@link takeRequest}, without yielding.
  */
 import { hrTimeOf } from '../lane-records.js';
 
@@ -12,8 +12,8 @@ import { type Lead, leadOf } from './attribute-leads.js';
 import { copyOf, requestScratch as scratch } from './byte-buffer.js';
 
 /**
- * The records of one request are written into the shared scratch, then copied out at its exact
- * size. The scratch's handling is protobuf-wire.ts's, on state of this module's own: the
+ * The records of one request are written into the shared scratch, which the request then takes
+ * (byte-buffer.ts). The scratch's handling is protobuf-wire.ts's, on state of this module's own: the
  * writers' loops index `buf` at `pos` directly, which state shared through an object would slow.
  */
 const NONE = Buffer.alloc(0);
@@ -27,12 +27,6 @@ export function begin(): void {
   pos = 0;
 }
 
-/** Ends a request and lets the scratch go back to its size at rest. */
-export function end(): void {
-  buf = NONE;
-  pos = 0;
-  scratch.reset();
-}
 
 /** Where the next byte goes. */
 export function mark(): number {
@@ -47,6 +41,15 @@ export function rewind(at: number): void {
 /** A copy of what was written from `from` on, to keep. */
 export function copyOut(from: number): Buffer {
   return copyOf(buf.subarray(from, pos));
+}
+
+/** The request written, to keep (in the scratch's memory, when it is a request's size), and the end of it. */
+export function takeRequest(): Buffer {
+  scratch.writable(pos, 0);
+  const request = scratch.take();
+  buf = NONE;
+  pos = 0;
+  return request;
 }
 
 function room(more: number): void {

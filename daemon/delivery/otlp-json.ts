@@ -14,7 +14,7 @@ import type { Resource } from '@opentelemetry/resources';
 
 import { groupByResourceAndScope, type LaneItem, type LogEntry, type Scope, SCOPE, type SpanEntry, SPAN_KIND_NUMBERS, STATUS_CODE_NUMBERS, traceStateText } from '../lane-records.js';
 
-import { anyValue, attributes, begin, copy, copyOut, digits, end, fragment, mark, nanos, num, optional, raw, rewind, text } from './json-wire.js';
+import { anyValue, attributes, begin, copy, copyOut, digits, fragment, mark, nanos, num, optional, raw, rewind, takeRequest, text } from './json-wire.js';
 
 /** A resource as the SDK's `createResource` (its schema URL within), and the `,"schemaUrl":…` the SDK writes again after its scopes (or nothing), per resource (they live as long as their host). */
 type WrittenResource = { readonly head: Uint8Array; readonly tail: Uint8Array };
@@ -67,8 +67,8 @@ function scope({ name, version }: Scope): void {
 
 /**
  * `{"resource…":[{"resource":…,"scope…":[{"scope":…,"<records>":[…]}]}]}` with each record
- * written by `write`; the schema URL as the SDK places it. Returns a copy of exactly the bytes
- * written.
+ * written by `write`; the schema URL as the SDK places it. Returns exactly the bytes written, to
+ * keep.
  */
 function request<E>(names: { readonly resources: string; readonly scopes: string; readonly records: string }, items: readonly LaneItem<E>[], scopeOfEntry: (entry: E) => Scope, write: (entry: E) => void): Uint8Array {
   begin();
@@ -97,9 +97,7 @@ function request<E>(names: { readonly resources: string; readonly scopes: string
     raw('}');
   }
   raw(']}');
-  const bytes = copyOut(0);
-  end();
-  return bytes;
+  return takeRequest();
 }
 
 function logRecord(log: LogEntry): void {
