@@ -118,6 +118,12 @@ export interface EventLanes {
    * count `received`.
    */
   emitLog(entry: LogEntry, resource: HostResource): EmitOutcome;
+  /**
+   * Whether either lane holds more than half of what it may ({@link MAX_LANE_QUEUE} records or
+   * {@link MAX_LANE_CHARS} characters): a caller putting many records on them at once (a
+   * journal's replay) lets them hand batches on before it goes on, rather than have them refused.
+   */
+  crowded(): boolean;
   /** Exports what both lanes hold, waiting at most `timeoutMs`. */
   forceFlush(timeoutMs: number): Promise<FlushOutcome>;
   /** Exports what is left and stops, within the deadline; a second call returns the first call's promise. */
@@ -290,6 +296,7 @@ export function createEventLanes(options: LaneOptions): EventLanes {
       })();
       return shutdownPromise;
     },
+    crowded: () => [logHold, spanHold].some((hold) => hold.records > MAX_LANE_QUEUE / 2 || hold.chars > MAX_LANE_CHARS / 2),
     exporterStatus() {
       const status = (signal: 'logs' | 'traces', books: LaneBooks): ExporterStatus => {
         const { kind, endpoint } = options.describe(signal);

@@ -85,7 +85,7 @@ export async function startDaemon(options: RunOptions = {}, paths: DaemonPaths =
   // Sessions a client never ended are expired, checked a few times per timeout.
   const sessionTimer = setInterval(() => pipelines.sessions.expireIdle(Date.now()), Math.max(50, Math.min(60_000, config.sessionIdleTimeoutMs / 4)));
   sessionTimer.unref();
-  openDaemonJournal({ paths, config, pipelines, logger, reportError: problems.report });
+  await openDaemonJournal({ paths, config, pipelines, logger, reportError: problems.report });
   // Over its soft limit the daemon stops reading telemetry; what its export queues hold in
   // memory goes to disk first, which frees the most without losing anything.
   const memory = createMemoryLimiter({

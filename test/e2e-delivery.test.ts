@@ -3,7 +3,7 @@
  * could not send to disk within its deadline, and the next daemon sends it, in order, once.
  * Delta temporality makes a duplicate or a loss visible in every sum.
  */
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decodeJournalFrames } from '../daemon/delivery/journal-frames.js';
 import { createTestHome, type DaemonProcess, grpcConfig, ROOT, runCli, runNode, startDaemonProcess, type TestHome } from './support/daemon.js';
 import { makeTestPki } from './support/certificates.js';
+import { openAcceptingJournal } from './support/journal.js';
 import { startOtlpHttpReceiver, sumOf } from './support/otlp-http-receiver.js';
 import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
 import { openRawPeer, type RawPeer } from './support/raw-client.js';
@@ -407,6 +408,28 @@ describe('delivery through outages', () => {
     expect(numbers(written('logs.jsonl', 'logRecords', 'scopeLogs', 'resourceLogs'))).toEqual(all);
     expect(numbers(written('traces.jsonl', 'spans', 'scopeSpans', 'resourceSpans'))).toEqual(all);
     for (const record of written('logs.jsonl', 'logRecords', 'scopeLogs', 'resourceLogs')) expect(record.attributes.find((attribute) => attribute.key === 'session.id')?.value.stringValue).toBe('blocked');
+  });
+
+  it('replays journals holding more events than a lane takes at once, every one of them, none refused', async () => {
+    const { home, receiver } = await setUp();
+    // Two daemons gone, each leaving 15,000 events unexported: 30,000 for lanes of 20,000.
+    const perJournal = 15_000;
+    for (const pid of ['999998', '999999']) {
+      const dir = join(home.dir, 'state', 'codexd', 'journal', pid);
+      mkdirSync(dir, { recursive: true });
+      const { journal } = openAcceptingJournal({ dir, settled: () => 0, maxBytes: 1 << 30, onPressure: () => undefined, onError: (message) => expect.fail(message) });
+      const first = pid === '999998' ? 0 : perJournal;
+      for (let n = first; n < first + perJournal; n++) journal.append({ e: [{ name: 'codex.tool_result', timeMs: 1_733_400_000_000 + n, durationMs: 1, logAttributes: { n }, parent: null }, { log: true, span: true }] });
+      journal.sync();
+    }
+    daemon = await startDaemonProcess(home);
+    await daemon.request('daemon/flush', {});
+    const { logs, traces } = (await daemon.status()).signals;
+    expect(logs).toMatchObject({ received: 2 * perJournal, accepted: 2 * perJournal, droppedTotal: 0 });
+    expect(traces).toMatchObject({ received: 2 * perJournal, accepted: 2 * perJournal, droppedTotal: 0 });
+    const numbers = receiver.logRecords().map((record) => Number(record.attributes.n));
+    expect(numbers).toEqual(Array.from({ length: 2 * perJournal }, (_, index) => index));
+    expect(receiver.spans()).toHaveLength(2 * perJournal);
   });
 
   it('a journal whose records were all exported before a kill -9 is never replayed, by the next daemon or a later one', async () => {

@@ -33,8 +33,14 @@ export interface OpenJournalOptions {
   readonly reportError: (message: string) => void;
 }
 
+/**
+ * Longest a replay waits for the lanes to hand their batches on before it puts more records on
+ * them: past it, what they cannot take is refused and counted (`queue_full`), as for any sender.
+ */
+export const REPLAY_LANE_WAIT_MS = 10_000;
+
 /** Opens this daemon's journal, attaches it to the pipelines, and replays every earlier daemon's into them. */
-export function openDaemonJournal(options: OpenJournalOptions): Journal {
+export async function openDaemonJournal(options: OpenJournalOptions): Promise<Journal> {
   const { pipelines } = options;
   const root = join(options.paths.logDir, 'journal');
   const own = join(root, String(process.pid));
@@ -60,7 +66,7 @@ export function openDaemonJournal(options: OpenJournalOptions): Journal {
   });
   pipelines.journal.attach(journal);
   for (const { dir, lines, torn, resources: journaled, contexts } of earlier) {
-    const replayed = replayJournal(
+    const replayed = await replayJournal(
       lines,
       pipelines,
       (id) => {
@@ -84,19 +90,24 @@ export function openDaemonJournal(options: OpenJournalOptions): Journal {
  * Takes in again what an earlier daemon journaled, under the resources it was taken with:
  * metric records, event entries on the lanes that took them, spans and log records taken whole,
  * metrics taken over OTLP to pass on, and the records of the requests its export queues held.
+ * A journal can hold more than a lane takes at once (a lane holds 20,000 records; behind a slow
+ * collector the export queues hold more, and several daemons' journals replay one after the
+ * other): whenever a lane is half full, the replay lets the event loop turn until the lanes have
+ * handed their batches to the export queues (which move what exceeds their memory to disk).
  */
-export function replayJournal(
+export async function replayJournal(
   lines: readonly ReplayedLine[],
   pipelines: Pipelines,
   resourceOf: (id: number | undefined) => HostResource,
   contextOf: (id: number | undefined) => Readonly<Record<string, unknown>> | undefined = () => undefined,
   onError: (message: string) => void = () => undefined,
-): { records: number; events: number; spans: number } {
+): Promise<{ records: number; events: number; spans: number }> {
   const { stats, metrics, lanes } = pipelines;
   let records = 0;
   let events = 0;
   let spans = 0;
   for (const line of lines) {
+    if (lanes.crowded()) await handedOn(lanes);
     if ('q' in line) {
       const taken = replayRequest(line.q, pipelines, onError);
       if (line.q.signal === 'logs') events += taken;
@@ -129,6 +140,12 @@ export function replayJournal(
     }
   }
   return { records, events, spans };
+}
+
+/** Turns the event loop until neither lane is crowded, for {@link REPLAY_LANE_WAIT_MS} at most. */
+async function handedOn(lanes: Pipelines['lanes']): Promise<void> {
+  const deadline = Date.now() + REPLAY_LANE_WAIT_MS;
+  while (lanes.crowded() && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
 }
 
 /**
