@@ -432,6 +432,25 @@ describe('delivery through outages', () => {
     expect(receiver.spans()).toHaveLength(2 * perJournal);
   });
 
+  it('starts past a journal line it cannot take in again: the line is left out and logged, the rest replayed', async () => {
+    const { home, receiver } = await setUp();
+    const dir = join(home.dir, 'state', 'codexd', 'journal', '999999');
+    mkdirSync(dir, { recursive: true });
+    const { journal } = openAcceptingJournal({ dir, settled: () => 0, maxBytes: 1 << 30, onPressure: () => undefined, onError: (message) => expect.fail(message) });
+    // Valid JSON, but not an event entry this version writes: it has no trace parent.
+    journal.append({ e: [{ name: 'codex.tool_result', timeMs: 1, durationMs: 1, logAttributes: { n: 1 } }, { log: true, span: true }] });
+    journal.append({ m: [{ name: 'codex.test.after', kind: 'counter', value: 3 }] });
+    journal.sync();
+    daemon = await startDaemonProcess(home);
+    await daemon.request('daemon/flush', {});
+    expect(receiver.sumOf('codex.test.after')).toBe(3);
+    // Counted nowhere as taken in: the books balance.
+    expect((await daemon.status()).signals.logs).toMatchObject({ received: 0, accepted: 0, droppedTotal: 0 });
+    const log = daemon.stderr();
+    expect(log).toContain('journal: a line could not be taken in again and was left out');
+    expect(log).toMatch(/"unreadable":1\b/);
+  });
+
   it('a journal whose records were all exported before a kill -9 is never replayed, by the next daemon or a later one', async () => {
     const { home, receiver } = await setUp();
     daemon = await startDaemonProcess(home);

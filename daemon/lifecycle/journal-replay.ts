@@ -101,45 +101,55 @@ export async function replayJournal(
   resourceOf: (id: number | undefined) => HostResource,
   contextOf: (id: number | undefined) => Readonly<Record<string, unknown>> | undefined = () => undefined,
   onError: (message: string) => void = () => undefined,
-): Promise<{ records: number; events: number; spans: number }> {
+): Promise<{ records: number; events: number; spans: number; unreadable: number }> {
   const { stats, metrics, lanes } = pipelines;
   let records = 0;
   let events = 0;
   let spans = 0;
+  let unreadable = 0;
   for (const line of lines) {
     if (lanes.crowded()) await handedOn(lanes);
-    if ('q' in line) {
-      const taken = replayRequest(line.q, pipelines, onError);
-      if (line.q.signal === 'logs') events += taken;
-      else spans += taken;
-      continue;
-    }
-    const resource = resourceOf(line.r);
-    if ('m' in line && Array.isArray(line.m)) {
-      const batch = line.m as MetricRecord[];
-      stats.metrics.received(measurementsIn(batch));
-      records += metrics.record(batch, (position) => position, [], resource);
-    } else if ('e' in line && Array.isArray(line.e)) {
-      const [journaled, taken] = line.e as [JournaledEntry, LaneChoice];
-      if (taken.log) stats.logs.received(1);
-      if (taken.span) stats.traces.received(1);
-      lanes.emit(laneEntryOf(journaled, resource, contextOf(line.c)), taken);
-      events++;
-    } else if ('s' in line) {
-      stats.traces.received(1);
-      lanes.emitSpan(line.s as SpanEntry, resource);
-      spans++;
-    } else if ('l' in line) {
-      stats.logs.received(1);
-      lanes.emitLog(line.l as LogEntry, resource);
-      events++;
-    } else if ('p' in line) {
-      const scopes = journaledMetrics(line.p);
-      stats.metrics.received(scopes.reduce((sum, scope) => sum + scope.metrics.reduce((count, metric) => count + metric.dataPoints.length, 0), 0));
-      records += metrics.passOn(scopes, resource);
+    // A line that parses but is not one this daemon can take in (damaged, or written by hand) is
+    // left out and counted: it must not stop the daemon from starting, every time it starts.
+    // Each line's records are counted received once taken, so one left out counts nowhere.
+    try {
+      if ('q' in line) {
+        const taken = replayRequest(line.q, pipelines, onError);
+        if (line.q.signal === 'logs') events += taken;
+        else spans += taken;
+        continue;
+      }
+      const resource = resourceOf(line.r);
+      if ('m' in line && Array.isArray(line.m)) {
+        const batch = line.m as MetricRecord[];
+        const measurements = measurementsIn(batch);
+        records += metrics.record(batch, (position) => position, [], resource);
+        stats.metrics.received(measurements);
+      } else if ('e' in line && Array.isArray(line.e)) {
+        const [journaled, taken] = line.e as [JournaledEntry, LaneChoice];
+        lanes.emit(laneEntryOf(journaled, resource, contextOf(line.c)), taken);
+        if (taken.log) stats.logs.received(1);
+        if (taken.span) stats.traces.received(1);
+        events++;
+      } else if ('s' in line) {
+        lanes.emitSpan(line.s as SpanEntry, resource);
+        stats.traces.received(1);
+        spans++;
+      } else if ('l' in line) {
+        lanes.emitLog(line.l as LogEntry, resource);
+        stats.logs.received(1);
+        events++;
+      } else if ('p' in line) {
+        const scopes = journaledMetrics(line.p);
+        const points = scopes.reduce((sum, scope) => sum + scope.metrics.reduce((count, metric) => count + metric.dataPoints.length, 0), 0);
+        records += metrics.passOn(scopes, resource);
+        stats.metrics.received(points);
+      }
+    } catch (error) {
+      if (unreadable++ === 0) onError(`journal: a line could not be taken in again and was left out: ${(error as Error).message}`);
     }
   }
-  return { records, events, spans };
+  return { records, events, spans, unreadable };
 }
 
 /** Turns the event loop until neither lane is crowded, for {@link REPLAY_LANE_WAIT_MS} at most. */
@@ -171,9 +181,9 @@ function replayRequest(request: JournaledRequest, pipelines: Pipelines, onError:
     const resource = resources.exact(attributes);
     for (const { scope, items } of scopes) {
       for (const item of items) {
-        stats.received(1);
         if (request.signal === 'logs') lanes.emitLog(item as LogEntry, resource);
         else lanes.emitSpan({ ...(item as SpanEntry), scope }, resource);
+        stats.received(1);
         taken++;
       }
     }
