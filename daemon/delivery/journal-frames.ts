@@ -19,8 +19,8 @@
  *
  * Why requests: behind a collector slower than what arrives, records wait in their export queue
  * seconds after they are serialised. Their requests, already made, cover them at the cost of a
- * write; making a JSON line for each of their records again cost the daemon more CPU than
- * anything else it did for them but serialising (journal.ts).
+ * write; a JSON line for each of their records cost its text made again, and its garbage
+ * (journal-requests.ts).
  */
 import type { WireFormat } from './queued-exporters.js';
 
@@ -100,8 +100,9 @@ function requestOf(payload: Buffer): JournaledRequest | null {
 }
 
 /**
- * The text of a file's frames, in order, and the requests its request frames hold. A frame cut short or that does not decode (a crash
- * mid-write) ends the file: `torn` says so, and the text holds only the frames before it.
+ * The text of a file's frames, in order, and the requests its request frames hold. A frame cut
+ * short or that does not decode (a crash mid-write) ends the file: `torn` says so, and the text
+ * and requests hold only the frames before it.
  */
 export function decodeJournalFrames(data: Buffer): { text: string; requests: JournaledRequest[]; torn: boolean } {
   const texts: Buffer[] = [];

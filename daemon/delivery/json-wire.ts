@@ -43,7 +43,7 @@ export function copyOut(from: number): Buffer {
   return copyOf(buf.subarray(from, pos));
 }
 
-/** The request written, to keep (in the scratch's memory, when it is a request's size), and the end of it. */
+/** The request written, to keep (in the scratch's own memory when it is a request's size); the next request starts afresh. */
 export function takeRequest(): Buffer {
   scratch.writable(pos, 0);
   const request = scratch.take();
