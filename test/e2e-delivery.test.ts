@@ -345,6 +345,8 @@ describe('delivery through outages', () => {
       .filter((line) => line.startsWith('{"E":') || line.startsWith('{"e":'))
       .flatMap((line) => (JSON.parse(line) as { E?: unknown[]; e?: unknown }).E ?? [0]);
     expect(lined.length).toBeLessThanOrEqual(total - 1024 + 256);
+    // Status counts them, so an operator sees the journal writing requests (the collector lags).
+    expect((await daemon.status()).journal.requests).toBe(4);
     peer.destroy();
     daemon.child.kill('SIGKILL');
     await daemon.exited;

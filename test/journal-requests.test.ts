@@ -109,6 +109,7 @@ describe('journal requests', () => {
     journal.sync();
     expect(eventsIn(journalText(dir))).toEqual([5, 6, 7]);
     expect(requestsIn(dir)).toHaveLength(2);
+    expect(journal.counts().requests).toBe(2);
     // Events 7 and 8 go into requests: 7's line is written, 8's is dropped for its requests,
     // which are written (and the first ones not again).
     queues.logs.add(2);

@@ -36,9 +36,10 @@ export interface RequestCover {
   readonly cover: JournalCover;
   /**
    * The frames of the requests to write now, one part behind the other; `written()` once they
-   * are on their way to disk (a write that fails leaves them unwritten, as it leaves its lines).
+   * are on their way to disk (a write that fails leaves them unwritten, as it leaves its lines),
+   * which says how many they were.
    */
-  take(): { readonly parts: Uint8Array[]; written(): void };
+  take(): { readonly parts: Uint8Array[]; written(): number };
 }
 
 const LANE_SIGNALS = ['logs', 'traces'] as const;
@@ -94,6 +95,7 @@ export function createRequestCover(counts: JournalCounts, held: (signal: 'logs' 
         parts,
         written() {
           for (const one of taken) written.add(one);
+          return taken.length;
         },
       };
     },

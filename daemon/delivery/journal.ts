@@ -96,11 +96,12 @@ export interface Journal {
   start(): void;
 }
 
-/** What a journal wrote since it opened: its write calls, their bytes, and its fdatasync calls. */
+/** What a journal wrote since it opened: its write calls, their bytes, its fdatasync calls, and the requests it wrote in the place of lines. */
 export interface JournalWrites {
   readonly writes: number;
   readonly bytes: number;
   readonly syncs: number;
+  readonly requests: number;
 }
 
 export interface JournalOptions {
@@ -163,7 +164,7 @@ export function openJournal(options: JournalOptions): Journal {
   const declared = new Set<number>();
   /** Session contexts declared in the file being written (or the next one). */
   const declaredContexts = new Set<number>();
-  const written = { writes: 0, bytes: 0, syncs: 0 };
+  const written = { writes: 0, bytes: 0, syncs: 0, requests: 0 };
   /** Requests written in the place of lines whose records they hold (with `held`). */
   const requests = options.held === undefined ? null : createRequestCover(counts, options.held);
   /** Lines appended and not yet written: each one's text comes to {@link bufferLine}, or it is dropped. */
@@ -241,7 +242,7 @@ export function openJournal(options: JournalOptions): Journal {
         if (text !== null) parts.push(...encodeJournalFrame(text, current.dictionary));
         const length = writeAll(current.fd as number, parts);
         if (text !== null) current.dictionary = nextDictionary(current.dictionary, text);
-        frames?.written();
+        written.requests += frames?.written() ?? 0;
         buffer.reset();
         written.bytes += length;
         current.size += length;
