@@ -605,16 +605,13 @@ export interface OtlpReceiverStatus {
 /**
  * In `daemon/status`: the journal (`journal/<pid>/` in the state folder). `bytes` is what its
  * files hold now; `writes`, `writtenBytes` and `syncs` count its write calls, the bytes they
- * wrote and its `fdatasync` calls since the daemon started (`settled.json` not included);
- * `requests`, the export requests it wrote in the place of their records' lines (behind a
- * collector slower than what arrives).
+ * wrote and its `fdatasync` calls since the daemon started (`settled.json` not included).
  */
 export interface JournalStatus {
   readonly bytes: number;
   readonly writes: number;
   readonly writtenBytes: number;
   readonly syncs: number;
-  readonly requests: number;
 }
 
 /** Where a write failed: a signal's export spool, the feedback spool, or the file exporter's folder. */

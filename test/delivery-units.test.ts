@@ -519,7 +519,7 @@ describe('host resources', () => {
       const text = journalText(dir);
       expect(text.match(/"d":/g)).toHaveLength(1);
       const read = readJournal(dir);
-      expect(read.lines.map((line) => ('r' in line ? line.r : undefined))).toEqual([exec.id, exec.id, undefined]);
+      expect(read.lines.map((line) => line.r)).toEqual([exec.id, exec.id, undefined]);
       expect(read.resources.get(exec.id)).toEqual(exec.attributes);
       // A session context, the same: declared once a file, named by id on each event line.
       const context = { model: 'gpt-5.1', 'conversation.id': 'c-1' };

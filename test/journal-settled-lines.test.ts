@@ -13,10 +13,22 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HOLD_BACKLOG } from '../daemon/delivery/journal-lines.js';
 import { readJournal } from '../daemon/delivery/journal-read.js';
 import type { Signal } from '../protocol/index.js';
-import { type AcceptingJournal, eventLine, eventsIn, journalText, openAcceptingJournal } from './support/journal.js';
+import { type AcceptingJournal, journalText, openAcceptingJournal } from './support/journal.js';
 
-const event = eventLine;
+/** The event line of event `n`, taken by both lanes. */
+const event = (n: number) => ({ e: [{ name: 'codex.tool_result', timeMs: n, durationMs: 1, logAttributes: { n } }, { log: true, span: true }] });
 const CONTEXT = { model: 'gpt-5.1-codex' };
+
+/** The `n` of every event entry in the text, in order. */
+function eventsIn(text: string): number[] {
+  const found: number[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const parsed = JSON.parse(line) as { E?: [{ timeMs: number }, unknown][] };
+    for (const [entry] of parsed.E ?? []) found.push(entry.timeMs);
+  }
+  return found;
+}
 
 describe('journal lines whose records settle first', () => {
   let dir = '';

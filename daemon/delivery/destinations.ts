@@ -25,7 +25,6 @@ import { createFileSender } from './file-sender.js';
 import { createGrpcSender } from './grpc-sender.js';
 import { createHttpSender } from './http-sender.js';
 import type { Route, WireFormat } from './queued-exporters.js';
-import type { HeldRequests } from './journal-requests.js';
 import { openSegmentSpool } from './segment-spool.js';
 import type { Sender } from './sender.js';
 
@@ -83,12 +82,6 @@ export interface Destinations {
   queues(): ExportQueue[];
   /** The signal's spools that no queue sends now, with what they hold. */
   otherSpools(signal: Signal): OtherSpool[];
-  /**
-   * The requests the signal's queue holds in memory, for the journal to write; null without a
-   * queue, or while a replaced one still sends (its records come first, so where the open
-   * queue's start is not known).
-   */
-  held(signal: 'logs' | 'traces'): HeldRequests | null;
   /** Sends and spills within the deadline (epoch ms), every queue; then closes the senders. */
   shutdown(deadline: number): Promise<void>;
 }
@@ -247,14 +240,6 @@ export function createDestinations(options: DestinationsOptions): Destinations {
     },
 
     queues: () => [...[...open.values()].map((entry) => entry.queue), ...[...retiring.values()].map((entry) => entry.queue)],
-
-    held(signal) {
-      const entry = open.get(signal);
-      if (entry === undefined) return null;
-      for (const key of retiring.keys()) if (key.startsWith(`${signal}/`)) return null;
-      const { batches, records } = entry.queue.held();
-      return { format: formatOf(entry.kind), requests: batches, records, holds: entry.queue.holds };
-    },
 
     async shutdown(deadline) {
       stopping = true;

@@ -63,14 +63,6 @@ export interface ExportQueue {
   /** Whether anything waits, in memory or on disk. */
   pending(): boolean;
   /**
-   * The batches waiting in memory, oldest first, and their records: what this daemon accepted
-   * and has not yet sent, refused or spilled, in order (the journal writes them to cover their
-   * records). The list is the queue's own: read it, do not keep it.
-   */
-  held(): { readonly batches: readonly QueuedBatch[]; readonly records: number };
-  /** Whether `batch` still waits in memory. */
-  holds(batch: object): boolean;
-  /**
    * Sends from now on through `sender` (a reload changed the destination): what waits goes
    * there, at once, whatever the backoff said. A send on the wire ends on the old sender; if it
    * fails, the batch goes again through the new one. Resolves when the old sender is no longer
@@ -179,7 +171,5 @@ export function createExportQueue(options: ExportQueueOptions): ExportQueue {
     spillNow: () => memory.spill(0),
     setSender: (sender, sendTimeoutMs) => loop.setSender(withSendTimeout(sender, sendTimeoutMs)),
     pending: () => memory.batches() > 0 || (replayer?.replaying() ?? false) || (spool?.segments() ?? 0) > 0,
-    held: memory.held,
-    holds: memory.holds,
   };
 }

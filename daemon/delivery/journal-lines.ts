@@ -9,13 +9,10 @@
  *
  * Under a load the exporters keep up with, the lanes export full batches within milliseconds,
  * so an event line is held as objects for up to {@link HOLD_MS} and most are dropped unwritten:
- * making their text was most of what the journal cost per event. Behind a slow collector the
- * lanes still serialise full batches within milliseconds, and their requests wait in the export
- * queues: with a {@link JournalCover}, a line whose records are all in such requests is dropped
- * too, and the journal writes the requests instead. While records wait unserialised longer (a
- * lane's backlog past {@link HOLD_BACKLOG}), a line's text is made when the next line comes:
- * held, its objects would outlive the lanes' and be collected in V8's old generation, at a
- * higher cost than its text.
+ * making their text was most of what the journal cost per event. While records wait longer (a
+ * lane's backlog past {@link HOLD_BACKLOG}, as behind a slow collector), a line's text is made
+ * when the next line comes: held, its objects would outlive the lanes' and be collected in V8's
+ * old generation, at a higher cost than its text.
  */
 import { measurementsOf, type Signal, SIGNALS } from '../../protocol/index.js';
 import { createByteBuffer } from './byte-buffer.js';
@@ -28,9 +25,8 @@ import { type GroupKind, type GroupLine, type JournaledScope, type JournalLine, 
  */
 export const HOLD_MS = 100;
 /**
- * Records of the log or the trace lane unsettled, and not in a request an export queue holds, at
- * most for a new line to be held: four of a lane's batches. Past it records wait for the ones
- * ahead of them, longer than {@link HOLD_MS}.
+ * Records of the log or the trace lane unsettled at most for a new line to be held: four of a
+ * lane's batches. Past it records wait for the ones ahead of them, longer than {@link HOLD_MS}.
  */
 export const HOLD_BACKLOG = 2048;
 
@@ -45,17 +41,6 @@ export interface JournalCounts {
   accepted(signal: Signal): number;
   /** Records each signal has exported, failed, or spilled to disk so far. */
   settled(signal: Signal): number;
-}
-
-/**
- * Records past the settled count that the journal can cover with the requests they are
- * serialised in, while an export queue holds those (journal.ts writes them instead of lines).
- */
-export interface JournalCover {
-  /** Each signal's records settled, or in a request its export queue holds; at least its settled count. */
-  through(signal: Signal): number;
-  /** A line was dropped because requests cover its records past `settled`: they must be written. */
-  dropped(line: PendingLine, settled: Readonly<Record<Signal, number>>): void;
 }
 
 /**
@@ -92,8 +77,6 @@ export interface PendingLinesOptions {
    * its resource's or context's id and without a newline.
    */
   readonly made: (line: PendingLine, json: string | Uint8Array) => void;
-  /** What requests cover; without it, only what has settled lets a line go unwritten. */
-  readonly cover?: JournalCover | undefined;
 }
 
 interface Pending extends PendingLine {
@@ -132,11 +115,7 @@ export function createPendingLines(options: PendingLinesOptions): PendingLines {
   /** The last pending line while lines of its kind may still join it ({@link GroupLine}). */
   let group: Pending | null = null;
 
-  const { cover } = options;
   const settledNow = (): Record<Signal, number> => ({ metrics: counts.settled('metrics'), logs: counts.settled('logs'), traces: counts.settled('traces') });
-  /** Settled, or covered by a request an export queue holds: what a line need not be written for. */
-  const coveredNow = (settled: Record<Signal, number>): Record<Signal, number> =>
-    cover === undefined ? settled : { metrics: settled.metrics, logs: cover.through('logs'), traces: cover.through('traces') };
 
   /** A group of event, span or log lines as one line, each event's entry made as it is written. */
   function groupLineOf({ kind, values }: Pending): GroupLine {
@@ -170,12 +149,10 @@ export function createPendingLines(options: PendingLinesOptions): PendingLines {
   function settle(madeBy: number): void {
     if (pending.length === 0) return;
     const settled = settledNow();
-    const covered = coveredNow(settled);
     let kept = 0;
     for (const line of pending) {
-      if (isSettled(line, covered)) {
+      if (isSettled(line, settled)) {
         if (line === group) group = null;
-        if (covered !== settled && !isSettled(line, settled)) cover?.dropped(line, settled);
       } else if (kept === 0 && line.holdUntil <= madeBy) {
         make(line);
         if (line === group) group = null;
@@ -220,10 +197,8 @@ export function createPendingLines(options: PendingLinesOptions): PendingLines {
       pending.push({ kind, values: NO_VALUES, text: [at, staged.length], resource, context: undefined, start, end, holdUntil: now });
       return;
     }
-    // Held while the lanes keep up (their records then settle, or go into a request, within a
-    // batch or two).
-    const through = (signal: Signal): number => (cover === undefined ? counts.settled(signal) : cover.through(signal));
-    const keepingUp = logs - through('logs') <= HOLD_BACKLOG && traces - through('traces') <= HOLD_BACKLOG;
+    // Held while the lanes keep up (their records then settle within a batch or two).
+    const keepingUp = logs - counts.settled('logs') <= HOLD_BACKLOG && traces - counts.settled('traces') <= HOLD_BACKLOG;
     group = { kind, values: [value], text: null, resource, context, start, end, holdUntil: keepingUp ? now + HOLD_MS : now };
     pending.push(group);
   }

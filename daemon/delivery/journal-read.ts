@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 import { measurementsOf, type Signal, SIGNALS } from '../../protocol/index.js';
 import { isAlive } from '../process-alive.js';
-import { decodeJournalFrames, type JournaledRequest } from './journal-frames.js';
+import { decodeJournalFrames } from './journal-frames.js';
 
 /**
  * A journaled batch of metric records (`m`), a session event's lane entry with the lanes that
@@ -49,9 +49,6 @@ export type ContextLine = { readonly cd: readonly [number, Readonly<Record<strin
 /** The first line of a file: what each signal had accepted before it. */
 export type BaseLine = { readonly b: Readonly<Record<Signal, number>> };
 
-/** What a replay takes in: lines, and requests an export queue held (`q`), which stand for their records. */
-export type ReplayedLine = JournalLine | { readonly q: JournaledRequest };
-
 export const SETTLED = 'settled.json';
 /** `settled.json` is its JSON padded with spaces to this many bytes, so that a shorter note never leaves a longer one's tail. */
 export const SETTLED_WIDTH = 128;
@@ -69,39 +66,14 @@ function readSettled(dir: string): Record<Signal, number> {
  * What an earlier daemon journaled and had not settled, oldest first: metric lines keep only
  * their records past the settled count, event lines only the lanes past it. A torn frame (a
  * crash mid-write) ends its file, a torn line is skipped; each is counted.
- *
- * Requests stand for their records: a line's record that one covers is left out, and the
- * request goes in the place of its first record, so each signal's records come in the order
- * they were accepted. A request wholly settled is left out.
  */
-export function readJournal(dir: string): { files: string[]; lines: ReplayedLine[]; torn: number; resources: Map<number, Readonly<Record<string, unknown>>>; contexts: Map<number, Readonly<Record<string, unknown>>> } {
-  const { files, lines, requests, torn } = readJournalFiles(dir);
+export function readJournal(dir: string): { files: string[]; lines: JournalLine[]; torn: number; resources: Map<number, Readonly<Record<string, unknown>>>; contexts: Map<number, Readonly<Record<string, unknown>>> } {
+  const { files, lines, torn } = readJournalFiles(dir);
   const settled = readSettled(dir);
   const seen: Record<Signal, number> = { metrics: 0, logs: 0, traces: 0 };
-  const pending: ReplayedLine[] = [];
+  const pending: JournalLine[] = [];
   const resources = new Map<number, Readonly<Record<string, unknown>>>();
   const contexts = new Map<number, Readonly<Record<string, unknown>>>();
-  // Each lane's requests not wholly settled, by where their records start.
-  const queued = { logs: [] as JournaledRequest[], traces: [] as JournaledRequest[] };
-  for (const request of requests) if (request.start + request.records > settled[request.signal]) queued[request.signal].push(request);
-  for (const list of Object.values(queued)) list.sort((a, b) => a.start - b.start);
-  const next = { logs: 0, traces: 0 };
-  /** Where the requests taken in so far end, by signal: a line's record before it is theirs. */
-  const coveredTo = { logs: 0, traces: 0 };
-  /** Takes in the requests of `signal` that start at or before `index` (its records counted from 0). */
-  const requestsThrough = (signal: 'logs' | 'traces', index: number): void => {
-    const list = queued[signal];
-    for (let request = list[next[signal]]; request !== undefined && request.start <= index; request = list[++next[signal]]) {
-      pending.push({ q: request });
-      coveredTo[signal] = Math.max(coveredTo[signal], request.start + request.records);
-    }
-  };
-  /** Whether a line's next record of `signal` is replayed: past the settled count and not in a request. */
-  const replayed = (signal: 'logs' | 'traces'): boolean => {
-    const index = seen[signal]++;
-    requestsThrough(signal, index);
-    return index >= settled[signal] && index >= coveredTo[signal];
-  };
   for (const line of lines) {
     const resource = 'r' in line && typeof line.r === 'number' ? { r: line.r } : {};
     if ('b' in line) {
@@ -121,15 +93,15 @@ export function readJournal(dir: string): { files: string[]; lines: ReplayedLine
       for (const one of 'E' in line ? line.E : [line.e]) {
         if (!Array.isArray(one)) continue;
         const [entry, taken] = one as [unknown, { log?: boolean; span?: boolean }];
-        const log = taken?.log === true && replayed('logs');
-        const span = taken?.span === true && replayed('traces');
+        const log = taken?.log === true && ++seen.logs > settled.logs;
+        const span = taken?.span === true && ++seen.traces > settled.traces;
         if (log || span) pending.push({ e: [entry, { log, span }], ...resource, ...context });
       }
     } else if ('s' in line || ('S' in line && Array.isArray(line.S))) {
       // A span line, or a group of them.
-      for (const span of 'S' in line ? line.S : [line.s]) if (replayed('traces')) pending.push({ s: span, ...resource });
+      for (const span of 'S' in line ? line.S : [line.s]) if (++seen.traces > settled.traces) pending.push({ s: span, ...resource });
     } else if ('l' in line || ('L' in line && Array.isArray(line.L))) {
-      for (const log of 'L' in line ? line.L : [line.l]) if (replayed('logs')) pending.push({ l: log, ...resource });
+      for (const log of 'L' in line ? line.L : [line.l]) if (++seen.logs > settled.logs) pending.push({ l: log, ...resource });
     } else if ('p' in line && Array.isArray(line.p)) {
       // Points past the settled count, each metric and scope keeping only those.
       const kept = (line.p as readonly JournaledScope[])
@@ -138,9 +110,6 @@ export function readJournal(dir: string): { files: string[]; lines: ReplayedLine
       if (kept.length > 0) pending.push({ p: kept, ...resource });
     }
   }
-  // Requests past every line's records.
-  requestsThrough('logs', Infinity);
-  requestsThrough('traces', Infinity);
   return { files, lines: pending, torn, resources, contexts };
 }
 
@@ -149,7 +118,7 @@ function noteDeclared([id, attributes]: readonly [unknown, unknown], into: Map<n
   if (typeof id === 'number' && typeof attributes === 'object' && attributes !== null) into.set(id, attributes as Readonly<Record<string, unknown>>);
 }
 
-function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine | GroupLine | BaseLine | ResourceLine | ContextLine)[]; requests: JournaledRequest[]; torn: number } {
+function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine | GroupLine | BaseLine | ResourceLine | ContextLine)[]; torn: number } {
   let names: string[];
   try {
     names = readdirSync(dir)
@@ -157,10 +126,9 @@ function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine |
       .filter((name) => name.endsWith('.jnz') || name.endsWith('.jnl'))
       .sort();
   } catch {
-    return { files: [], lines: [], requests: [], torn: 0 };
+    return { files: [], lines: [], torn: 0 };
   }
   const lines: (JournalLine | GroupLine | BaseLine | ResourceLine | ContextLine)[] = [];
-  const requests: JournaledRequest[] = [];
   let torn = 0;
   for (const name of names) {
     let text: string;
@@ -169,7 +137,6 @@ function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine |
       else {
         const decoded = decodeJournalFrames(readFileSync(join(dir, name)));
         text = decoded.text;
-        requests.push(...decoded.requests);
         if (decoded.torn) torn++;
       }
     } catch {
@@ -184,7 +151,7 @@ function readJournalFiles(dir: string): { files: string[]; lines: (JournalLine |
       }
     }
   }
-  return { files: names.map((name) => join(dir, name)), lines, requests, torn };
+  return { files: names.map((name) => join(dir, name)), lines, torn };
 }
 
 /**

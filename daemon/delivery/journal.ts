@@ -21,10 +21,6 @@
  * what the daemon's death would lose. Lines wait for the next write, and may be held for their
  * records to settle, in journal-lines.ts; every line not dropped goes in the next write.
  *
- * Behind a collector slower than what arrives, a line whose records are all in requests an
- * export queue holds (`held`) is dropped as well, and those requests are written instead
- * (journal-requests.ts).
- *
  * The guarantee this gives: a record in a batch answered as a request is synced to disk before
  * the answer; one sent as a notification is lost only if the daemon dies within
  * {@link SYNC_INTERVAL_MS} of taking it in (a written line survives the process: the kernel
@@ -46,7 +42,6 @@ import { type Signal, SIGNALS } from '../../protocol/index.js';
 import { createByteBuffer } from './byte-buffer.js';
 import { encodeJournalFrame, nextDictionary } from './journal-frames.js';
 import { createPendingLines, type JournalCounts, type JournaledResource, type PendingLine } from './journal-lines.js';
-import { createRequestCover, type HeldRequests } from './journal-requests.js';
 import { type JournalLine, SETTLED, SETTLED_WIDTH } from './journal-read.js';
 
 /** Longest a notification's records wait in memory before they are on disk. */
@@ -96,12 +91,11 @@ export interface Journal {
   start(): void;
 }
 
-/** What a journal wrote since it opened: its write calls, their bytes, its fdatasync calls, and the requests it wrote in the place of lines. */
+/** What a journal wrote since it opened: its write calls, their bytes, and its fdatasync calls. */
 export interface JournalWrites {
   readonly writes: number;
   readonly bytes: number;
   readonly syncs: number;
-  readonly requests: number;
 }
 
 export interface JournalOptions {
@@ -118,12 +112,6 @@ export interface JournalOptions {
    * given, when the line is written: a line whose records settle first is never made.
    */
   readonly writtenEntry?: (entry: unknown) => unknown;
-  /**
-   * The requests the log or the trace lane's export queue holds, or null when where their records
-   * start is not known (a replaced queue still sends older ones): records in them are covered by
-   * writing the requests, not their lines.
-   */
-  readonly held?: (signal: 'logs' | 'traces') => HeldRequests | null;
 }
 
 let sequence = 0;
@@ -164,11 +152,9 @@ export function openJournal(options: JournalOptions): Journal {
   const declared = new Set<number>();
   /** Session contexts declared in the file being written (or the next one). */
   const declaredContexts = new Set<number>();
-  const written = { writes: 0, bytes: 0, syncs: 0, requests: 0 };
-  /** Requests written in the place of lines whose records they hold (with `held`). */
-  const requests = options.held === undefined ? null : createRequestCover(counts, options.held);
+  const written = { writes: 0, bytes: 0, syncs: 0 };
   /** Lines appended and not yet written: each one's text comes to {@link bufferLine}, or it is dropped. */
-  const lines = createPendingLines({ counts, onError: options.onError, writtenEntry: options.writtenEntry, made: (line, json) => bufferLine(line, json), cover: requests?.cover });
+  const lines = createPendingLines({ counts, onError: options.onError, writtenEntry: options.writtenEntry, made: (line, json) => bufferLine(line, json) });
   /**
    * Where each signal's count stands after the last line written to the open file; null before
    * its first. A line written elsewhere is preceded by a base line saying where it starts.
@@ -232,23 +218,27 @@ export function openJournal(options: JournalOptions): Journal {
    */
   function write(durable: boolean): void {
     lines.settle(Infinity);
-    const frames = requests?.take() ?? null;
-    if (buffer.length > 0 || (frames !== null && frames.parts.length > 0)) {
+    if (buffer.length > 0) {
       try {
         current ??= open();
         // Compressing and the next dictionary copy the text: the buffer is free to take more.
-        const text = buffer.length > 0 ? buffer.view() : null;
-        const parts = frames?.parts ?? [];
-        if (text !== null) parts.push(...encodeJournalFrame(text, current.dictionary));
-        const length = writeAll(current.fd as number, parts);
-        if (text !== null) current.dictionary = nextDictionary(current.dictionary, text);
-        written.requests += frames?.written() ?? 0;
+        const text = buffer.view();
+        const [header, payload] = encodeJournalFrame(text, current.dictionary);
+        const length = header.length + payload.length;
+        // A short write (a file size limit, a disk filling up) is not an error by itself: write
+        // the rest, which then fails with the reason.
+        let at = writevSync(current.fd as number, [header, payload]);
+        for (written.writes++; at < length; written.writes++) {
+          const [part, offset] = at < header.length ? [header, at] : [payload, at - header.length];
+          at += writeSync(current.fd as number, part, offset, part.length - offset);
+        }
+        current.dictionary = nextDictionary(current.dictionary, text);
         buffer.reset();
         written.bytes += length;
         current.size += length;
         current.unsyncedSince ??= Date.now();
-        // Every accepted record was appended as it was accepted: all of them are in a file now
-        // (in a line, or in a request that covers it), or settled.
+        // Every accepted record was appended as it was accepted: all of them are in a file now,
+        // or settled.
         current.marks = acceptedNow();
         failure = null;
       } catch (error) {
@@ -269,24 +259,6 @@ export function openJournal(options: JournalOptions): Journal {
     // Every file with unsynced lines, not only the open one: a tick may have written the lines
     // a request carried, and rotated their file, before the request's sync.
     if (durable) for (const file of current === null ? closed : [...closed, current]) if (file.unsyncedSince !== null) syncFile(file);
-  }
-
-  /**
-   * Writes `parts` one behind the other; their length. A short write (a file size limit, a disk
-   * filling up) is not an error by itself: the rest is written, which then fails with the reason.
-   */
-  function writeAll(fd: number, parts: readonly Uint8Array[]): number {
-    let length = 0;
-    for (const part of parts) length += part.length;
-    let at = writevSync(fd, parts);
-    for (written.writes++; at < length; written.writes++) {
-      let offset = at;
-      let index = 0;
-      while (offset >= (parts[index] as Uint8Array).length) offset -= (parts[index++] as Uint8Array).length;
-      const part = parts[index] as Uint8Array;
-      at += writeSync(fd, part, offset, part.length - offset);
-    }
-    return length;
   }
 
   /**

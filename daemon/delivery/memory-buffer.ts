@@ -55,10 +55,6 @@ export interface MemoryBuffer {
   spill(limitBytes: number): void;
   batches(): number;
   bytes(): number;
-  /** The batches it holds, oldest first (its own list: read it, do not keep it), and their records. */
-  held(): { readonly batches: readonly QueuedBatch[]; readonly records: number };
-  /** Whether `batch` is among them. */
-  holds(batch: object): boolean;
   /** Records moved to the spool so far. */
   spooledRecords(): number;
 }
@@ -67,7 +63,6 @@ export function createMemoryBuffer(options: MemoryBufferOptions): MemoryBuffer {
   const { stats, spool } = options;
   const memory: QueuedBatch[] = [];
   let memoryBytes = 0;
-  let memoryRecords = 0;
   let spooled = 0;
 
   function writeToSpool(moved: QueuedBatch[], records: number, to: SegmentSpool): void {
@@ -99,7 +94,6 @@ export function createMemoryBuffer(options: MemoryBufferOptions): MemoryBuffer {
     const moved = memory.splice(0, count);
     memoryBytes = bytes;
     const records = moved.reduce((sum, batch) => sum + batch.records, 0);
-    memoryRecords -= records;
     if (spool === null) stats.failed(records, 'queue_full');
     else writeToSpool(moved, records, spool);
   }
@@ -109,7 +103,6 @@ export function createMemoryBuffer(options: MemoryBufferOptions): MemoryBuffer {
       const batch: QueuedBatch = { bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), records, createdAt: Date.now(), replayed: false };
       memory.push(batch);
       memoryBytes += batch.bytes.length;
-      memoryRecords += records;
       if (memoryBytes > options.maxBytes) spill(options.maxBytes / 2);
     },
     oldest: () => memory[0] ?? null,
@@ -117,13 +110,10 @@ export function createMemoryBuffer(options: MemoryBufferOptions): MemoryBuffer {
       if (memory[0] !== batch) return;
       memory.shift();
       memoryBytes -= batch.bytes.length;
-      memoryRecords -= batch.records;
     },
     spill,
     batches: () => memory.length,
     bytes: () => memoryBytes,
-    held: () => ({ batches: memory, records: memoryRecords }),
-    holds: (batch) => memory.includes(batch as QueuedBatch),
     spooledRecords: () => spooled,
   };
 }

@@ -19,9 +19,9 @@ const NO_HANDOFF: DaemonStatus.Result['handoff'] = { filesIngested: 0, recordsIn
 
 /** The journal's part of the status; zeros before it opens. */
 function journalStatus(journal: Journal | null): DaemonStatus.Result['journal'] {
-  if (journal === null) return { bytes: 0, writes: 0, writtenBytes: 0, syncs: 0, requests: 0 };
+  if (journal === null) return { bytes: 0, writes: 0, writtenBytes: 0, syncs: 0 };
   const written = journal.counts();
-  return { bytes: journal.bytes(), writes: written.writes, writtenBytes: written.bytes, syncs: written.syncs, requests: written.requests };
+  return { bytes: journal.bytes(), writes: written.writes, writtenBytes: written.bytes, syncs: written.syncs };
 }
 
 export interface StatusSources {

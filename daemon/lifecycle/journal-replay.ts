@@ -12,16 +12,12 @@ import type { Logger } from 'pino';
 import { measurementsIn, type MetricRecord } from '../../protocol/index.js';
 import type { DaemonConfig } from '../config.js';
 import { type Journal, openJournal } from '../delivery/journal.js';
-import type { JournaledRequest } from '../delivery/journal-frames.js';
-import { orphanedJournals, readJournal, removeJournal, type ReplayedLine } from '../delivery/journal-read.js';
+import { type JournalLine, orphanedJournals, readJournal, removeJournal } from '../delivery/journal-read.js';
 import type { LaneChoice, LaneEntry } from '../event-lanes.js';
 import { type JournaledEntry, journaledEntry, laneEntryOf } from '../journaled-entry.js';
 import type { HostResource } from '../host-resources.js';
 import type { LogEntry, SpanEntry } from '../lane-records.js';
-import type { DecodedRequest } from '../otlp/decode-common.js';
-import { decodeLogsJson, decodeLogsRequest } from '../otlp/decode-logs.js';
 import { journaledMetrics } from '../otlp/decode-metrics.js';
-import { decodeTraceJson, decodeTraceRequest } from '../otlp/decode-traces.js';
 import type { DaemonPaths } from '../paths.js';
 import type { Pipelines } from '../pipelines.js';
 
@@ -62,7 +58,6 @@ export async function openDaemonJournal(options: OpenJournalOptions): Promise<Jo
     },
     onError: options.reportError,
     writtenEntry: (entry) => journaledEntry(entry as LaneEntry).journaled,
-    held: (signal) => pipelines.destinations.held(signal),
   });
   pipelines.journal.attach(journal);
   for (const { dir, lines, torn, resources: journaled, contexts } of earlier) {
@@ -89,14 +84,14 @@ export async function openDaemonJournal(options: OpenJournalOptions): Promise<Jo
 /**
  * Takes in again what an earlier daemon journaled, under the resources it was taken with:
  * metric records, event entries on the lanes that took them, spans and log records taken whole,
- * metrics taken over OTLP to pass on, and the records of the requests its export queues held.
- * A journal can hold more than a lane takes at once (a lane holds 20,000 records; behind a slow
- * collector the export queues hold more, and several daemons' journals replay one after the
- * other): whenever a lane is half full, the replay lets the event loop turn until the lanes have
- * handed their batches to the export queues (which move what exceeds their memory to disk).
+ * and metrics taken over OTLP to pass on. A journal can hold more than a lane takes at once (a
+ * lane holds 20,000 records; behind a slow collector the export queues hold more, and several
+ * daemons' journals replay one after the other): whenever a lane is half full, the replay lets
+ * the event loop turn until the lanes have handed their batches to the export queues (which move
+ * what exceeds their memory to disk).
  */
 export async function replayJournal(
-  lines: readonly ReplayedLine[],
+  lines: readonly JournalLine[],
   pipelines: Pipelines,
   resourceOf: (id: number | undefined) => HostResource,
   contextOf: (id: number | undefined) => Readonly<Record<string, unknown>> | undefined = () => undefined,
@@ -113,12 +108,6 @@ export async function replayJournal(
     // left out and counted: it must not stop the daemon from starting, every time it starts.
     // Each line's records are counted received once taken, so one left out counts nowhere.
     try {
-      if ('q' in line) {
-        const taken = replayRequest(line.q, pipelines, onError);
-        if (line.q.signal === 'logs') events += taken;
-        else spans += taken;
-        continue;
-      }
       const resource = resourceOf(line.r);
       if ('m' in line && Array.isArray(line.m)) {
         const batch = line.m as MetricRecord[];
@@ -156,45 +145,4 @@ export async function replayJournal(
 async function handedOn(lanes: Pipelines['lanes']): Promise<void> {
   const deadline = Date.now() + REPLAY_LANE_WAIT_MS;
   while (lanes.crowded() && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
-}
-
-/**
- * Takes in again the records of a request an export queue held: each onto its lane under the
- * resource the request names, as the OTLP receivers take records in. The request was made from
- * what the lanes had taken (redacted, checked), so it is not checked again. Its count of
- * records, the one it was journaled with.
- */
-function replayRequest(request: JournaledRequest, pipelines: Pipelines, onError: (message: string) => void): number {
-  const { lanes, resources } = pipelines;
-  const stats = pipelines.stats[request.signal];
-  let decoded: DecodedRequest<unknown> | null = null;
-  let problem = '';
-  try {
-    const json = (): unknown => JSON.parse(Buffer.from(request.bytes).toString('utf8'));
-    if (request.signal === 'logs') decoded = request.format === 'protobuf' ? decodeLogsRequest(request.bytes) : decodeLogsJson(json());
-    else decoded = request.format === 'protobuf' ? decodeTraceRequest(request.bytes) : decodeTraceJson(json());
-  } catch (error) {
-    problem = (error as Error).message;
-  }
-  let taken = 0;
-  for (const { resource: attributes, scopes } of decoded?.resources ?? []) {
-    const resource = resources.exact(attributes);
-    for (const { scope, items } of scopes) {
-      for (const item of items) {
-        if (request.signal === 'logs') lanes.emitLog(item as LogEntry, resource);
-        else lanes.emitSpan({ ...(item as SpanEntry), scope }, resource);
-        stats.received(1);
-        taken++;
-      }
-    }
-  }
-  // It was written whole from what the lanes made: only a damaged disk gets here. What could not
-  // be read is counted, not lost without a trace.
-  const missing = request.records - taken;
-  if (missing > 0) {
-    stats.received(missing);
-    stats.rejected(request.signal === 'logs' ? 'invalid_log_record' : 'invalid_span', missing);
-    onError(`journal: ${missing} of the ${request.records} ${request.signal} records of a journaled request could not be read${problem === '' ? '' : `: ${problem}`}${decoded?.firstProblem ? `: ${decoded.firstProblem}` : ''}`);
-  }
-  return taken;
 }

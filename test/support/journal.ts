@@ -11,20 +11,6 @@ import { decodeJournalFrames } from '../../daemon/delivery/journal-frames.js';
 import type { JournalLine } from '../../daemon/delivery/journal-read.js';
 import { measurementsOf, type Signal } from '../../protocol/index.js';
 
-/** The event line of event `n` (its entry's `timeMs`), taken by both lanes. */
-export const eventLine = (n: number) => ({ e: [{ name: 'codex.tool_result', timeMs: n, durationMs: 1, logAttributes: { n } }, { log: true, span: true }] });
-
-/** The `n` of every event entry in a journal's text, in order. */
-export function eventsIn(text: string): number[] {
-  const found: number[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    const parsed = JSON.parse(line) as { E?: [{ timeMs: number }, unknown][] };
-    for (const [entry] of parsed.E ?? []) found.push(entry.timeMs);
-  }
-  return found;
-}
-
 /** The lines of every journal file in `dir`, oldest first, as one text. */
 export const journalText = (dir: string): string =>
   readdirSync(dir)
