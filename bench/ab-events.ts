@@ -19,12 +19,21 @@
  * records unexported, as in rows 6e and 6f, and the journal writes most event lines, which under
  * a flood the file exporter settles before the journal's next write.
  *
- *   node bench/ab-events.ts <other checkout> [--pairs=6] [--clients=2] [--events=10000] [--grpc] [--window=N]
+ *   node bench/ab-events.ts <other checkout> [--pairs=6] [--clients=2] [--events=10000] [--grpc] [--window=N] [--daemon-cpu=N]
+ *
+ * With `--daemon-cpu=N` (Linux, `taskset` from util-linux), each daemon runs on processor N alone,
+ * every thread of it, and this process, its receiver and the clients it starts on the others.
+ * On a machine whose processors differ in speed (one shared with another tenant's busy thread,
+ * say: a CPU-bound loop was measured 1.75x slower on one of this machine's two than on the
+ * other), where a daemon happens to run moves its CPU per event more than most changes do; pinned,
+ * both sides of each pair run on the same one.
  *
  * The other checkout must be built (`npm run build` there; a worktree can share this
  * checkout's node_modules). BENCH_DAEMON_ARGS (node options) goes to both daemons.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -32,7 +41,7 @@ import { abArgs, comparePairs } from './lib/ab.ts';
 import { ROOT } from './lib/daemon.ts';
 import { loadReceiverModule, type OtlpReceiver } from './lib/receiver.ts';
 
-const { other, otherRoot, option, flag } = abArgs('node bench/ab-events.ts <other checkout> [--pairs=6] [--clients=2] [--events=10000] [--grpc] [--window=N]');
+const { other, otherRoot, option, flag } = abArgs('node bench/ab-events.ts <other checkout> [--pairs=6] [--clients=2] [--events=10000] [--grpc] [--window=N] [--daemon-cpu=N]');
 const pairs = option('pairs', 6);
 const clients = option('clients', 2);
 const events = Math.max(250, Math.round(option('events', 10_000) / 250) * 250);
@@ -47,6 +56,14 @@ const forgetReceived = (): void => {
   receiver.metricsRequests.length = 0;
 };
 
+/** The processor each daemon runs on alone, if one is asked for; this process and its children run on the others. */
+const daemonCpu = option('daemon-cpu', -1);
+if (daemonCpu >= 0) {
+  const others = [...Array(availableParallelism()).keys()].filter((cpu) => cpu !== daemonCpu);
+  if (others.length === 0) throw new Error(`--daemon-cpu=${daemonCpu}: the machine has no other processor for the clients`);
+  execFileSync('taskset', ['-a', '-p', '-c', others.join(','), String(process.pid)], { stdio: 'ignore' });
+}
+
 /** Minor page faults of a process so far (/proc/<pid>/stat, field 10). */
 function minorFaults(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -56,7 +73,8 @@ function minorFaults(pid: number): number {
 interface Side {
   readonly root: string;
   /** One run: daemon CPU µs per event, and minor faults per event. */
-  run(): Promise<{ readonly us: number; readonly faults: number }>;
+  /** One run: also the bytes the journal wrote per event (lines, and requests in their place, behind a collector slower than what arrives). */
+  run(): Promise<{ readonly us: number; readonly faults: number; readonly journalBytes: number }>;
   stop(): Promise<void>;
 }
 
@@ -68,6 +86,7 @@ async function side(root: string): Promise<Side> {
   const lanes = (await import(join(root, 'bench/lib/lanes.ts'))) as typeof import('./lib/lanes.ts');
   const bench = lib.createBenchEnv(receiver === null ? {} : { otlpEndpoint: receiver.endpoint });
   const daemon = await lib.startDaemon(bench, (process.env.BENCH_DAEMON_ARGS ?? '').split(' ').filter((arg) => arg !== ''));
+  if (daemonCpu >= 0) execFileSync('taskset', ['-a', '-p', '-c', String(daemonCpu), String(daemon.pid)], { stdio: 'ignore' });
   let seed = 0;
   return {
     root,
@@ -85,7 +104,7 @@ async function side(root: string): Promise<Side> {
         await sleep(20);
         status = await daemon.status();
       }
-      const base = status.signals.logs.received;
+      const base = { received: status.signals.logs.received, journal: status.journal.writtenBytes };
       const cpu = processes.processCpuMs(daemon.pid) as number;
       const faults = minorFaults(daemon.pid);
       const feeder = group.createChunkFeeder(started.clients, { unitsEach: events, chunkUnits: 250, itemsPerUnit: 1, window });
@@ -97,13 +116,14 @@ async function side(root: string): Promise<Side> {
         await sleep(interval);
         forgetReceived();
         status = await daemon.status();
-        feeder.handOut(status.signals.logs.received - base, Math.max(status.signals.logs.buffered, status.signals.traces.buffered));
+        feeder.handOut(status.signals.logs.received - base.received, Math.max(status.signals.logs.buffered, status.signals.traces.buffered));
         const drained = (signal: 'logs' | 'traces'): boolean => lanes.delivered(status, signal).exported + 512 > status.signals[signal].accepted;
-        if (status.signals.logs.received - base >= clients * events && drained('logs') && drained('traces')) break;
+        if (status.signals.logs.received - base.received >= clients * events && drained('logs') && drained('traces')) break;
       }
       feeder.handOutRest();
       const total = clients * events;
-      const result = { us: (((processes.processCpuMs(daemon.pid) as number) - cpu) * 1000) / total, faults: (minorFaults(daemon.pid) - faults) / total };
+      const journalBytes = ((await daemon.status()).journal.writtenBytes - base.journal) / total;
+      const result = { us: (((processes.processCpuMs(daemon.pid) as number) - cpu) * 1000) / total, faults: (minorFaults(daemon.pid) - faults) / total, journalBytes };
       await started.exits;
       return result;
     },
@@ -121,8 +141,8 @@ try {
   await here.run();
   await there.run();
   const run = async (one: Side) => {
-    const { us, faults } = await one.run();
-    return { us, note: `${faults.toFixed(2)} faults` };
+    const { us, faults, journalBytes } = await one.run();
+    return { us, note: `${faults.toFixed(2)} faults, journal ${journalBytes.toFixed(0)} B/event` };
   };
   await comparePairs(pairs, other, 1, () => run(here), () => run(there));
 } finally {

@@ -27,7 +27,7 @@ function spills(runs: readonly EventsResult[]): string {
 }
 
 export function eventsDoc(details: EventsDetails): string[] {
-  const { config, events, eventsGrpc, eventFlood, eventCost, floors } = details;
+  const { config, events, eventsGrpc, eventFlood, eventCost, floors, pinned } = details;
   const eventTotal = config.eventClients * config.eventCount;
   const eventDaemonCpus = events.map((run) => run.daemonCpuMs).filter((ms): ms is number => ms !== null);
   const eventDaemonCpu =
@@ -92,7 +92,10 @@ export function eventsDoc(details: EventsDetails): string[] {
       'Left out of both: the socket, the checks of each event, the journal, the derived metrics, the session log, the lanes\' and the export queues\' books and the answers to the polls. ' +
       `The fixture runs after each timed run of 6e (6g) and of 6f (6h), ${config.floorWarmup} warm-up pass and ${config.floorPasses} measured passes, CPU µs per event (user + system of the whole process, V8's helper threads included), the median of its passes: ` +
       `6g ${floorList(floors.json)}, 6h ${floorList(floors.protobuf)}. The row gives the median of those, and the median of each run's ratio to the floor measured right after it: this machine's speed drifts between runs (the floor itself moved by up to 2× between sittings here), by more than the daemon's overhead over the floor, and a run and its floor meet it in about the same state. ` +
-      `Issue 16's target for 6e and 6f, ${EVENT_CPU_TARGET_US} µs, is to be read against these: it is what the daemon may spend on an event in all, and the floor is what decoding the event and making, serialising and writing its two records alone cost here.`,
+      `Issue 16's target for 6e and 6f, ${EVENT_CPU_TARGET_US} µs, is to be read against these: it is what the daemon may spend on an event in all, and the floor is what decoding the event and making, serialising and writing its two records alone cost here. ` +
+      (pinned
+        ? 'Both daemons of rows 6–6f, every thread, and each floor ran on the machine\'s first processor alone (`taskset`), the benchmark, its receiver and the clients on the others (bench/lib/pin.ts): this machine\'s two processors are not alike (the same CPU-bound loop ran 1.75× slower on one than on the other when it was measured), so an unpinned daemon\'s figure, and its floor\'s, moved with where the scheduler put them, and their ratio could compare one processor with the other.'
+        : 'Nothing was pinned (no `taskset`, or a single processor): each figure is also where the scheduler happened to run the process.'),
     '',
     `Row 6b: bench/fixtures/event-cost.mjs, one process with that daemon running. Each round sends ${eventCost.events.toLocaleString('en-US')} of the same events in chunks of ${eventCost.chunk}. ` +
       'The client side times `session.event(name, fields)` for each event of a chunk (fresh field objects per call) and the `await client.flush()` after it, so its figure includes serialising the batch and writing it to the socket. ' +

@@ -21,7 +21,8 @@ import { DAEMON_NODE_FLAGS } from '../../dist/protocol/index.js';
 import { check, log, rows } from '../lib/checks.ts';
 import { type BenchEnv, createBenchEnv, FIXTURES, ROOT, type RunningDaemon, startDaemon } from '../lib/daemon.ts';
 import { delivered } from '../lib/lanes.ts';
-import { lastJsonLine, runTimed } from '../lib/processes.ts';
+import { type Pinning, pinMeasuredApart } from '../lib/pin.ts';
+import { finished, lastJsonLine, startChild } from '../lib/processes.ts';
 import { loadReceiverModule, type OtlpReceiver } from '../lib/receiver.ts';
 import { fmt, median } from '../lib/report.ts';
 import { type EventCostResult, measureEventCost } from './events-cost.ts';
@@ -69,6 +70,8 @@ export interface EventsDetails {
   readonly eventCost: EventCostResult;
   /** Rows 6g and 6h: the floor measured after each timed run of 6e and of 6f. */
   readonly floors: { readonly json: EventFloor[]; readonly protobuf: EventFloor[] };
+  /** Whether the daemons and the floors ran on a processor of their own (lib/pin.ts). */
+  readonly pinned: boolean;
 }
 
 /** What bench/fixtures/event-floor.mjs printed. */
@@ -81,10 +84,19 @@ export interface EventFloor {
   readonly bytesPerEvent: number;
 }
 
-/** Rows 6g and 6h: the fixture in a process of its own, started with the daemon's Node flags; `json` writes into the bench's folder. */
-async function measureFloor(config: EventsConfig, bench: BenchEnv, format: EventFloor['format']): Promise<EventFloor> {
+/**
+ * Rows 6g and 6h: the fixture in a process of its own, started with the daemon's Node flags, on
+ * the daemon's processor when the daemon is pinned (its warm-up pass covers the moment before);
+ * `json` writes into the bench's folder.
+ */
+async function measureFloor(config: EventsConfig, bench: BenchEnv, format: EventFloor['format'], pinning: Pinning | null): Promise<EventFloor> {
   const args = [...DAEMON_NODE_FLAGS, join(FIXTURES, 'event-floor.mjs'), format, bench.root, String(config.floorEvents), String(config.floorPasses), String(config.floorWarmup)];
-  const result = lastJsonLine<EventFloor>((await runTimed(args, { cwd: ROOT }, 300_000)).stdout);
+  const child = startChild(args, { cwd: ROOT });
+  if (child.pid !== undefined) pinning?.pin(child.pid);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+  const run = await finished(child).finally(() => clearTimeout(timer));
+  if (run.code !== 0) throw new Error(`event-floor.mjs ${format} exited with ${run.code ?? run.signal}\n${run.stderr.slice(-2000)}`);
+  const result = lastJsonLine<EventFloor>(run.stdout);
   check(
     result.events === config.floorEvents && result.usPerEvent.length === config.floorPasses,
     `rows 6g/6h: the floor fixture (${format}) made the log record and span of all ${config.floorEvents} events in each of its ${config.floorPasses} passes (${result.events} events, ${result.usPerEvent.length} passes)`,
@@ -96,12 +108,25 @@ async function measureFloor(config: EventsConfig, bench: BenchEnv, format: Event
 export async function rowEvents(quick: boolean, bench: BenchEnv, daemon: RunningDaemon): Promise<EventsDetails> {
   const config = eventsConfig(quick);
   log('row 6: session events through the daemon into the log and trace lanes');
-  const n = config.eventClients;
   // Each timed run is followed by the floor under it (rows 6g, 6h), so that the two meet the machine
   // in the same state: its speed drifts by more than the daemon's overhead over the floor.
   const floors: EventsDetails['floors'] = { json: [], protobuf: [] };
+  // The daemon and the floors on a processor of their own, the rest on the others (lib/pin.ts).
+  const pinning = pinMeasuredApart();
+  if (pinning === null) log('  (not pinned: taskset is missing or the machine has one processor)');
+  else pinning.pin(daemon.pid);
+  try {
+    return await eventRows(config, bench, daemon, floors, pinning);
+  } finally {
+    pinning?.release([daemon.pid]);
+  }
+}
+
+/** Rows 6–6h, with the daemons and the floors pinned as `pinning` says. */
+async function eventRows(config: EventsConfig, bench: BenchEnv, daemon: RunningDaemon, floors: EventsDetails['floors'], pinning: Pinning | null): Promise<EventsDetails> {
+  const n = config.eventClients;
   const events = await windowedRuns(config, bench, daemon, 'row 6', 'file', async (timed) => {
-    if (timed) floors.json.push(await measureFloor(config, bench, 'json'));
+    if (timed) floors.json.push(await measureFloor(config, bench, 'json', pinning));
   });
   // The same load with every chunk handed out at once: what the lanes do when clients outrun them.
   const eventFlood = await measureEvents(config, bench, daemon, 'row 6d (flood)', (config.eventRepeats + 1) * n, config.eventCount, 'flood');
@@ -112,8 +137,8 @@ export async function rowEvents(quick: boolean, bench: BenchEnv, daemon: Running
   log('row 6b: per-event cost, thin client vs in-process SDK (log record + span)');
   const eventCost = await measureEventCost(config, bench, daemon);
   log('row 6f: the same windowed runs, the daemon exporting over OTLP/gRPC');
-  const eventsGrpc = await grpcRuns(config, async () => {
-    floors.protobuf.push(await measureFloor(config, bench, 'protobuf'));
+  const eventsGrpc = await grpcRuns(config, pinning, async () => {
+    floors.protobuf.push(await measureFloor(config, bench, 'protobuf', pinning));
   });
   const rate = median(events.map((run) => run.rate));
   const exportedMs = median(events.map((run) => run.exportedMs));
@@ -164,7 +189,7 @@ export async function rowEvents(quick: boolean, bench: BenchEnv, daemon: Running
     floorRow('6g', 'floor under 6e: decode, make both records, OTLP JSON, write (one process)', floors.json, '6e', events),
     floorRow('6h', 'floor under 6f: decode, make both records, OTLP protobuf, not sent', floors.protobuf, '6f', eventsGrpc),
   );
-  return { config, events, eventsGrpc, eventFlood, eventCost, floors };
+  return { config, events, eventsGrpc, eventFlood, eventCost, floors, pinned: pinning !== null };
 }
 
 /** The daemon's CPU per event (µs) over windowed runs, median; null without /proc. */
@@ -250,10 +275,11 @@ function receivedRecords(requests: readonly unknown[], outer: string, inner: str
  * drops what it decoded after each run, so its heap does not grow with the runs. `afterTimedRun`
  * follows each timed run (row 6h's floor).
  */
-async function grpcRuns(config: EventsConfig, afterTimedRun: () => Promise<void>): Promise<EventsResult[]> {
+async function grpcRuns(config: EventsConfig, pinning: Pinning | null, afterTimedRun: () => Promise<void>): Promise<EventsResult[]> {
   const receiver: OtlpReceiver = await (await loadReceiverModule()).module.startOtlpReceiver();
   const bench = createBenchEnv({ otlpEndpoint: receiver.endpoint });
   const daemon = await startDaemon(bench, (process.env.BENCH_DAEMON_ARGS ?? '').split(' ').filter((arg) => arg !== ''));
+  pinning?.pin(daemon.pid);
   let logs = 0;
   let spans = 0;
   const drain = (): void => {
