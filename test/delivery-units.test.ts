@@ -16,7 +16,7 @@ import { byHostResource } from '../daemon/delivery/queued-exporters.js';
 import type { Journal } from '../daemon/delivery/journal.js';
 import { journalText, openAcceptingJournal } from './support/journal.js';
 import { readJournal } from '../daemon/delivery/journal-read.js';
-import { copyOf, createByteBuffer, POOL_KEPT_BYTES, releaseEmptyBuffers, requestWritten } from '../daemon/delivery/byte-buffer.js';
+import { copyOf, createByteBuffer, POOL_KEPT_BYTES, releaseEmptyBuffers, requestScratch, requestWritten } from '../daemon/delivery/byte-buffer.js';
 import { createFileSender } from '../daemon/delivery/file-sender.js';
 import { serializeLogsJson } from '../daemon/delivery/otlp-json.js';
 import { eventBatch } from './support/otlp-records.js';
@@ -1057,10 +1057,11 @@ describe('request memory', () => {
     expect(third.equals(before)).toBe(true);
     requestWritten(second);
     requestWritten(third);
-    // A small request is a copy: the scratch keeps its memory.
+    // A small request is a copy: the scratch keeps its memory, empty, and gives it back at rest.
     const small = serializeLogsJson(logs.slice(0, 2)) as Buffer;
     expect(small.buffer.byteLength).toBeLessThan(1024 * 1024);
-    releaseEmptyBuffers();
+    expect(requestScratch.length).toBe(0);
+    expect(releaseEmptyBuffers()).toBeGreaterThanOrEqual(1024 * 1024);
   });
 
   it('keeps at most POOL_KEPT_BYTES at rest, the memory of the requests written last', () => {

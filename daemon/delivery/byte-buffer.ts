@@ -52,7 +52,8 @@ export interface RequestScratch extends ByteBuffer {
   /**
    * What was written, from the start, as a request to keep: in the scratch's own memory when it
    * is a request's size (the scratch takes other memory at its next write), else a copy. Its
-   * memory comes back through {@link requestWritten} as a copy's would.
+   * memory comes back through {@link requestWritten} as a copy's would. The scratch is empty
+   * after it, as after {@link ByteBuffer.reset}.
    */
   take(): Buffer;
 }
@@ -104,6 +105,12 @@ function growingBuffer(initialBytes: number, keepBytes: number, memory: Memory):
     return freed;
   }
 
+  /** Forgets what was written; a buffer grown past `keepBytes` gives its memory back. */
+  function reset(): void {
+    at = 0;
+    if (bytes.length > keepBytes) release();
+  }
+
   return {
     get length() {
       return at;
@@ -132,17 +139,18 @@ function growingBuffer(initialBytes: number, keepBytes: number, memory: Memory):
       return bytes;
     },
     take() {
-      if (at < POOLED_BYTES) return copyOf(bytes.subarray(0, at));
+      if (at < POOLED_BYTES) {
+        const copy = copyOf(bytes.subarray(0, at));
+        reset();
+        return copy;
+      }
       const taken = Buffer.from(bytes.buffer, bytes.byteOffset, at);
       bytes = EMPTY;
       at = 0;
       holding.delete(release);
       return taken;
     },
-    reset() {
-      at = 0;
-      if (bytes.length > keepBytes) release();
-    },
+    reset,
   };
 }
 

@@ -27,7 +27,6 @@ export function begin(): void {
   pos = 0;
 }
 
-
 /** Where the next byte goes. */
 export function mark(): number {
   return pos;
