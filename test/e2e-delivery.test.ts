@@ -40,12 +40,19 @@ describe('delivery through outages', () => {
     peer.destroy();
   }
 
-  /** `total` tool results of the session as notifications, 281 to a message, each with its index as `n`. */
-  function sendToolResults(to: RawPeer, sessionId: string, total: number): void {
+  /**
+   * A `codex-exec` host starts session `sessionId` (model gpt-5.1-codex) and sends `total` tool
+   * results as notifications, 281 to a message, each with its index as `n`; its connection.
+   */
+  async function sendToolResults(sessionId: string, total: number): Promise<RawPeer> {
+    const host = await openRawPeer((home as TestHome).socketPath);
+    await host.initialize('codex-exec');
+    await host.request(1, 'session/start', { sessionId, attributes: { model: 'gpt-5.1-codex' } });
     for (let start = 0; start < total; start += 281) {
       const events = Array.from({ length: Math.min(281, total - start) }, (_, index) => ({ sessionId, name: 'codex.tool_result', traceSafe: { tool_name: 'shell', success: true, n: start + index }, durationMs: 2 }));
-      to.send({ jsonrpc: '2.0', method: 'session/event', params: { events } });
+      host.send({ jsonrpc: '2.0', method: 'session/event', params: { events } });
     }
+    return host;
   }
 
   afterEach(async () => {
@@ -288,14 +295,11 @@ describe('delivery through outages', () => {
   it('after kill -9 under a burst the lanes kept up with, replays exactly the events not yet exported, each once', async () => {
     const { home, receiver } = await setUp();
     daemon = await startDaemonProcess(home);
-    peer = await openRawPeer(home.socketPath);
-    await peer.initialize('codex-exec');
-    await peer.request(1, 'session/start', { sessionId: 'burst', attributes: { model: 'gpt-5.1-codex' } });
     // Notifications: each lane exports its two full batches (512 events each) at once, mostly
     // before the journal's next write, which then leaves their lines out; the last 100 events wait
     // for the ten-minute export interval and are journaled.
     const total = 1124;
-    sendToolResults(peer, 'burst', total);
+    peer = await sendToolResults('burst', total);
     const first = receiver;
     await first.waitFor(() => first.logRecords().length === 1024 && first.spans().length === 1024, 10_000, 'the full batches');
     await new Promise((resolve) => setTimeout(resolve, 600));
@@ -318,13 +322,10 @@ describe('delivery through outages', () => {
     const { home, receiver } = await setUp();
     daemon = await startDaemonProcess(home);
     receiver.setBehavior('hang');
-    peer = await openRawPeer(home.socketPath);
-    await peer.initialize('codex-exec');
-    await peer.request(1, 'session/start', { sessionId: 'held', attributes: { model: 'gpt-5.1-codex' } });
     // Each lane serialises two full batches (512 events each): the first hangs on the wire, the
     // second waits in memory; the last 100 events wait in the lanes for the export interval.
     const total = 1124;
-    sendToolResults(peer, 'held', total);
+    peer = await sendToolResults('held', total);
     await receiver.waitFor(() => receiver.hungCalls >= 2, 10_000, 'a hung export of each lane');
     // Past the lines' hold and a journal write.
     await new Promise((resolve) => setTimeout(resolve, 600));
@@ -360,11 +361,8 @@ describe('delivery through outages', () => {
     writeFileSync(dir, 'in the way');
     home.writeConfig(`[codexd]\nexport_interval_ms = 600000\nexport_retry_initial_ms = 50\nexport_retry_max_ms = 200\n\n[codexd.file_exporter]\ndir = "${dir}"\n`);
     daemon = await startDaemonProcess(home);
-    peer = await openRawPeer(home.socketPath);
-    await peer.initialize('codex-exec');
-    await peer.request(1, 'session/start', { sessionId: 'blocked', attributes: { model: 'gpt-5.1-codex' } });
     const total = 1124;
-    sendToolResults(peer, 'blocked', total);
+    peer = await sendToolResults('blocked', total);
     await expect.poll(async () => (await daemon?.status())?.signals.traces.accepted, { timeout: 10_000 }).toBe(total);
     await new Promise((resolve) => setTimeout(resolve, 600));
     peer.destroy();
