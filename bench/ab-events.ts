@@ -36,14 +36,13 @@
  * The other checkout must be built (`npm run build` there; a worktree can share this
  * checkout's node_modules). BENCH_DAEMON_ARGS (node options) goes to both daemons.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { abArgs, comparePairs } from './lib/ab.ts';
 import { ROOT } from './lib/daemon.ts';
+import { pinMeasuredApart } from './lib/pin.ts';
 import { loadReceiverModule, type OtlpReceiver } from './lib/receiver.ts';
 
 const { other, otherRoot, option, flag } = abArgs('node bench/ab-events.ts <other checkout> [--pairs=6] [--clients=2] [--events=10000] [--grpc] [--window=N] [--daemon-cpu=N] [--warm-each]');
@@ -63,13 +62,10 @@ const forgetReceived = (): void => {
 
 /** Before each timed run, a short untimed one (`--warm-each`). */
 const warmEach = flag('warm-each');
-/** The processor each daemon runs on alone, if one is asked for; this process and its children run on the others. */
+/** The processor each daemon runs on alone, if one is asked for; this process and its children run on the others (lib/pin.ts). */
 const daemonCpu = option('daemon-cpu', -1);
-if (daemonCpu >= 0) {
-  const others = [...Array(availableParallelism()).keys()].filter((cpu) => cpu !== daemonCpu);
-  if (others.length === 0) throw new Error(`--daemon-cpu=${daemonCpu}: the machine has no other processor for the clients`);
-  execFileSync('taskset', ['-a', '-p', '-c', others.join(','), String(process.pid)], { stdio: 'ignore' });
-}
+const pinning = daemonCpu < 0 ? null : pinMeasuredApart(daemonCpu);
+if (daemonCpu >= 0 && pinning === null) throw new Error(`--daemon-cpu=${daemonCpu}: cannot pin (Linux and taskset needed, and another processor for the clients)`);
 
 /** Minor page faults of a process so far (/proc/<pid>/stat, field 10). */
 function minorFaults(pid: number): number {
@@ -80,7 +76,7 @@ function minorFaults(pid: number): number {
 interface Side {
   readonly root: string;
   /** One run: daemon CPU µs per event, and minor faults per event. */
-  /** One run: also the bytes the journal wrote per event (lines, and requests in their place, behind a collector slower than what arrives). */
+  /** One run of `eventsEach` events per client: also the bytes the journal wrote per event. */
   run(eventsEach?: number): Promise<{ readonly us: number; readonly faults: number; readonly journalBytes: number }>;
   stop(): Promise<void>;
 }
@@ -93,7 +89,7 @@ async function side(root: string): Promise<Side> {
   const lanes = (await import(join(root, 'bench/lib/lanes.ts'))) as typeof import('./lib/lanes.ts');
   const bench = lib.createBenchEnv(receiver === null ? {} : { otlpEndpoint: receiver.endpoint });
   const daemon = await lib.startDaemon(bench, (process.env.BENCH_DAEMON_ARGS ?? '').split(' ').filter((arg) => arg !== ''));
-  if (daemonCpu >= 0) execFileSync('taskset', ['-a', '-p', '-c', String(daemonCpu), String(daemon.pid)], { stdio: 'ignore' });
+  pinning?.pin(daemon.pid);
   let seed = 0;
   return {
     root,

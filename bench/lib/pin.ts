@@ -12,8 +12,6 @@ import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 
 export interface Pinning {
-  /** The processor the measured processes run on alone. */
-  readonly measured: number;
   /** Puts a process (every thread of it) on the measured processor alone. */
   pin(pid: number): void;
   /** Gives this process, and what it starts from then on, every processor again; and `pids` too. */
@@ -22,19 +20,23 @@ export interface Pinning {
 
 const taskset = (cpus: string, pid: number): void => void execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
 
-/** Moves this process (and every process it starts from now on) off the first processor; null when it cannot. */
-export function pinMeasuredApart(): Pinning | null {
+/**
+ * Moves this process (and every process it starts from now on) off processor `measured` (the
+ * first unless given), which `pin` then gives the measured processes; null when it cannot (not
+ * Linux, no `taskset`, one processor, or no such processor).
+ */
+export function pinMeasuredApart(measured = 0): Pinning | null {
   const count = availableParallelism();
-  if (count < 2 || process.platform !== 'linux') return null;
+  if (count < 2 || process.platform !== 'linux' || measured < 0 || measured >= count) return null;
   const all = `0-${count - 1}`;
+  const others = [...Array(count).keys()].filter((cpu) => cpu !== measured).join(',');
   try {
-    taskset(`1-${count - 1}`, process.pid);
+    taskset(others, process.pid);
   } catch {
     return null;
   }
   return {
-    measured: 0,
-    pin: (pid) => taskset('0', pid),
+    pin: (pid) => taskset(String(measured), pid),
     release(pids) {
       for (const pid of [process.pid, ...pids]) {
         try {

@@ -40,10 +40,11 @@ export function finished(child: ChildProcess, startedAt = performance.now()): Pr
   });
 }
 
-/** Runs one process to completion and times it from spawn to exit. Throws on a non-zero exit. */
-export async function runTimed(args: readonly string[], options: SpawnOptions = {}, timeoutMs = 60_000): Promise<Finished> {
+/** Runs one process to completion and times it from spawn to exit; `started` is told of it once spawned. Throws on a non-zero exit. */
+export async function runTimed(args: readonly string[], options: SpawnOptions = {}, timeoutMs = 60_000, started?: (child: ChildProcess) => void): Promise<Finished> {
   const startedAt = performance.now();
   const child = startChild(args, options);
+  started?.(child);
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   try {
     const result = await finished(child, startedAt);

@@ -22,7 +22,7 @@ import { check, log, rows } from '../lib/checks.ts';
 import { type BenchEnv, createBenchEnv, FIXTURES, ROOT, type RunningDaemon, startDaemon } from '../lib/daemon.ts';
 import { delivered } from '../lib/lanes.ts';
 import { type Pinning, pinMeasuredApart } from '../lib/pin.ts';
-import { finished, lastJsonLine, startChild } from '../lib/processes.ts';
+import { lastJsonLine, runTimed } from '../lib/processes.ts';
 import { loadReceiverModule, type OtlpReceiver } from '../lib/receiver.ts';
 import { fmt, median } from '../lib/report.ts';
 import { type EventCostResult, measureEventCost } from './events-cost.ts';
@@ -91,11 +91,9 @@ export interface EventFloor {
  */
 async function measureFloor(config: EventsConfig, bench: BenchEnv, format: EventFloor['format'], pinning: Pinning | null): Promise<EventFloor> {
   const args = [...DAEMON_NODE_FLAGS, join(FIXTURES, 'event-floor.mjs'), format, bench.root, String(config.floorEvents), String(config.floorPasses), String(config.floorWarmup)];
-  const child = startChild(args, { cwd: ROOT });
-  if (child.pid !== undefined) pinning?.pin(child.pid);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
-  const run = await finished(child).finally(() => clearTimeout(timer));
-  if (run.code !== 0) throw new Error(`event-floor.mjs ${format} exited with ${run.code ?? run.signal}\n${run.stderr.slice(-2000)}`);
+  const run = await runTimed(args, { cwd: ROOT }, 300_000, (child) => {
+    if (child.pid !== undefined) pinning?.pin(child.pid);
+  });
   const result = lastJsonLine<EventFloor>(run.stdout);
   check(
     result.events === config.floorEvents && result.usPerEvent.length === config.floorPasses,
