@@ -2,6 +2,11 @@
  * A real OTLP/gRPC receiver for end-to-end tests: it decodes exports with the
  * hand-written protos in ./otlp-proto/, so a test can see exactly what went over
  * the wire instead of trusting an in-process exporter mock.
+ *
+ * It answers an export as soon as it has its bytes and decodes them when they are
+ * read (`logsRequests`, `spans()`, ...): a collector that keeps up, whatever the
+ * speed of decoding in JavaScript beside a benchmark's clients. A sender is timed
+ * against the gRPC transport, not against this decoder.
  */
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -114,11 +119,15 @@ export interface OtlpReceiver {
   /** `http://127.0.0.1:PORT`; the scheme makes the OTLP exporters use plaintext. */
   readonly endpoint: string;
   readonly port: number;
-  /** Decoded ExportMetricsServiceRequest objects, in arrival order (snake_case fields). */
+  /**
+   * Decoded ExportMetricsServiceRequest objects, in arrival order (snake_case fields): those
+   * received since the last read are decoded by it. The same array each time, so a caller may
+   * empty it.
+   */
   readonly metricsRequests: unknown[];
-  /** Decoded ExportLogsServiceRequest objects. */
+  /** Decoded ExportLogsServiceRequest objects, as `metricsRequests`. */
   readonly logsRequests: unknown[];
-  /** Decoded ExportTraceServiceRequest objects. */
+  /** Decoded ExportTraceServiceRequest objects, as `metricsRequests`. */
   readonly tracesRequests: unknown[];
   /** Export calls answered with UNAVAILABLE (behavior 'unavailable'); their data is not recorded. */
   readonly rejectedCalls: number;
@@ -202,12 +211,20 @@ function loadDefinitions(): Promise<protoLoader.PackageDefinition> {
   return loading;
 }
 
-function serviceDefinition(pkg: protoLoader.PackageDefinition, name: string): grpc.ServiceDefinition {
+/** How a request's bytes become the decoded object. */
+type Decode = (bytes: Buffer) => unknown;
+
+/**
+ * The service as proto-loader defines it, except that `Export` hands its handler the request's
+ * bytes; `decode` is the definition's own deserializer, for when they are read.
+ */
+function serviceDefinition(pkg: protoLoader.PackageDefinition, name: string): { definition: grpc.ServiceDefinition; decode: Decode } {
   const def = pkg[name];
-  if (def === undefined || 'format' in def) {
+  if (def === undefined || 'format' in def || def.Export === undefined) {
     throw new Error(`OTLP protos under ${PROTO_ROOT} do not define service ${name}`);
   }
-  return def;
+  const exportMethod = def.Export;
+  return { definition: { ...def, Export: { ...exportMethod, requestDeserialize: (bytes: Buffer) => bytes } }, decode: exportMethod.requestDeserialize };
 }
 
 /** TLS for the receiver: its certificate and key, and a CA whose client certificates it requires. */
@@ -222,7 +239,8 @@ export async function startOtlpReceiver(opts: { port?: number; tls?: ReceiverTls
   const server = new grpc.Server();
   const receiver = new Receiver(server);
   for (const { signal, service } of SERVICES) {
-    server.addService(serviceDefinition(definitions, service), { Export: receiver.handler(signal) });
+    const { definition, decode } = serviceDefinition(definitions, service);
+    server.addService(definition, { Export: receiver.handler(signal, decode) });
   }
   try {
     const port = await new Promise<number>((resolve, reject) => {
@@ -252,9 +270,12 @@ interface HeldCall {
 
 class Receiver implements OtlpReceiver {
   port = 0;
-  readonly metricsRequests: unknown[] = [];
-  readonly logsRequests: unknown[] = [];
-  readonly tracesRequests: unknown[] = [];
+  /** Per signal: the requests decoded, and the bytes of those received since (decoded on the next read). */
+  private readonly received: Record<Signal, { readonly decoded: unknown[]; undecoded: Buffer[]; decode: Decode | null }> = {
+    metrics: { decoded: [], undecoded: [], decode: null },
+    logs: { decoded: [], undecoded: [], decode: null },
+    traces: { decoded: [], undecoded: [], decode: null },
+  };
   rejectedCalls = 0;
   hungCalls = 0;
   behavior: ReceiverBehavior = 'ok';
@@ -276,11 +297,24 @@ class Receiver implements OtlpReceiver {
     return this.scheme === 'https' ? `https://localhost:${this.port}` : `http://127.0.0.1:${this.port}`;
   }
 
-  handler(signal: Signal): grpc.handleUnaryCall<unknown, unknown> {
+  get metricsRequests(): unknown[] {
+    return this.requestsFor('metrics');
+  }
+
+  get logsRequests(): unknown[] {
+    return this.requestsFor('logs');
+  }
+
+  get tracesRequests(): unknown[] {
+    return this.requestsFor('traces');
+  }
+
+  handler(signal: Signal, decode: Decode): grpc.handleUnaryCall<Buffer, unknown> {
+    this.received[signal].decode = decode;
     return (call, callback) => {
       switch (this.behavior) {
         case 'ok':
-          this.requestsFor(signal).push(call.request);
+          this.received[signal].undecoded.push(call.request);
           // An empty response means full success; partial_success stays unset.
           callback(null, {});
           return;
@@ -353,15 +387,15 @@ class Receiver implements OtlpReceiver {
     }
   }
 
+  /** The signal's decoded requests, after decoding those received since the last read. */
   private requestsFor(signal: Signal): unknown[] {
-    switch (signal) {
-      case 'metrics':
-        return this.metricsRequests;
-      case 'logs':
-        return this.logsRequests;
-      case 'traces':
-        return this.tracesRequests;
+    const received = this.received[signal];
+    if (received.undecoded.length > 0) {
+      const undecoded = received.undecoded;
+      received.undecoded = [];
+      for (const bytes of undecoded) received.decoded.push((received.decode as Decode)(bytes));
     }
+    return received.decoded;
   }
 
   private matching(name: string, filter: AttributeFilter, kinds: readonly MetricKind[], helper: string): MetricPoint[] {
