@@ -256,7 +256,7 @@ export function oneCounterDoc(details: CliDetails): string[] {
       'Row 5c runs the same one-counter CLI awaiting `flush()` before `close()`: loading node:net, connecting, `initialize`, one write and waiting for the answer ' +
       `(median ${fmt.ms(median(cli.oneSocketMs))}, spread ${spread(cli.oneSocketMs, 1)} ms). ` +
       "Row 5d is row 5b's floor: bench/fixtures/exports-floor/import.mjs imports an empty module through its own package's `exports` (`exports-floor/empty`), as a host imports `codexd/client`. " +
-      "Node's resolution of a package subpath (reading package.json, matching `exports`, checking the target's path segments) and loading a second module cost that much in any process whose first package import it is, whatever the package; " +
+      "Node's resolution of a package subpath (reading package.json, matching `exports`, checking the target's path segments) and loading a second module cost that much in any process whose first package import it is, whatever the package (most of it is V8 compiling, at its first use, the case-insensitive regular expression Node checks an `exports` target's path segments with); " +
       `of row 5b's ${fmt.signedMs(median(cli.importMs) - median(cli.nodeMs))} over \`node -e 0\`, the floor is ${fmt.signedMs(median(cli.exportsFloorMs) - median(cli.nodeMs))} ` +
       `(median ${fmt.ms(median(cli.exportsFloorMs))}, spread ${spread(cli.exportsFloorMs, 1)} ms), and compiling and evaluating the client's bundle the rest.` +
       (cli.floorMs.length === 0
