@@ -237,11 +237,9 @@ export interface ReceiverTls {
 export async function startOtlpReceiver(opts: { port?: number; tls?: ReceiverTls } = {}): Promise<OtlpReceiver> {
   const definitions = await loadDefinitions();
   const server = new grpc.Server();
-  const receiver = new Receiver(server);
-  for (const { signal, service } of SERVICES) {
-    const { definition, decode } = serviceDefinition(definitions, service);
-    server.addService(definition, { Export: receiver.handler(signal, decode) });
-  }
+  const services = SERVICES.map(({ signal, service }) => ({ signal, ...serviceDefinition(definitions, service) }));
+  const receiver = new Receiver(server, Object.fromEntries(services.map(({ signal, decode }) => [signal, decode])) as Record<Signal, Decode>);
+  for (const { signal, definition } of services) server.addService(definition, { Export: receiver.handler(signal) });
   try {
     const port = await new Promise<number>((resolve, reject) => {
       const tls = opts.tls;
@@ -271,10 +269,10 @@ interface HeldCall {
 class Receiver implements OtlpReceiver {
   port = 0;
   /** Per signal: the requests decoded, and the bytes of those received since (decoded on the next read). */
-  private readonly received: Record<Signal, { readonly decoded: unknown[]; undecoded: Buffer[]; decode: Decode | null }> = {
-    metrics: { decoded: [], undecoded: [], decode: null },
-    logs: { decoded: [], undecoded: [], decode: null },
-    traces: { decoded: [], undecoded: [], decode: null },
+  private readonly received: Record<Signal, { readonly decoded: unknown[]; undecoded: Buffer[] }> = {
+    metrics: { decoded: [], undecoded: [] },
+    logs: { decoded: [], undecoded: [] },
+    traces: { decoded: [], undecoded: [] },
   };
   rejectedCalls = 0;
   hungCalls = 0;
@@ -285,9 +283,12 @@ class Receiver implements OtlpReceiver {
   // A plain field rather than a parameter property: the benchmark runs this file with Node's
   // type stripping, which accepts only erasable TypeScript.
   private readonly server: grpc.Server;
+  /** Each signal's `Export` deserializer, for the bytes when they are read. */
+  private readonly decoders: Record<Signal, Decode>;
 
-  constructor(server: grpc.Server) {
+  constructor(server: grpc.Server, decoders: Record<Signal, Decode>) {
     this.server = server;
+    this.decoders = decoders;
   }
 
   /** `https` when the receiver was started with TLS: then its certificate is for `localhost`. */
@@ -309,8 +310,7 @@ class Receiver implements OtlpReceiver {
     return this.requestsFor('traces');
   }
 
-  handler(signal: Signal, decode: Decode): grpc.handleUnaryCall<Buffer, unknown> {
-    this.received[signal].decode = decode;
+  handler(signal: Signal): grpc.handleUnaryCall<Buffer, unknown> {
     return (call, callback) => {
       switch (this.behavior) {
         case 'ok':
@@ -393,7 +393,7 @@ class Receiver implements OtlpReceiver {
     if (received.undecoded.length > 0) {
       const undecoded = received.undecoded;
       received.undecoded = [];
-      for (const bytes of undecoded) received.decoded.push((received.decode as Decode)(bytes));
+      for (const bytes of undecoded) received.decoded.push(this.decoders[signal](bytes));
     }
     return received.decoded;
   }
