@@ -129,9 +129,9 @@ export async function replayJournal(
         stats.logs.received(1);
         events++;
       } else if ('p' in line) {
-        const scopes = journaledMetrics(line.p);
-        const points = scopes.reduce((sum, scope) => sum + scope.metrics.reduce((count, metric) => count + metric.dataPoints.length, 0), 0);
-        records += metrics.passOn(scopes, resource);
+        // passOn counts the points it takes: every one of the line's.
+        const points = metrics.passOn(journaledMetrics(line.p), resource);
+        records += points;
         stats.metrics.received(points);
       }
     } catch (error) {
