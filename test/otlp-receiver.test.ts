@@ -12,7 +12,8 @@ import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 // http package it builds on. (sdk-metrics' AggregationTemporality is the same
 // value but a distinct enum type under the exporter's pinned sdk-metrics copy.)
 import { AggregationTemporalityPreference } from '@opentelemetry/exporter-metrics-otlp-http';
-import { startOtlpReceiver, type OtlpReceiver } from './support/otlp-receiver.js';
+import { connect } from 'node:http2';
+import { startOtlpReceiver, type OtlpReceiver, WINDOW_BYTES } from './support/otlp-receiver.js';
 
 const SERVICE_NAME = 'codexd-otlp-receiver-test';
 
@@ -152,6 +153,20 @@ describe('OTLP/gRPC test receiver', () => {
     expect(errorText()).toMatch(/metrics export failed.*DEADLINE_EXCEEDED/s);
     expect(receiver.hungCalls).toBe(1);
     expect(receiver.metricsRequests).toHaveLength(0);
+  });
+
+  it("grants a sender a collector's grown flow-control windows, per stream and per connection", async () => {
+    const session = connect(receiver.endpoint);
+    try {
+      // The server's first SETTINGS carry Node's defaults; the windows follow in a SETTINGS frame and a WINDOW_UPDATE of their own.
+      const deadline = Date.now() + 5_000;
+      while (!(session.remoteSettings.initialWindowSize === WINDOW_BYTES && session.state.remoteWindowSize === WINDOW_BYTES) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect({ stream: session.remoteSettings.initialWindowSize, connection: session.state.remoteWindowSize }).toEqual({ stream: WINDOW_BYTES, connection: WINDOW_BYTES });
+    } finally {
+      session.destroy();
+    }
   });
 
   it('reports what did arrive when waitFor times out', async () => {

@@ -8,6 +8,7 @@
  * speed of decoding in JavaScript beside a benchmark's clients. A sender is timed
  * against the gRPC transport, not against this decoder.
  */
+import type { ServerHttp2Session } from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
@@ -253,11 +254,38 @@ export async function startOtlpReceiver(opts: { port?: number; tls?: ReceiverTls
       });
     });
     receiver.port = port;
+    openWindows(server);
     receiver.scheme = opts.tls === undefined ? 'http' : 'https';
     return receiver;
   } catch (err) {
     server.forceShutdown();
     throw err;
+  }
+}
+
+/**
+ * HTTP/2 flow-control windows the receiver grants a sender: per stream and per connection. A
+ * collector built on grpc-go (the OpenTelemetry Collector) grows both from 64 KiB with its
+ * estimate of the link's bandwidth-delay product, up to 16 MiB; grpc-js's server keeps Node's
+ * 64 KiB. At 64 KiB a 290 KB export request waits on four window updates, each a turn of this
+ * receiver's event loop, which beside a benchmark's clients can be milliseconds.
+ */
+export const WINDOW_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Grants every connection's streams, and the connection itself, {@link WINDOW_BYTES}. grpc-js
+ * takes no option for it, so this reaches its HTTP/2 servers (`http2Servers`, a private field)
+ * and fails loudly if that ever changes rather than leave the windows small unnoticed.
+ */
+function openWindows(server: grpc.Server): void {
+  type SessionSource = { on(event: 'session', listener: (session: ServerHttp2Session) => void): unknown };
+  const servers = (server as unknown as { http2Servers?: Map<SessionSource, unknown> }).http2Servers;
+  if (!(servers instanceof Map) || servers.size === 0) throw new Error('OTLP receiver: grpc-js no longer keeps its HTTP/2 servers in `http2Servers`; set the flow-control windows another way');
+  for (const http2Server of servers.keys()) {
+    http2Server.on('session', (session) => {
+      session.settings({ initialWindowSize: WINDOW_BYTES });
+      session.setLocalWindowSize(WINDOW_BYTES);
+    });
   }
 }
 
