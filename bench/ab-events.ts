@@ -75,8 +75,7 @@ function minorFaults(pid: number): number {
 
 interface Side {
   readonly root: string;
-  /** One run: daemon CPU µs per event, and minor faults per event. */
-  /** One run of `eventsEach` events per client: also the bytes the journal wrote per event. */
+  /** One run of `eventsEach` events per client: daemon CPU µs, minor faults and journal bytes, each per event. */
   run(eventsEach?: number): Promise<{ readonly us: number; readonly faults: number; readonly journalBytes: number }>;
   stop(): Promise<void>;
 }
