@@ -51,21 +51,22 @@ export function decodeJournalFrames(data: Buffer): { text: string; torn: boolean
   const texts: Buffer[] = [];
   let dictionary: Buffer = Buffer.alloc(0);
   let at = 0;
+  const read = (torn: boolean) => ({ text: Buffer.concat(texts).toString('utf8'), torn });
   while (at < data.length) {
-    if (data.length - at < HEADER_BYTES) return { text: Buffer.concat(texts).toString('utf8'), torn: true };
+    if (data.length - at < HEADER_BYTES) return read(true);
     const kind = data.readUInt8(at);
     const length = data.readUInt32BE(at + 1);
     const payload = data.subarray(at + HEADER_BYTES, at + HEADER_BYTES + length);
-    if (payload.length < length || (kind !== RAW && kind !== DEFLATED)) return { text: Buffer.concat(texts).toString('utf8'), torn: true };
+    if (payload.length < length || (kind !== RAW && kind !== DEFLATED)) return read(true);
     let text: Buffer;
     try {
       text = kind === RAW ? payload : process.getBuiltinModule('node:zlib').inflateRawSync(payload, dictionary.length > 0 ? { dictionary } : {});
     } catch {
-      return { text: Buffer.concat(texts).toString('utf8'), torn: true };
+      return read(true);
     }
     texts.push(text);
     dictionary = nextDictionary(dictionary, text);
     at += HEADER_BYTES + length;
   }
-  return { text: Buffer.concat(texts).toString('utf8'), torn: false };
+  return read(false);
 }
