@@ -121,6 +121,35 @@ describe('OTLP/gRPC test receiver', () => {
     expect(receiver.sumOf('codex.tool.call', { tool: 'shell' })).toBe(7);
   });
 
+  it('hands over each request once when consumed, one at a time between turns of the event loop', async () => {
+    const provider = meterProvider();
+    const calls = provider.getMeter('codexd-test').createCounter('codex.tool.call');
+    for (let i = 1; i <= 4; i++) {
+      calls.add(i);
+      await provider.forceFlush();
+    }
+    // A read decodes what came so far: consume() hands those over first, then the rest.
+    expect(receiver.metricsRequests).toHaveLength(4);
+    for (const more of [10, 20]) {
+      calls.add(more);
+      await provider.forceFlush();
+    }
+    const order: string[] = [];
+    let sum = 0;
+    // A callback queued now runs after the first decode, before the next.
+    setImmediate(() => order.push('turn'));
+    await receiver.consume('metrics', (request) => {
+      order.push('request');
+      sum += (request as { resource_metrics: { scope_metrics: { metrics: { sum: { data_points: { as_double?: number; as_int?: string } [] } }[] }[] }[] }).resource_metrics[0]!.scope_metrics[0]!.metrics[0]!.sum.data_points.reduce((total, point) => total + Number(point.as_int ?? point.as_double), 0);
+    });
+    expect(sum).toBe(1 + 2 + 3 + 4 + 10 + 20);
+    expect(order).toEqual(['request', 'request', 'request', 'request', 'request', 'turn', 'request']);
+    // Forgotten once handed over.
+    expect(receiver.metricsRequests).toHaveLength(0);
+    await receiver.consume('metrics', () => order.push('again'));
+    expect(order).not.toContain('again');
+  });
+
   it("answers UNAVAILABLE and records nothing under 'unavailable', then recovers", async () => {
     receiver.setBehavior('unavailable');
     const provider = meterProvider();

@@ -33,6 +33,8 @@ export interface OtlpReceiver {
   points(): ReceivedPoint[];
   logRecords(): unknown[];
   spans(): unknown[];
+  /** Hands each request of a signal received so far to `each`, decoded, and forgets it, giving the event loop a turn after each. */
+  consume(signal: 'metrics' | 'logs' | 'traces', each: (request: unknown) => void): Promise<void>;
   /** Resolves once `predicate` holds; rejects after `timeoutMs`. */
   waitFor(predicate: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
   /** 'unavailable' answers every export with gRPC UNAVAILABLE (and records nothing); 'ok' takes them. */
@@ -44,4 +46,13 @@ export type ReceiverModule = { startOtlpReceiver(opts?: { port?: number }): Prom
 
 export async function loadReceiverModule(): Promise<{ module: ReceiverModule }> {
   return { module: (await import(pathToFileURL(join(ROOT, 'test/support/otlp-receiver.ts')).href)) as ReceiverModule };
+}
+
+/** Records in a decoded export request: `outer` resources, `inner` scopes, `leaf` records (`resource_logs`, `scope_logs`, `log_records`). */
+export function recordsIn(request: unknown, outer: string, inner: string, leaf: string): number {
+  let count = 0;
+  for (const resource of (request as Record<string, Record<string, Record<string, unknown[]>[]>[]>)[outer] ?? []) {
+    for (const scope of resource[inner] ?? []) count += scope[leaf]?.length ?? 0;
+  }
+  return count;
 }

@@ -23,7 +23,7 @@ import { type BenchEnv, createBenchEnv, FIXTURES, ROOT, type RunningDaemon, star
 import { delivered } from '../lib/lanes.ts';
 import { type Pinning, pinMeasuredApart } from '../lib/pin.ts';
 import { lastJsonLine, runTimed } from '../lib/processes.ts';
-import { loadReceiverModule, type OtlpReceiver } from '../lib/receiver.ts';
+import { loadReceiverModule, type OtlpReceiver, recordsIn } from '../lib/receiver.ts';
 import { fmt, median } from '../lib/report.ts';
 import { type EventCostResult, measureEventCost } from './events-cost.ts';
 import { type EventExporter, type EventsResult, measureEvents } from './events-run.ts';
@@ -258,19 +258,11 @@ async function windowedRuns(
   return events;
 }
 
-/** Records in the receiver's decoded requests: `outer` resources, `inner` scopes, `leaf` records. */
-function receivedRecords(requests: readonly unknown[], outer: string, inner: string, leaf: string): number {
-  let count = 0;
-  for (const request of requests as Record<string, Record<string, Record<string, unknown[]>[]>[]>[]) {
-    for (const resource of request[outer] ?? []) for (const scope of resource[inner] ?? []) count += scope[leaf]?.length ?? 0;
-  }
-  return count;
-}
-
 /**
  * Row 6f: the windowed runs of row 6 on a daemon of its own exporting both lanes (and metrics)
  * over OTLP/gRPC to the project's real receiver, which must get every record exactly once; it
- * drops what it decoded after each run, so its heap does not grow with the runs. `afterTimedRun`
+ * counts what came after each run, one request at a time, and keeps none of it, so its heap does
+ * not grow with the runs. `afterTimedRun`
  * follows each timed run (row 6h's floor).
  */
 async function grpcRuns(config: EventsConfig, pinning: Pinning | null, afterTimedRun: () => Promise<void>): Promise<EventsResult[]> {
@@ -280,16 +272,14 @@ async function grpcRuns(config: EventsConfig, pinning: Pinning | null, afterTime
   pinning?.pin(daemon.pid);
   let logs = 0;
   let spans = 0;
-  const drain = (): void => {
-    logs += receivedRecords(receiver.logsRequests, 'resource_logs', 'scope_logs', 'log_records');
-    spans += receivedRecords(receiver.tracesRequests, 'resource_spans', 'scope_spans', 'spans');
-    receiver.logsRequests.length = 0;
-    receiver.tracesRequests.length = 0;
+  const drain = async (): Promise<void> => {
+    await receiver.consume('logs', (request) => (logs += recordsIn(request, 'resource_logs', 'scope_logs', 'log_records')));
+    await receiver.consume('traces', (request) => (spans += recordsIn(request, 'resource_spans', 'scope_spans', 'spans')));
     receiver.metricsRequests.length = 0;
   };
   try {
     const runs = await windowedRuns(config, bench, daemon, 'row 6f', 'otlp-grpc', async (timed) => {
-      drain();
+      await drain();
       if (timed) await afterTimedRun();
     });
     const status = await daemon.status();
