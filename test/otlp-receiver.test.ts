@@ -134,13 +134,16 @@ describe('OTLP/gRPC test receiver', () => {
       calls.add(more);
       await provider.forceFlush();
     }
+    type Point = { as_double?: number; as_int?: string };
+    type Request = { resource_metrics: { scope_metrics: { metrics: { sum: { data_points: Point[] } }[] }[] }[] };
     const order: string[] = [];
     let sum = 0;
     // A callback queued now runs after the first decode, before the next.
     setImmediate(() => order.push('turn'));
     await receiver.consume('metrics', (request) => {
       order.push('request');
-      sum += (request as { resource_metrics: { scope_metrics: { metrics: { sum: { data_points: { as_double?: number; as_int?: string } [] } }[] }[] }[] }).resource_metrics[0]!.scope_metrics[0]!.metrics[0]!.sum.data_points.reduce((total, point) => total + Number(point.as_int ?? point.as_double), 0);
+      const points = (request as Request).resource_metrics[0]!.scope_metrics[0]!.metrics[0]!.sum.data_points;
+      for (const point of points) sum += Number(point.as_int ?? point.as_double);
     });
     expect(sum).toBe(1 + 2 + 3 + 4 + 10 + 20);
     expect(order).toEqual(['request', 'request', 'request', 'request', 'request', 'turn', 'request']);

@@ -262,8 +262,7 @@ async function windowedRuns(
  * Row 6f: the windowed runs of row 6 on a daemon of its own exporting both lanes (and metrics)
  * over OTLP/gRPC to the project's real receiver, which must get every record exactly once; it
  * counts what came after each run, one request at a time, and keeps none of it, so its heap does
- * not grow with the runs. `afterTimedRun`
- * follows each timed run (row 6h's floor).
+ * not grow with the runs. `afterTimedRun` follows each timed run (row 6h's floor).
  */
 async function grpcRuns(config: EventsConfig, pinning: Pinning | null, afterTimedRun: () => Promise<void>): Promise<EventsResult[]> {
   const receiver: OtlpReceiver = await (await loadReceiverModule()).module.startOtlpReceiver();
