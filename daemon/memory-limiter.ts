@@ -124,7 +124,8 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
   let soft = options.softLimitBytes;
   let state: MemoryState = 'ok';
   let since = new Date();
-  let readAt = 0;
+  /** When memory was last evaluated (performance.now()); never yet: the first telemetry evaluates it. */
+  let readAt = Number.NEGATIVE_INFINITY;
   let last = read();
   /** The resident set where it last settled: at start, and after each release. */
   let settledRss = last.rss;

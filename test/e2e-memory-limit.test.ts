@@ -6,7 +6,7 @@
  * `memory_limited`. The limits are set low in config.toml so that a real daemon is over them
  * from its start; a reload lifts them.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { createMemoryLimiter, MEMORY_RETRY_AFTER_MS, QUIET_MS, STARTUP_QUIET_MS } from '../daemon/memory-limiter.js';
 import { createDaemonLogger } from '../daemon/logger.js';
@@ -193,6 +193,19 @@ describe('memory limiter states', () => {
     // own timer reads too while it holds), and at none under it.
     expect(new Set(pressure)).toEqual(new Set([85 * MIB, 120 * MIB, 90 * MIB]));
     limiter.stop();
+  });
+
+  it("reads memory at the first telemetry, however soon after the process's start it comes", () => {
+    // performance.now() counts from the process's start: a daemon that starts fast can take its
+    // first telemetry within 100 ms of it, which must not pass for a recent reading.
+    const now = vi.spyOn(performance, 'now').mockReturnValue(40);
+    try {
+      const { limiter } = limiterWith({ value: 120 * MIB });
+      expect(limiter.check()).toBe('hard');
+      limiter.stop();
+    } finally {
+      now.mockRestore();
+    }
   });
 
   it('reads memory at most every 100 ms on the ingest path, and lets a waiting reader go when it is cancelled', async () => {
