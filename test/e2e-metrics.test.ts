@@ -117,6 +117,9 @@ describe('metrics end to end', () => {
     daemon = await harness.daemon();
     const run = await runNode(home, RECORDER, ['late', '5000', 'tagged']);
     expect(run.code, run.stderr).toBe(0);
+    // The recorder handed its records over as a file: accepted once the daemon has taken it in.
+    // A stopping daemon takes no more files (they wait for the next one), so wait for that first.
+    await expect.poll(async () => (await daemon?.status())?.handoff.filesIngested, { timeout: 5000, interval: 20 }).toBe(1);
     expect(receiver.sumOf('codex.test.calls')).toBe(0);
     const exit = await daemon.stop();
     expect(exit).toEqual({ code: 0, signal: null });
