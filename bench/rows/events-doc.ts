@@ -11,6 +11,11 @@ function runCpus(runs: readonly EventsResult[]): string {
   return runs.map((run) => (run.daemonCpuMs === null ? 'unknown' : `${((run.daemonCpuMs * 1000) / run.total).toFixed(1)} µs`)).join(', ');
 }
 
+/** The journal's bytes per event, the median over the runs. */
+const journalBytes = (runs: readonly EventsResult[]): string => median(runs.map((run) => run.journalBytesPerEvent)).toFixed(0);
+/** The most batches an export queue held at a poll, the median over the runs. */
+const queuedBatches = (runs: readonly EventsResult[]): string => median(runs.map((run) => run.peakQueuedBatches)).toFixed(0);
+
 /** The floors measured after the runs, each the median of its passes. */
 function floorList(floors: readonly EventFloor[]): string {
   return floors.map((floor) => `${floorUs(floor).toFixed(1)} µs`).join(', ');
@@ -83,6 +88,8 @@ export function eventsDoc(details: EventsDetails): string[] {
       `the same warm-up and ${eventsGrpc.length} timed windowed runs (${runCpus(eventsGrpc)}; ${eventsGrpc.map((run) => fmt.eventRate(run.rate)).join(', ')}); the receiver decoded exactly the log records and spans the daemon accepted (see Checks). ` +
       'The receiver answers each export once it has its bytes and decodes them after each run, as a collector that keeps up would answer: decoding with protobufjs as they came, beside the four clients on the same processor, it had taken about 10,000 events a second, and the exports waiting on it made the daemon journal each event\'s line, hold its records longer and collect more of them in V8\'s old generation: 6f measured that receiver as much as the daemon. ' +
       'It grants each connection and each stream a 16 MiB HTTP/2 flow-control window, the most a collector built on grpc-go (the OpenTelemetry Collector) grows them to from its estimate of the link\'s bandwidth: with grpc-js\'s 64 KiB, each of the daemon\'s 290 KB requests waited on four window updates from the benchmark\'s busy process, and 6f took 34,000–40,000 events a second where it now takes 44,000–50,000 (three alternated pairs of runs). ' +
+      `What the two daemons did apart from exporting, medians over the timed runs: the journal wrote ${journalBytes(events)} bytes per event on 6e's daemon and ${journalBytes(eventsGrpc)} on 6f's, and the export queue of either lane held at most ${queuedBatches(events)} and ${queuedBatches(eventsGrpc)} of the lanes' batches of 512 waiting to be sent. ` +
+      'The journal leaves an event\'s line out when its log record and span are both exported before it makes the line, which it does within 100 ms of the event, at once while a lane has more than 2,048 records unexported, and at the latest at its next write (PROTOCOL.md section 10.1): the further the exports trail the events, the more lines it makes and writes. ' +
       `Each run also logs the daemon's peak memory (\`daemon/status\` \`memory.heldBytes\`: V8's heap in use, garbage included, plus Buffers), how often it went over its soft limit, and how many records the export queues moved to their spool: ` +
       `file ${spills(events)}; OTLP/gRPC ${spills(eventsGrpc)}. Over the soft limit the daemon moves what its export queues hold to disk and sends it from there, which costs CPU of its own. The target, ≤ ${EVENT_CPU_TARGET_US} µs per event with either exporter, is issue 16's.`,
     '',

@@ -56,6 +56,10 @@ export interface EventsResult {
   readonly softEntered: number;
   /** Log records and spans the export queues moved to their disk spool (they fell behind, or memory was short). */
   readonly spooled: number;
+  /** The most batches either lane's export queue held in memory at a poll, waiting to be sent. */
+  readonly peakQueuedBatches: number;
+  /** Bytes the journal wrote over the run (`daemon/status` `journal.writtenBytes`), per event: what it had to write because records had not settled. */
+  readonly journalBytesPerEvent: number;
 }
 
 /** What changed in `events` (redactions, lane overrides, ...) between two `daemon/status` answers. */
@@ -142,7 +146,14 @@ export async function measureEvents(config: EventsConfig, bench: BenchEnv, daemo
     peakHeldBytes: polled.peakHeldBytes,
     softEntered: last.memory.softEntered - base.memory.softEntered,
     spooled: spooledEvents(last) - spooledEvents(base),
+    peakQueuedBatches: polled.peakQueuedBatches,
+    journalBytesPerEvent: (last.journal.writtenBytes - base.journal.writtenBytes) / total,
   };
+}
+
+/** Batches the larger of the two lanes' export queues holds in memory. */
+function queuedBatches(status: DaemonStatus.Result): number {
+  return Math.max(0, ...status.exporters.filter((exporter) => exporter.signal !== 'metrics').map((exporter) => exporter.queue?.memoryBatches ?? 0));
 }
 
 /** Records of both lanes their export queues have moved to disk so far. */
@@ -160,6 +171,7 @@ interface EventsPolled {
   readonly exportedMs: number;
   readonly peakBuffered: number;
   readonly peakHeldBytes: number;
+  readonly peakQueuedBatches: number;
   readonly complete: boolean;
   readonly exported: boolean;
   /** The last `daemon/status` answer polled. */
@@ -193,6 +205,7 @@ async function pollEvents(config: EventsConfig, daemon: RunningDaemon, group: Cl
   let exportedMs = Number.NaN;
   let peakBuffered = 0;
   let peakHeldBytes = 0;
+  let peakQueuedBatches = 0;
   let complete = false;
   let exported = false;
   let lastProgressAt = started;
@@ -207,6 +220,7 @@ async function pollEvents(config: EventsConfig, daemon: RunningDaemon, group: Cl
     const buffered = Math.max(status.signals.logs.buffered, status.signals.traces.buffered);
     peakBuffered = Math.max(peakBuffered, buffered);
     peakHeldBytes = Math.max(peakHeldBytes, status.memory.heldBytes);
+    peakQueuedBatches = Math.max(peakQueuedBatches, queuedBatches(status));
     if (!complete && logs.received > received) {
       received = logs.received;
       accepted = logs.accepted;
@@ -238,7 +252,7 @@ async function pollEvents(config: EventsConfig, daemon: RunningDaemon, group: Cl
     if (group.running() === 0 && now - lastProgressAt > config.eventStallMs) break;
     await sleep(pollInterval(received, total, drainedMs));
   }
-  return { received, accepted, acceptedMs, exportedOnArrival, drainedMs, daemonCpuDrained, exportedMs, peakBuffered, peakHeldBytes, complete, exported, last };
+  return { received, accepted, acceptedMs, exportedOnArrival, drainedMs, daemonCpuDrained, exportedMs, peakBuffered, peakHeldBytes, peakQueuedBatches, complete, exported, last };
 }
 
 /** One run's lane books: what both lanes accepted, dropped and exported. */

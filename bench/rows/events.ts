@@ -251,7 +251,8 @@ async function windowedRuns(
     const cpu = result.daemonCpuMs === null ? '' : `; daemon CPU ${((result.daemonCpuMs * 1000) / result.total).toFixed(1)} µs/event`;
     log(
       `  run ${repeat + 1}: ${fmt.eventRate(result.rate)} (${result.accepted} events in ${result.acceptedMs.toFixed(0)} ms; both lanes exported after ${result.exportedMs.toFixed(0)} ms${cpu}; ` +
-        `held at most ${(result.peakHeldBytes / 2 ** 20).toFixed(0)} MiB, over the soft limit ${result.softEntered}×, spooled ${result.spooled})`,
+        `held at most ${(result.peakHeldBytes / 2 ** 20).toFixed(0)} MiB, over the soft limit ${result.softEntered}×, spooled ${result.spooled}; ` +
+        `export queues at most ${result.peakQueuedBatches} batches; journal ${result.journalBytesPerEvent.toFixed(0)} B/event)`,
     );
     events.push(result);
   }
