@@ -134,7 +134,8 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
   /** Looked up at first use; `null` where there is none, and then not looked for again. */
   let gc: Collect | null | undefined;
   let trim: (() => void) | null | undefined;
-  let collectedAt = 0;
+  /** When V8 last collected at the limiter's request (performance.now()); never yet: the first need collects. */
+  let collectedAt = Number.NEGATIVE_INFINITY;
   /** When telemetry last had memory read (performance.now()); the quiet timer, while armed. */
   let arrivedAt = performance.now();
   /** How long telemetry must have stopped before the armed timer releases: shorter until the first arrives. */

@@ -208,6 +208,31 @@ describe('memory limiter states', () => {
     }
   });
 
+  it("collects before it refuses, however soon after the process's start", () => {
+    // Garbage alone over the hard limit in the daemon's first second (a journal replayed at
+    // start, say): a collection takes it back under, and nothing is refused or paused.
+    const now = vi.spyOn(performance, 'now').mockReturnValue(40);
+    const global = globalThis as { gc?: unknown };
+    const saved = global.gc;
+    let collected = false;
+    global.gc = () => void (collected = true);
+    try {
+      const limiter = createMemoryLimiter({
+        hardLimitBytes: 100 * MIB,
+        softLimitBytes: 80 * MIB,
+        logger: createDaemonLogger(null, 'silent').logger,
+        onPressure: () => undefined,
+        read: () => ({ held: collected ? 50 * MIB : 120 * MIB, rss: 200 * MIB }),
+      });
+      expect(limiter.check()).toBe('ok');
+      expect(collected).toBe(true);
+      limiter.stop();
+    } finally {
+      global.gc = saved;
+      now.mockRestore();
+    }
+  });
+
   it('reads memory at most every 100 ms on the ingest path, and lets a waiting reader go when it is cancelled', async () => {
     let reads = 0;
     const limiter = createMemoryLimiter({
