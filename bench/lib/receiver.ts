@@ -49,10 +49,18 @@ export async function loadReceiverModule(): Promise<{ module: ReceiverModule }> 
 }
 
 /** Records in a decoded export request: `outer` resources, `inner` scopes, `leaf` records (`resource_logs`, `scope_logs`, `log_records`). */
-export function recordsIn(request: unknown, outer: string, inner: string, leaf: string): number {
+function recordsIn(request: unknown, outer: string, inner: string, leaf: string): number {
   let count = 0;
   for (const resource of (request as Record<string, Record<string, Record<string, unknown[]>[]>[]>)[outer] ?? []) {
     for (const scope of resource[inner] ?? []) count += scope[leaf]?.length ?? 0;
   }
   return count;
+}
+
+/** Counts the log records and spans the receiver took since the last call, one request at a time (`consume`), keeping none of them. */
+export async function consumeLogsAndSpans(receiver: OtlpReceiver): Promise<{ logs: number; spans: number }> {
+  const taken = { logs: 0, spans: 0 };
+  await receiver.consume('logs', (request) => (taken.logs += recordsIn(request, 'resource_logs', 'scope_logs', 'log_records')));
+  await receiver.consume('traces', (request) => (taken.spans += recordsIn(request, 'resource_spans', 'scope_spans', 'spans')));
+  return taken;
 }

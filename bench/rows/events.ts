@@ -23,7 +23,7 @@ import { type BenchEnv, createBenchEnv, FIXTURES, ROOT, type RunningDaemon, star
 import { delivered } from '../lib/lanes.ts';
 import { type Pinning, pinMeasuredApart } from '../lib/pin.ts';
 import { lastJsonLine, runTimed } from '../lib/processes.ts';
-import { loadReceiverModule, type OtlpReceiver, recordsIn } from '../lib/receiver.ts';
+import { consumeLogsAndSpans, loadReceiverModule, type OtlpReceiver } from '../lib/receiver.ts';
 import { fmt, median } from '../lib/report.ts';
 import { type EventCostResult, measureEventCost } from './events-cost.ts';
 import { type EventExporter, type EventsResult, measureEvents } from './events-run.ts';
@@ -273,8 +273,9 @@ async function grpcRuns(config: EventsConfig, pinning: Pinning | null, afterTime
   let logs = 0;
   let spans = 0;
   const drain = async (): Promise<void> => {
-    await receiver.consume('logs', (request) => (logs += recordsIn(request, 'resource_logs', 'scope_logs', 'log_records')));
-    await receiver.consume('traces', (request) => (spans += recordsIn(request, 'resource_spans', 'scope_spans', 'spans')));
+    const taken = await consumeLogsAndSpans(receiver);
+    logs += taken.logs;
+    spans += taken.spans;
     receiver.metricsRequests.length = 0;
   };
   try {

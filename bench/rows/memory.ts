@@ -20,7 +20,7 @@ import { DAEMON_NODE_FLAGS, type DaemonStatus } from '../../dist/protocol/index.
 import { check, log, rows } from '../lib/checks.ts';
 import { createBenchEnv, ROOT, startDaemon } from '../lib/daemon.ts';
 import { finished, startChild } from '../lib/processes.ts';
-import { loadReceiverModule, recordsIn } from '../lib/receiver.ts';
+import { consumeLogsAndSpans, loadReceiverModule } from '../lib/receiver.ts';
 import { fmt, median } from '../lib/report.ts';
 
 const MIB = 1024 * 1024;
@@ -115,8 +115,9 @@ async function measure(seconds: number, collector: 'up' | 'hanging'): Promise<Me
       received.increments += receiver.sumOf('codex.soak.calls');
       received.values += receiver.histogramTotals('codex.soak.duration_ms').count;
       receiver.metricsRequests.length = 0;
-      await receiver.consume('logs', (request) => (received.logs += recordsIn(request, 'resource_logs', 'scope_logs', 'log_records')));
-      await receiver.consume('traces', (request) => (received.spans += recordsIn(request, 'resource_spans', 'scope_spans', 'spans')));
+      const taken = await consumeLogsAndSpans(receiver);
+      received.logs += taken.logs;
+      received.spans += taken.spans;
     };
     let polling = true;
     const counter = (async () => {

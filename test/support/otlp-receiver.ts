@@ -420,7 +420,7 @@ class Receiver implements OtlpReceiver {
     received.undecoded = [];
     for (let i = 0; i < undecoded.length; i++) {
       const bytes = undecoded[i] as Buffer;
-      // Let go of the bytes before the decoded object is made: a flood's requests add up.
+      // Each request's bytes go from the list as it is decoded, not once all are: a flood's add up.
       undecoded[i] = EMPTY;
       each(this.decoders[signal](bytes));
       await nextTurn();
