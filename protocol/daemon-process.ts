@@ -16,8 +16,13 @@
  * per session event rose by about a third (row 6e), at 1.6× by about a seventh. At 2× (100) it
  * spends 0.87× the CPU per session event of 1.6× (file exporter, 4 clients, lower in 7 of 8
  * alternated pairs; 0.94× over OTLP/gRPC, 6 of 8), for a peak of ~132 against ~122 MiB in the
- * outage, within its 150 MiB bound. `--expose-gc`
- * gives the memory limiter the full collection it runs when telemetry stops, which otherwise
- * costs loading node:v8 and a second V8 context, ~2.4 MiB of an idle daemon's resident set.
+ * outage, within its 150 MiB bound. `--no-parallel-scavenge` has the thread that allocates
+ * collect the young generation alone: V8's helper threads shorten each scavenge's pause, which
+ * nobody waits on in a daemon, and cost more CPU in all. With it, the daemon spent 0.90× the CPU
+ * per session event over OTLP/gRPC (12.8 against 14.3 us, 4 clients, lower in 7 of 8 alternated
+ * pairs, on one processor; 0.91×, 7 of 8, unpinned on two) and 0.93× with the file exporter.
+ * `--expose-gc` gives the memory limiter the full collection it runs when telemetry stops,
+ * which otherwise costs loading node:v8 and a second V8 context, ~2.4 MiB of an idle daemon's
+ * resident set.
  */
-export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--heap-growing-percent=100', '--expose-gc'];
+export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--heap-growing-percent=100', '--no-parallel-scavenge', '--expose-gc'];

@@ -72,7 +72,7 @@ describe('service managers', () => {
     expect(result.code, result.stderr).toBe(0);
     const unitDir = join(home.env.XDG_CONFIG_HOME as string, 'systemd', 'user');
     expect(result.stdout).toContain(`would write ${join(unitDir, 'codexd.socket')}:`);
-    expect(result.stdout).toContain(`ExecStart=${process.execPath} --max-semi-space-size=8 --heap-growing-percent=100 --expose-gc ${CLI} run --service systemd`);
+    expect(result.stdout).toContain(`ExecStart=${process.execPath} --max-semi-space-size=8 --heap-growing-percent=100 --no-parallel-scavenge --expose-gc ${CLI} run --service systemd`);
     expect(result.stdout).toContain('ExecReload=/bin/kill -HUP $MAINPID');
     expect(result.stdout).toContain('ListenStream=%t/codexd/codexd.sock');
     expect(result.stdout).toContain('systemctl --user enable --now codexd.socket');
@@ -115,7 +115,7 @@ describe('service managers', () => {
     expect(parsed.status, parsed.stderr).toBe(0);
     const agent = JSON.parse(parsed.stdout) as Record<string, unknown>;
     expect(agent).toMatchObject({ Label: 'dev.codexd.daemon', RunAtLoad: true, KeepAlive: true });
-    expect(agent.ProgramArguments).toEqual([process.execPath, '--max-semi-space-size=8', '--heap-growing-percent=100', '--expose-gc', expect.stringMatching(/dist\/codexd\/codexd\.js$/), 'run', '--service', 'launchd']);
+    expect(agent.ProgramArguments).toEqual([process.execPath, '--max-semi-space-size=8', '--heap-growing-percent=100', '--no-parallel-scavenge', '--expose-gc', expect.stringMatching(/dist\/codexd\/codexd\.js$/), 'run', '--service', 'launchd']);
     expect(agent.StandardErrorPath).toMatch(/Library\/Logs\/codexd\/codexd\.err\.log$/);
   });
 });
