@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { createClient } from '../client/index.js';
-import { CLI, createTestHome, grpcConfig, runCli, type TestHome } from './support/daemon.js';
+import { DAEMON_NODE_FLAGS } from '../protocol/index.js';
+import { CLI, createTestHome, grpcConfig, ROOT, runCli, type TestHome } from './support/daemon.js';
 import { type OtlpReceiver, startOtlpReceiver } from './support/otlp-receiver.js';
 
 function toolExists(tool: string): boolean {
@@ -117,5 +118,10 @@ describe('service managers', () => {
     expect(agent).toMatchObject({ Label: 'dev.codexd.daemon', RunAtLoad: true, KeepAlive: true });
     expect(agent.ProgramArguments).toEqual([process.execPath, '--max-semi-space-size=8', '--heap-growing-percent=100', '--no-parallel-scavenge', '--expose-gc', expect.stringMatching(/dist\/codexd\/codexd\.js$/), 'run', '--service', 'launchd']);
     expect(agent.StandardErrorPath).toMatch(/Library\/Logs\/codexd\/codexd\.err\.log$/);
+  });
+
+  it('`npm start` runs the daemon with the Node flags every other launcher passes', () => {
+    const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(scripts.start).toContain(`node ${DAEMON_NODE_FLAGS.join(' ')} dist/codexd/codexd.js run`);
   });
 });
